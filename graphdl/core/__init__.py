@@ -1,0 +1,1 @@
+"""The engine core: nodes, the lazy interpreter, graphs, gradient checking, anomaly mode."""

@@ -1,0 +1,144 @@
+"""Arithmetic operators. Each class holds its formula and its derivative together."""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Any
+
+from graphdl.core.node import Operator
+
+
+def _product(factors: Any) -> Any:
+    return functools.reduce(operator.mul, factors)
+
+
+class Add(Operator):
+    """Sum of all parents: ``Add([a, b, c])`` = a + b + c."""
+
+    __slots__ = ()
+    arity = (1, None)
+    symbol = "+"
+
+    def formula(self, F, *terms):
+        return functools.reduce(operator.add, terms)
+
+    def derivative(self, F, index, out, *terms):
+        return 1.0
+
+
+class Mul(Operator):
+    """Product of all parents: ``Mul([a, b, c])`` = a · b · c."""
+
+    __slots__ = ()
+    arity = (1, None)
+    symbol = "×"
+
+    def formula(self, F, *factors):
+        return _product(factors)
+
+    def derivative(self, F, index, out, *factors):
+        others = factors[:index] + factors[index + 1 :]
+        return _product(others) if others else 1.0
+
+
+class Sub(Operator):
+    """``Sub([a, b])`` = a − b."""
+
+    __slots__ = ()
+    arity = 2
+    symbol = "−"
+
+    def formula(self, F, a, b):
+        return a - b
+
+    def derivative(self, F, index, out, a, b):
+        return 1.0 if index == 0 else -1.0
+
+
+class Neg(Operator):
+    """``Neg([a])`` = −a."""
+
+    __slots__ = ()
+    arity = 1
+    symbol = "neg"
+
+    def formula(self, F, a):
+        return -a
+
+    def derivative(self, F, index, out, a):
+        return -1.0
+
+
+class Div(Operator):
+    """``Div([a, b])`` = a / b (division by zero gives ±inf or NaN, as in numpy)."""
+
+    __slots__ = ()
+    arity = 2
+    symbol = "÷"
+
+    def formula(self, F, a, b):
+        return a / b
+
+    def derivative(self, F, index, out, a, b):
+        if index == 0:
+            return 1.0 / b
+        return -a / (b * b)
+
+
+class Pow(Operator):
+    """``Pow([base, exponent])`` = base ** exponent; the exponent may be a number or a node."""
+
+    __slots__ = ()
+    arity = 2
+    symbol = "^"
+
+    def formula(self, F, base, exponent):
+        return F.pow(base, exponent)
+
+    def derivative(self, F, index, out, base, exponent):
+        if index == 0:
+            return exponent * F.pow(base, exponent - 1.0)
+        return out * F.log(base)
+
+
+class Exp(Operator):
+    """``Exp([a])`` = e ** a (overflow gives inf)."""
+
+    __slots__ = ()
+    arity = 1
+    symbol = "exp"
+
+    def formula(self, F, a):
+        return F.exp(a)
+
+    def derivative(self, F, index, out, a):
+        return out
+
+
+class Log(Operator):
+    """``Log([a])`` = natural logarithm (NaN below zero, −inf at zero)."""
+
+    __slots__ = ()
+    arity = 1
+    symbol = "log"
+
+    def formula(self, F, a):
+        return F.log(a)
+
+    def derivative(self, F, index, out, a):
+        return 1.0 / a
+
+
+class Abs(Operator):
+    """``Abs([a])`` = |a| (derivative 0 at 0)."""
+
+    __slots__ = ()
+    arity = 1
+    symbol = "|x|"
+
+    def formula(self, F, a):
+        return F.abs(a)
+
+    def derivative(self, F, index, out, a):
+        return F.sign(a)
