@@ -28,7 +28,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from graphdl.core.anomaly import AnomalyError, _state as _anomaly_state
+from graphdl.core.anomaly import AnomalyError
+from graphdl.core.anomaly import _state as _anomaly_state
 from graphdl.core.backend import ARRAY, SCALAR
 
 Value = Union[float, np.ndarray]
@@ -74,8 +75,7 @@ def check_value(node: Node, value: Any) -> Value:
         return number
     if value is None or isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, _ndarray)):
         raise TypeError(
-            f"{_describe(node)}: value must be a real number or a 1-D array of real numbers, "
-            f"got {type(value).__name__}"
+            f"{_describe(node)}: value must be a real number or a 1-D array of real numbers, got {type(value).__name__}"
         )
     try:
         array = np.array(value)
@@ -87,8 +87,7 @@ def check_value(node: Node, value: Any) -> Value:
         return check_value(node, array.item())
     if array.ndim != 1:
         raise ValueError(
-            f"{_describe(node)}: a batch must be a 1-D array (one graph describes one sample), "
-            f"got shape {array.shape}"
+            f"{_describe(node)}: a batch must be a 1-D array (one graph describes one sample), got shape {array.shape}"
         )
     if array.size == 0:
         raise ValueError(f"{_describe(node)}: a batch must hold at least one sample")
@@ -726,5 +725,5 @@ def _reverse_sweep(target: Node, needs: set[Node]) -> None:
 
 
 # The operator classes are needed by the sugar above; they import this module.
-from graphdl.ops.arithmetic import Add, Div, Exp, Log, Mul, Neg, Pow, Sub  # noqa: E402
 from graphdl.ops.activations import LeakyRelu, Relu, Sigmoid, Tanh  # noqa: E402
+from graphdl.ops.arithmetic import Add, Div, Exp, Log, Mul, Neg, Pow, Sub  # noqa: E402

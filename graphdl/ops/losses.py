@@ -121,9 +121,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def formula(self, F, *args):
         *logits, label = args
-        picked = functools.reduce(
-            operator.add, [F.where(label == k, z, 0.0) for k, z in enumerate(logits)]
-        )
+        picked = functools.reduce(operator.add, [F.where(label == k, z, 0.0) for k, z in enumerate(logits)])
         return _log_sum_exp(F, logits) - picked
 
     def derivative(self, F, index, out, *args):
