@@ -24,7 +24,7 @@ import numbers
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from graphdl.core.anomaly import AnomalyError
 from graphdl.core.anomaly import _state as _anomaly_state
 from graphdl.core.backend import ARRAY, SCALAR
 
-Value = Union[float, np.ndarray]
+Value = float | np.ndarray
 
 _ndarray = np.ndarray
 _errstate = np.errstate
