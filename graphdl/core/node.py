@@ -720,6 +720,10 @@ def _reverse_sweep(target: Node, needs: set[Node]) -> None:
             for index, parent in enumerate(parents):
                 if parent in needs:
                     contribution = grad * _derivative(node, index, value, args)
+                    if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
+                        # a scalar parent: reduce over the batch now, so that a float arriving
+                        # by a scalar-only path is not broadcast to every sample and summed N times
+                        contribution = float(contribution.sum())
                     previous = pending.get(parent)
                     pending[parent] = contribution if previous is None else previous + contribution
 
