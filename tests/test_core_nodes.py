@@ -442,3 +442,28 @@ def test_dropped_children_disappear() -> None:
 def test_repr_mentions_name_and_value() -> None:
     x = Variable(1.25, name="xx")
     assert "xx" in repr(x) and "1.25" in repr(x)
+
+
+def test_gradients_asked_for_after_updates_stay_at_the_point() -> None:
+    """Regression: a sweep after ``update`` (``backward()`` again, or the gradient of a
+    node the first sweep skipped) must use the point's values, not mix in the updated
+    parameters, and must not overwrite the step's gradients."""
+    net = _seed_point(1.3)
+    reference = _seed_point(1.3)
+    net.loss.forward()
+    grads = []
+    for p in net.params:
+        grads.append(p.get_grad())
+        p.update(lr=0.5)
+    new_values = [p.value for p in net.params]
+    assert net.x.get_grad() == reference.x.get_grad()  # x is data: not in the first sweep
+    assert [p.grad for p in net.params] == grads
+    net.loss.backward()
+    assert [p.grad for p in net.params] == grads
+    assert [p.value for p in net.params] == new_values  # the updates themselves stay
+    net.x.set_value(1.3)  # a new point: gradients at the updated parameters
+    fresh = build_seed_net()
+    fresh.initialise(new_values)
+    fresh.x.set_value(1.3)
+    fresh.label.set_value(1.69)
+    assert [p.get_grad() for p in net.params] == [p.get_grad() for p in fresh.params]
