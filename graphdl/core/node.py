@@ -44,6 +44,9 @@ _structure = [0]
 _trainable_version = [0]
 # Variables changed by ``update`` since the last ``set_value`` / ``clear``.
 _pending_updates: list[Variable] = []
+# Their values at the current point (before the first update), for gradient sweeps
+# requested while updates are pending: those must stay at the point too.
+_point_values: dict[Variable, Value] = {}
 
 _name_counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
 _explicit_names: set[str] = set()
@@ -492,12 +495,16 @@ class Variable(Node):
         """Replace the value as an optimiser step does: like :meth:`update`, the cached
         values and gradients of the current point stay until the next ``set_value`` or
         ``clear()``."""
-        self._value = check_value(self, value)
+        value = check_value(self, value)
+        if self not in _point_values and self._value is not None:
+            _point_values[self] = self._value
+        self._value = value
         _pending_updates.append(self)
 
 
 def _flush_pending_updates() -> None:
     if _pending_updates:
+        _point_values.clear()
         for variable in _pending_updates:
             variable._invalidate_downstream()
         _pending_updates.clear()
@@ -692,6 +699,9 @@ def _needs_including(target: Node, extra: Node) -> set[Node]:
 def _reverse_sweep(target: Node, needs: set[Node]) -> None:
     """Reverse-mode sweep from ``target``: store d(target)/d(node) on every node in
     ``needs``. For a batch the seed is 1/N per sample (the gradient of the mean)."""
+    if _point_values:
+        _reverse_sweep_at_point(target, needs)
+        return
     out = target.forward()
     if out.__class__ is _ndarray:
         seed: Any = np.full(out.shape, 1.0 / out.size)
@@ -720,8 +730,29 @@ def _reverse_sweep(target: Node, needs: set[Node]) -> None:
             for index, parent in enumerate(parents):
                 if parent in needs:
                     contribution = grad * _derivative(node, index, value, args)
+                    if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
+                        # a scalar parent: reduce over the batch now, so that a float arriving
+                        # by a scalar-only path is not broadcast to every sample and summed N times
+                        contribution = float(contribution.sum())
                     previous = pending.get(parent)
                     pending[parent] = contribution if previous is None else previous + contribution
+
+
+def _reverse_sweep_at_point(target: Node, needs: set[Node]) -> None:
+    """A sweep requested after ``update``/``assign`` and before the next ``set_value``
+    or ``clear()``: run it with the updated Variables back at their values of the
+    current point, so it neither mixes two points nor overwrites the step's gradients."""
+    saved = list(_point_values.items())
+    updated = [(variable, variable._value) for variable, _ in saved]
+    _point_values.clear()
+    for variable, value in saved:
+        variable._value = value
+    try:
+        _reverse_sweep(target, needs)
+    finally:
+        for variable, value in updated:
+            variable._value = value
+        _point_values.update(saved)
 
 
 # The operator classes are needed by the sugar above; they import this module.
