@@ -42,8 +42,9 @@ _errstate = np.errstate
 _structure = [0]
 # Bumped whenever a Variable's ``trainable`` flag changes.
 _trainable_version = [0]
-# Variables changed by ``update`` since the last ``set_value`` / ``clear``.
-_pending_updates: list[Variable] = []
+# Variables changed by ``update`` since the last ``set_value`` / ``clear`` (a dict used
+# as an ordered set: a Variable assigned on every step is listed once, not once per step).
+_pending_updates: dict[Variable, None] = {}
 
 _name_counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
 _explicit_names: set[str] = set()
@@ -493,7 +494,7 @@ class Variable(Node):
         values and gradients of the current point stay until the next ``set_value`` or
         ``clear()``."""
         self._value = check_value(self, value)
-        _pending_updates.append(self)
+        _pending_updates[self] = None
 
 
 def _flush_pending_updates() -> None:
