@@ -257,7 +257,8 @@ class Trainer:
                 logs = self._end_of_epoch(epoch, total / n, (columns, label_columns), dev_data, history)
                 self._track_best(epoch, logs, history, higher_is_better, checkpoint)
                 hooks.call("on_epoch", self, epoch, logs)
-                bar.update({key: value for key, value in logs.items() if key != "epoch"})
+                hidden = ("epoch", f"train_{self.metric_name}")
+                bar.update({key: value for key, value in logs.items() if key not in hidden})
                 if self.stop_training:
                     break
             if restore_best and checkpoint is not None and history.best_epoch is not None:
