@@ -25,4 +25,4 @@ __all__ = [
 ]
 
 # The layers above the engine (DESIGN §4), importable as graphdl.nn, graphdl.optim, ...
-from graphdl import datasets, init, io, metrics, nn, optim, train  # noqa: E402, F401
+from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: E402, F401

@@ -139,3 +139,17 @@ def test_load_state_dict_validates_before_changing_anything():
     assert other.step_count == 0 and np.all(other.state["velocity"] == 0.0)
     with pytest.raises(ValueError, match="is for 'Momentum', not Adam"):
         optim.Adam(opt.params).load_state_dict(opt.state_dict())
+
+
+def test_repeated_assign_is_remembered_once():
+    """Optimiser steps without a set_value in between (the compiled path) must not grow
+    the list of pending invalidations by one entry per step."""
+    from graphdl.core import node as core
+
+    w, loss = half_square()
+    loss.clear()
+    for step in range(100):
+        w.assign(1.0 + step)
+    assert list(core._pending_updates) == [w]
+    loss.clear()
+    assert loss.forward() == 0.5 * 100.0 * 100.0
