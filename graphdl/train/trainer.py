@@ -262,7 +262,7 @@ class Trainer:
                 if self.stop_training:
                     break
             if restore_best and checkpoint is not None and history.best_epoch is not None:
-                checkpoints.load(checkpoint, self.optimizer.params)
+                checkpoints.load(checkpoint, self._saved_parameters())
             hooks.call("on_fit_end", self, history)
         finally:
             self._set_mode(True)
@@ -270,6 +270,11 @@ class Trainer:
             if gc_was_enabled:
                 gc.enable()
         return history
+
+    def _saved_parameters(self) -> list[Variable]:
+        """What a checkpoint holds: the model's parameters (the optimiser may train only some)."""
+        params = getattr(self.model, "parameters", None)
+        return list(params()) if callable(params) else list(self.optimizer.params)
 
     def _set_mode(self, training: bool) -> None:
         setter = getattr(self.model, "train", None)
@@ -363,7 +368,7 @@ class Trainer:
             if checkpoint is not None:
                 checkpoints.save(
                     checkpoint,
-                    self.optimizer.params,
+                    self._saved_parameters(),
                     self.optimizer,
                     metadata={"epoch": epoch, "monitor": history.monitor, "value": value},
                 )
