@@ -23,3 +23,6 @@ __all__ = [
     "topological_order",
     *_ops_all,
 ]
+
+# The layers above the engine (DESIGN §4), importable as graphdl.nn, graphdl.optim, ...
+from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: E402, F401

@@ -42,8 +42,9 @@ _errstate = np.errstate
 _structure = [0]
 # Bumped whenever a Variable's ``trainable`` flag changes.
 _trainable_version = [0]
-# Variables changed by ``update`` since the last ``set_value`` / ``clear``.
-_pending_updates: list[Variable] = []
+# Variables changed by ``update`` since the last ``set_value`` / ``clear`` (a dict used
+# as an ordered set: a Variable assigned on every step is listed once, not once per step).
+_pending_updates: dict[Variable, None] = {}
 # Their values at the current point (before the first update), for gradient sweeps
 # requested while updates are pending: those must stay at the point too.
 _point_values: dict[Variable, Value] = {}
@@ -499,7 +500,7 @@ class Variable(Node):
         if self not in _point_values and self._value is not None:
             _point_values[self] = self._value
         self._value = value
-        _pending_updates.append(self)
+        _pending_updates[self] = None
 
 
 def _flush_pending_updates() -> None:

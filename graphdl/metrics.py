@@ -1,0 +1,60 @@
+"""Metrics on model outputs (numpy arrays): accuracy, MSE, confusion matrix.
+
+``outputs`` is what :meth:`graphdl.train.Trainer.predict` returns: shape (N,) for one
+output node, (N, K) for K output nodes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["accuracy", "classify", "confusion_matrix", "mse"]
+
+
+def classify(outputs: np.ndarray, threshold: float = 0.5, negative: int = 0) -> np.ndarray:
+    """Class predictions: argmax over K ≥ 2 output columns, else ``outputs ≥ threshold``
+    (1 for yes, ``negative`` — 0 or −1 — for no)."""
+    outputs = np.asarray(outputs, dtype=float)
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        return np.argmax(outputs, axis=1)
+    outputs = outputs.reshape(-1)
+    return np.where(outputs >= threshold, 1, negative)
+
+
+def accuracy(outputs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> float:
+    """Fraction of correct predictions (the seed's ``accuracy``).
+
+    Binary: one output, predicted class ``outputs ≥ threshold`` (0.5 for probabilities,
+    0 for logits or ±1 scores; labels 0/1, or ±1 when any label is negative).
+    Multi-class: argmax over the K output columns against integer labels.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if labels.size == 0:
+        raise ValueError("accuracy of an empty set is undefined")
+    negative = -1 if labels.min() < 0 else 0
+    predictions = classify(outputs, threshold, negative)
+    if predictions.shape[0] != labels.shape[0]:
+        raise ValueError(f"accuracy: {predictions.shape[0]} predictions for {labels.shape[0]} labels")
+    return float(np.mean(predictions == labels))
+
+
+def mse(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """Mean squared error over every sample and output."""
+    outputs, targets = np.asarray(outputs, dtype=float), np.asarray(targets, dtype=float)
+    if outputs.size != targets.size:
+        raise ValueError(f"mse: {outputs.size} outputs for {targets.size} targets")
+    return float(np.mean((outputs.reshape(targets.shape) - targets) ** 2))
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int | None = None) -> np.ndarray:
+    """Counts ``m[true, predicted]`` for integer classes 0…K−1 (rows: true class)."""
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    predictions = np.asarray(predictions).reshape(-1).astype(int)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"confusion_matrix: {labels.size} labels for {predictions.size} predictions")
+    if (labels < 0).any() or (predictions < 0).any():
+        raise ValueError("confusion_matrix: classes must be integers 0…K−1 (map ±1 labels to 0/1 first)")
+    size = num_classes if num_classes is not None else int(max(labels.max(initial=0), predictions.max(initial=0))) + 1
+    matrix = np.zeros((size, size), dtype=int)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix

@@ -1,0 +1,28 @@
+"""Builders that create ordinary scalar nodes: neurons, dense layers, MLPs, dropout,
+layer normalisation, and loss heads. See :mod:`graphdl.nn.layers` for the naming scheme."""
+
+from graphdl.nn.activations import resolve_activation
+from graphdl.nn.dropout import Dropout, DropoutLayer, draw_masks, dropout_nodes, identity_masks
+from graphdl.nn.layers import MLP, Dense, Neuron
+from graphdl.nn.losses import LOSSES, LossHead, attach_loss
+from graphdl.nn.module import Model, Module, unique_names
+from graphdl.nn.norm import LayerNorm
+
+__all__ = [
+    "LOSSES",
+    "MLP",
+    "Dense",
+    "Dropout",
+    "DropoutLayer",
+    "LayerNorm",
+    "LossHead",
+    "Model",
+    "Module",
+    "Neuron",
+    "attach_loss",
+    "draw_masks",
+    "dropout_nodes",
+    "identity_masks",
+    "resolve_activation",
+    "unique_names",
+]

@@ -1,0 +1,88 @@
+"""Dropout as an ordinary operator node whose mask is data.
+
+``Dropout([x, mask], keep=0.8)`` = x · mask. The mask is a non-trainable Variable that
+the Trainer sets before every training step: each sample keeps the unit with
+probability ``keep`` and its mask is then 1/keep (inverted dropout, so the expected
+value is unchanged), otherwise 0. In evaluation the mask is 1, so the node is exactly
+the identity. Because the mask is a value of the graph, the forward pass and the
+derivative of one step always use the same mask, and the compiled graph simply
+receives it as one more input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphdl.core.node import Node, Operator, Variable, as_node
+from graphdl.nn.module import Module
+
+
+class Dropout(Operator):
+    """``Dropout([x, mask], keep=0.5)`` = x · mask, with mask ∈ {0, 1/keep} while
+    training and 1 in evaluation (see :func:`draw_masks`)."""
+
+    __slots__ = ("keep",)
+    arity = 2
+    symbol = "dropout"
+    options = ("keep",)
+
+    def __init__(self, parents: Any, keep: float = 0.5, *, name: str | None = None) -> None:
+        keep = float(keep)
+        if not 0.0 < keep <= 1.0:
+            raise ValueError(f"Dropout: keep probability must be in (0, 1], got {keep}")
+        super().__init__(parents, name=name)
+        self.keep = keep
+
+    def formula(self, F, x, mask):
+        return x * mask
+
+    def derivative(self, F, index, out, x, mask):
+        return mask if index == 0 else x
+
+
+def dropout_nodes(nodes: Iterable[Node]) -> list[Dropout]:
+    """The Dropout operators among ``nodes`` (e.g. ``Graph(loss).nodes``)."""
+    return [node for node in nodes if isinstance(node, Dropout)]
+
+
+def draw_masks(dropouts: Sequence[Dropout], size: int, rng: np.random.Generator) -> dict[Variable, np.ndarray]:
+    """A fresh training mask per Dropout node: ``size`` samples of 0 or 1/keep."""
+    masks = {}
+    for node in dropouts:
+        mask = node.parents[1]
+        kept = rng.random(size) < node.keep
+        masks[mask] = np.where(kept, 1.0 / node.keep, 0.0)  # type: ignore[index]
+    return masks
+
+
+def identity_masks(dropouts: Sequence[Dropout]) -> dict[Variable, float]:
+    """The evaluation masks: 1 everywhere."""
+    return {node.parents[1]: 1.0 for node in dropouts}  # type: ignore[misc]
+
+
+class DropoutLayer(Module):
+    """Dropout on each of a layer's outputs, drop probability ``p`` (keep = 1 − p).
+
+    Calling it on nodes builds ``drop.mask[j]`` (a data Variable, 1 until the Trainer
+    draws masks) and ``drop.out[j] = Dropout([node_j, drop.mask[j]])``.
+    """
+
+    def __init__(self, p: float = 0.5, name: str = "drop") -> None:
+        super().__init__(name)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"DropoutLayer {name!r}: drop probability must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.masks: list[Variable] = []
+
+    def __call__(self, inputs: Sequence[Any]) -> list[Node]:
+        nodes = [as_node(item, f"DropoutLayer {self.name!r}") for item in inputs]
+        self.masks = [Variable(1.0, name=f"{self.name}.mask[{j}]", trainable=False) for j in range(len(nodes))]
+        outputs: list[Node] = [
+            Dropout([node, mask], keep=1.0 - self.p, name=f"{self.name}.out[{j}]")
+            for j, (node, mask) in enumerate(zip(nodes, self.masks))
+        ]
+        self.inputs, self.outputs = nodes, outputs
+        return outputs

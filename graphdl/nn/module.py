@@ -1,0 +1,140 @@
+"""``Module``: what every builder of :mod:`graphdl.nn` shares, and ``Model``, a wrapper
+that turns any hand-built graph into something the optimisers and the Trainer accept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from graphdl.core.graph import Graph
+from graphdl.core.node import Node, Variable
+
+
+class Module:
+    """A named group of parameter Variables and the nodes built on them.
+
+    A module exposes ``parameters()`` (its trainable Variables, in a stable order),
+    ``named_parameters()`` (by node name) and, once built on inputs, ``inputs`` and
+    ``outputs``. ``train()`` / ``eval()`` set ``training`` on it and its sub-modules
+    (the Trainer uses it for dropout).
+    """
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.training = True
+        self.inputs: list[Node] = []
+        self.outputs: list[Node] = []
+
+    # ----------------------------------------------------------------- structure
+    def own_parameters(self) -> list[Variable]:
+        """The parameters created by this module itself (not by sub-modules)."""
+        return []
+
+    def submodules(self) -> list[Module]:
+        """The direct sub-modules."""
+        return []
+
+    def modules(self) -> list[Module]:
+        """This module and every sub-module, depth first."""
+        found: list[Module] = []
+        stack: list[Module] = [self]
+        while stack:
+            module = stack.pop()
+            found.append(module)
+            stack.extend(reversed(module.submodules()))
+        return found
+
+    def parameters(self) -> list[Variable]:
+        """Every trainable Variable of the module, each once, in a stable order."""
+        seen: set[Variable] = set()
+        params: list[Variable] = []
+        for module in self.modules():
+            for param in module.own_parameters():
+                if param not in seen and param.trainable:
+                    seen.add(param)
+                    params.append(param)
+        return params
+
+    def named_parameters(self) -> dict[str, Variable]:
+        """``{node name: Variable}``; raises ``ValueError`` when two parameters share a name."""
+        return unique_names(self.parameters())
+
+    def fan_layers(self) -> list[Any]:
+        """The sub-modules with ``weights``, ``biases``, ``fan_in`` and ``fan_out`` (for initialisers)."""
+        return [module for module in self.modules() if hasattr(module, "fan_in") and getattr(module, "weights", None)]
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active) on this module and its sub-modules."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (dropout is the identity)."""
+        return self.train(False)
+
+    def graph(self) -> Graph:
+        """A :class:`Graph` of everything upstream of the outputs."""
+        if not self.outputs:
+            raise ValueError(f"{type(self).__name__} {self.name!r} has not been built on inputs yet")
+        return Graph(*self.outputs)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.name!r}: {len(self.inputs)} inputs, {len(self.outputs)} outputs, "
+            f"{len(self.parameters())} parameters>"
+        )
+
+
+def unique_names(params: Sequence[Variable]) -> dict[str, Variable]:
+    """``{name: Variable}``; a name used twice is a ``ValueError`` naming it (saving by name
+    needs unique names)."""
+    named: dict[str, Variable] = {}
+    for param in params:
+        if param.name in named and named[param.name] is not param:
+            raise ValueError(
+                f"two parameters are named {param.name!r}: give them distinct names (saving and loading go by name)"
+            )
+        named[param.name] = param
+    return named
+
+
+class Model(Module):
+    """Any graph as a model: ``Model(inputs=[x], outputs=[y])``.
+
+    ``parameters`` defaults to the trainable Variables upstream of the outputs (in
+    topological order). Sub-modules (layers used to build the graph) may be listed so
+    that ``train()``/``eval()`` and the initialisers reach them.
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[Variable],
+        outputs: Sequence[Node],
+        parameters: Sequence[Variable] | None = None,
+        *,
+        modules: Sequence[Module] = (),
+        name: str = "model",
+    ) -> None:
+        super().__init__(name)
+        inputs, outputs = list(inputs), list(outputs)
+        for item in inputs:
+            if not isinstance(item, Variable):
+                raise TypeError(f"Model inputs must be Variables, got {type(item).__name__} {item!r}")
+        for item in outputs:
+            if not isinstance(item, Node):
+                raise TypeError(f"Model outputs must be nodes, got {type(item).__name__} {item!r}")
+        if not outputs:
+            raise ValueError("Model needs at least one output node")
+        self.inputs = inputs
+        self.outputs = outputs
+        self._modules = list(modules)
+        self._params = list(parameters) if parameters is not None else Graph(*outputs).parameters()
+
+    def own_parameters(self) -> list[Variable]:
+        return self._params
+
+    def submodules(self) -> list[Module]:
+        return self._modules

@@ -1,0 +1,190 @@
+import gc
+import io as stdio
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graphdl
+from graphdl import Log, SquaredLoss, Variable, datasets, nn, optim
+from graphdl import io as checkpoints
+from graphdl.train import TextBar, Trainer, TrainingDiverged
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, y = datasets.make_moons(1000, noise=0.1, seed=0)
+    return datasets.train_dev_test_split(X, y, (640, 160, 200), seed=0)
+
+
+def moons_trainer(**options):
+    model = nn.MLP(2, [8, 8, 1], activation="tanh", rng=0)
+    trainer = Trainer(
+        model, optim.Adam(model, lr=0.05), loss="bce_logits", metric="accuracy", progress=False, **options
+    )
+    return model, trainer
+
+
+def test_learns_moons_to_95_percent(moons, tmp_path):
+    train, dev, test = moons
+    model, trainer = moons_trainer()
+    history = trainer.fit(train, dev, epochs=20, batch_size=32, seed=0, checkpoint=tmp_path / "best.npz")
+    assert trainer.evaluate(test)["accuracy"] >= 0.95
+    assert len(history.train_loss) == len(history.dev_metric) == len(history.train_metric) == 20
+    assert len(history.step_loss) == 20 * 20  # 640 samples / 32 per batch
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.best_value == max(history.dev_metric)
+    assert history.dev_metric[history.best_epoch] == history.best_value
+    saved = checkpoints.read(tmp_path / "best.npz")
+    assert saved["metadata"]["epoch"] == history.best_epoch
+    assert set(saved["parameters"]) == set(model.named_parameters())
+
+
+def test_restore_best_loads_the_best_checkpoint(moons, tmp_path):
+    train, dev, _ = moons
+    model, trainer = moons_trainer()
+    history = trainer.fit(
+        train, dev, epochs=6, checkpoint=tmp_path / "best.json", restore_best=True, monitor="dev_loss"
+    )
+    assert history.best_value == min(history.dev_loss)
+    assert trainer.evaluate(dev)["loss"] == pytest.approx(history.best_value, abs=1e-12)
+    saved = checkpoints.read(tmp_path / "best.json")["parameters"]
+    assert all(saved[name] == p.value for name, p in model.named_parameters().items())
+
+
+def test_predict_evaluate_and_shapes(moons):
+    train, dev, _ = moons
+    model, trainer = moons_trainer()
+    trainer.fit(train, epochs=2)
+    outputs = trainer.predict(dev[0])
+    assert outputs.shape == (160,)
+    assert (trainer.predict_classes(dev[0]) == (outputs >= 0.0)).all()  # logits: threshold 0
+    result = trainer.evaluate(dev)
+    assert set(result) == {"loss", "accuracy"}
+    assert result["accuracy"] == np.mean((outputs >= 0) == dev[1])
+    with pytest.raises(ValueError, match="shape \\(N, 2\\)"):
+        trainer.predict(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="X has 640 samples but y has 3"):
+        trainer.fit((train[0], train[1][:3]), epochs=1)
+
+
+def test_multiclass_iris_with_cross_entropy():
+    X, y = datasets.iris()
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    train, dev, test = datasets.train_dev_test_split(X, y, (90, 30, 30), seed=1)
+    model = nn.MLP(4, [8, 3], activation="tanh", rng=0)
+    trainer = Trainer(model, optim.Adam(model, lr=0.05), loss="cross_entropy", metric="accuracy", progress=False)
+    trainer.fit(train, dev, epochs=40, batch_size=16)
+    assert trainer.predict(test[0]).shape == (30, 3)
+    assert trainer.evaluate(test)["accuracy"] >= 0.9
+
+
+def test_nan_loss_stops_with_the_step_and_the_node():
+    x, label, w = Variable(name="x", trainable=False), Variable(name="label", trainable=False), Variable(1.0, name="w")
+    log = Log([x * w], name="log_xw")
+    model = nn.Model([x], [log])
+    trainer = Trainer(model, optim.SGD(model, lr=0.1), loss=SquaredLoss([label, log]), labels=[label], progress=False)
+    X = np.array([1.0, 2.0, -1.0, 3.0])  # the third sample takes log of a negative number
+    message = "step 2: the loss .* is nan; first non-finite value at Log 'log_xw'"
+    with pytest.raises(TrainingDiverged, match=message) as info:
+        trainer.fit((X, np.zeros(4)), epochs=1, batch_size=1, shuffle=False)
+    assert info.value.step == 2 and info.value.node == "log_xw"
+    assert gc.isenabled()
+
+
+def test_exploding_training_stops_cleanly(moons):
+    train, _, _ = moons
+    model = nn.MLP(2, [4, 1], activation="relu", rng=0)
+    trainer = Trainer(model, optim.SGD(model, lr=1e200), loss="mse", progress=False)
+    with pytest.raises(TrainingDiverged, match="training stopped at epoch 0, step \\d+") as info:
+        trainer.fit(train, epochs=3, batch_size=64)
+    assert info.value.step >= 0
+    assert all(np.isfinite(p.value) for p in model.parameters())  # no half-applied step
+
+
+def test_callbacks_plain_and_object(moons):
+    train, dev, _ = moons
+    model, trainer = moons_trainer()
+    steps = []
+
+    class Recorder:
+        def __init__(self):
+            self.epochs, self.started, self.ended = [], 0, 0
+
+        def on_fit_start(self, trainer):
+            self.started += 1
+
+        def on_epoch(self, trainer, epoch, logs):
+            self.epochs.append((epoch, logs["dev_accuracy"]))
+            if epoch == 1:
+                trainer.stop_training = True
+
+        def on_fit_end(self, trainer, history):
+            self.ended += 1
+
+    recorder = Recorder()
+    callbacks = [lambda s, loss: steps.append((s, loss)), recorder]
+    history = trainer.fit(train, dev, epochs=5, batch_size=128, callbacks=callbacks)
+    assert [s for s, _ in steps] == list(range(10))  # 2 epochs of 5 steps, then stopped
+    assert [loss for _, loss in steps] == history.step_loss
+    assert [e for e, _ in recorder.epochs] == [0, 1] and recorder.started == recorder.ended == 1
+    with pytest.raises(TypeError, match="callback"):
+        trainer.fit(train, epochs=1, callbacks=[42])
+
+
+def test_dropout_masks_change_in_training_and_vanish_in_evaluation(moons):
+    train, dev, _ = moons
+    model = nn.MLP(2, [16, 1], activation="relu", dropout=0.5, rng=0)
+    trainer = Trainer(model, optim.Adam(model, lr=0.01), loss="bce_logits", metric="accuracy", progress=False)
+    masks = []
+    mask = model.layers[1].masks[0]
+    trainer.fit(train, epochs=1, batch_size=64, callbacks=[lambda s, loss: masks.append(mask.value)])
+    assert all(set(np.unique(m).tolist()) <= {0.0, 2.0} for m in masks)
+    assert not all((m == masks[0]).all() for m in masks[1:])
+    first, second = trainer.predict(dev[0]), trainer.predict(dev[0])
+    assert (first == second).all()
+    assert model.layers[1].masks[0].value == 1.0
+
+
+def test_compiled_graph_is_used_when_available(moons, monkeypatch):
+    """A stand-in for graphdl.compile (same contract, run by the interpreter)."""
+    calls = []
+
+    class FakeCompiled:
+        def __init__(self, target, inputs):
+            self.target, self.inputs = target, inputs
+
+        def backward(self, feed):
+            calls.append(sorted(v.name for v in feed))
+            for var, value in feed.items():
+                var.set_value(value)
+            self.target.backward()
+            return float(np.mean(self.target.value))
+
+    train, dev, _ = moons
+    _, reference = moons_trainer(compile=False)
+    expected = reference.fit(train, dev, epochs=2)
+    monkeypatch.setattr(graphdl, "compile", FakeCompiled, raising=False)
+    _, trainer = moons_trainer()
+    history = trainer.fit(train, dev, epochs=2)
+    assert len(calls) == 40 and calls[0] == ["label", "x[0]", "x[1]"]
+    assert history.step_loss == expected.step_loss and history.dev_metric == expected.dev_metric
+
+
+def test_text_progress_bar():
+    stream = stdio.StringIO()
+    bar = TextBar(4, stream=stream, width=8)
+    bar.update({"loss": 0.5})
+    bar.close()
+    assert "epoch 1/4 [##......] loss=0.5" in stream.getvalue()
+
+
+def test_readme_example_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(ROOT / "examples" / "train_moons.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    accuracy = float(out.split("'accuracy': ")[1].rstrip("}\n"))
+    assert accuracy >= 0.95 and (tmp_path / "best_moons.npz").exists()
