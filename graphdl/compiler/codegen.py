@@ -97,6 +97,9 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
         else:
             value_name[node] = names.claim(node.name)
             symbol[node] = Expr(value_name[node])
+    for node in inputs:  # an input the target does not use is still an argument
+        if node not in value_name:
+            value_name[node] = names.claim(node.name)
     grad_name = {node: names.claim(f"g_{value_name[node]}") for node in order if node in needs or node is target}
 
     forward_lines: list[str] = []

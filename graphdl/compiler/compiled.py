@@ -103,11 +103,10 @@ class CompiledGraph:
         if isinstance(inputs, (Node, str)) or not isinstance(inputs, (Sequence, set, frozenset)):
             raise TypeError(f"compile: inputs must be a list of Variables, got {type(inputs).__name__}")
         upstream = self.target.ancestors()
-        upstream_set = set(upstream)
         resolved: list[Variable] = []
         for item in inputs:
             if isinstance(item, str):
-                matches = [n for n in upstream if n.name == item and not n.parents]
+                matches = [n for n in upstream if n.name == item and not n.parents]  # by name: upstream only
                 if len(matches) != 1:
                     problem = "no Variable" if not matches else f"{len(matches)} Variables"
                     raise ValueError(f"compile: {problem} named {item!r} upstream of {self.target.name!r}")
@@ -117,8 +116,6 @@ class CompiledGraph:
                     f"compile: inputs must be Variables, got {getattr(item, 'kind', type(item).__name__)} "
                     f"{getattr(item, 'name', item)!r}"
                 )
-            if item not in upstream_set:
-                raise ValueError(f"compile: input Variable {item.name!r} does not feed {self.target.name!r}")
             if item in resolved:
                 raise ValueError(f"compile: input Variable {item.name!r} is listed twice")
             resolved.append(item)
@@ -156,8 +153,11 @@ class CompiledGraph:
         return list(self._program.parameters)
 
     def __repr__(self) -> str:
-        names = ", ".join(v.name for v in self.inputs)
-        return f"<CompiledGraph of {self.target.name!r}, inputs [{names}], {len(self._program.parameters)} parameters>"
+        program = getattr(self, "_program", None)
+        if program is None:
+            return f"<CompiledGraph of {self.target.name!r} (not built)>"
+        names = ", ".join(v.name for v in program.inputs)
+        return f"<CompiledGraph of {self.target.name!r}, inputs [{names}], {len(program.parameters)} parameters>"
 
     # ---------------------------------------------------------------- arguments
     def _feed_values(self, feed: Mapping[Any, Any]) -> tuple[list[Value], int | None]:
