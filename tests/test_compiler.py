@@ -295,3 +295,28 @@ def test_symbolic_rendering_keeps_needed_brackets_only():
     assert binary("-", 1.0, 0.25).text == "0.75" and binary("/", 1.0, 0.0).text == "1.0 / 0.0"
     assert SYMBOLIC.where(a > 0.0, a, 0.1 * a).text == "where(a > 0.0, a, 0.1 * a)"
     assert (-(a * b)).text == "-(a * b)"
+
+
+def test_generated_sgd_loop_matches_the_seed_loop():
+    xs, ys = quadratic_data(300, seed=2)
+    interpreted, compiled_net = build_seed_net(), build_seed_net()
+    interpreted.initialise("fig8")
+    compiled_net.initialise("fig8")
+    from graphdl.seednet import train_per_sample
+
+    expected = train_per_sample(interpreted, xs, ys, lr=0.01)
+    compiled = graphdl.compile(compiled_net.loss, inputs=[compiled_net.x, compiled_net.label])
+    losses = compiled.sgd({compiled_net.x: xs, compiled_net.label: ys}, lr=0.01)
+    np.testing.assert_allclose(losses, expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(interpreted.params, compiled_net.params):
+        assert a.value == pytest.approx(b.value, abs=1e-12)
+    assert "for x, label in zip(x_column, label_column):" in compiled.sgd_source
+
+
+def test_sgd_loop_survives_division_by_zero():
+    x, w = Variable(name="x", trainable=False), Variable(1.0, name="w")
+    target = ops.Add([ops.Div([x, x]), ops.Mul([w, w])])  # 0 / 0 raises for Python floats
+    compiled = graphdl.compile(target, inputs=[x])
+    losses = compiled.sgd({x: np.array([0.0, 1.0])}, lr=0.25)
+    assert np.isnan(losses[0]) and losses[1] == 1.0 + 0.5**2
+    assert w.value == 0.25  # 1.0 - 0.25 * 2.0, then 0.5 - 0.25 * 1.0

@@ -33,6 +33,13 @@ class Program:
     parameters: tuple[Variable, ...]
     #: True when the target's value depends on an input (a batch gives a batch).
     target_varies: bool
+    # Pieces the per-sample SGD loop is assembled from.
+    input_names: tuple[str, ...] = ()
+    leaf_names: tuple[str, ...] = ()
+    parameter_names: tuple[str, ...] = ()
+    gradient_names: tuple[str, ...] = ()
+    target_value: str = ""
+    body: tuple[str, ...] = ()
 
 
 class _Names:
@@ -187,4 +194,43 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
         leaves=tuple(leaves),
         parameters=tuple(parameters),
         target_varies=target in varies,
+        input_names=tuple(input_names),
+        leaf_names=tuple(value_name[node] for node in leaves),
+        parameter_names=tuple(value_name[node] for node in parameters),
+        gradient_names=tuple(grad_name[node] for node in parameters),
+        target_value=target_value,
+        body=(*forward_lines, *backward_lines),
+    )
+
+
+def sgd_source(program: Program) -> str:
+    """A per-sample SGD loop over a whole data set in one function: for each sample the
+    forward and backward statements of ``program`` with seed 1.0, then
+    ``p = p - lr * g_p`` for every parameter, exactly the interpreter's update."""
+    columns = [f"{name}_column" for name in program.input_names]
+    parameters = ", ".join(program.parameter_names)
+    gradients = ", ".join(program.gradient_names)
+    comma = "," if len(program.parameter_names) == 1 else ""
+    loop_names = ", ".join(program.input_names)
+    arguments = ", ".join(program.input_names + program.leaf_names)
+    body = "\n            ".join(program.body)
+    updates = "\n        ".join(
+        f"{p} = {p} - lr * {g}" for p, g in zip(program.parameter_names, program.gradient_names)
+    )
+    return "\n".join(
+        [
+            f"def sgd(lr, fallback, {', '.join([*columns, *program.leaf_names])}):",
+            '    """Per-sample SGD over the columns; returns the losses and the final parameters."""',
+            "    seed = 1.0",
+            "    losses = []",
+            f"    for {loop_names}{',' if len(columns) == 1 else ''} in zip({', '.join(columns)}):",
+            "        try:",
+            f"            {body}",
+            "        except (ZeroDivisionError, OverflowError):",
+            f"            {program.target_value}, ({gradients}{comma}) = fallback({arguments})",
+            f"        {updates}",
+            f"        losses.append({program.target_value})",
+            f"    return losses, ({parameters}{comma})",
+            "",
+        ]
     )

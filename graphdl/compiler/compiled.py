@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.compiler.codegen import Program, generate
+from graphdl.compiler.codegen import Program, generate, sgd_source
 from graphdl.core import node as _core
 from graphdl.core.backend import ARRAY, SCALAR
 from graphdl.core.node import Node, UnsetValueError, Value, Variable, check_value
@@ -133,6 +133,7 @@ class CompiledGraph:
         self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
         self._array_forward, self._array_backward = array["forward"], array["backward"]
         self._leaves = program.leaves
+        self._sgd = None
         self._trainable_version = _core._trainable_version[0]
 
     def _refresh(self) -> None:
@@ -282,6 +283,37 @@ class CompiledGraph:
                 grads = [_to_float(g) for g in grads]
         self._write_grads(grads)
         return mean
+
+    def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
+        """Per-sample SGD over a data set in one generated loop (no Python call per sample):
+        for each sample in order, the gradient of the target, then ``p -= lr * p.grad``
+        for every parameter, exactly as ``backward`` + ``update`` would. ``feed`` maps
+        each input to a 1-D array (one entry per sample). Returns the per-sample losses
+        and leaves the parameters at their final values."""
+        self._refresh()
+        if not self._program.parameters:
+            raise ValueError(f"sgd: {self.target.name!r} has no parameters to train")
+        values, size = self._feed_values(feed)
+        if size is None:
+            values = [np.array([v]) for v in values]
+        if self._sgd is None:
+            source = sgd_source(self._program)
+            filename = f"<graphdl sgd loop {self.target.name} #{next(_serial)}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            namespace = dict(SCALAR_NAMESPACE)
+            exec(builtins.compile(source, filename, "exec"), namespace)
+            self._sgd, self.sgd_source = namespace["sgd"], source
+        _core._flush_pending_updates()
+        columns = [column.tolist() for column in values]
+        with _errstate(all="ignore"):
+            losses, final = self._sgd(float(lr), self._fallback, *columns, *self._leaf_values())
+        for parameter, value in zip(self._program.parameters, final):
+            parameter.set_value(value)
+        return np.array(losses)
+
+    def _fallback(self, *arguments: Any) -> tuple[float, list[float]]:
+        out, grads = self._array_backward(np.ones(1), *_as_arrays(arguments))
+        return _to_float(out), [_to_float(g) for g in grads]
 
     def _write_grads(self, grads: Sequence[Value]) -> None:
         target = self.target

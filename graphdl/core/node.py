@@ -502,10 +502,26 @@ class Variable(Node):
 
 
 def _flush_pending_updates() -> None:
-    if _pending_updates:
-        for variable in _pending_updates:
-            variable._invalidate_downstream()
-        _pending_updates.clear()
+    """Invalidate what the optimiser's updates made stale, visiting each node downstream
+    of the updated Variables once (a stamp only has to change, not count)."""
+    if not _pending_updates:
+        return
+    if len(_pending_updates) == 1:
+        _pending_updates.pop()._invalidate_downstream()
+        return
+    seen: set[Node] = set(_pending_updates)
+    stack: list[Node] = list(seen)
+    for variable in stack:
+        variable._stamp += 1
+    while stack:
+        for ref in stack.pop()._children:
+            child = ref()
+            if child is not None and child not in seen:
+                seen.add(child)
+                child._value = None
+                child._stamp += 1
+                stack.append(child)
+    _pending_updates.clear()
 
 
 class Operator(Node):
