@@ -1,6 +1,7 @@
 """graphdl: a scalar autograd engine whose computation graph you build node by node,
 evaluate lazily, differentiate, render and watch while it trains."""
 
+from graphdl.compiler import CompiledGraph, compile  # noqa: A004
 from graphdl.core.anomaly import AnomalyError, detect_anomaly
 from graphdl.core.gradcheck import GradcheckError, gradcheck
 from graphdl.core.graph import Graph
@@ -12,6 +13,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError",
+    "CompiledGraph",
+    "compile",
     "GradcheckError",
     "Graph",
     "Node",

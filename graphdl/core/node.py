@@ -72,6 +72,8 @@ def _describe(node: Node) -> str:
 def check_value(node: Node, value: Any) -> Value:
     """Validate and normalise a value for ``node``: a finite real number becomes a
     Python float, a 1-D array of finite reals a read-only float64 array."""
+    if value.__class__ is float and value - value == 0.0:  # fast path: a finite float (inf - inf is NaN)
+        return value
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
@@ -195,7 +197,8 @@ class Node:
         self._ancestors: list[Node] | None = None
         self._descendants: tuple[int, list[weakref.ref[Node]]] | None = None
         self._sink: tuple[int, weakref.ref[Node]] | None = None
-        self._needs_grad: tuple[int, set[Node]] | None = None
+        # (trainable version, nodes needing gradient work, their reverse-sweep plan)
+        self._needs_grad: tuple[int, set[Node], list[tuple[Node, tuple]]] | None = None
 
     # ----------------------------------------------------------------- structure
     @property
@@ -307,7 +310,7 @@ class Node:
             return self._grad  # type: ignore[return-value]
         needs = target._grad_needs()
         if self in needs:
-            _reverse_sweep(target, needs)
+            _reverse_sweep(target, needs, target._needs_grad[2])  # type: ignore[index]
         else:
             if self not in set(target.ancestors()):
                 raise ValueError(f"{_describe(self)} does not feed {_describe(target)}")
@@ -321,7 +324,8 @@ class Node:
         Gradients are a cache, not an accumulator: calling ``backward()`` twice gives
         the same values.
         """
-        _reverse_sweep(self, self._grad_needs())
+        needs = self._grad_needs()
+        _reverse_sweep(self, needs, self._needs_grad[2])  # type: ignore[index]
 
     def _grad_needs(self) -> set[Node]:
         """The ancestors of self that lie on a path from a trainable Variable."""
@@ -335,7 +339,7 @@ class Node:
                     needs.add(node)
             elif getattr(node, "trainable", False):
                 needs.add(node)
-        self._needs_grad = (_trainable_version[0], needs)
+        self._needs_grad = (_trainable_version[0], needs, _sweep_plan(self, needs))
         return needs
 
     # -------------------------------------------------------------------- sugar
@@ -485,7 +489,8 @@ class Variable(Node):
         the current point stay as they were, so every parameter of one step can be
         updated with gradients taken at the same point.
         """
-        grad = self.grad
+        target = self._grad_for
+        grad = self._grad if target is not None and self._grad_stamp == target._stamp else None
         if grad is None:
             raise ValueError(
                 f"Variable {self.name!r} has no gradient at the current point: call get_grad() or backward() first"
@@ -504,11 +509,27 @@ class Variable(Node):
 
 
 def _flush_pending_updates() -> None:
-    if _pending_updates:
-        _point_values.clear()
-        for variable in _pending_updates:
-            variable._invalidate_downstream()
-        _pending_updates.clear()
+    """Invalidate what the optimiser's updates made stale, visiting each node downstream
+    of the updated Variables once (a stamp only has to change, not count)."""
+    if not _pending_updates:
+        return
+    _point_values.clear()
+    if len(_pending_updates) == 1:
+        _pending_updates.popitem()[0]._invalidate_downstream()
+        return
+    seen: set[Node] = set(_pending_updates)
+    stack: list[Node] = list(seen)
+    for variable in stack:
+        variable._stamp += 1
+    while stack:
+        for ref in stack.pop()._children:
+            child = ref()
+            if child is not None and child not in seen:
+                seen.add(child)
+                child._value = None
+                child._stamp += 1
+                stack.append(child)
+    _pending_updates.clear()
 
 
 class Operator(Node):
@@ -582,10 +603,28 @@ class Operator(Node):
         value = self._value
         if value is not None:
             return value
+        order = self._ancestors
+        if order is None:
+            order = self.ancestors()
+        scalar = SCALAR
+        anomaly = _anomaly_state["enabled"]
         with _errstate(all="ignore"):
-            for node in self.ancestors():
+            for node in order:
                 if node._value is None and node.parents:
-                    _evaluate(node)
+                    # Inlined _evaluate for the common case, every argument a float.
+                    args = [parent._value for parent in node.parents]
+                    for arg in args:
+                        if arg.__class__ is not float:
+                            _evaluate(node)
+                            break
+                    else:
+                        try:
+                            node._value = value = node.formula(scalar, *args)
+                        except ZeroDivisionError:
+                            _evaluate(node)
+                            continue
+                        if anomaly:
+                            _check_finite(node, value, "value", args)
         return self._value  # type: ignore[return-value]
 
     def option_values(self) -> dict[str, Any]:
@@ -654,7 +693,11 @@ def _as_batch_of_one(args: Sequence[Any]) -> list[Any]:
 
 def _evaluate(op: Any) -> None:
     args = [parent._value for parent in op.parents]
-    backend = _backend_for(op, args)
+    backend = SCALAR
+    for arg in args:
+        if arg.__class__ is not float:
+            backend = _backend_for(op, args)
+            break
     try:
         value = op.formula(backend, *args)
     except ZeroDivisionError:
@@ -697,22 +740,36 @@ def _needs_including(target: Node, extra: Node) -> set[Node]:
     return needs
 
 
-def _reverse_sweep(target: Node, needs: set[Node]) -> None:
+def _sweep_plan(target: Node, needs: set[Node]) -> list[tuple[Node, tuple[tuple[int, Node], ...]]]:
+    """The reverse sweep's work list: every node that receives a gradient (the target
+    and the nodes in ``needs``) in reverse topological order, each with the
+    ``(argument index, parent)`` pairs whose gradients it contributes to."""
+    plan = []
+    for node in reversed(target.ancestors()):
+        if node is target or node in needs:
+            plan.append((node, tuple((index, parent) for index, parent in enumerate(node.parents) if parent in needs)))
+    return plan
+
+
+def _reverse_sweep(target: Node, needs: set[Node], plan: list | None = None) -> None:
     """Reverse-mode sweep from ``target``: store d(target)/d(node) on every node in
     ``needs``. For a batch the seed is 1/N per sample (the gradient of the mean)."""
     if _point_values:
         _reverse_sweep_at_point(target, needs)
         return
     out = target.forward()
-    if out.__class__ is _ndarray:
-        seed: Any = np.full(out.shape, 1.0 / out.size)
-    else:
-        seed = 1.0
+    if plan is None:
+        plan = _sweep_plan(target, needs)
     stamp = target._stamp
     check = _anomaly_state["enabled"]
+    if out.__class__ is float and not check:
+        # One sample: every value upstream of a float target is a float too.
+        _scalar_sweep(target, plan, stamp)
+        return
+    seed: Any = np.full(out.shape, 1.0 / out.size) if out.__class__ is _ndarray else 1.0
     pending: dict[Node, Any] = {target: seed}
     with _errstate(all="ignore"):
-        for node in reversed(target.ancestors()):
+        for node, wanted in plan:
             grad = pending.pop(node, None)
             if grad is None:
                 continue
@@ -724,19 +781,45 @@ def _reverse_sweep(target: Node, needs: set[Node]) -> None:
             node._grad = grad
             node._grad_for = target
             node._grad_stamp = stamp
-            parents = node.parents
-            if not parents:
+            if not wanted:
                 continue
-            args = [parent._value for parent in parents]
-            for index, parent in enumerate(parents):
-                if parent in needs:
+            args = [parent._value for parent in node.parents]
+            for index, parent in wanted:
+                contribution = grad * _derivative(node, index, value, args)
+                if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
+                    # a scalar parent: reduce over the batch now, so that a float arriving
+                    # by a scalar-only path is not broadcast to every sample and summed N times
+                    contribution = float(contribution.sum())
+                previous = pending.get(parent)
+                pending[parent] = contribution if previous is None else previous + contribution
+
+
+def _scalar_sweep(target: Node, plan: list, stamp: int) -> None:
+    """The reverse sweep for Python floats: the same products and sums as the general
+    sweep, without the per-node checks that only batches need."""
+    pending: dict[Node, Any] = {target: 1.0}
+    pop = pending.pop
+    get = pending.get
+    with _errstate(all="ignore"):
+        for node, wanted in plan:
+            grad = pop(node, None)
+            if grad is None:
+                continue
+            node._grad = grad
+            node._grad_for = target
+            node._grad_stamp = stamp
+            if not wanted:
+                continue
+            value = node._value
+            args = [parent._value for parent in node.parents]
+            derivative = node.derivative
+            for index, parent in wanted:
+                try:
+                    contribution = grad * derivative(SCALAR, index, value, *args)
+                except ZeroDivisionError:
                     contribution = grad * _derivative(node, index, value, args)
-                    if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
-                        # a scalar parent: reduce over the batch now, so that a float arriving
-                        # by a scalar-only path is not broadcast to every sample and summed N times
-                        contribution = float(contribution.sum())
-                    previous = pending.get(parent)
-                    pending[parent] = contribution if previous is None else previous + contribution
+                previous = get(parent)
+                pending[parent] = contribution if previous is None else previous + contribution
 
 
 def _reverse_sweep_at_point(target: Node, needs: set[Node]) -> None:

@@ -296,6 +296,7 @@ class Trainer:
             feed: dict[Variable, Any] = {var: col[index] for var, col in zip(self.inputs, columns)}
             feed.update({var: col[index] for var, col in zip(self.labels, label_columns)})
             feed.update(masks)
+            self._set_values(masks)  # so callbacks see the mask this step used
             loss = float(compiled.backward(feed))
             if not math.isfinite(loss):
                 self._set_values(feed)  # replay with the interpreter to find the node

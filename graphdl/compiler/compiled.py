@@ -1,0 +1,336 @@
+"""``CompiledGraph``: the generated program bound to the graph's nodes.
+
+One source text is executed in two namespaces: primitives bound to the scalar
+backend's float functions (one sample) and to numpy ufuncs (a batch). Python float
+arithmetic raises where IEEE arithmetic gives ±inf or NaN (``1.0 / 0.0``), so a call
+that raises is redone on one-element arrays, as the interpreter does per node.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import linecache
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphdl.compiler.codegen import Program, generate, sgd_source
+from graphdl.core import node as _core
+from graphdl.core.backend import ARRAY, SCALAR
+from graphdl.core.node import Node, UnsetValueError, Value, Variable, check_value
+
+_ndarray = np.ndarray
+_errstate = np.errstate
+_ARITHMETIC_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
+_serial = itertools.count(1)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _batch_sum(values: Any) -> float:
+    return float(values.sum()) if values.__class__ is _ndarray else values
+
+
+_COMMON = {"inf": float("inf"), "nan": float("nan"), "__builtins__": builtins}
+SCALAR_NAMESPACE = {
+    **_COMMON,
+    "exp": SCALAR.exp,
+    "expm1": SCALAR.expm1,
+    "log": SCALAR.log,
+    "log1p": SCALAR.log1p,
+    "tanh": SCALAR.tanh,
+    "pow": SCALAR.pow,
+    "abs": SCALAR.abs,
+    "where": SCALAR.where,
+    "sign": SCALAR.sign,
+    "clip": SCALAR.clip,
+    "batch_sum": _same,
+}
+ARRAY_NAMESPACE = {
+    **_COMMON,
+    "exp": ARRAY.exp,
+    "expm1": ARRAY.expm1,
+    "log": ARRAY.log,
+    "log1p": ARRAY.log1p,
+    "tanh": ARRAY.tanh,
+    "pow": ARRAY.pow,
+    "abs": ARRAY.abs,
+    "where": ARRAY.where,
+    "sign": ARRAY.sign,
+    "clip": ARRAY.clip,
+    "batch_sum": _batch_sum,
+}
+
+
+def _to_float(value: Any) -> float:
+    if value.__class__ is _ndarray and value.ndim == 1:
+        return float(value[0])
+    return float(value)
+
+
+def _as_arrays(values: Sequence[Any]) -> list[Any]:
+    return [np.array([v]) if v.__class__ is not _ndarray else v for v in values]
+
+
+class CompiledGraph:
+    """The graph upstream of ``target`` compiled to one straight-line Python function.
+
+    Build it with :func:`graphdl.compile`. ``forward(feed)`` returns the target's
+    value (a float, or an array for a batch); ``backward(feed)`` returns the mean of
+    the target over the batch and writes ``.grad`` of every parameter, as
+    ``target.backward()`` would. ``feed`` maps each input Variable (or its name) to a
+    float or a 1-D array. Parameters are read when called, so updates between calls
+    are seen. ``source`` is the generated program.
+    """
+
+    def __init__(self, target: Node, inputs: Sequence[Variable | str] = ()) -> None:
+        if not isinstance(target, Node):
+            raise TypeError(f"compile: target must be a node, got {type(target).__name__}")
+        self.target = target
+        self.inputs: tuple[Variable, ...] = self._resolve_inputs(inputs)
+        self._by_name: dict[str, Variable | None] = {}
+        for variable in self.inputs:
+            self._by_name[variable.name] = None if variable.name in self._by_name else variable
+        self._seed_cache: tuple[int, np.ndarray] | None = None
+        self._build()
+
+    # ------------------------------------------------------------------ building
+    def _resolve_inputs(self, inputs: Sequence[Variable | str]) -> tuple[Variable, ...]:
+        if isinstance(inputs, (Node, str)) or not isinstance(inputs, (Sequence, set, frozenset)):
+            raise TypeError(f"compile: inputs must be a list of Variables, got {type(inputs).__name__}")
+        upstream = self.target.ancestors()
+        resolved: list[Variable] = []
+        for item in inputs:
+            if isinstance(item, str):
+                matches = [n for n in upstream if n.name == item and not n.parents]  # by name: upstream only
+                if len(matches) != 1:
+                    problem = "no Variable" if not matches else f"{len(matches)} Variables"
+                    raise ValueError(f"compile: {problem} named {item!r} upstream of {self.target.name!r}")
+                item = matches[0]
+            if not isinstance(item, Variable):
+                raise TypeError(
+                    f"compile: inputs must be Variables, got {getattr(item, 'kind', type(item).__name__)} "
+                    f"{getattr(item, 'name', item)!r}"
+                )
+            if item in resolved:
+                raise ValueError(f"compile: input Variable {item.name!r} is listed twice")
+            resolved.append(item)
+        return tuple(resolved)
+
+    def _build(self) -> None:
+        program: Program = generate(self.target, self.inputs)
+        self._program = program
+        filename = f"<graphdl compiled {self.target.name} #{next(_serial)}>"
+        linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
+        code = builtins.compile(program.source, filename, "exec")
+        scalar, array = dict(SCALAR_NAMESPACE), dict(ARRAY_NAMESPACE)
+        exec(code, scalar)
+        exec(code, array)
+        self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
+        self._array_forward, self._array_backward = array["forward"], array["backward"]
+        self._leaves = program.leaves
+        self._sgd = None
+        self._trainable_version = _core._trainable_version[0]
+
+    def _refresh(self) -> None:
+        if self._trainable_version != _core._trainable_version[0]:
+            self._build()  # a trainable flag changed: the parameter set may differ
+
+    # --------------------------------------------------------------- properties
+    @property
+    def source(self) -> str:
+        """The generated Python program (``forward`` and ``backward``)."""
+        self._refresh()
+        return self._program.source
+
+    @property
+    def parameters(self) -> list[Variable]:
+        """The trainable Variables upstream of the target that are not inputs (topological order)."""
+        self._refresh()
+        return list(self._program.parameters)
+
+    def __repr__(self) -> str:
+        program = getattr(self, "_program", None)
+        if program is None:
+            return f"<CompiledGraph of {self.target.name!r} (not built)>"
+        names = ", ".join(v.name for v in program.inputs)
+        return f"<CompiledGraph of {self.target.name!r}, inputs [{names}], {len(program.parameters)} parameters>"
+
+    # ---------------------------------------------------------------- arguments
+    def _feed_values(self, feed: Mapping[Any, Any]) -> tuple[list[Value], int | None]:
+        if not isinstance(feed, Mapping):
+            raise TypeError(f"feed must be a dict mapping input Variables to values, got {type(feed).__name__}")
+        inputs = self.inputs
+        values: list[Any] = []
+        try:
+            if len(feed) != len(inputs):
+                raise KeyError
+            for variable in inputs:
+                values.append(feed[variable])
+        except KeyError:
+            values = self._feed_by_key(feed)
+        size = None
+        for index, value in enumerate(values):
+            if value.__class__ is float and value - value == 0.0:  # finite float: the fast path
+                continue
+            value = values[index] = check_value(inputs[index], value)
+            if value.__class__ is _ndarray:
+                if size is None:
+                    size = value.size
+                elif value.size != size:
+                    self._raise_sizes(values)
+        if size is not None:
+            values = [v if v.__class__ is _ndarray else np.full(size, v) for v in values]
+        return values, size
+
+    def _feed_by_key(self, feed: Mapping[Any, Any]) -> list[Any]:
+        found: dict[Variable, Any] = {}
+        allowed = ", ".join(repr(v.name) for v in self.inputs) or "none"
+        for key, value in feed.items():
+            if isinstance(key, str):
+                if key not in self._by_name:
+                    raise KeyError(f"feed: {key!r} is not an input of this compiled graph (inputs: {allowed})")
+                variable = self._by_name[key]
+                if variable is None:
+                    raise KeyError(f"feed: several inputs are named {key!r}; use the Variable objects as keys")
+            elif isinstance(key, Variable) and key in self.inputs:
+                variable = key
+            else:
+                what = f"{key.kind} {key.name!r}" if isinstance(key, Node) else repr(key)
+                raise KeyError(f"feed: {what} is not an input of this compiled graph (inputs: {allowed})")
+            if variable in found:
+                raise KeyError(f"feed: input {variable.name!r} is given twice (by name and by Variable)")
+            found[variable] = value
+        missing = [v.name for v in self.inputs if v not in found]
+        if missing:
+            raise KeyError(f"feed: no value for input(s) {', '.join(map(repr, missing))}")
+        return [found[v] for v in self.inputs]
+
+    def _raise_sizes(self, values: list[Any]) -> None:
+        sizes = ", ".join(
+            f"{v.name!r} has {value.size}" for v, value in zip(self.inputs, values) if value.__class__ is _ndarray
+        )
+        raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
+
+    def _leaf_values(self) -> list[Value]:
+        values = [leaf._value for leaf in self._leaves]
+        for leaf, value in zip(self._leaves, values):
+            if value is None:
+                raise UnsetValueError(
+                    f"Variable {leaf.name!r} has no value: set_value it, or list it in inputs= and feed it"
+                )
+            if value.__class__ is _ndarray:
+                raise ValueError(
+                    f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
+                    "list it in inputs= and feed it"
+                )
+        return values
+
+    def _seed(self, size: int) -> np.ndarray:
+        cached = self._seed_cache
+        if cached is None or cached[0] != size:
+            seed = np.full(size, 1.0 / size)
+            seed.flags.writeable = False
+            cached = self._seed_cache = (size, seed)
+        return cached[1]
+
+    # ------------------------------------------------------------------ running
+    def forward(self, feed: Mapping[Any, Any]) -> Value:
+        """The target's value for ``feed``: a float, or one value per sample for a batch."""
+        self._refresh()
+        values, size = self._feed_values(feed)
+        arguments = values + self._leaf_values()
+        with _errstate(all="ignore"):
+            if size is None:
+                try:
+                    return self._scalar_forward(*arguments)
+                except _ARITHMETIC_ERRORS:
+                    return _to_float(self._array_forward(*_as_arrays(arguments)))
+            try:
+                out = self._array_forward(*arguments)
+            except _ARITHMETIC_ERRORS:
+                out = self._array_forward(*_as_arrays(arguments))
+        if out.__class__ is not _ndarray or out.ndim == 0 or out.size != size:
+            return _to_float(out)
+        return out
+
+    def backward(self, feed: Mapping[Any, Any]) -> float:
+        """Return the mean of the target over the batch and write every parameter's ``.grad``
+        (the gradient of that mean), exactly as ``target.backward()`` would."""
+        self._refresh()
+        _core._flush_pending_updates()  # a new point, as set_value starts one
+        values, size = self._feed_values(feed)
+        arguments = values + self._leaf_values()
+        with _errstate(all="ignore"):
+            if size is None:
+                try:
+                    out, grads = self._scalar_backward(1.0, *arguments)
+                except _ARITHMETIC_ERRORS:
+                    out, grads = self._array_backward(np.ones(1), *_as_arrays(arguments))
+                    out, grads = _to_float(out), [_to_float(g) for g in grads]
+                mean = out
+            else:
+                seed = self._seed(size) if self._program.target_varies else 1.0
+                try:
+                    out, grads = self._array_backward(seed, *arguments)
+                except _ARITHMETIC_ERRORS:
+                    out, grads = self._array_backward(seed, *_as_arrays(arguments))
+                mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
+                grads = [_to_float(g) for g in grads]
+        self._write_grads(grads)
+        return mean
+
+    def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
+        """Per-sample SGD over a data set in one generated loop (no Python call per sample):
+        for each sample in order, the gradient of the target, then ``p -= lr * p.grad``
+        for every parameter, exactly as ``backward`` + ``update`` would. ``feed`` maps
+        each input to a 1-D array (one entry per sample). Returns the per-sample losses
+        and leaves the parameters at their final values."""
+        self._refresh()
+        if not self._program.parameters:
+            raise ValueError(f"sgd: {self.target.name!r} has no parameters to train")
+        values, size = self._feed_values(feed)
+        if size is None:
+            values = [np.array([v]) for v in values]
+        if self._sgd is None:
+            source = sgd_source(self._program)
+            filename = f"<graphdl sgd loop {self.target.name} #{next(_serial)}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            namespace = dict(SCALAR_NAMESPACE)
+            exec(builtins.compile(source, filename, "exec"), namespace)
+            self._sgd, self.sgd_source = namespace["sgd"], source
+        _core._flush_pending_updates()
+        columns = [column.tolist() for column in values]
+        with _errstate(all="ignore"):
+            losses, final = self._sgd(float(lr), self._fallback, *columns, *self._leaf_values())
+        for parameter, value in zip(self._program.parameters, final):
+            parameter.set_value(value)
+        return np.array(losses)
+
+    def _fallback(self, *arguments: Any) -> tuple[float, list[float]]:
+        out, grads = self._array_backward(np.ones(1), *_as_arrays(arguments))
+        return _to_float(out), [_to_float(g) for g in grads]
+
+    def _write_grads(self, grads: Sequence[Value]) -> None:
+        target = self.target
+        target._stamp += 1  # gradients cached for the previous point are stale now
+        stamp = target._stamp
+        for parameter, grad in zip(self._program.parameters, grads):
+            parameter._grad = grad
+            parameter._grad_for = target
+            parameter._grad_stamp = stamp
+
+
+def compile(target: Node, inputs: Sequence[Variable | str] = ()) -> CompiledGraph:  # noqa: A001
+    """Compile the graph upstream of ``target`` into straight-line Python.
+
+    ``inputs`` lists the Variables fed per call (``x``, ``label``, ...); every other
+    trainable Variable upstream is a parameter, read at call time and given a
+    ``.grad`` by ``backward``. Operator formulas and derivatives come from the
+    operators' own definitions, so compiled and interpreted results agree.
+    """
+    return CompiledGraph(target, inputs)

@@ -1,0 +1,243 @@
+"""The symbolic backend: run an operator's one formula on symbols and get Python source.
+
+An operator's ``formula(F, *args)`` and ``derivative(F, index, out, *args)`` are
+written with Python arithmetic, comparisons and the primitives of ``F``. Called with
+:data:`SYMBOLIC` and :class:`Expr` arguments instead of numbers, the very same code
+builds expression text such as ``where(add_11 > 0.0, add_11, 0.1 * add_11)``, which
+the code generator then writes into the compiled program. No formula is written twice.
+
+Text is rendered with Python's precedence rules, so it carries only the brackets it
+needs. Rewrites are limited to ones that are exact in IEEE arithmetic (``a * 1.0`` is
+``a``, ``a * -1.0`` is ``-a``, ``--a`` is ``a``, arithmetic on two literals is folded
+in Python floats), so compiled and interpreted results stay bit-identical.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any
+
+# Python's precedence levels, low to high (only the ones formulas produce).
+_COMPARE = 6
+_ADD = 11
+_MUL = 12
+_UNARY = 13
+_ATOM = 100
+
+_BINARY = {
+    "+": (_ADD, operator.add),
+    "-": (_ADD, operator.sub),
+    "*": (_MUL, operator.mul),
+    "/": (_MUL, operator.truediv),
+}
+
+#: Names of the primitives a formula may call (the backend protocol of graphdl.core.backend).
+PRIMITIVES = ("exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip")
+
+
+class Expr:
+    """A symbolic value: source text plus its precedence (and its number when it is a literal).
+
+    Python's operators on an ``Expr`` return new ``Expr`` objects; using one where a
+    truth value is needed (``if x > 0``) raises ``TypeError``, because compiled code
+    cannot branch per sample: formulas must select with ``F.where``.
+    """
+
+    __slots__ = ("text", "precedence", "number", "negated")
+
+    def __init__(self, text: str, precedence: int = _ATOM, number: float | None = None, negated: Expr | None = None):
+        self.text = text
+        self.precedence = precedence
+        self.number = number
+        self.negated = negated
+
+    def __repr__(self) -> str:
+        return f"Expr({self.text!r})"
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            f"a formula used the symbolic value {self.text!r} as a truth value; "
+            "formulas must select with F.where(condition, a, b) so they work per sample"
+        )
+
+    # arithmetic
+    def __add__(self, other: Any) -> Expr:
+        return binary("+", self, other)
+
+    def __radd__(self, other: Any) -> Expr:
+        return binary("+", other, self)
+
+    def __sub__(self, other: Any) -> Expr:
+        return binary("-", self, other)
+
+    def __rsub__(self, other: Any) -> Expr:
+        return binary("-", other, self)
+
+    def __mul__(self, other: Any) -> Expr:
+        return binary("*", self, other)
+
+    def __rmul__(self, other: Any) -> Expr:
+        return binary("*", other, self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return binary("/", self, other)
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return binary("/", other, self)
+
+    def __pow__(self, other: Any) -> Expr:
+        return call("pow", self, other)
+
+    def __rpow__(self, other: Any) -> Expr:
+        return call("pow", other, self)
+
+    def __neg__(self) -> Expr:
+        return negate(self)
+
+    def __pos__(self) -> Expr:
+        return self
+
+    def __abs__(self) -> Expr:
+        return call("abs", self)
+
+    # comparisons (Python reflects ``0.0 < x`` to ``x > 0.0`` by itself)
+    def __gt__(self, other: Any) -> Expr:
+        return compare(">", self, other)
+
+    def __ge__(self, other: Any) -> Expr:
+        return compare(">=", self, other)
+
+    def __lt__(self, other: Any) -> Expr:
+        return compare("<", self, other)
+
+    def __le__(self, other: Any) -> Expr:
+        return compare("<=", self, other)
+
+    def __eq__(self, other: Any) -> Expr:  # type: ignore[override]
+        return compare("==", self, other)
+
+    def __ne__(self, other: Any) -> Expr:  # type: ignore[override]
+        return compare("!=", self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def literal(value: float) -> Expr:
+    """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
+    number = float(value)
+    if math.isnan(number):
+        text = "nan"
+    elif math.isinf(number):
+        text = "inf" if number > 0 else "-inf"
+    else:
+        text = repr(number)
+    return Expr(text, _UNARY if text.startswith("-") else _ATOM, number=number)
+
+
+def lift(item: Any) -> Expr:
+    """An ``Expr`` as is; a real number as a literal."""
+    if isinstance(item, Expr):
+        return item
+    if isinstance(item, numbers.Real):
+        return literal(float(item))
+    raise TypeError(f"a formula combined a symbolic value with {type(item).__name__} {item!r}")
+
+
+def _wrap(item: Expr, minimum: int) -> str:
+    return item.text if item.precedence >= minimum else f"({item.text})"
+
+
+def binary(symbol: str, left: Any, right: Any) -> Expr:
+    """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
+    left, right = lift(left), lift(right)
+    precedence, function = _BINARY[symbol]
+    if left.number is not None and right.number is not None:
+        try:
+            return literal(function(left.number, right.number))
+        except ArithmeticError:
+            pass  # e.g. 1.0 / 0.0: leave it to run time, where the namespaces handle it
+    if symbol == "*":
+        if right.number == 1.0:
+            return left
+        if left.number == 1.0:
+            return right
+        if right.number == -1.0:
+            return negate(left)
+        if left.number == -1.0:
+            return negate(right)
+    elif symbol == "/" and right.number == 1.0:
+        return left
+    # The right operand keeps brackets at equal precedence: float + and * are not associative.
+    return Expr(f"{_wrap(left, precedence)} {symbol} {_wrap(right, precedence + 1)}", precedence)
+
+
+def negate(item: Any) -> Expr:
+    """``-item``; ``--a`` becomes ``a`` and a literal's sign is folded (both exact)."""
+    item = lift(item)
+    if item.number is not None:
+        return literal(-item.number)
+    if item.negated is not None:
+        return item.negated
+    return Expr(f"-{_wrap(item, _UNARY)}", _UNARY, negated=item)
+
+
+def compare(symbol: str, left: Any, right: Any) -> Expr:
+    """``left <symbol> right``; operands that are comparisons get brackets (no chaining)."""
+    left, right = lift(left), lift(right)
+    return Expr(f"{_wrap(left, _COMPARE + 1)} {symbol} {_wrap(right, _COMPARE + 1)}", _COMPARE)
+
+
+def call(name: str, *args: Any) -> Expr:
+    """A call of a primitive, e.g. ``sign(label - add_21)``."""
+    return Expr(f"{name}({', '.join(lift(arg).text for arg in args)})", _ATOM)
+
+
+class SymbolicBackend:
+    """The backend protocol of :mod:`graphdl.core.backend`, producing :class:`Expr` text."""
+
+    name = "symbolic"
+
+    @staticmethod
+    def exp(x: Any) -> Expr:
+        return call("exp", x)
+
+    @staticmethod
+    def expm1(x: Any) -> Expr:
+        return call("expm1", x)
+
+    @staticmethod
+    def log(x: Any) -> Expr:
+        return call("log", x)
+
+    @staticmethod
+    def log1p(x: Any) -> Expr:
+        return call("log1p", x)
+
+    @staticmethod
+    def tanh(x: Any) -> Expr:
+        return call("tanh", x)
+
+    @staticmethod
+    def pow(base: Any, exponent: Any) -> Expr:
+        return call("pow", base, exponent)
+
+    @staticmethod
+    def abs(x: Any) -> Expr:
+        return call("abs", x)
+
+    @staticmethod
+    def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
+        return call("where", condition, if_true, if_false)
+
+    @staticmethod
+    def sign(x: Any) -> Expr:
+        return call("sign", x)
+
+    @staticmethod
+    def clip(x: Any, low: Any, high: Any) -> Expr:
+        return call("clip", x, low, high)
+
+
+SYMBOLIC = SymbolicBackend()
