@@ -52,3 +52,36 @@ def _centre(node: Node, row: dict[Node, float], children: list[Node], downward: 
     near = list(node.parents) if downward else children
     near = near or list(node.parents) + children
     return sum(row[other] for other in near) / len(near) if near else row[node]
+
+
+BOX_WIDTH = 1.0  # inches: node boxes in the animator's graph panel
+BOX_HEIGHT = 0.62
+
+
+def panel_positions(graph: Graph) -> dict[Node, tuple[float, float]]:
+    """Node centres in inches for a left-to-right drawing of fixed-size boxes: laid out by
+    Graphviz's ``dot`` when it is on PATH, otherwise by :func:`layered_positions`."""
+    from graphdl.viz.render import dot_available, run_dot
+
+    if dot_available():
+        ids = {node: f"n{number}" for number, node in enumerate(graph.nodes)}
+        lines = [
+            "digraph panel {",
+            "  graph [rankdir=LR, nodesep=0.12, ranksep=0.5];",
+            f'  node [shape=box, fixedsize=true, width={BOX_WIDTH}, height={BOX_HEIGHT}, label=""];',
+        ]
+        lines += [f"  {ids[node]};" for node in graph.nodes]
+        lines += [f"  {ids[parent]} -> {ids[node]};" for node in graph.nodes for parent in node.parents]
+        lines.append("}")
+        plain = run_dot("\n".join(lines), "plain").decode("utf-8")
+        by_id = {key: node for node, key in ids.items()}
+        positions = {}
+        for line in plain.splitlines():
+            parts = line.split()
+            if parts and parts[0] == "node":
+                positions[by_id[parts[1]]] = (float(parts[2]), float(parts[3]))
+        return positions
+    return {
+        node: (layer * (BOX_WIDTH + 0.45), -row * (BOX_HEIGHT + 0.25))
+        for node, (layer, row) in layered_positions(graph).items()
+    }
