@@ -30,6 +30,30 @@ def ffmpeg_available() -> bool:
     return animation.writers.is_available("ffmpeg")
 
 
+def _compact_gif_writer(fps: int) -> Any:
+    """A Pillow GIF writer that quantises every frame to one shared palette without
+    dithering: flat colours compress far better than matplotlib's per-frame dithering."""
+    from matplotlib.animation import PillowWriter
+    from PIL import Image
+
+    class CompactGifWriter(PillowWriter):
+        def finish(self) -> None:
+            frames = [frame.convert("RGB") for frame in self._frames]
+            picks = sorted({0, len(frames) // 3, 2 * len(frames) // 3, len(frames) - 1})
+            width, height = frames[0].size
+            sample = Image.new("RGB", (width, height * len(picks)))
+            for row, index in enumerate(picks):
+                sample.paste(frames[index], (0, row * height))
+            palette = sample.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+            indexed = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
+            indexed[0].save(
+                self.outfile, save_all=True, append_images=indexed[1:], duration=int(1000 / self.fps), loop=0,
+                optimize=False,
+            )  # fmt: skip
+
+    return CompactGifWriter(fps=fps)
+
+
 def _limits(arrays: Sequence[np.ndarray], pad: float = 0.08) -> tuple[float, float]:
     finite = np.concatenate([np.ravel(a) for a in arrays])
     finite = finite[np.isfinite(finite)]
@@ -75,7 +99,7 @@ class Animator:
         title: str = "graphdl — fitting y = x² node by node",
         fps: int = 12,
         hold_last: int = 12,
-        dpi: int = 72,
+        dpi: int = 64,
     ) -> None:
         if not recorder.snapshots:
             raise ValueError("the recorder has no snapshots: train with it as the callback first")
@@ -100,9 +124,12 @@ class Animator:
         """Distinct frames (one per snapshot)."""
         return len(self.recorder.snapshots)
 
-    def save(self, path: str | Path, fps: int | None = None) -> Path:
+    def save(
+        self, path: str | Path, fps: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> Path:
         """Write the animation; the format follows the suffix: ``.gif`` (Pillow), ``.mp4``
-        (needs ffmpeg) or ``.html`` (a self-contained player). Returns the path."""
+        (needs ffmpeg) or ``.html`` (a self-contained player). ``progress(frame, total)``
+        is called as frames are drawn. Returns the path."""
         path = Path(path)
         format = path.suffix.lower().lstrip(".")
         if format not in FORMATS:
@@ -115,14 +142,16 @@ class Animator:
         temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
         try:
             if format == "gif":
-                anim.save(temporary, writer=mpl_animation.PillowWriter(fps=fps or self.fps), dpi=self.dpi)
+                anim.save(
+                    temporary, writer=_compact_gif_writer(fps or self.fps), dpi=self.dpi, progress_callback=progress
+                )
             elif format == "mp4":
                 if not ffmpeg_available():
                     raise RuntimeError(
                         "MP4 needs ffmpeg on PATH (apt-get install ffmpeg); save a .gif or .html instead"
                     )
                 writer = mpl_animation.FFMpegWriter(fps=fps or self.fps, bitrate=1800)
-                anim.save(temporary, writer=writer, dpi=self.dpi)
+                anim.save(temporary, writer=writer, dpi=self.dpi, progress_callback=progress)
             else:
                 temporary.write_text(anim.to_jshtml(fps=fps or self.fps, default_mode="loop"), encoding="utf-8")
             temporary.replace(path)
