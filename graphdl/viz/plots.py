@@ -98,7 +98,7 @@ def activation_gallery(path: str | Path | None = None) -> Any:
         for order, (label, op_class, options, colour) in enumerate(curves):
             values, derivative = activation_curve(op_class, xs, **options)
             # the first curve is drawn wider underneath, so where two coincide both stay visible
-            width, alpha = (4.5, 0.55) if order == 0 else (2.0, 1.0)
+            width, alpha = (4.5, 0.55) if order == 0 and number == 1 else (2.0, 1.0)
             axes.plot(xs, values, color=colour, linewidth=width, alpha=alpha, label=label)
             axes.plot(
                 xs, derivative, color=colour, linewidth=width * 0.7, alpha=alpha, linestyle="--",
