@@ -108,3 +108,14 @@ def test_html_player_and_unknown_formats(tmp_path):
     assert "<script" in html and "data:image/png;base64" in html
     with pytest.raises(ValueError, match="unknown animation format"):
         animator.save(tmp_path / "training.avi")
+
+
+def test_gallery_animation_is_small_enough_for_the_readme():
+    from pathlib import Path
+
+    gif = Path(__file__).resolve().parents[1] / "viz" / "training.gif"
+    if not gif.exists():
+        pytest.skip("the gallery has not been generated")
+    assert gif.stat().st_size < 3_000_000
+    with Image.open(gif) as image:
+        assert image.n_frames > 10

@@ -301,7 +301,7 @@ class Animator:
                 vline.set_xdata([kink, kink])
                 dot.set_data([kink], [0.0])
                 label.set_x(kink if visible else 0.0)
-                label.set_text(f"kink {kink:.2f}" if visible else "")
+                label.set_text(f"kink {round(kink, 2) + 0.0:.2f}" if visible else "")  # no "-0.00"
                 for artist in (vline, dot):
                     artist.set_visible(visible)
             done = snapshot.step

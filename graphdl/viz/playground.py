@@ -131,7 +131,7 @@ class GraphPanel:
             curve.set_ydata(bottom + (snapshot.outputs[key] - low) / span * height)
         for label, key in self.labels:
             value = snapshot.parameters.get(key)
-            label.set_text(f"{value:+.3f}" if value is not None else "")
+            label.set_text(f"{round(value, 3) + 0.0:+.3f}" if value is not None else "")
         for line, key in self.edges:
             weight = snapshot.parameters.get(key, 0.0)
             line.set_color(POSITIVE if weight >= 0 else NEGATIVE)
