@@ -68,6 +68,12 @@ class Graph:
         outputs = ", ".join(repr(node.name) for node in self.outputs)
         return f"<Graph outputs=[{outputs}] {len(self.nodes)} nodes: {parts}>"
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter display: the graph as SVG (see ``graphdl.viz``)."""
+        from graphdl.viz.render import notebook_svg
+
+        return notebook_svg(self)
+
     def parameters(self) -> list[Variable]:
         """The trainable Variables, in topological order."""
         return [node for node in self.nodes if node_role(node) == "parameter"]  # type: ignore[misc]

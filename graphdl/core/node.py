@@ -403,6 +403,12 @@ class Node:
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name!r} value={_short(self._value)} grad={_short(self.grad)}>"
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter display: the graph upstream of this node as SVG (see ``graphdl.viz``)."""
+        from graphdl.viz.render import notebook_svg
+
+        return notebook_svg(self)
+
 
 def _binary(op: type, left: Any, right: Any) -> Any:
     if not isinstance(left, (Node, numbers.Real)) or not isinstance(right, (Node, numbers.Real)):

@@ -1,0 +1,19 @@
+"""Visualisation: graph pictures (:func:`to_dot`, :func:`render`), training animations
+(:class:`TrainingRecorder` records while training, :class:`Animator` replays) and plots."""
+
+from graphdl.viz.animator import Animator, ffmpeg_available
+from graphdl.viz.dot import to_dot
+from graphdl.viz.recorder import Snapshot, TrainingRecorder
+from graphdl.viz.render import GraphvizMissingWarning, dot_available, render, svg_text
+
+__all__ = [
+    "Animator",
+    "GraphvizMissingWarning",
+    "Snapshot",
+    "TrainingRecorder",
+    "dot_available",
+    "ffmpeg_available",
+    "render",
+    "svg_text",
+    "to_dot",
+]

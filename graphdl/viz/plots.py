@@ -1,0 +1,144 @@
+"""Static plots: loss curves, the activation-function gallery (seed 000) and histograms
+of initial parameter values. Each returns a matplotlib ``Figure`` (Agg, no pyplot) and
+writes it when ``path`` is given."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphdl.viz.animator import running_mean
+
+
+def _figure(size: tuple[float, float]) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Any, path: str | Path | None, dpi: int = 110) -> None:
+    if path is not None:
+        figure.savefig(path, dpi=dpi, facecolor="white")
+
+
+def plot_loss(
+    train: Sequence[float],
+    validation: Sequence[float] | None = None,
+    *,
+    smooth: int | None = None,
+    xlabel: str = "training step",
+    ylabel: str = "loss",
+    title: str = "Training loss",
+    path: str | Path | None = None,
+) -> Any:
+    """Loss curves: ``train`` (raw, faint, and its running mean over ``smooth`` points,
+    by default 1/40 of its length) and, when given, ``validation`` (spread over the same
+    x range, e.g. one value per epoch)."""
+    train = np.asarray(train, dtype=float)
+    if train.size == 0:
+        raise ValueError("plot_loss needs at least one training loss value")
+    figure = _figure((8.0, 4.2))
+    axes = figure.add_subplot()
+    steps = np.arange(1, train.size + 1)
+    window = smooth or max(1, train.size // 40)
+    if window > 1:
+        axes.plot(steps, train, color="#9ca3af", linewidth=0.6, label="train (per step)")
+        axes.plot(steps, running_mean(train, window), color="#dc2626", linewidth=2.0, label=f"train (mean of {window})")
+    else:
+        axes.plot(steps, train, color="#dc2626", linewidth=1.8, label="train")
+    if validation is not None and len(validation):
+        values = np.asarray(validation, dtype=float)
+        at = np.linspace(train.size / values.size, train.size, values.size)
+        axes.plot(at, values, color="#2563eb", linewidth=2.0, marker="o", markersize=3, label="validation")
+    axes.set_xlim(0, train.size)
+    axes.set_ylim(0, float(np.percentile(train, 99.5)) * 1.08 or 1.0)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    _save(figure, path)
+    return figure
+
+
+def activation_curve(op_class: type, xs: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """An activation's values and derivative over ``xs``, computed by graphdl: one batch
+    forward pass and ``get_grad`` (the grad of the batch mean, times the batch size)."""
+    from graphdl.core.node import Variable
+
+    x = Variable(np.asarray(xs, dtype=float), name="x", trainable=False)
+    y = op_class([x], **options)
+    values = np.asarray(y.forward(), dtype=float)
+    derivative = np.asarray(x.get_grad(y), dtype=float) * x.value.size
+    return values, derivative
+
+
+def activation_gallery(path: str | Path | None = None) -> Any:
+    """Seed 000's activation figure: Logistic and Tanh, ReLU and LeakyReLU, each with its
+    derivative (dashed), all computed by graphdl's own operators."""
+    from graphdl.ops import LeakyRelu, Relu, Sigmoid, Tanh
+
+    xs = np.linspace(-4.0, 4.0, 401)
+    figure = _figure((10.0, 4.0))
+    groups = [
+        ("Logistic and Tanh", [("Logistic σ", Sigmoid, {}, "#2563eb"), ("Tanh", Tanh, {}, "#ea580c")]),
+        (
+            "ReLU and LeakyReLU",
+            [("ReLU", Relu, {}, "#16a34a"), ("LeakyReLU (slope 0.1)", LeakyRelu, {"negative_slope": 0.1}, "#9333ea")],
+        ),
+    ]
+    for number, (heading, curves) in enumerate(groups):
+        axes = figure.add_subplot(1, 2, number + 1)
+        for order, (label, op_class, options, colour) in enumerate(curves):
+            values, derivative = activation_curve(op_class, xs, **options)
+            # the first curve is drawn wider underneath, so where two coincide both stay visible
+            width, alpha = (4.5, 0.55) if order == 0 and number == 1 else (2.0, 1.0)
+            axes.plot(xs, values, color=colour, linewidth=width, alpha=alpha, label=label)
+            axes.plot(
+                xs, derivative, color=colour, linewidth=width * 0.7, alpha=alpha, linestyle="--",
+                label=f"{label.split()[0]}′",
+            )  # fmt: skip
+        axes.axhline(0, color="#9ca3af", linewidth=0.8)
+        axes.axvline(0, color="#9ca3af", linewidth=0.8)
+        axes.set_xlim(xs[0], xs[-1])
+        axes.set_ylim(-1.25, 1.6 if number == 0 else 4.2)
+        axes.set_title(heading + " (dashed: derivative)")
+        axes.set_xlabel("x")
+        axes.grid(alpha=0.3)
+        axes.legend(loc="upper left", fontsize=9)
+    _save(figure, path)
+    return figure
+
+
+def init_histograms(
+    samples: Mapping[str, Sequence[float] | np.ndarray],
+    *,
+    bins: int = 40,
+    title: str = "Initial parameter values",
+    path: str | Path | None = None,
+) -> Any:
+    """One histogram per entry of ``samples`` (label -> values), side by side."""
+    if not samples:
+        raise ValueError("init_histograms needs at least one sample set")
+    figure = _figure((3.6 * len(samples), 3.4))
+    figure.suptitle(title)
+    colours = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#b45309")
+    for number, (label, values) in enumerate(samples.items()):
+        axes = figure.add_subplot(1, len(samples), number + 1)
+        data = np.asarray(values, dtype=float)
+        axes.hist(data, bins=bins, color=colours[number % len(colours)], alpha=0.85, edgecolor="white", linewidth=0.4)
+        axes.set_title(label, fontsize=10)
+        axes.set_xlabel("value")
+        axes.grid(alpha=0.3)
+        axes.text(
+            0.02, 0.97, f"n={data.size}\nmean {data.mean():.3f}\nstd {data.std():.3f}", transform=axes.transAxes,
+            va="top", fontsize=8, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )  # fmt: skip
+    _save(figure, path)
+    return figure

@@ -1,0 +1,135 @@
+"""``TrainingRecorder``: snapshots of a network's nodes over an input grid while it trains.
+
+Record first, replay after: the recorder is a training callback; the animator only
+reads what it stored, so no training happens inside an animation callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graphdl.core.graph import Graph
+from graphdl.core.node import Node, Variable
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of the network after ``step`` training steps.
+
+    ``outputs`` maps node names to their values over the recorder's grid (one batch
+    forward pass); ``parameters`` maps parameter names to their values; ``loss`` is the
+    training loss of the last step (None before training)."""
+
+    step: int
+    outputs: dict[str, np.ndarray]
+    parameters: dict[str, float]
+    loss: float | None
+
+
+class TrainingRecorder:
+    """Every ``every`` steps, evaluate ``output`` (and everything upstream) for all of
+    ``grid`` in one batch forward pass and keep a :class:`Snapshot`.
+
+    Use it as the callback of a training loop that calls it *between* steps (after the
+    step's ``clear()``), e.g. ``train_per_sample(net, xs, ys, callback=recorder)``, or
+    call :meth:`record_step` from any trainer. The input's value is restored after each
+    snapshot and the next ``set_value`` starts a new point, so training results are
+    exactly the same with and without a recorder.
+    """
+
+    def __init__(
+        self,
+        input: Variable,
+        output: Node,
+        grid: Sequence[float] | np.ndarray,
+        *,
+        every: int = 20,
+        total_steps: int | None = None,
+    ) -> None:
+        if not isinstance(input, Variable):
+            raise TypeError(f"input must be a Variable, got {type(input).__name__}")
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.input = input
+        self.output = output
+        self.grid = np.asarray(grid, dtype=float)
+        if self.grid.ndim != 1 or self.grid.size < 2:
+            raise ValueError("grid must be a 1-D array of at least two input values")
+        self.every = int(every)
+        self.total_steps = total_steps
+        graph = Graph(output)
+        if input not in graph:
+            raise ValueError(f"{output.kind} {output.name!r} does not depend on the input {input.name!r}")
+        self.graph = graph
+        self._keys = graph.node_keys()
+        self.parameters = graph.parameters()
+        self.snapshots: list[Snapshot] = []
+        self.losses: list[float] = []
+
+    @classmethod
+    def for_seed_net(
+        cls, net: Any, *, every: int = 20, grid: np.ndarray | None = None, total_steps: int | None = None
+    ) -> TrainingRecorder:
+        """A recorder for :func:`graphdl.seednet.build_seed_net`'s network, over x in [−0.5, 2.5]
+        (the seed's plotting range)."""
+        grid = np.linspace(-0.5, 2.5, 121) if grid is None else grid
+        return cls(net.x, net.add_21, grid, every=every, total_steps=total_steps)
+
+    # ------------------------------------------------------------------ recording
+    def start(self) -> Snapshot:
+        """Snapshot the untrained network (step 0)."""
+        return self.snapshot(0)
+
+    def __call__(self, step: int, loss: Any = None, *args: Any, **kwargs: Any) -> None:
+        """Training-loop callback ``callback(step, loss)`` with 0-based ``step``."""
+        self.record_step(step, loss)
+
+    def record_step(self, step: int, loss: Any = None) -> None:
+        """Note the loss of 0-based ``step`` and take a snapshot every ``every`` steps."""
+        if loss is not None:
+            self.losses.append(float(np.mean(loss)))
+        done = step + 1
+        if done % self.every == 0:
+            self.snapshot(done)
+
+    def finish(self) -> None:
+        """Snapshot the final state unless the last step was already recorded."""
+        done = len(self.losses)
+        if not self.snapshots or self.snapshots[-1].step != done:
+            self.snapshot(done)
+
+    def snapshot(self, step: int) -> Snapshot:
+        """Evaluate every node upstream of the output over the grid now and store it."""
+        saved = self.input._value
+        try:
+            self.input.set_value(self.grid)
+            self.output.forward()
+            outputs = {
+                key: np.array(np.broadcast_to(node.value, self.grid.shape), dtype=float)
+                for node, key in self._keys.items()
+            }
+        finally:
+            self._restore(saved)
+        parameters = {self._keys[p]: float(np.mean(p.value)) for p in self.parameters}
+        snapshot = Snapshot(step, outputs, parameters, self.losses[-1] if self.losses else None)
+        self.snapshots.append(snapshot)
+        return snapshot
+
+    def _restore(self, saved: Any) -> None:
+        if saved is not None:
+            self.input.set_value(saved)
+        else:  # it had no value: leave it unset, with nothing computed from the grid behind
+            self.input._value = None
+            self.input._invalidate_downstream()
+
+    # -------------------------------------------------------------------- reading
+    def series(self, name: str) -> np.ndarray:
+        """``name``'s grid values in every snapshot, shape (snapshots, grid points)."""
+        return np.stack([snapshot.outputs[name] for snapshot in self.snapshots])
+
+    def __len__(self) -> int:
+        return len(self.snapshots)

@@ -1,0 +1,185 @@
+"""The graph renderer: DOT text, Graphviz images, the matplotlib fallback, notebook SVG."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphdl import Graph, Relu, Variable
+from graphdl.seednet import build_seed_net
+from graphdl.viz import GraphvizMissingWarning, render, to_dot
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SNAPSHOT = Path(__file__).parent / "snapshots" / "seed_net.dot"
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+def seed_net_at_a_point():
+    net = build_seed_net()
+    net.initialise("fig8")
+    net.x.set_value(1.5)
+    net.label.set_value(2.25)
+    net.loss.backward()
+    return net
+
+
+def edges(dot: str) -> list[tuple[str, str]]:
+    return re.findall(r"^\s*(n\d+) -> (n\d+)", dot, flags=re.MULTILINE)
+
+
+def node_ids(dot: str) -> dict[str, str]:
+    """DOT id -> node name, read from the tooltips."""
+    return dict(re.findall(r'^\s*(n\d+) \[.*tooltip="([^"]*)"\];$', dot, flags=re.MULTILINE))
+
+
+@pytest.fixture
+def no_dot_on_path(monkeypatch, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert shutil.which("dot") is None
+
+
+def test_dot_has_every_node_and_one_edge_per_parent_link():
+    net = seed_net_at_a_point()
+    graph = Graph(net.loss)
+    dot = to_dot(graph)
+    ids = node_ids(dot)
+    assert sorted(ids.values()) == sorted(node.name for node in graph.nodes)
+    by_name = {name: key for key, name in ids.items()}
+    expected = sorted((by_name[parent.name], by_name[node.name]) for node in graph.nodes for parent in node.parents)
+    assert sorted(edges(dot)) == expected
+
+
+def test_repeated_parent_gives_one_edge_per_link_and_ordered_ops_label_positions():
+    a = Variable(3.0, name="a")
+    ratio = a / a
+    dot = to_dot(ratio)
+    assert len(edges(dot)) == 2
+    assert 'headlabel="0"' in dot and 'headlabel="1"' in dot
+
+
+def test_labels_show_kind_symbol_value_and_grad():
+    net = seed_net_at_a_point()
+    dot = to_dot(net.loss)
+    assert "LeakyRelu  LeakyReLU" not in dot  # symbol equal to the kind is not repeated
+    assert "Mul  ×" in dot and "negative_slope=0.1" in dot
+    assert f"value {net.w_11.value:.4g}" in dot
+    assert f"grad {net.w_11.grad:.4g}" in dot
+    plain = to_dot(net.loss, show_values=False, show_grads=False)
+    assert "value " not in plain and "grad " not in plain
+
+
+def test_batches_are_shown_compactly():
+    net = build_seed_net()
+    net.initialise("fig8")
+    net.x.set_value(np.linspace(0, 2, 50))
+    net.add_21.forward()
+    assert "(n=50)" in to_dot(net.add_21)
+
+
+def test_dot_is_deterministic_across_builds():
+    assert to_dot(seed_net_at_a_point().loss) == to_dot(seed_net_at_a_point().loss)
+
+
+def test_dot_snapshot_of_the_seed_net():
+    dot = to_dot(seed_net_at_a_point().loss)
+    if os.environ.get("GRAPHDL_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(dot, encoding="utf-8")
+    assert dot == SNAPSHOT.read_text(encoding="utf-8")
+
+
+def test_awkward_names_are_escaped(tmp_path):
+    a = Variable(1.0, name='a<b>&{c}|"q"')
+    out = a * 2
+    dot = to_dot(out)
+    assert "a&lt;b&gt;&amp;{c}|&quot;q&quot;" in dot
+    if shutil.which("dot"):
+        render(out, tmp_path / "odd.svg")
+        ElementTree.parse(tmp_path / "odd.svg")
+
+
+def test_clusters_by_name_prefix():
+    w = Variable(0.5, name="fc1.w[0,0]")
+    b = Variable(0.1, name="fc1.b[0]")
+    v = Variable(2.0, name="fc2.w[0,0]")
+    x = Variable(1.0, name="x", trainable=False)
+    out = (x * w + b) * v
+    dot = to_dot(out)
+    assert 'label="fc1"' in dot and 'label="fc2"' in dot
+    assert dot.count("subgraph cluster_") == 2
+    assert "subgraph" not in to_dot(out, cluster_separator=None)
+
+
+def test_dead_units_and_vanishing_gradients_are_highlighted():
+    x = Variable(np.array([-1.0, -2.0, -0.5]), name="x", trainable=False)
+    w = Variable(1.0, name="w")
+    dead = Relu([x * w], name="dead")
+    dead.forward()
+    dot = to_dot(dead)
+    assert "dead unit" in dot
+    x.set_value(np.array([-1.0, 2.0, -0.5]))
+    dead.forward()
+    assert "dead unit" not in to_dot(dead)
+    small = Variable(1e-9, name="small")
+    out = Variable(1.0, name="big") * small
+    small.get_grad()
+    big = out.parents[0]
+    big.get_grad()
+    marked = to_dot(out, vanishing_threshold=1e-6)
+    assert marked.count("vanishing gradient") == 1  # big's grad is 1e-9, small's is 1
+
+
+def test_bad_arguments_are_clear(tmp_path):
+    a = Variable(1.0, name="a")
+    with pytest.raises(ValueError, match="rankdir"):
+        to_dot(a, rankdir="XY")
+    with pytest.raises(ValueError, match="suffix"):
+        render(a, tmp_path / "graph.gif")
+    with pytest.raises(TypeError):
+        to_dot("not a node")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        render(a, tmp_path / "missing" / "graph.png")
+
+
+@needs_dot
+def test_render_png_svg_pdf_with_graphviz(tmp_path):
+    net = seed_net_at_a_point()
+    png = render(net.loss, tmp_path / "graph.png")
+    assert png.read_bytes().startswith(PNG_SIGNATURE)
+    assert (tmp_path / "graph.dot").read_text(encoding="utf-8") == to_dot(net.loss)
+    svg = render(net.loss, tmp_path / "graph.svg")
+    root = ElementTree.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    assert "w_11" in svg.read_text(encoding="utf-8")
+    pdf = render(net.loss, tmp_path / "graph", format="pdf")
+    assert pdf.name == "graph.pdf" and pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_fallback_without_dot_draws_and_warns(tmp_path, no_dot_on_path):
+    net = seed_net_at_a_point()
+    with pytest.warns(GraphvizMissingWarning, match="apt-get install graphviz"):
+        png = render(net.loss, tmp_path / "graph.png")
+    assert png.read_bytes().startswith(PNG_SIGNATURE)
+    assert (tmp_path / "graph.dot").read_text(encoding="utf-8") == to_dot(net.loss)
+    with pytest.warns(GraphvizMissingWarning):
+        svg = render(net.loss, tmp_path / "graph.svg", rankdir="TB")
+    text = svg.read_text(encoding="utf-8")
+    ElementTree.fromstring(text)
+    assert "w_11" in text or "<path" in text
+
+
+def test_notebook_svg_with_and_without_dot(monkeypatch, tmp_path):
+    net = seed_net_at_a_point()
+    ElementTree.fromstring(net.loss._repr_svg_())
+    ElementTree.fromstring(Graph(net.loss)._repr_svg_())
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    ElementTree.fromstring(net.add_21._repr_svg_())
