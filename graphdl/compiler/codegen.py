@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from graphdl.compiler.symbolic import PRIMITIVES, SYMBOLIC, Expr, binary, literal
+from graphdl.compiler.symbolic import PRIMITIVES, SYMBOLIC, Expr, binary, call, literal, spilling
 from graphdl.core.node import Node, Variable
 
 #: Names the generated code uses for itself; node names that clash get a suffix.
@@ -110,29 +110,46 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
     grad_name = {node: names.claim(f"g_{value_name[node]}") for node in order if node in needs or node is target}
 
     forward_lines: list[str] = []
-    for node in order:
-        if not node.parents:
-            continue
-        args = [symbol[parent] for parent in node.parents]
-        expression = node.formula(SYMBOLIC, *args)
-        text = expression.text if isinstance(expression, Expr) else literal(expression).text
-        forward_lines.append(f"{value_name[node]} = {text}  # {_describe(node, value_name[node])}")
+    current: list[str] = [""]  # the name of the node being written, for temporaries' names
+
+    def spill_to(lines: list[str]) -> Callable[[str], str]:
+        def sink(text: str) -> str:
+            name = names.claim(f"{current[0]}_part")
+            lines.append(f"{name} = {text}")
+            return name
+
+        return sink
+
+    with spilling(spill_to(forward_lines)):
+        for node in order:
+            if not node.parents:
+                continue
+            current[0] = value_name[node]
+            args = [symbol[parent] for parent in node.parents]
+            expression = node.formula(SYMBOLIC, *args)
+            text = expression.text if isinstance(expression, Expr) else literal(expression).text
+            forward_lines.append(f"{value_name[node]} = {text}  # {_describe(node, value_name[node])}")
 
     # Reverse sweep, in the interpreter's order: contributions[parent] grows as the
     # children are visited in reverse topological order, one entry per argument index.
     contributions: dict[Node, list[tuple[Expr, bool]]] = {}
     backward_lines: list[str] = []
+    spill_context = spilling(spill_to(backward_lines))
+    spill_context.__enter__()
     for node in reversed(order):
+        current[0] = grad_name.get(node, "g")
         if node is target:
             gradient = "seed"
         elif node in needs and node in contributions:
-            terms = contributions.pop(node)
-            total = terms[0][0]
-            for term, _ in terms[1:]:
+            # A scalar feeding a batch sums each path over the samples (as the interpreter does).
+            terms = [
+                call("batch_sum", term) if child_varies and node not in varies else term
+                for term, child_varies in contributions.pop(node)
+            ]
+            total = terms[0]
+            for term in terms[1:]:
                 total = binary("+", total, term)
             gradient = total.text
-            if node not in varies and any(child_varies for _, child_varies in terms):
-                gradient = f"batch_sum({gradient})"  # a scalar feeding a batch: sum over samples
         else:
             continue
         backward_lines.append(f"{grad_name[node]} = {gradient}")
@@ -144,6 +161,7 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
             if parent in needs:
                 derivative = node.derivative(SYMBOLIC, index, symbol[node], *args)
                 contributions.setdefault(parent, []).append((binary("*", own, derivative), node in varies))
+    spill_context.__exit__(None, None, None)
 
     input_names = [value_name[node] for node in inputs]
     leaves = [*parameters, *data]

@@ -775,6 +775,10 @@ def _reverse_sweep(target: Node, needs: set[Node], plan: list | None = None) -> 
             args = [parent._value for parent in node.parents]
             for index, parent in wanted:
                 contribution = grad * _derivative(node, index, value, args)
+                if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
+                    # A scalar feeding a batch: sum this path over the samples now. Adding
+                    # it to another path's scalar first would broadcast that scalar N times.
+                    contribution = float(contribution.sum())
                 previous = pending.get(parent)
                 pending[parent] = contribution if previous is None else previous + contribution
 
