@@ -25,6 +25,7 @@ _ndarray = np.ndarray
 _errstate = np.errstate
 _ARITHMETIC_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 _serial = itertools.count(1)
+_NUMPY_BACKED = ("exp", "expm1", "log", "log1p", "tanh", "pow")
 
 
 def _same(value: Any) -> Any:
@@ -145,6 +146,9 @@ class CompiledGraph:
         self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
         self._array_forward, self._array_backward = array["forward"], array["backward"]
         self._leaves = program.leaves
+        # Python float arithmetic never consults numpy's error state; only the numpy-backed
+        # primitives do, so a program without them skips np.errstate for one sample.
+        self._scalar_quiet = any(f"{name}(" in program.source for name in _NUMPY_BACKED)
         self._sgd = None
         self._trainable_version = _core._trainable_version[0]
 
@@ -174,7 +178,7 @@ class CompiledGraph:
 
     # ---------------------------------------------------------------- arguments
     def _feed_values(self, feed: Mapping[Any, Any]) -> tuple[list[Value], int | None]:
-        if not isinstance(feed, Mapping):
+        if feed.__class__ is not dict and not isinstance(feed, Mapping):
             raise TypeError(f"feed must be a dict mapping input Variables to values, got {type(feed).__name__}")
         inputs = self.inputs
         values: list[Any] = []
@@ -231,6 +235,13 @@ class CompiledGraph:
 
     def _leaf_values(self) -> list[Value]:
         values = [leaf._value for leaf in self._leaves]
+        for value in values:
+            if value.__class__ is not float:
+                self._check_leaves(values)
+                break
+        return values
+
+    def _check_leaves(self, values: list[Any]) -> None:
         for leaf, value in zip(self._leaves, values):
             if value is None:
                 raise UnsetValueError(
@@ -241,7 +252,6 @@ class CompiledGraph:
                     f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
                     "list it in inputs= and feed it"
                 )
-        return values
 
     def _seed(self, size: int) -> np.ndarray:
         cached = self._seed_cache
@@ -278,13 +288,19 @@ class CompiledGraph:
         _core._flush_pending_updates()  # a new point, as set_value starts one
         values, size = self._feed_values(feed)
         arguments = values + self._leaf_values()
+        if size is None and not self._scalar_quiet:
+            try:
+                out, grads = self._scalar_backward(1.0, *arguments)
+            except _ARITHMETIC_ERRORS:
+                out, grads = self._scalar_fallback(arguments)
+            self._write_grads(grads)
+            return out
         with _errstate(all="ignore"):
             if size is None:
                 try:
                     out, grads = self._scalar_backward(1.0, *arguments)
                 except _ARITHMETIC_ERRORS:
-                    out, grads = self._array_backward(np.ones(1), *_as_arrays(arguments))
-                    out, grads = _to_float(out), [_to_float(g) for g in grads]
+                    out, grads = self._scalar_fallback(arguments)
                 mean = out
             else:
                 seed = self._seed(size) if self._program.target_varies else 1.0
@@ -326,6 +342,11 @@ class CompiledGraph:
 
     def _fallback(self, *arguments: Any) -> tuple[float, list[float]]:
         out, grads = self._array_backward(np.ones(1), *_as_arrays(arguments))
+        return _to_float(out), [_to_float(g) for g in grads]
+
+    def _scalar_fallback(self, arguments: list[Any]) -> tuple[float, list[float]]:
+        with _errstate(all="ignore"):
+            out, grads = self._array_backward(np.ones(1), *_as_arrays(arguments))
         return _to_float(out), [_to_float(g) for g in grads]
 
     def _write_grads(self, grads: Sequence[Value]) -> None:
