@@ -152,7 +152,7 @@ def a_torch(xs, ys):
             for p in params:
                 p -= LR_A * p.grad
                 p.grad = None
-    return [float(p) for p in params]
+    return [float(p.detach()) for p in params]
 
 
 def workload_a() -> tuple[str, dict[str, float]]:

@@ -168,6 +168,9 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
     arguments = _signature([*input_names, *(value_name[node] for node in leaves)])
     target_value = symbol[target].text
     gradients = ", ".join(grad_name[p] for p in parameters)
+    kept_names = [value_name[n] for n in order if n.parents and n in varies]
+    kept_names += [grad_name[n] for n in order if n in grad_name and n in varies]
+    kept = ", ".join(kept_names) + ("," if len(kept_names) == 1 else "")
     indent = "\n    "
     described = _describe(target, value_name.get(target, target.name))
     header = [
@@ -187,7 +190,8 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
             *forward_lines,
             f"# reverse sweep: g_<node> = d(mean of {target.name})/d(<node>); seed = 1/batch size",
             *backward_lines,
-            f"return {target_value}, ({gradients}{',' if len(parameters) == 1 else ''})",
+            "# the batch's arrays go back too: kept until the next call, numpy reuses their memory",
+            f"return {target_value}, ({gradients}{',' if len(parameters) == 1 else ''}), ({kept})",
         ]
     )
     source = "\n".join(
