@@ -320,3 +320,29 @@ def test_sgd_loop_survives_division_by_zero():
     losses = compiled.sgd({x: np.array([0.0, 1.0])}, lr=0.25)
     assert np.isnan(losses[0]) and losses[1] == 1.0 + 0.5**2
     assert w.value == 0.25  # 1.0 - 0.25 * 2.0, then 0.5 - 0.25 * 1.0
+
+
+@pytest.mark.parametrize("compiled_mode", [False, True])
+def test_parameter_on_batch_and_scalar_paths_gets_the_mean_gradient(compiled_mode):
+    # mean over the batch of (w·x + w²) = w·mean(x) + w²: the gradient is mean(x) + 2w.
+    # (Regression: the w² path used to be broadcast over the batch before summing.)
+    x, w = Variable(name="x", trainable=False), Variable(0.5, name="w")
+    target = ops.Add([ops.Mul([w, x]), ops.Mul([w, w])])
+    xs = np.array([1.0, 2.0, 4.0])
+    if compiled_mode:
+        graphdl.compile(target, inputs=[x]).backward({x: xs})
+    else:
+        x.set_value(xs)
+        target.backward()
+    assert w.grad == pytest.approx(xs.mean() + 2 * 0.5, rel=1e-12)
+
+
+def test_very_long_sums_compile():
+    x = Variable(name="x", trainable=False)
+    params = [Variable(0.001 * i, name=f"p{i}") for i in range(3000)]
+    target = ops.Add([ops.Mul([x, p]) for p in params])
+    compiled = graphdl.compile(target, inputs=[x])
+    assert "_part = " in compiled.source
+    x.set_value(np.array([1.0, 2.0]))
+    expected = target.forward().tolist()
+    assert compiled.forward({x: np.array([1.0, 2.0])}).tolist() == expected

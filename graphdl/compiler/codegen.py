@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from graphdl.compiler.symbolic import PRIMITIVES, SYMBOLIC, Expr, binary, literal
+from graphdl.compiler.symbolic import PRIMITIVES, SYMBOLIC, Expr, binary, call, literal, spilling
 from graphdl.core.node import Node, Variable
 
 #: Names the generated code uses for itself; node names that clash get a suffix.
@@ -110,25 +110,40 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
     grad_name = {node: names.claim(f"g_{value_name[node]}") for node in order if node in needs or node is target}
 
     forward_lines: list[str] = []
-    for node in order:
-        if not node.parents:
-            continue
-        args = [symbol[parent] for parent in node.parents]
-        expression = node.formula(SYMBOLIC, *args)
-        text = expression.text if isinstance(expression, Expr) else literal(expression).text
-        forward_lines.append(f"{value_name[node]} = {text}  # {_describe(node, value_name[node])}")
+    current: list[str] = [""]  # the name of the node being written, for temporaries' names
+
+    def spill_to(lines: list[str]) -> Callable[[str], str]:
+        def sink(text: str) -> str:
+            name = names.claim(f"{current[0]}_part")
+            lines.append(f"{name} = {text}")
+            return name
+
+        return sink
+
+    with spilling(spill_to(forward_lines)):
+        for node in order:
+            if not node.parents:
+                continue
+            current[0] = value_name[node]
+            args = [symbol[parent] for parent in node.parents]
+            expression = node.formula(SYMBOLIC, *args)
+            text = expression.text if isinstance(expression, Expr) else literal(expression).text
+            forward_lines.append(f"{value_name[node]} = {text}  # {_describe(node, value_name[node])}")
 
     # Reverse sweep, in the interpreter's order: contributions[parent] grows as the
     # children are visited in reverse topological order, one entry per argument index.
     contributions: dict[Node, list[tuple[Expr, bool]]] = {}
     backward_lines: list[str] = []
+    spill_context = spilling(spill_to(backward_lines))
+    spill_context.__enter__()
     for node in reversed(order):
+        current[0] = grad_name.get(node, "g")
         if node is target:
             gradient = "seed"
         elif node in needs and node in contributions:
+            # A scalar feeding a batch sums each path over the samples (as the interpreter does).
             terms = [
-                # a scalar feeding a batch: sum each per-sample contribution over the samples
-                Expr(f"batch_sum({term.text})") if child_varies and node not in varies else term
+                call("batch_sum", term) if child_varies and node not in varies else term
                 for term, child_varies in contributions.pop(node)
             ]
             total = terms[0]
@@ -146,12 +161,16 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
             if parent in needs:
                 derivative = node.derivative(SYMBOLIC, index, symbol[node], *args)
                 contributions.setdefault(parent, []).append((binary("*", own, derivative), node in varies))
+    spill_context.__exit__(None, None, None)
 
     input_names = [value_name[node] for node in inputs]
     leaves = [*parameters, *data]
     arguments = _signature([*input_names, *(value_name[node] for node in leaves)])
     target_value = symbol[target].text
     gradients = ", ".join(grad_name[p] for p in parameters)
+    kept_names = [value_name[n] for n in order if n.parents and n in varies]
+    kept_names += [grad_name[n] for n in order if n in grad_name and n in varies]
+    kept = ", ".join(kept_names) + ("," if len(kept_names) == 1 else "")
     indent = "\n    "
     described = _describe(target, value_name.get(target, target.name))
     header = [
@@ -171,7 +190,8 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
             *forward_lines,
             f"# reverse sweep: g_<node> = d(mean of {target.name})/d(<node>); seed = 1/batch size",
             *backward_lines,
-            f"return {target_value}, ({gradients}{',' if len(parameters) == 1 else ''})",
+            "# the batch's arrays go back too: kept until the next call, numpy reuses their memory",
+            f"return {target_value}, ({gradients}{',' if len(parameters) == 1 else ''}), ({kept})",
         ]
     )
     source = "\n".join(

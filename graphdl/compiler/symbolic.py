@@ -14,9 +14,11 @@ in Python floats), so compiled and interpreted results stay bit-identical.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import operator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Python's precedence levels, low to high (only the ones formulas produce).
@@ -45,13 +47,21 @@ class Expr:
     cannot branch per sample: formulas must select with ``F.where``.
     """
 
-    __slots__ = ("text", "precedence", "number", "negated")
+    __slots__ = ("text", "precedence", "number", "negated", "depth")
 
-    def __init__(self, text: str, precedence: int = _ATOM, number: float | None = None, negated: Expr | None = None):
+    def __init__(
+        self,
+        text: str,
+        precedence: int = _ATOM,
+        number: float | None = None,
+        negated: Expr | None = None,
+        depth: int = 1,
+    ):
         self.text = text
         self.precedence = precedence
         self.number = number
         self.negated = negated
+        self.depth = depth
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
@@ -124,6 +134,29 @@ class Expr:
     __hash__ = None  # type: ignore[assignment]
 
 
+#: Deepest operator nesting written in one expression; deeper chains (an Add of
+#: thousands of terms) are split into temporaries so Python's compiler accepts them.
+MAX_DEPTH = 64
+_spill_sinks: list[Callable[[str], str]] = []
+
+
+@contextlib.contextmanager
+def spilling(sink: Callable[[str], str]) -> Iterator[None]:
+    """While active, too-deep subexpressions are passed to ``sink(text)``, which writes
+    them to a temporary and returns its name (exact: a temporary changes no arithmetic)."""
+    _spill_sinks.append(sink)
+    try:
+        yield
+    finally:
+        _spill_sinks.pop()
+
+
+def _spill(item: Expr) -> Expr:
+    if item.depth < MAX_DEPTH or not _spill_sinks or item.number is not None:
+        return item
+    return Expr(_spill_sinks[-1](item.text))
+
+
 def literal(value: float) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
@@ -169,8 +202,10 @@ def binary(symbol: str, left: Any, right: Any) -> Expr:
             return negate(right)
     elif symbol == "/" and right.number == 1.0:
         return left
+    left, right = _spill(left), _spill(right)
     # The right operand keeps brackets at equal precedence: float + and * are not associative.
-    return Expr(f"{_wrap(left, precedence)} {symbol} {_wrap(right, precedence + 1)}", precedence)
+    text = f"{_wrap(left, precedence)} {symbol} {_wrap(right, precedence + 1)}"
+    return Expr(text, precedence, depth=max(left.depth, right.depth) + 1)
 
 
 def negate(item: Any) -> Expr:
@@ -180,18 +215,21 @@ def negate(item: Any) -> Expr:
         return literal(-item.number)
     if item.negated is not None:
         return item.negated
-    return Expr(f"-{_wrap(item, _UNARY)}", _UNARY, negated=item)
+    item = _spill(item)
+    return Expr(f"-{_wrap(item, _UNARY)}", _UNARY, negated=item, depth=item.depth + 1)
 
 
 def compare(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right``; operands that are comparisons get brackets (no chaining)."""
-    left, right = lift(left), lift(right)
-    return Expr(f"{_wrap(left, _COMPARE + 1)} {symbol} {_wrap(right, _COMPARE + 1)}", _COMPARE)
+    left, right = _spill(lift(left)), _spill(lift(right))
+    text = f"{_wrap(left, _COMPARE + 1)} {symbol} {_wrap(right, _COMPARE + 1)}"
+    return Expr(text, _COMPARE, depth=max(left.depth, right.depth) + 1)
 
 
 def call(name: str, *args: Any) -> Expr:
     """A call of a primitive, e.g. ``sign(label - add_21)``."""
-    return Expr(f"{name}({', '.join(lift(arg).text for arg in args)})", _ATOM)
+    items = [_spill(lift(arg)) for arg in args]
+    return Expr(f"{name}({', '.join(item.text for item in items)})", _ATOM, depth=max(i.depth for i in items) + 1)
 
 
 class SymbolicBackend:

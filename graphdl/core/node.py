@@ -514,28 +514,46 @@ class Variable(Node):
         _pending_updates[self] = None
 
 
+# The last flush's work list: (structure version, the updated Variables, weak references
+# to every node downstream of them). Training loops update the same Variables every step.
+# It holds those few Variables (leaves: no parents, so no graph) until the next flush.
+_last_flush: list[Any] = [None]
+
+
 def _flush_pending_updates() -> None:
     """Invalidate what the optimiser's updates made stale, visiting each node downstream
     of the updated Variables once (a stamp only has to change, not count)."""
-    if not _pending_updates:
+    pending = _pending_updates
+    if not pending:
         return
     _point_values.clear()
-    if len(_pending_updates) == 1:
-        _pending_updates.popitem()[0]._invalidate_downstream()
+    if len(pending) == 1:
+        pending.popitem()[0]._invalidate_downstream()
         return
-    seen: set[Node] = set(_pending_updates)
-    stack: list[Node] = list(seen)
-    for variable in stack:
+    cached = _last_flush[0]
+    updated = tuple(pending)
+    if cached is not None and cached[0] == _structure[0] and cached[1] == updated:  # identity comparison
+        refs = cached[2]
+    else:
+        refs = []
+        seen: set[Node] = set(pending)
+        stack: list[Node] = list(pending)
+        while stack:
+            for ref in stack.pop()._children:
+                child = ref()
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    refs.append(ref)
+                    stack.append(child)
+        _last_flush[0] = (_structure[0], updated, refs)
+    for variable in pending:
         variable._stamp += 1
-    while stack:
-        for ref in stack.pop()._children:
-            child = ref()
-            if child is not None and child not in seen:
-                seen.add(child)
-                child._value = None
-                child._stamp += 1
-                stack.append(child)
-    _pending_updates.clear()
+    for ref in refs:
+        node = ref()
+        if node is not None:
+            node._value = None
+            node._stamp += 1
+    pending.clear()
 
 
 class Operator(Node):
@@ -793,8 +811,8 @@ def _reverse_sweep(target: Node, needs: set[Node], plan: list | None = None) -> 
             for index, parent in wanted:
                 contribution = grad * _derivative(node, index, value, args)
                 if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
-                    # a scalar parent: reduce over the batch now, so that a float arriving
-                    # by a scalar-only path is not broadcast to every sample and summed N times
+                    # A scalar feeding a batch: sum this path over the samples now. Adding
+                    # it to another path's scalar first would broadcast that scalar N times.
                     contribution = float(contribution.sum())
                 previous = pending.get(parent)
                 pending[parent] = contribution if previous is None else previous + contribution
