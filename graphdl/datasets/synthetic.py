@@ -27,6 +27,19 @@ def quadratic(n_samples: int = 1500, seed: int | None = 0, low: float = 0.0, hig
     return Dataset(xs.reshape(-1, 1), ys, ["x"], [], "y = x² on [low, high] (seed 004)")
 
 
+def _two_classes(
+    X: np.ndarray, n_first: int, n_second: int, rng: np.random.Generator, shuffle: bool, noise: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels 0 then 1 for the two halves of ``X``; optional shuffle, then Gaussian noise."""
+    y = np.concatenate([np.zeros(n_first), np.ones(n_second)])
+    if shuffle:
+        order = rng.permutation(len(y))
+        X, y = X[order], y[order]
+    if noise:
+        X = X + rng.normal(0.0, noise, size=X.shape)
+    return X, y
+
+
 def make_moons(
     n_samples: int = 1000, shuffle: bool = True, noise: float | None = None, seed: int | None = None
 ) -> Dataset:
@@ -44,12 +57,7 @@ def make_moons(
     X = np.concatenate(
         [np.stack([np.cos(t_out), np.sin(t_out)], axis=1), np.stack([1.0 - np.cos(t_in), 0.5 - np.sin(t_in)], axis=1)]
     )
-    y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
-    if shuffle:
-        order = rng.permutation(n_samples)
-        X, y = X[order], y[order]
-    if noise:
-        X = X + rng.normal(0.0, noise, size=X.shape)
+    X, y = _two_classes(X, n_out, n_in, rng, shuffle, noise)
     return Dataset(X, y, ["x1", "x2"], ["outer", "inner"], f"moons, noise {noise}")
 
 
@@ -73,12 +81,7 @@ def make_circles(
     X = np.concatenate(
         [np.stack([np.cos(t_out), np.sin(t_out)], axis=1), factor * np.stack([np.cos(t_in), np.sin(t_in)], axis=1)]
     )
-    y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
-    if shuffle:
-        order = rng.permutation(n_samples)
-        X, y = X[order], y[order]
-    if noise:
-        X = X + rng.normal(0.0, noise, size=X.shape)
+    X, y = _two_classes(X, n_out, n_in, rng, shuffle, noise)
     return Dataset(X, y, ["x1", "x2"], ["outer", "inner"], f"circles, factor {factor}, noise {noise}")
 
 
