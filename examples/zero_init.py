@@ -1,120 +1,157 @@
-"""All-zero initial weights keep every hidden unit identical; random ones break the symmetry.
+"""All-zero initial parameters keep every hidden unit identical; random ones break the symmetry.
 
-Repeats the parameter-initialisation section of seed 000. A 2-2-1 network (two inputs,
-two Sigmoid hidden units, one linear output, squared loss) is built node by node and
-trained with full-batch gradient descent on four points (the OR truth table). Sigmoid
-hidden units output 0.5 at zero weights, so the gradients are not zero and the weights
-do move, but both hidden units receive exactly the same update at every step: they stay
-copies of each other forever and the net behaves as if it had one hidden unit. With
-small random weights the two units differ from the start and learn different things.
+Repeats the parameter-initialisation section of seed 000 (参数初始化, ``Model_MLP_L2_V4``):
+the moons data (1000 points, noise 0.5, 640/160/200 split), a 2-5-1 network with Logistic
+activations on both layers, binary cross-entropy and full-batch gradient descent with
+learning rate 0.2. With every weight and bias 0, all five hidden units compute the same
+value, receive the same gradient and make the same update, so they stay copies of each
+other for ever ("对称权重现象", the symmetric-weights problem) and the network is no better
+than one with a single hidden unit. A Gaussian N(0, 1) start, as the seed proposes, breaks
+the symmetry.
 
-    PYTHONPATH=. python examples/zero_init.py --out out/
+    PYTHONPATH=. python examples/zero_init.py --out viz
 
-Prints the hidden weights of both runs after the last step and the largest difference
-between the two hidden units; writes DIR/zero_init.png (hidden weights over the steps).
+Prints the weights of both layers after each of the first ``--show`` epochs, as the seed's
+``print_weights`` does (after epoch 1 only the output weights have moved: the hidden
+weights' gradients are exactly 0 while the output weights are 0), then, after ``--epochs``
+epochs, the largest difference between any two hidden units and the accuracies of both
+starts. Measured with the defaults (seed 0, 2000 epochs): zero init, the hidden units are
+identical to the last bit (largest difference 0), dev accuracy 0.719; Gaussian init, units
+up to 3.8 apart, dev accuracy 0.725 (noise 0.5 makes the moons overlap: neither start gets
+far, the point is what the units do). Writes DIR/zero_init.png (each hidden unit's
+parameters over the epochs, both starts).
 """
 
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from graphdl import Add, Mul, Sigmoid, SquaredLoss, Variable
+from graphdl import datasets, init, nn, optim
+from graphdl.train import Trainer
 
-X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-Y = np.array([0.0, 1.0, 1.0, 1.0])
-
-
-def build_net(init: np.ndarray) -> tuple[object, list[list[Variable]], list[Variable]]:
-    """Build the 2-2-1 net. ``init`` holds 9 numbers: w[j][i] for hidden j, input i, then
-    hidden biases, then the two output weights and the output bias. Returns
-    (loss, hidden weight rows, all parameters)."""
-    inputs = [Variable(X[:, i].copy(), name=f"x_{i + 1}", trainable=False) for i in range(2)]
-    label = Variable(Y.copy(), name="label", trainable=False)
-    values = iter(float(v) for v in init)
-    hidden_weights: list[list[Variable]] = []
-    hidden = []
-    for j in range(2):
-        row = [Variable(next(values), name=f"w_{j + 1}{i + 1}") for i in range(2)]
-        hidden_weights.append(row)
-    biases = [Variable(next(values), name=f"b_{j + 1}") for j in range(2)]
-    for j in range(2):
-        pre = Add([Add([Mul([hidden_weights[j][0], inputs[0]]), Mul([hidden_weights[j][1], inputs[1]])]), biases[j]])
-        hidden.append(Sigmoid([pre], name=f"h_{j + 1}"))
-    out_weights = [Variable(next(values), name=f"v_{j + 1}") for j in range(2)]
-    out_bias = Variable(next(values), name="c")
-    prediction = Add([Add([Mul([out_weights[0], hidden[0]]), Mul([out_weights[1], hidden[1]])]), out_bias])
-    loss = SquaredLoss([label, prediction], name="loss")
-    params = [w for row in hidden_weights for w in row] + biases + out_weights + [out_bias]
-    return loss, hidden_weights, params
+HIDDEN = 5
 
 
-def train(init: np.ndarray, steps: int, lr: float) -> tuple[np.ndarray, list[float]]:
-    """Train from ``init``; return hidden weights per step, shape (steps + 1, 2, 2), and mean losses."""
-    loss, hidden_weights, params = build_net(init)
-    history = [[[float(w.value) for w in row] for row in hidden_weights]]
-    losses = []
-    for _ in range(steps):
-        losses.append(float(np.mean(loss.forward())))
-        for param in params:
-            param.get_grad()
-        for param in params:
-            param.update(lr=lr)
-        loss.clear()  # update() keeps the old point's caches; the next step needs fresh values
-        history.append([[float(w.value) for w in row] for row in hidden_weights])
-    return np.array(history), losses
+def hidden_weights(model: nn.MLP) -> np.ndarray:
+    """The hidden layer's parameters as rows per unit: (w from x[0], w from x[1], bias)."""
+    layer = model.layers[0]
+    return np.array([[layer.w[0][j].value, layer.w[1][j].value, layer.biases[j].value] for j in range(HIDDEN)])
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Train from zero and from random weights; print and plot the hidden weights."""
+def describe_layers(model: nn.MLP) -> str:
+    """The seed's ``print_weights``: each layer's weight matrix and bias vector."""
+    lines = []
+    for layer in model.layers:
+        weights = np.array([[w.value for w in row] for row in layer.w])
+        biases = np.array([b.value for b in layer.biases])
+        lines.append(
+            f"  {layer.name}.w =\n" + textwrap.indent(np.array2string(weights, precision=6, max_line_width=120), "    ")
+        )
+        lines.append(f"  {layer.name}.b = {np.array2string(biases, precision=6, max_line_width=120)}")
+    return "\n".join(lines)
+
+
+class WeightTrace:
+    """Trainer callback: keeps the hidden layer's parameters after every epoch and prints
+    both layers after the first ``show`` epochs."""
+
+    def __init__(self, model: nn.MLP, show: int) -> None:
+        self.model = model
+        self.show = show
+        self.history = [hidden_weights(model)]
+
+    def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self.history.append(hidden_weights(self.model))
+        if epoch < self.show:
+            print(f"after epoch {epoch + 1} (training loss {logs['train_loss']:.6f}):")
+            print(describe_layers(self.model))
+
+
+def train(start: str, data: tuple, epochs: int, lr: float, seed: int, show: int) -> dict:
+    """Train the seed's 2-5-1 Logistic net from ``start`` ("zero" or "gaussian")."""
+    train_set, dev_set, test_set = data
+    model = nn.MLP(2, [HIDDEN, 1], activation="sigmoid", output_activation="sigmoid", init="zeros")
+    if start == "gaussian":
+        init.normal(model, 0.0, 1.0, rng=seed)
+    trace = WeightTrace(model, show)
+    trainer = Trainer(model, optim.SGD(model, lr=lr), loss="bce", metric="accuracy", progress=False)
+    history = trainer.fit(train_set, dev_set, epochs=epochs, batch_size=None, shuffle=False, callbacks=[trace])
+    weights = np.array(trace.history)  # (epochs + 1, unit, parameter)
+    final = weights[-1]
+    return {
+        "weights": weights,
+        "unit_gap": float(np.abs(final[:, None, :] - final[None, :, :]).max()),
+        "train_loss": history.train_loss,
+        "dev_accuracy": history.dev_metric[-1] if history.dev_metric else float("nan"),
+        "test_accuracy": trainer.evaluate(test_set)["accuracy"],
+    }
+
+
+def plot(results: dict[str, dict], path: Path) -> Path:
+    """Each hidden unit's parameters over the epochs, one panel per start and parameter."""
+    from matplotlib.figure import Figure
+
+    labels = ("weight from x[0]", "weight from x[1]", "bias")
+    figure = Figure(figsize=(13, 6.5), layout="constrained")
+    axes = figure.subplots(2, 3, sharex=True)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+    for row, (start, result) in enumerate(results.items()):
+        weights = result["weights"]
+        epochs = np.arange(len(weights))
+        for column, label in enumerate(labels):
+            ax = axes[row, column]
+            for unit in range(HIDDEN):
+                width = 6 - unit if start == "zero" else 1.8  # identical lines stay visible as nested strokes
+                ax.plot(epochs, weights[:, unit, column], color=colours[unit], lw=width, label=f"unit {unit}")
+            ax.set_title(f"{start} init: hidden {label}")
+            ax.grid(alpha=0.3)
+            if row == 1:
+                ax.set_xlabel("epoch")
+        axes[row, 0].set_ylabel(f"{start} init\nvalue (dev accuracy {result['dev_accuracy']:.3f})")
+    axes[0, 0].legend(title="hidden unit", fontsize=8)
+    gap = results["zero"]["unit_gap"]
+    figure.suptitle(
+        "Seed 000, moons, 2-5-1 Logistic net: from all zeros the five hidden units stay identical "
+        f"({'exactly equal' if gap == 0 else f'max difference {gap:.1e}'}),\n"
+        "their lines lie on top of each other; from N(0, 1) they learn different things"
+    )
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
+    """Train from zeros and from N(0, 1); print the weights and the accuracies; plot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="gradient descent steps")
-    parser.add_argument("--lr", type=float, default=0.5, help="learning rate")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random initialisation")
+    parser.add_argument("--epochs", type=int, default=2000, help="full-batch gradient descent epochs (default 2000)")
+    parser.add_argument("--lr", type=float, default=0.2, help="learning rate (default 0.2, the seed's)")
+    parser.add_argument("--show", type=int, default=3, help="print both layers after this many first epochs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the Gaussian start")
     parser.add_argument("--out", type=Path, default=None, help="directory for zero_init.png")
     args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
 
-    inits = {"zero": np.zeros(9), "random": np.random.default_rng(args.seed).normal(0.0, 0.5, 9)}
-    histories = {}
-    for label, init in inits.items():
-        history, losses = train(init, args.steps, args.lr)
-        histories[label] = history
-        final = history[-1]
-        gap = float(np.abs(final[0] - final[1]).max())
-        print(f"{label} init, after {args.steps} steps: hidden unit 1 weights = {np.round(final[0], 4).tolist()}, ")
-        print(f"  hidden unit 2 weights = {np.round(final[1], 4).tolist()}")
-        print(f"  largest difference between the two hidden units: {gap:.6f}")
-        print(f"  mean loss: first step {losses[0]:.4f}, last step {losses[-1]:.4f}")
-
+    X, y = datasets.make_moons(1000, noise=0.5, seed=args.seed)
+    data = datasets.train_dev_test_split(X, y, (640, 160, 200), seed=args.seed)
+    results = {}
+    for start in ("zero", "gaussian"):
+        print(f"== {start} initialisation")
+        show = args.show if start == "zero" else 0  # the seed prints the zero start's weights
+        result = results[start] = train(start, data, args.epochs, args.lr, args.seed, show)
+        print(
+            f"{start} init, after {args.epochs} epochs: largest difference between two hidden units "
+            f"{result['unit_gap']:.6g}"
+        )
+        print(f"{start} init: training loss {result['train_loss'][-1]:.4f}, dev accuracy {result['dev_accuracy']:.3f}")
     if args.out is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         args.out.mkdir(parents=True, exist_ok=True)
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-        steps = np.arange(args.steps + 1)
-        for ax, (label, history) in zip(axes, histories.items()):
-            for j, colour in enumerate(("tab:blue", "tab:orange")):
-                for i, style in enumerate(("-", "--")):
-                    width = 4 if j == 0 else 1.8
-                    ax.plot(steps, history[:, j, i], color=colour, ls=style, lw=width, label=f"w_{j + 1}{i + 1}")
-            ax.set_title(f"{label} initialisation")
-            ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
-            ax.legend(title="hidden unit j, input i")
-        axes[0].set_ylabel("hidden weight")
-        fig.suptitle("Zero init: unit 2's weights (thin) lie exactly on unit 1's (thick); random init separates them")
-        fig.tight_layout()
-        path = args.out / "zero_init.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        print(f"figure written: {path}")
-    return histories
+        print(f"figure written: {plot(results, args.out / 'zero_init.png')}")
+    return results
 
 
 if __name__ == "__main__":

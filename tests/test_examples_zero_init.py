@@ -1,4 +1,4 @@
-"""``examples/zero_init.py``: smoke test; zero init keeps hidden units identical, random does not."""
+"""``examples/zero_init.py``: zero init keeps the hidden units identical, a Gaussian start does not."""
 
 from __future__ import annotations
 
@@ -7,19 +7,40 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "zero_init.py"
 
 
-def test_smoke_symmetry(tmp_path, capsys) -> None:
+@pytest.fixture(scope="module")
+def example():
     spec = importlib.util.spec_from_file_location("zero_init_example", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    histories = module.main(["--steps", "30", "--out", str(tmp_path)])
+    return module
+
+
+def test_zero_init_keeps_units_identical(example, tmp_path, capsys) -> None:
+    results = example.main(["--epochs", "60", "--show", "2", "--out", str(tmp_path)])
     output = capsys.readouterr().out
-    assert (tmp_path / "zero_init.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    gaps = [float(g) for g in re.findall(r"largest difference between the two hidden units: ([0-9.]+)", output)]
-    assert gaps[0] == 0.0 and gaps[1] > 0.0
-    zero = histories["zero"]
-    assert np.abs(zero[-1]).max() > 0.0
-    np.testing.assert_array_equal(zero[:, 0], zero[:, 1])
+    png = (tmp_path / "zero_init.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+    # the seed's print_weights output for the first epochs of the zero start
+    assert output.count("after epoch") == 2 and "fc1.w =" in output and "fc2.b =" in output
+    gaps = dict(
+        re.findall(r"(zero|gaussian) init, after 60 epochs: largest difference between two hidden units (\S+)", output)
+    )
+    assert float(gaps["zero"]) == 0.0 and float(gaps["gaussian"]) > 0.1
+    zero = results["zero"]["weights"]  # (epoch, unit, parameter)
+    assert zero.shape == (61, 5, 3)
+    assert np.abs(zero[-1]).max() > 1e-3  # the weights did move ...
+    for unit in range(1, 5):  # ... but every unit moved exactly like unit 0
+        np.testing.assert_array_equal(zero[:, unit], zero[:, 0])
+    # after the first epoch only the output layer has moved (the seed's printout)
+    np.testing.assert_array_equal(zero[1], np.zeros((5, 3)))
+    assert re.search(r"zero init: training loss [0-9.]+, dev accuracy 0\.\d{3}", output)
+
+
+def test_bad_epochs_rejected(example) -> None:
+    with pytest.raises(SystemExit):
+        example.main(["--epochs", "0"])
