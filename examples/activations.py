@@ -12,7 +12,7 @@ gives the derivative at every grid point.
     PYTHONPATH=. python examples/activations.py --out out/
 
 Prints, per activation, the value and derivative at x = 0 and the largest derivative on
-the grid, and writes DIR/activations.png (one panel per activation).
+the grid, and writes DIR/activation_derivatives.png (one panel per activation).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
     parser.add_argument("--low", type=float, default=-4.0, help="left end of the x grid")
     parser.add_argument("--high", type=float, default=4.0, help="right end of the x grid")
     parser.add_argument("--points", type=int, default=401, help="number of grid points")
-    parser.add_argument("--out", type=Path, default=None, help="directory for activations.png")
+    parser.add_argument("--out", type=Path, default=None, help="directory for activation_derivatives.png")
     args = parser.parse_args(argv)
 
     grid = np.linspace(args.low, args.high, args.points)
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
         axes.flat[-1].legend(handles, labels, loc="center", fontsize=13, title="computed by graphdl")
         fig.suptitle("Activation functions (solid) and their derivatives (dashed)")
         fig.tight_layout()
-        path = args.out / "activations.png"
+        path = args.out / "activation_derivatives.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         print(f"figure written: {path}")

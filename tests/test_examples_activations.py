@@ -24,7 +24,7 @@ def example():
 def test_smoke_writes_png_and_prints_each_activation(example, tmp_path, capsys) -> None:
     results = example.main(["--points", "41", "--out", str(tmp_path)])
     output = capsys.readouterr().out
-    data = (tmp_path / "activations.png").read_bytes()
+    data = (tmp_path / "activation_derivatives.png").read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 5000
     for name, (_, derivative) in results.items():
         match = re.search(rf"^{re.escape(name)}: .*largest derivative on \S+ \S+ = ([0-9.]+)$", output, re.MULTILINE)
