@@ -35,3 +35,51 @@ def test_plot_errors_are_clear():
         plot_loss([])
     with pytest.raises(ValueError, match="at least one"):
         init_histograms({})
+
+
+def test_decision_boundary_binary_and_multiclass(tmp_path):
+    from graphdl.viz.plots import plot_decision_boundary
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    seen = []
+
+    def probability(points):
+        seen.append(points.shape)
+        return 1.0 / (1.0 + np.exp(-5.0 * points[:, 0]))
+
+    splits = {"train": (X[:40], y[:40]), "test": (X[40:], y[40:])}
+    figure = plot_decision_boundary(
+        probability, splits, bounds=(-2, 2, -1, 1), resolution=30, path=tmp_path / "binary.png"
+    )
+    assert seen == [(900, 2)]
+    axes = figure.axes[0]
+    assert axes.get_xlim() == (-2, 2) and axes.get_ylim() == (-1, 1)
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert labels[:2] == ["train (40)", "test (20)"] and "decision boundary" in labels
+    # the boundary is drawn at the threshold: x1 = 0 for this model
+    (boundary,) = [c for c in axes.collections if list(getattr(c, "levels", [])) == [0.5]]
+    vertices = np.concatenate([path.vertices for path in boundary.get_paths()])
+    assert len(vertices) >= 2
+    np.testing.assert_allclose(vertices[:, 0], 0.0, atol=0.05)
+
+    three = rng.integers(0, 3, size=50)
+    scores = lambda points: np.stack([points[:, 0], points[:, 1], -points[:, 0]], axis=1)  # noqa: E731
+    figure = plot_decision_boundary(scores, {"all": (rng.normal(size=(50, 2)), three)}, path=tmp_path / "multi.png")
+    assert sum("class" in text.get_text() for text in figure.axes[0].get_legend().get_texts()) == 3
+    for name in ("binary.png", "multi.png"):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_decision_boundary_errors_are_clear():
+    from graphdl.viz.plots import plot_decision_boundary
+
+    with pytest.raises(ValueError, match="at least one"):
+        plot_decision_boundary(lambda p: p[:, 0], {})
+    with pytest.raises(ValueError, match="shape"):
+        plot_decision_boundary(lambda p: p[:, 0], {"train": (np.zeros((4, 3)), np.zeros(4))})
+    with pytest.raises(ValueError, match="outputs for"):
+        plot_decision_boundary(lambda p: p[:3, 0], {"train": (np.zeros((4, 2)), np.zeros(4))}, resolution=5)
+    with pytest.raises(ValueError, match="resolution"):
+        plot_decision_boundary(lambda p: p[:, 0], {"train": (np.zeros((4, 2)), np.zeros(4))}, resolution=1)

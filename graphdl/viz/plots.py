@@ -142,3 +142,111 @@ def init_histograms(
         )  # fmt: skip
     _save(figure, path)
     return figure
+
+
+def plot_decision_boundary(
+    predict: Any,
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    resolution: int = 200,
+    threshold: float = 0.5,
+    class_names: Sequence[str] | None = None,
+    feature_names: tuple[str, str] = ("x1", "x2"),
+    title: str = "Decision boundary",
+    axes: Any = None,
+    path: str | Path | None = None,
+) -> Any:
+    """A classifier's regions over a 2-D grid, with the data of each split on top.
+
+    ``predict(points)`` takes a ``(M, 2)`` array and returns the model's outputs: shape
+    ``(M,)`` for one output (a probability, a logit or a score, classified as
+    ``output ≥ threshold``; the plane is shaded by the output and the boundary drawn at
+    ``threshold``) or ``(M, K)`` for K classes (argmax regions). ``splits`` maps a split
+    name (``"train"``, ``"dev"``, ``"test"``, …) to its ``(X, y)``: each split gets its
+    own marker, each class its own colour. The grid is ``resolution`` × ``resolution``
+    points over ``bounds`` = (x_min, x_max, y_min, y_max), by default the data's range
+    plus a margin. Draws into ``axes`` when given (returns its figure), else into a new
+    figure, written to ``path`` when given.
+    """
+    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
+    from matplotlib.lines import Line2D
+
+    from graphdl.metrics import classify
+
+    if not splits:
+        raise ValueError("plot_decision_boundary needs at least one (X, y) split to draw")
+    if not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"plot_decision_boundary: resolution must be an integer >= 2, got {resolution!r}")
+    data = {name: (np.asarray(X, dtype=float), np.asarray(y).reshape(-1)) for name, (X, y) in splits.items()}
+    for name, (X, y) in data.items():
+        if X.ndim != 2 or X.shape[1] != 2 or len(X) != len(y):
+            raise ValueError(f"plot_decision_boundary: split {name!r} needs X of shape (N, 2) and N labels")
+    if bounds is None:
+        every = np.concatenate([X for X, _ in data.values()])
+        low, high = every.min(axis=0), every.max(axis=0)
+        margin = 0.1 * (high - low) + 1e-9
+        bounds = (low[0] - margin[0], high[0] + margin[0], low[1] - margin[1], high[1] + margin[1])
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(bounds[0], bounds[1], resolution), np.linspace(bounds[2], bounds[3], resolution)
+    )
+    points = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
+    outputs = np.asarray(predict(points), dtype=float)
+    if outputs.shape[0] != len(points):
+        raise ValueError(f"plot_decision_boundary: predict gave {outputs.shape[0]} outputs for {len(points)} points")
+    labels = np.concatenate([y for _, y in data.values()]).astype(int)
+    n_classes = max(int(labels.max(initial=0)) + 1, outputs.shape[1] if outputs.ndim == 2 else 2)
+    palette = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
+    colours = [palette[k % len(palette)] for k in range(n_classes)]
+
+    if axes is None:
+        figure = _figure((7.0, 6.0))
+        axes = figure.add_subplot()
+    else:
+        figure = axes.figure
+    if outputs.ndim == 1 or outputs.shape[1] == 1:
+        shade = outputs.reshape(grid_x.shape)
+        lightest = LinearSegmentedColormap.from_list("boundary", ["#bfdbfe", "#ffffff", "#fecaca"])
+        spread = float(np.max(np.abs(shade - threshold))) or 1.0
+        axes.contourf(grid_x, grid_y, shade, levels=21, cmap=lightest, vmin=threshold - spread, vmax=threshold + spread)
+        axes.contour(grid_x, grid_y, shade, levels=[threshold], colors="black", linewidths=1.8)
+    else:
+        regions = classify(outputs, threshold).reshape(grid_x.shape)
+        tints = ListedColormap([colour + "40" for colour in colours])
+        axes.pcolormesh(grid_x, grid_y, regions, cmap=tints, vmin=-0.5, vmax=n_classes - 0.5, shading="auto")
+        axes.contour(grid_x, grid_y, regions, levels=np.arange(n_classes) + 0.5, colors="black", linewidths=1.2)
+
+    # the first split (usually train, the most points) small and light; the others larger, dark-edged
+    markers = ("o", "s", "^", "D", "v", "P")
+    split_handles = []
+    for number, (name, (X, y)) in enumerate(data.items()):
+        marker = markers[number % len(markers)]
+        size, edge = (16, "white") if number == 0 else (34, "black")
+        point_colours = [colours[int(k) % len(colours)] for k in y]
+        axes.scatter(X[:, 0], X[:, 1], c=point_colours, marker=marker, s=size, edgecolors=edge, linewidths=0.6)
+        split_handles.append(
+            Line2D([], [], linestyle="none", marker=marker, markersize=6, color="#9ca3af", markeredgecolor=edge,
+                   label=f"{name} ({len(X)})")
+        )  # fmt: skip
+    names = list(class_names) if class_names is not None else [f"class {k}" for k in range(n_classes)]
+    class_handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=6,
+            color=colours[k],
+            label=names[k] if k < len(names) else str(k),
+        )
+        for k in range(n_classes)
+    ]
+    boundary = Line2D([], [], color="black", linewidth=1.8, label="decision boundary")
+    axes.legend(handles=[*split_handles, *class_handles, boundary], loc="upper right", fontsize=8, framealpha=0.9)
+    axes.set_xlim(bounds[0], bounds[1])
+    axes.set_ylim(bounds[2], bounds[3])
+    axes.set_xlabel(feature_names[0])
+    axes.set_ylabel(feature_names[1])
+    axes.set_title(title)
+    _save(figure, path)
+    return figure
