@@ -3,7 +3,9 @@ surface paths and the five classifier runs."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import re
 from pathlib import Path
 
@@ -37,10 +39,8 @@ def example():
 
 @pytest.fixture(scope="module")
 def small_run(example, tmp_path_factory):
+    """One small run shared by the tests: (results, printed text, output directory)."""
     out = tmp_path_factory.mktemp("optimizers")
-    import contextlib
-    import io
-
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         results = example.main(["--epochs", "4", "--surface-steps", "60", "--out", str(out)])
