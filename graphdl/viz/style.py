@@ -41,6 +41,7 @@ ROLE_TITLES = {
 DEAD_FILL = "#d1d5db"
 DEAD_BORDER = "#111827"
 VANISHING_BORDER = "#7c3aed"
+VANISHING_FILL = "#ede9fe"  # light violet: a region of vanishing gradients stands out at a glance
 EDGE_COLOUR = "#4b5563"
 FONT = "Helvetica"
 
