@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphdl import Graph, Relu, Variable
+from graphdl import Graph, Mul, Relu, Variable
 from graphdl.seednet import build_seed_net
 from graphdl.viz import GraphvizMissingWarning, render, to_dot
 from graphdl.viz.style import DEAD_FILL, VANISHING_BORDER, VANISHING_FILL
@@ -211,3 +211,23 @@ def test_notebook_svg_with_and_without_dot(monkeypatch, tmp_path):
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     ElementTree.fromstring(net.add_21._repr_svg_())
+
+
+def test_vanishing_mark_compares_batch_nodes_and_parameters_on_one_scale():
+    """Regression: a batch node's grad is each sample's gradient divided by the batch size,
+    so judging it by mean |grad| marked it as vanishing N times too early (the weight it
+    feeds, whose gradient sums those shares, was not marked)."""
+    n = 1000
+    x = Variable(np.ones(n), name="x", trainable=False)
+    w = Variable(1e-3, name="w")
+    z = Mul([x, w], name="z")
+    out = Mul([z, 1.0], name="out")
+    out.backward()
+    assert float(w.grad) == pytest.approx(1.0)  # mean over samples of d out_i / d w = x_i
+    assert np.allclose(z.grad, 1.0 / n)  # each sample's share of d(mean out)/d z_i
+    dot = to_dot(out, vanishing_threshold=0.1, legend=False)
+    assert "vanishing gradient" not in dot  # per sample, z's gradient is 1, like w's
+    one = Variable(np.ones(1), name="x1", trainable=False)
+    single = Mul([Mul([one, Variable(1.0, name="v")], name="z1"), 1e-3], name="out1")
+    single.backward()
+    assert to_dot(single, vanishing_threshold=0.1, legend=False).count("vanishing gradient") == 2  # v and z1

@@ -88,7 +88,8 @@ def to_dot(
     batches are shown as mean and size. Colours and shapes follow the node's role.
 
     ``highlight_dead`` greys activation units whose derivative is 0 for every cached
-    sample; ``vanishing_threshold`` fills nodes whose |grad| is below it in light violet
+    sample; ``vanishing_threshold`` fills nodes whose gradient is smaller than it (per
+    sample for batch nodes, see :func:`~graphdl.viz.style.gradient_size`) in light violet
     with a purple outline. The legend explains these marks when any node carries one.
     Nodes named ``prefix<separator>rest`` (``fc1.w[0,1]``) are grouped in a box per prefix.
     ``legend`` adds a key of the roles present.
