@@ -17,7 +17,7 @@ the tiny weights alone still shrink the signal about 80-fold per layer.
 
     PYTHONPATH=. python examples/vanishing_gradients.py --out viz
 
-Measured with the defaults (data seed 0, weight seed 102; about 3 s, mostly drawing):
+Measured with the defaults (data seed 0, weight seed 102; about 3 s of CPU, mostly Graphviz drawing):
 
     sigmoid: layer 1 weight-gradient norm 1.7e-11, layer 2 3.4e-09, layer 3 1.4e-06, ...
              layer 4 5.3e-04, layer 5 3.0e-01   (~363x smaller per layer going back)
