@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphdl import Graph, Relu, Variable
+from graphdl import Graph, Mul, Relu, Variable
 from graphdl.seednet import build_seed_net
 from graphdl.viz import GraphvizMissingWarning, render, to_dot
+from graphdl.viz.style import DEAD_FILL, VANISHING_BORDER, VANISHING_FILL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SNAPSHOT = Path(__file__).parent / "snapshots" / "seed_net.dot"
@@ -132,8 +133,35 @@ def test_dead_units_and_vanishing_gradients_are_highlighted():
     small.get_grad()
     big = out.parents[0]
     big.get_grad()
-    marked = to_dot(out, vanishing_threshold=1e-6)
+    marked = to_dot(out, vanishing_threshold=1e-6, legend=False)
     assert marked.count("vanishing gradient") == 1  # big's grad is 1e-9, small's is 1
+
+
+def test_highlights_are_filled_and_explained_in_the_legend():
+    """Vanishing nodes get a violet fill (visible at a glance in a big graph), dead units a
+    grey one, and the legend names each mark only when some node carries it."""
+    x = Variable(np.array([-1.0, -2.0]), name="x", trainable=False)
+    w = Variable(1.0, name="w")
+    dead = Relu([x * w], name="dead")
+    dead.backward()
+    dot = to_dot(dead)
+    dead_line = next(line for line in dot.splitlines() if 'tooltip="dead"' in line)
+    assert f'fillcolor="{DEAD_FILL}"' in dead_line
+    legend = next(line for line in dot.splitlines() if line.strip().startswith("legend"))
+    assert "dead unit: derivative 0" in legend and "vanishing" not in legend
+
+    small = Variable(1e-9, name="small")
+    big = Variable(1.0, name="big")
+    out = big * small
+    out.backward()
+    dot = to_dot(out, vanishing_threshold=1e-6)
+    big_line = next(line for line in dot.splitlines() if 'tooltip="big"' in line)
+    small_line = next(line for line in dot.splitlines() if 'tooltip="small"' in line)
+    assert f'fillcolor="{VANISHING_FILL}"' in big_line and f'color="{VANISHING_BORDER}"' in big_line
+    assert VANISHING_FILL not in small_line
+    legend = next(line for line in dot.splitlines() if line.strip().startswith("legend"))
+    assert "vanishing gradient: |grad| &lt; 1e-06" in legend and "dead unit" not in legend
+    assert "vanishing" not in to_dot(out)  # no threshold, no mark, no legend entry
 
 
 def test_bad_arguments_are_clear(tmp_path):
@@ -183,3 +211,23 @@ def test_notebook_svg_with_and_without_dot(monkeypatch, tmp_path):
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     ElementTree.fromstring(net.add_21._repr_svg_())
+
+
+def test_vanishing_mark_compares_batch_nodes_and_parameters_on_one_scale():
+    """Regression: a batch node's grad is each sample's gradient divided by the batch size,
+    so judging it by mean |grad| marked it as vanishing N times too early (the weight it
+    feeds, whose gradient sums those shares, was not marked)."""
+    n = 1000
+    x = Variable(np.ones(n), name="x", trainable=False)
+    w = Variable(1e-3, name="w")
+    z = Mul([x, w], name="z")
+    out = Mul([z, 1.0], name="out")
+    out.backward()
+    assert float(w.grad) == pytest.approx(1.0)  # mean over samples of d out_i / d w = x_i
+    assert np.allclose(z.grad, 1.0 / n)  # each sample's share of d(mean out)/d z_i
+    dot = to_dot(out, vanishing_threshold=0.1, legend=False)
+    assert "vanishing gradient" not in dot  # per sample, z's gradient is 1, like w's
+    one = Variable(np.ones(1), name="x1", trainable=False)
+    single = Mul([Mul([one, Variable(1.0, name="v")], name="z1"), 1e-3], name="out1")
+    single.backward()
+    assert to_dot(single, vanishing_threshold=0.1, legend=False).count("vanishing gradient") == 2  # v and z1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
@@ -15,6 +16,7 @@ from graphdl.viz.style import (
     ROLE_STYLES,
     ROLE_TITLES,
     VANISHING_BORDER,
+    VANISHING_FILL,
     cluster_of,
     grad_text,
     is_dead,
@@ -86,7 +88,9 @@ def to_dot(
     batches are shown as mean and size. Colours and shapes follow the node's role.
 
     ``highlight_dead`` greys activation units whose derivative is 0 for every cached
-    sample; ``vanishing_threshold`` outlines nodes whose |grad| is below it in purple.
+    sample; ``vanishing_threshold`` fills nodes whose gradient is smaller than it (per
+    sample for batch nodes, see :func:`~graphdl.viz.style.gradient_size`) in light violet
+    with a purple outline. The legend explains these marks when any node carries one.
     Nodes named ``prefix<separator>rest`` (``fc1.w[0,1]``) are grouped in a box per prefix.
     ``legend`` adds a key of the roles present.
     """
@@ -104,14 +108,16 @@ def to_dot(
     ]
     clusters: dict[str, list[str]] = {}
     loose: list[str] = []
+    marks: list[str] = []
     for node in graph.nodes:
         role = node_role(node)
         style = ROLE_STYLES[role]
         dead = highlight_dead and is_dead(node)
         vanishing = vanishing_threshold is not None and is_vanishing(node, vanishing_threshold)
         rows = node_label_rows(node, show_values=show_values, show_grads=show_grads, dead=dead, vanishing=vanishing)
+        marks += [mark for mark, present in (("dead", dead), ("vanishing", vanishing)) if present and mark not in marks]
         styles = ["filled"] + (["rounded"] if style.rounded else []) + (["dashed"] if style.dashed else [])
-        fill = DEAD_FILL if dead else style.fill
+        fill = DEAD_FILL if dead else VANISHING_FILL if vanishing else style.fill
         border = DEAD_BORDER if dead else VANISHING_BORDER if vanishing else style.border
         attributes = [
             f"label={_label(rows)}",
@@ -145,18 +151,23 @@ def to_dot(
             extra = f" [headlabel={_quote(str(position))}, labeldistance=1.4]" if ordered else ""
             lines.append(f"  {ids[parent]} -> {ids[node]}{extra};")
     if legend:
-        lines.extend(_legend(sorted({node_role(node) for node in graph.nodes}, key=list(ROLE_STYLES).index)))
+        roles = sorted({node_role(node) for node in graph.nodes}, key=list(ROLE_STYLES).index)
+        lines.extend(_legend(roles, sorted(marks), vanishing_threshold))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _legend(roles: list[str]) -> list[str]:
+def _legend(roles: list[str], marks: Sequence[str] = (), vanishing_threshold: float | None = None) -> list[str]:
+    """A key of the roles present, then of the highlights present (``"dead"``, ``"vanishing"``)."""
+    entries = [(ROLE_TITLES[role], ROLE_STYLES[role].fill, ROLE_STYLES[role].border) for role in roles]
+    if "dead" in marks:
+        entries.append(("dead unit: derivative 0", DEAD_FILL, DEAD_BORDER))
+    if "vanishing" in marks:
+        entries.append((f"vanishing gradient: |grad| < {vanishing_threshold:g}", VANISHING_FILL, VANISHING_BORDER))
     cells = []
-    for role in roles:
-        style = ROLE_STYLES[role]
+    for text, fill, border in entries:
         cells.append(
-            f'<TD BGCOLOR="{style.fill}" BORDER="1" COLOR="{style.border}">'
-            f'<FONT POINT-SIZE="9">{html.escape(ROLE_TITLES[role])}</FONT></TD>'
+            f'<TD BGCOLOR="{fill}" BORDER="1" COLOR="{border}"><FONT POINT-SIZE="9">{html.escape(text)}</FONT></TD>'
         )
     table = '<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="3"><TR>' + "".join(cells) + "</TR></TABLE>>"
     return ["  legend [shape=plaintext, label=" + table + "];"]

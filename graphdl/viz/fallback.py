@@ -15,6 +15,7 @@ from graphdl.viz.style import (
     EDGE_COLOUR,
     ROLE_STYLES,
     VANISHING_BORDER,
+    VANISHING_FILL,
     is_dead,
     is_vanishing,
 )
@@ -81,7 +82,7 @@ def draw_with_matplotlib(
             zorder=3,
             bbox={
                 "boxstyle": "round,pad=0.45" if style.rounded else "square,pad=0.45",
-                "facecolor": DEAD_FILL if dead else style.fill,
+                "facecolor": DEAD_FILL if dead else VANISHING_FILL if vanishing else style.fill,
                 "edgecolor": DEAD_BORDER if dead else VANISHING_BORDER if vanishing else style.border,
                 "linewidth": 2.4 if (dead or vanishing) else 1.3,
                 "linestyle": "--" if style.dashed else "-",

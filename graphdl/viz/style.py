@@ -41,6 +41,7 @@ ROLE_TITLES = {
 DEAD_FILL = "#d1d5db"
 DEAD_BORDER = "#111827"
 VANISHING_BORDER = "#7c3aed"
+VANISHING_FILL = "#ede9fe"  # light violet: a region of vanishing gradients stands out at a glance
 EDGE_COLOUR = "#4b5563"
 FONT = "Helvetica"
 
@@ -87,12 +88,25 @@ def is_dead(node: Node) -> bool:
     return bool(np.all(local == 0.0))
 
 
+def gradient_size(grad: object) -> float:
+    """The size of a gradient, on one scale for parameters and batch nodes.
+
+    A scalar Variable's gradient is the batch mean of each sample's gradient. A batch
+    node's ``grad`` holds, per sample, d(mean loss)/d(value) — that sample's own gradient
+    divided by the batch size N — so its size is N · mean|grad| = Σ|grad|: the mean size
+    of the per-sample gradients. A batch of one is the scalar case.
+    """
+    magnitudes = np.abs(np.asarray(grad, dtype=float))
+    return float(np.sum(magnitudes)) if magnitudes.ndim else float(magnitudes)
+
+
 def is_vanishing(node: Node, threshold: float) -> bool:
-    """A node whose gradient is known and below ``threshold`` in size (mean |grad| for a batch)."""
+    """A node whose gradient is known and below ``threshold`` in size (:func:`gradient_size`:
+    per sample for a batch node, so parameters and the nodes they feed compare fairly)."""
     grad = node.grad
     if grad is None:
         return False
-    return float(np.mean(np.abs(grad))) < threshold
+    return gradient_size(grad) < threshold
 
 
 def cluster_of(name: str, separator: str | None) -> str | None:
