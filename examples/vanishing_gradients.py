@@ -66,7 +66,7 @@ def weight_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np
         node.set_value(X[:, column].copy())
     head.labels[0].set_value(y.astype(float))
     head.loss.backward()
-    return [float(np.sqrt(sum(float(w.grad) ** 2 for w in layer.weights))) for layer in model.layers]
+    return list(model.weight_gradient_norms().values())
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -157,24 +157,18 @@ def plot_norms(norms: dict[str, list[float]], args: argparse.Namespace, path: Pa
 
 def render_graph(loss: object, path: Path, title: str, threshold: float) -> Path:
     """Draw the whole scalar graph top to bottom with gradients (no values, no layer boxes:
-    the layers then line up as rows), vanishing nodes marked; palette-compress the PNG."""
+    the layers then line up as rows), vanishing nodes marked; a palette PNG."""
     viz.render(
-        loss, path, show_values=False, rankdir="TB", cluster_separator=None, vanishing_threshold=threshold, title=title
+        loss,
+        path,
+        palette=128,
+        show_values=False,
+        rankdir="TB",
+        cluster_separator=None,
+        vanishing_threshold=threshold,
+        title=title,
     )
-    shrink_png(path)
     return path
-
-
-def shrink_png(path: Path, colours: int = 128) -> None:
-    """Rewrite a Graphviz PNG with an adaptive palette (a few flat colours: about 3x smaller,
-    no visible change). Left as it is when Pillow is not installed."""
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow is a dev dependency
-        return
-    with Image.open(path) as image:
-        reduced = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
-    reduced.save(path, optimize=True)
 
 
 if __name__ == "__main__":

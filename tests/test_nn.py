@@ -54,6 +54,22 @@ def test_mlp_counts_names_and_gradients():
     assert gradcheck(loss, model.parameters()) < 1e-6
 
 
+def test_weight_gradient_norms_per_layer():
+    model = nn.MLP(2, [3, 1], activation="tanh", rng=0)
+    label = Variable(0.5, name="label", trainable=False)
+    loss = SquaredLoss([label, model.outputs[0]])
+    with pytest.raises(ValueError, match="fc1.w"):
+        model.weight_gradient_norms()
+    model.inputs[0].set_value(np.array([0.3, -1.0]))
+    model.inputs[1].set_value(np.array([0.7, 0.2]))
+    loss.backward()
+    norms = model.weight_gradient_norms()
+    assert list(norms) == ["fc1", "fc2"]
+    for layer in model.layers:
+        expected = np.sqrt(sum(float(w.grad) ** 2 for w in layer.weights))
+        assert norms[layer.name] == pytest.approx(expected, rel=1e-12) and expected > 0
+
+
 def test_named_mlp_prefixes_names():
     model = nn.MLP(1, [2, 1], name="enc", rng=0)
     assert model.inputs[0].name == "enc.x[0]"

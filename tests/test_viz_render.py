@@ -190,6 +190,25 @@ def test_render_png_svg_pdf_with_graphviz(tmp_path):
     assert pdf.name == "graph.pdf" and pdf.read_bytes().startswith(b"%PDF")
 
 
+@needs_dot
+def test_palette_png_is_smaller_and_keeps_the_picture(tmp_path):
+    from PIL import Image
+
+    net = seed_net_at_a_point()
+    full = render(net.loss, tmp_path / "full.png")
+    reduced = render(net.loss, tmp_path / "reduced.png", palette=64)
+    assert reduced.read_bytes().startswith(PNG_SIGNATURE)
+    assert reduced.stat().st_size < full.stat().st_size
+    with Image.open(full) as a, Image.open(reduced) as b:
+        assert b.mode == "P" and a.size == b.size
+        difference = np.abs(np.asarray(a.convert("RGB"), float) - np.asarray(b.convert("RGB"), float))
+    assert difference.mean() < 2.0  # on a 0-255 scale: no visible change
+    with pytest.raises(ValueError, match="palette"):
+        render(net.loss, tmp_path / "graph.svg", palette=64)
+    with pytest.raises(ValueError, match="palette"):
+        render(net.loss, tmp_path / "graph.png", palette=1000)
+
+
 def test_fallback_without_dot_draws_and_warns(tmp_path, no_dot_on_path):
     net = seed_net_at_a_point()
     with pytest.warns(GraphvizMissingWarning, match="apt-get install graphviz"):

@@ -65,6 +65,21 @@ class Module:
         """The sub-modules with ``weights``, ``biases``, ``fan_in`` and ``fan_out`` (for initialisers)."""
         return [module for module in self.modules() if hasattr(module, "fan_in") and getattr(module, "weights", None)]
 
+    def weight_gradient_norms(self) -> dict[str, float]:
+        """The L2 norm of each layer's weight gradients, ``{layer name: norm}``, input side
+        first: seed 000's ``print_grads``, the numbers that show vanishing gradients and dead
+        units. Reads the ``.grad`` cached by the last ``backward()``/``get_grad``; raises
+        ``ValueError`` naming the first weight that has none."""
+        norms: dict[str, float] = {}
+        for layer in self.fan_layers():
+            total = 0.0
+            for weight in layer.weights:
+                if weight.grad is None:
+                    raise ValueError(f"weight {weight.name!r} has no gradient yet: run loss.backward() first")
+                total += float(weight.grad) ** 2
+            norms[layer.name] = total**0.5
+        return norms
+
     def train(self, mode: bool = True) -> Module:
         """Set training mode (dropout active) on this module and its sub-modules."""
         for module in self.modules():
