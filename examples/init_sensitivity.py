@@ -30,24 +30,34 @@ Long runs use the compiled per-sample SGD loop (``graphdl.compile(loss).sgd``, ~
 than the interpreter); the script first checks that it reproduces the interpreter's
 ``train_per_sample`` exactly on 300 steps.
 
-Measured with the defaults (10 000 steps, 200 random seeds, data seed 0 for the figures):
+Measured with the defaults (10 000 steps, 200 random seeds, data seed 0 for the figures;
+11 s wall, 25 s while the 2 cores were shared):
 
-* figure 8's init reaches loss < 0.15 after 818 steps, figure 7's after 9 092 steps.
-  Figure 8 ends with two bends (kinks at x = 0.48 and 1.23, both units on to the right
-  of their kink); figure 7 ends with one bend (unit 2, on to the LEFT of its kink at
-  x = 0.92) while unit 1 (kink at 1.86) serves as a straight line, offset by b_21 = 3.6.
+* figure 8's init reaches loss < 0.15 after 818 steps, figure 7's after 9 092 steps (11x
+  more, as the seed's "1500 versus over 10 000"). Figure 8 ends with two upward bends
+  (kinks at x = 0.48 and 1.23, both units on to the RIGHT of their kink); figure 7 with one
+  (unit 2, on to the LEFT of its kink at x = 0.92), while unit 1 (w_21 = −2.03, kink at
+  1.86, near the end of the range) serves as a rising straight line offset by b_21 = 3.62.
   Figure 7 is slow because unit 2 sits off on [0, 2] (b_12 ≈ 0, w_12 < 0) for thousands
   of steps and only LeakyReLU's 0.1 slope brings it back: with plain ReLU figure 7's init
-  never fits (both units die), figure 8's still fits after 815 steps.
-* random U(−1, 1) init, 200 runs of 10 000 steps: LeakyReLU failed in 31.5% of runs, plain
-  ReLU in 40.0%. Within the seed's 1500 steps only 38.5% (LeakyReLU) and 34.5% (ReLU) of
-  runs fit. Most fits use a single bend (LeakyReLU 88%, ReLU 87% of fitted runs); two
-  bends as in figure 8 are rare (15 and 15 runs), and bends on the left of the kink as in
-  figure 7 too. Failed runs end with no upward bend in [0, 2]: the net is a straight
-  line there, and at the best straight line every gradient averages to zero, so even the
-  leaky slope does not get it out (they stay failed with 100 000 steps). With ReLU at
-  least one unit is already dead at init in 50% of runs (53% expected for U(−1, 1)), and
-  both units in 10%: those runs can never use that unit.
+  never fits (both units end dead, loss 1.09), figure 8's still fits after 815 steps.
+  Figure 7's snapshot at step 10 000 is rougher (mean |error| 0.24 on a grid) than its
+  last-100 mean loss (0.12): per-sample updates keep moving unit 1's kink around x ≈ 2.
+* random U(−1, 1) init, 200 runs of 10 000 steps: plain ReLU failed in 40.0% of runs,
+  LeakyReLU(0.1) in 31.5% (same inits and data: 19 runs fail only with ReLU, 2 only with
+  LeakyReLU, 61 with both). Within the seed's 1500 steps only 34.5% (ReLU) and 38.5%
+  (LeakyReLU) of runs fit. Most fits use a single bend; two bends as in figure 8 occur in
+  15 runs of 200 for each activation, and bending units on the left of their kink as in
+  figure 7 are rare (10 of 152 bending units with LeakyReLU, 13 of 135 with ReLU).
+  Failed runs end (62 of 63 LeakyReLU, 75 of 80 ReLU) with no unit bending up in [0, 2]:
+  the net is a straight line there (mean loss ≈ 0.26; the best straight line has 0.25), with
+  the kinks outside [0, 2] or pinned at its ends, a state SGD does not leave (see 100 000
+  steps below), leaky slope or not. With ReLU,
+  20% of runs end with both units dead and a constant output (loss 1.01); at init already
+  49.5% of runs have a dead unit and 11% two (52.7% and 9.8% expected for U(−1, 1)).
+* with ``--steps 100000`` (4.4 min): ReLU still fails in 34.5% of runs, LeakyReLU in 25.5%;
+  every failed run is a straight line on [0, 2]; two-bend fits grow to 27 (ReLU) and 38
+  (LeakyReLU) runs.
 
 Prints these numbers; with ``--out DIR`` writes DIR/init_sensitivity.png (figures 8 and 7
 side by side: loss, each unit's contribution and the fitted curve) and DIR/init_sweep.png
@@ -296,7 +306,9 @@ def report_sweep(sweeps: dict[str, dict], args: argparse.Namespace) -> None:
         print(f"  fitted within 1500 steps (the seed's run length): {percent(fitted_early, runs)}")
         for mode, label in MODES.items():
             count = result["counts"][mode]
-            print(f"  {label}: {count} ({percent(count, runs)})")
+            losses = [loss for loss, m in zip(result["final_loss"], result["modes"]) if m == mode]
+            mean_loss = f", mean final loss {np.mean(losses):.2f}" if losses else ""
+            print(f"  {label}: {count} ({percent(count, runs)}{mean_loss})")
         print(
             f"  bending units of the fitted runs: {result['bends_right']} on to the right of their kink (as fig 8), "
             f"{result['bends_left']} on to the left (as fig 7)"
@@ -505,6 +517,15 @@ def plot_sweep(sweeps: dict[str, dict], named: dict[str, dict], args: argparse.N
     curve.set_title("When the random runs fit")
     curve.legend(loc="lower right", fontsize=9)
     curve.grid(alpha=0.3)
+    failed = ", ".join(
+        f"{ACTIVATIONS[activation]} in {100 * sum(result['failed']) / args.runs:.1f}%"
+        for activation, result in sorted(sweeps.items(), reverse=True)
+    )
+    figure.suptitle(
+        f"Random U(−1, 1) init of the seed's x² net: training fails with {failed} of {args.runs} runs\n"
+        f"(failed = mean loss of the last {args.window} steps ≥ {args.threshold} after {args.steps} steps)",
+        fontsize=11,
+    )
     figure.savefig(path, dpi=100)
     return path
 
