@@ -1,0 +1,534 @@
+"""How much the initial parameters matter for the seed's two-unit x² net (seed 004 §4).
+
+Seed 004 fits y = x² on [0, 2] with a 1-2-1 LeakyReLU(0.1) network built node by node,
+trained one sample at a time with SGD (lr 0.01) on |label − prediction|. Its §4 shows two
+initialisations that differ only in w_11 and w_12 (−0.157, −0.107 for figure 8; both
+0.3 lower for figure 7): figure 8 fits in 1500 steps, figure 7 needs over 10 000 steps
+and bends the curve in another way. It also warns that plain ReLU with random U(−1, 1)
+initialisation "sometimes succeeds, sometimes fails". This script measures both.
+
+    PYTHONPATH=. python examples/init_sensitivity.py --out viz
+
+Definitions used throughout:
+
+* **steps to fit**: the first step at which the mean of the last ``--window`` (100)
+  per-sample losses is below ``--threshold`` (0.15). A run has **fitted** if that mean
+  over its last 100 steps is below the threshold at the end of training.
+* Hidden unit j computes z_j = w_1j·x + b_1j and adds w_2j·act(z_j) to the output. Its
+  **kink** is at x = −b_1j / w_1j; it is **on** (z_j > 0) to the right of the kink if
+  w_1j > 0, to the left if w_1j < 0. On [0, 2] a unit either
+  **bends** (its kink lies inside (0, 2) and w_2j > 0, so the slope of the output grows
+  there, the way x² needs), is **on but not bending** (its kink lies outside [0, 2], or it
+  bends the curve downwards), or is **off** (z_j ≤ 0 on all of [0, 2]; with plain ReLU such
+  a unit is dead: its gradient is exactly 0 for every sample).
+* **Fitting modes** of the final net: fitted with two bends (figure 8's way), fitted with
+  one bend while the other unit is on but not bending (figure 7's way), fitted with one
+  bend while the other unit is off; failed with both units off, with one unit off, or with
+  no unit off.
+
+Long runs use the compiled per-sample SGD loop (``graphdl.compile(loss).sgd``, ~40x faster
+than the interpreter); the script first checks that it reproduces the interpreter's
+``train_per_sample`` exactly on 300 steps.
+
+Measured with the defaults (10 000 steps, 200 random seeds, data seed 0 for the figures;
+11 s wall, 25 s while the 2 cores were shared):
+
+* figure 8's init reaches loss < 0.15 after 818 steps, figure 7's after 9 092 steps (11x
+  more, as the seed's "1500 versus over 10 000"). Figure 8 ends with two upward bends
+  (kinks at x = 0.48 and 1.23, both units on to the RIGHT of their kink); figure 7 with one
+  (unit 2, on to the LEFT of its kink at x = 0.92), while unit 1 (w_21 = −2.03, kink at
+  1.86, near the end of the range) serves as a rising straight line offset by b_21 = 3.62.
+  Figure 7 is slow because unit 2 sits off on [0, 2] (b_12 ≈ 0, w_12 < 0) for thousands
+  of steps and only LeakyReLU's 0.1 slope brings it back: with plain ReLU figure 7's init
+  never fits (both units end dead, loss 1.09), figure 8's still fits after 815 steps.
+  Figure 7's snapshot at step 10 000 is rougher (mean |error| 0.24 on a grid) than its
+  last-100 mean loss (0.12): per-sample updates keep moving unit 1's kink around x ≈ 2.
+* random U(−1, 1) init, 200 runs of 10 000 steps: plain ReLU failed in 40.0% of runs,
+  LeakyReLU(0.1) in 31.5% (same inits and data: 19 runs fail only with ReLU, 2 only with
+  LeakyReLU, 61 with both). Within the seed's 1500 steps only 34.5% (ReLU) and 38.5%
+  (LeakyReLU) of runs fit. Most fits use a single bend; two bends as in figure 8 occur in
+  15 runs of 200 for each activation, and bending units on the left of their kink as in
+  figure 7 are rare (10 of 152 bending units with LeakyReLU, 13 of 135 with ReLU).
+  Failed runs end (62 of 63 LeakyReLU, 75 of 80 ReLU) with no unit bending up in [0, 2]:
+  the net is a straight line there (mean loss ≈ 0.26; the best straight line has 0.25), with
+  the kinks outside [0, 2] or pinned at its ends, a state SGD does not leave (see 100 000
+  steps below), leaky slope or not. With ReLU,
+  20% of runs end with both units dead and a constant output (loss 1.01); at init already
+  49.5% of runs have a dead unit and 11% two (52.7% and 9.8% expected for U(−1, 1)).
+* with ``--steps 100000`` (4.4 min): ReLU still fails in 34.5% of runs, LeakyReLU in 25.5%;
+  every failed run is a straight line on [0, 2]; two-bend fits grow to 27 (ReLU) and 38
+  (LeakyReLU) runs.
+
+Prints these numbers; with ``--out DIR`` writes DIR/init_sensitivity.png (figures 8 and 7
+side by side: loss, each unit's contribution and the fitted curve) and DIR/init_sweep.png
+(modes per activation and fraction of runs fitted against steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+import graphdl
+from graphdl.seednet import (
+    FIG7_INIT,
+    FIG8_INIT,
+    PARAMETER_NAMES,
+    SeedNet,
+    build_seed_net,
+    quadratic_data,
+    train_per_sample,
+)
+
+LOW, HIGH = 0.0, 2.0  # the data range of x
+ACTIVATIONS = {"leaky_relu": "LeakyReLU(0.1)", "relu": "ReLU"}
+NAMED_INITS = {"fig8": FIG8_INIT, "fig7": FIG7_INIT}
+MODES = {
+    "two_bends": "fitted: two bends (fig 8's way)",
+    "one_bend_other_on": "fitted: one bend, other unit on but not bending up",
+    "one_bend_other_off": "fitted: one bend, other unit off",
+    "failed_both_off": "failed: both units off on [0, 2]",
+    "failed_one_off": "failed: one unit off on [0, 2]",
+    "failed_none_off": "failed: no unit off",
+}
+#: P(b <= 0 and 2w + b <= 0) for w, b ~ U(−1, 1): b <= 0 (1/2) and w <= |b|/2 (5/8 on average)
+P_OFF_AT_INIT = 0.5 * 0.625
+CHECK_STEPS = 300  # steps on which the compiled loop is compared with the interpreter
+
+
+class Unit(NamedTuple):
+    """One hidden unit of the final net, seen on the data range [0, 2]."""
+
+    index: int  # 1 or 2
+    w: float  # w_1j
+    b: float  # b_1j
+    v: float  # w_2j
+    kink: float | None  # x = −b/w, None when w == 0
+    facing: str  # "right": on for x > kink; "left": on for x < kink; "flat": w == 0
+    role: str  # "bends", "on", "off"
+
+    def sentence(self) -> str:
+        """The unit in plain words."""
+        if self.kink is None:
+            where = "constant input (w = 0)"
+        else:
+            side = ">" if self.facing == "right" else "<"
+            where = f"kink at x = {self.kink:.2f}, on for x {side} {self.kink:.2f}"
+        return f"unit {self.index}: {where}, w_2{self.index} = {self.v:.2f}: {self.role_words}"
+
+    @property
+    def role_words(self) -> str:
+        """What the unit does to the output on [0, 2], in a few words."""
+        if self.role == "bends":
+            return "bends the curve up"
+        if self.role == "off":
+            return "off on all of [0, 2]"
+        if self.kink is not None and LOW < self.kink < HIGH:
+            return "bends the curve down"
+        return "a straight line on [0, 2]"
+
+
+def describe_units(params: Sequence[float]) -> list[Unit]:
+    """Kink, facing and role on [0, 2] of both hidden units, from the seven parameters
+    in the order of ``PARAMETER_NAMES``."""
+    values = dict(zip(PARAMETER_NAMES, (float(p) for p in params)))
+    units = []
+    for j in (1, 2):
+        w, b, v = values[f"w_1{j}"], values[f"b_1{j}"], values[f"w_2{j}"]
+        kink = -b / w if w != 0.0 else None
+        facing = "right" if w > 0 else "left" if w < 0 else "flat"
+        if b <= 0.0 and w * HIGH + b <= 0.0:
+            role = "off"  # pre-activation <= 0 at both ends, so on all of [0, 2]
+        elif kink is not None and LOW < kink < HIGH and v > 0.0:
+            role = "bends"
+        else:
+            role = "on"
+        units.append(Unit(j, w, b, v, kink, facing, role))
+    return units
+
+
+def classify(params: Sequence[float], final_loss: float, threshold: float) -> str:
+    """The fitting mode (a key of ``MODES``) of a final net whose mean loss over its last
+    steps is ``final_loss``."""
+    roles = [unit.role for unit in describe_units(params)]
+    if final_loss < threshold:
+        if roles.count("bends") == 2:
+            return "two_bends"
+        # a straight line is no fit of x² (its best mean error on [0, 2] is ~0.2), so at
+        # least one unit bends; the sweep counts the fitted runs without a bend to check
+        return "one_bend_other_off" if "off" in roles else "one_bend_other_on"
+    return {2: "failed_both_off", 1: "failed_one_off", 0: "failed_none_off"}[roles.count("off")]
+
+
+def steps_to_threshold(losses: Sequence[float], threshold: float, window: int) -> int | None:
+    """First step (1-based count of samples seen) at which the mean of the last ``window``
+    per-sample losses is below ``threshold``; None if it never is."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.size < window:
+        return None
+    running = np.convolve(losses, np.ones(window) / window, mode="valid")
+    below = np.flatnonzero(running < threshold)
+    return int(below[0]) + window if below.size else None
+
+
+class CompiledSeedNet:
+    """The seed net with its loss compiled once; ``train`` runs the generated per-sample
+    SGD loop from a given initialisation."""
+
+    def __init__(self, activation: str) -> None:
+        self.activation = activation
+        self.net: SeedNet = build_seed_net(activation=activation)
+        self.compiled = graphdl.compile(self.net.loss, inputs=[self.net.x, self.net.label])
+
+    def train(self, init: Sequence[float], xs: np.ndarray, labels: np.ndarray, lr: float) -> np.ndarray:
+        """Per-sample SGD over (xs, labels) from ``init``; returns the losses of every step."""
+        self.net.initialise(list(init))
+        return self.compiled.sgd({self.net.x: xs, self.net.label: labels}, lr)
+
+    @property
+    def params(self) -> list[float]:
+        return [float(param.value) for param in self.net.params]
+
+
+def compiled_vs_interpreter(steps: int, lr: float, seed: int) -> float:
+    """Largest difference (losses and final parameters) between the compiled SGD loop and
+    the interpreter's ``train_per_sample`` over ``steps`` steps, for both figure inits and
+    both activations."""
+    xs, labels = quadratic_data(steps, seed=seed)
+    largest = 0.0
+    for activation in ACTIVATIONS:
+        compiled = CompiledSeedNet(activation)
+        for init in NAMED_INITS.values():
+            interpreted = build_seed_net(activation=activation)
+            interpreted.initialise(list(init))
+            reference = train_per_sample(interpreted, xs, labels, lr=lr)
+            losses = compiled.train(init, xs, labels, lr)
+            largest = max(
+                largest,
+                float(np.max(np.abs(np.asarray(reference) - losses))),
+                float(np.max(np.abs(np.array([p.value for p in interpreted.params]) - compiled.params))),
+            )
+    return largest
+
+
+def run_named_inits(args: argparse.Namespace) -> dict[str, dict]:
+    """Train figure 8's and figure 7's inits with both activations on the same data."""
+    xs, labels = quadratic_data(args.steps, seed=args.seed)
+    results: dict[str, dict] = {}
+    for activation in ACTIVATIONS:
+        compiled = CompiledSeedNet(activation)
+        for name, init in NAMED_INITS.items():
+            losses = compiled.train(init, xs, labels, args.lr)
+            params = compiled.params
+            final_loss = float(np.mean(losses[-args.window :]))
+            results[f"{name}_{activation}"] = {
+                "name": name,
+                "activation": activation,
+                "losses": losses,
+                "steps_to_fit": steps_to_threshold(losses, args.threshold, args.window),
+                "final_loss": final_loss,
+                "params": params,
+                "units": describe_units(params),
+                "mode": classify(params, final_loss, args.threshold),
+            }
+    return results
+
+
+def sweep(activation: str, args: argparse.Namespace) -> dict:
+    """``args.runs`` random U(−1, 1) inits (run i: init from seed (first_seed + i, 1),
+    data from seed first_seed + i, the same for both activations)."""
+    compiled = CompiledSeedNet(activation)
+    modes, steps, finals, dead_at_init, inits, finals_params = [], [], [], [], [], []
+    for run in range(args.runs):
+        seed = args.first_seed + run
+        init = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=len(PARAMETER_NAMES))
+        xs, labels = quadratic_data(args.steps, seed=seed)
+        losses = compiled.train(init, xs, labels, args.lr)
+        params = compiled.params
+        final_loss = float(np.mean(losses[-args.window :]))
+        modes.append(classify(params, final_loss, args.threshold))
+        steps.append(steps_to_threshold(losses, args.threshold, args.window))
+        finals.append(final_loss)
+        dead_at_init.append(sum(unit.role == "off" for unit in describe_units(init)))
+        inits.append(init.tolist())
+        finals_params.append(params)
+    fitted_units = [describe_units(p) for p, mode in zip(finals_params, modes) if not mode.startswith("failed")]
+    bending = [unit for units in fitted_units for unit in units if unit.role == "bends"]
+    failed_units = [describe_units(p) for p, mode in zip(finals_params, modes) if mode.startswith("failed")]
+    return {
+        "activation": activation,
+        "modes": modes,
+        "counts": {mode: modes.count(mode) for mode in MODES},
+        "steps_to_fit": steps,
+        "final_loss": finals,
+        "off_at_init": dead_at_init,
+        "inits": inits,
+        "params": finals_params,
+        "failed": [mode.startswith("failed") for mode in modes],
+        "bends_right": sum(unit.facing == "right" for unit in bending),
+        "bends_left": sum(unit.facing == "left" for unit in bending),
+        "failed_without_bend": sum(all(unit.role != "bends" for unit in units) for units in failed_units),
+    }
+
+
+def percent(count: int, total: int) -> str:
+    return f"{100.0 * count / total:.1f}%"
+
+
+def report_named(results: dict[str, dict], args: argparse.Namespace) -> None:
+    for result in results.values():
+        label = f"{result['name']}" + ("" if result["activation"] == "leaky_relu" else " with plain ReLU")
+        if result["steps_to_fit"] is None:
+            print(f"{label}: loss never < {args.threshold} in {args.steps} steps")
+        else:
+            print(f"{label}: loss < {args.threshold} after {result['steps_to_fit']} steps")
+        print(f"  final mean loss of the last {args.window} steps: {result['final_loss']:.3f}; {MODES[result['mode']]}")
+        if result["activation"] == "leaky_relu":
+            for unit in result["units"]:
+                print(f"  {unit.sentence()}")
+            print(f"  b_21 = {result['params'][-1]:.2f}")
+
+
+def report_sweep(sweeps: dict[str, dict], args: argparse.Namespace) -> None:
+    print(
+        f"random U(-1, 1) init, {args.runs} runs of {args.steps} steps each "
+        f"(failed = mean of the last {args.window} losses >= {args.threshold} at the end):"
+    )
+    for activation, result in sweeps.items():
+        name, runs = ACTIVATIONS[activation], args.runs
+        failed = sum(result["failed"])
+        print(f"{name} random init: {percent(failed, runs)} of {runs} runs failed")
+        fitted_early = sum(s is not None and s <= 1500 for s in result["steps_to_fit"])
+        print(f"  fitted within 1500 steps (the seed's run length): {percent(fitted_early, runs)}")
+        for mode, label in MODES.items():
+            count = result["counts"][mode]
+            losses = [loss for loss, m in zip(result["final_loss"], result["modes"]) if m == mode]
+            mean_loss = f", mean final loss {np.mean(losses):.2f}" if losses else ""
+            print(f"  {label}: {count} ({percent(count, runs)}{mean_loss})")
+        print(
+            f"  bending units of the fitted runs: {result['bends_right']} on to the right of their kink (as fig 8), "
+            f"{result['bends_left']} on to the left (as fig 7)"
+        )
+        print(
+            f"  failed runs with no unit bending up in [0, 2] (a straight line there): "
+            f"{result['failed_without_bend']} of {failed}"
+        )
+        off = np.array(result["off_at_init"])
+        print(
+            f"  at init, at least one unit off on [0, 2] in {percent(int((off >= 1).sum()), runs)} of runs, "
+            f"both in {percent(int((off == 2).sum()), runs)} (expected for U(-1, 1): "
+            f"{100 * (1 - (1 - P_OFF_AT_INIT) ** 2):.1f}% and {100 * P_OFF_AT_INIT**2:.1f}%)"
+        )
+    if set(sweeps) == set(ACTIVATIONS):
+        relu, leaky = np.array(sweeps["relu"]["failed"]), np.array(sweeps["leaky_relu"]["failed"])
+        print(
+            f"same init and data: failed with ReLU but fitted with LeakyReLU in {int((relu & ~leaky).sum())} runs, "
+            f"the reverse in {int((leaky & ~relu).sum())}, failed with both in {int((relu & leaky).sum())}"
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10_000, help="training samples per run, one SGD step each")
+    parser.add_argument("--runs", type=int, default=200, help="random initialisations per activation (0: no sweep)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first random run")
+    parser.add_argument("--seed", type=int, default=0, help="data seed for the fig 8 / fig 7 runs")
+    parser.add_argument("--lr", type=float, default=0.01, help="learning rate (the seed's 0.01)")
+    parser.add_argument("--threshold", type=float, default=0.15, help="loss threshold for 'fitted'")
+    parser.add_argument("--window", type=int, default=100, help="steps in the running mean of the loss")
+    parser.add_argument("--out", type=Path, default=None, help="directory for the PNGs")
+    args = parser.parse_args(argv)
+    if args.window < 1:
+        parser.error("--window must be at least 1")
+    if args.steps < args.window:
+        parser.error("--steps must be at least --window")
+    if args.runs < 0:
+        parser.error("--runs must be >= 0")
+    if not (args.lr > 0 and args.threshold > 0):
+        parser.error("--lr and --threshold must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Train figures 8 and 7, sweep random inits, print and plot. Returns all results."""
+    args = parse_args(argv)
+    difference = compiled_vs_interpreter(min(CHECK_STEPS, args.steps), args.lr, args.seed)
+    print(
+        f"compiled SGD loop vs interpreter over {min(CHECK_STEPS, args.steps)} steps: "
+        f"largest difference {difference:.3g}"
+    )
+    named = run_named_inits(args)
+    report_named(named, args)
+    sweeps = {activation: sweep(activation, args) for activation in ACTIVATIONS} if args.runs else {}
+    if sweeps:
+        report_sweep(sweeps, args)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        paths = [plot_named(named, args, args.out / "init_sensitivity.png")]
+        if sweeps:
+            paths.append(plot_sweep(sweeps, named, args, args.out / "init_sweep.png"))
+        for path in paths:
+            print(f"wrote {path}")
+    return {"compiled_difference": difference, "named": named, "sweeps": sweeps}
+
+
+# ---------------------------------------------------------------------------- figures
+UNIT_COLOURS = ("tab:blue", "tab:green")
+INIT_COLOURS = {"fig8": "tab:purple", "fig7": "tab:orange"}
+
+
+def _activation(z: np.ndarray, activation: str) -> np.ndarray:
+    return np.where(z > 0, z, 0.1 * z if activation == "leaky_relu" else 0.0)
+
+
+def plot_named(named: dict[str, dict], args: argparse.Namespace, path: Path) -> Path:
+    """Loss of figures 8 and 7 (both activations), then per init: each unit's contribution
+    and the fitted curve against x²."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(12, 11.5), layout="constrained")
+    axes = figure.subplot_mosaic([["loss", "loss"], ["units_fig8", "units_fig7"], ["fit_fig8", "fit_fig7"]])
+    loss_axes = axes["loss"]
+    for result in named.values():
+        losses, window = result["losses"], args.window
+        running = np.convolve(losses, np.ones(window) / window, mode="valid")
+        leaky = result["activation"] == "leaky_relu"
+        name = result["name"].replace("fig", "fig ")
+        label = f"{name}, {ACTIVATIONS[result['activation']]}: "
+        label += "never fits" if result["steps_to_fit"] is None else f"fits after {result['steps_to_fit']} steps"
+        loss_axes.plot(
+            np.arange(window, len(losses) + 1),
+            running,
+            color=INIT_COLOURS[result["name"]],
+            linewidth=2 if leaky else 1.2,
+            linestyle="-" if leaky else ":",
+            label=label,
+        )
+        if result["steps_to_fit"] is not None and leaky:
+            loss_axes.axvline(result["steps_to_fit"], color=INIT_COLOURS[result["name"]], linewidth=1, alpha=0.6)
+    loss_axes.axhline(args.threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {args.threshold}")
+    loss_axes.set_yscale("log")
+    loss_axes.set_ylim(top=8.0)  # room for the legend above the curves
+    loss_axes.set_xlabel("step (one sample each)")
+    loss_axes.set_ylabel(f"mean |label − prediction|\nof the last {args.window} steps")
+    fig8_steps, fig7_steps = (named[f"{name}_leaky_relu"]["steps_to_fit"] for name in ("fig8", "fig7"))
+    speed = f"fig 8 fits {fig7_steps / fig8_steps:.0f}x sooner than fig 7" if fig8_steps and fig7_steps else ""
+    loss_axes.set_title(
+        f"Same net, same data, only w_11 and w_12 differ by 0.3: {speed or 'loss per init'} "
+        "(LeakyReLU: solid; plain ReLU: dotted)"
+    )
+    loss_axes.grid(alpha=0.3, which="both")
+    loss_axes.legend(loc="upper right", fontsize=9, ncol=3)
+
+    xs = np.linspace(-0.25, 2.25, 501)
+    for name in NAMED_INITS:
+        result = named[f"{name}_leaky_relu"]
+        units, params = result["units"], result["params"]
+        unit_axes, fit_axes = axes[f"units_{name}"], axes[f"fit_{name}"]
+        for unit, colour in zip(units, UNIT_COLOURS):
+            z = unit.w * xs + unit.b
+            contribution = unit.v * _activation(z, "leaky_relu")
+            on = np.where(z > 0, contribution, np.nan)
+            off = np.where(z <= 0, contribution, np.nan)
+            side = ">" if unit.facing == "right" else "<"
+            unit_axes.plot(
+                xs,
+                on,
+                color=colour,
+                linewidth=2.5,
+                label=f"unit {unit.index}: on for x {side} {unit.kink:.2f}, {unit.role_words}",
+            )
+            unit_axes.plot(xs, off, color=colour, linewidth=1.2, linestyle=":")
+            if unit.kink is not None and xs[0] <= unit.kink <= xs[-1]:
+                for axis in (unit_axes, fit_axes):
+                    axis.axvline(unit.kink, color=colour, linestyle="--", linewidth=1)
+        unit_axes.axhline(0, color="grey", linewidth=0.8)
+        unit_axes.set_title(
+            f"{name.replace('fig', 'fig ')} after {args.steps} steps: w_2j·LeakyReLU(w_1j·x + b_1j) per unit\n"
+            f"(thick: unit on, dotted: off, dashed: kink; b_21 = {params[-1]:.2f})",
+            fontsize=10,
+        )
+        unit_axes.set_xlabel("x")
+        unit_axes.set_ylabel("contribution to the output")
+        unit_axes.legend(loc="best", fontsize=8.5)
+        unit_axes.grid(alpha=0.3)
+
+        fitted = sum(unit.v * _activation(unit.w * xs + unit.b, "leaky_relu") for unit in units) + params[-1]
+        inside = (xs >= LOW) & (xs <= HIGH)
+        error = float(np.mean(np.abs(fitted[inside] - xs[inside] ** 2)))
+        fit_axes.axvspan(xs[0], LOW, color="grey", alpha=0.12)
+        fit_axes.axvspan(HIGH, xs[-1], color="grey", alpha=0.12, label="outside the data")
+        fit_axes.plot(xs, xs**2, color="black", linewidth=2, label="y = x²")
+        fit_axes.plot(xs, fitted, color=INIT_COLOURS[name], linewidth=2, linestyle="--", label="network")
+        fit_axes.set_title(
+            f"{name.replace('fig', 'fig ')} at step {args.steps}: {MODES[result['mode']].split(': ')[1]}\n"
+            f"mean |error| of this snapshot on [0, 2] = {error:.2f}",
+            fontsize=10,
+        )
+        fit_axes.set_xlabel("x")
+        fit_axes.set_ylabel("y")
+        fit_axes.legend(loc="upper left", fontsize=9)
+        fit_axes.grid(alpha=0.3)
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def plot_sweep(sweeps: dict[str, dict], named: dict[str, dict], args: argparse.Namespace, path: Path) -> Path:
+    """Fitting modes per activation (bars) and the fraction of runs fitted against steps."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13, 5.2), layout="constrained")
+    bars, curve = figure.subplots(1, 2, width_ratios=[1.25, 1])
+    modes = list(MODES)
+    positions = np.arange(len(modes))
+    height = 0.38
+    colours = {"leaky_relu": "tab:blue", "relu": "tab:red"}
+    for offset, (activation, result) in zip((-height / 2, height / 2), sweeps.items()):
+        counts = np.array([result["counts"][mode] for mode in modes])
+        bars.barh(positions + offset, counts, height=height, color=colours[activation], label=ACTIVATIONS[activation])
+        for position, count in zip(positions + offset, counts):
+            bars.text(count + 0.5, position, f"{count} ({100 * count / args.runs:.0f}%)", va="center", fontsize=8.5)
+    bars.set_yticks(positions, [MODES[mode] for mode in modes])
+    bars.invert_yaxis()
+    bars.set_xlabel(f"runs (of {args.runs} random U(−1, 1) inits)")
+    bars.set_xlim(0, max(max(r["counts"].values()) for r in sweeps.values()) * 1.25 + 1)
+    bars.set_title(f"How each run ends after {args.steps} steps")
+    bars.legend(loc="lower right")
+    bars.grid(alpha=0.3, axis="x")
+
+    steps_axis = np.arange(args.steps + 1)
+    for activation, result in sweeps.items():
+        reached = np.sort([s for s in result["steps_to_fit"] if s is not None])
+        fraction = np.searchsorted(reached, steps_axis, side="right") / args.runs
+        curve.plot(steps_axis, fraction, color=colours[activation], linewidth=2, label=ACTIVATIONS[activation])
+    curve.axvline(1500, color="grey", linestyle=":", linewidth=1.2, label="1500 steps (the seed's run)")
+    for name in NAMED_INITS:
+        steps = named[f"{name}_leaky_relu"]["steps_to_fit"]
+        if steps is not None:
+            label = f"{name.replace('fig', 'fig ')} (LeakyReLU): {steps} steps"
+            curve.axvline(steps, color=INIT_COLOURS[name], linestyle="--", linewidth=1.2, label=label)
+    curve.set_ylim(0, 1)
+    curve.set_xlabel("step")
+    curve.set_ylabel(f"fraction of runs whose loss has been < {args.threshold}")
+    curve.set_title("When the random runs fit")
+    curve.legend(loc="lower right", fontsize=9)
+    curve.grid(alpha=0.3)
+    failed = ", ".join(
+        f"{ACTIVATIONS[activation]} in {100 * sum(result['failed']) / args.runs:.1f}%"
+        for activation, result in sorted(sweeps.items(), reverse=True)
+    )
+    figure.suptitle(
+        f"Random U(−1, 1) init of the seed's x² net: training fails with {failed} of {args.runs} runs\n"
+        f"(failed = mean loss of the last {args.window} steps ≥ {args.threshold} after {args.steps} steps)",
+        fontsize=11,
+    )
+    figure.savefig(path, dpi=100)
+    return path
+
+
+if __name__ == "__main__":
+    main()
