@@ -80,6 +80,7 @@ from graphdl.seednet import (
     PARAMETER_NAMES,
     SeedNet,
     build_seed_net,
+    init_rng,
     quadratic_data,
     train_per_sample,
 )
@@ -245,7 +246,7 @@ def sweep(activation: str, args: argparse.Namespace) -> dict:
     modes, steps, finals, dead_at_init, inits, finals_params = [], [], [], [], [], []
     for run in range(args.runs):
         seed = args.first_seed + run
-        init = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=len(PARAMETER_NAMES))
+        init = init_rng(seed).uniform(-1.0, 1.0, size=len(PARAMETER_NAMES))
         xs, labels = quadratic_data(args.steps, seed=seed)
         losses = compiled.train(init, xs, labels, args.lr)
         params = compiled.params

@@ -125,6 +125,13 @@ def build_seed_net(activation: str = "leaky_relu", negative_slope: float = 0.1) 
     )  # fmt: skip
 
 
+def init_rng(seed: int | None) -> np.random.Generator:
+    """The generator for ``initialise("random", rng=...)`` given the same ``seed`` as
+    :func:`quadratic_data`: an independent stream, so the initial parameters are not the
+    first training inputs in disguise (both would otherwise be ``uniform`` draws of one stream)."""
+    return np.random.default_rng(None if seed is None else [seed, 1])
+
+
 def quadratic_data(n: int = 1500, seed: int | None = 0, low: float = 0.0, high: float = 2.0):
     """``n`` samples x ~ U(low, high) and labels x², as the seed generates them."""
     rng = np.random.default_rng(seed)

@@ -85,3 +85,13 @@ def test_fig8_fits_in_1500_steps(example, tmp_path, capsys) -> None:
 def test_fig7_is_not_fitted_after_1500_steps(example, capsys) -> None:
     example.main(["--init", "fig7"])
     assert _last_mean(capsys.readouterr().out) > 0.5
+
+
+def test_random_init_is_independent_of_the_data() -> None:
+    """The random start must not be the first training inputs in disguise (x − 1)."""
+    from graphdl.seednet import init_rng
+
+    for seed in range(5):
+        start = init_rng(seed).uniform(-1.0, 1.0, size=7)
+        xs, _ = quadratic_data(7, seed=seed)
+        assert np.abs(start - (xs - 1.0)).min() > 1e-6

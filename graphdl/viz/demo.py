@@ -14,7 +14,7 @@ from typing import TextIO
 
 import numpy as np
 
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.seednet import build_seed_net, init_rng, quadratic_data, train_per_sample
 
 ANIMATION_FORMATS = ("gif", "mp4", "html")
 
@@ -108,7 +108,7 @@ def run_demo(
     result = DemoResult()
 
     net = build_seed_net()
-    net.initialise(init, rng=np.random.default_rng(seed))
+    net.initialise(init, rng=init_rng(seed))
     xs, labels = quadratic_data(steps, seed=seed)
     recorder = TrainingRecorder.for_seed_net(net, every=every, total_steps=steps)
     recorder.start()
