@@ -1,4 +1,4 @@
-"""``examples/iris.py``: the default run (about a second) reaches test accuracy >= 0.9."""
+"""``examples/iris.py``: the default run (about a second) reaches test accuracy >= 0.9; bad flags fail."""
 
 from __future__ import annotations
 
