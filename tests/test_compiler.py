@@ -346,3 +346,28 @@ def test_very_long_sums_compile():
     x.set_value(np.array([1.0, 2.0]))
     expected = target.forward().tolist()
     assert compiled.forward({x: np.array([1.0, 2.0])}).tolist() == expected
+
+
+def test_softmax_cross_entropy_source_grows_linearly_with_the_classes():
+    # Regression: the log-sum-exp's running maximum where(m > z, m, z) uses m twice, so its
+    # text doubled per logit (2**K copies; 10 digit classes made each step 10x slower).
+    # Long operands now go to temporaries, and one text is written to one temporary only.
+    classes = 16
+    x, label = Variable(name="x", trainable=False), Variable(name="label", trainable=False)
+    weights = [Variable(0.1 * k - 0.7, name=f"w{k}") for k in range(classes)]
+    loss = ops.SoftmaxCrossEntropy([*[ops.Mul([x, w]) for w in weights], label])
+    compiled = graphdl.compile(loss, inputs=[x, label])
+    source = compiled.source
+    assert len(source) < 20_000
+    assert max(len(line) for line in source.splitlines()) < 2_000
+    assigned = [line.split(" = ")[0].strip() for line in source.split("def backward")[1].splitlines() if " = " in line]
+    assert len(assigned) == len(set(assigned))  # straight-line code: every name is assigned once
+    assert sum("_part" in name for name in assigned) >= classes // 4  # the shared parts are temporaries
+    xs, labels = np.array([0.5, -2.0, 3.0, 40.0]), np.array([0.0, 3.0, 15.0, 7.0])
+    mean = compiled.backward({x: xs, label: labels})
+    compiled_grads = [w.grad for w in weights]
+    x.set_value(xs)
+    label.set_value(labels)
+    loss.backward()
+    assert mean == pytest.approx(float(np.mean(loss.value)), rel=1e-12)
+    np.testing.assert_allclose(compiled_grads, [w.grad for w in weights], rtol=1e-12, atol=1e-15)

@@ -83,3 +83,34 @@ def test_decision_boundary_errors_are_clear():
         plot_decision_boundary(lambda p: p[:3, 0], {"train": (np.zeros((4, 2)), np.zeros(4))}, resolution=5)
     with pytest.raises(ValueError, match="resolution"):
         plot_decision_boundary(lambda p: p[:, 0], {"train": (np.zeros((4, 2)), np.zeros(4))}, resolution=1)
+
+
+def test_confusion_matrix_plot_shows_counts_and_class_names(tmp_path):
+    from graphdl.metrics import confusion_matrix
+    from graphdl.viz.plots import plot_confusion_matrix
+
+    matrix = confusion_matrix([0, 0, 1, 1, 2, 2, 2], [0, 1, 1, 1, 2, 2, 0], num_classes=3)
+    figure = plot_confusion_matrix(matrix, ["setosa", "versicolor", "virginica"], path=tmp_path / "cm.png")
+    axes = figure.axes[0]
+    cells = [text.get_text() for text in axes.texts]
+    assert cells == [str(v) for v in matrix.ravel()]  # row by row: true class, then predicted
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["setosa", "versicolor", "virginica"]
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["setosa", "versicolor", "virginica"]
+    assert axes.get_xlabel() == "predicted class" and axes.get_ylabel() == "true class"
+    assert "5 of 7 correct" in axes.get_title()
+    assert (tmp_path / "cm.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_confusion_matrix_plot_draws_into_given_axes_and_checks_its_input():
+    from graphdl.viz.plots import _figure, plot_confusion_matrix
+
+    figure = _figure((8.0, 4.0))
+    left, right = figure.subplots(1, 2)
+    assert plot_confusion_matrix(np.eye(2, dtype=int) * 3, axes=right) is figure
+    assert len(right.texts) == 4 and not left.texts
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion_matrix(np.zeros((2, 3), dtype=int))
+    with pytest.raises(ValueError, match="2 class names"):
+        plot_confusion_matrix(np.eye(3, dtype=int), ["a", "b"])
+    with pytest.raises(ValueError, match="non-negative"):
+        plot_confusion_matrix(-np.eye(2, dtype=int))

@@ -111,11 +111,17 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
 
     forward_lines: list[str] = []
     current: list[str] = [""]  # the name of the node being written, for temporaries' names
+    # text -> temporary holding it. Every name is assigned once (the program is straight-line
+    # code), so equal text means equal value: a text spilled again reuses its temporary.
+    # Forward temporaries precede the reverse sweep in backward(), so the sweep may reuse them.
+    temporaries: dict[str, str] = {}
 
     def spill_to(lines: list[str]) -> Callable[[str], str]:
         def sink(text: str) -> str:
-            name = names.claim(f"{current[0]}_part")
-            lines.append(f"{name} = {text}")
+            name = temporaries.get(text)
+            if name is None:
+                name = temporaries[text] = names.claim(f"{current[0]}_part")
+                lines.append(f"{name} = {text}")
             return name
 
         return sink

@@ -137,13 +137,20 @@ class Expr:
 #: Deepest operator nesting written in one expression; deeper chains (an Add of
 #: thousands of terms) are split into temporaries so Python's compiler accepts them.
 MAX_DEPTH = 64
+#: Longest operand text a primitive call or a comparison embeds; a longer one goes to a
+#: temporary. A formula that uses one subexpression twice, such as the running maximum
+#: ``where(m > z, m, z)`` of a log-sum-exp, would otherwise double its text at every
+#: step (2**K copies for K logits); with the sink reusing the temporary of a text it has
+#: seen, it stays linear.
+MAX_OPERAND_TEXT = 80
 _spill_sinks: list[Callable[[str], str]] = []
 
 
 @contextlib.contextmanager
 def spilling(sink: Callable[[str], str]) -> Iterator[None]:
-    """While active, too-deep subexpressions are passed to ``sink(text)``, which writes
-    them to a temporary and returns its name (exact: a temporary changes no arithmetic)."""
+    """While active, too-deep (or, as operands of calls and comparisons, too long)
+    subexpressions are passed to ``sink(text)``, which writes them to a temporary and
+    returns its name (exact: a temporary changes no arithmetic)."""
     _spill_sinks.append(sink)
     try:
         yield
@@ -151,10 +158,12 @@ def spilling(sink: Callable[[str], str]) -> Iterator[None]:
         _spill_sinks.pop()
 
 
-def _spill(item: Expr) -> Expr:
-    if item.depth < MAX_DEPTH or not _spill_sinks or item.number is not None:
+def _spill(item: Expr, longest: int | None = None) -> Expr:
+    if not _spill_sinks or item.number is not None:
         return item
-    return Expr(_spill_sinks[-1](item.text))
+    if item.depth >= MAX_DEPTH or (longest is not None and item.depth > 1 and len(item.text) > longest):
+        return Expr(_spill_sinks[-1](item.text))
+    return item
 
 
 def literal(value: float) -> Expr:
@@ -221,14 +230,14 @@ def negate(item: Any) -> Expr:
 
 def compare(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right``; operands that are comparisons get brackets (no chaining)."""
-    left, right = _spill(lift(left)), _spill(lift(right))
+    left, right = _spill(lift(left), MAX_OPERAND_TEXT), _spill(lift(right), MAX_OPERAND_TEXT)
     text = f"{_wrap(left, _COMPARE + 1)} {symbol} {_wrap(right, _COMPARE + 1)}"
     return Expr(text, _COMPARE, depth=max(left.depth, right.depth) + 1)
 
 
 def call(name: str, *args: Any) -> Expr:
     """A call of a primitive, e.g. ``sign(label - add_21)``."""
-    items = [_spill(lift(arg)) for arg in args]
+    items = [_spill(lift(arg), MAX_OPERAND_TEXT) for arg in args]
     return Expr(f"{name}({', '.join(item.text for item in items)})", _ATOM, depth=max(i.depth for i in items) + 1)
 
 

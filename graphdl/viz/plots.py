@@ -250,3 +250,65 @@ def plot_decision_boundary(
     axes.set_title(title)
     _save(figure, path)
     return figure
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray | Sequence[Sequence[int]],
+    class_names: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    axes: Any = None,
+    path: str | Path | None = None,
+) -> Any:
+    """A confusion matrix ``m[true, predicted]`` (as :func:`graphdl.metrics.confusion_matrix`
+    returns) as a heat map with the count written in every cell: rows are the true
+    classes, columns the predicted ones, so correct answers lie on the diagonal; the
+    non-zero counts off the diagonal (the mistakes) are written in bold red.
+
+    ``class_names`` label the axes (default ``0 … K−1``); the default ``title`` gives the
+    number and fraction correct. Draws into ``axes`` when given (to place the matrix in a
+    larger figure), else into a new figure. Returns the figure."""
+    counts = np.asarray(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
+        raise ValueError(f"plot_confusion_matrix needs a square K×K matrix, got shape {counts.shape}")
+    if not np.issubdtype(counts.dtype, np.number) or (counts < 0).any():
+        raise ValueError("plot_confusion_matrix needs non-negative counts")
+    size = counts.shape[0]
+    names = [str(k) for k in range(size)] if class_names is None else [str(name) for name in class_names]
+    if len(names) != size:
+        raise ValueError(f"plot_confusion_matrix: {len(names)} class names for a {size}×{size} matrix")
+    if axes is None:
+        side = min(9.0, 2.2 + 0.55 * size)
+        figure = _figure((side + 0.9, side))
+        axes = figure.add_subplot()
+    else:
+        figure = axes.figure
+    largest = max(int(counts.max()), 1)
+    image = axes.imshow(counts, cmap="Blues", vmin=0, vmax=largest)
+    font = 11 if size <= 6 else 9
+    for true in range(size):
+        for predicted in range(size):
+            value = counts[true, predicted]
+            text = f"{value:g}" if np.issubdtype(counts.dtype, np.floating) else str(int(value))
+            if value == 0:
+                colour, weight = "#9ca3af", "normal"
+            elif true != predicted:  # mistakes stand out even where the colour is pale
+                colour, weight = "#dc2626", "bold"
+            else:
+                colour, weight = ("white" if value > 0.55 * largest else "#111827"), "normal"
+            axes.text(predicted, true, text, ha="center", va="center", color=colour, fontsize=font, weight=weight)
+    axes.set_xticks(range(size), names, rotation=30 if max(map(len, names)) > 3 else 0, ha="center")
+    axes.set_yticks(range(size), names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    if title is None:
+        total, correct = counts.sum(), np.trace(counts)
+        title = (
+            f"Confusion matrix: {correct:g} of {total:g} correct ({correct / total:.1%})"
+            if total
+            else "Confusion matrix"
+        )
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, shrink=0.8, label="count")
+    _save(figure, path)
+    return figure

@@ -1,0 +1,244 @@
+"""Handwritten digits (8×8 pixels, 10 classes) with a scalar-node MLP, softmax cross-entropy and Adam.
+
+The second multi-class example after ``iris.py``, in the manner of seed 001's chapter 5
+(the phone-price classifier): standardised inputs (the seed's StandardScaler, fitted on
+the training set), Sigmoid hidden units, one linear output per class, the multi-class
+cross-entropy (the seed's nn.CrossEntropyLoss), Adam and mini-batches, the accuracy of
+argmax over the outputs on a held-out test set. The data is scikit-learn's copy of the
+UCI digits (1797 images, 64 pixels each), split 1150 / 288 / 359 (train / dev / test).
+
+This is a big graph for scalar autograd: a 64-32-10 MLP has 2410 parameters and
+4918 nodes, each weight its own ``Variable`` and ``Mul``; the Trainer compiles it
+(``graphdl.compile``) to one straight-line Python function over numpy batches. The
+seed's lr 1e-4 and batch 8 for 50 epochs would mean 7200 steps; here Adam gets lr 0.01
+with batches of 32 for 10 epochs (360 steps).
+
+    PYTHONPATH=. python examples/digits.py --out viz
+
+Needs scikit-learn (graphdl never downloads data): without it the script says so in one
+line and exits with status 1.
+
+Measured with the defaults (seed 0): test accuracy 0.983 (353 of 359; two 4s taken for
+7s), dev accuracy 0.969, train accuracy 0.997, test loss 0.0878; seeds 1 to 4 give test
+accuracies 0.961, 0.958, 0.969 and 0.975. Compiling took 0.26 s and a training step
+22 ms (median; 8.6 s of training in all, 12.7 s wall time with the figure, on a 2-core
+machine shared with other jobs). Most of a step is the generated program (a third of
+it the 2410 per-parameter sums over the batch), the rest Adam's update of 2410 scalar
+Variables. Before the compiler fix made with this example, the softmax's log-sum-exp
+compiled to 2**10 copies of its running maximum: compiling took 1.5 s and a step
+197 ms (same machine, same numbers out).
+
+Prints the learning curve, the timings, "test accuracy: 0.983" and the confusion
+matrix; with ``--out DIR`` writes DIR/digits_confusion.png (the confusion matrix and the
+test digits the net got wrong, most confident mistakes first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphdl import Graph, datasets, nn, optim
+from graphdl.metrics import confusion_matrix
+from graphdl.train import Trainer
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=positive_int, default=32, help="Sigmoid hidden units (default 32)")
+    parser.add_argument("--epochs", type=non_negative_int, default=10, help="passes over the training set (10)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="samples per Adam step (default 32)")
+    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
+    parser.add_argument(
+        "--samples", type=positive_int, default=None, help="use only the first N images (default: all 1797)"
+    )
+    parser.add_argument("--errors", type=non_negative_int, default=12, help="misclassified digits to draw (12)")
+    parser.add_argument("--out", type=Path, default=None, help="directory for digits_confusion.png")
+    args = parser.parse_args(argv)
+    if not args.lr > 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
+    if args.samples is not None and args.samples < 20:
+        parser.error(f"--samples must be at least 20 (to split into train, dev and test), got {args.samples}")
+    return args
+
+
+def load_digits() -> datasets.Dataset:
+    """graphdl.datasets.digits(), or a one-line message and exit status 1 without scikit-learn."""
+    try:
+        return datasets.digits()
+    except ImportError as error:
+        raise SystemExit(f"examples/digits.py: {error}") from None
+
+
+def standardise(train: tuple, *others: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Scale every pixel to mean 0 and standard deviation 1 with the training set's
+    statistics (the seed's StandardScaler); pixels that are always blank stay 0."""
+    mean, std = train[0].mean(axis=0), train[0].std(axis=0)
+    std[std == 0.0] = 1.0
+    return [((X - mean) / std, y) for X, y in (train, *others)]
+
+
+class Timing:
+    """Trainer callback: the compile time (the Trainer compiles before ``on_fit_start``),
+    the time of every optimisation step, the evaluation after every epoch, and a line of
+    the learning curve per epoch."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.compile_seconds = 0.0
+        self.step_seconds: list[float] = []
+        self.evaluation_seconds = 0.0
+        self.last = started
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.last = time.perf_counter()
+        self.compile_seconds = self.last - self.started
+
+    def on_step(self, trainer: Trainer, step: int, loss: float) -> None:
+        now = time.perf_counter()
+        self.step_seconds.append(now - self.last)
+        self.last = now
+
+    def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        now = time.perf_counter()
+        self.evaluation_seconds += now - self.last
+        self.last = now
+        print(
+            f"epoch {epoch + 1:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
+            f"dev accuracy {logs['dev_accuracy']:.3f}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train on the digits, print timings, accuracies and the confusion matrix, plot with ``--out``."""
+    args = parse_args(argv)
+    data = load_digits()
+    X, y = (data.X, data.y) if args.samples is None else (data.X[: args.samples], data.y[: args.samples])
+    raw_train, raw_dev, raw_test = datasets.train_dev_test_split(X, y, (0.64, 0.16, 0.2), seed=args.seed)
+    train, dev, test = standardise(raw_train, raw_dev, raw_test)
+    classes = len(data.target_names)
+    print(f"digits: {len(train[0])} train / {len(dev[0])} dev / {len(test[0])} test images of 8x8 pixels, 10 classes")
+
+    model = nn.MLP(X.shape[1], [args.hidden, classes], activation="sigmoid", rng=args.seed)
+    trainer = Trainer(model, optim.Adam(model, lr=args.lr), loss="cross_entropy", metric="accuracy", progress=False)
+    nodes = len(Graph(trainer.loss).nodes)
+    print(f"model: {X.shape[1]}-{args.hidden}-{classes} MLP, {len(model.parameters())} parameters, {nodes} nodes")
+    timing = Timing(time.perf_counter())
+    history = trainer.fit(
+        train, dev, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callbacks=[timing]
+    )
+    train_seconds = time.perf_counter() - timing.started
+    step_ms = 1000.0 * float(np.median(timing.step_seconds)) if timing.step_seconds else float("nan")
+    print(f"compile time: {timing.compile_seconds:.2f} s")
+    print(
+        f"step time: {step_ms:.1f} ms (median of {len(timing.step_seconds)} steps of {args.batch_size} images); "
+        f"evaluation after the epochs {timing.evaluation_seconds:.2f} s; training {train_seconds:.1f} s in all"
+    )
+
+    scores = {name: trainer.evaluate(part) for name, part in (("train", train), ("dev", dev), ("test", test))}
+    outputs = trainer.predict(test[0])
+    predictions = outputs.argmax(axis=1)
+    matrix = confusion_matrix(test[1], predictions, classes)
+    for name, score in scores.items():
+        print(f"{name} accuracy: {score['accuracy']:.3f}")
+    print(f"test loss: {scores['test']['loss']:.4f}")
+    print("test confusion matrix (rows: true digit, columns: predicted):")
+    print("     " + " ".join(f"{k:>3d}" for k in range(classes)))
+    for digit, row in enumerate(matrix):
+        print(f"  {digit}: " + " ".join(f"{count:>3d}" for count in row))
+
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = plot(matrix, raw_test, outputs, args, args.out / "digits_confusion.png")
+        print(f"figure written: {path}")
+    return {
+        "train_accuracy": scores["train"]["accuracy"],
+        "dev_accuracy": scores["dev"]["accuracy"],
+        "test_accuracy": scores["test"]["accuracy"],
+        "test_loss": scores["test"]["loss"],
+        "confusion": matrix,
+        "predictions": predictions,
+        "labels": test[1],
+        "history": history,
+        "parameters": len(model.parameters()),
+        "nodes": nodes,
+        "compile_seconds": timing.compile_seconds,
+        "step_ms": step_ms,
+    }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (probabilities of the classes) of (N, K) logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def plot(matrix: np.ndarray, raw_test: tuple, outputs: np.ndarray, args: argparse.Namespace, path: Path) -> Path:
+    """The test confusion matrix beside the misclassified test digits, most confident first."""
+    from matplotlib.figure import Figure
+
+    from graphdl.viz.plots import plot_confusion_matrix
+
+    images, labels = raw_test
+    probabilities = softmax(outputs)
+    predicted = probabilities.argmax(axis=1)
+    mistakes = np.flatnonzero(predicted != labels)
+    wrong = mistakes[np.argsort(-probabilities[mistakes, predicted[mistakes]], kind="stable")][: args.errors]
+
+    figure = Figure(figsize=(14, 6.6), layout="constrained")
+    left, right = figure.subfigures(1, 2, width_ratios=[1.25, 1])
+    total, correct = int(matrix.sum()), int(np.trace(matrix))
+    plot_confusion_matrix(
+        matrix, axes=left.subplots(), title=f"Test set: {correct} of {total} correct ({correct / total:.1%})"
+    )
+    columns = min(4, max(1, int(np.ceil(np.sqrt(len(wrong))))))
+    rows = max(1, -(-len(wrong) // columns))
+    grid = right.subplots(rows, columns, squeeze=False)
+    for axes in grid.ravel()[len(wrong) :]:
+        axes.set_axis_off()
+    for axes, index in zip(grid.ravel(), wrong):
+        axes.imshow(images[index].reshape(8, 8), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_title(
+            f"true {int(labels[index])}, said {predicted[index]}\n(p = {probabilities[index, predicted[index]]:.2f})",
+            fontsize=10,
+        )
+    if len(wrong) == 0:
+        grid[0, 0].text(0.0, 0.5, "no misclassified test digits", fontsize=12)
+    shown = f"all {len(mistakes)}" if len(wrong) == len(mistakes) else f"{len(wrong)} of {len(mistakes)}"
+    right.suptitle(
+        f"Misclassified test digits ({shown}), most confident first\np = the net's probability of its answer"
+    )
+    figure.suptitle(
+        f"Digits (8x8), 64-{args.hidden}-10 MLP (Sigmoid), softmax cross-entropy, Adam lr {args.lr}, "
+        f"batch {args.batch_size}, {args.epochs} epochs"
+    )
+    figure.savefig(path, dpi=100, facecolor="white")
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Three iris species told apart by an MLP trained with softmax cross-entropy and Adam.
+
+Repeats, on a data set that ships with graphdl, the multi-class recipe of seed 001's
+chapter 5 (the phone-price classifier): features standardised with the training set's
+mean and standard deviation (the seed's StandardScaler), a fully connected net with
+Sigmoid hidden units and one linear output (logit) per class, the multi-class
+cross-entropy loss (the seed's nn.CrossEntropyLoss: softmax, then −log of the true
+class's probability), Adam, mini-batches of 8 for 50 epochs, and the test accuracy of
+argmax over the outputs. The seed's net (20-128-256-4, later 5 layers) is far larger
+than 4 flower measurements need; here 4-8-3, every weight a scalar node
+(``graphdl.nn.MLP``), trained by ``graphdl.train.Trainer`` (the seed's Runner).
+The seed's learning rate 1e-4 goes with its 250-step epochs; with 12 steps per epoch
+here Adam gets lr 0.01.
+
+    PYTHONPATH=. python examples/iris.py --out viz
+
+The 150 flowers are split 96 / 24 / 30 (train / dev / test, shuffled with ``--seed``).
+Measured with the defaults (seed 0; 0.6 s of training, 2.6 s wall): test accuracy 0.967 (29 of
+30; one versicolor taken for virginica), dev accuracy 0.958, train accuracy 0.979, test
+loss 0.1075. Seeds 1 to 4 give test accuracies 0.967, 0.900, 0.967 and 0.967; the
+untrained net (``--epochs 0``, seed 0) scores 0.333.
+
+Prints the learning curve every 10 epochs, the final accuracies ("test accuracy:
+0.967") and the test confusion matrix; with ``--out DIR`` writes DIR/iris_confusion.png
+(loss and accuracy per epoch, and the confusion matrix).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphdl import Graph, datasets, nn, optim
+from graphdl.metrics import confusion_matrix
+from graphdl.train import Trainer
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=positive_int, default=8, help="Sigmoid hidden units (default 8)")
+    parser.add_argument("--epochs", type=non_negative_int, default=50, help="passes over the training set (50)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="samples per Adam step (default 8)")
+    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
+    parser.add_argument("--out", type=Path, default=None, help="directory for iris_confusion.png")
+    args = parser.parse_args(argv)
+    if not args.lr > 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
+    return args
+
+
+def standardise(train: tuple, *others: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Scale every feature to mean 0 and standard deviation 1 with the training set's
+    statistics (the seed's StandardScaler fitted on the training set)."""
+    mean, std = train[0].mean(axis=0), train[0].std(axis=0)
+    std[std == 0.0] = 1.0  # a constant feature stays 0
+    return [((X - mean) / std, y) for X, y in (train, *others)]
+
+
+class EpochReport:
+    """Trainer callback: prints the learning curve every ``every`` epochs."""
+
+    def __init__(self, every: int, epochs: int) -> None:
+        self.every, self.epochs = every, epochs
+
+    def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        number = epoch + 1
+        if number % self.every == 0 or number == self.epochs:
+            print(
+                f"epoch {number:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
+                f"dev accuracy {logs['dev_accuracy']:.3f}"
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train on iris, print the accuracies and the confusion matrix, plot with ``--out``."""
+    args = parse_args(argv)
+    data = datasets.iris()
+    train, dev, test = standardise(*datasets.train_dev_test_split(data.X, data.y, (0.64, 0.16, 0.2), seed=args.seed))
+    classes = len(data.target_names)
+    print(f"iris: {len(train[0])} train / {len(dev[0])} dev / {len(test[0])} test flowers, {classes} species")
+
+    model = nn.MLP(data.X.shape[1], [args.hidden, classes], activation="sigmoid", rng=args.seed)
+    trainer = Trainer(model, optim.Adam(model, lr=args.lr), loss="cross_entropy", metric="accuracy", progress=False)
+    nodes = len(Graph(trainer.loss).nodes)
+    print(f"model: {data.X.shape[1]}-{args.hidden}-{classes} MLP, {len(model.parameters())} parameters, {nodes} nodes")
+    history = trainer.fit(
+        train,
+        dev,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        callbacks=[EpochReport(10, args.epochs)],
+    )
+
+    scores = {name: trainer.evaluate(part) for name, part in (("train", train), ("dev", dev), ("test", test))}
+    predictions = trainer.predict_classes(test[0])
+    matrix = confusion_matrix(test[1], predictions, classes)
+    for name, score in scores.items():
+        print(f"{name} accuracy: {score['accuracy']:.3f}")
+    print(f"test loss: {scores['test']['loss']:.4f}")
+    width = max(map(len, data.target_names))
+    print("test confusion matrix (rows: true species, columns: predicted):")
+    print(" " * (width + 2) + " ".join(f"{name:>{width}}" for name in data.target_names))
+    for name, row in zip(data.target_names, matrix):
+        print(f"{name:>{width}}: " + " ".join(f"{count:>{width}d}" for count in row))
+
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = plot(history, matrix, data.target_names, args, args.out / "iris_confusion.png")
+        print(f"figure written: {path}")
+    return {
+        "train_accuracy": scores["train"]["accuracy"],
+        "dev_accuracy": scores["dev"]["accuracy"],
+        "test_accuracy": scores["test"]["accuracy"],
+        "test_loss": scores["test"]["loss"],
+        "confusion": matrix,
+        "predictions": predictions,
+        "labels": test[1],
+        "history": history,
+    }
+
+
+def plot(history: Any, matrix: np.ndarray, names: Sequence[str], args: argparse.Namespace, path: Path) -> Path:
+    """Loss and accuracy per epoch (train and dev) beside the test confusion matrix."""
+    from matplotlib.figure import Figure
+
+    from graphdl.viz.plots import plot_confusion_matrix
+
+    figure = Figure(figsize=(15, 4.6), layout="constrained")
+    loss_axes, accuracy_axes, matrix_axes = figure.subplots(1, 3, width_ratios=[1, 1, 1.05])
+    epochs = np.arange(1, len(history.train_loss) + 1)
+    if len(epochs):
+        loss_axes.plot(epochs, history.train_loss, color="#dc2626", lw=2, label="train (mean over the epoch's batches)")
+        loss_axes.plot(epochs, history.dev_loss, color="#2563eb", lw=2, label="dev (after the epoch)")
+        accuracy_axes.plot(epochs, history.train_metric, color="#dc2626", lw=2, label="train")
+        accuracy_axes.plot(epochs, history.dev_metric, color="#2563eb", lw=2, ls="--", label="dev")
+    loss_axes.set_ylim(bottom=0)
+    loss_axes.set_title("Softmax cross-entropy per epoch")
+    loss_axes.set_ylabel("mean cross-entropy (nats)")
+    accuracy_axes.set_ylim(0, 1.02)
+    accuracy_axes.set_title("Accuracy per epoch")
+    accuracy_axes.set_ylabel("fraction classified correctly")
+    for axes in (loss_axes, accuracy_axes):
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+        axes.legend(loc="best")
+    total, correct = int(matrix.sum()), int(np.trace(matrix))
+    plot_confusion_matrix(
+        matrix, names, axes=matrix_axes, title=f"Test set: {correct} of {total} correct ({correct / total:.1%})"
+    )
+    figure.suptitle(
+        f"Iris, 4-{args.hidden}-3 MLP (Sigmoid), softmax cross-entropy, Adam lr {args.lr}, "
+        f"batch {args.batch_size}, {args.epochs} epochs"
+    )
+    figure.savefig(path, dpi=100, facecolor="white")
+    return path
+
+
+if __name__ == "__main__":
+    main()
