@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
 from graphdl import Graph
 from graphdl.viz.style import DEAD_FILL
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "dead_relu.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("dead_relu_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("dead_relu")
 
 
 def test_relu_gradients_are_exactly_zero_and_leaky_ones_are_not(example, tmp_path, capsys) -> None:

@@ -3,7 +3,6 @@ test accuracy >= 0.9, and without scikit-learn the script exits with one line.""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "digits.py"
@@ -21,10 +21,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def example():
     pytest.importorskip("sklearn")
-    spec = importlib.util.spec_from_file_location("digits_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("digits")
 
 
 def _printed(name: str, output: str) -> float:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
 from graphdl.seednet import FIG7_INIT, FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "init_sensitivity.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("init_sensitivity_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("init_sensitivity")
 
 
 def test_steps_to_threshold_uses_the_running_mean(example) -> None:

@@ -3,26 +3,18 @@ own numpy backprop, the hand-built graph against the toolkit, and the full defau
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "moons_classification.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("moons_classification_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    return load_example("moons_classification")
 
 
 def _printed(pattern: str, output: str) -> list[str]:

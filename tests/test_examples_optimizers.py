@@ -4,15 +4,13 @@ surface paths and the five classifier runs."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "optimizers.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAMES = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
 
@@ -31,10 +29,7 @@ TORCH_RANDN_27 = [
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("optimizers_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("optimizers")
 
 
 @pytest.fixture(scope="module")

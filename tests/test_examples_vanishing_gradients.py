@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
 from graphdl import Graph, compile
 from graphdl.viz.style import VANISHING_FILL
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "vanishing_gradients.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NUMBER = r"([0-9.]+e[-+][0-9]+)"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("vanishing_gradients_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("vanishing_gradients")
 
 
 def _printed_norms(output: str, activation: str) -> list[float]:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
 from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "quadratic_fit.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("quadratic_fit_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("quadratic_fit")
 
 
 def _last_mean(output: str) -> float:

@@ -1,0 +1,28 @@
+"""Load a script of ``examples/`` as a module, so its tests can call its ``main(argv)``."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` under the module name ``<name>_example``. It is
+    registered in ``sys.modules`` while it runs, as a real import would be (dataclasses
+    and pickling look their module up there)."""
+    path = EXAMPLES / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_example", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"no example script at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
+    return module
