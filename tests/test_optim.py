@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from graphdl import Mul, Variable, optim
+from graphdl import Add, Mul, SquaredLoss, Variable, optim
 
 
 def half_square(start=1.0):
@@ -153,3 +153,48 @@ def test_repeated_assign_is_remembered_once():
     assert list(core._pending_updates) == [w]
     loss.clear()
     assert loss.forward() == 0.5 * 100.0 * 100.0
+
+
+def test_decay_params_leave_the_others_undecayed():
+    """``decay_params`` restricts weight decay (the seed's "biases are not decayed")."""
+    w, b = Variable(2.0, name="w"), Variable(3.0, name="b")
+    loss = Add([Mul([w, 0.0]), Mul([b, 0.0])], name="loss")  # zero data gradient: only the decay moves
+    opt = optim.Momentum([w, b], lr=0.1, weight_decay=0.5, decay_params=[w])
+    loss.backward()
+    opt.step()
+    assert w.value == pytest.approx(2.0 - 0.1 * 0.5 * 2.0, abs=1e-15)
+    assert b.value == 3.0
+    with pytest.raises(ValueError, match="'c' is not one of this optimiser's parameters"):
+        optim.SGD([w, b], weight_decay=0.1, decay_params=[Variable(1.0, name="c")])
+    with pytest.raises(TypeError, match="decay_params must be a list"):
+        optim.SGD([w, b], weight_decay=0.1, decay_params=w)
+
+
+def test_weight_decay_is_the_gradient_of_half_lambda_squared_norm():
+    """SGD(weight_decay=λ, decay_params=ws) steps exactly like plain SGD on
+    loss + λ/2 · Σ w² (seed 002's l2_penalty), with the bias outside the penalty."""
+    lam, lr = 3.0, 0.05
+    x = Variable(np.array([0.5, -1.0, 2.0]), name="x", trainable=False)
+    y = Variable(np.array([1.0, 0.0, -1.0]), name="y", trainable=False)
+
+    def build():
+        ws = [Variable(0.7, name="w0"), Variable(-0.4, name="w1")]
+        b = Variable(0.2, name="b")
+        prediction = Add([Mul([x, ws[0]]), Mul([x, x, ws[1]]), b])
+        return ws, b, SquaredLoss([y, prediction])
+
+    ws, b, data_loss = build()
+    decayed = optim.SGD([*ws, b], lr=lr, weight_decay=lam, decay_params=ws)
+    ws2, b2, data_loss2 = build()
+    penalty = Mul([Add([Mul([w, w]) for w in ws2]), lam / 2])
+    plain = optim.SGD([*ws2, b2], lr=lr)
+    total = Add([data_loss2, penalty])
+    for _ in range(3):
+        data_loss.backward()
+        decayed.step()
+        data_loss.clear()
+        total.backward()
+        plain.step()
+        total.clear()
+    for p, q in zip([*ws, b], [*ws2, b2]):
+        assert p.value == pytest.approx(q.value, abs=1e-14)

@@ -43,15 +43,27 @@ class Optimizer:
 
     ``lr`` is the learning rate; ``schedule(step) -> lr`` (step counted from 0)
     overrides it per step. ``weight_decay`` adds ``weight_decay · w`` to each gradient
-    (L2 regularisation). Subclasses list their state buffers in ``buffers`` and their
+    (L2 regularisation: the gradient of the penalty ``weight_decay / 2 · Σ w²``);
+    ``decay_params`` lists the parameters it applies to (default: all of them), e.g.
+    ``decay_params=layer.weights`` leaves the biases undecayed, like a PyTorch parameter
+    group with its own ``weight_decay``. Subclasses list their state buffers in ``buffers`` and their
     hyper-parameters in ``hyperparameters`` and implement :meth:`_update`.
     """
 
     buffers: tuple[str, ...] = ()
     hyperparameters: tuple[str, ...] = ()
 
-    def __init__(self, params: Any, lr: float = 0.01, *, weight_decay: float = 0.0, schedule: Schedule | None = None):
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 0.01,
+        *,
+        weight_decay: float = 0.0,
+        decay_params: Iterable[Variable] | None = None,
+        schedule: Schedule | None = None,
+    ):
         self.params = _parameter_list(params)
+        self.decay_mask = self._decay_mask(decay_params)
         if not lr > 0:
             raise ValueError(f"{type(self).__name__}: learning rate must be > 0, got {lr}")
         if weight_decay < 0:
@@ -61,6 +73,21 @@ class Optimizer:
         self.schedule = schedule
         self.step_count = 0
         self.state: dict[str, np.ndarray] = {name: np.zeros(len(self.params)) for name in self.buffers}
+
+    def _decay_mask(self, decay_params: Iterable[Variable] | None) -> np.ndarray:
+        """1.0 for each parameter that weight decay applies to, else 0.0."""
+        if decay_params is None:
+            return np.ones(len(self.params))
+        if isinstance(decay_params, Variable) or not isinstance(decay_params, Iterable):
+            raise TypeError(f"decay_params must be a list of Variables, got {type(decay_params).__name__}")
+        position = {param: k for k, param in enumerate(self.params)}
+        mask = np.zeros(len(self.params))
+        for param in decay_params:
+            if param not in position:
+                name = getattr(param, "name", repr(param))
+                raise ValueError(f"decay_params: {name!r} is not one of this optimiser's parameters")
+            mask[position[param]] = 1.0
+        return mask
 
     # ------------------------------------------------------------------ stepping
     def current_lr(self) -> float:
@@ -90,7 +117,7 @@ class Optimizer:
             param = self.params[int(np.argmax(bad))]
             raise FloatingPointError(f"the gradient of Variable {param.name!r} is {param.grad}: refusing to step")
         if self.weight_decay:
-            grads += self.weight_decay * self.values()
+            grads += self.weight_decay * self.decay_mask * self.values()
         return grads
 
     def values(self) -> np.ndarray:

@@ -1,0 +1,456 @@
+"""Under-fitting, over-fitting, weight decay and dropout, trained with graphdl.
+
+Repeats seed 002 §4.4-§4.6 and seed 001 chapter 3 with graphdl's toolkit (``nn.Dense``,
+``nn.DropoutLayer``, ``optim.SGD``/``Adam``, ``train.Trainer``, squared or logistic loss):
+
+1. **Polynomial features (seed 002 §4.4).** y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + ε,
+   ε ~ N(0, 0.1²), x ~ N(0, 1); features xⁱ/i! for i = 0…19; 100 training and 100
+   test samples. A linear model without bias (the constant feature is the bias), torch's
+   default init U(±1/√k), mean squared loss, SGD lr 0.01, batches of 10, 400 epochs,
+   fitted on the first 4 features (normal), the first 2 (under-fitting: the model cannot
+   represent the cubic) and all 20 (over-fitting capacity, 1500 epochs).
+2. **Weight decay (seed 002 §4.5, the concise version).** y = 0.01·Σxᵢ + 0.05 + ε with
+   d = 200 inputs, ε ~ N(0, 0.01²), only 20 training samples (100 test); w and b drawn
+   from N(0, 1); mean squared loss, SGD lr 0.003, batches of 5, 100 epochs, weight decay
+   λ = 0 and λ = 3 on the weights only (``decay_params=``: the bias is not decayed, as in
+   the seed's parameter groups). ``weight_decay=λ`` adds λ·w to the gradient, i.e. it is
+   the gradient of the seed's penalty λ/2·‖w‖².
+3. **Dropout (seed 002 §4.6, seed 001 §3.1).** First seed 001's demonstration: with
+   dropout p = 0.8 on the 5×15 input of y = Σ x·w, the kept inputs are scaled by
+   1/(1 − p) = 5 and the weights whose inputs were all dropped get a zero gradient. Then
+   the seed's net shape (two ReLU hidden layers, dropout 0.2 after the first and 0.5
+   after the second, linear output) on a task small enough for scalar nodes: 40 noisy
+   two-moons points (noise 0.35; 300 test points), 20 units per hidden layer, logistic
+   loss, full-batch Adam lr 0.01, 300 epochs, with and without the dropout layers. The
+   Trainer draws fresh masks every step and evaluates with masks of 1.
+
+Run (about 18 s; the three figures go into DIR)::
+
+    PYTHONPATH=. python examples/regularization.py --out viz
+
+Measured with the defaults (seed 0):
+
+* polynomial, 4 features: train loss 0.0126, test loss 0.0086, weights
+  [4.993, 1.209, −3.414, 5.579] against the true [5, 1.2, −3.4, 5.6];
+  2 features: train loss 5.90, test loss 11.0 (under-fitting: both stay high);
+  20 features: train loss 0.0141, test loss 0.0131 after 1500 epochs, first weights
+  [4.961, 1.237, −3.269, 5.271] and the 16 extra weights sum to |w| = 2.94. As in the
+  seed's run the over-fitting is mild: x¹⁹/19! and its neighbours are ~0 for |x| < 3,
+  so their weights barely move from the random start, but they bend the fit.
+* weight decay: λ = 0: train loss 7.1e-13, test loss 191, ‖w‖ = 13.4 (200 weights
+  interpolate 20 samples); λ = 3: train loss 0.00037, test loss 0.185, ‖w‖ = 0.37.
+* dropout gradients (seed 001): with p = 0.8, 4 of the 15 weights get a zero gradient
+  (all 5 of their inputs dropped), the others 5× their kept inputs.
+* dropout on the moons: without: train loss 0.0139, test loss 2.22 (test accuracy
+  0.83); with: train loss 0.154, test loss 0.999 (test accuracy 0.84). The train/test
+  gap shrinks from 2.21 to 0.84; the best test loss of either run (early in training)
+  is about the same, dropout mainly slows the memorising.
+
+Prints these numbers and writes DIR/regularization_polynomial.png,
+DIR/regularization_weight_decay.png and DIR/regularization_dropout.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import graphdl
+from graphdl import Add, Graph, Mul, Variable, datasets, init, nn, optim
+from graphdl.train import Trainer
+
+TRUE_POLY_WEIGHTS = np.array([5.0, 1.2, -3.4, 5.6])
+MAX_DEGREE = 20  # features x^0/0! … x^19/19!
+POLY_FITS = {"normal": 4, "under-fitting": 2, "over-fitting": MAX_DEGREE}
+DROPOUT1, DROPOUT2 = 0.2, 0.5  # the seed's drop probabilities after hidden layers 1 and 2
+
+
+# ---------------------------------------------------------------------------- helpers
+class EpochLog:
+    """Trainer callback: after each epoch, the mean loss on the whole training and test
+    sets in evaluation mode (dropout masks 1; what the seed's ``evaluate_loss`` plots),
+    and ‖w‖ of ``weights``. The loss graph is compiled once for these evaluations."""
+
+    def __init__(
+        self,
+        train: tuple[np.ndarray, np.ndarray],
+        test: tuple[np.ndarray, np.ndarray],
+        weights: Sequence[Variable] = (),
+    ) -> None:
+        self.data = {"train": train, "test": test}
+        self.weights = list(weights)
+        self.losses: dict[str, list[float]] = {"train": [], "test": []}
+        self.weight_norm: list[float] = []
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        masks = [node.parents[1] for node in nn.dropout_nodes(Graph(trainer.loss).nodes)]
+        (label,) = trainer.labels
+        self.compiled = graphdl.compile(trainer.loss, inputs=[*trainer.inputs, label, *masks])
+        self.feeds = {}
+        for part, (X, y) in self.data.items():
+            feed: dict[Variable, Any] = {
+                var: np.ascontiguousarray(X[:, i], float) for i, var in enumerate(trainer.inputs)
+            }
+            feed[label] = np.asarray(y, float)
+            feed.update({mask: 1.0 for mask in masks})
+            self.feeds[part] = feed
+
+    def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        for part, feed in self.feeds.items():
+            self.losses[part].append(float(np.mean(self.compiled.forward(feed))))
+        if self.weights:
+            self.weight_norm.append(weight_norm(self.weights))
+
+
+def weight_norm(weights: Sequence[Variable]) -> float:
+    """‖w‖₂ of scalar weight Variables."""
+    return float(np.sqrt(sum(float(w.value) ** 2 for w in weights)))
+
+
+def linear_model(n_in: int, bias: bool, name: str = "linear") -> tuple[nn.Model, nn.Dense]:
+    """A one-output linear model ``Σ xᵢ·wᵢ (+ b)`` over input Variables ``x[i]``."""
+    inputs = [Variable(name=f"x[{i}]", trainable=False) for i in range(n_in)]
+    dense = nn.Dense(n_in, 1, None, name, bias=bias, init="zeros")
+    return nn.Model(inputs, dense(inputs), modules=[dense]), dense
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+# ------------------------------------------------------------ 1. polynomial features
+def polynomial_data(n_train: int, n_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seed's data: x ~ N(0, 1), features xⁱ/i! (i < 20), labels from the true
+    cubic plus N(0, 0.1²) noise. Returns (x, features (N, 20), labels)."""
+    x = rng.normal(size=n_train + n_test)
+    factorials = np.array([math.gamma(i + 1) for i in range(MAX_DEGREE)])
+    features = x[:, None] ** np.arange(MAX_DEGREE) / factorials
+    labels = features[:, :4] @ TRUE_POLY_WEIGHTS + rng.normal(scale=0.1, size=len(x))
+    return x, features, labels
+
+
+def fit_polynomial(
+    features: np.ndarray, labels: np.ndarray, n_train: int, n_features: int, epochs: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Fit the first ``n_features`` features as the seed does; returns the per-epoch
+    train/test losses and the weights."""
+    model, dense = linear_model(n_features, bias=False)
+    bound = 1.0 / math.sqrt(n_features)  # torch.nn.Linear's default initialisation
+    init.uniform(dense, -bound, bound, rng=rng)
+    train = (features[:n_train, :n_features], labels[:n_train])
+    test = (features[n_train:, :n_features], labels[n_train:])
+    log = EpochLog(train, test)
+    trainer = Trainer(model, optim.SGD(model, lr=0.01), loss="mse", progress=False)
+    trainer.fit(train, epochs=epochs, batch_size=10, seed=int(rng.integers(2**31)), callbacks=[log])
+    return {
+        "train_loss": np.array(log.losses["train"]),
+        "test_loss": np.array(log.losses["test"]),
+        "weights": np.array([float(w.value) for w in dense.weights]),
+        "predict": trainer.predict,
+    }
+
+
+# --------------------------------------------------------------------- 2. weight decay
+def weight_decay_data(
+    n_train: int, n_test: int, n_inputs: int, rng: np.random.Generator
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """d2l's ``synthetic_data``: X ~ N(0, 1), y = X·0.01 + 0.05 + N(0, 0.01²)."""
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        X = rng.normal(size=(n, n_inputs))
+        return X, X @ np.full(n_inputs, 0.01) + 0.05 + rng.normal(scale=0.01, size=n)
+
+    return draw(n_train), draw(n_test)
+
+
+def fit_weight_decay(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    lam: float,
+    epochs: int,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """The seed's ``train_concise(wd)``: w, b ~ N(0, 1), SGD lr 0.003 with weight decay
+    ``lam`` on the weights only, batches of 5."""
+    model, dense = linear_model(train[0].shape[1], bias=True)
+    init.normal(model, rng=rng)  # the seed's param.data.normal_() for w and b
+    sgd = optim.SGD(model, lr=0.003, weight_decay=lam, decay_params=dense.weights)
+    log = EpochLog(train, test, dense.weights)
+    trainer = Trainer(model, sgd, loss="mse", progress=False)
+    trainer.fit(train, epochs=epochs, batch_size=5, seed=int(rng.integers(2**31)), callbacks=[log])
+    return {
+        "train_loss": np.array(log.losses["train"]),
+        "test_loss": np.array(log.losses["test"]),
+        "weight_norm": np.array(log.weight_norm),
+        "bias": float(dense.biases[0].value),
+    }
+
+
+# --------------------------------------------------------------------------- 3. dropout
+def dropout_gradients(rng: np.random.Generator, p: float = 0.8) -> dict[str, np.ndarray]:
+    """Seed 001 §3.1: y = Σ x·w over 15 integer inputs (0-9), 5 samples; the gradient of
+    Σ_samples y with respect to w, without dropout and with dropout ``p`` on the inputs
+    (a DropoutLayer, masks drawn as the Trainer draws them). Returns both gradients,
+    ``x`` and the ``masks`` (5, 15)."""
+    x = rng.integers(0, 10, size=(5, 15)).astype(float)
+    start = rng.normal(size=15)
+    result = {"x": x}
+    for label in ("without", "with"):
+        inputs = [Variable(x[:, i], name=f"x[{i}]", trainable=False) for i in range(15)]
+        weights = [Variable(float(v), name=f"w[{i}]") for i, v in enumerate(start)]
+        nodes: list[Any] = inputs
+        if label == "with":
+            layer = nn.DropoutLayer(p, name="drop")
+            nodes = layer(inputs)
+            masks = nn.draw_masks(nn.dropout_nodes(nodes), len(x), rng)
+            for mask, values in masks.items():
+                mask.set_value(values)
+            result["masks"] = np.stack([masks[mask] for mask in layer.masks], axis=1)
+        y = Add([Mul([node, w]) for node, w in zip(nodes, weights)], name="y")
+        y.backward()  # gradients of the batch mean; × 5 gives the seed's y.sum()
+        result[label] = np.array([float(w.grad) for w in weights]) * len(x)
+    return result
+
+
+def dropout_net(hidden: int, use_dropout: bool, rng: np.random.Generator) -> nn.Model:
+    """The seed's Net: Linear-ReLU-[Dropout 0.2]-Linear-ReLU-[Dropout 0.5]-Linear, on 2 inputs."""
+    inputs = [Variable(name=f"x[{i}]", trainable=False) for i in range(2)]
+    fc1 = nn.Dense(2, hidden, "relu", "fc1", rng=rng)
+    fc2 = nn.Dense(hidden, hidden, "relu", "fc2", rng=rng)
+    fc3 = nn.Dense(hidden, 1, None, "fc3", rng=rng)
+    modules: list[nn.Module] = [fc1]
+    nodes = fc1(inputs)
+    if use_dropout:
+        drop1 = nn.DropoutLayer(DROPOUT1, "drop1")
+        nodes = drop1(nodes)
+        modules.append(drop1)
+    nodes = fc2(nodes)
+    modules.append(fc2)
+    if use_dropout:
+        drop2 = nn.DropoutLayer(DROPOUT2, "drop2")
+        nodes = drop2(nodes)
+        modules.append(drop2)
+    modules.append(fc3)
+    return nn.Model(inputs, fc3(nodes), modules=modules)
+
+
+def fit_dropout(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    use_dropout: bool,
+    hidden: int,
+    epochs: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Train the net (same initial weights with and without dropout) full-batch with Adam."""
+    model = dropout_net(hidden, use_dropout, np.random.default_rng(seed))
+    log = EpochLog(train, test)
+    trainer = Trainer(model, optim.Adam(model, lr=0.01), loss="bce_logits", progress=False)
+    history = trainer.fit(train, epochs=epochs, batch_size=None, seed=seed, callbacks=[log])
+    return {
+        "train_loss": np.array(log.losses["train"]),
+        "test_loss": np.array(log.losses["test"]),
+        "noisy_train_loss": np.array(history.train_loss),  # during training, with dropout masks
+        "test_accuracy": float(np.mean((trainer.predict(test[0]) >= 0.0) == test[1])),
+        "predict": trainer.predict,
+    }
+
+
+# ----------------------------------------------------------------------------- figures
+def _loss_axes(ax: Any, train: np.ndarray, test: np.ndarray, title: str, colour: str = "tab:blue") -> None:
+    epochs = np.arange(1, len(train) + 1)
+    ax.semilogy(epochs, train, color=colour, lw=1.8, label="train")
+    ax.semilogy(epochs, test, color=colour, lw=1.8, ls="--", label="test")
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3, which="both")
+
+
+def plot_polynomial(
+    fits: dict[str, dict[str, Any]], x: np.ndarray, labels: np.ndarray, n_train: int, path: Path
+) -> None:
+    """Train/test loss per epoch for the three fits, and the fitted curves."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 7.5), layout="constrained")
+    axes = figure.subplots(2, 2)
+    colours = {"normal": "tab:green", "under-fitting": "tab:orange", "over-fitting": "tab:red"}
+    for ax, (name, fit) in zip(axes.flat, fits.items()):
+        k = POLY_FITS[name]
+        _loss_axes(ax, fit["train_loss"], fit["test_loss"], f"{name}: first {k} features", colours[name])
+        ax.set_ylim(1e-3, 1e2)  # the seed's axes
+        ax.set_ylabel("mean squared error (log)")
+        ax.axhline(0.01, color="grey", lw=0.8, ls=":", label="noise variance 0.01")
+        ax.legend(loc="center right" if name == "under-fitting" else "upper right")
+    ax = axes[1, 1]
+    grid = np.linspace(-3.0, 3.0, 200)
+    factorials = np.array([math.gamma(i + 1) for i in range(MAX_DEGREE)])
+    grid_features = grid[:, None] ** np.arange(MAX_DEGREE) / factorials
+    ax.scatter(x[:n_train], labels[:n_train], s=10, color="black", alpha=0.6, label="training samples")
+    ax.plot(grid, grid_features[:, :4] @ TRUE_POLY_WEIGHTS, color="grey", lw=4, alpha=0.5, label="true cubic")
+    for name, fit in fits.items():
+        curve = fit["predict"](grid_features[:, : POLY_FITS[name]])
+        ax.plot(grid, curve, color=colours[name], lw=1.6, label=f"{name} fit")
+    ax.set_ylim(labels.min() - 5, labels.max() + 5)
+    ax.set_title("fitted functions")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    figure.suptitle("Seed 002 §4.4: a linear model on the polynomial features xⁱ/i! (SGD, lr 0.01, batch 10)")
+    figure.savefig(path, dpi=100)
+
+
+def plot_weight_decay(fits: dict[float, dict[str, Any]], path: Path) -> None:
+    """Train/test loss per epoch for each λ, and ‖w‖ per epoch."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13, 4.2), layout="constrained")
+    axes = figure.subplots(1, len(fits) + 1)
+    colours = ["tab:blue", "tab:purple", "tab:green", "tab:brown"]
+    for ax, (lam, fit), colour in zip(axes, fits.items(), colours):
+        _loss_axes(ax, fit["train_loss"], fit["test_loss"], f"λ = {lam:g}", colour)
+        ax.set_ylabel("mean squared error (log)")
+        ax.legend()
+    ax = axes[-1]
+    for (lam, fit), colour in zip(fits.items(), colours):
+        ax.plot(
+            np.arange(1, len(fit["weight_norm"]) + 1), fit["weight_norm"], color=colour, lw=1.8, label=f"λ = {lam:g}"
+        )
+    ax.set_title("size of the weights")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("‖w‖₂ (the bias is not decayed)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    figure.suptitle("Seed 002 §4.5: weight decay, d = 200 inputs, 20 training samples (SGD lr 0.003, batch 5)")
+    figure.savefig(path, dpi=100)
+
+
+def plot_dropout(fits: dict[str, dict[str, Any]], train: tuple[np.ndarray, np.ndarray], path: Path) -> None:
+    """Loss curves with and without dropout, and each net's decision boundary."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(14, 4.4), layout="constrained")
+    axes = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    colours = {"without dropout": "tab:red", "with dropout": "tab:blue"}
+    ax = axes[0]
+    for name, fit in fits.items():
+        epochs = np.arange(1, len(fit["train_loss"]) + 1)
+        ax.semilogy(epochs, fit["train_loss"], color=colours[name], lw=1.8, label=f"{name}: train")
+        ax.semilogy(epochs, fit["test_loss"], color=colours[name], lw=1.8, ls="--", label=f"{name}: test")
+    ax.set_title("loss (evaluated with dropout off)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("logistic loss (log)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=9)
+    X, y = train
+    low, high = X.min(axis=0) - 0.6, X.max(axis=0) + 0.6
+    g0, g1 = np.meshgrid(np.linspace(low[0], high[0], 150), np.linspace(low[1], high[1], 150))
+    grid = np.column_stack([g0.ravel(), g1.ravel()])
+    for ax, (name, fit) in zip(axes[1:], fits.items()):
+        logits = fit["predict"](grid).reshape(g0.shape)
+        probability = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        ax.contourf(g0, g1, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+        ax.contour(g0, g1, probability, levels=[0.5], colors="black", linewidths=1.5)
+        ax.scatter(
+            X[y == 0, 0], X[y == 0, 1], s=22, color="tab:blue", edgecolor="black", linewidths=0.6, label="class 0"
+        )
+        ax.scatter(
+            X[y == 1, 0], X[y == 1, 1], s=22, color="tab:red", edgecolor="black", linewidths=0.6, label="class 1"
+        )
+        ax.set_title(f"{name}: test accuracy {fit['test_accuracy']:.2f}")
+        ax.set_xlabel("x₁")
+        ax.set_ylabel("x₂")
+        ax.legend(loc="lower left", fontsize=8)
+    figure.suptitle(
+        f"Seed 002 §4.6: dropout {DROPOUT1} and {DROPOUT2} after the two ReLU layers, "
+        "40 noisy moons training points\n"
+        "(shading: predicted probability of class 1; black line: the 0.5 decision boundary)"
+    )
+    figure.savefig(path, dpi=100)
+
+
+# -------------------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the three experiments, print their numbers and (with --out) write the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--poly-epochs", type=positive_int, default=400, help="epochs for the 4- and 2-feature fits")
+    parser.add_argument("--overfit-epochs", type=positive_int, default=1500, help="epochs for the 20-feature fit")
+    parser.add_argument("--wd-epochs", type=positive_int, default=100, help="epochs of the weight-decay runs")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 3.0], help="weight-decay strengths λ")
+    parser.add_argument("--dropout-epochs", type=positive_int, default=300, help="epochs of the dropout runs")
+    parser.add_argument("--hidden", type=positive_int, default=20, help="units per hidden layer of the dropout net")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data, initial weights and shuffling")
+    parser.add_argument("--out", type=Path, default=None, help="directory for the three PNG figures")
+    args = parser.parse_args(argv)
+    if any(lam < 0 for lam in args.lambdas):
+        parser.error("--lambdas must be >= 0")
+    rng = np.random.default_rng(args.seed)
+
+    print("== polynomial features (seed 002 §4.4): true weights", TRUE_POLY_WEIGHTS.tolist())
+    x, features, labels = polynomial_data(100, 100, rng)
+    poly: dict[str, dict[str, Any]] = {}
+    for name, k in POLY_FITS.items():
+        epochs = args.overfit_epochs if k == MAX_DEGREE else args.poly_epochs
+        fit = poly[name] = fit_polynomial(features, labels, 100, k, epochs, rng)
+        print(
+            f"{name} ({k} features, {epochs} epochs): train loss {fit['train_loss'][-1]:.4g}, "
+            f"test loss {fit['test_loss'][-1]:.4g}"
+        )
+        print(f"  fitted weights: {np.round(fit['weights'][:4], 3).tolist()}", end="")
+        extra = fit["weights"][4:]
+        print(f", the other {len(extra)} sum to |w| = {np.abs(extra).sum():.3g}" if len(extra) else "")
+
+    print("== weight decay (seed 002 §4.5): d = 200 inputs, 20 training samples")
+    wd_train, wd_test = weight_decay_data(20, 100, 200, rng)
+    decay: dict[float, dict[str, Any]] = {}
+    for lam in args.lambdas:
+        fit = decay[lam] = fit_weight_decay(wd_train, wd_test, lam, args.wd_epochs, rng)
+        print(
+            f"lambda = {lam:g}: train loss {fit['train_loss'][-1]:.4g}, test loss {fit['test_loss'][-1]:.4g}, "
+            f"L2 norm of w {fit['weight_norm'][-1]:.4g}"
+        )
+
+    print("== dropout (seed 001 §3.1): gradient of w in y = sum(x · w), 5 samples × 15 inputs")
+    demo = dropout_gradients(rng)
+    print(f"  without dropout: {demo['without'].round(3).tolist()}")
+    print(f"  with dropout p = 0.8 (kept inputs × 5): {demo['with'].round(3).tolist()}")
+    zeros = [int(np.sum(np.abs(demo[label]) < 1e-12)) for label in ("without", "with")]
+    print(f"  zero gradients: {zeros[0]} of 15 without dropout, {zeros[1]} of 15 with dropout")
+
+    print(f"== dropout (seed 002 §4.6): 40 noisy moons, hidden {args.hidden}-{args.hidden}, Adam, full batch")
+    X, y = datasets.make_moons(340, noise=0.35, seed=args.seed)
+    moons_train, moons_test = (X[:40], y[:40]), (X[40:], y[40:])
+    drop: dict[str, dict[str, Any]] = {}
+    init_seed = int(rng.integers(2**31))
+    for name, use in (("without dropout", False), ("with dropout", True)):
+        fit = drop[name] = fit_dropout(moons_train, moons_test, use, args.hidden, args.dropout_epochs, init_seed)
+        gap = fit["test_loss"][-1] - fit["train_loss"][-1]
+        print(
+            f"{name}: train loss {fit['train_loss'][-1]:.4g}, test loss {fit['test_loss'][-1]:.4g}, "
+            f"gap {gap:.4g}, test accuracy {fit['test_accuracy']:.3f}"
+        )
+
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        paths = [args.out / f"regularization_{part}.png" for part in ("polynomial", "weight_decay", "dropout")]
+        plot_polynomial(poly, x, labels, 100, paths[0])
+        plot_weight_decay(decay, paths[1])
+        plot_dropout(drop, moons_train, paths[2])
+        for path in paths:
+            print(f"wrote {path}")
+    return {"polynomial": poly, "weight_decay": decay, "dropout_gradients": demo, "dropout": drop}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""``examples/regularization.py``: under/over-fitting, weight decay and dropout, checked in numbers."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "regularization.py"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FIGURES = ("regularization_polynomial.png", "regularization_weight_decay.png", "regularization_dropout.png")
+SMALL = ["--poly-epochs", "60", "--overfit-epochs", "60", "--wd-epochs", "30", "--dropout-epochs", "150"]
+SMALL += ["--hidden", "16"]
+NUMBER = r"([0-9.e+-]+)"
+
+
+@pytest.fixture(scope="module")
+def example():
+    spec = importlib.util.spec_from_file_location("regularization_example", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def small_run(example, tmp_path_factory):
+    out = tmp_path_factory.mktemp("regularization")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = example.main([*SMALL, "--out", str(out)])
+    return result, printed.getvalue(), out
+
+
+def _losses(output: str, label: str) -> tuple[float, float]:
+    match = re.search(rf"^{re.escape(label)}.*: train loss {NUMBER}, test loss {NUMBER}", output, re.MULTILINE)
+    assert match, f"no line for {label!r} in\n{output}"
+    return float(match.group(1)), float(match.group(2))
+
+
+def test_figures_are_written(small_run) -> None:
+    _, output, out = small_run
+    for name in FIGURES:
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and 20_000 < len(data) < 400_000
+        assert f"wrote {out / name}" in output
+
+
+def test_polynomial_fits(small_run) -> None:
+    result, output, _ = small_run
+    fits = result["polynomial"]
+    for name in ("normal", "under-fitting", "over-fitting"):
+        train, test = _losses(output, name)
+        assert train == pytest.approx(fits[name]["train_loss"][-1], rel=1e-3)
+        assert test == pytest.approx(fits[name]["test_loss"][-1], rel=1e-3)
+    assert [len(fits[name]["weights"]) for name in fits] == [4, 2, 20]
+    # two features cannot represent the cubic: both losses stay far above the 4-feature fit's
+    assert fits["under-fitting"]["train_loss"][-1] > 10 * fits["normal"]["train_loss"][-1]
+    assert fits["under-fitting"]["test_loss"][-1] > 10 * fits["normal"]["test_loss"][-1]
+    assert fits["normal"]["train_loss"][-1] < fits["normal"]["train_loss"][0] / 10
+    assert re.search(r"^  fitted weights: \[[-0-9., ]+\], the other 16 sum to \|w\| = ", output, re.MULTILINE)
+
+
+def test_recorded_losses_are_the_models_losses(example, small_run) -> None:
+    """The per-epoch losses (compiled, masks 1) equal the losses of the model's own predictions."""
+    result, _, _ = small_run
+    x, features, labels = example.polynomial_data(100, 100, np.random.default_rng(0))
+    fit = result["polynomial"]["normal"]
+    predicted = fit["predict"](features[100:, :4])
+    assert np.mean((labels[100:] - predicted) ** 2) == pytest.approx(fit["test_loss"][-1], rel=1e-9)
+
+
+def test_weight_decay_shrinks_w_and_lowers_the_test_loss(small_run) -> None:
+    result, output, _ = small_run
+    free, decayed = result["weight_decay"][0.0], result["weight_decay"][3.0]
+    assert decayed["weight_norm"][-1] < free["weight_norm"][-1] / 2
+    assert decayed["test_loss"][-1] < free["test_loss"][-1] / 2
+    assert free["train_loss"][-1] < 0.01  # 201 parameters, 20 samples: it interpolates them
+    norms = [float(n) for n in re.findall(rf"^lambda = \S+: .* L2 norm of w {NUMBER}$", output, re.MULTILINE)]
+    assert norms == pytest.approx([free["weight_norm"][-1], decayed["weight_norm"][-1]], rel=1e-3)
+
+
+def test_dropout_zeroes_gradients_as_in_seed_001(small_run) -> None:
+    result, output, _ = small_run
+    demo = result["dropout_gradients"]
+    x, masks = demo["x"], demo["masks"]
+    kept = masks != 0.0
+    np.testing.assert_allclose(masks[kept], 5.0, rtol=1e-12)  # p = 0.8: kept inputs are scaled by 1/(1 − p)
+    assert 0 < kept.sum() < kept.size
+    np.testing.assert_allclose(demo["without"], x.sum(axis=0), atol=1e-9)
+    np.testing.assert_allclose(demo["with"], (x * masks).sum(axis=0), atol=1e-9)
+    zeros = int(np.sum(np.abs(demo["with"]) < 1e-12))
+    assert zeros >= int(np.sum((masks == 0).all(axis=0)))
+    assert f"zero gradients: 0 of 15 without dropout, {zeros} of 15 with dropout" in output
+
+
+def test_dropout_narrows_the_train_test_gap(small_run) -> None:
+    result, output, _ = small_run
+    without, with_ = result["dropout"]["without dropout"], result["dropout"]["with dropout"]
+    for name, fit in result["dropout"].items():
+        train, test = _losses(output, name)
+        assert (train, test) == pytest.approx((fit["train_loss"][-1], fit["test_loss"][-1]), rel=1e-3)
+    gap = {name: fit["test_loss"][-1] - fit["train_loss"][-1] for name, fit in result["dropout"].items()}
+    assert gap["with dropout"] < gap["without dropout"]
+    assert with_["train_loss"][-1] > without["train_loss"][-1]  # dropout keeps it from memorising
+    # the loss during training (random masks) is noisier and higher than with masks of 1
+    assert np.mean(with_["noisy_train_loss"][-20:]) > np.mean(with_["train_loss"][-20:])
+    np.testing.assert_allclose(without["noisy_train_loss"][1:], without["train_loss"][:-1], rtol=1e-9)
+
+
+def test_bad_flags_are_rejected(example) -> None:
+    for flags in (["--lambdas", "-1"], ["--hidden", "0"], ["--wd-epochs", "0"]):
+        with pytest.raises(SystemExit):
+            example.main(flags)
+
+
+@pytest.mark.slow
+def test_default_run_headlines(example, capsys) -> None:
+    result = example.main([])
+    output = capsys.readouterr().out
+    normal = result["polynomial"]["normal"]
+    np.testing.assert_allclose(normal["weights"], example.TRUE_POLY_WEIGHTS, atol=0.05)
+    assert normal["test_loss"][-1] < 0.02
+    free, decayed = result["weight_decay"][0.0], result["weight_decay"][3.0]
+    assert decayed["test_loss"][-1] < free["test_loss"][-1] / 100
+    assert decayed["weight_norm"][-1] < free["weight_norm"][-1] / 10
+    without, with_ = result["dropout"]["without dropout"], result["dropout"]["with dropout"]
+    assert with_["test_loss"][-1] < without["test_loss"][-1]
+    assert "test accuracy" in output
