@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "regularization.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("regularization_polynomial.png", "regularization_weight_decay.png", "regularization_dropout.png")
 SMALL = ["--poly-epochs", "60", "--overfit-epochs", "60", "--wd-epochs", "30", "--dropout-epochs", "150"]
@@ -21,10 +19,7 @@ NUMBER = r"([0-9.e+-]+)"
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("regularization_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("regularization")
 
 
 @pytest.fixture(scope="module")
