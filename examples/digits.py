@@ -44,24 +44,9 @@ from typing import Any
 import numpy as np
 
 from graphdl import Graph, datasets, nn, optim
+from graphdl.cli import non_negative_int, positive_int
 from graphdl.metrics import confusion_matrix
 from graphdl.train import Trainer
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer ≥ 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -90,14 +75,6 @@ def load_digits() -> datasets.Dataset:
         return datasets.digits()
     except ImportError as error:
         raise SystemExit(f"examples/digits.py: {error}") from None
-
-
-def standardise(train: tuple, *others: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Scale every pixel to mean 0 and standard deviation 1 with the training set's
-    statistics (the seed's StandardScaler); pixels that are always blank stay 0."""
-    mean, std = train[0].mean(axis=0), train[0].std(axis=0)
-    std[std == 0.0] = 1.0
-    return [((X - mean) / std, y) for X, y in (train, *others)]
 
 
 class Timing:
@@ -137,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     data = load_digits()
     X, y = (data.X, data.y) if args.samples is None else (data.X[: args.samples], data.y[: args.samples])
     raw_train, raw_dev, raw_test = datasets.train_dev_test_split(X, y, (0.64, 0.16, 0.2), seed=args.seed)
-    train, dev, test = standardise(raw_train, raw_dev, raw_test)
+    train, dev, test = datasets.standardise(raw_train, raw_dev, raw_test)
     classes = len(data.target_names)
     print(f"digits: {len(train[0])} train / {len(dev[0])} dev / {len(test[0])} test images of 8x8 pixels, 10 classes")
 

@@ -35,24 +35,9 @@ from typing import Any
 import numpy as np
 
 from graphdl import Graph, datasets, nn, optim
+from graphdl.cli import non_negative_int, positive_int
 from graphdl.metrics import confusion_matrix
 from graphdl.train import Trainer
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer ≥ 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -67,14 +52,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if not args.lr > 0:
         parser.error(f"--lr must be positive, got {args.lr}")
     return args
-
-
-def standardise(train: tuple, *others: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Scale every feature to mean 0 and standard deviation 1 with the training set's
-    statistics (the seed's StandardScaler fitted on the training set)."""
-    mean, std = train[0].mean(axis=0), train[0].std(axis=0)
-    std[std == 0.0] = 1.0  # a constant feature stays 0
-    return [((X - mean) / std, y) for X, y in (train, *others)]
 
 
 class EpochReport:
@@ -96,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train on iris, print the accuracies and the confusion matrix, plot with ``--out``."""
     args = parse_args(argv)
     data = datasets.iris()
-    train, dev, test = standardise(*datasets.train_dev_test_split(data.X, data.y, (0.64, 0.16, 0.2), seed=args.seed))
+    train, dev, test = datasets.standardise(
+        *datasets.train_dev_test_split(data.X, data.y, (0.64, 0.16, 0.2), seed=args.seed)
+    )
     classes = len(data.target_names)
     print(f"iris: {len(train[0])} train / {len(dev[0])} dev / {len(test[0])} test flowers, {classes} species")
 

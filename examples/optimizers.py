@@ -180,8 +180,8 @@ def iris_problem(seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
     """Iris split 80/20 (stratified) and standardised with the training set's mean and std."""
     X, y = datasets.iris()
     (X_train, y_train), (X_test, y_test) = stratified_split(X, y, 0.8, seed)
-    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
-    return ((X_train - mean) / std, y_train), ((X_test - mean) / std, y_test)
+    train, test = datasets.standardise((X_train, y_train), (X_test, y_test))
+    return train, test
 
 
 def train_classifier(

@@ -62,6 +62,7 @@ import numpy as np
 
 import graphdl
 from graphdl import Add, Graph, Mul, Variable, datasets, init, nn, optim
+from graphdl.cli import positive_int
 from graphdl.train import Trainer
 
 TRUE_POLY_WEIGHTS = np.array([5.0, 1.2, -3.4, 5.6])
@@ -117,14 +118,6 @@ def linear_model(n_in: int, bias: bool, name: str = "linear") -> tuple[nn.Model,
     inputs = [Variable(name=f"x[{i}]", trainable=False) for i in range(n_in)]
     dense = nn.Dense(n_in, 1, None, name, bias=bias, init="zeros")
     return nn.Model(inputs, dense(inputs), modules=[dense]), dense
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 # ------------------------------------------------------------ 1. polynomial features

@@ -7,14 +7,24 @@ import sys
 from collections.abc import Sequence
 
 
-def _positive(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         number = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"expected a number of at least {minimum}, got {number}")
     return number
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=`` for a whole number of at least 1 (used by the example scripts too)."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type=`` for a whole number of at least 0."""
+    return _whole_number(text, 0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,10 +52,10 @@ def _add_demo_options(parser: argparse.ArgumentParser, default_out: str) -> None
         default="fig8",
         help="initial parameters: the seed's figure 8 or 7 values, or U(-1, 1) (default fig8)",
     )
-    parser.add_argument("--steps", type=_positive, default=1500, help="training steps (default 1500)")
+    parser.add_argument("--steps", type=positive_int, default=1500, help="training steps (default 1500)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the data and --init random (default 0)")
     parser.add_argument(
-        "--every", type=_positive, default=None, help="steps between animation frames (default: about 60 frames)"
+        "--every", type=positive_int, default=None, help="steps between animation frames (default: about 60 frames)"
     )
     parser.add_argument(
         "--format",

@@ -94,3 +94,18 @@ def test_demo_without_graphviz_uses_fallback(tmp_path, monkeypatch, capsys):
     assert "apt-get install graphviz" in capsys.readouterr().err
     assert (tmp_path / "o" / "graph.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "o" / "graph.dot").is_file()
+
+
+def test_whole_number_argument_types() -> None:
+    import argparse
+
+    from graphdl.cli import non_negative_int, positive_int
+
+    assert positive_int("3") == 3 and non_negative_int("0") == 0
+    for parse, text, message in (
+        (positive_int, "0", "at least 1"),
+        (non_negative_int, "-1", "at least 0"),
+        (positive_int, "2.5", "whole number"),
+    ):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse(text)

@@ -72,3 +72,18 @@ def test_train_dev_test_split():
     assert [p[1].tolist() for p in parts] == [[0, 1, 2, 3, 4], [5, 6, 7], [8, 9]]
     with pytest.raises(ValueError, match="sum"):
         datasets.train_dev_test_split(X, y, (5, 2, 2))
+
+
+def test_standardise_uses_the_training_statistics_only() -> None:
+    from graphdl.datasets import standardise
+
+    train = (np.array([[1.0, 5.0], [3.0, 5.0]]), np.array([0, 1]))
+    test = (np.array([[5.0, 7.0]]), np.array([1]))
+    (X_train, y_train), (X_test, y_test) = standardise(train, test)
+    np.testing.assert_allclose(X_train, [[-1.0, 0.0], [1.0, 0.0]])  # the constant column becomes 0
+    np.testing.assert_allclose(X_test, [[3.0, 2.0]])  # (5 - 2) / 1 and (7 - 5) / 1: train's mean and std
+    assert y_train is train[1] and y_test is test[1]
+    with pytest.raises(ValueError, match="2 columns"):
+        standardise(train, (np.zeros((1, 3)), np.zeros(1)))
+    with pytest.raises(ValueError, match="non-empty 2-D"):
+        standardise((np.zeros(3), np.zeros(3)))

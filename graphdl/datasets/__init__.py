@@ -1,10 +1,20 @@
 """Datasets, generated or shipped with graphdl, never downloaded: ``quadratic``,
-``make_moons``, ``make_circles``, ``spiral``, ``iris``, ``digits`` (scikit-learn), and
-``train_dev_test_split``."""
+``make_moons``, ``make_circles``, ``spiral``, ``iris``, ``digits`` (scikit-learn), with
+``train_dev_test_split`` and ``standardise``."""
 
 from graphdl.datasets.base import Dataset
-from graphdl.datasets.split import train_dev_test_split
+from graphdl.datasets.split import standardise, train_dev_test_split
 from graphdl.datasets.synthetic import make_circles, make_moons, quadratic, spiral
 from graphdl.datasets.tables import digits, iris
 
-__all__ = ["Dataset", "digits", "iris", "make_circles", "make_moons", "quadratic", "spiral", "train_dev_test_split"]
+__all__ = [
+    "Dataset",
+    "digits",
+    "iris",
+    "make_circles",
+    "make_moons",
+    "quadratic",
+    "spiral",
+    "standardise",
+    "train_dev_test_split",
+]

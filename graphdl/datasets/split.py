@@ -1,4 +1,4 @@
-"""Split a dataset into train / dev / test parts."""
+"""Split a dataset into train / dev / test parts, and standardise them with the training part's statistics."""
 
 from __future__ import annotations
 
@@ -42,3 +42,22 @@ def train_dev_test_split(
     a, b = counts[0], counts[0] + counts[1]
     parts = (order[:a], order[a:b], order[b:])
     return tuple((X[idx], y[idx]) for idx in parts)  # type: ignore[return-value]
+
+
+def standardise(train: Split, *others: Split) -> list[Split]:
+    """``[train, *others]`` with every feature scaled to mean 0 and standard deviation 1
+    using the TRAINING part's mean and std (the seeds' ``StandardScaler`` fitted on the
+    training set), so no statistic of the dev or test data leaks into the model. A
+    feature that is constant in the training part (a blank pixel) becomes 0."""
+    X_train = np.asarray(train[0], dtype=float)
+    if X_train.ndim != 2 or len(X_train) == 0:
+        raise ValueError(f"standardise: the training X must be a non-empty 2-D array, got shape {X_train.shape}")
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    std[std == 0.0] = 1.0
+    scaled = []
+    for X, y in (train, *others):
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != X_train.shape[1]:
+            raise ValueError(f"standardise: every X must have {X_train.shape[1]} columns, got shape {X.shape}")
+        scaled.append(((X - mean) / std, y))
+    return scaled
