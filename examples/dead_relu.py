@@ -43,33 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from graphdl import datasets, init, nn, viz
+# the seed's net, data and options: this experiment is the vanishing-gradient one with biases -8
+from vanishing_gradients import LAYER_SIZES, build_net, check_net_args, moons_batch, net_parser, weight_gradient_norms
+
+from graphdl import viz
 from graphdl.viz.style import is_dead
-
-LAYER_SIZES = [3, 3, 3, 3, 1]  # the seed's fc1 … fc5 on 2 inputs
-
-
-def build_net(
-    activation: str, bias: float, std: float, seed: int, options: dict[str, Any] | None = None
-) -> tuple[nn.MLP, nn.LossHead]:
-    """The seed's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` in the hidden layers, a Sigmoid
-    output and binary cross-entropy; weights ~ N(0, std²), every bias = ``bias``."""
-    model = nn.MLP(2, LAYER_SIZES, activation=activation, output_activation="sigmoid", activation_options=options)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        init.normal(layer.weights, mean=0.0, std=std, rng=rng)
-        init.constant(layer.biases, bias)
-    return model, nn.attach_loss(model.outputs, "bce")
-
-
-def weight_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np.ndarray) -> list[float]:
-    """One full-batch gradient (mean loss over the rows of ``X``); the L2 norm of each
-    layer's weight gradient, first layer first (the seed's ``print_grads``)."""
-    for column, node in enumerate(model.inputs):
-        node.set_value(X[:, column].copy())
-    head.labels[0].set_value(y.astype(float))
-    head.loss.backward()
-    return list(model.weight_gradient_norms().values())
 
 
 def norm_text(norm: float) -> str:
@@ -77,29 +55,19 @@ def norm_text(norm: float) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=1000, help="moons generated (the seed: 1000)")
-    parser.add_argument("--train", type=int, default=640, help="first points used as the batch (the seed: 640)")
-    parser.add_argument("--noise", type=float, default=0.5, help="moons noise (the seed: 0.5)")
-    parser.add_argument("--data-seed", type=int, default=0, help="seed of the moons")
-    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the seed's torch.seed(102))")
-    parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the seed: 0.01)")
-    parser.add_argument("--bias", type=float, default=-8.0, help="every bias (the seed: -8)")
+    parser = net_parser(__doc__.splitlines()[0], bias=-8.0)
     parser.add_argument("--slope", type=float, default=0.01, help="LeakyReLU's negative slope (paddle's default 0.01)")
-    parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
     args = parser.parse_args(argv)
-    if args.samples < 2 or not 1 <= args.train <= args.samples:
-        parser.error("need --samples >= 2 and 1 <= --train <= --samples")
-    if args.noise < 0 or args.std <= 0 or not 0 < args.slope < 1:
-        parser.error("--noise must be >= 0, --std > 0 and 0 < --slope < 1")
+    check_net_args(parser, args)
+    if not 0 < args.slope < 1:
+        parser.error("--slope must be between 0 and 1")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """One gradient with ReLU and with LeakyReLU, biases −8; print, plot and draw it."""
     args = parse_args(argv)
-    X, y = datasets.make_moons(args.samples, noise=args.noise, seed=args.data_seed)
-    X, y = X[: args.train], y[: args.train]
+    X, y = moons_batch(args)
     setting = f"biases {args.bias:g}"
 
     norms: dict[str, list[float]] = {}

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,10 +49,12 @@ ACTIVATIONS = ("sigmoid", "relu")
 LAYER_SIZES = [3, 3, 3, 3, 1]  # the seed's fc1 … fc5 on 2 inputs
 
 
-def build_net(activation: str, bias: float, std: float, seed: int) -> tuple[nn.MLP, nn.LossHead]:
-    """The seed's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` in the hidden layers, a Sigmoid
-    output and binary cross-entropy; weights ~ N(0, std²), every bias = ``bias``."""
-    model = nn.MLP(2, LAYER_SIZES, activation=activation, output_activation="sigmoid")
+def build_net(
+    activation: str, bias: float, std: float, seed: int, options: dict[str, Any] | None = None
+) -> tuple[nn.MLP, nn.LossHead]:
+    """The seed's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` (with ``options``) in the hidden
+    layers, a Sigmoid output and binary cross-entropy; weights ~ N(0, std²), every bias = ``bias``."""
+    model = nn.MLP(2, LAYER_SIZES, activation=activation, output_activation="sigmoid", activation_options=options)
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         init.normal(layer.weights, mean=0.0, std=std, rng=rng)
@@ -69,30 +72,50 @@ def weight_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np
     return list(model.weight_gradient_norms().values())
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def net_parser(description: str, bias: float) -> argparse.ArgumentParser:
+    """The options of the seed's net and data, shared with ``examples/dead_relu.py``
+    (which takes the same net with other biases): --samples --train --noise --data-seed
+    --seed --std --bias --out."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--samples", type=int, default=1000, help="moons generated (the seed: 1000)")
     parser.add_argument("--train", type=int, default=640, help="first points used as the batch (the seed: 640)")
     parser.add_argument("--noise", type=float, default=0.5, help="moons noise (the seed: 0.5)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the moons")
     parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the seed's torch.seed(102))")
     parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the seed: 0.01)")
-    parser.add_argument("--bias", type=float, default=1.0, help="every bias (the seed: 1)")
-    parser.add_argument("--threshold", type=float, default=1e-7, help="gradients below this are drawn as vanishing")
+    parser.add_argument("--bias", type=float, default=bias, help=f"every bias (the seed: {bias:g})")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def check_net_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (argparse error) data and weight options the experiment cannot run with."""
     if args.samples < 2 or not 1 <= args.train <= args.samples:
         parser.error("need --samples >= 2 and 1 <= --train <= --samples")
-    if args.noise < 0 or args.std <= 0 or args.threshold <= 0:
-        parser.error("--noise must be >= 0, --std and --threshold > 0")
+    if args.noise < 0 or args.std <= 0:
+        parser.error("--noise must be >= 0 and --std > 0")
+
+
+def moons_batch(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``--train`` points of ``make_moons(--samples, noise=--noise)``: the seed's batch."""
+    X, y = datasets.make_moons(args.samples, noise=args.noise, seed=args.data_seed)
+    return X[: args.train], y[: args.train]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = net_parser(__doc__.splitlines()[0], bias=1.0)
+    parser.add_argument("--threshold", type=float, default=1e-7, help="gradients below this are drawn as vanishing")
+    args = parser.parse_args(argv)
+    check_net_args(parser, args)
+    if args.threshold <= 0:
+        parser.error("--threshold must be > 0")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     """Take one gradient with Sigmoid and with ReLU; print, plot and draw the per-layer norms."""
     args = parse_args(argv)
-    X, y = datasets.make_moons(args.samples, noise=args.noise, seed=args.data_seed)
-    X, y = X[: args.train], y[: args.train]
+    X, y = moons_batch(args)
 
     norms: dict[str, list[float]] = {}
     loss_nodes = {}

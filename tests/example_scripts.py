@@ -11,9 +11,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` under the module name ``<name>_example``. It is
-    registered in ``sys.modules`` while it runs, as a real import would be (dataclasses
-    and pickling look their module up there)."""
+    """Import ``examples/<name>.py`` under the module name ``<name>_example``, as
+    ``python examples/<name>.py`` would run it: with ``examples/`` on ``sys.path`` (a script
+    may import a sibling, as dead_relu.py takes the net of vanishing_gradients.py) and the
+    module registered in ``sys.modules`` (dataclasses and pickling look it up there)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.append(str(EXAMPLES))
     path = EXAMPLES / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"{name}_example", path)
     if spec is None or spec.loader is None:
