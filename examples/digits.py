@@ -45,7 +45,7 @@ import numpy as np
 
 from graphdl import Graph, datasets, nn, optim
 from graphdl.cli import non_negative_int, positive_int
-from graphdl.metrics import confusion_matrix
+from graphdl.metrics import confusion_matrix, confusion_text
 from graphdl.train import Trainer
 
 
@@ -142,9 +142,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"{name} accuracy: {score['accuracy']:.3f}")
     print(f"test loss: {scores['test']['loss']:.4f}")
     print("test confusion matrix (rows: true digit, columns: predicted):")
-    print("     " + " ".join(f"{k:>3d}" for k in range(classes)))
-    for digit, row in enumerate(matrix):
-        print(f"  {digit}: " + " ".join(f"{count:>3d}" for count in row))
+    print(confusion_text(matrix))
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

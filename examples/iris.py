@@ -36,7 +36,7 @@ import numpy as np
 
 from graphdl import Graph, datasets, nn, optim
 from graphdl.cli import non_negative_int, positive_int
-from graphdl.metrics import confusion_matrix
+from graphdl.metrics import confusion_matrix, confusion_text
 from graphdl.train import Trainer
 
 
@@ -98,11 +98,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for name, score in scores.items():
         print(f"{name} accuracy: {score['accuracy']:.3f}")
     print(f"test loss: {scores['test']['loss']:.4f}")
-    width = max(map(len, data.target_names))
     print("test confusion matrix (rows: true species, columns: predicted):")
-    print(" " * (width + 2) + " ".join(f"{name:>{width}}" for name in data.target_names))
-    for name, row in zip(data.target_names, matrix):
-        print(f"{name:>{width}}: " + " ".join(f"{count:>{width}d}" for count in row))
+    print(confusion_text(matrix, data.target_names))
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@ output node, (N, K) for K output nodes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = ["accuracy", "classify", "confusion_matrix", "mse"]
@@ -58,3 +60,20 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     matrix = np.zeros((size, size), dtype=int)
     np.add.at(matrix, (labels, predictions), 1)
     return matrix
+
+
+def confusion_text(matrix: np.ndarray, class_names: Sequence[str] | None = None) -> str:
+    """A confusion matrix as aligned text: a header of predicted classes, then one row per
+    true class, e.g. for printing after :func:`confusion_matrix`."""
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"confusion_text: expected a square matrix, got shape {matrix.shape}")
+    names = [str(name) for name in (class_names if class_names is not None else range(len(matrix)))]
+    if len(names) != len(matrix):
+        raise ValueError(f"confusion_text: {len(names)} class names for {len(matrix)} classes")
+    width = max(3, *map(len, names), len(str(int(matrix.max(initial=0)))))
+    lines = [" " * (width + 2) + " ".join(f"{name:>{width}}" for name in names)]
+    lines += [
+        f"{name:>{width}}: " + " ".join(f"{int(count):>{width}d}" for count in row) for name, row in zip(names, matrix)
+    ]
+    return "\n".join(lines)

@@ -26,3 +26,15 @@ def test_mse_and_confusion_matrix():
     assert (matrix == expected).all()
     with pytest.raises(ValueError, match="labels"):
         metrics.confusion_matrix([0, 1], [0])
+
+
+def test_confusion_text_is_aligned_and_named() -> None:
+    from graphdl.metrics import confusion_text
+
+    text = confusion_text(np.array([[8, 0], [1, 11]]), ["cat", "mouse"])
+    assert text.splitlines() == ["         cat mouse", "  cat:     8     0", "mouse:     1    11"]
+    assert confusion_text(np.eye(2, dtype=int)).splitlines()[1] == "  0:   1   0"
+    with pytest.raises(ValueError, match="square"):
+        confusion_text(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="2 classes"):
+        confusion_text(np.eye(2), ["a"])
