@@ -382,8 +382,15 @@ UNIT_COLOURS = ("tab:blue", "tab:green")
 INIT_COLOURS = {"fig8": "tab:purple", "fig7": "tab:orange"}
 
 
-def _activation(z: np.ndarray, activation: str) -> np.ndarray:
-    return np.where(z > 0, z, 0.1 * z if activation == "leaky_relu" else 0.0)
+def net_curves(params: Sequence[float], xs: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """The trained LeakyReLU net over ``xs`` in one batch forward pass of graphdl's own nodes:
+    each unit's pre-activation (add_11, add_12), its contribution to the output (mul_21,
+    mul_22) and the output (add_21)."""
+    net = build_seed_net()
+    net.initialise(list(params))
+    net.x.set_value(xs)
+    pre = [np.asarray(net.add_11.value), np.asarray(net.add_12.value)]
+    return pre, [np.asarray(net.mul_21.value), np.asarray(net.mul_22.value)], np.asarray(net.add_21.value)
 
 
 def plot_named(named: dict[str, dict], args: argparse.Namespace, path: Path) -> Path:
@@ -430,9 +437,8 @@ def plot_named(named: dict[str, dict], args: argparse.Namespace, path: Path) -> 
         result = named[f"{name}_leaky_relu"]
         units, params = result["units"], result["params"]
         unit_axes, fit_axes = axes[f"units_{name}"], axes[f"fit_{name}"]
-        for unit, colour in zip(units, UNIT_COLOURS):
-            z = unit.w * xs + unit.b
-            contribution = unit.v * _activation(z, "leaky_relu")
+        pre_activations, contributions, fitted = net_curves(params, xs)
+        for unit, colour, z, contribution in zip(units, UNIT_COLOURS, pre_activations, contributions):
             on = np.where(z > 0, contribution, np.nan)
             off = np.where(z <= 0, contribution, np.nan)
             side = ">" if unit.facing == "right" else "<"
@@ -458,7 +464,6 @@ def plot_named(named: dict[str, dict], args: argparse.Namespace, path: Path) -> 
         unit_axes.legend(loc="best", fontsize=8.5)
         unit_axes.grid(alpha=0.3)
 
-        fitted = sum(unit.v * _activation(unit.w * xs + unit.b, "leaky_relu") for unit in units) + params[-1]
         inside = (xs >= LOW) & (xs <= HIGH)
         error = float(np.mean(np.abs(fitted[inside] - xs[inside] ** 2)))
         fit_axes.axvspan(xs[0], LOW, color="grey", alpha=0.12)
