@@ -1,0 +1,25 @@
+# Shortcuts for the commands of README.md. Run from the repository root.
+PYTHON ?= python
+EXAMPLES := $(filter-out examples/train_moons.py,$(wildcard examples/*.py))
+
+.PHONY: install test slow lint demo gallery
+
+install:
+	$(PYTHON) -m pip install ".[dev]"
+
+test:
+	$(PYTHON) -m pytest
+
+slow:
+	$(PYTHON) -m pytest -m slow
+
+lint:
+	ruff check . && ruff format --check .
+
+demo:
+	$(PYTHON) -m graphdl demo --out graphdl-demo
+
+# every picture in viz/: the demo's and each experiment's (examples/train_moons.py writes none)
+gallery:
+	$(PYTHON) -m graphdl gallery --out viz --quiet
+	for script in $(EXAMPLES); do PYTHONPATH=. $(PYTHON) $$script --out viz > /dev/null || exit 1; done
