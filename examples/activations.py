@@ -18,6 +18,7 @@ the grid, and writes DIR/activation_derivatives.png (one panel per activation).
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
     parser.add_argument("--points", type=int, default=401, help="number of grid points")
     parser.add_argument("--out", type=Path, default=None, help="directory for activation_derivatives.png")
     args = parser.parse_args(argv)
+    if not (math.isfinite(args.low) and math.isfinite(args.high) and args.low < args.high):
+        parser.error(f"need finite --low < --high, got [{args.low}, {args.high}]")
+    if args.points < 2:
+        parser.error(f"--points must be at least 2, got {args.points}")
 
     grid = np.linspace(args.low, args.high, args.points)
     zero = np.array([0.0])

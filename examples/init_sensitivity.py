@@ -36,8 +36,9 @@ Measured with the defaults (10 000 steps, 200 random seeds, data seed 0 for the 
 * figure 8's init reaches loss < 0.15 after 818 steps, figure 7's after 9 092 steps (11x
   more, as the seed's "1500 versus over 10 000"). Figure 8 ends with two upward bends
   (kinks at x = 0.48 and 1.23, both units on to the RIGHT of their kink); figure 7 with one
-  (unit 2, on to the LEFT of its kink at x = 0.92), while unit 1 (w_21 = −2.03, kink at
-  1.86, near the end of the range) serves as a rising straight line offset by b_21 = 3.62.
+  (unit 2, on to the LEFT of its kink at x = 0.92), while unit 1 (w_21 = −2.03, on for
+  x < 1.86) supplies a rising straight line over most of the range (offset by b_21 = 3.62)
+  and bends the curve DOWN at its kink x = 1.86, near the end of the range.
   Figure 7 is slow because unit 2 sits off on [0, 2] (b_12 ≈ 0, w_12 < 0) for thousands
   of steps and only LeakyReLU's 0.1 slope brings it back: with plain ReLU figure 7's init
   never fits (both units end dead, loss 1.09), figure 8's still fits after 815 steps.

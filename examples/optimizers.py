@@ -27,8 +27,8 @@ seed 003 §3 says the same: Adam does better than SGD. Three experiments:
    shrinks), Adam curves in with a small overshoot.
 3. **The same network trained five times** (seed 001 chapter 5, seed 003 §3). The
    seed's phone-price table is not shipped, so Fisher's iris (graphdl.datasets.iris:
-   4 measurements, 3 species) stands in, split 80/20 stratified and standardised as the
-   seed does. The net is the seed's first model scaled down: Linear-Sigmoid,
+   4 measurements, 3 species) stands in, split 80/20 stratified and standardised (the
+   seed standardises in its tuned run only). The net is the seed's first model scaled down: Linear-Sigmoid,
    Linear-Sigmoid, Linear (4-8-8-3), cross-entropy, batches of 8, 50 epochs, the same
    initial weights and the same batch order for every optimiser, one learning rate for
    all (0.01). Measured: training loss 1.4179 before training for all five; mean
@@ -36,7 +36,9 @@ seed 003 §3 says the same: Adam does better than SGD. Three experiments:
    RMSProp 0.0645, Adam 0.0710; test accuracy 0.767, 0.733, 0.833, 0.933, 0.967 (30
    flowers, chance 0.333). With the same learning rate the adaptive methods learn
    in 50 epochs what plain SGD (and Momentum, which only smooths the gradient) has
-   hardly started on: the seed's SGD-versus-Adam result.
+   hardly started on: the seed's SGD-versus-Adam result. The seed itself changed four
+   things at once between its runs (SGD to Adam, lr 1e-3 to 1e-4, standardisation, a
+   deeper net, 0.5475 to 0.9625 accuracy); here only the optimiser changes.
 
     PYTHONPATH=. python examples/optimizers.py --out viz
 
@@ -216,18 +218,11 @@ def train_classifier(
 
 
 # ------------------------------------------------------------------------- figures
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
 def plot_ewa(temperatures: np.ndarray, ewa: dict[float, dict[str, np.ndarray]], path: Path) -> None:
     """Raw temperatures and their EWA for each β, with Momentum's velocity on top."""
-    figure = _figure(6.0 * len(ewa), 4.4)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.0 * len(ewa), 4.4), layout="constrained")
     days = np.arange(1, len(temperatures) + 1)
     axes = figure.subplots(1, len(ewa), sharey=True, squeeze=False)[0]
     for ax, (beta, curves) in zip(axes, ewa.items()):
@@ -265,7 +260,9 @@ def plot_ewa(temperatures: np.ndarray, ewa: dict[float, dict[str, np.ndarray]], 
 
 def plot_surface(runs: dict[str, dict[str, Any]], path: Path) -> None:
     """One contour panel per optimiser with its path, and f per step for all of them."""
-    figure = _figure(15.0, 7.4)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(15.0, 7.4), layout="constrained")
     axes = figure.subplots(2, 3)
     grid_x, grid_y = np.meshgrid(np.linspace(-10, 10, 241), np.linspace(-5, 5, 161))
     levels = np.geomspace(0.02, 25, 11)
@@ -292,8 +289,9 @@ def plot_surface(runs: dict[str, dict[str, Any]], path: Path) -> None:
     ax.set_title("f along each path")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
+    steps = len(next(iter(runs.values()))["path"]) - 1
     figure.suptitle(
-        f"Five optimisers on f(x, y) = x²/20 + y² (grey contours), {len(points) - 1} steps each "
+        f"Five optimisers on f(x, y) = x²/20 + y² (grey contours), {steps} steps each "
         "from ★ (−7, 2) towards the minimum + at (0, 0)"
     )
     figure.savefig(path, dpi=100, facecolor="white")
@@ -301,7 +299,9 @@ def plot_surface(runs: dict[str, dict[str, Any]], path: Path) -> None:
 
 def plot_classifier(runs: dict[str, dict[str, Any]], test_labels: np.ndarray, description: str, path: Path) -> None:
     """Training loss per epoch of the five runs in one plot, and their test accuracy."""
-    figure = _figure(13.0, 4.8)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13.0, 4.8), layout="constrained")
     loss_ax, accuracy_ax = figure.subplots(1, 2, width_ratios=[2.0, 1.0])
     for name, run in runs.items():
         epochs = np.arange(0, len(run["train_loss"]) + 1)

@@ -38,3 +38,9 @@ def test_derivatives_match_finite_differences(example) -> None:
         lower, _ = example.curve_and_derivative(name, grid - h)
         assert values.shape == grid.shape
         np.testing.assert_allclose(derivative, (upper - lower) / (2 * h), atol=1e-6, err_msg=name)
+
+
+def test_bad_grids_are_rejected(example) -> None:
+    for flags in (["--low", "4", "--high", "-4"], ["--points", "1"], ["--high", "inf"]):
+        with pytest.raises(SystemExit):
+            example.main(flags)

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SCRIPTS = sorted(path.stem for path in (ROOT / "examples").glob("*.py"))
-TEST_TEXT = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("test_*.py"))
+TEST_FILES = [path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("test_*.py")]
 
 
 def test_there_are_examples() -> None:
@@ -21,9 +21,9 @@ def test_there_are_examples() -> None:
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_example_is_in_the_readme_and_tested(name: str) -> None:
     assert f"examples/{name}.py" in README, f"README.md does not mention examples/{name}.py"
-    assert f'load_example("{name}")' in TEST_TEXT or f'"examples" / "{name}.py"' in TEST_TEXT, (
-        f"no test runs examples/{name}.py"
-    )
+    loaders = (f'load_example("{name}")', f'"examples" / "{name}.py"')
+    runners = [text for text in TEST_FILES if any(loader in text for loader in loaders) and "main" in text]
+    assert runners, f"no test loads examples/{name}.py and runs its main"
 
 
 def test_every_readme_picture_exists() -> None:

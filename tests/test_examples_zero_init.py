@@ -38,3 +38,17 @@ def test_zero_init_keeps_units_identical(example, tmp_path, capsys) -> None:
 def test_bad_epochs_rejected(example) -> None:
     with pytest.raises(SystemExit):
         example.main(["--epochs", "0"])
+
+
+def test_bad_learning_rate_and_show_rejected(example) -> None:
+    for flags in (["--lr", "0"], ["--lr", "inf"], ["--show", "-1"]):
+        with pytest.raises(SystemExit):
+            example.main(flags)
+
+
+def test_seed_five_epochs_learn_nothing(example, capsys) -> None:
+    """The seed's run: 5 epochs from zeros leave the loss at log 2 and the accuracy near chance."""
+    results = example.main(["--epochs", "5", "--show", "5"])
+    capsys.readouterr()
+    assert results["zero"]["train_loss"][-1] == pytest.approx(np.log(2), abs=1e-3)
+    assert 0.35 < results["zero"]["dev_accuracy"] < 0.65
