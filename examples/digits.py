@@ -29,8 +29,10 @@ compiled to 2**10 copies of its running maximum: compiling took 1.5 s and a step
 197 ms (same machine, same numbers out).
 
 Prints the learning curve, the timings, "test accuracy: 0.983" and the confusion
-matrix; with ``--out DIR`` writes DIR/digits_confusion.png (the confusion matrix and the
-test digits the net got wrong, most confident mistakes first).
+matrix (the evaluation and printout are iris.py's ``classification_report``); with
+``--out DIR`` writes DIR/digits_confusion.png (the confusion matrix and the test digits
+the net got wrong, most confident mistakes first). The confidence p is read off the
+graph: exp(−cross-entropy) with the net's answer fed as the label.
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ from typing import Any
 
 import numpy as np
 
+# the evaluation, printout and --lr check of iris.py, the first multi-class example (examples/ is on sys.path)
+from iris import classification_report, learning_rate
+
 from graphdl import Graph, datasets, nn, optim
 from graphdl.cli import non_negative_int, positive_int
-from graphdl.metrics import confusion_matrix, confusion_text
 from graphdl.train import Trainer
 
 
@@ -54,7 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=positive_int, default=32, help="Sigmoid hidden units (default 32)")
     parser.add_argument("--epochs", type=non_negative_int, default=10, help="passes over the training set (10)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="samples per Adam step (default 32)")
-    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
+    parser.add_argument("--lr", type=learning_rate, default=0.01, help="Adam learning rate (default 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
     parser.add_argument(
         "--samples", type=positive_int, default=None, help="use only the first N images (default: all 1797)"
@@ -62,8 +66,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--errors", type=non_negative_int, default=12, help="misclassified digits to draw (12)")
     parser.add_argument("--out", type=Path, default=None, help="directory for digits_confusion.png")
     args = parser.parse_args(argv)
-    if not args.lr > 0:
-        parser.error(f"--lr must be positive, got {args.lr}")
     if args.samples is not None and args.samples < 20:
         parser.error(f"--samples must be at least 20 (to split into train, dev and test), got {args.samples}")
     return args
@@ -134,28 +136,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"evaluation after the epochs {timing.evaluation_seconds:.2f} s; training {train_seconds:.1f} s in all"
     )
 
-    scores = {name: trainer.evaluate(part) for name, part in (("train", train), ("dev", dev), ("test", test))}
-    outputs = trainer.predict(test[0])
-    predictions = outputs.argmax(axis=1)
-    matrix = confusion_matrix(test[1], predictions, classes)
-    for name, score in scores.items():
-        print(f"{name} accuracy: {score['accuracy']:.3f}")
-    print(f"test loss: {scores['test']['loss']:.4f}")
-    print("test confusion matrix (rows: true digit, columns: predicted):")
-    print(confusion_text(matrix))
-
+    splits = {"train": train, "dev": dev, "test": test}
+    report = classification_report(trainer, splits, data.target_names, "digit")
+    confidence = answer_probability(trainer, test[0], report["predictions"])
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        path = plot(matrix, raw_test, outputs, args, args.out / "digits_confusion.png")
+        path = plot(report, confidence, raw_test[0], args, args.out / "digits_confusion.png")
         print(f"figure written: {path}")
     return {
-        "train_accuracy": scores["train"]["accuracy"],
-        "dev_accuracy": scores["dev"]["accuracy"],
-        "test_accuracy": scores["test"]["accuracy"],
-        "test_loss": scores["test"]["loss"],
-        "confusion": matrix,
-        "predictions": predictions,
-        "labels": test[1],
+        **report,
+        "confidence": confidence,
         "history": history,
         "parameters": len(model.parameters()),
         "nodes": nodes,
@@ -164,23 +154,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax (probabilities of the classes) of (N, K) logits."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+def answer_probability(trainer: Trainer, X: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """The net's probability of each of its ``answers`` on the rows of ``X``, from the graph:
+    graphdl has no softmax node, but its loss SoftmaxCrossEntropy is −log softmax(logits)[label],
+    so exp(−loss) with the answer fed as the label is the softmax probability of the answer."""
+    for variable, column in zip(trainer.inputs, np.asarray(X, dtype=float).T):
+        variable.set_value(np.ascontiguousarray(column))
+    trainer.labels[0].set_value(np.asarray(answers, dtype=float))
+    return np.exp(-np.asarray(trainer.loss.forward(), dtype=float))
 
 
-def plot(matrix: np.ndarray, raw_test: tuple, outputs: np.ndarray, args: argparse.Namespace, path: Path) -> Path:
-    """The test confusion matrix beside the misclassified test digits, most confident first."""
+def plot(
+    report: dict[str, Any], confidence: np.ndarray, images: np.ndarray, args: argparse.Namespace, path: Path
+) -> Path:
+    """The test confusion matrix beside the misclassified test digits (raw pixels ``images``),
+    most confident first (``confidence``: the net's probability of its answer)."""
     from matplotlib.figure import Figure
 
     from graphdl.viz.plots import plot_confusion_matrix
 
-    images, labels = raw_test
-    probabilities = softmax(outputs)
-    predicted = probabilities.argmax(axis=1)
+    matrix, predicted, labels = report["confusion"], report["predictions"], report["labels"]
     mistakes = np.flatnonzero(predicted != labels)
-    wrong = mistakes[np.argsort(-probabilities[mistakes, predicted[mistakes]], kind="stable")][: args.errors]
+    wrong = mistakes[np.argsort(-confidence[mistakes], kind="stable")][: args.errors]
 
     figure = Figure(figsize=(14, 6.6), layout="constrained")
     left, right = figure.subfigures(1, 2, width_ratios=[1.25, 1])
@@ -198,7 +193,7 @@ def plot(matrix: np.ndarray, raw_test: tuple, outputs: np.ndarray, args: argpars
         axes.set_xticks([])
         axes.set_yticks([])
         axes.set_title(
-            f"true {int(labels[index])}, said {predicted[index]}\n(p = {probabilities[index, predicted[index]]:.2f})",
+            f"true {int(labels[index])}, said {predicted[index]}\n(p = {confidence[index]:.2f})",
             fontsize=10,
         )
     if len(wrong) == 0:

@@ -53,6 +53,11 @@ def test_short_run_learns_the_digits(example, tmp_path, capsys) -> None:
     history = result["history"]
     assert len(history.dev_metric) == 3 and history.dev_metric[-1] > history.dev_metric[0]
     assert re.search(r"median of 108 steps of 32 images", output)  # 1150 images in batches of 32, 3 epochs
+    # the p drawn over each mistake: the softmax probability of the net's answer, so above chance (1/10)
+    confidence = result["confidence"]
+    assert confidence.shape == (359,) and np.all((confidence > 0.1) & (confidence <= 1.0))
+    mistakes = result["predictions"] != result["labels"]
+    assert mistakes.any() and confidence[mistakes].mean() < confidence[~mistakes].mean()
     image = (tmp_path / "digits_confusion.png").read_bytes()
     assert image.startswith(PNG_MAGIC) and len(image) > 30_000
     assert f"figure written: {tmp_path / 'digits_confusion.png'}" in output
@@ -66,8 +71,32 @@ def test_default_run_reaches_0_9(example, capsys) -> None:
     assert result["nodes"] == 4918
 
 
+def test_answer_probability_is_the_softmax_of_the_outputs(example) -> None:
+    # exp(-cross-entropy) with the answer fed as the label, from the graph, against a numpy softmax of the logits
+    from graphdl import nn, optim
+    from graphdl.train import Trainer
+
+    model = nn.MLP(3, [5, 4], activation="sigmoid", rng=1)
+    trainer = Trainer(model, optim.Adam(model, lr=0.01), loss="cross_entropy", metric="accuracy", progress=False)
+    X = np.random.default_rng(2).normal(size=(7, 3)) * 3
+    logits = trainer.predict(X)
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    for answers in (logits.argmax(axis=1), np.array([0, 1, 2, 3, 3, 2, 1])):
+        expected = softmax[np.arange(7), answers]
+        assert example.answer_probability(trainer, X, answers) == pytest.approx(expected, rel=1e-9)
+
+
 @pytest.mark.parametrize(
-    "flags", [["--hidden", "0"], ["--epochs", "-1"], ["--lr", "-0.1"], ["--samples", "5"], ["--errors", "-1"]]
+    "flags",
+    [
+        ["--hidden", "0"],
+        ["--epochs", "-1"],
+        ["--lr", "-0.1"],
+        ["--lr", "inf"],
+        ["--samples", "5"],
+        ["--errors", "-1"],
+    ],
 )
 def test_bad_flags_are_rejected(example, flags, capsys) -> None:
     with pytest.raises(SystemExit) as error:
@@ -77,10 +106,11 @@ def test_bad_flags_are_rejected(example, flags, capsys) -> None:
 
 
 def test_without_scikit_learn_it_exits_with_one_line() -> None:
-    # None in sys.modules makes ``import sklearn`` raise ImportError, as if it were not installed
+    # None in sys.modules makes ``import sklearn`` raise ImportError, as if it were not installed;
+    # the script's folder goes first on sys.path, as ``python examples/digits.py`` puts it (for iris.py)
     code = (
-        "import runpy, sys; sys.modules['sklearn'] = None; sys.argv = sys.argv[1:]; "
-        "runpy.run_path(sys.argv[0], run_name='__main__')"
+        "import os, runpy, sys; sys.modules['sklearn'] = None; sys.argv = sys.argv[1:]; "
+        "sys.path.insert(0, os.path.dirname(sys.argv[0])); runpy.run_path(sys.argv[0], run_name='__main__')"
     )
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(

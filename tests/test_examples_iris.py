@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -47,16 +48,31 @@ def test_default_run_classifies_the_test_flowers(example, tmp_path, capsys) -> N
     assert f"figure written: {tmp_path / 'iris_confusion.png'}" in output
 
 
-def test_training_beats_the_untrained_net(example, capsys) -> None:
-    untrained = example.main(["--epochs", "0"])
+def test_training_beats_the_untrained_net(example, tmp_path, capsys) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no empty-legend warning from matplotlib without a history
+        untrained = example.main(["--epochs", "0", "--out", str(tmp_path)])
     trained = example.main(["--epochs", "20", "--hidden", "4"])
     output = capsys.readouterr().out
     assert output.count("test accuracy:") == 2
     assert untrained["history"].train_loss == []
+    assert (tmp_path / "iris_confusion.png").read_bytes().startswith(PNG_MAGIC)
     assert trained["test_accuracy"] >= untrained["test_accuracy"] + 0.3
 
 
-@pytest.mark.parametrize("flags", [["--hidden", "0"], ["--epochs", "-1"], ["--batch-size", "0"], ["--lr", "0"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--hidden", "0"],
+        ["--epochs", "-1"],
+        ["--batch-size", "0"],
+        ["--lr", "0"],
+        ["--lr", "-0.1"],
+        ["--lr", "inf"],
+        ["--lr", "nan"],
+        ["--lr", "fast"],
+    ],
+)
 def test_bad_flags_are_rejected(example, flags, capsys) -> None:
     with pytest.raises(SystemExit) as error:
         example.main(flags)
