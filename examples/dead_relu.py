@@ -38,20 +38,23 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# the seed's net, data and options: this experiment is the vanishing-gradient one with biases -8
-from vanishing_gradients import LAYER_SIZES, build_net, check_net_args, moons_batch, net_parser, weight_gradient_norms
+# the seed's net, data, options and pictures: this experiment is the vanishing-gradient one with biases -8
+from vanishing_gradients import (
+    batch_gradient_norms,
+    build_net,
+    check_net_args,
+    moons_batch,
+    net_parser,
+    norms_text,
+    plot_layer_norms,
+    render_net_graph,
+)
 
-from graphdl import viz
 from graphdl.viz.style import is_dead
-
-
-def norm_text(norm: float) -> str:
-    return "0 (exactly)" if norm == 0.0 else f"{norm:.1e}"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -64,6 +67,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def zero_gradients_text(zero: int, total: int) -> str:
+    """``every weight gradient is exactly 0`` / ``no weight gradient …`` / ``5 of 36 weight gradients …``."""
+    if zero == total:
+        return "every weight gradient is exactly 0"
+    if zero == 0:
+        return "no weight gradient is exactly 0"
+    return f"{zero} of {total} weight gradients are exactly 0"
+
+
+def graph_title(bias: float, samples: int, relu: dict[str, Any]) -> str:
+    """The title of the ReLU net's graph, every claim in it from the measured ``relu`` counts."""
+    dead, units = len(relu["dead_units"]), relu["hidden_units"]
+    if dead:
+        greyed = f"grey: {dead} of {units} hidden ReLUs dead on every sample (z < 0, so a = 0 and da/dz = 0)"
+    else:
+        greyed = f"none of the {units} hidden ReLUs is dead on every sample (nothing greyed)"
+    zeros = zero_gradients_text(relu["zero_weight_grads"], len(relu["weight_grads"]))
+    return (
+        f"ReLU MLP 2-3-3-3-3-1 with every bias {bias:g}, one full-batch gradient on {samples} moons\n{greyed}: {zeros}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """One gradient with ReLU and with LeakyReLU, biases −8; print, plot and draw it."""
     args = parse_args(argv)
@@ -74,9 +99,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"norms": norms}
     for activation, options in (("relu", None), ("leaky_relu", {"negative_slope": args.slope})):
         model, head = build_net(activation, args.bias, args.std, args.seed, options)
-        norms[activation] = weight_gradient_norms(model, head, X, y)
-        listed = ", ".join(f"layer {k} {norm_text(n)}" for k, n in enumerate(norms[activation][1:], start=2))
-        print(f"{activation}, {setting}: layer 1 weight-gradient norm {norm_text(norms[activation][0])}, {listed}")
+        norms[activation] = batch_gradient_norms(model, head, X, y)
+        print(f"{activation}, {setting}: {norms_text(norms[activation])}")
         hidden = model.layers[:-1]
         weights = [w for layer in model.layers for w in layer.weights]
         biases = [b for layer in hidden for b in layer.biases]
@@ -104,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         results[activation] = {
             "weight_grads": weight_grads,
             "hidden_bias_grads": bias_grads,
+            "zero_weight_grads": zero_weights,
+            "zero_hidden_bias_grads": zero_biases,
             "dead_units": [unit.name for unit in dead],
             "hidden_units": len(units),
             "output_bias_grad": float(output_bias.grad),
@@ -115,61 +141,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        path = plot_norms(norms, args, args.out / "dead_relu.png")
-        print(f"wrote {path}")
-        dead_count = len(results["relu"]["dead_units"])
-        title = (
-            f"ReLU MLP 2-3-3-3-3-1 with every bias {args.bias:g}, one full-batch gradient on {len(X)} moons\n"
-            f"grey: {dead_count} of {results['relu']['hidden_units']} hidden ReLUs dead on every sample"
-            " (z < 0, so a = 0 and da/dz = 0): every weight gradient is exactly 0"
+        relu = results["relu"]
+        heading = "Dead ReLU" if relu["zero_weight_grads"] == len(relu["weight_grads"]) else "ReLU vs LeakyReLU"
+        path = plot_layer_norms(
+            norms,
+            labels={"relu": "ReLU", "leaky_relu": f"LeakyReLU (slope {args.slope:g})"},
+            colours={"relu": "#6b7280", "leaky_relu": "#0d9488"},
+            title=(
+                f"{heading}: one full-batch gradient on {args.train} moons,"
+                f" w ~ N(0, {args.std:g}²), every bias {args.bias:g}"
+            ),
+            path=args.out / "dead_relu.png",
         )
-        path = render_graph(results["relu_loss"], args.out / "dead_relu_graph.png", title)
+        print(f"wrote {path}")
+        title = graph_title(args.bias, len(X), results["relu"])
+        path = render_net_graph(results["relu_loss"], args.out / "dead_relu_graph.png", title, show_values=True)
         print(f"wrote {path}")
     return results
-
-
-def plot_norms(norms: dict[str, list[float]], args: argparse.Namespace, path: Path) -> Path:
-    """Log-scale bars of LeakyReLU's per-layer norms; ReLU's exact zeros marked at the bottom."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8.5, 4.8), layout="constrained")
-    axes = figure.add_subplot()
-    layers = np.arange(1, len(LAYER_SIZES) + 1)
-    width = 0.38
-    positive = [n for values in norms.values() for n in values if n > 0]
-    bottom = min(positive) / 30 if positive else 1e-20
-    top = max(positive) * 30 if positive else 1.0
-    colours = {"relu": "#6b7280", "leaky_relu": "#0d9488"}
-    for offset, activation in zip((-width / 2, width / 2), ("relu", "leaky_relu")):
-        label = (
-            f"LeakyReLU (slope {args.slope:g})" if activation == "leaky_relu" else "ReLU (a log scale cannot draw 0)"
-        )
-        values = np.array(norms[activation])
-        zero = values == 0.0
-        bars = axes.bar(layers + offset, np.where(zero, np.nan, values), width, color=colours[activation], label=label)
-        axes.bar_label(bars, labels=["" if z else f"{n:.1e}" for n, z in zip(values, zero)], fontsize=8, padding=2)
-        for x in (layers + offset)[zero]:
-            axes.text(x, bottom * 3, "exactly 0", rotation=90, ha="center", va="bottom", fontsize=9, color="#111827")
-            axes.plot([x - width / 2, x + width / 2], [bottom * 1.3] * 2, color=colours[activation], lw=3)
-    axes.set_yscale("log")
-    axes.set_ylim(bottom, top)
-    axes.set_xlim(0.4, len(LAYER_SIZES) + 0.6)
-    axes.set_xticks(layers, [f"fc{k}" + (" (input side)" if k == 1 else " (output)" if k == 5 else "") for k in layers])
-    axes.set_xlabel("layer (fully connected, 2-3-3-3-3-1)")
-    axes.set_ylabel("L2 norm of the weight gradient (log scale)")
-    setting = f"w ~ N(0, {args.std:g}²), every bias {args.bias:g}"
-    axes.set_title(f"Dead ReLU: one full-batch gradient on {args.train} moons, {setting}", fontsize=11)
-    axes.grid(axis="y", alpha=0.3)
-    axes.legend(title="hidden activation", loc="upper left")
-    figure.savefig(path, dpi=100)
-    return path
-
-
-def render_graph(loss: Any, path: Path, title: str) -> Path:
-    """Draw the whole scalar graph top to bottom with values and gradients (no layer boxes:
-    the layers then line up as rows), dead units greyed; a palette PNG."""
-    viz.render(loss, path, palette=128, show_values=True, rankdir="TB", cluster_separator=None, title=title)
-    return path
 
 
 if __name__ == "__main__":

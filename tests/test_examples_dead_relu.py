@@ -53,19 +53,50 @@ def test_relu_gradients_are_exactly_zero_and_leaky_ones_are_not(example, tmp_pat
     filled = {name: fill for fill, name in re.findall(r'fillcolor="([^"]+)".*tooltip="([^"]+)"', dot)}
     grey = sorted(name for name, fill in filled.items() if fill == DEAD_FILL)
     assert grey == sorted(f"fc{k}.a[{j}]" for k in range(1, 5) for j in range(3))
+    assert "grey: 12 of 12 hidden ReLUs dead on every sample" in dot and "every weight gradient is exactly 0" in dot
+
+
+def test_seed_biases_of_one_keep_every_relu_alive_and_the_title_says_so(example, tmp_path, capsys) -> None:
+    """With the seed's biases of 1 the counts, the printed lines and the graph's title all say: nothing is dead."""
+    result = example.main(["--bias", "1", "--train", "200", "--out", str(tmp_path)])
+    output = capsys.readouterr().out
+    relu = result["relu"]
+    assert all(n > 0 for n in result["norms"]["relu"])
+    zero_weights, zero_biases = int(np.sum(relu["weight_grads"] == 0.0)), int(np.sum(relu["hidden_bias_grads"] == 0.0))
+    assert relu["zero_weight_grads"] == zero_weights == 0 and relu["zero_hidden_bias_grads"] == zero_biases == 0
+    assert relu["dead_units"] == [] and relu["hidden_units"] == 12
+    assert "ReLU, biases 1: 0 of 36 weight gradients and 0 of 12 hidden-bias gradients are exactly 0" in output
+    assert "ReLU, biases 1: 0 of 12 hidden units are dead (derivative 0 on all 200 samples)" in output
+
+    dot = (tmp_path / "dead_relu_graph.dot").read_text(encoding="utf-8")
+    title = re.search(r'label="(ReLU MLP[^"]*)"', dot)
+    assert title, dot[:500]
+    assert "every bias 1, one full-batch gradient on 200 moons" in title.group(1)
+    assert "none of the 12 hidden ReLUs is dead on every sample" in title.group(1)
+    assert "no weight gradient is exactly 0" in title.group(1)
+    assert "every weight gradient is exactly 0" not in dot and DEAD_FILL not in dot
+
+
+def test_graph_title_follows_the_counts(example) -> None:
+    """Every count the title can meet: all, none or some of the weight gradients exactly 0."""
+    relu = {"dead_units": ["fc1.a[0]"], "hidden_units": 12, "weight_grads": np.zeros(36), "zero_weight_grads": 5}
+    title = example.graph_title(-0.5, 100, relu)
+    assert "grey: 1 of 12 hidden ReLUs dead" in title and title.endswith(": 5 of 36 weight gradients are exactly 0")
+    relu["zero_weight_grads"] = 36
+    assert example.graph_title(-8, 100, relu).endswith(": every weight gradient is exactly 0")
 
 
 def test_units_are_dead_because_every_pre_activation_is_negative(example) -> None:
     X = np.random.default_rng(3).normal(size=(100, 2))
     y = (X[:, 1] > 0).astype(float)
     model, head = example.build_net("relu", -8.0, 0.01, 0)
-    example.weight_gradient_norms(model, head, X, y)
+    example.batch_gradient_norms(model, head, X, y)
     for layer in model.layers[:-1]:
         for z in layer.z:
             assert np.all(np.asarray(z.value) < 0)
     # with the seed's biases of 1 the same net is alive
     model, head = example.build_net("relu", 1.0, 0.01, 0)
-    assert all(n > 0 for n in example.weight_gradient_norms(model, head, X, y))
+    assert all(n > 0 for n in example.batch_gradient_norms(model, head, X, y))
     assert len(Graph(head.loss).parameters()) == 49
 
 

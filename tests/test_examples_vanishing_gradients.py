@@ -47,13 +47,43 @@ def test_sigmoid_gradients_vanish_and_relu_keeps_more(example, tmp_path, capsys)
         data = (tmp_path / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 20_000, name
         assert f"wrote {tmp_path / name}" in output
-    # the drawn graph marks the first layers as vanishing and leaves the output layer alone
+    # the drawn graph marks layers fc1 and fc2 as vanishing (the docstring's claim) and nothing after them
     dot = (tmp_path / "vanishing_graph.dot").read_text(encoding="utf-8")
     filled = {name: fill for fill, name in re.findall(r'fillcolor="([^"]+)".*tooltip="([^"]+)"', dot)}
-    assert all(filled[f"fc1.w[{i},{j}]"] == VANISHING_FILL for i in range(2) for j in range(3))
-    assert filled["fc1.a[0]"] == VANISHING_FILL
-    assert all(filled[f"fc5.w[{i},0]"] != VANISHING_FILL for i in range(3))
-    assert filled["loss"] != VANISHING_FILL
+    layer_of = {name: name.split(".", 1)[0].split("[", 1)[0] for name in filled}
+    counts = {layer: sum(1 for name in filled if layer_of[name] == layer) for layer in sorted(set(layer_of.values()))}
+    # fc1: 6 w, 3 b, 6 mul, 3 z, 3 a; fc2-fc4: 9 w, 3 b, 9 mul, 3 z, 3 a; fc5: 3 w, 1 b, 3 mul, 1 z, 1 a
+    assert counts == {"fc1": 21, "fc2": 27, "fc3": 27, "fc4": 27, "fc5": 9, "label": 1, "loss": 1, "x": 2}
+    vanishing = sorted(name for name, fill in filled.items() if fill == VANISHING_FILL)
+    assert vanishing == sorted(name for name in filled if layer_of[name] in {"fc1", "fc2"})
+
+
+def test_dead_relu_biases_report_no_gradient_instead_of_dividing_by_zero(example, tmp_path, capsys) -> None:
+    """With every bias -8 (the dead-ReLU setting) ReLU's norms are exactly 0: said so, no ZeroDivisionError."""
+    result = example.main(["--bias", "-8", "--train", "200", "--out", str(tmp_path)])
+    output = capsys.readouterr().out
+    norms = result["norms"]
+    assert norms["relu"] == [0.0] * 5
+    assert all(n > 0 for n in norms["sigmoid"])  # σ' is small at -8 but never 0
+    assert re.search(r"^relu: layer 1 weight-gradient norm 0 \(exactly\)(, layer \d 0 \(exactly\)){4}$", output, re.M)
+    assert "relu: no gradient reaches layer 1 (norm exactly 0)" in output.splitlines()
+    assert re.search(r"^sigmoid: from layer 5 back to layer 1 the norm shrinks", output, re.M)
+    line = (
+        f"first layer: no gradient reaches it with ReLU (norm exactly 0); Sigmoid's norm is {norms['sigmoid'][0]:.1e}"
+    )
+    assert line in output.splitlines()
+    assert result["first_layer_ratio"] == 0.0
+    data = (tmp_path / "vanishing_gradients.png").read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 20_000
+
+
+def test_comparison_lines_never_divide_by_an_exact_zero(example) -> None:
+    assert example.shrink_text("relu", [0.0, 0.0, 0.1]) == "relu: no gradient reaches layer 1 (norm exactly 0)"
+    assert example.shrink_text("sigmoid", [1e-6, 1e-3, 1.0]).endswith("shrinks 1.0e+06-fold, ~1000x a layer")
+    assert example.first_layer_text(0.0, 0.0).endswith("with either activation (both norms exactly 0)")
+    assert example.first_layer_text(3e-9, 0.0).endswith("with Sigmoid (norm exactly 0); ReLU's norm is 3.0e-09")
+    assert example.first_layer_text(2e-9, 1e-11).endswith("ReLU's weight-gradient norm is 200 times Sigmoid's")
+    assert example.first_layer_text(1e-9, 4e-9).endswith("is 0.25 times Sigmoid's")
 
 
 def test_gradient_matches_the_compiled_graph(example) -> None:
@@ -61,7 +91,7 @@ def test_gradient_matches_the_compiled_graph(example) -> None:
     X = np.random.default_rng(1).normal(size=(50, 2))
     y = (X[:, 0] > 0).astype(float)
     model, head = example.build_net("sigmoid", 1.0, 0.01, 102)
-    norms = example.weight_gradient_norms(model, head, X, y)
+    norms = example.batch_gradient_norms(model, head, X, y)
     interpreted = {p: float(p.grad) for p in model.parameters()}
     compiled = compile(head.loss, inputs=[*model.inputs, head.labels[0]])
     compiled.backward({model.inputs[0]: X[:, 0], model.inputs[1]: X[:, 1], head.labels[0]: y})
