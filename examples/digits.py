@@ -46,10 +46,10 @@ from typing import Any
 import numpy as np
 
 # the evaluation, printout and --lr check of iris.py, the first multi-class example (examples/ is on sys.path)
-from iris import classification_report, learning_rate
+from iris import classification_report
 
 from graphdl import Graph, datasets, nn, optim
-from graphdl.cli import non_negative_int, positive_int
+from graphdl.cli import non_negative_int, positive_float, positive_int
 from graphdl.train import Trainer
 
 
@@ -58,7 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=positive_int, default=32, help="Sigmoid hidden units (default 32)")
     parser.add_argument("--epochs", type=non_negative_int, default=10, help="passes over the training set (10)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="samples per Adam step (default 32)")
-    parser.add_argument("--lr", type=learning_rate, default=0.01, help="Adam learning rate (default 0.01)")
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (default 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
     parser.add_argument(
         "--samples", type=positive_int, default=None, help="use only the first N images (default: all 1797)"

@@ -29,7 +29,6 @@ uses too); with ``--out DIR`` writes DIR/iris_confusion.png
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,23 +36,11 @@ from typing import Any
 import numpy as np
 
 from graphdl import Graph, datasets, nn, optim
-from graphdl.cli import non_negative_int, positive_int
+from graphdl.cli import non_negative_int, positive_float, positive_int
 from graphdl.metrics import confusion_matrix, confusion_text
 from graphdl.train import Trainer
 
 Data = tuple[np.ndarray, np.ndarray]
-
-
-def learning_rate(text: str) -> float:
-    """argparse ``type=`` for ``--lr``: a finite number above 0 (``inf`` would only end
-    in a TrainingDiverged traceback at the first step)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -61,7 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=positive_int, default=8, help="Sigmoid hidden units (default 8)")
     parser.add_argument("--epochs", type=non_negative_int, default=50, help="passes over the training set (50)")
     parser.add_argument("--batch-size", type=positive_int, default=8, help="samples per Adam step (default 8)")
-    parser.add_argument("--lr", type=learning_rate, default=0.01, help="Adam learning rate (default 0.01)")
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (default 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
     parser.add_argument("--out", type=Path, default=None, help="directory for iris_confusion.png")
     return parser.parse_args(argv)

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from graphdl import Add, Logistic, LogLoss, Mul, Node, Variable, datasets, nn, optim
+from graphdl.cli import positive_float
 from graphdl.metrics import accuracy
 from graphdl.train import Trainer
 
@@ -341,7 +342,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=1000, help="moons points, split 64/16/20 %% (default 1000)")
     parser.add_argument("--noise", type=float, default=0.5, help="standard deviation of the moons noise (0.5)")
     parser.add_argument("--epochs", type=int, default=1000, help="full-batch gradient steps (default 1000)")
-    parser.add_argument("--lr", type=float, default=0.2, help="learning rate (default 0.2; the seed's first run: 2.0)")
+    parser.add_argument(
+        "--lr", type=positive_float, default=0.2, help="learning rate (default 0.2; the seed's first run: 2.0)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the initial weights")
     parser.add_argument("--grid", type=int, default=200, help="grid points per axis for the boundary (200² = 40 000)")
     parser.add_argument("--out", type=Path, default=None, help="directory for moons_curves.png and moons_boundary.png")
@@ -350,8 +353,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--samples must be at least 20 (every split needs points)")
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
-    if not (args.lr > 0 and math.isfinite(args.lr)):
-        parser.error("--lr must be a positive number")
     if not (args.noise >= 0 and math.isfinite(args.noise)):
         parser.error("--noise must be a non-negative number")
     if args.grid < 2:

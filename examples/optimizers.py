@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from graphdl import Mul, Variable, datasets, nn, optim
+from graphdl.cli import positive_float
 from graphdl.train import Trainer
 
 OPTIMIZER_NAMES = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
@@ -335,7 +336,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--betas", type=float, nargs="+", default=[0.5, 0.9], help="β values of the EWA demo")
     parser.add_argument("--surface-steps", type=int, default=100, help="steps on the 2-D surface (default 100)")
     parser.add_argument("--epochs", type=int, default=50, help="epochs of the classifier (default 50, as the seed)")
-    parser.add_argument("--lr", type=float, default=0.01, help="learning rate of every classifier run (default 0.01)")
+    parser.add_argument(
+        "--lr", type=positive_float, default=0.01, help="learning rate of every classifier run (default 0.01)"
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="batch size (default 8, as the seed)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[8, 8], help="hidden layer widths (default 8 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the batch order")
@@ -348,8 +351,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"{flag} must be at least 1, got {value}")
     if args.batch_size < 1 or min(args.hidden) < 1:
         parser.error("--batch-size and --hidden widths must be at least 1")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        parser.error(f"--lr must be a positive number, got {args.lr}")
     return args
 
 

@@ -30,7 +30,6 @@ starts).
 from __future__ import annotations
 
 import argparse
-import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from graphdl import datasets, init, nn, optim
+from graphdl.cli import positive_float
 from graphdl.train import Trainer
 
 HIDDEN = 5
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
     """Train from zeros and from N(0, 1); print the weights and the accuracies; plot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2000, help="full-batch gradient descent epochs (default 2000)")
-    parser.add_argument("--lr", type=float, default=0.2, help="learning rate (default 0.2, the seed's)")
+    parser.add_argument("--lr", type=positive_float, default=0.2, help="learning rate (default 0.2, the seed's)")
     parser.add_argument(
         "--show",
         type=int,
@@ -149,8 +149,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
-    if not (args.lr > 0 and math.isfinite(args.lr)):
-        parser.error(f"--lr must be a positive number, got {args.lr}")
     if args.show < 0:
         parser.error(f"--show must be at least 0, got {args.show}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +26,18 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """argparse ``type=`` for a whole number of at least 0."""
     return _whole_number(text, 0)
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=`` for a finite number above 0, such as a learning rate (``inf``
+    would only end in a TrainingDiverged traceback at the first step)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -109,3 +109,14 @@ def test_whole_number_argument_types() -> None:
     ):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             parse(text)
+
+
+def test_positive_float_argument_type() -> None:
+    import argparse
+
+    from graphdl.cli import positive_float
+
+    assert positive_float("0.01") == 0.01
+    for text in ("0", "-1", "inf", "nan", "fast"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_float(text)
