@@ -1,20 +1,25 @@
 """Under-fitting, over-fitting, weight decay and dropout, trained with graphdl.
 
 Repeats seed 002 §4.4-§4.6 and seed 001 chapter 3 with graphdl's toolkit (``nn.Dense``,
-``nn.DropoutLayer``, ``optim.SGD``/``Adam``, ``train.Trainer``, squared or logistic loss):
+``nn.DropoutLayer``, ``optim.SGD``/``Adam``, ``train.Trainer``, squared or logistic loss).
+The train and test losses are the seed's ``evaluate_loss``: ``Trainer.evaluate`` on the
+whole set (dropout off) after epoch 1, every 20 epochs (§4.4) or every 5 (§4.5 and the
+dropout runs) and after the last.
 
 1. **Polynomial features (seed 002 §4.4).** y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + ε,
    ε ~ N(0, 0.1²), x ~ N(0, 1); features xⁱ/i! for i = 0…19; 100 training and 100
    test samples. A linear model without bias (the constant feature is the bias), torch's
    default init U(±1/√k), mean squared loss, SGD lr 0.01, batches of 10, 400 epochs,
-   fitted on the first 4 features (normal), the first 2 (under-fitting: the model cannot
-   represent the cubic) and all 20 (over-fitting capacity, 1500 epochs).
+   fitted on the first 4 features (the seed's "normal"), the first 2 ("under-fitting":
+   the model cannot represent the cubic) and all 20 ("over-fitting", 1500 epochs; all as
+   in the seed, including its 100 training samples for this run).
 2. **Weight decay (seed 002 §4.5, the concise version).** y = 0.01·Σxᵢ + 0.05 + ε with
    d = 200 inputs, ε ~ N(0, 0.01²), only 20 training samples (100 test); w and b drawn
    from N(0, 1); mean squared loss, SGD lr 0.003, batches of 5, 100 epochs, weight decay
    λ = 0 and λ = 3 on the weights only (``decay_params=``: the bias is not decayed, as in
    the seed's parameter groups). ``weight_decay=λ`` adds λ·w to the gradient, i.e. it is
-   the gradient of the seed's penalty λ/2·‖w‖².
+   the gradient of the seed's penalty λ/2·‖w‖². ``--lambdas`` takes up to 10 different
+   values, each gets its own panel and colour.
 3. **Dropout (seed 002 §4.6, seed 001 §3.1).** First seed 001's demonstration: with
    dropout p = 0.8 on the 5×15 input of y = Σ x·w, the kept inputs are scaled by
    1/(1 − p) = 5 and the weights whose inputs were all dropped get a zero gradient. Then
@@ -24,7 +29,7 @@ Repeats seed 002 §4.4-§4.6 and seed 001 chapter 3 with graphdl's toolkit (``nn
    loss, full-batch Adam lr 0.01, 300 epochs, with and without the dropout layers. The
    Trainer draws fresh masks every step and evaluates with masks of 1.
 
-Run (about 18 s; the three figures go into DIR)::
+Run (about 15 s; the three figures go into DIR)::
 
     PYTHONPATH=. python examples/regularization.py --out viz
 
@@ -32,15 +37,23 @@ Measured with the defaults (seed 0):
 
 * polynomial, 4 features: train loss 0.0126, test loss 0.0086, weights
   [4.993, 1.209, −3.414, 5.579] against the true [5, 1.2, −3.4, 5.6];
-  2 features: train loss 5.90, test loss 11.0 (under-fitting: both stay high);
-  20 features: train loss 0.0141, test loss 0.0131 after 1500 epochs, first weights
-  [4.961, 1.237, −3.269, 5.271] and the 16 extra weights sum to |w| = 2.94. As in the
-  seed's run the over-fitting is mild: x¹⁹/19! and its neighbours are ~0 for |x| < 3,
-  so their weights barely move from the random start, but they bend the fit.
+  2 features: train loss 5.90, test loss 11.0 (under-fitting: both stay high).
+* polynomial, 20 features (the seed's "over-fitting" run): train loss 0.0141, test loss
+  0.0131 after 1500 epochs, first weights [4.961, 1.237, −3.269, 5.271], the 16 extra
+  weights sum to |w| = 2.94. By the seed's own criterion (over-fitting: train loss
+  clearly below test loss) this run does NOT over-fit: test/train = 0.93, and its train
+  loss is even above the 4-feature fit's. The reason: x⁸/8! … x¹⁹/19! are at most 0.021
+  on the training x (|x| ≤ 2.33), so SGD moves their weights at most 0.0084 from their
+  random start; the extra capacity stays unused inside the training range. It shows only
+  where test x fall beyond that range and the untrained high powers take over: over
+  ``--seed 0`` … ``9`` the ratio test/train is 0.80-1.47 in seven draws and 3.6-12.8 in
+  three (4, 8, 9), whose test x reach 0.3-0.6 beyond the training x (as draw 6's do:
+  1.47; 4 features: 0.68-1.41 in all ten). The script prints this verdict and its
+  reasons for each run.
 * weight decay: λ = 0: train loss 7.1e-13, test loss 191, ‖w‖ = 13.4 (200 weights
   interpolate 20 samples); λ = 3: train loss 0.00037, test loss 0.185, ‖w‖ = 0.37.
 * dropout gradients (seed 001): with p = 0.8, 4 of the 15 weights get a zero gradient
-  (all 5 of their inputs dropped), the others 5× their kept inputs.
+  (all 5 of their inputs dropped), the others 5× their kept inputs; none without dropout.
 * dropout on the moons: without: train loss 0.0139, test loss 2.22 (test accuracy
   0.83); with: train loss 0.154, test loss 0.999 (test accuracy 0.84). The train/test
   gap shrinks from 2.21 to 0.84; the best test loss of either run (early in training)
@@ -60,52 +73,54 @@ from typing import Any
 
 import numpy as np
 
-import graphdl
-from graphdl import Add, Graph, Mul, Variable, datasets, init, nn, optim
+from graphdl import Add, Mul, Variable, datasets, init, nn, optim
 from graphdl.cli import positive_int
 from graphdl.train import Trainer
 
 TRUE_POLY_WEIGHTS = np.array([5.0, 1.2, -3.4, 5.6])
 MAX_DEGREE = 20  # features x^0/0! … x^19/19!
-POLY_FITS = {"normal": 4, "under-fitting": 2, "over-fitting": MAX_DEGREE}
+POLY_FITS = {"normal": 4, "under-fitting": 2, "over-fitting": MAX_DEGREE}  # the seed's labels
+HIGH_ORDER = 8  # x^8/8! … x^19/19! are < 0.03 for |x| < 2.4: SGD barely moves their weights
+OVERFIT_RATIO = 1.5  # "train loss clearly below test loss": test/train at least this
+MAX_LAMBDAS = 10  # one colour each from matplotlib's tab10
 DROPOUT1, DROPOUT2 = 0.2, 0.5  # the seed's drop probabilities after hidden layers 1 and 2
+LOGIT_SHADE = 3.0  # the boundary plots shade logits clipped to ±3 (probabilities 0.05 … 0.95)
 
 
 # ---------------------------------------------------------------------------- helpers
-class EpochLog:
-    """Trainer callback: after each epoch, the mean loss on the whole training and test
-    sets in evaluation mode (dropout masks 1; what the seed's ``evaluate_loss`` plots),
-    and ‖w‖ of ``weights``. The loss graph is compiled once for these evaluations."""
+class LossLog:
+    """Trainer callback: the mean loss on the whole training and test sets in evaluation
+    mode (``Trainer.evaluate``, dropout off; the seed's ``evaluate_loss``) after epoch 1,
+    every ``every`` epochs and after the last one, with ‖w‖ of ``weights`` at the same epochs."""
 
     def __init__(
         self,
         train: tuple[np.ndarray, np.ndarray],
         test: tuple[np.ndarray, np.ndarray],
         weights: Sequence[Variable] = (),
+        every: int = 1,
     ) -> None:
         self.data = {"train": train, "test": test}
         self.weights = list(weights)
+        self.every = every
+        self.epochs: list[int] = []  # 1-based epochs at which the losses were recorded
         self.losses: dict[str, list[float]] = {"train": [], "test": []}
         self.weight_norm: list[float] = []
 
-    def on_fit_start(self, trainer: Trainer) -> None:
-        masks = [node.parents[1] for node in nn.dropout_nodes(Graph(trainer.loss).nodes)]
-        (label,) = trainer.labels
-        self.compiled = graphdl.compile(trainer.loss, inputs=[*trainer.inputs, label, *masks])
-        self.feeds = {}
-        for part, (X, y) in self.data.items():
-            feed: dict[Variable, Any] = {
-                var: np.ascontiguousarray(X[:, i], float) for i, var in enumerate(trainer.inputs)
-            }
-            feed[label] = np.asarray(y, float)
-            feed.update({mask: 1.0 for mask in masks})
-            self.feeds[part] = feed
-
-    def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        for part, feed in self.feeds.items():
-            self.losses[part].append(float(np.mean(self.compiled.forward(feed))))
+    def _record(self, trainer: Trainer, epoch: int) -> None:
+        self.epochs.append(epoch)
+        for part, data in self.data.items():
+            self.losses[part].append(trainer.evaluate(data)["loss"])
         if self.weights:
             self.weight_norm.append(weight_norm(self.weights))
+
+    def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if epoch == 0 or (epoch + 1) % self.every == 0:
+            self._record(trainer, epoch + 1)
+
+    def on_fit_end(self, trainer: Trainer, history: Any) -> None:
+        if history.epochs and self.epochs[-1] != history.epochs[-1] + 1:
+            self._record(trainer, history.epochs[-1] + 1)
 
 
 def weight_norm(weights: Sequence[Variable]) -> float:
@@ -139,16 +154,40 @@ def fit_polynomial(
     model, dense = linear_model(n_features, bias=False)
     bound = 1.0 / math.sqrt(n_features)  # torch.nn.Linear's default initialisation
     init.uniform(dense, -bound, bound, rng=rng)
+    initial_weights = np.array([float(w.value) for w in dense.weights])
     train = (features[:n_train, :n_features], labels[:n_train])
     test = (features[n_train:, :n_features], labels[n_train:])
-    log = EpochLog(train, test)
+    log = LossLog(train, test, every=20)  # the seed evaluates after epoch 1 and every 20
     trainer = Trainer(model, optim.SGD(model, lr=0.01), loss="mse", progress=False)
     trainer.fit(train, epochs=epochs, batch_size=10, seed=int(rng.integers(2**31)), callbacks=[log])
     return {
+        "epochs": np.array(log.epochs),
         "train_loss": np.array(log.losses["train"]),
         "test_loss": np.array(log.losses["test"]),
         "weights": np.array([float(w.value) for w in dense.weights]),
+        "initial_weights": initial_weights,
         "predict": trainer.predict,
+    }
+
+
+def overfitting_check(poly: dict[str, dict[str, Any]], x: np.ndarray, n_train: int) -> dict[str, Any]:
+    """Does the 20-feature fit over-fit (the seed's criterion: train loss clearly below
+    test loss, here test/train ≥ ``OVERFIT_RATIO``), and the facts that explain it: how far
+    the weights of the high powers moved from their random start and how far the test x
+    reach beyond the training x, where those barely-trained powers take over."""
+    fit, normal = poly["over-fitting"], poly["normal"]
+    ratio = float(fit["test_loss"][-1] / fit["train_loss"][-1])
+    train_x, test_x = x[:n_train], x[n_train:]
+    moved = np.abs(fit["weights"] - fit["initial_weights"])
+    return {
+        "ratio": ratio,
+        "normal_ratio": float(normal["test_loss"][-1] / normal["train_loss"][-1]),
+        "overfits": ratio >= OVERFIT_RATIO,
+        "high_order_moved": float(moved[HIGH_ORDER:].max()),
+        "train_max_abs_x": float(np.abs(train_x).max()),
+        "high_order_max_feature": float(np.abs(train_x).max() ** HIGH_ORDER / math.factorial(HIGH_ORDER)),
+        "test_max_abs_x": float(np.abs(test_x).max()),
+        "test_outside": int(np.sum((test_x < train_x.min()) | (test_x > train_x.max()))),
     }
 
 
@@ -177,10 +216,11 @@ def fit_weight_decay(
     model, dense = linear_model(train[0].shape[1], bias=True)
     init.normal(model, rng=rng)  # the seed's param.data.normal_() for w and b
     sgd = optim.SGD(model, lr=0.003, weight_decay=lam, decay_params=dense.weights)
-    log = EpochLog(train, test, dense.weights)
+    log = LossLog(train, test, dense.weights, every=5)  # the seed: every 5 epochs
     trainer = Trainer(model, sgd, loss="mse", progress=False)
     trainer.fit(train, epochs=epochs, batch_size=5, seed=int(rng.integers(2**31)), callbacks=[log])
     return {
+        "epochs": np.array(log.epochs),
         "train_loss": np.array(log.losses["train"]),
         "test_loss": np.array(log.losses["test"]),
         "weight_norm": np.array(log.weight_norm),
@@ -246,10 +286,11 @@ def fit_dropout(
 ) -> dict[str, Any]:
     """Train the net (same initial weights with and without dropout) full-batch with Adam."""
     model = dropout_net(hidden, use_dropout, np.random.default_rng(seed))
-    log = EpochLog(train, test)
+    log = LossLog(train, test, every=5)  # as in §4.5; evaluating every epoch would cost ~4 s more
     trainer = Trainer(model, optim.Adam(model, lr=0.01), loss="bce_logits", progress=False)
     history = trainer.fit(train, epochs=epochs, batch_size=None, seed=seed, callbacks=[log])
     return {
+        "epochs": np.array(log.epochs),
         "train_loss": np.array(log.losses["train"]),
         "test_loss": np.array(log.losses["test"]),
         "noisy_train_loss": np.array(history.train_loss),  # during training, with dropout masks
@@ -259,10 +300,10 @@ def fit_dropout(
 
 
 # ----------------------------------------------------------------------------- figures
-def _loss_axes(ax: Any, train: np.ndarray, test: np.ndarray, title: str, colour: str = "tab:blue") -> None:
-    epochs = np.arange(1, len(train) + 1)
-    ax.semilogy(epochs, train, color=colour, lw=1.8, label="train")
-    ax.semilogy(epochs, test, color=colour, lw=1.8, ls="--", label="test")
+def _loss_axes(ax: Any, fit: dict[str, Any], title: str, colour: str = "tab:blue") -> None:
+    """A fit's recorded train (solid) and test (dashed) losses against the epoch, log scale."""
+    ax.semilogy(fit["epochs"], fit["train_loss"], color=colour, lw=1.8, label="train")
+    ax.semilogy(fit["epochs"], fit["test_loss"], color=colour, lw=1.8, ls="--", label="test")
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.grid(alpha=0.3, which="both")
@@ -278,8 +319,13 @@ def plot_polynomial(
     axes = figure.subplots(2, 2)
     colours = {"normal": "tab:green", "under-fitting": "tab:orange", "over-fitting": "tab:red"}
     for ax, (name, fit) in zip(axes.flat, fits.items()):
-        k = POLY_FITS[name]
-        _loss_axes(ax, fit["train_loss"], fit["test_loss"], f"{name}: first {k} features", colours[name])
+        title = f"{name}: first {POLY_FITS[name]} features"
+        if "overfitting_check" in fit:
+            check = fit["overfitting_check"]
+            verdict = "over-fits" if check["overfits"] else "does not over-fit in this draw"
+            title = f"the seed's '{name}': first {POLY_FITS[name]} features\n"
+            title += f"final test/train loss {check['ratio']:.2f}: {verdict}"
+        _loss_axes(ax, fit, title, colours[name])
         ax.set_ylim(1e-3, 1e2)  # the seed's axes
         ax.set_ylabel("mean squared error (log)")
         ax.axhline(0.01, color="grey", lw=0.8, ls=":", label="noise variance 0.01")
@@ -303,22 +349,23 @@ def plot_polynomial(
     figure.savefig(path, dpi=100)
 
 
-def plot_weight_decay(fits: dict[float, dict[str, Any]], path: Path) -> None:
-    """Train/test loss per epoch for each λ, and ‖w‖ per epoch."""
+def plot_weight_decay(fits: dict[float, dict[str, Any]], path: Path) -> Any:
+    """Train/test loss per epoch for each λ (one panel each), and ‖w‖ per epoch; returns the figure."""
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(13, 4.2), layout="constrained")
+    figure = Figure(figsize=(3.3 * (len(fits) + 1) + 0.4, 4.2), layout="constrained")
     axes = figure.subplots(1, len(fits) + 1)
-    colours = ["tab:blue", "tab:purple", "tab:green", "tab:brown"]
-    for ax, (lam, fit), colour in zip(axes, fits.items(), colours):
-        _loss_axes(ax, fit["train_loss"], fit["test_loss"], f"λ = {lam:g}", colour)
+    if len(fits) > MAX_LAMBDAS:
+        raise ValueError(f"plot_weight_decay draws at most {MAX_LAMBDAS} values of λ, got {len(fits)}")
+    colours = [colormaps["tab10"](i) for i in range(len(fits))]
+    for ax, (lam, fit), colour in zip(axes[:-1], fits.items(), colours, strict=True):
+        _loss_axes(ax, fit, f"λ = {lam:g}", colour)
         ax.set_ylabel("mean squared error (log)")
         ax.legend()
     ax = axes[-1]
-    for (lam, fit), colour in zip(fits.items(), colours):
-        ax.plot(
-            np.arange(1, len(fit["weight_norm"]) + 1), fit["weight_norm"], color=colour, lw=1.8, label=f"λ = {lam:g}"
-        )
+    for (lam, fit), colour in zip(fits.items(), colours, strict=True):
+        ax.plot(fit["epochs"], fit["weight_norm"], color=colour, lw=1.8, label=f"λ = {lam:g}")
     ax.set_title("size of the weights")
     ax.set_xlabel("epoch")
     ax.set_ylabel("‖w‖₂ (the bias is not decayed)")
@@ -327,48 +374,52 @@ def plot_weight_decay(fits: dict[float, dict[str, Any]], path: Path) -> None:
     ax.legend()
     figure.suptitle("Seed 002 §4.5: weight decay, d = 200 inputs, 20 training samples (SGD lr 0.003, batch 5)")
     figure.savefig(path, dpi=100)
+    return figure
 
 
-def plot_dropout(fits: dict[str, dict[str, Any]], train: tuple[np.ndarray, np.ndarray], path: Path) -> None:
-    """Loss curves with and without dropout, and each net's decision boundary."""
+def plot_dropout(
+    fits: dict[str, dict[str, Any]],
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    path: Path,
+) -> None:
+    """Loss curves with and without dropout, and each net's decision boundary
+    (``plot_decision_boundary`` on the logits, boundary at logit 0)."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(14, 4.4), layout="constrained")
-    axes = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    from graphdl.viz.plots import plot_decision_boundary
+
+    figure = Figure(figsize=(15, 4.8), layout="constrained")
+    axes = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1]})
     colours = {"without dropout": "tab:red", "with dropout": "tab:blue"}
     ax = axes[0]
     for name, fit in fits.items():
-        epochs = np.arange(1, len(fit["train_loss"]) + 1)
-        ax.semilogy(epochs, fit["train_loss"], color=colours[name], lw=1.8, label=f"{name}: train")
-        ax.semilogy(epochs, fit["test_loss"], color=colours[name], lw=1.8, ls="--", label=f"{name}: test")
-    ax.set_title("loss (evaluated with dropout off)")
+        ax.semilogy(fit["epochs"], fit["train_loss"], color=colours[name], lw=1.8, label=f"{name}: train")
+        ax.semilogy(fit["epochs"], fit["test_loss"], color=colours[name], lw=1.8, ls="--", label=f"{name}: test")
+    ax.set_title("logistic loss (evaluated with dropout off)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("logistic loss (log)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=9)
-    X, y = train
-    low, high = X.min(axis=0) - 0.6, X.max(axis=0) + 0.6
-    g0, g1 = np.meshgrid(np.linspace(low[0], high[0], 150), np.linspace(low[1], high[1], 150))
-    grid = np.column_stack([g0.ravel(), g1.ravel()])
+    every = np.concatenate([train[0], test[0]])
+    low, high = every.min(axis=0) - 0.3, every.max(axis=0) + 0.3
     for ax, (name, fit) in zip(axes[1:], fits.items()):
-        logits = fit["predict"](grid).reshape(g0.shape)
-        probability = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
-        ax.contourf(g0, g1, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
-        ax.contour(g0, g1, probability, levels=[0.5], colors="black", linewidths=1.5)
-        ax.scatter(
-            X[y == 0, 0], X[y == 0, 1], s=22, color="tab:blue", edgecolor="black", linewidths=0.6, label="class 0"
+        plot_decision_boundary(
+            lambda points, predict=fit["predict"]: np.clip(predict(points), -LOGIT_SHADE, LOGIT_SHADE),
+            {"test": test, "train": train},
+            bounds=(low[0], high[0], low[1], high[1]),
+            resolution=150,
+            threshold=0.0,  # the net outputs logits: class 1 where the logit is >= 0
+            feature_names=("x₁", "x₂"),
+            title=f"{name}: test accuracy {fit['test_accuracy']:.2f}",
+            axes=ax,
         )
-        ax.scatter(
-            X[y == 1, 0], X[y == 1, 1], s=22, color="tab:red", edgecolor="black", linewidths=0.6, label="class 1"
-        )
-        ax.set_title(f"{name}: test accuracy {fit['test_accuracy']:.2f}")
-        ax.set_xlabel("x₁")
-        ax.set_ylabel("x₂")
-        ax.legend(loc="lower left", fontsize=8)
+        ax.get_legend().set_loc("lower left")  # the upper right holds class-0 points
     figure.suptitle(
         f"Seed 002 §4.6: dropout {DROPOUT1} and {DROPOUT2} after the two ReLU layers, "
-        "40 noisy moons training points\n"
-        "(shading: predicted probability of class 1; black line: the 0.5 decision boundary)"
+        f"{len(train[0])} noisy moons training points\n"
+        f"(shading: the net's logit, red > 0 > blue, full colour from ±{LOGIT_SHADE:g}; "
+        "black line: the decision boundary, logit 0)"
     )
     figure.savefig(path, dpi=100)
 
@@ -388,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if any(lam < 0 for lam in args.lambdas):
         parser.error("--lambdas must be >= 0")
+    if len(set(args.lambdas)) != len(args.lambdas):
+        parser.error(f"--lambdas must be different values, got {' '.join(f'{lam:g}' for lam in args.lambdas)}")
+    if len(args.lambdas) > MAX_LAMBDAS:
+        parser.error(f"--lambdas takes at most {MAX_LAMBDAS} values (one panel and colour each)")
     rng = np.random.default_rng(args.seed)
 
     print("== polynomial features (seed 002 §4.4): true weights", TRUE_POLY_WEIGHTS.tolist())
@@ -403,6 +458,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"  fitted weights: {np.round(fit['weights'][:4], 3).tolist()}", end="")
         extra = fit["weights"][4:]
         print(f", the other {len(extra)} sum to |w| = {np.abs(extra).sum():.3g}" if len(extra) else "")
+    check = poly["over-fitting"]["overfitting_check"] = overfitting_check(poly, x, 100)
+    verdict = (
+        "it over-fits (train loss clearly below test loss)"
+        if check["overfits"]
+        else "it does NOT over-fit in this draw (the seed's criterion: train loss clearly below test loss)"
+    )
+    print(f"  test/train loss ratio {check['ratio']:.3g} (4 features: {check['normal_ratio']:.3g}): {verdict}")
+    print(
+        f"  the weights of x^{HIGH_ORDER}/{HIGH_ORDER}! … x^{MAX_DEGREE - 1}/{MAX_DEGREE - 1}! moved at most "
+        f"{check['high_order_moved']:.2g} from their random start (on the training x, |x| <= "
+        f"{check['train_max_abs_x']:.2f}, x^{HIGH_ORDER}/{HIGH_ORDER}! <= {check['high_order_max_feature']:.2g} "
+        f"and the higher powers are smaller); {check['test_outside']} test x lie outside the training range, "
+        f"the largest |x| is {check['test_max_abs_x']:.2f}"
+    )
 
     print("== weight decay (seed 002 §4.5): d = 200 inputs, 20 training samples")
     wd_train, wd_test = weight_decay_data(20, 100, 200, rng)
@@ -439,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         paths = [args.out / f"regularization_{part}.png" for part in ("polynomial", "weight_decay", "dropout")]
         plot_polynomial(poly, x, labels, 100, paths[0])
         plot_weight_decay(decay, paths[1])
-        plot_dropout(drop, moons_train, paths[2])
+        plot_dropout(drop, moons_train, moons_test, paths[2])
         for path in paths:
             print(f"wrote {path}")
     return {"polynomial": poly, "weight_decay": decay, "dropout_gradients": demo, "dropout": drop}

@@ -61,12 +61,35 @@ def test_polynomial_fits(small_run) -> None:
 
 
 def test_recorded_losses_are_the_models_losses(example, small_run) -> None:
-    """The per-epoch losses (compiled, masks 1) equal the losses of the model's own predictions."""
+    """The recorded losses (Trainer.evaluate, dropout off) equal the losses of the model's own
+    predictions, at the seed's epochs: 1, every 20 and the last."""
     result, _, _ = small_run
     x, features, labels = example.polynomial_data(100, 100, np.random.default_rng(0))
     fit = result["polynomial"]["normal"]
     predicted = fit["predict"](features[100:, :4])
     assert np.mean((labels[100:] - predicted) ** 2) == pytest.approx(fit["test_loss"][-1], rel=1e-9)
+    assert fit["epochs"].tolist() == [1, 20, 40, 60]
+    assert result["weight_decay"][0.0]["epochs"].tolist() == [1, 5, 10, 15, 20, 25, 30]
+
+
+def test_overfitting_verdict_matches_the_numbers(example, small_run) -> None:
+    """The printed verdict on the seed's 'over-fitting' run is the one its losses give, and
+    its explanation holds: the weights of the high powers barely move from their start."""
+    result, output, _ = small_run
+    fits = result["polynomial"]
+    fit = fits["over-fitting"]
+    check = fit["overfitting_check"]
+    ratio = fit["test_loss"][-1] / fit["train_loss"][-1]
+    assert check["ratio"] == pytest.approx(ratio)
+    assert check["overfits"] == (ratio >= example.OVERFIT_RATIO)
+    verdict = "it over-fits" if check["overfits"] else "it does NOT over-fit in this draw"
+    assert re.search(rf"^  test/train loss ratio {NUMBER} \(4 features: {NUMBER}\): {verdict}", output, re.MULTILINE)
+    moved = np.abs(fit["weights"] - fit["initial_weights"])
+    high = moved[example.HIGH_ORDER :]
+    assert check["high_order_moved"] == pytest.approx(high.max())
+    assert high.max() < 0.1 < moved[:4].min()  # the low powers train, the high ones stay at their random start
+    printed = re.search(rf"moved at most {NUMBER} from their random start", output)
+    assert printed and float(printed.group(1)) == pytest.approx(high.max(), rel=0.05)
 
 
 def test_weight_decay_shrinks_w_and_lowers_the_test_loss(small_run) -> None:
@@ -88,9 +111,14 @@ def test_dropout_zeroes_gradients_as_in_seed_001(small_run) -> None:
     assert 0 < kept.sum() < kept.size
     np.testing.assert_allclose(demo["without"], x.sum(axis=0), atol=1e-9)
     np.testing.assert_allclose(demo["with"], (x * masks).sum(axis=0), atol=1e-9)
-    zeros = int(np.sum(np.abs(demo["with"]) < 1e-12))
-    assert zeros >= int(np.sum((masks == 0).all(axis=0)))
-    assert f"zero gradients: 0 of 15 without dropout, {zeros} of 15 with dropout" in output
+    # a weight's gradient is Σ x·mask over the 5 samples (x ≥ 0): zero exactly when every sample
+    # has its input dropped or equal to 0
+    zero_without = int(np.sum((x == 0).all(axis=0)))
+    zero_with = int(np.sum(((masks == 0) | (x == 0)).all(axis=0)))
+    assert int(np.sum(demo["without"] == 0.0)) == zero_without
+    assert int(np.sum(demo["with"] == 0.0)) == zero_with
+    assert zero_with > zero_without  # dropout zeroes the gradients of the weights whose inputs it dropped
+    assert f"zero gradients: {zero_without} of 15 without dropout, {zero_with} of 15 with dropout" in output
 
 
 def test_dropout_narrows_the_train_test_gap(small_run) -> None:
@@ -103,14 +131,34 @@ def test_dropout_narrows_the_train_test_gap(small_run) -> None:
     assert gap["with dropout"] < gap["without dropout"]
     assert with_["train_loss"][-1] > without["train_loss"][-1]  # dropout keeps it from memorising
     # the loss during training (random masks) is noisier and higher than with masks of 1
-    assert np.mean(with_["noisy_train_loss"][-20:]) > np.mean(with_["train_loss"][-20:])
-    np.testing.assert_allclose(without["noisy_train_loss"][1:], without["train_loss"][:-1], rtol=1e-9)
+    assert np.mean(with_["noisy_train_loss"][-50:]) > np.mean(with_["train_loss"][-10:])
+    # without dropout, full batch: the loss of epoch e + 1's step is the evaluated loss after epoch e
+    recorded = without["epochs"][:-1]  # 1, 5, 10, …
+    np.testing.assert_allclose(without["noisy_train_loss"][recorded], without["train_loss"][:-1], rtol=1e-9)
 
 
 def test_bad_flags_are_rejected(example) -> None:
-    for flags in (["--lambdas", "-1"], ["--hidden", "0"], ["--wd-epochs", "0"]):
+    too_many = ["--lambdas", *map(str, range(example.MAX_LAMBDAS + 1))]
+    for flags in (["--lambdas", "-1"], ["--lambdas", "3", "3"], too_many, ["--hidden", "0"], ["--wd-epochs", "0"]):
         with pytest.raises(SystemExit):
             example.main(flags)
+
+
+def test_every_lambda_gets_its_own_panel_and_colour(example, tmp_path) -> None:
+    """Five values of λ (more than the old four colours): all five are trained, drawn and labelled."""
+    flags = ["--poly-epochs", "1", "--overfit-epochs", "1", "--wd-epochs", "5", "--dropout-epochs", "2"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = example.main([*flags, "--hidden", "2", "--lambdas", "0", "1", "2", "3", "4", "--out", str(tmp_path)])
+    assert list(result["weight_decay"]) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert re.findall(r"^lambda = (\S+):", printed.getvalue(), re.MULTILINE) == ["0", "1", "2", "3", "4"]
+    figure = example.plot_weight_decay(result["weight_decay"], tmp_path / "five.png")
+    panels = figure.axes
+    assert [ax.get_title() for ax in panels[:-1]] == [f"λ = {lam}" for lam in range(5)]
+    norm_lines = panels[-1].get_lines()
+    assert [line.get_label() for line in norm_lines] == [f"λ = {lam}" for lam in range(5)]
+    assert len({line.get_color() for line in norm_lines}) == 5
+    assert (tmp_path / "five.png").read_bytes().startswith(PNG_MAGIC)
 
 
 @pytest.mark.slow
@@ -126,3 +174,10 @@ def test_default_run_headlines(example, capsys) -> None:
     without, with_ = result["dropout"]["without dropout"], result["dropout"]["with dropout"]
     assert with_["test_loss"][-1] < without["test_loss"][-1]
     assert "test accuracy" in output
+    # what the docstring says of the seed's "over-fitting" run with the defaults (seed 0): it does not
+    # over-fit (test loss not above train loss), and it fits the training data no better than 4 features
+    overfit = result["polynomial"]["over-fitting"]
+    assert not overfit["overfitting_check"]["overfits"]
+    assert overfit["test_loss"][-1] < overfit["train_loss"][-1]
+    assert overfit["train_loss"][-1] > normal["train_loss"][-1]
+    assert "it does NOT over-fit in this draw" in output
