@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -29,3 +30,9 @@ def load_example(name: str) -> ModuleType:
         del sys.modules[spec.name]
         raise
     return module
+
+
+def node_fills(dot_path: Path) -> dict[str, str]:
+    """``{node name: fill colour}`` of a DOT file written by ``graphdl.viz.render``."""
+    dot = dot_path.read_text(encoding="utf-8")
+    return {name: fill for fill, name in re.findall(r'fillcolor="([^"]+)".*tooltip="([^"]+)"', dot)}

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from example_scripts import load_example
+from example_scripts import load_example, node_fills
 
 from graphdl import Graph
 from graphdl.viz.style import DEAD_FILL
@@ -50,7 +50,7 @@ def test_relu_gradients_are_exactly_zero_and_leaky_ones_are_not(example, tmp_pat
         assert f"wrote {tmp_path / name}" in output
     # the drawn graph greys exactly the 12 hidden ReLUs
     dot = (tmp_path / "dead_relu_graph.dot").read_text(encoding="utf-8")
-    filled = {name: fill for fill, name in re.findall(r'fillcolor="([^"]+)".*tooltip="([^"]+)"', dot)}
+    filled = node_fills(tmp_path / "dead_relu_graph.dot")
     grey = sorted(name for name, fill in filled.items() if fill == DEAD_FILL)
     assert grey == sorted(f"fc{k}.a[{j}]" for k in range(1, 5) for j in range(3))
     assert "grey: 12 of 12 hidden ReLUs dead on every sample" in dot and "every weight gradient is exactly 0" in dot

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from example_scripts import load_example
+from example_scripts import load_example, node_fills
 
 from graphdl import Graph, compile
 from graphdl.viz.style import VANISHING_FILL
@@ -48,8 +48,7 @@ def test_sigmoid_gradients_vanish_and_relu_keeps_more(example, tmp_path, capsys)
         assert data.startswith(PNG_MAGIC) and len(data) > 20_000, name
         assert f"wrote {tmp_path / name}" in output
     # the drawn graph marks layers fc1 and fc2 as vanishing (the docstring's claim) and nothing after them
-    dot = (tmp_path / "vanishing_graph.dot").read_text(encoding="utf-8")
-    filled = {name: fill for fill, name in re.findall(r'fillcolor="([^"]+)".*tooltip="([^"]+)"', dot)}
+    filled = node_fills(tmp_path / "vanishing_graph.dot")
     layer_of = {name: name.split(".", 1)[0].split("[", 1)[0] for name in filled}
     counts = {layer: sum(1 for name in filled if layer_of[name] == layer) for layer in sorted(set(layer_of.values()))}
     # fc1: 6 w, 3 b, 6 mul, 3 z, 3 a; fc2-fc4: 9 w, 3 b, 9 mul, 3 z, 3 a; fc5: 3 w, 1 b, 3 mul, 1 z, 1 a
