@@ -1,6 +1,6 @@
 # Shortcuts for the commands of README.md. Run from the repository root.
 PYTHON ?= python
-EXAMPLES := $(filter-out examples/train_moons.py,$(wildcard examples/*.py))
+EXPERIMENTS := $(wildcard experiments/*.py)
 
 .PHONY: install test slow lint demo gallery
 
@@ -19,7 +19,7 @@ lint:
 demo:
 	$(PYTHON) -m graphdl demo --out graphdl-demo
 
-# every picture in viz/: the demo's and each experiment's (examples/train_moons.py writes none)
+# every picture in viz/: the demo's and each experiment's
 gallery:
 	$(PYTHON) -m graphdl gallery --out viz --quiet
-	for script in $(EXAMPLES); do PYTHONPATH=. $(PYTHON) $$script --out viz > /dev/null || exit 1; done
+	for script in $(EXPERIMENTS); do PYTHONPATH=. $(PYTHON) $$script --out viz > /dev/null || exit 1; done

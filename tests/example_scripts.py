@@ -1,4 +1,4 @@
-"""Load a script of ``examples/`` as a module, so its tests can call its ``main(argv)``."""
+"""Load a script of ``experiments/`` as a module, so its tests can call its ``main(argv)``."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` under the module name ``<name>_example``, as
-    ``python examples/<name>.py`` would run it: with ``examples/`` on ``sys.path`` (a script
+    """Import ``experiments/<name>.py`` under the module name ``<name>_example``, as
+    ``python experiments/<name>.py`` would run it: with ``experiments/`` on ``sys.path`` (a script
     may import a sibling, as dead_relu.py takes the net of vanishing_gradients.py) and the
     module registered in ``sys.modules`` (dataclasses and pickling look it up there)."""
-    if str(EXAMPLES) not in sys.path:
-        sys.path.append(str(EXAMPLES))
-    path = EXAMPLES / f"{name}.py"
+    if str(EXPERIMENTS) not in sys.path:
+        sys.path.append(str(EXPERIMENTS))
+    path = EXPERIMENTS / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"{name}_example", path)
     if spec is None or spec.loader is None:
-        raise FileNotFoundError(f"no example script at {path}")
+        raise FileNotFoundError(f"no experiment script at {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     try:

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-SCRIPTS = sorted(path.stem for path in (ROOT / "examples").glob("*.py"))
+SCRIPTS = sorted(path.stem for path in (ROOT / "experiments").glob("*.py"))
 TEST_FILES = [path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("test_*.py")]
 
 
@@ -20,10 +20,10 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_example_is_in_the_readme_and_tested(name: str) -> None:
-    assert f"examples/{name}.py" in README, f"README.md does not mention examples/{name}.py"
-    loaders = (f'load_example("{name}")', f'"examples" / "{name}.py"')
+    assert f"experiments/{name}.py" in README, f"README.md does not mention experiments/{name}.py"
+    loaders = (f'load_example("{name}")', f'"experiments" / "{name}.py"')
     runners = [text for text in TEST_FILES if any(loader in text for loader in loaders) and "main" in text]
-    assert runners, f"no test loads examples/{name}.py and runs its main"
+    assert runners, f"no test loads experiments/{name}.py and runs its main"
 
 
 def test_every_readme_picture_exists() -> None:

@@ -1,4 +1,4 @@
-"""``examples/quadratic_fit.py``: a fast smoke test and the figure-8 claim."""
+"""``experiments/quadratic_fit.py``: a fast smoke test and the figure-8 claim."""
 
 from __future__ import annotations
 

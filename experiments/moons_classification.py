@@ -29,7 +29,7 @@ start of the epoch's step, train accuracy and dev loss/accuracy after it; the se
 RunnerV2 takes the train accuracy before the step, one epoch earlier), so the two runs
 must agree to rounding error; the script prints the largest differences.
 
-    PYTHONPATH=. python examples/moons_classification.py --out viz
+    PYTHONPATH=. python experiments/moons_classification.py --out viz
 
 Measured with the defaults (noise 0.5, lr 0.2, 1000 epochs, --seed 0): best dev
 accuracy 0.8063 at epoch 651; test accuracy 0.8100 (loss 0.3981) for both the

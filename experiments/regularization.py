@@ -31,7 +31,7 @@ dropout runs) and after the last.
 
 Run (about 15 s; the three figures go into DIR)::
 
-    PYTHONPATH=. python examples/regularization.py --out viz
+    PYTHONPATH=. python experiments/regularization.py --out viz
 
 Measured with the defaults (seed 0):
 

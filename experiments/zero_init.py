@@ -9,7 +9,7 @@ other for ever ("对称权重现象", the symmetric-weights problem) and the net
 than one with a single hidden unit. A Gaussian N(0, 1) start, as the seed proposes, breaks
 the symmetry.
 
-    PYTHONPATH=. python examples/zero_init.py --out viz
+    PYTHONPATH=. python experiments/zero_init.py --out viz
 
 Prints the weights of both layers after each of the first ``--show`` epochs (default 5,
 the seed's whole run), as the seed's ``print_weights`` does: after epoch 1 only the output

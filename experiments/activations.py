@@ -9,7 +9,7 @@ A batch gradient is the gradient of the batch MEAN of the output, so for an inpu
 holding N samples ``x.get_grad(out)`` is d out_i / d x_i divided by N: multiplying by N
 gives the derivative at every grid point.
 
-    PYTHONPATH=. python examples/activations.py --out out/
+    PYTHONPATH=. python experiments/activations.py --out out/
 
 Prints, per activation, the value and derivative at x = 0 and the largest derivative on
 the grid, and writes DIR/activation_derivatives.png (one panel per activation).

@@ -7,7 +7,7 @@ initialisations that differ only in w_11 and w_12 (−0.157, −0.107 for figure
 and bends the curve in another way. It also warns that plain ReLU with random U(−1, 1)
 initialisation "sometimes succeeds, sometimes fails". This script measures both.
 
-    PYTHONPATH=. python examples/init_sensitivity.py --out viz
+    PYTHONPATH=. python experiments/init_sensitivity.py --out viz
 
 Definitions used throughout:
 

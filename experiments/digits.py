@@ -13,7 +13,7 @@ This is a big graph for scalar autograd: a 64-32-10 MLP has 2410 parameters and
 seed's lr 1e-4 and batch 8 for 50 epochs would mean 7200 steps; here Adam gets lr 0.01
 with batches of 32 for 10 epochs (360 steps).
 
-    PYTHONPATH=. python examples/digits.py --out viz
+    PYTHONPATH=. python experiments/digits.py --out viz
 
 Needs scikit-learn (graphdl never downloads data): without it the script says so in one
 line and exits with status 1.
@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-# the evaluation, printout and --lr check of iris.py, the first multi-class example (examples/ is on sys.path)
+# the evaluation, printout and --lr check of iris.py, the first multi-class example (experiments/ is on sys.path)
 from iris import classification_report
 
 from graphdl import Graph, datasets, nn, optim
@@ -76,7 +76,7 @@ def load_digits() -> datasets.Dataset:
     try:
         return datasets.digits()
     except ImportError as error:
-        raise SystemExit(f"examples/digits.py: {error}") from None
+        raise SystemExit(f"experiments/digits.py: {error}") from None
 
 
 class Timing:

@@ -15,7 +15,7 @@ layer gets almost nothing. ReLU's derivative is 1 where the unit is active (all 
 are, since z ≈ 1), which removes the σ' factor: the shrinking is much slower, although
 the tiny weights alone still shrink the signal about 80-fold per layer.
 
-    PYTHONPATH=. python examples/vanishing_gradients.py --out viz
+    PYTHONPATH=. python experiments/vanishing_gradients.py --out viz
 
 Measured with the defaults (data seed 0, weight seed 102; about 3 s of CPU, mostly Graphviz drawing):
 
@@ -28,7 +28,7 @@ Measured with the defaults (data seed 0, weight seed 102; about 3 s of CPU, most
 The seed's paddle run printed 6.9e-11, 1.6e-08, 4.8e-06, 1.5e-03, 0.29 (Sigmoid) and
 4.7e-08, 3.0e-06, 1.7e-04, 1.1e-02, 0.40 (ReLU): the same orders of magnitude.
 
-With ``--bias -8`` (the setting of ``examples/dead_relu.py``) every ReLU norm is exactly 0:
+With ``--bias -8`` (the setting of ``experiments/dead_relu.py``) every ReLU norm is exactly 0:
 the script prints "relu: no gradient reaches layer 1 (norm exactly 0)" instead of a
 shrink factor, and the bar plot marks those bars "exactly 0".
 
@@ -90,7 +90,7 @@ def norms_text(norms: Sequence[float]) -> str:
 
 
 def net_parser(description: str, bias: float) -> argparse.ArgumentParser:
-    """The options of the seed's net and data, shared with ``examples/dead_relu.py``
+    """The options of the seed's net and data, shared with ``experiments/dead_relu.py``
     (which takes the same net with other biases): --samples --train --noise --data-seed
     --seed --std --bias --out."""
     parser = argparse.ArgumentParser(description=description)
@@ -212,7 +212,7 @@ def plot_layer_norms(
 
     A log scale cannot draw 0: an exact zero gets no bar but a short stroke at the bottom
     and the words "exactly 0", and that activation's legend entry says so. Shared by
-    ``examples/dead_relu.py``, where every ReLU norm is exactly 0."""
+    ``experiments/dead_relu.py``, where every ReLU norm is exactly 0."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8.5, 4.8), layout="constrained")
@@ -256,7 +256,7 @@ def render_net_graph(
     """Draw the whole scalar graph top to bottom with gradients (and values if ``show_values``;
     no layer boxes, so the layers line up as rows) into a palette PNG: dead units greyed, and
     with ``vanishing_threshold`` every node whose gradient is below it filled violet.
-    Shared by ``examples/dead_relu.py``."""
+    Shared by ``experiments/dead_relu.py``."""
     viz.render(
         loss,
         path,

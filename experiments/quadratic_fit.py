@@ -4,7 +4,7 @@ This is the script of the tutorial graphdl grew from (seed 004, "relu与二次�
 every node is created and connected by hand, with the tutorial's names, and trained
 one sample at a time with plain SGD on the loss |label − prediction|.
 
-    PYTHONPATH=. python examples/quadratic_fit.py --init fig8 --out out/
+    PYTHONPATH=. python experiments/quadratic_fit.py --init fig8 --out out/
 
 Initialisations (``--init``):
 
@@ -23,7 +23,7 @@ Initialisations (``--init``):
   again. Measured for ``--seed`` 0 to 19 at 1500 steps: LeakyReLU ends below 0.15 in
   9 runs and stuck above 0.5 in 2; ReLU below 0.15 in 6 and stuck in 5. The
   parameters come from ``init_rng(seed)``, a stream independent of the data's.
-  ``examples/init_sensitivity.py`` measures this over 200 starts.
+  ``experiments/init_sensitivity.py`` measures this over 200 starts.
 
 Prints the loss every 100 steps and, at the end, "mean loss of the last 100 steps: X".
 With ``--out DIR`` it writes DIR/quadratic_loss.png (loss per step) and

@@ -1,7 +1,7 @@
 """Dead ReLU: with every bias at −8 no ReLU ever fires, so every weight gradient is exactly 0.
 
 Repeats the 死亡 ReLU (dead ReLU) experiment of seed 000 with the network of its
-vanishing-gradient section (``examples/vanishing_gradients.py``): a 2-3-3-3-3-1 MLP with
+vanishing-gradient section (``experiments/vanishing_gradients.py``): a 2-3-3-3-3-1 MLP with
 ReLU hidden layers and a Sigmoid output, binary cross-entropy, weights ~ N(0, 0.01²),
 one full-batch gradient on the first 640 points of ``make_moons(1000, noise=0.5)``;
 only the biases change, from 1 to −8. Each pre-activation is then about −8 (the tiny
@@ -12,7 +12,7 @@ seed's paddle default slope 0.01): the derivative is 0.01 instead of 0, so every
 gradient is non-zero — though tiny in the first layers, since each layer multiplies
 the signal by 0.01 and by a weight of about 0.01 (the seed says so too).
 
-    PYTHONPATH=. python examples/dead_relu.py --out viz
+    PYTHONPATH=. python experiments/dead_relu.py --out viz
 
 Measured with the defaults (data seed 0, weight seed 102; about 3 s of CPU, mostly Graphviz drawing):
 

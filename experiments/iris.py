@@ -12,7 +12,7 @@ than 4 flower measurements need; here 4-8-3, every weight a scalar node
 The seed's learning rate 1e-4 goes with its 200-step epochs (1600 phones in batches of
 8); with 12 steps per epoch here Adam gets lr 0.01.
 
-    PYTHONPATH=. python examples/iris.py --out viz
+    PYTHONPATH=. python experiments/iris.py --out viz
 
 The 150 flowers are split 96 / 24 / 30 (train / dev / test, shuffled with ``--seed``).
 Measured with the defaults (seed 0; 0.6 s of training, 2.6 s wall): test accuracy 0.967 (29 of

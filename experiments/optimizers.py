@@ -40,7 +40,7 @@ seed 003 §3 says the same: Adam does better than SGD. Three experiments:
    things at once between its runs (SGD to Adam, lr 1e-3 to 1e-4, standardisation, a
    deeper net, 0.5475 to 0.9625 accuracy); here only the optimiser changes.
 
-    PYTHONPATH=. python examples/optimizers.py --out viz
+    PYTHONPATH=. python experiments/optimizers.py --out viz
 
 Writes DIR/optimizers.png (trajectories on the surface and f per step),
 DIR/optimizers_mlp.png (loss curves of the five runs, test accuracy) and DIR/ewa.png
