@@ -14,7 +14,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FINITE", "NON_NEGATIVE", "POSITIVE", "Count", "Flag", "Real", "short_repr"]
+__all__ = ["FINITE", "NON_NEGATIVE", "POSITIVE", "Count", "Flag", "Real", "check_option", "short_repr"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +101,11 @@ def short_repr(value: Any, limit: int = 60) -> str:
     except ValueError:  # holds an integer too long to print
         return f"<{type(value).__name__} holding a huge integer>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_option(cls: type, option: str, value: Any) -> float:
+    """An operator option checked by the rule its class declares in ``option_rules``
+    (any finite number when it declares none): the one check shared by the operator's
+    constructor and by :func:`graphdl.graph_io.load_graph`."""
+    rule = getattr(cls, "option_rules", {}).get(option, FINITE)
+    return rule.check(value, f"{cls.__name__}: option {option}")

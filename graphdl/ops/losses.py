@@ -8,6 +8,7 @@ import operator
 from typing import Any
 
 from graphdl.core.node import Operator
+from graphdl.validation import Real, check_option
 
 
 class Loss(Operator):
@@ -55,10 +56,12 @@ class LogLoss(Loss):
     arity = 2
     symbol = "BCE"
     options = ("eps",)
+    option_rules = {"eps": Real(low=0.0, high=0.5, low_open=True, high_open=True)}
 
     def __init__(self, parents: Any, eps: float = 1e-12, *, name: str | None = None) -> None:
+        eps = check_option(LogLoss, "eps", eps)
         super().__init__(parents, name=name)
-        self.eps = float(eps)
+        self.eps = eps
 
     def formula(self, F, label, probability):
         p = F.clip(probability, self.eps, 1.0 - self.eps)
