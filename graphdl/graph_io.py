@@ -232,7 +232,8 @@ def _order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 parent = by_id[parent_id]
                 if parent_id in on_path:
                     raise GraphFormatError(
-                        f"{_describe(parent, 0)}, field 'parents': the graph has a cycle through node {short_repr(parent['name'])}"
+                        f"{_describe(parent, 0)}, field 'parents': "
+                        f"the graph has a cycle through node {short_repr(parent['name'])}"
                     )
                 on_path.add(parent_id)
                 stack.append((parent, iter(parent.get("parents", []))))
