@@ -18,6 +18,7 @@ from graphdl.viz.style import (
     VANISHING_BORDER,
     VANISHING_FILL,
     cluster_of,
+    display_text,
     grad_text,
     is_dead,
     is_vanishing,
@@ -36,7 +37,7 @@ def as_graph(node_or_graph: Node | Graph) -> Graph:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + display_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _label(rows: list[tuple[str, str]]) -> str:
@@ -54,7 +55,7 @@ def node_label_rows(
     node: Node, *, show_values: bool, show_grads: bool, dead: bool, vanishing: bool
 ) -> list[tuple[str, str]]:
     """The lines of a node's label with their font attributes (shared with the fallback)."""
-    rows = [(node.name, 'POINT-SIZE="12"'), (kind_text(node), 'POINT-SIZE="9" COLOR="#374151"')]
+    rows = [(display_text(node.name), 'POINT-SIZE="12"'), (kind_text(node), 'POINT-SIZE="9" COLOR="#374151"')]
     if show_values:
         rows.append((f"value {value_text(node)}", 'POINT-SIZE="10"'))
     if show_grads:

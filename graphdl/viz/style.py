@@ -3,6 +3,7 @@ matplotlib fallback and the animator's graph panel), so all of them look alike."
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,23 @@ FONT = "Helvetica"
 
 # Operators whose argument order does not matter: their edges need no position label.
 COMMUTATIVE_KINDS = frozenset({"Add", "Mul"})
+
+
+def display_text(text: str) -> str:
+    """``text`` as every renderer shows it, literally and safely: control characters,
+    line/paragraph separators and lone surrogates (which no file encoding can hold)
+    become visible escapes such as ``\\n``, ``\\x07`` or ``\\ud800``."""
+    if text.isprintable():
+        return text
+    shown = []
+    for char in text:
+        if char.isprintable() or char == " ":
+            shown.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
+            shown.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            shown.append(char)  # e.g. a non-breaking space: encodable, drawn as it is
+    return "".join(shown)
 
 
 def kind_text(node: Node) -> str:
