@@ -24,6 +24,7 @@ import os
 import struct
 import tempfile
 import threading
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -270,6 +271,7 @@ _FILE_ERRORS = (
     zlib.error,
     struct.error,
     SyntaxError,
+    tokenize.TokenError,  # numpy reads .npy headers with the tokenizer
 )
 
 
@@ -342,7 +344,7 @@ class _Entry:
 
 
 def _parse_npz(handle: Any, size: int, model: _Model | None) -> dict[str, Any]:
-    where = "the archive"
+    where = ""
     try:
         with zipfile.ZipFile(handle) as archive:
             infos = _archive_entries(archive, size)
@@ -379,9 +381,13 @@ def _parse_npz(handle: Any, size: int, model: _Model | None) -> dict[str, Any]:
                     parameters[name] = _read_floats(archive, entry).tolist()
     except CheckpointError as error:
         message = str(error)
-        raise CheckpointError(message if message.startswith("entry ") else f"{where}: {message}") from None
+        raise CheckpointError(
+            f"{where}: {message}" if where and not message.startswith("entry ") else message
+        ) from None
     except _FILE_ERRORS as error:
-        raise CheckpointError(f"corrupted or truncated .npz checkpoint ({where}: {_reason(error)})") from None
+        raise CheckpointError(
+            f"corrupted or truncated .npz checkpoint ({where or 'zip directory'}: {_reason(error)})"
+        ) from None
     if "parameters" in header:
         raise CheckpointError("entry 'header.npy': corrupted header (holds 'parameters')")
     return {**header, "parameters": parameters}
