@@ -188,6 +188,11 @@ def _load_checkpoint(path: Path, with_batch: bool):
         stored = checkpoints.read(path)["parameters"]
         for param in params:
             assert np.array_equal(np.asarray(param.value), np.asarray(stored[param.name]))
+        # what was loaded is what the constructor accepts
+        hyper = {name: getattr(optimizer, name) for name in optimizer.hyperparameters}
+        Adam(w, lr=optimizer.lr, weight_decay=optimizer.weight_decay, **hyper)
+        assert isinstance(optimizer.step_count, int) and 0 <= optimizer.step_count <= 2**53
+        assert np.isfinite(optimizer.state["m"]).all() and (optimizer.state["v"] >= 0).all()
     finally:
         tracemalloc.stop()
     assert peak <= MEMORY_FACTOR * size + MEMORY_ALLOWANCE, f"{peak} bytes for a {size}-byte file"
