@@ -130,6 +130,8 @@ def _check_option_names(value: Any, cls: type[Operator]) -> dict[str, Any]:
 def _check_value(value: Any, name: str) -> Any:
     if value is None:
         return None
+    if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(item, bool) for item in value)):
+        raise TypeError("bad value (true/false is not a number)")
     try:
         return check_value(_Named(name), value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as error:

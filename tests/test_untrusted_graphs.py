@@ -76,6 +76,7 @@ def _load(tmp_path, document=None, text=None):
         ),
         (lambda d: _entry(d, "x").update(value=float("inf")), "x", "value", "bad value .*finite"),
         (lambda d: _entry(d, "x").update(value=[[1.0, 2.0]]), "x", "value", "bad value .*1-D"),
+        (lambda d: _entry(d, "x").update(value=[1.0, True]), "x", "value", "true/false is not a number"),
         (lambda d: _entry(d, "x").update(constant="yes"), "x", "constant", "must be true or false"),
         (lambda d: _entry(d, "mul").update(kind=["Mul"]), "mul", "kind", "unknown kind"),
         (lambda d: _entry(d, "mul").update(id=True), "mul", "id", "must be an integer, got bool"),
