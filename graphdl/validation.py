@@ -66,10 +66,11 @@ class Count:
         """``value`` as an int, or ``TypeError``/``ValueError`` naming ``what``."""
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{what} must be an integer, got {type(value).__name__} {short_repr(value)}")
-        if not 0 <= value <= self.high:
-            shown = short_repr(value) if abs(value) < 10**30 else f"an integer of {_digits(value)} digits"
+        number = int(value)
+        if not 0 <= number <= self.high:
+            shown = short_repr(number) if abs(number) < 10**30 else f"an integer of {_digits(number)} digits"
             raise ValueError(f"{what} must be an integer in [0, {self.high}], got {shown}")
-        return int(value)
+        return number
 
 
 @dataclass(frozen=True)
