@@ -121,7 +121,7 @@ def _npz_bytes(values: dict[str, float | list[float]], header: dict[str, Any]) -
         }
     arrays["header"] = np.array(json.dumps(header, allow_nan=False), dtype=np.str_)
     buffer = _io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
