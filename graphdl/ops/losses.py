@@ -14,9 +14,10 @@ from graphdl.validation import Real, check_option
 
 
 class Loss(Operator):
-    """Marker base class: the renderer colours loss nodes differently."""
+    """Base class of the losses: their ``role`` is ``"loss"`` (the renderer colours them)."""
 
     __slots__ = ()
+    role = "loss"
 
 
 def refuse_labels(node: Operator, value: Any, good: Any, expected: str) -> None:
