@@ -54,7 +54,9 @@ def test_binary_losses_want_labels_in_the_unit_interval(cls):
 
 def test_regression_losses_check_nothing():
     for cls in (gd.SquaredLoss, gd.ValueLoss):
-        assert getattr(cls([gd.Variable(5.0), gd.Variable(-3.0)]), "checked_arguments", ()) == ()
+        loss = cls([gd.Variable(5.0), gd.Variable(-3.0)])
+        assert loss.checked_arguments == ()
+        assert loss.forward() > 0.0
 
 
 def test_off_by_one_class_labels_are_refused_before_training(three_classes):
@@ -85,3 +87,40 @@ def test_bce_label_of_two_is_refused_before_training():
     with pytest.raises(ValueError, match=r"train: LogLoss 'loss': a label must be in \[0, 1\].*got 2 \(sample 7"):
         trainer.fit((X, y), epochs=1)
     assert optimizer.step_count == 0
+
+
+def _class_graph(label_value):
+    logits = [gd.Variable(0.1 * k, name=f"z{k}") for k in range(3)]
+    label = gd.Variable(label_value, name="y", trainable=False)
+    return logits, label, gd.SoftmaxCrossEntropy([*logits, label], name="ce")
+
+
+def test_interpreter_refuses_a_bad_label_when_it_reaches_the_loss():
+    logits, label, loss = _class_graph(np.array([0.0, 1.0, 2.0]))
+    assert loss.forward().shape == (3,)
+    label.set_value(np.array([1.0, 2.0, 3.0]))
+    for run in (loss.forward, loss.backward, lambda: logits[0].get_grad(loss)):
+        with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy 'ce': .*0..2, got 3 \(sample 2 of the batch\)"):
+            run()
+    y, p = gd.Variable(2.0, name="y2", trainable=False), gd.Variable(0.5, name="p")
+    bce = gd.LogLoss([y, gd.Sigmoid([p])], name="bce")
+    with pytest.raises(ValueError, match=r"LogLoss 'bce': a label must be in \[0, 1\].*got 2$"):
+        bce.forward()
+    y.set_value(1.0)
+    assert bce.forward() == pytest.approx(-np.log(1.0 / (1.0 + np.exp(-0.5))))
+
+
+def test_compiled_program_refuses_a_bad_fed_label():
+    logits, label, loss = _class_graph(0.0)
+    compiled = gd.compile(loss, inputs=[label])
+    good = np.array([0.0, 1.0, 2.0])
+    label.set_value(good)
+    assert np.allclose(compiled.forward({label: good}), loss.forward(), rtol=0, atol=1e-12)
+    bad = np.array([0.0, 1.0, 3.0])
+    for run in (lambda: compiled.forward({label: bad}), lambda: compiled.backward({label: bad})):
+        with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy 'ce': .*got 3 \(sample 2 of the batch\)"):
+            run()
+    before = [z.value for z in logits]
+    with pytest.raises(ValueError, match="got 1.5"):
+        compiled.sgd({label: np.array([0.0, 1.5])}, lr=0.1)
+    assert [z.value for z in logits] == before

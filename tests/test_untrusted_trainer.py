@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import graphdl as gd
 from graphdl import nn, optim
 from graphdl.train import Trainer
 
@@ -34,3 +35,15 @@ def test_trainer_checks_the_checkpoint_path_before_training(tmp_path, name, mess
     assert optimizer.step_count == 0 and trainer.global_step == 0
     assert [p.value for p in model.parameters()] == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.npz"]
+
+
+@pytest.mark.parametrize(
+    "value", [np.ma.masked_array([1.0, 2.0], mask=[False, True]), np.ma.masked_array([1.0, 2.0]), np.ma.masked]
+)
+def test_set_value_refuses_masked_arrays(value):
+    x = gd.Variable(0.5, name="x")
+    with pytest.raises(TypeError, match="Variable 'x': masked arrays are refused"):
+        x.set_value(value)
+    assert x.value == 0.5
+    with pytest.raises(TypeError, match="masked arrays are refused"):
+        gd.Variable(value, name="y")
