@@ -34,8 +34,8 @@ FUZZ = settings(
 )
 #: Memory a load may use: this many times the file's size, plus a fixed allowance for
 #: the interpreter's own bookkeeping (imports are done before measuring).
-MEMORY_FACTOR = 32
-MEMORY_ALLOWANCE = 2 << 20
+MEMORY_FACTOR = 16
+MEMORY_ALLOWANCE = 64 << 10
 
 
 def _model():
