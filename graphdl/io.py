@@ -23,7 +23,6 @@ import math
 import os
 import struct
 import tempfile
-import threading
 import tokenize
 import zipfile
 import zlib
@@ -125,11 +124,6 @@ def _npz_bytes(values: dict[str, float | list[float]], header: dict[str, Any]) -
     return buffer.getvalue()
 
 
-# Temporary files of saves in progress in this process (never cleaned up under their feet).
-_saving: set[str] = set()
-_saving_lock = threading.Lock()
-
-
 def _atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` atomically: a temporary file in the same folder
     (named after ``path`` and this process id), flushed and fsynced, renamed over
@@ -138,8 +132,6 @@ def _atomic_write(path: Path, payload: bytes) -> None:
     temporary files that killed saves of the same path left behind."""
     directory = path.parent if str(path.parent) else Path(".")
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
-    with _saving_lock:
-        _saving.add(os.path.basename(temporary))
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
@@ -154,9 +146,6 @@ def _atomic_write(path: Path, payload: bytes) -> None:
         except OSError:
             pass
         raise
-    finally:
-        with _saving_lock:
-            _saving.discard(os.path.basename(temporary))
     _fsync_directory(directory)
     _remove_stray_temporaries(path, directory)
 
@@ -201,11 +190,7 @@ def _remove_stray_temporaries(path: Path, directory: Path) -> None:
             continue
         pid_text, dash, _ = middle.partition("-")
         if dash and pid_text.isdigit() and _process_alive(int(pid_text)):
-            if int(pid_text) != os.getpid():
-                continue  # another process may be saving the same path right now
-            with _saving_lock:
-                if entry.name in _saving:
-                    continue
+            continue  # that process (maybe this one, in another thread) may be saving right now
         try:
             if entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
@@ -214,7 +199,7 @@ def _remove_stray_temporaries(path: Path, directory: Path) -> None:
 
 
 def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
+    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would terminate the process
         return True
     try:
         os.kill(pid, 0)
