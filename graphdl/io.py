@@ -10,9 +10,12 @@ Two open formats, chosen by the file suffix:
 
 Files are written atomically: a temporary file in the same directory, flushed and
 fsynced, then ``os.replace``-d over the target, so a crash never leaves a half-written
-checkpoint. Loading validates everything first (format, version, names, shapes,
-finiteness, optimiser state) and only then assigns, so on any error the model keeps its
-current values.
+checkpoint; the file gets the usual mode (the umask's) and the folder is fsynced after the
+rename. Loading validates everything first (format, version, names, shapes, finiteness,
+optimiser state) and only then assigns, so on any error the model keeps its current
+values. An ``.npz`` file is a stranger's zip archive: the names, dtypes and shapes in its
+``.npy`` headers and the sizes its entries declare are checked against the model before
+any array data is read or decompressed.
 """
 
 from __future__ import annotations
@@ -337,9 +340,10 @@ def _parse_npz(handle: Any, size: int, model: _Model | None) -> dict[str, Any]:
             for key, info in infos.items():
                 where = f"entry {info.filename!r}"
                 entries[key] = _npy_header(archive, info)
+            where = ""
+            _check_shapes(entries, model)
             names_entry = entries["names"]
             where = f"entry {names_entry.info.filename!r}"
-            _check_shapes(entries, model)
             names = _read_strings(archive, names_entry)
             if len(set(names)) != len(names):
                 raise CheckpointError("duplicate parameter names in the file")
@@ -362,7 +366,6 @@ def _parse_npz(handle: Any, size: int, model: _Model | None) -> dict[str, Any]:
                 for name in names:
                     entry = entries[f"value:{name}"]
                     where = f"entry {entry.info.filename!r}"
-                    _check_value_shape(name, entry, model)
                     parameters[name] = _read_floats(archive, entry).tolist()
     except CheckpointError as error:
         message = str(error)
@@ -435,36 +438,41 @@ def _check_shapes(entries: dict[str, _Entry], model: _Model | None) -> None:
     """Check dtypes and shapes from the headers against each other and the model."""
     names, header = entries["names"], entries["header"]
     if names.dtype.kind != "U" or len(names.shape) != 1:
-        raise CheckpointError(f"'names' must be a 1-D unicode array, got {names.dtype} of shape {names.shape}")
+        raise _entry_error(names, f"'names' must be a 1-D unicode array, got {names.dtype} of shape {names.shape}")
     if header.dtype.kind != "U" or header.shape != ():
-        raise CheckpointError(f"'header' must be one unicode string, got {header.dtype} of shape {header.shape}")
+        raise _entry_error(header, f"'header' must be one string, got {header.dtype} of shape {header.shape}")
     count = names.shape[0]
     if model is not None and model.strict:
         if count > len(model.shapes):
-            raise CheckpointError(f"the file holds {count} parameters, more than the model's {len(model.shapes)}")
+            raise _entry_error(names, f"the file holds {count} parameters, more than the model's {len(model.shapes)}")
         longest = max((len(name) for name in model.shapes), default=0)
         if count and names.dtype.itemsize > 4 * longest:
-            raise CheckpointError(
+            raise _entry_error(
+                names,
                 f"parameter names in the file are up to {names.dtype.itemsize // 4} characters long, "
-                f"longer than any name in the model ({longest})"
+                f"longer than any name in the model ({longest})",
             )
     if "values" in entries:
         values = entries["values"]
         if values.dtype.kind != "f" or values.shape != (count,):
-            raise CheckpointError(
-                f"'values' must be float with shape ({count},), got {values.dtype} of shape {values.shape}"
+            raise _entry_error(
+                values, f"'values' must be float with shape ({count},), got {values.dtype} of shape {values.shape}"
+            )
+    for key, entry in entries.items():
+        if not key.startswith("value:"):
+            continue
+        name = key[len("value:") :]
+        if entry.dtype.kind != "f" or len(entry.shape) != 1 or entry.shape[0] < 1:
+            raise _entry_error(entry, f"parameter {name!r} must be a non-empty 1-D float array, got {entry.dtype}")
+        current = model.shapes.get(name) if model is not None else None
+        if current is not None and current != entry.shape:
+            raise _entry_error(
+                entry, f"parameter {name!r} has shape {entry.shape} in the file but {current} in the model"
             )
 
 
-def _check_value_shape(name: str, entry: _Entry, model: _Model | None) -> None:
-    if entry.dtype.kind != "f" or len(entry.shape) != 1 or entry.shape[0] < 1:
-        raise CheckpointError(
-            f"parameter {name!r} must be a non-empty 1-D float array, got {entry.dtype} {entry.shape}"
-        )
-    if model is not None and name in model.shapes:
-        current = model.shapes[name]
-        if current is not None and current != entry.shape:
-            raise CheckpointError(f"parameter {name!r} has shape {entry.shape} in the file but {current} in the model")
+def _entry_error(entry: _Entry, message: str) -> CheckpointError:
+    return CheckpointError(f"entry {entry.info.filename!r}: {message}")
 
 
 def _read_data(archive: zipfile.ZipFile, entry: _Entry) -> np.ndarray:
