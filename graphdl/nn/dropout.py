@@ -32,7 +32,7 @@ class Dropout(Operator):
     option_rules = {"keep": Real(low=0.0, high=1.0, low_open=True)}
 
     def __init__(self, parents: Any, keep: float = 0.5, *, name: str | None = None) -> None:
-        keep = check_option(Dropout, "keep", keep)
+        keep = check_option(type(self), "keep", keep)
         super().__init__(parents, name=name)
         self.keep = keep
 

@@ -47,7 +47,7 @@ class LeakyRelu(Operator):
     option_rules = {"negative_slope": FINITE}
 
     def __init__(self, parents: Any, negative_slope: float = 0.1, *, name: str | None = None) -> None:
-        slope = check_option(LeakyRelu, "negative_slope", negative_slope)
+        slope = check_option(type(self), "negative_slope", negative_slope)
         super().__init__(parents, name=name)
         self.negative_slope = slope
 
@@ -96,7 +96,7 @@ class Elu(Operator):
     option_rules = {"alpha": NON_NEGATIVE}
 
     def __init__(self, parents: Any, alpha: float = 1.0, *, name: str | None = None) -> None:
-        alpha = check_option(Elu, "alpha", alpha)
+        alpha = check_option(type(self), "alpha", alpha)
         super().__init__(parents, name=name)
         self.alpha = alpha
 

@@ -80,7 +80,7 @@ class LogLoss(Loss):
     option_rules = {"eps": Real(low=0.0, high=0.5, low_open=True, high_open=True)}
 
     def __init__(self, parents: Any, eps: float = 1e-12, *, name: str | None = None) -> None:
-        eps = check_option(LogLoss, "eps", eps)
+        eps = check_option(type(self), "eps", eps)
         super().__init__(parents, name=name)
         self.eps = eps
 
