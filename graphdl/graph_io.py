@@ -296,8 +296,8 @@ def load_graph(path: str | os.PathLike[str]) -> Graph:
     try:
         try:
             raw = path.read_bytes()
-        except OSError as error:
-            raise GraphFormatError(f"cannot read the file ({error.strerror or error})") from None
+        except (OSError, ValueError) as error:  # ValueError: a NUL character in the path
+            raise GraphFormatError(f"cannot read the file ({getattr(error, 'strerror', None) or error})") from None
         try:
             document = json.loads(raw.decode("utf-8"))
         except RecursionError:

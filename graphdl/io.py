@@ -291,8 +291,8 @@ def _read(path: Path, model: _Model | None) -> dict[str, Any]:
                 else:
                     size = os.fstat(handle.fileno()).st_size
                     document = _parse_npz(handle, size, model)
-        except OSError as error:
-            raise CheckpointError(f"cannot read checkpoint ({error.strerror or error})") from None
+        except (OSError, ValueError) as error:  # ValueError: a NUL character in the path
+            raise CheckpointError(f"cannot read checkpoint ({getattr(error, 'strerror', None) or error})") from None
         _check_document(document)
     except CheckpointError as error:
         raise CheckpointError(f"{path}: {error}") from None
