@@ -210,7 +210,11 @@ def _process_alive(pid: int) -> bool:
         return False
     except (PermissionError, OSError, OverflowError):
         return True  # exists (owned by someone else) or cannot tell: leave its file alone
-    return True
+    try:  # Linux: a killed process its parent has not reaped yet is a zombie, not alive
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as status:
+            return status.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:
@@ -285,14 +289,18 @@ def _read(path: Path, model: _Model | None) -> dict[str, Any]:
         if suffix not in (".json", ".npz"):
             raise CheckpointError(f"unknown checkpoint format {suffix!r}; use .json or .npz")
         try:
-            with open(path, "rb") as handle:
-                if suffix == ".json":
-                    document = _parse_json(handle.read(), "the file")
-                else:
-                    size = os.fstat(handle.fileno()).st_size
-                    document = _parse_npz(handle, size, model)
+            handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except (OSError, ValueError) as error:  # ValueError: a NUL character in the path
             raise CheckpointError(f"cannot read checkpoint ({getattr(error, 'strerror', None) or error})") from None
+        with handle:
+            if suffix == ".json":
+                try:
+                    raw = handle.read()
+                except OSError as error:
+                    raise CheckpointError(f"cannot read checkpoint ({error.strerror or error})") from None
+                document = _parse_json(raw, "the file")
+            else:
+                document = _parse_npz(handle, os.fstat(handle.fileno()).st_size, model)
         _check_document(document)
     except CheckpointError as error:
         raise CheckpointError(f"{path}: {error}") from None

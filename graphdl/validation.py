@@ -3,7 +3,8 @@ hyper-parameters and state), written once and used both by the Python constructo
 by the loaders, so a value refused by ``Adam(beta2=7)`` is refused in a checkpoint too.
 
 A rule's :meth:`Real.check` returns the value as a Python float or raises
-``TypeError`` (not a real number: a string, a bool, None, a list…) or ``ValueError``
+:class:`WrongTypeError` (a ``TypeError`` and a ``ValueError``: not a real number but a
+string, a bool, None, a list…) or ``ValueError``
 (NaN, ±inf, too large for a float, or out of range), with a message naming ``what``.
 """
 
@@ -14,7 +15,23 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FINITE", "NON_NEGATIVE", "POSITIVE", "Count", "Flag", "Real", "check_option", "short_repr"]
+__all__ = [
+    "FINITE",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "Count",
+    "Flag",
+    "Real",
+    "WrongTypeError",
+    "check_option",
+    "short_repr",
+]
+
+
+class WrongTypeError(TypeError, ValueError):
+    """A value of the wrong type (a string where a number belongs): a ``TypeError``,
+    and a ``ValueError`` too, so code that catches bad values as one family of errors
+    (as ``load_state_dict`` callers do) catches it."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,7 @@ class Real:
     def check(self, value: Any, what: str) -> float:
         """``value`` as a float, or ``TypeError``/``ValueError`` naming ``what``."""
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{what} must be a real number, got {type(value).__name__} {short_repr(value)}")
+            raise WrongTypeError(f"{what} must be a real number, got {type(value).__name__} {short_repr(value)}")
         try:
             number = float(value)
         except OverflowError:
@@ -65,7 +82,7 @@ class Count:
     def check(self, value: Any, what: str) -> int:
         """``value`` as an int, or ``TypeError``/``ValueError`` naming ``what``."""
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{what} must be an integer, got {type(value).__name__} {short_repr(value)}")
+            raise WrongTypeError(f"{what} must be an integer, got {type(value).__name__} {short_repr(value)}")
         number = int(value)
         if not 0 <= number <= self.high:
             shown = short_repr(number) if abs(number) < 10**30 else f"an integer of {_digits(number)} digits"
@@ -80,7 +97,7 @@ class Flag:
     def check(self, value: Any, what: str) -> bool:
         """``value`` itself, or ``TypeError`` naming ``what``."""
         if not isinstance(value, bool):
-            raise TypeError(f"{what} must be true or false, got {type(value).__name__} {short_repr(value)}")
+            raise WrongTypeError(f"{what} must be true or false, got {type(value).__name__} {short_repr(value)}")
         return value
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from graphdl.core.node import Variable
 from graphdl.nn.module import unique_names
-from graphdl.validation import FINITE, NON_NEGATIVE, POSITIVE, Count, Real
+from graphdl.validation import FINITE, NON_NEGATIVE, POSITIVE, Count, Real, WrongTypeError
 
 #: The largest step count a state may hold (``beta ** t`` must stay a float operation).
 STEP_COUNT = Count(high=2**53)
@@ -197,7 +197,7 @@ class Optimizer:
         Raises ``ValueError``/``TypeError`` naming the field that does not fit."""
         kind = type(self).__name__
         if not isinstance(state, dict):
-            raise TypeError(f"{kind} state must be a dict, got {type(state).__name__}")
+            raise WrongTypeError(f"{kind} state must be a dict, got {type(state).__name__}")
         expected = {"kind", "step_count", "lr", "weight_decay", "hyperparameters", "buffers"}
         if set(state) != expected:
             raise ValueError(f"{kind} state: expected the fields {sorted(expected)}, got {_shown(sorted(state))}")
@@ -219,7 +219,7 @@ class Optimizer:
         for buf in self.buffers:
             entries = buffers[buf]
             if not isinstance(entries, dict):
-                raise TypeError(f"{where}buffer {buf!r} must map parameter names to numbers")
+                raise WrongTypeError(f"{where}buffer {buf!r} must map parameter names to numbers")
             missing = [n for n in names if n not in entries]
             unexpected = [n for n in entries if n not in known]
             if missing or unexpected:
