@@ -44,6 +44,8 @@ VANISHING_BORDER = "#7c3aed"
 VANISHING_FILL = "#ede9fe"  # light violet: a region of vanishing gradients stands out at a glance
 EDGE_COLOUR = "#4b5563"
 FONT = "Helvetica"
+DARK_TEXT = "#111827"
+LIGHT_TEXT = "#ffffff"
 
 # Operators whose argument order does not matter: their edges need no position label.
 COMMUTATIVE_KINDS = frozenset({"Add", "Mul"})
@@ -107,6 +109,22 @@ def is_vanishing(node: Node, threshold: float) -> bool:
     if grad is None:
         return False
     return gradient_size(grad) < threshold
+
+
+def lightness(colour: object) -> float:
+    """Relative luminance (WCAG, 0 black to 1 white) of a matplotlib colour."""
+    from matplotlib.colors import to_rgb
+
+    channels = np.asarray(to_rgb(colour), dtype=float)  # type: ignore[arg-type]
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def text_colour(fill: object) -> str:
+    """Dark text on a light fill, white text on a dark one: whichever contrasts more."""
+    # contrast ratios (L1 + 0.05) / (L2 + 0.05) against white (L = 1) and the dark text (L ≈ 0.011)
+    light = lightness(fill)
+    return DARK_TEXT if (light + 0.05) / (0.011 + 0.05) >= (1.0 + 0.05) / (light + 0.05) else LIGHT_TEXT
 
 
 def cluster_of(name: str, separator: str | None) -> str | None:
