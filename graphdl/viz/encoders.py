@@ -179,9 +179,15 @@ PLAYER_SCRIPT = """
   var button = root.querySelector("button"), label = root.querySelector("span");
   var holds = %(holds)s, index = 0, timer = null;
   slider.max = frames.length - 1;
-  function show(i) { index = i; image.src = frames[i]; slider.value = i; label.textContent = (i + 1) + " / " + frames.length; }
-  function tick() { show((index + 1) %% frames.length); timer = setTimeout(tick, %(interval)d * (holds[index] || 1)); }
-  function play() { if (timer === null) { timer = setTimeout(tick, %(interval)d); button.textContent = "Pause"; } }
+  function show(i) {
+    index = i; image.src = frames[i]; slider.value = i; label.textContent = (i + 1) + " / " + frames.length;
+  }
+  function tick() {
+    show((index + 1) %% frames.length); timer = setTimeout(tick, %(interval)d * (holds[index] || 1));
+  }
+  function play() {
+    if (timer === null) { timer = setTimeout(tick, %(interval)d); button.textContent = "Pause"; }
+  }
   function pause() { clearTimeout(timer); timer = null; button.textContent = "Play"; }
   button.onclick = function () { if (timer === null) { play(); } else { pause(); } };
   slider.oninput = function () { pause(); show(Number(slider.value)); };
@@ -229,7 +235,8 @@ class HtmlEncoder:
         self.stream.write(
             f'<div id="{self.id}" style="font-family: sans-serif"><img alt="{escape(self.title)}" '
             'style="max-width: 100%; display: block"><div><button>Pause</button> '
-            '<input type="range" min="0" value="0" style="width: 60%; vertical-align: middle"> <span></span></div></div>\n'
+            '<input type="range" min="0" value="0" style="width: 60%; vertical-align: middle"> '
+            "<span></span></div></div>\n"
             f"<script>\nvar {self.name} = [\n"
         )
 

@@ -68,10 +68,30 @@ def value_text(node: Node) -> str:
     return format_value(node._value)
 
 
+def per_sample_gradient(grad: object) -> np.ndarray | float:
+    """A gradient on the per-sample scale.
+
+    A scalar Variable's (a parameter's) gradient is the gradient of the batch's mean loss:
+    the mean over samples of each sample's own gradient, returned as it is. A batch
+    node's ``grad`` holds, per sample i, d(mean loss)/d(node_i) = d(loss_i)/d(node_i) / N;
+    times N it is each sample's own partial d(loss_i)/d(node_i) (the loss node's is 1).
+    A batch of one is the scalar case.
+    """
+    values = np.asarray(grad, dtype=float)
+    return values * values.size if values.ndim and values.size > 1 else float(values.reshape(-1)[0])
+
+
 def grad_text(node: Node) -> str | None:
-    """The current gradient as text, or None when there is none."""
+    """The current gradient as text on the per-sample scale (:func:`per_sample_gradient`),
+    or None when there is none: ``-0.8743`` for a parameter, ``mean 1 per sample (n=1500)``
+    for a batch node (the mean over samples of d(loss_i)/d(node_i))."""
     grad = node.grad
-    return None if grad is None else format_value(grad)
+    if grad is None:
+        return None
+    scaled = per_sample_gradient(grad)
+    if isinstance(scaled, np.ndarray):
+        return f"mean {scaled.mean():.4g} per sample (n={scaled.size})"
+    return format_value(scaled)
 
 
 def is_dead(node: Node) -> bool:
@@ -91,20 +111,17 @@ def is_dead(node: Node) -> bool:
 
 
 def gradient_size(grad: object) -> float:
-    """The size of a gradient, on one scale for parameters and batch nodes.
-
-    A scalar Variable's gradient is the batch mean of each sample's gradient. A batch
-    node's ``grad`` holds, per sample, d(mean loss)/d(value) — that sample's own gradient
-    divided by the batch size N — so its size is N · mean|grad| = Σ|grad|: the mean size
-    of the per-sample gradients. A batch of one is the scalar case.
-    """
-    magnitudes = np.abs(np.asarray(grad, dtype=float))
-    return float(np.sum(magnitudes)) if magnitudes.ndim else float(magnitudes)
+    """The size of a gradient on the scale the labels show (:func:`per_sample_gradient`):
+    |grad| of a parameter, the mean of |d(loss_i)/d(node_i)| over the samples of a batch
+    node. A label's mean is never larger than this, so a node marked as vanishing always
+    shows a small gradient."""
+    return float(np.mean(np.abs(per_sample_gradient(grad))))
 
 
 def is_vanishing(node: Node, threshold: float) -> bool:
     """A node whose gradient is known and below ``threshold`` in size (:func:`gradient_size`:
-    per sample for a batch node, so parameters and the nodes they feed compare fairly)."""
+    per sample for a batch node, as its label shows it, so parameters and the nodes they
+    feed compare fairly)."""
     grad = node.grad
     if grad is None:
         return False
