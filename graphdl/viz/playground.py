@@ -53,7 +53,8 @@ def weight_carriers(graph_nodes: list[Node]) -> dict[tuple[Node, Node], Node]:
 class GraphPanel:
     """Draws the recorder's graph (every node, data inputs and the loss included) into
     ``axes``; :meth:`update` recolours it for a snapshot. ``artists`` are the parts that
-    change, in drawing order (marked animated when ``animated``)."""
+    change, in drawing order, and ``stamps`` the node names, whose colour follows the fill
+    (all marked animated when ``animated``)."""
 
     def __init__(
         self, recorder: TrainingRecorder, axes: Any, train_range: tuple[float, float] | None, animated: bool = False
@@ -96,7 +97,7 @@ class GraphPanel:
             "    edges carry weights: blue > 0, orange < 0, width = size"
         )
         axes.set_title(heading, fontsize=10.5, loc="left")
-        edges, boxes, curves, texts = [], [], [], []
+        edges, boxes, curves, texts, names = [], [], [], [], []
         self.edges = []
         for node in graph.nodes:
             for parent in node.parents:
@@ -123,7 +124,7 @@ class GraphPanel:
             boxes.append(box)
             key = keys[node]
             name = axes.text(x, y + BOX_HEIGHT / 2 - 0.04, key, ha="center", va="top", fontsize=NAME_SIZE, zorder=4)
-            texts.append(name)
+            names.append(name)
             self.boxes.append((box, key, name))
             if role == "parameter" or key not in recorded:
                 label = axes.text(x, y - BOX_HEIGHT * 0.2, "", ha="center", va="center", fontsize=VALUE_SIZE, zorder=4)
@@ -139,7 +140,8 @@ class GraphPanel:
             self.curves.append((curve, key, y - BOX_HEIGHT / 2 + 0.06, inner_h, low, span))
             curves.append(curve)
         self.artists = edges + boxes + curves + texts
-        for artist in self.artists:
+        self.stamps = names
+        for artist in self.artists + self.stamps:
             artist.set_animated(animated)
         self.update(recorder.snapshots[0])
 
