@@ -150,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"trained {args.steps} steps (init {args.init}): {result.loss_name} {result.final_loss:.4f}")
+    steps = f"{args.steps} step{'s' if args.steps != 1 else ''}"
+    print(f"trained {steps} (init {args.init}): {result.loss_name} {result.final_loss:.4f}")
     for path in files:
         print(f"wrote {path}")
     print(_timing_line(result.timings))
