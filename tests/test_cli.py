@@ -121,15 +121,16 @@ def test_run_demo_checks_its_arguments_too(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_too_many_frames_pick_a_larger_every():
+def test_too_many_frames_pick_a_larger_every(tmp_path):
     from graphdl.viz.demo import MAX_FRAMES, check_demo_arguments, frame_count
 
-    plan = check_demo_arguments("unused", steps=20000, seed=0, every=1, format="gif")
+    plan = check_demo_arguments(tmp_path, steps=20000, seed=0, every=1, format="gif")
     assert plan.frames == frame_count(20000, plan.every) <= MAX_FRAMES and plan.every == 21
     assert plan.notes == [
-        "20000 steps with --every 1 would make 20001 frames; drawing one every 21 steps instead (954 frames, at most 1000)"
+        "20000 steps with --every 1 would make 20001 frames; "
+        "drawing one every 21 steps instead (954 frames, at most 1000)"
     ]
-    assert check_demo_arguments("unused", steps=1500, seed=0, every=None, format="gif").frames == 61
+    assert check_demo_arguments(tmp_path, steps=1500, seed=0, every=None, format="gif").frames == 61
     assert frame_count(1500, 25) == 61 and frame_count(50, 20) == 4
 
 

@@ -257,8 +257,8 @@ def test_graph_panel_draws_label_and_loss_with_readable_text():
         assert height >= 9, (text.get_text(), height)
     boxes = {patch: patch.get_facecolor() for patch in panel.patches}
     for text in texts:
-        x, y = text.get_position()
-        fill = next(colour for patch, colour in boxes.items() if patch.contains_point(panel.transData.transform((x, y))))
+        point = panel.transData.transform(text.get_position())
+        fill = next(colour for patch, colour in boxes.items() if patch.contains_point(point))
         # white where it contrasts more than the dark text (WCAG contrast ratios)
         expected = "#ffffff" if (lightness(fill) + 0.05) ** 2 < 1.05 * 0.061 else "#111827"
         assert text.get_color() == expected, text.get_text()
