@@ -496,8 +496,12 @@ started = time.perf_counter()
 from graphdl.viz.demo import run_demo
 result = run_demo(sys.argv[1], steps=int(sys.argv[2]), every=int(sys.argv[3]) or None, progress=False)
 usage = resource.getrusage(resource.RUSAGE_SELF)
+try:  # this process's own high-water mark (ru_maxrss would include the parent's, kept across exec)
+    peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+except (OSError, IndexError):
+    peak = usage.ru_maxrss / 1024
 print(json.dumps({**result.timings, "wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
-                  "peak_mb": usage.ru_maxrss / 1024, "notes": result.notes}))
+                  "peak_mb": peak, "notes": result.notes}))
 """
 
 
