@@ -468,7 +468,7 @@ class _Scene:
         )
         (self.clip_marks,) = axes.plot(
             [], [], linestyle="none", marker="^", markersize=5, color="#b91c1c", clip_on=False,
-            label=f"above {cap:.2g} (clipped)",
+            label=f"above {cap:.3g} (cut off)",
         )  # fmt: skip
         self.now_line = axes.axvline(0, color="#111827", linewidth=1.0, linestyle="--")
         self.cap = cap
