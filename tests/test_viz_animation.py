@@ -106,10 +106,10 @@ def test_each_frame_is_drawn_once_over_one_static_drawing(tmp_path, monkeypatch)
     from graphdl.viz import animator as animator_module
 
     full_draws, updates, progress = [], [], []
-    original_draw, original_update = FigureCanvasAgg.draw, animator_module._Scene.update
+    original_draw, original_update = FigureCanvasAgg.draw, animator_module.Scene.update
     monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: full_draws.append(1) or original_draw(self))
     monkeypatch.setattr(
-        animator_module._Scene, "update", lambda self, index: updates.append(index) or original_update(self, index)
+        animator_module.Scene, "update", lambda self, index: updates.append(index) or original_update(self, index)
     )
     _, recorder, _ = trained(60, every=20)
     animator = Animator(recorder, graph_panel=True, dpi=30, hold_last=5)

@@ -229,7 +229,7 @@ class Animator:
         from matplotlib.animation import FuncAnimation
 
         figure = plt.figure(figsize=self._figsize())
-        scene = _Scene(self, figure, animated=False)
+        scene = Scene(self, figure, animated=False)
         frames = list(range(self.frame_count)) + [self.frame_count - 1] * self.hold_last
         anim = FuncAnimation(figure, scene.update, frames=frames, interval=1000 / self.fps, blit=False)
         plt.show()
@@ -238,7 +238,7 @@ class Animator:
     def frame(self, index: int) -> Any:
         """A figure showing frame ``index`` (for checks and stills; ``savefig`` draws it all)."""
         figure = self._new_figure()
-        _Scene(self, figure, animated=False).update(index)
+        Scene(self, figure, animated=False).update(index)
         return figure
 
     # ---------------------------------------------------------------- drawing
@@ -261,7 +261,7 @@ class Animator:
     def _render(self, encoder: Any, progress: Callable[[int, int], None] | None) -> None:
         """Draw the static picture once, then each frame's moving artists over it, into ``encoder``."""
         figure = self._new_figure()
-        scene = _Scene(self, figure, animated=True)
+        scene = Scene(self, figure, animated=True)
         canvas = figure.canvas
         canvas.draw()
         background = canvas.copy_from_bbox(figure.bbox)
@@ -331,7 +331,7 @@ class TextStamp:
         region[...] = (region * (1.0 - self.coverage) + colour * self.coverage + 0.5).astype(np.uint8)
 
 
-class _Scene:
+class Scene:
     """One figure of the animation: the static parts, the moving artists (``moving``, in
     drawing order; marked animated when ``animated``), texts painted over them
     (``stamps``, see :class:`TextStamp`) and ``update(index)``."""
