@@ -95,7 +95,7 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
         "--init",
         choices=("fig8", "fig7", "random"),
         default="fig8",
-        help="initial parameters: the seed's figure 8 or 7 values, or U(-1, 1) (default fig8)",
+        help="initial parameters: the tutorial's figure 8 or 7 values, or U(-1, 1) (default fig8)",
     )
     parser.add_argument("--steps", type=demo_steps, default=1500, help="training steps (default 1500)")
     parser.add_argument(
@@ -126,14 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from graphdl.viz.demo import DemoInputError, OutputDirectoryError, run_demo
 
     if args.command == "gallery":  # the README's pictures: the demo's defaults
-        args.init, args.steps, args.seed, args.every, args.format, args.no_graph_panel = (
-            "fig8",
-            1500,
-            0,
-            None,
-            "gif",
-            False,
-        )
+        vars(args).update(init="fig8", steps=1500, seed=0, every=None, format="gif", no_graph_panel=False)
     try:
         result = run_demo(
             args.out, init=args.init, steps=args.steps, seed=args.seed, every=args.every, format=args.format,

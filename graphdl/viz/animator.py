@@ -2,7 +2,8 @@
 an MP4 (ffmpeg), an HTML player or a live window. Every frame only draws stored
 snapshots; nothing trains here.
 
-The default layout is the tutorial's (section 3.4 of "ReLU and fitting a quadratic"):
+The default layout is the tutorial's (section 3.4 of "折与曲的相会——激活函数", the
+activation-functions part of 一起撸个深度学习框架):
 the hidden pre-activations with each unit's kink, the weighted hidden outputs, the fitted
 curve against y = x², plus the loss so far and, optionally, the graph itself coloured by
 its current values (as TensorFlow Playground does).
@@ -116,7 +117,7 @@ def envelope(values: np.ndarray, limit: int = LOSS_POINTS) -> tuple[np.ndarray, 
 class Animator:
     """Replays a recording; ``save("training.gif")``, ``to_jshtml()``, ``show()``.
 
-    The names default to the seed network's nodes; pass others for another 1-input
+    The names default to the tutorial network's nodes; pass others for another 1-input
     network. ``kinks`` pairs (weight, bias) parameter names whose hinge x = −b/w is
     marked in the first panel. ``graph_panel`` adds the computation graph, nodes
     coloured by their mean value over the training range, edges by the sign and size
