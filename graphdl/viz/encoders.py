@@ -61,12 +61,29 @@ class SharedPalette:
         self.image.putpalette(palette)
         self.rgb = bytes(palette)
 
-    def index(self, rgb: np.ndarray) -> np.ndarray:
-        """The palette index of every pixel, shape ``(height, width)``."""
+    def index(self, rgba: np.ndarray) -> np.ndarray:
+        """The palette index of every pixel of an RGB or RGBA frame, shape ``(height, width)``."""
+        return np.asarray(self.quantise(rgba))
+
+    def quantise(self, rgba: np.ndarray) -> Any:
+        """The frame as a palette image (Pillow ``P`` mode) on these colours."""
         from PIL import Image
 
-        frame = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
-        return np.asarray(frame.quantize(palette=self.image, dither=Image.Dither.NONE))
+        frame = _as_image(rgba)
+        if frame.mode != "RGB":
+            frame = frame.convert("RGB")
+        return frame.quantize(palette=self.image, dither=Image.Dither.NONE)
+
+
+def _as_image(pixels: np.ndarray) -> Any:
+    """A Pillow image on the frame's own memory when it is contiguous (no copy)."""
+    from PIL import Image
+
+    mode = {3: "RGB", 4: "RGBA"}[pixels.shape[2]]
+    if pixels.flags.c_contiguous:
+        size = (pixels.shape[1], pixels.shape[0])
+        return Image.frombuffer(mode, size, pixels, "raw", mode, 0, 1)
+    return Image.fromarray(np.ascontiguousarray(pixels), mode)
 
 
 class GifEncoder:
@@ -82,11 +99,10 @@ class GifEncoder:
         """Quantise the frame, keep only what changed since the last one, and write it."""
         from PIL import GifImagePlugin, Image
 
-        rgb = rgba[..., :3]
         if self.palette is None:
-            self.palette = SharedPalette(rgb, self.colours)
-            self._write_header(rgb.shape[1], rgb.shape[0])
-        indices = self.palette.index(rgb)
+            self.palette = SharedPalette(rgba[..., :3], self.colours)
+            self._write_header(rgba.shape[1], rgba.shape[0])
+        indices = self.palette.index(rgba)
         offset = (0, 0)
         if self.previous is None:
             changed_part = indices
@@ -210,14 +226,11 @@ class HtmlEncoder:
 
     def add(self, rgba: np.ndarray, hold: int = 1) -> None:
         """Encode the frame as a PNG and write it into the page."""
-        from PIL import Image
 
-        rgb = rgba[..., :3]
         if self.palette is None:
-            self.palette = SharedPalette(rgb)
+            self.palette = SharedPalette(rgba[..., :3])
             self._start()
-        image = Image.fromarray(self.palette.index(rgb), "P")
-        image.putpalette(self.palette.rgb)
+        image = self.palette.quantise(rgba)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", compress_level=6)
         encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
