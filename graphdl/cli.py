@@ -147,19 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"trained {steps} (init {args.init}): {result.loss_name} {result.final_loss:.4f}")
     for path in files:
         print(f"wrote {path}")
-    print(_timing_line(result.timings))
+    print(_timing_line(result.timings, result.cpu_timings))
     return 0
 
 
-def _timing_line(timings: dict[str, float]) -> str:
-    """``took 4.1 s: training 0.4 s, graph 0.2 s, animation 3.1 s (61 frames: drawing 2.0 s, …), …``."""
-    parts = [f"{name} {timings[name]:.1f} s" for name in ("training", "graph", "animation", "loss plot")]
-    total = sum(timings[name] for name in ("training", "graph", "animation", "loss plot"))
-    detail = (
-        f" ({timings['frames']:.0f} frames: drawing {timings['drawing']:.1f} s, encoding {timings['encoding']:.1f} s)"
-    )
-    parts[2] += detail
-    return f"took {total:.1f} s: " + ", ".join(parts)
+def _timing_line(timings: dict[str, float], cpu_timings: dict[str, float]) -> str:
+    """``took 4.1 s (3.2 s CPU): training 0.4 s, graph 0.2 s, animation 3.1 s (61 frames: …), loss plot …``."""
+    names = ("training", "graph", "animation", "loss plot")
+    parts = [f"{name} {timings[name]:.1f} s" for name in names]
+    parts[2] += f" ({timings['frames']:.0f} frames: drawing {timings['drawing']:.1f} s, "
+    parts[2] += f"encoding {timings['encoding']:.1f} s)"
+    wall, cpu = sum(timings[name] for name in names), sum(cpu_timings.get(name, 0.0) for name in names)
+    return f"took {wall:.1f} s ({cpu:.1f} s CPU): " + ", ".join(parts)
 
 
 def _gallery_extras(out: str, seed: int) -> list:

@@ -168,8 +168,10 @@ class Animator:
         self.loss_symbol = loss_symbol
         self.final_note = final_note
         self.fps, self.hold_last, self.dpi = fps, hold_last, dpi
-        #: seconds spent drawing frames and encoding them in the last :meth:`save`, and the frame count
+        #: wall seconds spent drawing frames and encoding them in the last :meth:`save`, and the frame count
         self.timings: dict[str, float] = {}
+        #: the same in CPU seconds of this process (what a shared machine's load does not inflate)
+        self.cpu_timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ output
     @property
@@ -270,10 +272,10 @@ class Animator:
         overlays = [canvas.copy_from_bbox(legend.get_window_extent().padded(1)) for legend in scene.overlays]
         renderer = canvas.get_renderer()
         stamps = [TextStamp(text, canvas, background) for text in scene.stamps]
-        drawing = encoding = 0.0
+        drawing = encoding = drawing_cpu = encoding_cpu = 0.0
         total = self.frame_count
         for index in range(total):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             scene.update(index)
             canvas.restore_region(background)
             for artist in scene.moving:
@@ -283,16 +285,20 @@ class Animator:
             rgba = np.asarray(canvas.buffer_rgba())
             for stamp in stamps:
                 stamp.paint(rgba)
-            drawn = time.perf_counter()
+            drawn, drawn_cpu = time.perf_counter(), time.process_time()
             encoder.add(rgba, hold=1 + self.hold_last if index == total - 1 else 1)
             encoding += time.perf_counter() - drawn
+            encoding_cpu += time.process_time() - drawn_cpu
             drawing += drawn - started
+            drawing_cpu += drawn_cpu - started_cpu
             if progress is not None:
                 progress(index, total)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         encoder.close()
         encoding += time.perf_counter() - started
+        encoding_cpu += time.process_time() - started_cpu
         self.timings = {"drawing": drawing, "encoding": encoding, "frames": float(total)}
+        self.cpu_timings = {"drawing": drawing_cpu, "encoding": encoding_cpu}
 
 
 class TextStamp:
