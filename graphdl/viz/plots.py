@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.viz.animator import LEGEND_BAND, MEAN_LOSS, RAW_LOSS, clip_level, round_window, running_mean
+from graphdl.viz.animator import LEGEND_BAND, MEAN_LOSS, RAW_LOSS, clip_level, envelope, round_window, running_mean
 
 
 def _figure(size: tuple[float, float]) -> Any:
@@ -53,10 +53,10 @@ def plot_loss(
     cap = clip_level(train if values is None else np.concatenate([train, values]))
     steps = np.arange(1, train.size + 1)
     window = smooth or round_window(train.size)
-    if window > 1:
-        axes.plot(steps, np.minimum(train, cap), color=RAW_LOSS, linewidth=0.6, label="train, per step")
+    if window > 1:  # a long run is drawn as each bin's min and max (see envelope): the same picture
+        axes.plot(*envelope(np.minimum(train, cap)), color=RAW_LOSS, linewidth=0.6, label="train, per step")
         axes.plot(
-            steps, np.minimum(running_mean(train, window), cap), color=MEAN_LOSS, linewidth=2.0,
+            *envelope(np.minimum(running_mean(train, window), cap)), color=MEAN_LOSS, linewidth=2.0,
             label=f"train, mean of the last {window} steps",
         )  # fmt: skip
     else:
