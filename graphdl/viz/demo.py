@@ -172,7 +172,7 @@ def fit_note(init: str, steps: int, figure: float, name: str) -> str:
         measured, suggested = STEPS_TO_FIT[init]
         if suggested > steps:
             return f"{text}; --init {init} needed about {measured} steps in the experiments: try --steps {suggested}"
-    return f"{text}; try more --steps, or another --seed with --init random"
+    return f"{text}; try more --steps" + (", or another --seed" if init == "random" else "")
 
 
 def run_demo(
@@ -278,7 +278,7 @@ def run_demo(
 
 def _wrapped_note(init: str, steps: int) -> str:
     """The not-fitted note for the animation's last frame, in two short lines."""
-    text = f"not fitted yet after {steps} steps (loss above {FIT_THRESHOLD:g})"
+    text = f"not fitted yet after {steps} steps (mean |y − ŷ| above {FIT_THRESHOLD:g})"
     if init in STEPS_TO_FIT and STEPS_TO_FIT[init][1] > steps:
         measured, suggested = STEPS_TO_FIT[init]
         return f"{text}\n--init {init} needs about {measured} steps: try --steps {suggested}"
