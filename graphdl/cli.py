@@ -61,7 +61,7 @@ def demo_steps(text: str) -> int:
 
     number = positive_int(text)
     if number > MAX_STEPS:
-        raise argparse.ArgumentTypeError(f"expected at most {MAX_STEPS} (about 5 minutes of training), got {number}")
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_STEPS} (about a minute of training), got {number}")
     return number
 
 

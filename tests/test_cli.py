@@ -98,7 +98,7 @@ def test_bad_arguments_are_one_line_errors_before_any_work(tmp_path, capsys):
     err = one_line_error(capsys, ["demo", "--out", str(tmp_path), "--seed", "-1"], folder=tmp_path)
     assert "--seed: expected a number of at least 0, got -1" in err
     err = one_line_error(capsys, ["demo", "--out", str(tmp_path), "--steps", "100000000000"], folder=tmp_path)
-    assert "--steps: expected at most 1000000" in err
+    assert "--steps: expected at most 1000000 (about a minute of training)" in err
     err = one_line_error(capsys, ["demo", "--out", str(tmp_path), "--steps", "1e11"], folder=tmp_path)
     assert "--steps: expected a whole number, got '1e11'" in err
     (tmp_path / "training.gif").mkdir()
@@ -227,3 +227,14 @@ def test_positive_float_argument_type() -> None:
     for text in ("0", "-1", "inf", "nan", "fast"):
         with pytest.raises(argparse.ArgumentTypeError):
             positive_float(text)
+
+
+def test_long_runs_draw_the_graph_on_a_sample_of_the_data(tmp_path, monkeypatch):
+    """Bounded memory: the graph of a very long run is evaluated on every k-th training sample."""
+    from graphdl.viz import demo
+
+    monkeypatch.setattr(demo, "GRAPH_SAMPLES", 10)
+    result = demo.run_demo(tmp_path, steps=40, every=40, graph_panel=False, progress=False)
+    dot = (tmp_path / "graph.dot").read_text(encoding="utf-8")
+    assert "on every 4th of its 40 training samples" in dot and "(n=10)" in dot and "(n=40)" not in dot
+    assert len(result.losses) == 40
