@@ -428,8 +428,39 @@ class Scene:
             self.moving.extend(panel.artists)
             self.stamps.extend(panel.stamps)
             self.graph_update = panel.update
-        self.title = figure.suptitle("", fontsize=14, fontfamily="monospace")
-        self._moves(self.title)
+        self._build_title()
+
+    def _build_title(self) -> None:
+        """The title line: its fixed words drawn once with the static parts, and two short
+        moving fields (the step, the loss figure) in a monospaced font laid out between them."""
+        animator, figure = self.animator, self.figure
+        style = {"fontsize": 14, "fontfamily": "monospace", "ha": "left", "va": "baseline"}
+        renderer = figure.canvas.get_renderer()
+
+        def width(text: str) -> float:
+            probe = figure.text(0, 0, text, **style)
+            extent = probe.get_window_extent(renderer).width
+            probe.remove()
+            return extent
+
+        self.step_digits = len(str(self.total))
+        parts = [
+            (f"{animator.title}   step ", False, None),
+            ("", True, 2 * self.step_digits + 3),  # "  300 / 1500"
+            (f"   {loss_figure_name(self.window, animator.loss_symbol)} ", False, None),
+            ("", True, 7),  # "0.0921"
+        ]
+        digit = width("0" * 10) / 10
+        widths = [width(text) if not moving else digit * size for text, moving, size in parts]
+        x = (figure.bbox.width - sum(widths)) / 2
+        baseline = 1 - 0.02 - style["fontsize"] * figure.dpi / 72 / figure.bbox.height
+        self.title_fields = []
+        for (text, moving, _), part_width in zip(parts, widths):
+            artist = figure.text(x / figure.bbox.width, baseline, text, **style)
+            if moving:
+                self._moves(artist)
+                self.title_fields.append(artist)
+            x += part_width
 
     def _build_kinks(self, axes: Any) -> None:
         self.kink_artists = []
@@ -502,13 +533,10 @@ class Scene:
         clipped = self.clipped_x[self.clipped_x <= done]
         self.clip_marks.set_data(clipped, np.full(clipped.shape, self.cap))
         self.now_line.set_xdata([done, done])
-        if done > 0:
-            window = min(done, self.window)
-            figure = recent_mean(animator.recorder.losses, window, done)
-            loss_text = f"{loss_figure_name(window, animator.loss_symbol)} {figure:.4f}"
-        else:
-            loss_text = "before training"
-        self.title.set_text(f"{animator.title}   step {done} / {self.total}   {loss_text}")
+        step_field, loss_field = self.title_fields
+        step_field.set_text(f"{done:>{self.step_digits}} / {self.total}")
+        loss = recent_mean(animator.recorder.losses, self.window, done)  # fewer steps at the start
+        loss_field.set_text(f"{loss:.4f}" if done > 0 else "(before training)")
         last = index == len(self.snapshots) - 1
         self.note.set_text(animator.final_note if last and animator.final_note else "")
         self.note.set_visible(bool(last and animator.final_note))
