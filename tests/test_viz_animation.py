@@ -281,3 +281,18 @@ def test_gallery_animation_is_small_enough_for_the_readme():
     assert gif.stat().st_size < 3_000_000
     with Image.open(gif) as image:
         assert image.n_frames > 10
+
+
+def test_recorder_feeds_the_label_to_record_the_loss_itself():
+    from graphdl.core.node import Variable
+
+    net, recorder, _ = trained(20, every=20)
+    final = recorder.snapshots[-1]
+    grid = recorder.grid
+    np.testing.assert_allclose(final.outputs["label"], grid**2)
+    np.testing.assert_allclose(final.outputs["loss"], np.abs(grid**2 - final.outputs["add_21"]), atol=1e-12)
+    assert net.label.value is not None and np.ndim(net.label.value) == 0  # the training label is back
+    with pytest.raises(ValueError, match="not a Variable of the graph"):
+        TrainingRecorder(net.x, net.loss, grid, feeds={Variable(name="other"): np.square})
+    with pytest.raises(ValueError, match="one per grid point"):
+        TrainingRecorder(net.x, net.loss, grid, feeds={net.label: [1.0, 2.0]})
