@@ -132,3 +132,14 @@ def test_loss_plot_marks_clipped_spikes_and_keeps_the_legend_off_the_data():
         assert np.max(line.get_ydata()) <= cap
     legend_bottom = axes.get_legend().get_window_extent().y0
     assert legend_bottom > axes.transData.transform((0, cap))[1]  # the legend sits above every curve
+
+
+def test_many_clipped_spikes_get_spread_out_markers_and_an_exact_count():
+    from graphdl.viz.animator import spread_out
+
+    losses = np.full(100_000, 0.1)
+    losses[::50] = 9.0  # 2000 spikes
+    figure = plot_loss(losses)
+    marks = next(line for line in figure.axes[0].lines if "above" in line.get_label())
+    assert marks.get_label().startswith("2000 steps above") and 100 <= len(marks.get_xdata()) <= 120
+    assert np.array_equal(spread_out(np.arange(1.0, 11.0), 10), np.arange(1.0, 11.0))

@@ -96,6 +96,16 @@ def clip_level(losses: np.ndarray) -> float:
     return level if level > 0 else float(losses.max()) or 1.0
 
 
+def spread_out(steps: np.ndarray, span: int, limit: int = 120) -> np.ndarray:
+    """At most about ``limit`` of the sorted ``steps`` (1 to ``span``), one per stretch of
+    ``span / limit`` steps: markers that would merge into a bar stay apart."""
+    if steps.size <= limit:
+        return steps
+    stretch = math.ceil(span / limit)
+    _, first = np.unique(steps // stretch, return_index=True)
+    return steps[first]
+
+
 def envelope(values: np.ndarray, limit: int = LOSS_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """``(steps, values)`` to draw ``values`` (one per step, steps from 1) with at most about
     ``limit`` points: a long run becomes the min and max of each bin, so spikes stay visible."""
@@ -492,7 +502,7 @@ class Scene:
         self.raw_x, self.raw_y = envelope(np.minimum(losses, cap))
         self.mean_x, self.mean_y = envelope(running_mean(losses, window))
         clipped = np.flatnonzero(losses > cap)
-        self.clipped_x = clipped + 1.0
+        self.clipped_x = spread_out(clipped + 1.0, max(losses.size, 1))
         axes.set_xlim(0, max(self.total, 1))
         axes.set_ylim(0, cap / LEGEND_BAND)
         axes.axhline(cap, color="#d1d5db", linewidth=0.8, linestyle=":", zorder=0)

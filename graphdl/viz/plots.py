@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.viz.animator import LEGEND_BAND, MEAN_LOSS, RAW_LOSS, clip_level, envelope, round_window, running_mean
+from graphdl.viz.animator import (
+    LEGEND_BAND,
+    MEAN_LOSS,
+    RAW_LOSS,
+    clip_level,
+    envelope,
+    round_window,
+    running_mean,
+    spread_out,
+)
 
 
 def _figure(size: tuple[float, float]) -> Any:
@@ -63,8 +72,9 @@ def plot_loss(
         axes.plot(steps, np.minimum(train, cap), color=MEAN_LOSS, linewidth=1.8, label="train")
     clipped = np.flatnonzero(train > cap)
     if clipped.size:
+        marked = spread_out(clipped + 1, train.size)
         axes.plot(
-            clipped + 1, np.full(clipped.size, cap), linestyle="none", marker="^", markersize=5, color="#b91c1c",
+            marked, np.full(marked.size, cap), linestyle="none", marker="^", markersize=5, color="#b91c1c",
             clip_on=False, label=f"{clipped.size} step{'s' if clipped.size > 1 else ''} above {cap:.3g} "
             f"(cut off; highest {train.max():.3g})",
         )  # fmt: skip
