@@ -296,3 +296,15 @@ def test_recorder_feeds_the_label_to_record_the_loss_itself():
         TrainingRecorder(net.x, net.loss, grid, feeds={Variable(name="other"): np.square})
     with pytest.raises(ValueError, match="one per grid point"):
         TrainingRecorder(net.x, net.loss, grid, feeds={net.label: [1.0, 2.0]})
+
+
+def test_a_failing_ffmpeg_is_reported_and_leaves_no_file(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write('Unknown encoder libx264\\n')\nsys.exit(1)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    _, recorder, _ = trained(40, every=20)
+    with pytest.raises(RuntimeError, match="ffmpeg failed \\(exit 1\\): Unknown encoder libx264"):
+        Animator(recorder, dpi=20).save(tmp_path / "training.mp4")
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".*partial*"))

@@ -171,15 +171,22 @@ class Mp4Encoder:
             self.process = self._start(rgba.shape[1], rgba.shape[0])
         assert self.process.stdin is not None
         data = np.ascontiguousarray(rgba).tobytes()
-        for _ in range(max(hold, 1)):
-            self.process.stdin.write(data)
+        try:
+            for _ in range(max(hold, 1)):
+                self.process.stdin.write(data)
+        except BrokenPipeError:  # ffmpeg stopped early: report its own reason
+            self.close()
+            raise
 
     def close(self) -> None:
         """Wait for ffmpeg; raise with its message when it failed."""
         if self.process is None:
             raise ValueError("an MP4 needs at least one frame")
         assert self.process.stdin is not None
-        self.process.stdin.close()
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass  # the exit status below says what happened
         status = self.process.wait()
         self.errors.seek(0)
         message = self.errors.read().decode("utf-8", "replace").strip()
