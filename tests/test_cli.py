@@ -238,3 +238,18 @@ def test_long_runs_draw_the_graph_on_a_sample_of_the_data(tmp_path, monkeypatch)
     dot = (tmp_path / "graph.dot").read_text(encoding="utf-8")
     assert "on every 4th of its 40 training samples" in dot and "(n=10)" in dot and "(n=40)" not in dot
     assert len(result.losses) == 40
+
+
+def test_mp4_with_ffmpeg_on_path(tmp_path, monkeypatch, capsys):
+    """With an ffmpeg (a stand-in that counts the bytes it is piped) the demo writes training.mp4."""
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text(
+        f"#!{sys.executable}\nimport sys\nopen(sys.argv[-1], 'w').write(str(len(sys.stdin.buffer.read())))\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "out"
+    status = main(["demo", "--out", str(out), "--steps", "20", "--every", "10", "--format", "mp4", "--quiet"])
+    assert status == 0 and f"wrote {out / 'training.mp4'}" in capsys.readouterr().out
+    assert int((out / "training.mp4").read_text()) == 1440 * 960 * 4 * (3 + 12)  # 3 frames, the last held 12 more
