@@ -488,12 +488,91 @@ def workload_d(micrograd_widths: tuple[int, ...]) -> str:
     return width_table + "\n\n" + batch_table
 
 
+# ------------------------------------------------- E. the demo end to end
+DEMO_TITLE = "E. `graphdl demo` end to end (issue 11)"
+DEMO_CHILD = """
+import json, resource, sys, time
+started = time.perf_counter()
+from graphdl.viz.demo import run_demo
+result = run_demo(sys.argv[1], steps=int(sys.argv[2]), every=int(sys.argv[3]) or None, progress=False)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+try:  # this process's own high-water mark (ru_maxrss would include the parent's, kept across exec)
+    peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+except (OSError, IndexError):
+    peak = usage.ru_maxrss / 1024
+print(json.dumps({"wall_parts": result.timings, "cpu_parts": result.cpu_timings, "wall": time.perf_counter() - started,
+                  "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": peak, "notes": result.notes}))
+"""
+
+
+def demo_end_to_end(runs: tuple[tuple[int, int], ...] = ((1500, 0), (20000, 1))) -> str:
+    """Run the demo in a fresh process per (steps, every) as a user would (every 0: the
+    default), with the graph panel and a GIF; report each part's time, the CPU time
+    (user + sys, the machine is shared) and the process's peak RSS."""
+    import json
+    import subprocess
+    import tempfile
+
+    rows = []
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for steps, every in runs:
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            output = subprocess.run(
+                [sys.executable, "-c", DEMO_CHILD, folder, str(steps), str(every)],
+                capture_output=True, text=True, check=True, env=environment,
+            ).stdout  # fmt: skip
+            wall = time.perf_counter() - started
+            measured = json.loads(output.strip().splitlines()[-1])
+            gif = Path(folder, "training.gif").stat().st_size / 1e6
+        cpu, parts = measured["cpu_parts"], measured["wall_parts"]
+        names = ("training", "graph", "drawing", "encoding", "loss plot")
+        times = " | ".join(f"{cpu[name]:.2f} s ({parts[name]:.2f} s)" for name in names)
+        rows.append(
+            f"| {steps} | {'default' if not every else every} → {parts['frames']:.0f} frames | {measured['cpu']:.1f} s "
+            f"({wall:.1f} s) | {times} | {gif:.2f} MB | {measured['peak_mb']:.0f} MB |"
+        )
+    header = (
+        "| --steps | --every | whole process | training | graph | drawing frames | encoding | loss plot | GIF | "
+        "peak RSS |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    note = (
+        "Times are CPU seconds of the demo's process (wall seconds in brackets): on a shared machine the wall "
+        "times are inflated by other processes, the CPU times are what the demo itself used. Each run is "
+        "`run_demo` in a fresh Python process (imports included in the whole-process figures; Graphviz's `dot` "
+        "program runs as a child, outside the process's CPU time), graph panel on, GIF. `--every 1` with "
+        "20000 steps asks for 20001 frames: the demo draws every 21st step (954 frames)."
+    )
+    return header + "\n" + "\n".join(rows) + "\n\n" + note
+
+
+def write_demo_section(body: str) -> None:
+    """Put section E into RESULTS.md in place (replacing an older one), leaving the rest as it is."""
+    text = OUT.read_text(encoding="utf-8") if OUT.exists() else "# graphdl benchmarks\n"
+    section = f"## {DEMO_TITLE}\n\n{body}\n"
+    start = text.find(f"## {DEMO_TITLE}")
+    if start < 0:
+        marker = text.find("## What limits each path")
+        text = text + "\n" + section if marker < 0 else text[:marker] + section + "\n" + text[marker:]
+    else:
+        end = text.find("\n## ", start + 3)
+        text = text[:start] + section + (text[end:] if end >= 0 else "")
+    OUT.write_text(text, encoding="utf-8")
+
+
 # ------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="run micrograd for 10 steps on workload C, not 100")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
+    parser.add_argument("--demo-only", action="store_true", help="time only `graphdl demo` (section E) and update it")
     args = parser.parse_args(argv)
+    if args.demo_only:
+        body = demo_end_to_end()
+        print(f"## {DEMO_TITLE}\n\n{body}")
+        if not args.no_write:
+            write_demo_section(body)
+        return
     started = time.perf_counter()
     sections = []
 
@@ -509,6 +588,7 @@ def main(argv: list[str] | None = None) -> None:
     section("C. micrograd's moons demo: MLP(2, [16, 16, 1]), 100 points, hinge + 1e-4 L2", c_text)
     d_text = workload_d(micrograd_widths=(4, 16))
     section("D. Scaling: graph size (MLP width) and batch size", d_text)
+    section(DEMO_TITLE, demo_end_to_end())
 
     targets = []
     if "micrograd" in a:
