@@ -35,7 +35,7 @@ def test_demo_writes_every_file(tmp_path, capsys):
 def test_demo_html_and_mp4(tmp_path, capsys):
     status = main(["demo", "--out", str(tmp_path), "--steps", "20", "--every", "10", "--format", "html", "--quiet"])
     assert status == 0
-    assert "<script" in (tmp_path / "training.html").read_text(encoding="utf-8")
+    assert 'id="graphdl-data"' in (tmp_path / "training.html").read_text(encoding="utf-8")  # the explorer page
     status = main(["demo", "--out", str(tmp_path), "--steps", "20", "--every", "10", "--format", "mp4", "--quiet"])
     assert status == 0
     if ffmpeg_available():

@@ -128,7 +128,7 @@ class Animator:
         self, path: str | Path, fps: int | None = None, progress: Callable[[int, int], None] | None = None
     ) -> Path:
         """Write the animation; the format follows the suffix: ``.gif`` (Pillow), ``.mp4``
-        (needs ffmpeg) or ``.html`` (a self-contained player). ``progress(frame, total)``
+        (needs ffmpeg) or ``.html`` (the explorer page of :mod:`graphdl.viz.explorer`). ``progress(frame, total)``
         is called as frames are drawn. Returns the path."""
         path = Path(path)
         format = path.suffix.lower().lstrip(".")
@@ -136,6 +136,12 @@ class Animator:
             raise ValueError(f"{path}: unknown animation format; use .gif, .mp4 or .html")
         if not path.parent.is_dir():
             raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
+        if format == "html":  # the interactive explorer page (graphdl.viz.explorer), not PNG frames
+            from graphdl.viz.explorer import Panels, write_explorer
+
+            panels = Panels(self.hidden, self.weighted, self.output, self.kinks, self.target, self.target_label,
+                            self.train_range)  # fmt: skip
+            return write_explorer(path, self.recorder.graph, self.recorder, panels=panels, title=self.title)
         from matplotlib import animation as mpl_animation
 
         anim = self._build_headless(fps)

@@ -146,7 +146,12 @@ def run_demo(
         if frames_bar is not None:
             frames_bar.update(frame + 1)
 
-    result.files.append(animator.save(folder / f"training.{format}", progress=frame_done))
+    if format == "html":  # the explorer page: the whole graph, loss included, replaying the recording
+        from graphdl.viz.explorer import explore
+
+        result.files.append(explore(net.loss, folder / "training.html", recorder, title=animator.title).path)
+    else:
+        result.files.append(animator.save(folder / f"training.{format}", progress=frame_done))
     plot_loss(
         result.losses, ylabel="loss |y − ŷ|", title=f"Training loss per step (seed net, init {init})",
         path=folder / "loss.png",

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from graphdl.core.graph import Graph, node_role
-from graphdl.core.node import Node, Variable
+from graphdl.core.node import Node
 from graphdl.viz.dot import as_graph
 from graphdl.viz.explorer_svg import graph_svg, node_ids
 from graphdl.viz.recorder import TrainingRecorder
@@ -43,6 +43,9 @@ __all__ = ["ExplorerPage", "Panels", "explore", "explorer_html", "write_explorer
 CURVE_DIGITS = 4
 #: Significant digits kept for values, grads and losses shown as numbers.
 NUMBER_DIGITS = 6
+#: The page may run its inline script and style and fetch nothing at all.
+POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+HINT = "Hover over a node (click to keep it) to see its value and grad."
 SEED_NAMES = ("add_11", "add_12", "mul_21", "mul_22", "add_21", "w_11", "b_11", "w_12", "b_12")
 
 
@@ -210,7 +213,7 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="{POLICY}">
 <title>{html.escape(title)}</title>
 <style>
 {style}
@@ -229,7 +232,7 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
 <div id="graph">{svg}</div>
 <p class="key" id="key"></p>
 </section>
-<aside id="panel" class="panel"><p class="hint">Hover over a node (click to keep it) to see its value and grad.</p></aside>
+<aside id="panel" class="panel"><p class="hint">{HINT}</p></aside>
 </main>
 <section id="charts" class="charts"></section>
 <script type="application/json" id="graphdl-data">{_json(data)}</script>
@@ -284,6 +287,17 @@ def _gradient_number(grad: Any) -> float | None:
     return _number(array.sum() if array.ndim else array)
 
 
+def _descendant_count(node: Node, members: set[Node]) -> int:
+    seen: set[Node] = set()
+    stack = [node]
+    while stack:
+        for child in stack.pop().children:
+            if child in members and child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return len(seen)
+
+
 def still_data(graph: Graph) -> dict[str, Any]:
     """The page data of a still explorer: values and grads cached now (nothing computed)."""
     values = [_cached_value(node) for node in graph.nodes]
@@ -297,9 +311,11 @@ def still_data(graph: Graph) -> dict[str, Any]:
             for node, value in zip(graph.nodes, values)
             if node_role(node) == "input" and isinstance(value, np.ndarray) and value.size == size
         ]
-        if len(batch_inputs) == 1:
-            order = np.argsort(batch_inputs[0][1], kind="stable")
-            x = {"label": batch_inputs[0][0].name, "values": _numbers(batch_inputs[0][1][order], NUMBER_DIGITS)}
+        if batch_inputs:  # the x axis: the input that feeds the most nodes (x rather than the label)
+            members = set(graph.nodes)
+            node, value = max(batch_inputs, key=lambda pair: _descendant_count(pair[0], members))
+            order = np.argsort(value, kind="stable")
+            x = {"label": node.name, "values": _numbers(value[order], NUMBER_DIGITS)}
         else:
             order = np.arange(size)
             x = {"label": "sample", "values": [float(i) for i in order]}

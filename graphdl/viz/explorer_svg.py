@@ -131,7 +131,9 @@ def _mark_node_parts(group: ET.Element) -> None:
 
 def _carrier_indices(graph: Graph) -> dict[tuple[int, int], int]:
     index = {node: number for number, node in enumerate(graph.nodes)}
-    return {(index[parent], index[child]): index[weight] for (parent, child), weight in weight_carriers(graph.nodes).items()}
+    return {
+        (index[parent], index[child]): index[weight] for (parent, child), weight in weight_carriers(graph.nodes).items()
+    }
 
 
 # ------------------------------------------------------------------ without Graphviz
@@ -161,9 +163,7 @@ def _draw_svg(graph: Graph, *, show_grads: bool) -> str:
         boxes[node] = (lines, width, height)
     positions = layered_positions(graph)
     layers = sorted({layer for layer, _ in positions.values()})
-    layer_width = {
-        layer: max(boxes[node][1] for node, (at, _) in positions.items() if at == layer) for layer in layers
-    }
+    layer_width = {layer: max(boxes[node][1] for node, (at, _) in positions.items() if at == layer) for layer in layers}
     row_height = max(height for _, _, height in boxes.values()) + ROW_GAP
     left_of: dict[float, float] = {}
     x = 10.0
@@ -178,7 +178,9 @@ def _draw_svg(graph: Graph, *, show_grads: bool) -> str:
     }
     total_width = x - LAYER_GAP + 10.0
     total_height = (max(rows) - top + 1) * row_height + 20.0
-    root = ET.Element(f"{{{SVG_NS}}}svg", {"viewBox": f"0 0 {total_width:.1f} {total_height:.1f}", "class": "graph-svg"})
+    root = ET.Element(
+        f"{{{SVG_NS}}}svg", {"viewBox": f"0 0 {total_width:.1f} {total_height:.1f}", "class": "graph-svg"}
+    )
     scene = ET.SubElement(root, f"{{{SVG_NS}}}g", {"class": "graph"})
     carriers = _carrier_indices(graph)
     for node in graph.nodes:
@@ -206,7 +208,9 @@ def _edge(
     head = [(x1, y1), (bx - 3.5 * uy, by + 3.5 * ux), (bx + 3.5 * uy, by - 3.5 * ux)]
     group = ET.SubElement(scene, f"{{{SVG_NS}}}g", {"class": "edge"})
     ET.SubElement(
-        group, f"{{{SVG_NS}}}path", {"fill": "none", "stroke": EDGE_COLOUR, "d": f"M{x0:.1f},{y0:.1f}L{bx:.1f},{by:.1f}"}
+        group,
+        f"{{{SVG_NS}}}path",
+        {"fill": "none", "stroke": EDGE_COLOUR, "d": f"M{x0:.1f},{y0:.1f}L{bx:.1f},{by:.1f}"},
     )
     points = " ".join(f"{px:.1f},{py:.1f}" for px, py in head)
     ET.SubElement(group, f"{{{SVG_NS}}}polygon", {"fill": EDGE_COLOUR, "stroke": EDGE_COLOUR, "points": points})
@@ -233,7 +237,13 @@ def _box(
         ET.SubElement(
             group,
             f"{{{SVG_NS}}}rect",
-            {**outline, "x": f"{x - 4:.1f}", "y": f"{y - 4:.1f}", "width": f"{width + 8:.1f}", "height": f"{height + 8:.1f}"},
+            {
+                **outline,
+                "x": f"{x - 4:.1f}",
+                "y": f"{y - 4:.1f}",
+                "width": f"{width + 8:.1f}",
+                "height": f"{height + 8:.1f}",
+            },
         )
     attributes = {**outline, "fill": style.fill, "class": "shape"}
     attributes.update({"x": f"{x:.1f}", "y": f"{y:.1f}", "width": f"{width:.1f}", "height": f"{height:.1f}"})
