@@ -228,13 +228,15 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
 {controls}<label class="fill-choice"><input id="fill-by-value" type="checkbox" checked> fill by value</label>
 </div>
 <main>
+<div class="column">
 <section class="graph-box">
 <div id="graph">{svg}</div>
 <p class="key" id="key"></p>
 </section>
+<section id="charts" class="charts"></section>
+</div>
 <aside id="panel" class="panel"><p class="hint">{HINT}</p></aside>
 </main>
-<section id="charts" class="charts"></section>
 <script type="application/json" id="graphdl-data">{_json(data)}</script>
 <script>
 {script}

@@ -89,8 +89,8 @@
   let clipCount = 0;
 
   function makeChart(parent, options) {
-    const width = options.width || 380;
-    const height = options.height || 220;
+    const width = options.width || 460;
+    const height = options.height || 230;
     const m = { left: 44, right: 16, top: options.title ? 24 : 8, bottom: 28 };
     const [x0, x1] = options.xlim;
     const [y0, y1] = options.ylim;
