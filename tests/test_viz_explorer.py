@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from graphdl.viz.explorer import Panels, _json, explorer_html
 render_module = importlib.import_module("graphdl.viz.render")  # graphdl.viz.render is also a function's name
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "</script><script>alert(\"x\")</script> <b> & 'q'"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "explore_training.py"
 LAYOUTS = [pytest.param(True, id="graphviz"), pytest.param(False, id="networkx")]
 
 
@@ -203,3 +206,18 @@ def test_default_demo_page_is_under_three_megabytes(tmp_path):
     data = page_data(page.read_text(encoding="utf-8"))
     assert data["total"] == 1500 and data["steps"][-1] == 1500 and len(data["steps"]) == 61
     assert [node["name"] for node in data["nodes"]][-1] == "loss"
+
+
+def load_explore_example():
+    spec = importlib.util.spec_from_file_location("explore_training_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_script_writes_the_page(tmp_path, capsys):
+    path = load_explore_example().main(["--out", str(tmp_path), "--steps", "120"])
+    assert path == tmp_path / "explorer.html"
+    data = page_data(path.read_text(encoding="utf-8"))
+    assert data["total"] == 120 and len(data["steps"]) == 61 and data["title"].endswith("node by node")
+    assert f"wrote {path}" in capsys.readouterr().out

@@ -186,3 +186,16 @@ def test_clicking_keeps_a_node_and_the_panel_follows_the_step(visit, pages):
     assert seen.page.inner_text("#panel .node-name") == "relu_12"
     assert seen.page.locator("#panel svg.chart").count() == 2  # output over x and value over the steps
     assert seen.problems == []
+
+
+@pytest.mark.slow  # a full-page screenshot: about 1-2 s on its own
+def test_the_example_takes_the_readme_screenshot(browser, tmp_path):
+    from PIL import Image
+    from test_viz_explorer import load_explore_example
+
+    example = load_explore_example()
+    page = example.main(["--out", str(tmp_path), "--steps", "120"])
+    picture = example.screenshot(page, tmp_path / "explorer.png", frame=30, browser=browser)
+    with Image.open(picture) as image:
+        assert image.format == "PNG" and image.width == 1400 and image.height >= 800
+        assert len(image.convert("RGB").getcolors(1 << 20)) > 50  # a drawn page, not a blank one
