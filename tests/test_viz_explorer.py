@@ -143,6 +143,28 @@ def test_replayed_grads_are_those_of_the_mean_loss_on_the_training_range():
     assert data["value"][names.index("loss")][1] == pytest.approx(float(np.mean(fresh.loss.value)), rel=1e-5)
 
 
+def test_replay_feeds_the_recorders_feeds_before_the_target():
+    net = build_seed_net()
+    net.initialise("fig7")
+    grid = np.linspace(-0.5, 2.5, 31)
+    recorder = TrainingRecorder(net.x, net.loss, grid, every=10, total_steps=20)
+    recorder.feeds = {net.label: grid**3}  # a recorder that records the loss feeds the label over the grid
+    net.label.set_value(1.0)
+    recorder.start()
+    xs, ys = quadratic_data(20, seed=2)
+    train_per_sample(net, xs, ys, callback=recorder)
+    data = page_data(explorer_html(net.loss, recorder, panels=Panels()))
+    names = [node["name"] for node in data["nodes"]]
+    fresh = build_seed_net()
+    fresh.initialise([recorder.snapshots[-1].parameters[p.name] for p in fresh.params])
+    inside = grid[(grid >= 0) & (grid <= 2)]
+    fresh.x.set_value(inside)
+    fresh.label.set_value(inside**3)
+    fresh.loss.backward()
+    assert data["grad"][names.index("w_21")][-1] == pytest.approx(float(fresh.w_21.grad), rel=1e-5)
+    assert "(label as recorded)" in data["note"] and "x²" not in data["note"]
+
+
 def test_explore_writes_the_file_and_displays_in_a_notebook(tmp_path):
     net, recorder = trained(40, every=20)
     page = explore(net.loss, tmp_path / "page.html", recorder)

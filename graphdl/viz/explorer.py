@@ -412,6 +412,26 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
     }
 
 
+def _grid_feeds(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> dict[Node, np.ndarray] | str:
+    """The values over the recorder's grid of every data input of ``graph``: the grid for
+    the recorder's input, the recorder's ``feeds`` (e.g. the label), else ``panels.target``
+    of the grid for the one input left; inputs holding a single number keep it. A text
+    saying why when some input has no value for the grid."""
+    grid = np.asarray(recorder.grid, dtype=float)
+    fed: dict[Node, np.ndarray] = {recorder.input: grid}
+    for variable, values in dict(getattr(recorder, "feeds", None) or {}).items():
+        fed[variable] = np.asarray(values, dtype=float)
+    others = [node for node in graph.inputs() if node not in fed]
+    if panels.target is not None and len(others) == 1:
+        fed[others[0]] = np.asarray(panels.target(grid), dtype=float)
+        others = []
+    for node in others:
+        value = _cached_value(node)
+        if value is None or np.size(value) > 1:
+            return f"Grads are not shown: the input {node.name!r} has no value for the grid."
+    return {variable: values for variable, values in fed.items() if variable in set(graph.nodes)}
+
+
 def _replay(
     graph: Graph, recorder: TrainingRecorder, panels: Panels, mask: np.ndarray
 ) -> tuple[dict[int, np.ndarray], list[list[float | None]], str]:
@@ -425,12 +445,9 @@ def _replay(
     index = {node: number for number, node in enumerate(graph.nodes)}
     if recorder.input not in index:
         return {}, no_grads, "Grads are not shown: the recorder's input is not in this graph."
-    others = [node for node in graph.inputs() if node is not recorder.input]
-    labelled = panels.target is not None and len(others) == 1
-    for node in [] if labelled else others:
-        value = _cached_value(node)
-        if value is None or np.size(value) > 1:
-            return {}, no_grads, f"Grads are not shown: the input {node.name!r} has no value for the grid."
+    fed = _grid_feeds(graph, recorder, panels)
+    if isinstance(fed, str):
+        return {}, no_grads, fed
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -446,22 +463,21 @@ def _replay(
     curves: dict[int, list[np.ndarray]] = {number: [] for number in range(len(graph.nodes))}
     grads: list[list[float | None]] = [[] for _ in graph.nodes]
 
-    def feed(xs: np.ndarray) -> None:
-        twin[recorder.input].set_value(xs)
-        if labelled:
-            twin[others[0]].set_value(np.asarray(panels.target(xs), dtype=float))  # type: ignore[misc]
+    def feed(where: np.ndarray | slice) -> None:
+        for variable, values in fed.items():
+            twin[variable].set_value(values[where])
 
     for snapshot in recorder.snapshots:
         for parameter in graph.parameters():
             key = keys.get(parameter)
             if key is not None and key in snapshot.parameters:
                 twin[parameter].set_value(snapshot.parameters[key])
-        feed(grid)
+        feed(slice(None))
         for sink in sinks:
             sink.forward()
         for node, number in index.items():
             curves[number].append(np.broadcast_to(np.asarray(twin[node].value, dtype=float), grid.shape))
-        feed(part)
+        feed(mask)
         if len(sinks) == 1:
             sinks[0].backward()
         for node, number in index.items():
@@ -470,7 +486,13 @@ def _replay(
     series = {number: np.stack(rows) for number, rows in curves.items() if node_role(graph.nodes[number]) not in flat}
     target = "the sink" if len(sinks) != 1 else repr(sinks[0].name)
     low, high = float(part[0]), float(part[-1])
-    labels = f", labels {panels.target_label}" if labelled else ""
+    recorded_feeds = dict(getattr(recorder, "feeds", None) or {})
+    sources = [
+        f"{variable.name} as recorded" if variable in recorded_feeds else f"{variable.name} from {panels.target_label}"
+        for variable in fed
+        if variable is not recorder.input
+    ]
+    labels = f" ({', '.join(sources)})" if sources else ""
     note = (
         f"Grads: of the mean of {target} over {recorder.input.name} in [{low:g}, {high:g}]{labels}, "
         "at each step's parameters; a batch node's grad is the mean of the samples' own gradients."

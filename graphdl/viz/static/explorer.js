@@ -399,10 +399,13 @@
 
   if (playButton) {
     playButton.addEventListener("click", () => (state.timer === null ? start() : stop()));
-    slider.addEventListener("input", () => {
+    const follow = () => {
+      if (Number(slider.value) === state.frame) return;
       stop();
       showFrame(Number(slider.value));
-    });
+    };
+    slider.addEventListener("input", follow);
+    slider.addEventListener("change", follow); // a value set by a script, then announced
     speed.addEventListener("change", () => {
       if (state.timer !== null) {
         stop();
