@@ -106,6 +106,8 @@ def _mark_graphviz_svg(svg: str, graph: Graph) -> str:
     root.set("class", "graph-svg")
     for attribute in ("width", "height"):
         root.attrib.pop(attribute, None)
+    width = float(root.get("viewBox", "0 0 0 0").split()[2])
+    root.set("style", f"max-width: {width * 4 / 3:.0f}px")  # never drawn larger than Graphviz's size (pt)
     return ET.tostring(root, encoding="unicode")
 
 
@@ -179,7 +181,12 @@ def _draw_svg(graph: Graph, *, show_grads: bool) -> str:
     total_width = x - LAYER_GAP + 10.0
     total_height = (max(rows) - top + 1) * row_height + 20.0
     root = ET.Element(
-        f"{{{SVG_NS}}}svg", {"viewBox": f"0 0 {total_width:.1f} {total_height:.1f}", "class": "graph-svg"}
+        f"{{{SVG_NS}}}svg",
+        {
+            "viewBox": f"0 0 {total_width:.1f} {total_height:.1f}",
+            "class": "graph-svg",
+            "style": f"max-width: {total_width:.0f}px",
+        },
     )
     scene = ET.SubElement(root, f"{{{SVG_NS}}}g", {"class": "graph"})
     carriers = _carrier_indices(graph)
