@@ -16,7 +16,7 @@ import pytest
 from graphdl import Add, Mul, Variable
 from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import Animator, ExplorerPage, TrainingRecorder, explore
-from graphdl.viz.explorer import Panels, _json, explorer_html
+from graphdl.viz.explorer import Panels, explorer_html, script_json
 
 render_module = importlib.import_module("graphdl.viz.render")  # graphdl.viz.render is also a function's name
 SVG = "{http://www.w3.org/2000/svg}"
@@ -84,7 +84,7 @@ def test_hostile_names_are_escaped_everywhere(monkeypatch, graphviz):
 
 
 def test_json_in_script_cannot_close_it():
-    text = _json({"name": "</script><!-- & -->"})
+    text = script_json({"name": "</script><!-- & -->"})
     assert not set("<>&") & set(text)
     assert json.loads(text) == {"name": "</script><!-- & -->"}
 
@@ -102,10 +102,10 @@ def test_page_fetches_nothing_and_inlines_its_program():
 def test_recorded_page_holds_every_snapshot(monkeypatch, graphviz):
     use_layout(monkeypatch, graphviz)
     net, recorder = trained(60, every=20)
-    page = explorer_html(net.loss, recorder, panels=Panels())
+    page = explorer_html(net.loss, recorder, panels=Panels(loss_window=7))
     data = page_data(page)
     names = [node["name"] for node in data["nodes"]]
-    assert data["steps"] == [0, 20, 40, 60] and data["total"] == 60
+    assert data["steps"] == [0, 20, 40, 60] and data["total"] == 60 and data["panels"]["lossWindow"] == 7
     add_21 = names.index("add_21")
     expected = recorder.series("add_21")
     np.testing.assert_allclose(np.array(data["curves"][str(add_21)]), expected, rtol=1e-3, atol=1e-12)
@@ -215,6 +215,8 @@ def test_bad_input_is_named(tmp_path):
         explore(net.loss, tmp_path / "page.html", empty)
     with pytest.raises(KeyError, match="'relu_99' was not recorded"):
         explore(net.loss, tmp_path / "page.html", recorder, panels=Panels(hidden=("relu_99",)))
+    with pytest.raises(ValueError, match="the recorder's input 'x' is not in this graph"):
+        explore(Variable(1.0, name="z") * 2, tmp_path / "page.html", recorder)
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 

@@ -228,7 +228,7 @@
 
   function lossChart(box) {
     const losses = data.losses.map((value) => (value === null ? NaN : value));
-    const window = Math.max(1, Math.floor(losses.length / 40));
+    const window = data.panels.lossWindow || Math.max(1, Math.floor(losses.length / 40));
     const smooth = runningMean(losses, window);
     const sorted = finite(losses).slice().sort((a, b) => a - b);
     const top = sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(0.995 * sorted.length))] * 1.08 : 1;
