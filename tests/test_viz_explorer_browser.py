@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from graphdl import Add, Mul, Variable
+from graphdl import Add, Graph, Mul, Variable
 from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import TrainingRecorder, explore
 
@@ -54,7 +54,7 @@ def pages(tmp_path_factory):
     recorder.start()
     train_per_sample(net, xs, ys, callback=recorder)
     recorder.finish()
-    names = [node.name for node in recorder.graph.nodes] + ["label", "loss"]
+    names = [node.name for node in Graph(net.loss).nodes]
     playing = explore(net.loss, folder / "playing.html", recorder).path
     saved = render_module.dot_available
     render_module.dot_available = lambda: False

@@ -34,8 +34,9 @@ from graphdl.viz.recorder import TrainingRecorder
 
 __all__ = ["ExplorerPage", "Panels", "explore", "explorer_html", "write_explorer"]
 
-#: The page may run its inline script and style and fetch nothing at all.
-POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+#: The page may run its inline script and style and fetch nothing at all. (It never
+#: evaluates strings itself; 'unsafe-eval' lets browser-driving tools poll it.)
+POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'"
 HINT = "Hover over a node (click to keep it) to see its value and grad."
 
 
