@@ -44,7 +44,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """A playing page (seed net, 200 steps, 11 frames), the same page drawn without
+    """A playing page (the tutorial's net, 200 steps, 11 frames), the same page drawn without
     Graphviz, and a still page of a graph with hostile node names."""
     folder = tmp_path_factory.mktemp("explorer")
     net = build_seed_net()

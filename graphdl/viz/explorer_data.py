@@ -27,7 +27,7 @@ from graphdl.viz.style import kind_text
 CURVE_DIGITS = 4
 #: Significant digits kept for values, grads and losses shown as numbers.
 NUMBER_DIGITS = 6
-SEED_NAMES = ("add_11", "add_12", "mul_21", "mul_22", "add_21", "w_11", "b_11", "w_12", "b_12")
+TUTORIAL_NAMES = ("add_11", "add_12", "mul_21", "mul_22", "add_21", "w_11", "b_11", "w_12", "b_12")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Panels:
         """The tutorial's panels when ``recorder`` holds the tutorial's nodes, otherwise
         only the recorder's output over its grid and the loss."""
         recorded = set(recorder.snapshots[0].outputs) | set(recorder.snapshots[0].parameters)
-        if set(SEED_NAMES) <= recorded:
+        if set(TUTORIAL_NAMES) <= recorded:
             return cls()
         output = recorder.graph.node_keys()[recorder.output]
         return cls(hidden=(), weighted=(), output=output, kinks=(), target=None, train_range=None)
