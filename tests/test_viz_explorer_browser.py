@@ -166,6 +166,11 @@ def test_play_advances_and_pause_stops(visit, pages):
     stopped = seen.step_label()
     seen.page.wait_for_timeout(150)
     assert seen.step_label() == stopped and int(seen.page.input_value("#step")) > 0
+    seen.page.click("h1")  # the keyboard back to the page: the space bar plays and pauses
+    seen.page.keyboard.press(" ")
+    assert seen.page.inner_text("#play") == "Pause"
+    seen.page.keyboard.press(" ")
+    assert seen.page.inner_text("#play") == "Play"
     assert seen.problems == []
 
 

@@ -195,7 +195,7 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
 </section>
 <section id="charts" class="charts"></section>
 </div>
-<aside id="panel" class="panel"><p class="hint">{HINT}</p></aside>
+<aside id="panel" class="panel" aria-live="polite"><p class="hint">{HINT}</p></aside>
 </main>
 <script type="application/json" id="graphdl-data">{script_json(data)}</script>
 <script>

@@ -253,7 +253,10 @@
 
   // ------------------------------------------------------------------ the graph
   const groups = Array.from(document.querySelectorAll("#graph g.node[data-index]"));
+  const indices = groups.map((group) => Number(group.dataset.index));
   const shapes = groups.map((group) => group.querySelector(".shape"));
+  const valueTexts = groups.map((group) => group.querySelector(".value-text"));
+  const gradTexts = groups.map((group) => group.querySelector(".grad-text"));
   const roleFills = shapes.map((shape) => (shape ? shape.getAttribute("fill") : null));
   const edges = Array.from(document.querySelectorAll("#graph g.edge[data-carrier]")).map((edge) => ({
     carrier: Number(edge.dataset.carrier),
@@ -265,17 +268,14 @@
 
   function drawGraph() {
     const byValue = fillByValue.checked;
-    groups.forEach((group, position) => {
-      const index = Number(group.dataset.index);
+    indices.forEach((index, position) => {
       const value = data.value[index][state.frame];
       if (shapes[position]) {
         const fill = byValue && value !== null ? fillFor(value, valueScale) : roleFills[position];
         shapes[position].setAttribute("fill", fill);
       }
-      const valueText = group.querySelector(".value-text");
-      if (valueText) valueText.textContent = (data.batch[index] ? "mean " : "value ") + fmt(value);
-      const gradText = group.querySelector(".grad-text");
-      if (gradText) gradText.textContent = "grad " + fmt(data.grad[index][state.frame]);
+      if (valueTexts[position]) valueTexts[position].textContent = (data.batch[index] ? "mean " : "value ") + fmt(value);
+      if (gradTexts[position]) gradTexts[position].textContent = "grad " + fmt(data.grad[index][state.frame]);
     });
     for (const edge of edges) {
       const weight = data.value[edge.carrier][state.frame];
@@ -414,6 +414,12 @@
     });
   }
   fillByValue.addEventListener("change", drawGraph);
+  document.addEventListener("keydown", (event) => {
+    // the space bar plays and pauses, unless a control has the keyboard
+    if (event.key !== " " || !playButton || event.target.closest("button, input, select")) return;
+    event.preventDefault();
+    playButton.click();
+  });
 
   // ------------------------------------------------------------------ texts
   const subtitle = document.getElementById("subtitle");
