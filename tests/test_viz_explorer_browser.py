@@ -204,3 +204,15 @@ def test_the_example_takes_the_readme_screenshot(browser, tmp_path):
     with Image.open(picture) as image:
         assert image.format == "PNG" and image.width == 1400 and image.height >= 800
         assert len(image.convert("RGB").getcolors(1 << 20)) > 50  # a drawn page, not a blank one
+
+
+def test_zoom_buttons_resize_the_graph(visit, pages):
+    seen = visit(pages["still"][0])
+    width = seen.page.evaluate("() => document.querySelector('#graph svg').getBoundingClientRect().width")
+    seen.page.click("#zoom-in")
+    seen.page.click("#zoom-in")
+    larger = seen.page.evaluate("() => document.querySelector('#graph svg').getBoundingClientRect().width")
+    assert larger == pytest.approx(width * 1.25**2, rel=0.02)
+    seen.page.click("#zoom-fit")
+    assert seen.page.evaluate("() => document.querySelector('#graph svg').getBoundingClientRect().width") == width
+    assert seen.problems == []

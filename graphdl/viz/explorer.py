@@ -190,6 +190,11 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
 <main>
 <div class="column">
 <section class="graph-box">
+<div class="zoom" role="group" aria-label="zoom">
+<button id="zoom-out" type="button" title="smaller">−</button>
+<button id="zoom-fit" type="button" title="fit the width">fit</button>
+<button id="zoom-in" type="button" title="larger">+</button>
+</div>
 <div id="graph">{svg}</div>
 <p class="key" id="key"></p>
 </section>

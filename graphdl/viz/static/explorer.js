@@ -290,6 +290,33 @@
     }
   }
 
+  // ------------------------------------------------------------------ zoom
+  const graphSvg = document.querySelector("#graph svg");
+  const naturalWidth = parseFloat(graphSvg.style.maxWidth) || graphSvg.viewBox.baseVal.width;
+  let zoom = null; // null: fit the box's width (never beyond the natural size)
+
+  function applyZoom() {
+    graphSvg.style.maxWidth = zoom === null ? naturalWidth + "px" : "none";
+    graphSvg.style.width = zoom === null ? "100%" : Math.round(naturalWidth * zoom) + "px";
+  }
+
+  function currentZoom() {
+    return zoom === null ? graphSvg.getBoundingClientRect().width / naturalWidth : zoom;
+  }
+
+  document.getElementById("zoom-in").addEventListener("click", () => {
+    zoom = Math.min(4, currentZoom() * 1.25);
+    applyZoom();
+  });
+  document.getElementById("zoom-out").addEventListener("click", () => {
+    zoom = Math.max(0.1, currentZoom() / 1.25);
+    applyZoom();
+  });
+  document.getElementById("zoom-fit").addEventListener("click", () => {
+    zoom = null;
+    applyZoom();
+  });
+
   // ------------------------------------------------------------------ the node panel
   const panel = document.getElementById("panel");
 
