@@ -273,7 +273,7 @@ def _replay(
         return {}, no_grads, f"Grads are not shown: the graph could not be copied ({error})."
     if [node.kind for node in copy.nodes] != [node.kind for node in graph.nodes]:
         return {}, no_grads, "Grads are not shown: the graph's copy differs from it."
-    twin = {node: copy.nodes[number] for node, number in index.items()}
+    twin: dict[Node, Any] = {node: copy.nodes[number] for node, number in index.items()}  # Variables stay Variables
     keys = recorder.graph.node_keys()
     grid, part = np.asarray(recorder.grid, dtype=float), np.asarray(recorder.grid, dtype=float)[mask]
     sinks = [node for node in copy.nodes if not node.children]

@@ -172,14 +172,14 @@ def _draw_svg(graph: Graph, *, show_grads: bool) -> str:
     for layer in layers:
         left_of[layer] = x
         x += layer_width[layer] + LAYER_GAP
-    rows = [row for _, row in positions.values()]
-    top = min(rows)
+    row_numbers = [row for _, row in positions.values()]
+    top = min(row_numbers)
     centres = {
         node: (left_of[layer] + layer_width[layer] / 2, 10.0 + (row - top) * row_height + row_height / 2)
         for node, (layer, row) in positions.items()
     }
     total_width = x - LAYER_GAP + 10.0
-    total_height = (max(rows) - top + 1) * row_height + 20.0
+    total_height = (max(row_numbers) - top + 1) * row_height + 20.0
     root = ET.Element(
         f"{{{SVG_NS}}}svg",
         {
