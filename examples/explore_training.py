@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> Path:
     net.loss.backward()
 
     title = "graphdl explorer: fitting y = x² node by node"
-    page = explore(net.loss, args.out / "explorer.html", recorder, title=title)
-    print(f"wrote {page.path} ({page.path.stat().st_size / 1e6:.2f} MB): open it in any browser, offline")
+    page = Path(explore(net.loss, args.out / "explorer.html", recorder, title=title))
+    print(f"wrote {page} ({page.stat().st_size / 1e6:.2f} MB): open it in any browser, offline")
     if args.screenshot is not None:
-        print(f"wrote {screenshot(page.path, args.screenshot)}")
-    return page.path
+        print(f"wrote {screenshot(page, args.screenshot)}")
+    return page
 
 
 if __name__ == "__main__":
