@@ -66,10 +66,16 @@ def pages(tmp_path_factory):
     out = Add([Mul([a, b], name="<mul>"), b], name="out")
     out.backward()
     still = explore(out, folder / "still.html").path
+    x = Variable(np.array([1.0, 2.0, 800.0]), name="x", trainable=False)
+    with np.errstate(over="ignore"):
+        overflow = x.exp() * Variable(0.5, name="w")  # exp(800) is inf: gaps in plots, "—" in the panel
+        overflow.backward()
+    blown = explore(overflow, folder / "overflow.html").path
     return {
         "playing": (playing, names),
         "fallback": (fallback, names),
         "still": (still, [HOSTILE, 'a"b', "<mul>", "out"]),
+        "overflow": (blown, [node.name for node in Graph(overflow).nodes]),
     }
 
 
@@ -117,7 +123,7 @@ def visit(browser):
         page.close()
 
 
-@pytest.mark.parametrize("which", ["playing", "fallback", "still"])
+@pytest.mark.parametrize("which", ["playing", "fallback", "still", "overflow"])
 def test_page_loads_offline_without_errors_and_draws_every_node(visit, pages, which):
     path, names = pages[which]
     seen = visit(path)

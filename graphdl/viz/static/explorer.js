@@ -131,7 +131,7 @@
       draw(path, xs, ys) {
         let d = "";
         for (let i = 0; i < xs.length; i++) {
-          if (ys[i] === null) continue;
+          if (ys[i] === null || !Number.isFinite(ys[i])) continue; // a gap, e.g. an overflow
           d += (d ? "L" : "M") + X(xs[i]).toFixed(1) + "," + Y(ys[i]).toFixed(1);
         }
         path.setAttribute("d", d);
