@@ -111,7 +111,7 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=("gif", "mp4", "html"),
         default="gif",
-        help="animation format (default gif; mp4 needs ffmpeg)",
+        help="animation format (default gif; mp4 needs ffmpeg; html: the interactive explorer page)",
     )
     parser.add_argument("--no-graph-panel", action="store_true", help="leave the graph out of the animation")
     parser.add_argument(

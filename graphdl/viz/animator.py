@@ -199,8 +199,9 @@ class Animator:
         self, path: str | Path, fps: int | None = None, progress: Callable[[int, int], None] | None = None
     ) -> Path:
         """Write the animation; the format follows the suffix: ``.gif`` (Pillow), ``.mp4``
-        (needs ffmpeg) or ``.html`` (a self-contained player). ``progress(frame, total)``
-        is called after each frame. The file appears only when complete. Returns the path."""
+        (needs ffmpeg) or ``.html`` (the explorer page of :mod:`graphdl.viz.explorer`).
+        ``progress(frame, total)`` is called after each frame. The file appears only when
+        complete. Returns the path."""
         path = Path(path)
         format = path.suffix.lower().lstrip(".")
         if format not in FORMATS:
@@ -211,20 +212,30 @@ class Animator:
             raise IsADirectoryError(f"cannot write {path}: a folder of that name exists")
         if format == "mp4" and not ffmpeg_available():
             raise RuntimeError(f"{FFMPEG_HINT}; save a .gif or .html instead")
+        if format == "html":  # the interactive explorer page, not a player of pictures
+            return self._save_explorer(path)
         fps = fps or self.fps
         temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
         try:
             if format == "gif":
                 with open(temporary, "wb") as stream:
                     self._render(GifEncoder(stream, fps, colours=self._palette_colours()), progress)
-            elif format == "mp4":
-                self._render(Mp4Encoder(str(temporary), fps), progress)
             else:
-                with open(temporary, "w", encoding="utf-8") as text:
-                    self._render(HtmlEncoder(text, fps, title=self.title), progress)
+                self._render(Mp4Encoder(str(temporary), fps), progress)
             temporary.replace(path)
         finally:
             temporary.unlink(missing_ok=True)
+        return path
+
+    def _save_explorer(self, path: Path) -> Path:
+        from graphdl.viz.explorer import Panels, write_explorer
+
+        started, started_cpu = time.perf_counter(), time.process_time()
+        panels = Panels(self.hidden, self.weighted, self.output, self.kinks, self.target, self.target_label,
+                        self.train_range, self.loss_window)  # fmt: skip
+        write_explorer(path, self.recorder.graph, self.recorder, panels=panels, title=self.title)
+        self.timings = {"drawing": 0.0, "encoding": time.perf_counter() - started, "frames": float(self.frame_count)}
+        self.cpu_timings = {"drawing": 0.0, "encoding": time.process_time() - started_cpu}
         return path
 
     def to_jshtml(self, fps: int | None = None) -> str:
