@@ -74,13 +74,6 @@ def _numbers(values: Any, digits: int) -> list[float | None]:
     return [_number(value, digits) for value in np.ravel(np.asarray(values, dtype=float))]
 
 
-def _cached_value(node: Node) -> Any:
-    """The value cached on ``node`` now, without computing anything."""
-    if hasattr(type(node), "cached_value"):
-        return node.cached_value  # type: ignore[attr-defined]
-    return node._value  # noqa: SLF001 - until the core's Node.cached_value lands
-
-
 def _node_entries(graph: Graph) -> list[dict[str, Any]]:
     ids = node_ids(graph)
     return [
@@ -111,7 +104,7 @@ def _descendant_count(node: Node, members: set[Node]) -> int:
 
 def still_data(graph: Graph) -> dict[str, Any]:
     """The page data of a still explorer: values and grads cached now (nothing computed)."""
-    values = [_cached_value(node) for node in graph.nodes]
+    values = [node.cached_value for node in graph.nodes]
     sizes = {np.size(value) for value in values if isinstance(value, np.ndarray) and np.size(value) > 1}
     x: dict[str, Any] | None = None
     curves: dict[str, list[list[float | None]]] = {}
@@ -188,7 +181,7 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
         elif key is not None and key in snapshots[0].parameters:
             value.append([_number(snapshot.parameters[key]) for snapshot in snapshots])
         elif node_role(node) == "constant":
-            value.append([_number(np.mean(_cached_value(node)))] * len(snapshots))
+            value.append([_number(np.mean(node.cached_value))] * len(snapshots))
         else:  # neither recorded nor replayed: unknown at the recorded steps
             value.append([None] * len(snapshots))
     low, high = (float(grid[mask][0]), float(grid[mask][-1]))
@@ -243,7 +236,7 @@ def _grid_feeds(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> dic
         fed[others[0]] = np.asarray(panels.target(grid), dtype=float)
         others = []
     for node in others:
-        value = _cached_value(node)
+        value = node.cached_value
         if value is None or np.size(value) > 1:
             return f"Grads are not shown: the input {node.name!r} has no value for the grid."
     return {variable: values for variable, values in fed.items() if variable in set(graph.nodes)}
