@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         help="regenerate the README's pictures (the demo plus the activation and initialisation plots)",
     )
     _add_demo_options(gallery, default_out="viz")
+    from graphdl.sweep.command import add_sweep_command
+
+    add_sweep_command(commands)
     return parser
 
 
@@ -84,6 +87,10 @@ def _add_demo_options(parser: argparse.ArgumentParser, default_out: str) -> None
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "sweep":
+        from graphdl.sweep.command import run_sweep_command
+
+        return run_sweep_command(args)
     from graphdl.viz.demo import OutputDirectoryError, run_demo
 
     try:

@@ -1,0 +1,243 @@
+"""``graphdl.sweep``: run ``trial(seed=s, **point)`` for every grid point × seed, in this
+process, on local worker processes or on a Dask cluster, streaming each record to a
+JSON-lines file so that an interrupted sweep resumes where it stopped."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+import json
+import os
+import pickle
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from graphdl.sweep.grid import SweepError, check_grid, check_seeds, expand, run_key
+from graphdl.sweep.store import RecordWriter, check_out_path, index_records, read_records, rewrite_records
+
+Record = dict[str, Any]
+TRACEBACK_LINES = 6  # the last lines of a failed trial's traceback kept in its record
+
+
+def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], seed: int) -> Record:
+    """One run, as a worker executes it: the record of ``trial(seed=seed, **point)``.
+
+    Never raises for a failing trial: the record then holds ``error`` (type, message and
+    the end of the traceback) instead of ``metrics``. The record is returned as it reads
+    back from JSON, so in-memory and on-disk records are equal."""
+    record: Record = {"point": point, "seed": seed}
+    try:
+        metrics = trial(seed=seed, **point)
+        if not isinstance(metrics, Mapping):
+            raise TypeError(f"the trial returned a {type(metrics).__name__}, not a dict of metrics")
+        record["metrics"] = {str(name): _plain(value, str(name)) for name, value in metrics.items()}
+        return json.loads(json.dumps(record, ensure_ascii=False))
+    except Exception as error:  # a failing run is data: recorded, and the sweep goes on
+        lines = "".join(traceback.format_exception(type(error), error, error.__traceback__)).splitlines()
+        record.pop("metrics", None)
+        record["error"] = {
+            "type": type(error).__name__,
+            "message": str(error),
+            "traceback": "\n".join(lines[-TRACEBACK_LINES:]),
+        }
+        return json.loads(json.dumps(record, ensure_ascii=False))
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as JSON data: numpy numbers and arrays become numbers and lists."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy here
+        return _plain(value.tolist(), where)
+    raise TypeError(f"metric {where!r} is a {type(value).__name__}; metrics are numbers, strings, lists or dicts")
+
+
+def sweep(
+    trial: Callable[..., Mapping[str, Any]],
+    grid: Mapping[str, Iterable[Any]] | None = None,
+    seeds: Iterable[int] = (0,),
+    executor: Any = None,
+    out: str | os.PathLike[str] | None = "runs.jsonl",
+    *,
+    workers: int | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    on_record: Callable[[Record], None] | None = None,
+) -> list[Record]:
+    """Run ``trial(seed=s, **point)`` for every point of ``grid`` and every seed in ``seeds``.
+
+    Args:
+        trial: a module-level function taking ``seed`` and one keyword per grid axis and
+            returning a dict of metrics (numbers, strings, lists). It must draw all its
+            randomness from ``seed`` (e.g. ``numpy.random.default_rng(seed)``), never from
+            global state: then every run gives the same record on any executor, in any order.
+        grid: ``{name: [values]}``; the runs are the product of the axes. Values are numbers,
+            booleans, strings or None. A setting held fixed is an axis with one value.
+        seeds: the seeds run at every grid point (distinct whole numbers).
+        executor: None runs in this process; ``"processes"`` a ``ProcessPoolExecutor`` of
+            ``workers`` processes (default: one per core); a ``dask.distributed.Client`` runs
+            on its cluster; any other ``concurrent.futures.Executor`` is used as it is.
+        out: the JSON-lines file each record is appended to as soon as it arrives; runs
+            already in it (same point and seed) are not run again. None: no file.
+        workers: number of processes for ``executor="processes"``.
+        retry_failed: run again the runs whose record in ``out`` is an error (their old
+            records are removed first).
+        progress: show a progress bar on stderr.
+        on_record: called with each new record as it arrives.
+
+    Returns:
+        One record per run, in grid order then seed order: ``{"point": {...}, "seed": s,
+        "metrics": {...}}``, or ``{"point", "seed", "error": {"type", "message",
+        "traceback"}}`` for a run whose trial raised (the sweep goes on).
+
+    Raises:
+        SweepError: bad grid, seeds, trial, executor or out file (before any run starts), or
+            an executor that broke down mid-sweep (the records that arrived stay in ``out``;
+            the same call resumes).
+    """
+    if not callable(trial):
+        raise SweepError(f"trial must be a function, got {trial!r}")
+    checked_grid = check_grid(grid)
+    runs = expand(checked_grid, check_seeds(seeds))
+    _check_signature(trial, list(checked_grid))
+    path = check_out_path(out) if out is not None else None
+
+    done: dict[str, Record] = {}
+    if path is not None:
+        existing = read_records(path)
+        wanted = {run_key(point, seed) for point, seed in runs}
+        if retry_failed and any("error" in r and run_key(r["point"], r["seed"]) in wanted for r in existing):
+            existing = [r for r in existing if "error" not in r or run_key(r["point"], r["seed"]) not in wanted]
+            rewrite_records(path, existing)
+        done = {key: record for key, record in index_records(existing).items() if key in wanted}
+    pending = [(point, seed) for point, seed in runs if run_key(point, seed) not in done]
+
+    results: dict[str, Record] = dict(done)
+    if pending:
+        pool, owned = _resolve_executor(executor, trial, workers)
+        writer = RecordWriter(path) if path is not None else None
+        bar = _progress(len(pending), progress)
+        failures = 0
+
+        def arrived(record: Record) -> None:
+            nonlocal failures
+            if writer is not None:
+                writer.append(record)
+            results[run_key(record["point"], record["seed"])] = record
+            failures += "error" in record
+            bar.update({"failed": failures})
+            if on_record is not None:
+                on_record(record)
+
+        try:
+            if pool is None:
+                for point, seed in pending:
+                    arrived(run_trial(trial, point, seed))
+            else:
+                _run_on(pool, trial, pending, arrived, len(runs), path)
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+            if owned:
+                pool.shutdown(wait=True, cancel_futures=True)
+    return [results[run_key(point, seed)] for point, seed in runs]
+
+
+def _run_on(
+    pool: concurrent.futures.Executor,
+    trial: Callable[..., Any],
+    pending: list[tuple[dict[str, Any], int]],
+    arrived: Callable[[Record], None],
+    total: int,
+    path: Any,
+) -> None:
+    futures = {pool.submit(run_trial, trial, point, seed): (point, seed) for point, seed in pending}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                record = future.result()
+            except Exception as error:
+                if type(error).__name__ != "KilledWorker":
+                    raise
+                # Dask gave up on this run after it took down several workers (a crash in the
+                # trial, e.g. out of memory): a failure of that run, the others go on
+                point, seed = futures[future]
+                record = {"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": str(error)}}
+            arrived(record)
+    except Exception as error:
+        for future in futures:
+            future.cancel()
+        hint = ""
+        if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)):
+            hint = " (the trial's module must be importable on every worker)"
+        kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
+        raise SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{kept}") from error
+    except BaseException:  # KeyboardInterrupt: stop the queued runs, keep what arrived
+        for future in futures:
+            future.cancel()
+        raise
+
+
+def _check_signature(trial: Callable[..., Any], names: list[str]) -> None:
+    try:
+        signature = inspect.signature(trial)
+    except (TypeError, ValueError):  # builtins and some C callables: let the first run tell
+        return
+    try:
+        signature.bind(seed=0, **dict.fromkeys(names))
+    except TypeError as error:
+        axes = ", ".join(["seed", *names])
+        raise SweepError(f"trial {_name(trial)} cannot be called with the keywords {axes}: {error}") from None
+
+
+def _name(trial: Callable[..., Any]) -> str:
+    module = getattr(trial, "__module__", None) or "?"
+    return f"{module}.{getattr(trial, '__qualname__', repr(trial))}"
+
+
+def _resolve_executor(executor: Any, trial: Callable[..., Any], workers: int | None) -> tuple[Any, bool]:
+    """``(executor to submit to, whether this sweep owns it)``; None runs in-process."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SweepError(f"workers must be a whole number of at least 1, got {workers!r}")
+    if executor is None:
+        return None, False
+    if isinstance(executor, str):
+        if executor != "processes":
+            raise SweepError(f"executor must be None, 'processes', a dask Client or an Executor, got {executor!r}")
+        _check_picklable(trial)
+        return concurrent.futures.ProcessPoolExecutor(max_workers=workers), True
+    if type(executor).__module__.startswith("distributed") and hasattr(executor, "get_executor"):
+        # a dask.distributed Client: its concurrent.futures view; Dask reschedules the runs
+        # of a worker that dies, so they still arrive here
+        return executor.get_executor(pure=False), False
+    if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+        _check_picklable(trial)
+    if not callable(getattr(executor, "submit", None)):
+        raise SweepError(f"executor must be None, 'processes', a dask Client or an Executor, got {executor!r}")
+    return executor, False
+
+
+def _check_picklable(trial: Callable[..., Any]) -> None:
+    qualname = getattr(trial, "__qualname__", "")
+    try:
+        pickle.dumps(trial)
+        problem = "<locals>" in qualname or "<lambda>" in qualname
+    except Exception:
+        problem = True
+    if problem:
+        raise SweepError(
+            f"trial {_name(trial)} cannot be sent to worker processes: define it with def at the top level "
+            "of a module the workers can import (not a lambda, not inside a function), or use executor=None"
+        )
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from graphdl.train.progress import progress_bar
+
+    return progress_bar(total, enabled=enabled, unit="run")
