@@ -55,3 +55,18 @@ def slow_fit(seed: int, activation: str, pause: float = 0.1) -> dict:
 def worker_pid(seed: int) -> dict:
     """The process a run ran in."""
     return {"pid": os.getpid()}
+
+
+def slow_pid(seed: int) -> dict:
+    """The process a run ran in, after a pause long enough for every worker to get a run."""
+    time.sleep(0.1)
+    return worker_pid(seed)
+
+
+def bad_return(seed: int, kind: str) -> object:
+    """What a trial must not return (``list``, ``set``) and what it may (``nan``: a number)."""
+    if kind == "list":
+        return [1.0]
+    if kind == "set":
+        return {"values": {1, 2}}
+    return {"loss": float("nan")}

@@ -160,28 +160,28 @@ def _run_on(
     futures = {pool.submit(run_trial, trial, point, seed): (point, seed) for point, seed in pending}
     try:
         for future in concurrent.futures.as_completed(futures):
-            try:
-                record = future.result()
-            except Exception as error:
-                if type(error).__name__ != "KilledWorker":
-                    raise
-                # Dask gave up on this run after it took down several workers (a crash in the
-                # trial, e.g. out of memory): a failure of that run, the others go on
-                point, seed = futures[future]
-                record = {"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": str(error)}}
-            arrived(record)
-    except Exception as error:
+            arrived(_result(future, futures[future], path))
+    finally:  # on an error or KeyboardInterrupt: stop the queued runs, keep what arrived
         for future in futures:
             future.cancel()
+
+
+def _result(future: concurrent.futures.Future, run: tuple[dict[str, Any], int], path: Any) -> Record:
+    """The record a finished future holds; raises :class:`SweepError` when the executor
+    (not the trial: run_trial records its errors) failed."""
+    try:
+        return future.result()
+    except Exception as error:
+        if type(error).__name__ == "KilledWorker":
+            # Dask gave up on this run after it took down several workers (a crash inside the
+            # trial, e.g. out of memory): a failure of this run, the others go on
+            point, seed = run
+            return {"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": str(error)}}
         hint = ""
         if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)):
             hint = " (the trial's module must be importable on every worker)"
         kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
         raise SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{kept}") from error
-    except BaseException:  # KeyboardInterrupt: stop the queued runs, keep what arrived
-        for future in futures:
-            future.cancel()
-        raise
 
 
 def _check_signature(trial: Callable[..., Any], names: list[str]) -> None:
