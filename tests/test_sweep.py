@@ -93,7 +93,8 @@ def test_an_interrupted_sweep_resumes_without_rerunning_or_doubling(tmp_path, co
 
 def test_a_raising_trial_is_recorded_and_the_sweep_goes_on(tmp_path, counter) -> None:
     out = tmp_path / "runs.jsonl"
-    records = graphdl.sweep(sweep_trials.sometimes_fails, grid={"scale": [2.0]}, seeds=range(4), out=out, progress=False)
+    grid = {"scale": [2.0]}
+    records = graphdl.sweep(sweep_trials.sometimes_fails, grid=grid, seeds=range(4), out=out, progress=False)
     assert [r.get("metrics") for r in records] == [{"value": 0.0}, None, {"value": 4.0}, None]
     failed = records[1]
     assert failed["point"] == {"scale": 2.0} and failed["seed"] == 1

@@ -35,7 +35,8 @@ def test_dask_process_pool_and_sequential_records_are_identical(client, tmp_path
         sweep_trials.seed_net_fit, grid=GRID, seeds=range(3), executor="processes", workers=2, out=None, progress=False
     )
     out = tmp_path / "runs.jsonl"
-    on_dask = graphdl.sweep(sweep_trials.seed_net_fit, grid=GRID, seeds=range(3), executor=client, out=out, progress=False)
+    trial = sweep_trials.seed_net_fit
+    on_dask = graphdl.sweep(trial, grid=GRID, seeds=range(3), executor=client, out=out, progress=False)
     assert on_dask == pooled == sequential
     assert len(out.read_text().splitlines()) == 6
     # both workers took part
