@@ -264,7 +264,7 @@ def random_start(
     mode = classify(params, final_loss, threshold)
     return {
         "mode": mode,
-        "failed": mode.startswith("failed"),
+        "fitted": not mode.startswith("failed"),
         "steps_to_fit": steps_to_threshold(losses, threshold, window),
         "final_loss": final_loss,
         "off_at_init": sum(unit.role == "off" for unit in describe_units(init)),
@@ -315,7 +315,7 @@ def summarize_sweep(activation: str, runs: list[dict]) -> dict:
         "off_at_init": [run["off_at_init"] for run in runs],
         "inits": [run["init"] for run in runs],
         "params": finals_params,
-        "failed": [run["failed"] for run in runs],
+        "failed": [not run["fitted"] for run in runs],
         "bends_right": sum(unit.facing == "right" for unit in bending),
         "bends_left": sum(unit.facing == "left" for unit in bending),
         "failed_without_bend": sum(all(unit.role != "bends" for unit in units) for units in failed_units),

@@ -30,6 +30,8 @@ def test_sweep_prints_a_table_per_grid_point_and_plots_a_metric(tmp_path, capsys
         assert row, printed
         assert float(row.group(1)) == pytest.approx(statistics.fmean(losses), rel=1e-3)
         assert float(row.group(2)) == pytest.approx(statistics.stdev(losses), rel=0.02)
+        fitted = sum(r["metrics"]["fitted"] for r in records if r["point"]["activation"] == activation)
+        assert re.search(rf"^{activation} .* {fitted}/4 true", printed, re.MULTILINE)
     assert re.search(r"^activation +steps +runs +failed +final_loss \(mean ± std\) +fitted", printed, re.MULTILINE)
     assert "8 runs: 8 run now, 0 already in" in printed and "0 failed" in printed
     assert png.read_bytes().startswith(PNG_MAGIC) and f"wrote {png}" in printed

@@ -178,8 +178,8 @@ def _result(future: concurrent.futures.Future, run: tuple[dict[str, Any], int], 
             point, seed = run
             return {"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": str(error)}}
         hint = ""
-        if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)):
-            hint = " (the trial's module must be importable on every worker)"
+        if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)) or "serializ" in str(error):
+            hint = " (graphdl and the trial's module must be importable on the workers and the Dask scheduler)"
         kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
         raise SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{kept}") from error
 

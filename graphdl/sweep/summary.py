@@ -25,6 +25,7 @@ class MetricStats:
     low: float
     high: float
     missing: int
+    boolean: bool = False  # every value was True/False: the mean is the fraction True
 
 
 @dataclass
@@ -81,6 +82,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[PointSummary]:
                     low=min(values),
                     high=max(values),
                     missing=len(ok) - len(values),
+                    boolean=all(isinstance(r["metrics"].get(name), bool) for r in ok if name in r["metrics"]),
                 )
         summaries.append(summary)
     return summaries
@@ -93,12 +95,14 @@ def point_label(point: Mapping[str, Any]) -> str:
 
 def format_summary(summaries: list[PointSummary], metrics: Iterable[str] | None = None) -> str:
     """A plain-text table: one row per grid point with its runs, failures and, per metric,
-    ``mean ± std`` (with ``[n]`` when some runs have no number for it)."""
+    ``mean ± std`` (``k/n true`` for a True/False metric; ``[n]`` after it when only n runs
+    have a number for it)."""
     if metrics is None:
         metrics = list(dict.fromkeys(name for summary in summaries for name in summary.metrics))
     metrics = list(metrics)
     axes = list(dict.fromkeys(name for summary in summaries for name in summary.point))
-    header = [*axes, "runs", "failed", *(f"{name} (mean ± std)" for name in metrics)]
+    flags = {name for name in metrics if all(s.metrics[name].boolean for s in summaries if name in s.metrics)}
+    header = [*axes, "runs", "failed", *(name if name in flags else f"{name} (mean ± std)" for name in metrics)]
     rows = [header]
     for summary in summaries:
         row = [str(summary.point.get(name, "")) for name in axes]
@@ -112,6 +116,8 @@ def format_summary(summaries: list[PointSummary], metrics: Iterable[str] | None 
                 row.append("-")
             else:
                 text = f"{stats.mean:.4g} ± {stats.std:.2g}"
+                if stats.boolean:
+                    text = f"{round(stats.mean * stats.count)}/{stats.count} true"
                 row.append(text + (f" [{stats.count}]" if stats.missing else ""))
         rows.append(row)
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
@@ -142,7 +148,7 @@ def plot_metric(records: Iterable[Mapping[str, Any]], metric: str, path: str | o
         axes.scatter([position], [statistics.fmean(data)], marker="D", color="tab:red", zorder=4)
     axes.set_xticks(positions, [f"{label}\n(n={len(data)})" for label, data in zip(labels, values)], fontsize=9)
     axes.set_ylabel(metric)
-    axes.set_title(f"{metric} per grid point (dots: runs, box: quartiles, red: mean)")
+    axes.set_title(f"{metric} per grid point\n(dots: runs, box: quartiles, red diamond: mean)", fontsize=10)
     axes.grid(alpha=0.3, axis="y")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
