@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> str:
                 assert records == reference, f"{name}: records differ from the sequential run"
                 times.setdefault(name, []).append(elapsed)
             start = time.perf_counter()
-            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
                 with Client(cluster) as client:
                     started = time.perf_counter()
                     elapsed, records = timed(run_sweep, trial, grid, seeds, client, folder)

@@ -70,3 +70,11 @@ def bad_return(seed: int, kind: str) -> object:
     if kind == "set":
         return {"values": {1, 2}}
     return {"loss": float("nan")}
+
+
+def dies_on_seed_one(seed: int) -> dict:
+    """Ends its worker process abruptly for seed 1 (as a crash or the out-of-memory killer would)."""
+    if seed == 1:
+        time.sleep(0.2)  # let the other runs finish first
+        os._exit(3)
+    return {"seed_squared": seed * seed}

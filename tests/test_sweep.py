@@ -195,3 +195,15 @@ def test_values_and_seeds_from_the_command_line() -> None:
             parse_seeds_option(bad)
     # the key of a run names its point and seed whatever the order of the axes
     assert run_key({"a": 1, "b": "x"}, 3) == run_key({"b": "x", "a": 1}, 3) != run_key({"a": 1.0, "b": "x"}, 3)
+
+
+def test_a_dead_worker_process_stops_the_sweep_with_its_records_kept(tmp_path) -> None:
+    out = tmp_path / "runs.jsonl"
+    with pytest.raises(SweepError, match=r"the executor failed: BrokenProcessPool: .*the same call resumes"):
+        graphdl.sweep(
+            sweep_trials.dies_on_seed_one, seeds=[0, 2, 1], executor="processes", workers=1, out=out, progress=False
+        )
+    assert lines(out) == [
+        {"point": {}, "seed": 0, "metrics": {"seed_squared": 0}},
+        {"point": {}, "seed": 2, "metrics": {"seed_squared": 4}},
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 
 import pytest
@@ -13,6 +14,7 @@ import sweep_trials
 import graphdl
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 GRID = {"activation": ["relu", "leaky_relu"], "steps": [10]}
 
@@ -21,9 +23,7 @@ GRID = {"activation": ["relu", "leaky_relu"], "steps": [10]}
 def client():
     # the workers are spawned processes; they import sweep_trials through the sys.path they inherit
     with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, worker_dashboard_address=None
-        ) as cluster,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as client,
     ):
         yield client
@@ -71,3 +71,52 @@ def test_a_killed_worker_s_runs_are_rescheduled_and_the_records_complete(client,
     assert [r["metrics"] for r in records] == [r["metrics"] for r in sequential]
     assert sorted(json.loads(line)["seed"] for line in out.read_text().splitlines()) == [0, 0, 1, 1, 2, 2, 3, 3]
     client.wait_for_workers(2, timeout=30)  # the nanny restarts the killed worker
+
+
+def test_the_command_line_on_a_running_scheduler(client, tmp_path, capsys) -> None:
+    from graphdl.cli import main
+
+    out = tmp_path / "runs.jsonl"
+    address = client.scheduler.address
+    argv = ["sweep", "sweep_trials:seed_net_fit", "--grid", "activation=relu", "--grid", "steps=10", "--seeds", "0:4"]
+    assert main([*argv, "--scheduler", address, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^relu +10 +4 +0 ", printed, re.MULTILINE) and "4 runs: 4 run now" in printed
+    grid = {"activation": ["relu"], "steps": [10]}
+    sequential = graphdl.sweep(sweep_trials.seed_net_fit, grid=grid, seeds=range(4), out=None, progress=False)
+    assert sorted(map(json.dumps, map(json.loads, out.read_text().splitlines()))) == sorted(map(json.dumps, sequential))
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_named(tmp_path, capsys) -> None:
+    from graphdl.cli import main
+
+    argv = ["sweep", "sweep_trials:worker_pid", "--seeds", "0:2", "--scheduler", "tcp://127.0.0.1:9"]
+    assert main([*argv, "--out", str(tmp_path / "r.jsonl"), "--quiet"]) == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_that_keeps_killing_workers_is_recorded_as_killed_worker(tmp_path) -> None:
+    """Dask retries a run whose worker died; after ``allowed-failures`` deaths it gives up on that
+    run (KilledWorker), which is recorded as its failure while the other runs complete."""
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        records = graphdl.sweep(
+            sweep_trials.dies_on_seed_one, seeds=[0, 2, 1], executor=client, out=tmp_path / "r.jsonl", progress=False
+        )
+    assert [record.get("metrics") for record in records] == [{"seed_squared": 0}, {"seed_squared": 4}, None]
+    assert records[2]["error"]["type"] == "KilledWorker"
+
+
+@pytest.mark.slow
+def test_workers_with_dask_start_a_local_cluster(tmp_path, capsys) -> None:
+    from graphdl.cli import main
+
+    argv = ["sweep", "sweep_trials:worker_pid", "--seeds", "0:6", "--workers", "2", "--dask"]
+    assert main([*argv, "--out", str(tmp_path / "r.jsonl"), "--quiet"]) == 0
+    pids = {json.loads(line)["metrics"]["pid"] for line in (tmp_path / "r.jsonl").read_text().splitlines()}
+    assert os.getpid() not in pids and "6 runs: 6 run now" in capsys.readouterr().out

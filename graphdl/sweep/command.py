@@ -158,7 +158,7 @@ def _dask_client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
             return None, Client(scheduler, timeout="10s")
         except OSError as error:
             raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     return cluster, Client(cluster)
 
 
