@@ -73,3 +73,38 @@ def test_bad_commands_exit_2_with_a_message(tmp_path, capsys, argv, message) -> 
 def test_out_as_a_folder_is_refused(tmp_path, capsys) -> None:
     assert main(["sweep", "sweep_trials:worker_pid", "--seeds", "0:2", "--out", str(tmp_path), "--quiet"]) == 2
     assert f"out {str(tmp_path)!r} is a folder" in capsys.readouterr().err
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_sweeps() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## Sweeps\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_sweep_example_and_command_run(tmp_path, monkeypatch, capsys) -> None:
+    """The README's trial (shortened runs) on a process pool, and its first command (fewer seeds)."""
+    section = _readme_sweeps()
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    (tmp_path / "readme_starts.py").write_text(code, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import readme_starts
+
+    out = tmp_path / "starts.jsonl"
+    grid = {"activation": ["relu", "leaky_relu"], "steps": [150]}
+    records = readme_starts.graphdl.sweep(
+        readme_starts.start, grid=grid, seeds=range(2), executor="processes", workers=2, out=out, progress=False
+    )
+    assert [r["metrics"] for r in records] == [
+        readme_starts.start(seed, a, 150) for a in grid["activation"] for seed in (0, 1)
+    ]
+    command = re.search(r"^(graphdl sweep .*?)$\n(.*?)$", section, re.MULTILINE)
+    argv = (command.group(1).rstrip("\\") + command.group(2)).split()[1:]
+    assert argv[:2] == ["sweep", "experiments/init_sensitivity.py:random_start"] and "0:200" in argv
+    argv[argv.index("0:200")] = "0:2"
+    argv[argv.index("runs.jsonl")] = str(tmp_path / "runs.jsonl")
+    monkeypatch.chdir(ROOT)
+    assert main([*argv, "--grid", "steps=200", "--png", str(tmp_path / "loss.png"), "--quiet"]) == 0
+    assert "4 runs: 4 run now" in capsys.readouterr().out
+    assert (tmp_path / "loss.png").read_bytes().startswith(PNG_MAGIC)
