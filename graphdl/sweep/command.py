@@ -116,14 +116,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             executor = client
         elif args.workers is not None and args.workers > 1:
             executor = "processes"
-        new = []
+        new: list[dict[str, Any]] = []
         records = sweep(
             trial, grid, seeds, executor, args.out, workers=args.workers, retry_failed=args.retry_failed,
             progress=not args.quiet, on_record=new.append,
         )  # fmt: skip
-        if args.plot:
-            png = args.png or Path(args.out).with_name(f"{Path(args.out).stem}_{args.plot}.png")
-            plot = plot_metric(records, args.plot, png)
     except SweepError as error:
         print(f"graphdl sweep: error: {error}", file=sys.stderr)
         return 2
@@ -135,16 +132,21 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             client.close()
         if cluster is not None:
             cluster.close()
-    failed = sum("error" in record for record in records)
+    failed = [record for record in records if "error" in record]
     print(format_summary(summarize(records)))
-    print(f"{len(records)} runs: {len(new)} run now, {len(records) - len(new)} already in {args.out}; {failed} failed")
-    for record in records:
-        if "error" in record:
-            error = record["error"]
-            print(f"first failure: {record['point']} seed {record['seed']}: {error['type']}: {error['message']}")
-            break
+    resumed = len(records) - len(new)
+    print(f"{len(records)} runs: {len(new)} run now, {resumed} already in {args.out}; {len(failed)} failed")
+    if failed:
+        first = failed[0]
+        error = first["error"]
+        print(f"first failure: {first['point']} seed {first['seed']}: {error['type']}: {error['message']}")
     if args.plot:
-        print(f"wrote {plot}")
+        png = args.png or Path(args.out).with_name(f"{Path(args.out).stem}_{args.plot}.png")
+        try:
+            print(f"wrote {plot_metric(records, args.plot, png)}")
+        except SweepError as error:
+            print(f"graphdl sweep: error: {error}", file=sys.stderr)
+            return 2
     return 0
 
 
