@@ -137,9 +137,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     resumed = len(records) - len(new)
     print(f"{len(records)} runs: {len(new)} run now, {resumed} already in {args.out}; {len(failed)} failed")
     if failed:
-        first = failed[0]
-        error = first["error"]
-        print(f"first failure: {first['point']} seed {first['seed']}: {error['type']}: {error['message']}")
+        first, what = failed[0], failed[0]["error"]
+        print(f"first failure: {first['point']} seed {first['seed']}: {what['type']}: {what['message']}")
     if args.plot:
         png = args.png or Path(args.out).with_name(f"{Path(args.out).stem}_{args.plot}.png")
         try:
