@@ -118,9 +118,10 @@ def sweep(
     pending = [(point, seed) for point, seed in runs if run_key(point, seed) not in done]
 
     results: dict[str, Record] = dict(done)
+    _check_executor(executor, trial, workers)
     if pending:
-        pool, owned = _resolve_executor(executor, trial, workers)
         writer = RecordWriter(path) if path is not None else None
+        pool, owned = _resolve_executor(executor, workers)
         bar = _progress(len(pending), progress)
         failures = 0
 
@@ -139,7 +140,7 @@ def sweep(
                 for point, seed in pending:
                     arrived(run_trial(trial, point, seed))
             else:
-                _run_on(pool, trial, pending, arrived, len(runs), path)
+                _run_on(pool, trial, pending, arrived, path)
         finally:
             bar.close()
             if writer is not None:
@@ -154,7 +155,6 @@ def _run_on(
     trial: Callable[..., Any],
     pending: list[tuple[dict[str, Any], int]],
     arrived: Callable[[Record], None],
-    total: int,
     path: Any,
 ) -> None:
     futures = {pool.submit(run_trial, trial, point, seed): (point, seed) for point, seed in pending}
@@ -201,25 +201,31 @@ def _name(trial: Callable[..., Any]) -> str:
     return f"{module}.{getattr(trial, '__qualname__', repr(trial))}"
 
 
-def _resolve_executor(executor: Any, trial: Callable[..., Any], workers: int | None) -> tuple[Any, bool]:
-    """``(executor to submit to, whether this sweep owns it)``; None runs in-process."""
+def _is_dask_client(executor: Any) -> bool:
+    return type(executor).__module__.startswith("distributed") and hasattr(executor, "get_executor")
+
+
+def _check_executor(executor: Any, trial: Callable[..., Any], workers: int | None) -> None:
+    """Raise :class:`SweepError` for an executor (or worker count) this sweep cannot use."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise SweepError(f"workers must be a whole number of at least 1, got {workers!r}")
+    if executor is None or _is_dask_client(executor):
+        return  # Dask pickles with cloudpickle, which also sends lambdas and nested functions
+    if executor == "processes" or isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+        _check_picklable(trial)
+    elif isinstance(executor, str) or not callable(getattr(executor, "submit", None)):
+        raise SweepError(f"executor must be None, 'processes', a dask Client or an Executor, got {executor!r}")
+
+
+def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool]:
+    """``(executor to submit to, whether this sweep owns it)``; None runs in-process."""
     if executor is None:
         return None, False
-    if isinstance(executor, str):
-        if executor != "processes":
-            raise SweepError(f"executor must be None, 'processes', a dask Client or an Executor, got {executor!r}")
-        _check_picklable(trial)
+    if executor == "processes":
         return concurrent.futures.ProcessPoolExecutor(max_workers=workers), True
-    if type(executor).__module__.startswith("distributed") and hasattr(executor, "get_executor"):
-        # a dask.distributed Client: its concurrent.futures view; Dask reschedules the runs
-        # of a worker that dies, so they still arrive here
+    if _is_dask_client(executor):
+        # its concurrent.futures view; Dask reschedules the runs of a worker that dies
         return executor.get_executor(pure=False), False
-    if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
-        _check_picklable(trial)
-    if not callable(getattr(executor, "submit", None)):
-        raise SweepError(f"executor must be None, 'processes', a dask Client or an Executor, got {executor!r}")
     return executor, False
 
 
