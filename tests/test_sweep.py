@@ -207,3 +207,9 @@ def test_a_dead_worker_process_stops_the_sweep_with_its_records_kept(tmp_path) -
         {"point": {}, "seed": 0, "metrics": {"seed_squared": 0}},
         {"point": {}, "seed": 2, "metrics": {"seed_squared": 4}},
     ]
+
+
+def test_progress_bar_counts_runs_and_failures(capsys) -> None:
+    graphdl.sweep(sweep_trials.sometimes_fails, grid={"scale": [1.0]}, seeds=range(4), out=None)
+    shown = capsys.readouterr().err
+    assert "4/4" in shown and "failed=2" in shown and "run" in shown

@@ -37,7 +37,8 @@ def test_dask_process_pool_and_sequential_records_are_identical(client, tmp_path
     out = tmp_path / "runs.jsonl"
     trial = sweep_trials.seed_net_fit
     on_dask = graphdl.sweep(trial, grid=GRID, seeds=range(3), executor=client, out=out, progress=False)
-    assert on_dask == pooled == sequential
+    on_cluster = graphdl.sweep(trial, grid=GRID, seeds=range(3), executor=client.cluster, out=None, progress=False)
+    assert on_dask == on_cluster == pooled == sequential
     assert len(out.read_text().splitlines()) == 6
     # both workers took part
     runs = graphdl.sweep(sweep_trials.slow_pid, seeds=range(6), executor=client, out=None, progress=False)

@@ -80,8 +80,9 @@ def sweep(
             booleans, strings or None. A setting held fixed is an axis with one value.
         seeds: the seeds run at every grid point (distinct whole numbers).
         executor: None runs in this process; ``"processes"`` a ``ProcessPoolExecutor`` of
-            ``workers`` processes (default: one per core); a ``dask.distributed.Client`` runs
-            on its cluster; any other ``concurrent.futures.Executor`` is used as it is.
+            ``workers`` processes (default: one per core); a ``dask.distributed.Client`` (or a
+            Dask cluster such as ``LocalCluster``) runs on its cluster; any other
+            ``concurrent.futures.Executor`` is used as it is.
         out: the JSON-lines file each record is appended to as soon as it arrives; runs
             already in it (same point and seed) are not run again. None: no file.
         workers: number of processes for ``executor="processes"``.
@@ -205,11 +206,15 @@ def _is_dask_client(executor: Any) -> bool:
     return type(executor).__module__.startswith("distributed") and hasattr(executor, "get_executor")
 
 
+def _is_dask_cluster(executor: Any) -> bool:
+    return type(executor).__module__.startswith("distributed") and hasattr(executor, "scheduler_address")
+
+
 def _check_executor(executor: Any, trial: Callable[..., Any], workers: int | None) -> None:
     """Raise :class:`SweepError` for an executor (or worker count) this sweep cannot use."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise SweepError(f"workers must be a whole number of at least 1, got {workers!r}")
-    if executor is None or _is_dask_client(executor):
+    if executor is None or _is_dask_client(executor) or _is_dask_cluster(executor):
         return  # Dask pickles with cloudpickle, which also sends lambdas and nested functions
     if executor == "processes" or isinstance(executor, concurrent.futures.ProcessPoolExecutor):
         _check_picklable(trial)
@@ -226,7 +231,24 @@ def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool]:
     if _is_dask_client(executor):
         # its concurrent.futures view; Dask reschedules the runs of a worker that dies
         return executor.get_executor(pure=False), False
+    if _is_dask_cluster(executor):  # a LocalCluster or any Dask cluster object: a client of our own
+        from distributed import Client
+
+        return _ClientPool(Client(executor)), True
     return executor, False
+
+
+class _ClientPool:
+    """A Dask client this sweep opened, as an executor that closes the client on shutdown."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self._pool = client, client.get_executor(pure=False)
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        return self._pool.submit(function, *args)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self.client.close()
 
 
 def _check_picklable(trial: Callable[..., Any]) -> None:
