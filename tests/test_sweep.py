@@ -213,3 +213,13 @@ def test_progress_bar_counts_runs_and_failures(capsys) -> None:
     graphdl.sweep(sweep_trials.sometimes_fails, grid={"scale": [1.0]}, seeds=range(4), out=None)
     shown = capsys.readouterr().err
     assert "4/4" in shown and "failed=2" in shown and "run" in shown
+
+
+def test_a_bad_but_complete_last_line_is_not_taken_for_a_crash(tmp_path) -> None:
+    out = tmp_path / "runs.jsonl"
+    graphdl.sweep(sweep_trials.sometimes_fails, grid={"scale": [1.0]}, seeds=[0], out=out, progress=False)
+    text = out.read_text(encoding="utf-8") + '{"note": "mine"}\n'
+    out.write_text(text, encoding="utf-8")
+    with pytest.raises(SweepError, match="line 2 is not a sweep record"):
+        graphdl.sweep(sweep_trials.sometimes_fails, grid={"scale": [1.0]}, seeds=[0, 2], out=out, progress=False)
+    assert out.read_text(encoding="utf-8") == text

@@ -1,10 +1,12 @@
 """The ``out`` file of a sweep: one JSON record per line, appended as each run finishes.
 
-Appends are flushed at once and fsync'd at most every ``SYNC_SECONDS`` (and when the
-sweep ends), so a crash loses at most the line being written. Reading back tolerates
-exactly that: a cut-off last line is reported and dropped (the file is rewritten
-atomically without it) and its run is redone. A bad line anywhere else is an error: the
-file was not written by a sweep alone, and nothing is deleted to guess around it.
+Each append is flushed to the operating system at once, so a crashed or killed sweep
+loses at most the line being written; it is fsync'd to the disk at most once every
+``SYNC_SECONDS`` (and when the sweep ends), so a power cut loses at most that much. Reading
+back tolerates exactly that: a last line that is not a record and lacks its newline is
+reported and dropped (the file is rewritten atomically without it) and its run is redone.
+A bad line anywhere else is an error: the file was not written by a sweep alone, and
+nothing is deleted to guess around it.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def read_records(out: str | os.PathLike[str], repair: bool = True) -> list[dict[
             problem = f"not JSON ({error})"
         if problem is None:
             records.append(data)
-        elif number < len(lines):
+        elif number < len(lines) or complete:  # a cut-off line is the last one, without its newline
             raise SweepError(
                 f"{path}: line {number} is {problem}; the file was changed by something other than a sweep. "
                 "Fix or move that line (nothing was deleted)"
