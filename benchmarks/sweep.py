@@ -105,14 +105,14 @@ def main(argv: list[str] | None = None) -> str:
                 elapsed, _ = timed(run_sweep, noop, None, range(2000), executor, folder, workers)
                 times.setdefault(name, []).append(elapsed / 2000)
     best = {name: min(values) for name, values in times.items()}
-    report = format_report(best, args, runs, load)
+    report = format_report(best, args, runs, (load, os.getloadavg()[0]))
     print(report)
     if not args.no_write:
         write_section(report)
     return report
 
 
-def format_report(best: dict[str, float], args: argparse.Namespace, runs: int, load: float) -> str:
+def format_report(best: dict[str, float], args: argparse.Namespace, runs: int, load: tuple[float, float]) -> str:
     sequential = best["sequential"]
     per_run = sequential / runs
     cpu = platform.processor() or platform.machine()
@@ -134,8 +134,8 @@ def format_report(best: dict[str, float], args: argparse.Namespace, runs: int, l
         f"`random_start` of experiments/init_sensitivity.py, both activations × {args.seeds} seeds = {runs} runs "
         f"of {args.steps:,} per-sample SGD steps ({per_run * 1e3:.1f} ms per run in-process). Best of "
         f"{args.repeats}, variants alternated; every variant gave the same records as the in-process run. "
-        f"The machine was shared with other jobs (load average {load:.1f} at the start on {os.cpu_count()} cores), "
-        "so the ratios are lower bounds of what 2 idle cores give.",
+        f"The machine was shared with other jobs (1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} "
+        f"at the end, on {os.cpu_count()} cores), so the speed-ups are lower than 2 idle cores give.",
         "",
         "| how | wall time | speed-up vs one process |",
         "|---|---|---|",
