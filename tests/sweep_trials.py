@@ -78,3 +78,10 @@ def dies_on_seed_one(seed: int) -> dict:
         time.sleep(0.2)  # let the other runs finish first
         os._exit(3)
     return {"seed_squared": seed * seed}
+
+
+def global_draws(seed: int) -> dict:
+    """Draws from the global generators instead of from ``seed`` (what a trial should not do)."""
+    import random
+
+    return {"python": random.random(), "numpy": float(np.random.rand())}

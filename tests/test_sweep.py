@@ -223,3 +223,22 @@ def test_a_bad_but_complete_last_line_is_not_taken_for_a_crash(tmp_path) -> None
     with pytest.raises(SweepError, match="line 2 is not a sweep record"):
         graphdl.sweep(sweep_trials.sometimes_fails, grid={"scale": [1.0]}, seeds=[0, 2], out=out, progress=False)
     assert out.read_text(encoding="utf-8") == text
+
+
+def test_global_generators_are_seeded_per_run_and_restored() -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(123)
+    np.random.seed(123)
+    expected = (random.random(), np.random.rand())
+    random.seed(123)
+    np.random.seed(123)
+    alone = graphdl.sweep(sweep_trials.global_draws, seeds=[5, 6], out=None, progress=False)
+    assert (random.random(), np.random.rand()) == expected  # the caller's streams are untouched
+    pooled = graphdl.sweep(sweep_trials.global_draws, seeds=[6, 5], executor="processes", out=None, progress=False)
+    assert alone == pooled[::-1]
+    random.seed(5)
+    np.random.seed(5)
+    assert alone[0]["metrics"] == {"python": random.random(), "numpy": np.random.rand()}

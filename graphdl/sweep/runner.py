@@ -5,12 +5,15 @@ JSON-lines file so that an interrupted sweep resumes where it stopped."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import inspect
 import json
 import os
 import pickle
+import random
+import sys
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from graphdl.sweep.grid import SweepError, check_grid, check_seeds, expand, run_key
@@ -28,7 +31,8 @@ def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], se
     back from JSON, so in-memory and on-disk records are equal."""
     record: Record = {"point": point, "seed": seed}
     try:
-        metrics = trial(seed=seed, **point)
+        with _global_generators_seeded(seed):
+            metrics = trial(seed=seed, **point)
         if not isinstance(metrics, Mapping):
             raise TypeError(f"the trial returned a {type(metrics).__name__}, not a dict of metrics")
         record["metrics"] = {str(name): _plain(value, str(name)) for name, value in metrics.items()}
@@ -42,6 +46,26 @@ def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], se
             "traceback": "\n".join(lines[-TRACEBACK_LINES:]),
         }
         return json.loads(json.dumps(record, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def _global_generators_seeded(seed: int) -> Iterator[None]:
+    """Seed Python's ``random`` and numpy's global generator with the run's seed for the
+    length of the run, then put back their state: a trial that draws from them (instead of
+    from ``seed`` as it should) is still the same run on every executor, and the caller's
+    own draws are not disturbed."""
+    numpy = sys.modules.get("numpy")
+    python_state = random.getstate()
+    numpy_state = numpy.random.get_state() if numpy is not None else None
+    random.seed(seed)
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        if numpy is not None:
+            numpy.random.set_state(numpy_state)
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -76,6 +100,8 @@ def sweep(
             returning a dict of metrics (numbers, strings, lists). It must draw all its
             randomness from ``seed`` (e.g. ``numpy.random.default_rng(seed)``), never from
             global state: then every run gives the same record on any executor, in any order.
+            (Python's ``random`` and numpy's global generator are seeded with ``seed`` for
+            the run, and restored after it, as a safety net.)
         grid: ``{name: [values]}``; the runs are the product of the axes. Values are numbers,
             booleans, strings or None. A setting held fixed is an axis with one value.
         seeds: the seeds run at every grid point (distinct whole numbers).
