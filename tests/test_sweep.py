@@ -56,6 +56,11 @@ def test_process_pool_gives_the_records_of_a_sequential_run(tmp_path) -> None:
         sweep_trials.seed_net_fit, grid=GRID, seeds=SEEDS, executor="processes", workers=2, out=out, progress=False
     )
     assert pooled == sequential
+    batched = graphdl.sweep(
+        sweep_trials.seed_net_fit, grid=GRID, seeds=SEEDS, executor="processes", workers=2, batch=4, out=None,
+        progress=False,
+    )  # fmt: skip
+    assert batched == sequential
     # the file holds them in the order they finished: the same records, one line each
     assert sorted(lines(out), key=lambda r: run_key(r["point"], r["seed"])) == sorted(
         sequential, key=lambda r: run_key(r["point"], r["seed"])
@@ -169,6 +174,7 @@ def test_bad_input_is_refused_before_any_run(tmp_path, counter) -> None:
         ({"grid": {"activation": ["relu"]}, "out": tmp_path}, "is a folder"),
         ({"grid": {"activation": ["relu"]}, "executor": "threads"}, "executor must be None, 'processes'"),
         ({"grid": {"activation": ["relu"]}, "executor": "processes", "workers": 0}, "workers must be"),
+        ({"grid": {"activation": ["relu"]}, "executor": "processes", "batch": 0}, "batch must be"),
     ]
     for kwargs, message in cases:
         with pytest.raises(SweepError, match=message):

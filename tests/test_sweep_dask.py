@@ -100,15 +100,17 @@ def test_an_unreachable_scheduler_is_named(tmp_path, capsys) -> None:
 @pytest.mark.slow
 def test_a_run_that_keeps_killing_workers_is_recorded_as_killed_worker(tmp_path) -> None:
     """Dask retries a run whose worker died; after ``allowed-failures`` deaths it gives up on that
-    run (KilledWorker), which is recorded as its failure while the other runs complete."""
+    run (KilledWorker), which is recorded as its failure while the other runs complete. All three
+    runs start in one batch: the sweep splits it to find the run at fault."""
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as client,
     ):
         records = graphdl.sweep(
-            sweep_trials.dies_on_seed_one, seeds=[0, 2, 1], executor=client, out=tmp_path / "r.jsonl", progress=False
-        )
+            sweep_trials.dies_on_seed_one, seeds=[0, 2, 1], executor=client, batch=3, out=tmp_path / "r.jsonl",
+            progress=False,
+        )  # fmt: skip
     assert [record.get("metrics") for record in records] == [{"seed_squared": 0}, {"seed_squared": 4}, None]
     assert records[2]["error"]["type"] == "KilledWorker"
 

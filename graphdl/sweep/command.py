@@ -53,6 +53,9 @@ def add_sweep_command(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--dask", action="store_true", help="with --workers: start a Dask LocalCluster instead of a process pool"
     )
+    parser.add_argument(
+        "--batch", type=_workers, default=None, help="runs per task sent to a worker (default: automatic, up to 16)"
+    )
     parser.add_argument("--out", default="runs.jsonl", help="JSON-lines file of the records (default runs.jsonl)")
     parser.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
     parser.add_argument("--plot", metavar="METRIC", help="plot this metric per grid point to a PNG")
@@ -61,7 +64,7 @@ def add_sweep_command(commands: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _workers(text: str) -> int:
+def _workers(text: str) -> int:  # --workers and --batch: whole numbers >= 1
     from graphdl.cli import positive_int
 
     return positive_int(text)
@@ -118,8 +121,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             executor = "processes"
         new: list[dict[str, Any]] = []
         records = sweep(
-            trial, grid, seeds, executor, args.out, workers=args.workers, retry_failed=args.retry_failed,
-            progress=not args.quiet, on_record=new.append,
+            trial, grid, seeds, executor, args.out, workers=args.workers, batch=args.batch,
+            retry_failed=args.retry_failed, progress=not args.quiet, on_record=new.append,
         )  # fmt: skip
     except SweepError as error:
         print(f"graphdl sweep: error: {error}", file=sys.stderr)

@@ -21,6 +21,8 @@ from graphdl.sweep.store import RecordWriter, check_out_path, index_records, rea
 
 Record = dict[str, Any]
 TRACEBACK_LINES = 6  # the last lines of a failed trial's traceback kept in its record
+TASKS_PER_WORKER = 32  # automatic batches: enough tasks per worker to balance the load at the end
+MAX_BATCH = 16  # ... and few enough runs per task that records keep streaming in
 
 
 def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], seed: int) -> Record:
@@ -46,6 +48,11 @@ def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], se
             "traceback": "\n".join(lines[-TRACEBACK_LINES:]),
         }
         return json.loads(json.dumps(record, ensure_ascii=False))
+
+
+def run_batch(trial: Callable[..., Mapping[str, Any]], runs: list[tuple[dict[str, Any], int]]) -> list[Record]:
+    """Several runs in one task (fewer round trips to the executor): their records, in order."""
+    return [run_trial(trial, point, seed) for point, seed in runs]
 
 
 @contextlib.contextmanager
@@ -89,6 +96,7 @@ def sweep(
     out: str | os.PathLike[str] | None = "runs.jsonl",
     *,
     workers: int | None = None,
+    batch: int | None = None,
     retry_failed: bool = False,
     progress: bool = True,
     on_record: Callable[[Record], None] | None = None,
@@ -112,6 +120,9 @@ def sweep(
         out: the JSON-lines file each record is appended to as soon as it arrives; runs
             already in it (same point and seed) are not run again. None: no file.
         workers: number of processes for ``executor="processes"``.
+        batch: runs sent to a worker in one task (their records arrive together). None:
+            about ``TASKS_PER_WORKER`` tasks per worker, at most ``MAX_BATCH`` runs each, which
+            keeps the executor's cost per run small for short runs; 1 for one run per task.
         retry_failed: run again the runs whose record in ``out`` is an error (their old
             records are removed first).
         progress: show a progress bar on stderr.
@@ -146,9 +157,11 @@ def sweep(
 
     results: dict[str, Record] = dict(done)
     _check_executor(executor, trial, workers)
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise SweepError(f"batch must be a whole number of at least 1, got {batch!r}")
     if pending:
         writer = RecordWriter(path) if path is not None else None
-        pool, owned = _resolve_executor(executor, workers)
+        pool, owned, slots = _resolve_executor(executor, workers)
         bar = _progress(len(pending), progress)
         failures = 0
 
@@ -167,7 +180,8 @@ def sweep(
                 for point, seed in pending:
                     arrived(run_trial(trial, point, seed))
             else:
-                _run_on(pool, trial, pending, arrived, path)
+                size = batch if batch is not None else _auto_batch(len(pending), slots)
+                _run_on(pool, trial, pending, size, arrived, path)
         finally:
             bar.close()
             if writer is not None:
@@ -177,38 +191,53 @@ def sweep(
     return [results[run_key(point, seed)] for point, seed in runs]
 
 
+def _auto_batch(runs: int, workers: int) -> int:
+    return max(1, min(MAX_BATCH, runs // (TASKS_PER_WORKER * workers)))
+
+
 def _run_on(
     pool: concurrent.futures.Executor,
     trial: Callable[..., Any],
     pending: list[tuple[dict[str, Any], int]],
+    size: int,
     arrived: Callable[[Record], None],
     path: Any,
 ) -> None:
-    futures = {pool.submit(run_trial, trial, point, seed): (point, seed) for point, seed in pending}
+    running: dict[concurrent.futures.Future, list[tuple[dict[str, Any], int]]] = {}
+    for start in range(0, len(pending), size):
+        runs = pending[start : start + size]
+        running[pool.submit(run_batch, trial, runs)] = runs
     try:
-        for future in concurrent.futures.as_completed(futures):
-            arrived(_result(future, futures[future], path))
+        while running:
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                runs = running.pop(future)
+                try:
+                    records = future.result()
+                except Exception as error:
+                    if type(error).__name__ != "KilledWorker":
+                        raise _executor_failed(error, path) from error
+                    if len(runs) > 1:  # find the run that takes its workers down: one run per task
+                        running.update({pool.submit(run_batch, trial, [run]): [run] for run in runs})
+                        continue
+                    # Dask gave up on this run after it took down several workers (a crash
+                    # inside the trial, e.g. out of memory): its failure, the others go on
+                    (point, seed), message = runs[0], str(error)
+                    records = [{"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": message}}]
+                for record in records:
+                    arrived(record)
     finally:  # on an error or KeyboardInterrupt: stop the queued runs, keep what arrived
-        for future in futures:
+        for future in running:
             future.cancel()
 
 
-def _result(future: concurrent.futures.Future, run: tuple[dict[str, Any], int], path: Any) -> Record:
-    """The record a finished future holds; raises :class:`SweepError` when the executor
-    (not the trial: run_trial records its errors) failed."""
-    try:
-        return future.result()
-    except Exception as error:
-        if type(error).__name__ == "KilledWorker":
-            # Dask gave up on this run after it took down several workers (a crash inside the
-            # trial, e.g. out of memory): a failure of this run, the others go on
-            point, seed = run
-            return {"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": str(error)}}
-        hint = ""
-        if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)) or "serializ" in str(error):
-            hint = " (graphdl and the trial's module must be importable on the workers and the Dask scheduler)"
-        kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
-        raise SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{kept}") from error
+def _executor_failed(error: Exception, path: Any) -> SweepError:
+    """The error for an executor (not a trial: run_trial records those) that broke down."""
+    hint = ""
+    if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)) or "serializ" in str(error):
+        hint = " (graphdl and the trial's module must be importable on the workers and the Dask scheduler)"
+    kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
+    return SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{kept}")
 
 
 def _check_signature(trial: Callable[..., Any], names: list[str]) -> None:
@@ -248,20 +277,27 @@ def _check_executor(executor: Any, trial: Callable[..., Any], workers: int | Non
         raise SweepError(f"executor must be None, 'processes', a dask Client or an Executor, got {executor!r}")
 
 
-def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool]:
-    """``(executor to submit to, whether this sweep owns it)``; None runs in-process."""
+def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool, int]:
+    """``(executor to submit to, whether this sweep owns it, runs it runs at once)``; the
+    executor is None for in-process runs. An executor of unknown size counts as 1 (then
+    the automatic batch is a single run)."""
     if executor is None:
-        return None, False
+        return None, False, 1
     if executor == "processes":
-        return concurrent.futures.ProcessPoolExecutor(max_workers=workers), True
+        return concurrent.futures.ProcessPoolExecutor(max_workers=workers), True, workers or os.cpu_count() or 1
     if _is_dask_client(executor):
         # its concurrent.futures view; Dask reschedules the runs of a worker that dies
-        return executor.get_executor(pure=False), False
+        return executor.get_executor(pure=False), False, _dask_slots(executor)
     if _is_dask_cluster(executor):  # a LocalCluster or any Dask cluster object: a client of our own
         from distributed import Client
 
-        return _ClientPool(Client(executor)), True
-    return executor, False
+        client = Client(executor)
+        return _ClientPool(client), True, _dask_slots(client)
+    return executor, False, 1
+
+
+def _dask_slots(client: Any) -> int:
+    return max(1, sum(client.nthreads().values()))
 
 
 class _ClientPool:
