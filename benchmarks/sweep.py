@@ -11,7 +11,8 @@ Measured side by side, alternating, best of ``--repeats``:
   Dask ``LocalCluster`` of 2 worker processes (with and without its start-up time);
 * the command line, ``graphdl sweep ... --workers 1`` against ``--workers 2`` (each a fresh
   interpreter, so both include the imports);
-* the overhead per run: a trial that does nothing, 2000 runs, records appended to a file.
+* the overhead per run: a trial that does nothing, 2000 runs, records appended to a file,
+  with one run per task and with the automatic batches.
 
 Every timed sweep starts from an empty out file and all of them give the same records
 (checked). The machine is shared: the load average at the start is printed with the results.
@@ -34,6 +35,7 @@ from graphdl.sweep.command import load_trial
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 TRIAL = "experiments/init_sensitivity.py:random_start"
+NOOPS = 2000  # runs of the trial that does nothing
 BEGIN, END = "<!-- benchmarks/sweep.py: begin -->", "<!-- benchmarks/sweep.py: end -->"
 
 
@@ -48,9 +50,11 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
-def run_sweep(trial, grid, seeds, executor, folder: Path, workers: int | None = None):
+def run_sweep(trial, grid, seeds, executor, folder: Path, workers: int | None = None, batch: int | None = None):
     out = folder / f"runs-{time.monotonic_ns()}.jsonl"
-    return graphdl.sweep(trial, grid=grid, seeds=seeds, executor=executor, out=out, workers=workers, progress=False)
+    return graphdl.sweep(
+        trial, grid=grid, seeds=seeds, executor=executor, out=out, workers=workers, batch=batch, progress=False
+    )
 
 
 def run_cli(seeds: int, steps: int, workers: int, folder: Path) -> float:
@@ -97,13 +101,18 @@ def main(argv: list[str] | None = None) -> str:
                     assert records == reference, "dask: records differ from the sequential run"
                     times.setdefault("dask", []).append(elapsed)
                     times.setdefault("dask_startup", []).append(started - start + elapsed)
-                    overhead_dask, _ = timed(run_sweep, noop, None, range(2000), client, folder)
-                    times.setdefault("noop_dask", []).append(overhead_dask / 2000)
+                    for batch in (1, None):
+                        overhead, _ = timed(run_sweep, noop, None, range(NOOPS), client, folder, None, batch)
+                        times.setdefault(f"noop_dask_{batch}", []).append(overhead / NOOPS)
             for workers in (1, 2):
                 times.setdefault(f"cli_{workers}", []).append(run_cli(args.seeds, args.steps, workers, folder))
-            for name, executor, workers in (("noop_sequential", None, None), ("noop_processes", "processes", 2)):
-                elapsed, _ = timed(run_sweep, noop, None, range(2000), executor, folder, workers)
-                times.setdefault(name, []).append(elapsed / 2000)
+            for name, executor, workers, batch in (
+                ("noop_sequential", None, None, None),
+                ("noop_processes_1", "processes", 2, 1),
+                ("noop_processes_None", "processes", 2, None),
+            ):
+                elapsed, _ = timed(run_sweep, noop, None, range(NOOPS), executor, folder, workers, batch)
+                times.setdefault(name, []).append(elapsed / NOOPS)
     best = {name: min(values) for name, values in times.items()}
     report = format_report(best, args, runs, (load, os.getloadavg()[0]))
     print(report)
@@ -116,6 +125,7 @@ def format_report(best: dict[str, float], args: argparse.Namespace, runs: int, l
     sequential = best["sequential"]
     per_run = sequential / runs
     cpu = platform.processor() or platform.machine()
+    micro = {name: f"{seconds * 1e6:.0f} µs" for name, seconds in best.items()}
     rows = [
         ("in-process (`executor=None`)", best["sequential"], 1.0),
         ("2-process pool (`executor=\"processes\"`)", best["processes"], sequential / best["processes"]),
@@ -141,18 +151,20 @@ def format_report(best: dict[str, float], args: argparse.Namespace, runs: int, l
         "|---|---|---|",
         *(f"| {name} | {seconds:.2f} s | {ratio:.2f}× |" for name, seconds, ratio in rows),
         "",
-        "Overhead per run (a trial that returns at once, 2000 runs, each record appended to the out file):",
+        f"Overhead per run: a trial that returns at once, {NOOPS} runs, each record appended to the out file; "
+        "one run per task, and the automatic batches (16 runs per task here):",
         "",
-        "| executor | wall time per run |",
-        "|---|---|",
-        f"| in-process | {best['noop_sequential'] * 1e6:.0f} µs |",
-        f"| 2-process pool | {best['noop_processes'] * 1e6:.0f} µs |",
-        f"| Dask LocalCluster, 2 workers | {best['noop_dask'] * 1e6:.0f} µs |",
+        "| executor | one run per task | automatic batches |",
+        "|---|---|---|",
+        f"| in-process | {micro['noop_sequential']} | |",
+        f"| 2-process pool | {micro['noop_processes_1']} | {micro['noop_processes_None']} |",
+        f"| Dask LocalCluster, 2 workers | {micro['noop_dask_1']} | {micro['noop_dask_None']} |",
         "",
-        f"A run of this sweep costs {per_run * 1e3:.1f} ms, so the per-run overhead is "
-        f"{100 * best['noop_processes'] / per_run:.1f}% of it on the process pool and "
-        f"{100 * best['noop_dask'] / per_run:.1f}% on Dask; a Dask LocalCluster's start-up "
-        f"({best['dask_startup'] - best['dask']:.1f} s here) pays off on sweeps of more than a few seconds.",
+        f"A run of this sweep costs {per_run * 1e3:.1f} ms in-process; the sweep's own cost per run (automatic "
+        f"batches) is {100 * best['noop_processes_None'] / per_run:.1f}% of that on the process pool and "
+        f"{100 * best['noop_dask_None'] / per_run:.1f}% on Dask (one run per task: "
+        f"{100 * best['noop_processes_1'] / per_run:.1f}% and {100 * best['noop_dask_1'] / per_run:.1f}%). "
+        f"Starting a Dask LocalCluster took {best['dask_startup'] - best['dask']:.1f} s.",
         END,
     ]
     return "\n".join(lines) + "\n"
