@@ -179,8 +179,17 @@ def test_bad_input_is_refused_before_any_run(tmp_path, counter) -> None:
     for kwargs, message in cases:
         with pytest.raises(SweepError, match=message):
             graphdl.sweep(trial, **{"out": None, "progress": False, **kwargs})
-    with pytest.raises(SweepError, match="trial .*<lambda> cannot be sent to worker processes: define it"):
+    # problems of the trial itself are TypeErrors too
+    with pytest.raises(TypeError, match="trial .*<lambda> cannot be sent to worker processes: define it"):
         graphdl.sweep(lambda seed: {}, executor="processes", out=None, progress=False)
+
+    def nested(seed: int) -> dict:
+        return {}
+
+    with pytest.raises(TypeError, match="trial .*<locals>.nested cannot be sent to worker processes"):
+        graphdl.sweep(nested, executor="processes", out=None, progress=False)
+    with pytest.raises(TypeError, match="trial must be a function, got 'fit'"):
+        graphdl.sweep("fit", out=None, progress=False)
     assert calls(counter) == 0
 
 

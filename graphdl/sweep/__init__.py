@@ -5,7 +5,7 @@ in this process, on local processes or on a Dask cluster; resumable, nothing los
 importable from here: ``from graphdl.sweep import read_records, summarize``.
 """
 
-from graphdl.sweep.grid import SweepError, parse_grid_option, parse_seeds_option, parse_value, run_key
+from graphdl.sweep.grid import SweepError, TrialError, parse_grid_option, parse_seeds_option, parse_value, run_key
 from graphdl.sweep.runner import run_trial, sweep
 from graphdl.sweep.store import SweepWarning, read_records
 from graphdl.sweep.summary import MetricStats, PointSummary, format_summary, plot_metric, summarize
@@ -15,6 +15,7 @@ __all__ = [
     "PointSummary",
     "SweepError",
     "SweepWarning",
+    "TrialError",
     "format_summary",
     "parse_grid_option",
     "parse_seeds_option",

@@ -19,6 +19,11 @@ class SweepError(ValueError):
     """A sweep that cannot start or go on: bad grid, seeds, trial, executor or ``out`` file."""
 
 
+class TrialError(SweepError, TypeError):
+    """A trial the sweep cannot use: not callable, not callable with ``seed`` and the grid's
+    names, or not sendable to worker processes (a lambda or a nested function)."""
+
+
 def check_grid(grid: Mapping[str, Iterable[Any]] | None) -> dict[str, list[GridValue]]:
     """``grid`` as ``{name: [values]}``; raises :class:`SweepError` naming the bad axis or value."""
     if grid is None:

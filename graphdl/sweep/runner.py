@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from graphdl.sweep.grid import SweepError, check_grid, check_seeds, expand, run_key
+from graphdl.sweep.grid import SweepError, TrialError, check_grid, check_seeds, expand, run_key
 from graphdl.sweep.store import RecordWriter, check_out_path, index_records, read_records, rewrite_records
 
 Record = dict[str, Any]
@@ -139,7 +139,7 @@ def sweep(
             the same call resumes).
     """
     if not callable(trial):
-        raise SweepError(f"trial must be a function, got {trial!r}")
+        raise TrialError(f"trial must be a function, got {trial!r}")
     checked_grid = check_grid(grid)
     runs = expand(checked_grid, check_seeds(seeds))
     _check_signature(trial, list(checked_grid))
@@ -249,7 +249,7 @@ def _check_signature(trial: Callable[..., Any], names: list[str]) -> None:
         signature.bind(seed=0, **dict.fromkeys(names))
     except TypeError as error:
         axes = ", ".join(["seed", *names])
-        raise SweepError(f"trial {_name(trial)} cannot be called with the keywords {axes}: {error}") from None
+        raise TrialError(f"trial {_name(trial)} cannot be called with the keywords {axes}: {error}") from None
 
 
 def _name(trial: Callable[..., Any]) -> str:
@@ -321,7 +321,7 @@ def _check_picklable(trial: Callable[..., Any]) -> None:
     except Exception:
         problem = True
     if problem:
-        raise SweepError(
+        raise TrialError(
             f"trial {_name(trial)} cannot be sent to worker processes: define it with def at the top level "
             "of a module the workers can import (not a lambda, not inside a function), or use executor=None"
         )
