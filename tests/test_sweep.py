@@ -257,3 +257,12 @@ def test_global_generators_are_seeded_per_run_and_restored() -> None:
     random.seed(5)
     np.random.seed(5)
     assert alone[0]["metrics"] == {"python": random.random(), "numpy": np.random.rand()}
+
+
+def test_importing_graphdl_does_not_import_dask() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, graphdl; graphdl.sweep; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
