@@ -123,3 +123,27 @@ def test_workers_with_dask_start_a_local_cluster(tmp_path, capsys) -> None:
     assert main([*argv, "--out", str(tmp_path / "r.jsonl"), "--quiet"]) == 0
     pids = {json.loads(line)["metrics"]["pid"] for line in (tmp_path / "r.jsonl").read_text().splitlines()}
     assert os.getpid() not in pids and "6 runs: 6 run now" in capsys.readouterr().out
+
+
+def test_a_cluster_restart_mid_sweep_still_gives_every_record(client, tmp_path) -> None:
+    """client.restart() replaces every worker and drops every task; the sweep sends its
+    unfinished runs again and the records equal a sequential run."""
+    restarted = []
+
+    def restart_once(record: dict) -> None:
+        if not restarted:
+            restarted.append(set(client.run(os.getpid).values()))
+            client.restart()
+
+    out = tmp_path / "runs.jsonl"
+    grid = {"activation": ["relu", "leaky_relu"], "pause": [0.1]}
+    records = graphdl.sweep(
+        sweep_trials.slow_fit, grid=grid, seeds=range(3), executor=client, batch=1, out=out, progress=False,
+        on_record=restart_once,
+    )  # fmt: skip
+    assert restarted and not restarted[0] & set(client.run(os.getpid).values())  # all workers are new
+    sequential = graphdl.sweep(
+        sweep_trials.seed_net_fit, grid={"activation": ["relu", "leaky_relu"]}, seeds=range(3), out=None, progress=False
+    )
+    assert [r["metrics"] for r in records] == [r["metrics"] for r in sequential]
+    assert len(out.read_text().splitlines()) == 6

@@ -23,6 +23,7 @@ Record = dict[str, Any]
 TRACEBACK_LINES = 6  # the last lines of a failed trial's traceback kept in its record
 TASKS_PER_WORKER = 32  # automatic batches: enough tasks per worker to balance the load at the end
 MAX_BATCH = 16  # ... and few enough runs per task that records keep streaming in
+MAX_RESUBMITS = 1000  # tasks cancelled by someone else (a cluster restart) and sent again, in all
 
 
 def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], seed: int) -> Record:
@@ -204,6 +205,7 @@ def _run_on(
     path: Any,
 ) -> None:
     running: dict[concurrent.futures.Future, list[tuple[dict[str, Any], int]]] = {}
+    cancelled = 0
     for start in range(0, len(pending), size):
         runs = pending[start : start + size]
         running[pool.submit(run_batch, trial, runs)] = runs
@@ -214,6 +216,14 @@ def _run_on(
                 runs = running.pop(future)
                 try:
                     records = future.result()
+                except concurrent.futures.CancelledError as error:
+                    # not by this sweep (it cancels only on its way out): e.g. client.restart()
+                    # dropped every task on the cluster; the runs go again
+                    cancelled += 1
+                    if cancelled > MAX_RESUBMITS:
+                        raise _executor_failed(error, path) from error
+                    running[pool.submit(run_batch, trial, runs)] = runs
+                    continue
                 except Exception as error:
                     if type(error).__name__ != "KilledWorker":
                         raise _executor_failed(error, path) from error
