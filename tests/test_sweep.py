@@ -132,6 +132,9 @@ def test_a_cut_off_last_line_is_reported_and_its_run_redone(tmp_path, counter) -
     first = graphdl.sweep(sweep_trials.seed_net_fit, grid=GRID, seeds=SEEDS, out=out, progress=False)
     text = out.read_text(encoding="utf-8")
     out.write_text(text[: len(text) - 25], encoding="utf-8")  # a crash in the middle of the last record
+    with pytest.warns(SweepWarning, match="its run will be redone"):
+        assert read_records(out) == first[:5]  # reading alone leaves the file as it is
+    assert out.read_text(encoding="utf-8") == text[: len(text) - 25]
     with pytest.warns(SweepWarning, match=r"runs.jsonl: the last line \(line 6, \d+ bytes\) is cut off"):
         again = graphdl.sweep(sweep_trials.seed_net_fit, grid=GRID, seeds=SEEDS, out=out, progress=False)
     assert calls(counter) == 7  # six, then the one whose line was cut

@@ -148,7 +148,7 @@ def sweep(
 
     done: dict[str, Record] = {}
     if path is not None:
-        existing = read_records(path)
+        existing = read_records(path, repair=True)
         wanted = {run_key(point, seed) for point, seed in runs}
         if retry_failed and any("error" in r and run_key(r["point"], r["seed"]) in wanted for r in existing):
             existing = [r for r in existing if "error" not in r or run_key(r["point"], r["seed"]) not in wanted]

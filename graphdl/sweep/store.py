@@ -59,12 +59,12 @@ def record_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def read_records(out: str | os.PathLike[str], repair: bool = True) -> list[dict[str, Any]]:
+def read_records(out: str | os.PathLike[str], repair: bool = False) -> list[dict[str, Any]]:
     """Every record in ``out``, in file order ([] when the file does not exist).
 
-    A cut-off last line (a crash mid-write) is reported with a :class:`SweepWarning` and, with
-    ``repair``, removed from the file (atomic rewrite). Any other unreadable line raises
-    :class:`SweepError` naming the file and line.
+    A cut-off last line (a crash mid-write) is reported with a :class:`SweepWarning` and left
+    out; with ``repair`` (as a sweep reads it) it is also removed from the file (atomic
+    rewrite). Any other unreadable line raises :class:`SweepError` naming the file and line.
     """
     path = check_out_path(out)
     if not path.exists():
