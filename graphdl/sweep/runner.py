@@ -212,7 +212,7 @@ def _run_on(
     try:
         while running:
             finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-            for future in finished:
+            for future in [future for future in running if future in finished]:  # in the order sent
                 runs = running.pop(future)
                 try:
                     records = future.result()

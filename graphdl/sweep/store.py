@@ -3,8 +3,8 @@
 Each append is flushed to the operating system at once, so a crashed or killed sweep
 loses at most the line being written; it is fsync'd to the disk at most once every
 ``SYNC_SECONDS`` (and when the sweep ends), so a power cut loses at most that much. Reading
-back tolerates exactly that: a last line that is not a record and lacks its newline is
-reported and dropped (the file is rewritten atomically without it) and its run is redone.
+back tolerates exactly that: a last line that is not a whole record is reported (with its
+beginning) and dropped (the file is rewritten atomically without it) and its run is redone.
 A bad line anywhere else is an error: the file was not written by a sweep alone, and
 nothing is deleted to guess around it.
 """
@@ -84,16 +84,17 @@ def read_records(out: str | os.PathLike[str], repair: bool = False) -> list[dict
             problem = f"not JSON ({error})"
         if problem is None:
             records.append(data)
-        elif number < len(lines) or complete:  # a cut-off line is the last one, without its newline
+        elif number < len(lines):
             raise SweepError(
                 f"{path}: line {number} is {problem}; the file was changed by something other than a sweep. "
                 "Fix or move that line (nothing was deleted)"
             )
         else:
             action = "removed it; its run will be redone" if repair else "its run will be redone"
+            shown = line[:60].decode("utf-8", errors="replace") + ("..." if len(line) > 60 else "")
             warnings.warn(
-                f"{path}: the last line (line {number}, {len(line)} bytes) is cut off, as a crash while "
-                f"writing leaves it: {action}",
+                f"{path}: the last line (line {number}, {len(line)} bytes: {shown!r}) is not a whole record, as "
+                f"a crash while writing leaves it: {action}",
                 SweepWarning,
                 stacklevel=2,
             )
