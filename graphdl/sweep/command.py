@@ -48,18 +48,18 @@ def add_sweep_command(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seeds", required=True, help="START:STOP (as range), START:STOP:STEP, or a list 1,4,9")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_workers, default=None, help="run on N local worker processes")
+    where.add_argument("--workers", type=_workers, default=None, metavar="N", help="run on N local worker processes")
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster of this scheduler")
     parser.add_argument(
         "--dask", action="store_true", help="with --workers: start a Dask LocalCluster instead of a process pool"
     )
     parser.add_argument(
-        "--batch", type=_workers, default=None, help="runs per task sent to a worker (default: automatic, up to 16)"
+        "--batch", type=_workers, default=None, metavar="N", help="runs per task sent to a worker (default: automatic)"
     )
     parser.add_argument("--out", default="runs.jsonl", help="JSON-lines file of the records (default runs.jsonl)")
     parser.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
     parser.add_argument("--plot", metavar="METRIC", help="plot this metric per grid point to a PNG")
-    parser.add_argument("--png", type=Path, default=None, help="file for --plot (default: OUT_METRIC.png)")
+    parser.add_argument("--png", type=Path, default=None, metavar="FILE", help="--plot's file (default OUT_METRIC.png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
