@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     gallery.add_argument("--out", type=output_folder, default="viz", help="output folder (default ./viz)")
     gallery.add_argument("--quiet", action="store_true", help="no progress bars")
+    from graphdl.sweep.command import add_sweep_command
+
+    add_sweep_command(commands)
     return parser
 
 
@@ -123,6 +126,10 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "sweep":
+        from graphdl.sweep.command import run_sweep_command
+
+        return run_sweep_command(args)
     from graphdl.viz.demo import DemoInputError, OutputDirectoryError, run_demo
 
     if args.command == "gallery":  # the README's pictures: the demo's defaults
