@@ -1,0 +1,295 @@
+"""Batches at tensor speed without numba: one numpy operation per group of like statements.
+
+The compiled program is straight-line code, one statement per node value or gradient
+(``mul_12 = w_12 * h_3``). A dense layer of scalar nodes writes n_in × n_out statements
+that differ only in the names they read. This module finds them automatically: two
+statements belong to one *group* when
+
+* their expressions are the same once names are replaced by placeholders (the same
+  operator with the same options, or the same derivative, e.g. ``_0 * _1``),
+* each placeholder holds a batch in both or a scalar in both, and
+* they sit at the same depth of the data flow (so no statement of a group reads another).
+
+Each group becomes one numpy call on stacked arrays: every batch value lives in a row of
+one 2-D array ``V`` (one column per sample) and every scalar in a row of ``S``; a group's
+results are consecutive rows, and its operands are slices of rows (strided when the
+layout allows) or gathered with an index array. Statements that only copy a name
+(``g_mul_12 = g_add_3``) take no row at all: the name reads its source's row. The
+arrays are allocated once per batch size and reused (``out=``) on later calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Names a statement may use that are not values: primitives and the float names.
+FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum"})
+CONSTANTS = frozenset({"inf", "nan"})
+_NAME = re.compile(r"\b[A-Za-z_]\w*\b(?!\s*\()")
+_UFUNCS = {
+    ast.Add: "np.add",
+    ast.Sub: "np.subtract",
+    ast.Mult: "np.multiply",
+    ast.Div: "np.divide",
+}
+_COMPARE = {
+    ast.Gt: "np.greater",
+    ast.GtE: "np.greater_equal",
+    ast.Lt: "np.less",
+    ast.LtE: "np.less_equal",
+    ast.Eq: "np.equal",
+    ast.NotEq: "np.not_equal",
+}
+_CALLS = {
+    "exp": "np.exp",
+    "expm1": "np.expm1",
+    "log": "np.log",
+    "log1p": "np.log1p",
+    "tanh": "np.tanh",
+    "pow": "np.power",
+    "abs": "np.absolute",
+    "sign": "np.sign",
+    "clip": "np.clip",
+}
+_PLACEHOLDER = re.compile(r"\b_(\d+)\b")
+_SCALAR_FUNCTIONS = {name: getattr(np, target.split(".")[1]) for name, target in _CALLS.items()}
+_SCALAR_FUNCTIONS["where"] = np.where
+#: Largest V array (floats) the grouped program may allocate; bigger batches use the per-node program.
+MAX_FLOATS = 1 << 27
+
+
+@dataclass
+class Statement:
+    name: str
+    template: str
+    operands: tuple[str, ...]
+    note: str
+
+
+def parse(line: str) -> Statement:
+    """Split ``name = expression  # note`` into a template with placeholders and its operands."""
+    name, _, rest = line.partition(" = ")
+    expression, _, note = rest.partition("  # ")
+    operands: list[str] = []
+    index: dict[str, int] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word in CONSTANTS or word in FUNCTIONS:
+            return word
+        if word not in index:
+            index[word] = len(operands)
+            operands.append(word)
+        return f"_{index[word]}"
+
+    template = _NAME.sub(placeholder, expression)
+    return Statement(name.strip(), template, tuple(operands), note)
+
+
+class _Translator:
+    """A template and which placeholders hold batches -> numpy calls writing into ``{out}``."""
+
+    def __init__(self, template: str, batch: tuple[bool, ...]) -> None:
+        self.batch = batch
+        tree = ast.parse(template, mode="eval").body
+        self.varies = self._varies(tree)
+        self.text = self._root(tree)
+
+    def _varies(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id.startswith("_") and self.batch[int(node.id[1:])]
+        if isinstance(node, ast.Call) and node.func.id == "batch_sum":  # type: ignore[attr-defined]
+            return False
+        return any(self._varies(child) for child in ast.iter_child_nodes(node))
+
+    def _root(self, node: ast.AST) -> str:
+        if self._takes_out(node):
+            return self._emit(node, "{out}")
+        return f"np.copyto({{out}}, {self._emit(node, None)})"
+
+    @staticmethod
+    def _takes_out(node: ast.AST) -> bool:
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            return not isinstance(node, ast.UnaryOp) or not isinstance(node.operand, ast.Constant)
+        return isinstance(node, ast.Call) and node.func.id in _CALLS  # type: ignore[attr-defined]
+
+    def _emit(self, node: ast.AST, out: str | None) -> str:
+        suffix = f", out={out}" if out else ""
+        if isinstance(node, ast.Name):
+            return "{" + node.id[1:] + "}" if node.id.startswith("_") else node.id
+        if isinstance(node, ast.Constant):
+            return repr(float(node.value))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            if isinstance(node.operand, ast.Constant):
+                return repr(-float(node.operand.value))
+            return f"np.negative({self._emit(node.operand, self._inner(node.operand, out))}{suffix})"
+        if isinstance(node, ast.BinOp):
+            left = self._emit(node.left, self._inner(node.left, out))
+            return f"{_UFUNCS[type(node.op)]}({left}, {self._emit(node.right, None)}{suffix})"
+        if isinstance(node, ast.Compare):
+            left, right = self._emit(node.left, None), self._emit(node.comparators[0], None)
+            return f"{_COMPARE[type(node.ops[0])]}({left}, {right})"
+        if isinstance(node, ast.Call):
+            name = node.func.id  # type: ignore[attr-defined]
+            if name == "batch_sum":
+                return f"np.sum({self._emit(node.args[0], None)}, axis=1, keepdims=True)"
+            if name == "where":
+                return f"np.where({', '.join(self._emit(a, None) for a in node.args)})"
+            first = self._emit(node.args[0], self._inner(node.args[0], out))
+            rest = "".join(", " + self._emit(a, None) for a in node.args[1:])
+            return f"{_CALLS[name]}({first}{rest}{suffix})"
+        raise ValueError(f"vectorise: unexpected expression {ast.dump(node)}")
+
+    def _inner(self, child: ast.AST, out: str | None) -> str | None:
+        """An operand computed in place of the output: same shape, an elementwise operation."""
+        if out is None or not self._takes_out(child):
+            return None
+        return out if self._varies(child) == self.varies else None
+
+
+@dataclass
+class _Group:
+    template: str
+    batch: tuple[bool, ...]
+    statements: list[Statement] = field(default_factory=list)
+
+
+def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
+    """Rows as a slice when they form an arithmetic progression, else an index array."""
+    first = rows[0]
+    if len(rows) == 1:
+        return f"{array}[{first}:{first + 1}]", None
+    step = rows[1] - first
+    if step > 0 and all(b - a == step for a, b in zip(rows, rows[1:])):
+        stop = rows[-1] + 1
+        return (f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"), None
+    return "", np.asarray(rows, dtype=np.intp)
+
+
+class VectorProgram:
+    """The grouped program for a batch: ``run(columns, leaves)`` -> (values, gradients)."""
+
+    def __init__(
+        self,
+        lines: Sequence[str],
+        input_names: Sequence[str],
+        leaf_names: Sequence[str],
+        outputs: Sequence[str],
+        value: str,
+        title: str = "batch",
+        grouped: bool = True,
+    ) -> None:
+        self.input_names = tuple(input_names)
+        batch_row: dict[str, int] = {name: k for k, name in enumerate(input_names)}
+        batch_row["seed"] = len(batch_row)
+        scalar_row: dict[str, int] = {name: k for k, name in enumerate(leaf_names)}
+        self.seed_row = batch_row["seed"]
+        level: dict[str, int] = dict.fromkeys([*batch_row, *scalar_row], 0)
+        alias: dict[str, str] = {}
+        batch_names = set(batch_row)
+        groups: dict[tuple[int, str, tuple[bool, ...]], _Group] = {}
+        translations: dict[tuple[str, tuple[bool, ...]], _Translator] = {}
+        for line in lines:
+            statement = parse(line)
+            operands = tuple(alias.get(o, o) for o in statement.operands)
+            statement.operands = operands
+            if statement.template == "_0":
+                alias[statement.name] = operands[0]
+                continue
+            batch = tuple(o in batch_names for o in operands)
+            key = (statement.template, batch)
+            if key not in translations:
+                translations[key] = _Translator(statement.template, batch)
+            depth = 1 + max((level[o] for o in operands), default=0)
+            level[statement.name] = depth
+            group_key = (depth, *key) if grouped else (depth, statement.name, batch)
+            group = groups.setdefault(group_key, _Group(statement.template, batch))
+            group.statements.append(statement)
+            if translations[key].varies:
+                batch_names.add(statement.name)
+        ordered = sorted(groups.items(), key=lambda item: item[0][0])
+        self.namespace: dict[str, Any] = {**_SCALAR_FUNCTIONS, "np": np, "inf": float("inf"), "nan": float("nan")}
+        body: list[str] = []
+        for _, group in ordered:
+            translator = translations[(group.template, group.batch)]
+            rows = batch_row if translator.varies else scalar_row
+            start = len(rows)
+            for statement in group.statements:
+                rows[statement.name] = len(rows)
+            out, _ = _span(list(range(start, len(rows))), "V" if translator.varies else "S")
+            if not translator.varies and not any(group.batch) and len(group.statements) == 1:
+                # one scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array
+                statement = group.statements[0]
+                operands = [f"s[{scalar_row[o]}]" for o in statement.operands]
+                text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)
+                body.append(f"s[{scalar_row[statement.name]}] = {text}  # {statement.name} ({statement.note})")
+                continue
+            operand_texts = []
+            for position, is_batch in enumerate(group.batch):
+                table = batch_row if is_batch else scalar_row
+                source_rows = [table[s.operands[position]] for s in group.statements]
+                text, index = _span(source_rows, "V" if is_batch else "S")
+                if index is not None:
+                    name = f"i{len(self.namespace)}"
+                    self.namespace[name] = index
+                    text = f"{'V' if is_batch else 'S'}[{name}]"
+                operand_texts.append(text)
+            names = [s.name for s in group.statements]
+            shown = names[0] if len(names) == 1 else f"{len(names)} × {group.statements[0].note or 'statement'}: "
+            if len(names) > 1:
+                shown += f"{names[0]} … {names[-1]}"
+            else:
+                shown += f" = {group.statements[0].template}" if not group.statements[0].note else ""
+                shown += f" ({group.statements[0].note})" if group.statements[0].note else ""
+            body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
+        self.batch_rows = len(batch_row)
+        self.scalar_rows = len(scalar_row)
+
+        def locate(name: str) -> tuple[bool, int]:
+            name = alias.get(name, name)
+            if name in batch_row:
+                return True, batch_row[name]
+            return False, scalar_row[name]
+
+        self.value_at = locate(value)
+        self.outputs_at = [locate(name) for name in outputs]
+        self.groups = len(body)
+        self.source = "\n".join(
+            [
+                f"def {title}(V, S):",
+                '    """One numpy call per group of like statements: V holds batches (a row each), S scalars."""',
+                "    s = S[:, 0]",
+                *("    " + line for line in body),
+                "",
+            ]
+        )
+        exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
+        self._function = self.namespace[title]
+        self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def fits(self, size: int) -> bool:
+        """True when the batch arrays for ``size`` samples stay within the memory cap."""
+        return self.batch_rows * size <= MAX_FLOATS
+
+    def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, list[Any]]:
+        """Values of the target (a fresh array, or a float) and of ``outputs``."""
+        size = columns[0].shape[0]
+        buffers = self._buffers
+        if buffers is None or buffers[0] != size:
+            buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
+        _, V, S = buffers
+        for row, column in enumerate(columns):
+            V[row] = column
+        V[self.seed_row] = seed
+        S[: len(leaves), 0] = leaves
+        self._function(V, S)
+        is_batch, row = self.value_at
+        value = V[row].copy() if is_batch else float(S[row, 0])
+        outputs = [float(S[r, 0]) if not b else V[r].copy() for b, r in self.outputs_at]
+        return value, outputs
