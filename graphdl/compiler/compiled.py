@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.compiler import backends
 from graphdl.compiler.codegen import Program, generate, sgd_source
 from graphdl.core import node as _core
 from graphdl.core.backend import ARRAY, SCALAR
@@ -101,7 +102,10 @@ class CompiledGraph:
     are seen. ``source`` is the generated program.
     """
 
-    def __init__(self, target: Node, inputs: Sequence[Variable | str] = ()) -> None:
+    def __init__(self, target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> None:
+        if backend not in backends.BACKENDS:
+            raise ValueError(f"compile: backend must be one of {', '.join(map(repr, backends.BACKENDS))}, got {backend!r}")
+        self.requested_backend = backend
         if not isinstance(target, Node):
             raise TypeError(f"compile: target must be a node, got {type(target).__name__}")
         self.target = target
@@ -152,7 +156,17 @@ class CompiledGraph:
         # primitives do, so a program without them skips np.errstate for one sample.
         self._scalar_quiet = any(f"{name}(" in program.source for name in _NUMPY_BACKED)
         self._sgd = None
+        self._step = None
         self._trainable_version = _core._trainable_version[0]
+        self._setup_backend(program)
+
+    def _setup_backend(self, program: Program) -> None:
+        chosen, note = backends.choose(self.requested_backend, program)
+        backends.announce(note)
+        self._numba = backends.NumbaRunner(program, repr(self.target.name)) if chosen == "numba" else None
+        self._batches = backends.BatchPrograms(program) if program.target_varies else None
+        #: The backend in use: "numba" or "numpy".
+        self.backend = chosen
 
     def _refresh(self) -> None:
         if self._trainable_version != _core._trainable_version[0]:
@@ -164,6 +178,17 @@ class CompiledGraph:
         """The generated Python program (``forward`` and ``backward``)."""
         self._refresh()
         return self._program.source
+
+    @property
+    def batch_source(self) -> str:
+        """The program a batch runs: one numpy call per group of like statements (numpy
+        backend), or the numba kernels (numba backend)."""
+        self._refresh()
+        if self._numba is not None:
+            return self._numba.source
+        if self._batches is None:
+            return self._program.source
+        return self._batches.source()
 
     @property
     def parameters(self) -> list[Variable]:
@@ -268,13 +293,21 @@ class CompiledGraph:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         self._refresh()
         values, size = self._feed_values(feed)
-        arguments = values + self._leaf_values()
+        leaves = self._leaf_values()
+        if self._numba is not None:
+            if size is None:
+                return self._numba.one(values, leaves)[0]
+            return self._numba.batch_forward(values, leaves)
+        arguments = values + leaves
         with _errstate(all="ignore"):
             if size is None:
                 try:
                     return self._scalar_forward(*arguments)
                 except _ARITHMETIC_ERRORS:
                     return _to_float(self._array_forward(*_as_arrays(arguments)))
+            grouped = self._batches.get(False, size) if self._batches is not None else None
+            if grouped is not None:
+                return grouped.run(values, leaves, 1.0)[0]
             try:
                 out = self._array_forward(*arguments)
             except _ARITHMETIC_ERRORS:
@@ -289,7 +322,16 @@ class CompiledGraph:
         self._refresh()
         _core._flush_pending_updates()  # a new point, as set_value starts one
         values, size = self._feed_values(feed)
-        arguments = values + self._leaf_values()
+        leaves = self._leaf_values()
+        if self._numba is not None:
+            if size is None:
+                mean, grads = self._numba.one(values, leaves)
+            else:
+                out, grads = self._numba.batch_backward(values, leaves)
+                mean = float(out.mean())
+            self._write_grads(grads)
+            return mean
+        arguments = values + leaves
         if size is None and not self._scalar_quiet:
             try:
                 out, grads, _ = self._scalar_backward(1.0, *arguments)
@@ -306,6 +348,11 @@ class CompiledGraph:
                 mean = out
             else:
                 seed = self._seed(size) if self._program.target_varies else 1.0
+                grouped = self._batches.get(True, size) if self._batches is not None else None
+                if grouped is not None:
+                    out, grads = grouped.run(values, leaves, 1.0 / size)
+                    self._write_grads(grads)
+                    return float(out.mean())
                 try:
                     out, grads, kept = self._array_backward(seed, *arguments)
                 except _ARITHMETIC_ERRORS:
@@ -331,6 +378,12 @@ class CompiledGraph:
         values, size = self._feed_values(feed)
         if size is None:
             values = [np.array([v]) for v in values]
+        if self._numba is not None:
+            _core._flush_pending_updates()
+            losses, final = self._numba.sgd(float(lr), values, self._leaf_values())
+            for parameter, value in zip(self._program.parameters, final):
+                parameter.set_value(value)
+            return losses
         if self._sgd is None:
             source = sgd_source(self._program)
             filename = f"<graphdl sgd loop {self.target.name} #{next(_serial)}>"
@@ -345,6 +398,56 @@ class CompiledGraph:
         for parameter, value in zip(self._program.parameters, final):
             parameter.set_value(value)
         return np.array(losses)
+
+    def step(self, feed: Mapping[Any, Any], lr: float) -> float:
+        """One per-sample SGD step: the gradient of the target at ``feed`` (one sample) and
+        ``p -= lr * grad`` for every parameter, both inside the generated function, as
+        ``backward(feed)`` followed by ``p.update(lr)`` for each parameter would do.
+        Returns the loss before the update. Gradients are not stored (use ``backward``)."""
+        inputs = self.inputs
+        if self._step is None or self._trainable_version != _core._trainable_version[0]:
+            self._refresh()
+            if not self._program.parameters:
+                raise ValueError(f"step: {self.target.name!r} has no parameters to train")
+            self._step = self._build_step()
+        # fast path: the inputs as keys, one finite float each
+        values = []
+        try:
+            for variable in inputs:
+                value = feed[variable]
+                if value.__class__ is not float or value - value != 0.0:
+                    raise KeyError
+                values.append(value)
+            if len(feed) != len(inputs):
+                raise KeyError
+        except (KeyError, TypeError):
+            values, size = self._feed_values(feed)
+            if size is not None:
+                raise ValueError("step: feed one sample (a float per input); use sgd() for a data set") from None
+        lr = float(lr)
+        leaves = self._leaf_values()
+        _core._flush_pending_updates()
+        if self._numba is not None:
+            loss, new = self._numba.step(lr, values, leaves)
+        else:
+            try:
+                loss, new = self._step(lr, *values, *leaves)
+            except _ARITHMETIC_ERRORS:
+                loss, grads = self._scalar_fallback(values + leaves)
+                new = [value - lr * grad for value, grad in zip(leaves, grads)]
+        for parameter, value in zip(self._program.parameters, new):
+            parameter.assign(value)
+        return loss
+
+    def _build_step(self) -> Any:
+        program = self._program
+        source = backends.step_source(program)
+        filename = f"<graphdl step {self.target.name} #{next(_serial)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace = dict(SCALAR_NAMESPACE)
+        exec(builtins.compile(source, filename, "exec"), namespace)
+        self.step_source = source
+        return namespace["step"]
 
     def _fallback(self, *arguments: Any) -> tuple[float, list[float]]:
         out, grads, _ = self._array_backward(np.ones(1), *_as_arrays(arguments))
@@ -365,12 +468,17 @@ class CompiledGraph:
             parameter._grad_stamp = stamp
 
 
-def compile(target: Node, inputs: Sequence[Variable | str] = ()) -> CompiledGraph:  # noqa: A001
+def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:  # noqa: A001
     """Compile the graph upstream of ``target`` into straight-line Python.
 
     ``inputs`` lists the Variables fed per call (``x``, ``label``, ...); every other
     trainable Variable upstream is a parameter, read at call time and given a
     ``.grad`` by ``backward``. Operator formulas and derivatives come from the
     operators' own definitions, so compiled and interpreted results agree.
+
+    ``backend``: ``"numpy"`` (Python floats for one sample, grouped numpy calls for a
+    batch), ``"numba"`` (machine code; needs ``pip install "graphdl[fast]"``, else a
+    one-line warning and numpy) or ``"auto"`` (numba when installed and the graph is
+    small enough for its compile time to pay). Every backend has the same methods.
     """
-    return CompiledGraph(target, inputs)
+    return CompiledGraph(target, inputs, backend)

@@ -35,7 +35,7 @@ import numpy as np
 CHUNKS = 64
 #: Straight-line statements above which numba's compile time (about 10 ms per statement,
 #: growing faster than linearly) no longer pays for itself; bigger graphs use numpy.
-MAX_STATEMENTS = 600
+MAX_STATEMENTS = 400
 #: Bumped when the kernel template or the primitives change, so stale cache files are not reused.
 KERNEL_VERSION = "1"
 
