@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 from graphdl.compiler import numba_backend, vectorise
 
 BACKENDS = ("numpy", "numba", "auto")
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 #: Batch size from which the ungrouped statement-per-call program is faster than the grouped
 #: one (gathering operands costs a copy; call overhead no longer matters).
 GROUPED_BELOW = 20_000
@@ -40,7 +42,7 @@ def split(program: Any) -> tuple[list[str], list[str]]:
     return body, []
 
 
-def choose(requested: str, program: Any) -> tuple[str, str | None]:
+def choose(requested: str, program: Any, nodes: Sequence[Any]) -> tuple[str, str | None]:
     """The backend to use for ``program`` and, when it differs from the request, why."""
     if requested not in BACKENDS:
         raise ValueError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {requested!r}")
@@ -56,6 +58,21 @@ def choose(requested: str, program: Any) -> tuple[str, str | None]:
         return "numpy", note if requested == "numba" else None
     if not program.target_varies or not program.inputs:
         note = "graphdl.compile: the target does not depend on an input; using the numpy backend"
+        return "numpy", note if requested == "numba" else None
+    batch_statistics = [n for n in nodes if getattr(n, "reduces_batch", False)]
+    if batch_statistics:
+        node = batch_statistics[0]
+        note = (
+            f"graphdl.compile: the graph has {node.kind} {node.name!r} (batch statistics), which a per-sample "
+            "kernel cannot compute; using the numpy backend"
+        )
+        return "numpy", note if requested == "numba" else None
+    unknown = sorted(
+        {name for line in program.body for name in _CALLED.findall(line.split("  # ")[0])} - numba_backend.PRIMITIVES
+    )
+    if unknown:
+        names = ", ".join(unknown)
+        note = f"graphdl.compile: the numba backend has no kernel code for {names}; using the numpy backend"
         return "numpy", note if requested == "numba" else None
     statements = sum(len(part) for part in split(program))
     if statements > numba_backend.MAX_STATEMENTS:
@@ -137,8 +154,13 @@ class BatchPrograms:
     def __init__(self, program: Any) -> None:
         self.program = program
         self._built: dict[tuple[bool, bool], vectorise.VectorProgram] = {}
+        self._unsupported = False
 
     def get(self, gradients: bool, size: int) -> vectorise.VectorProgram | None:
+        """The program for a batch of ``size`` samples, or None when the per-node program must run
+        (a primitive without a grouped form, or arrays too big for the memory cap)."""
+        if self._unsupported:
+            return None
         grouped = size < GROUPED_BELOW
         key = (gradients, grouped)
         built = self._built.get(key)
@@ -146,19 +168,22 @@ class BatchPrograms:
             forward, backward = split(self.program)
             lines = forward + backward if gradients else forward
             outputs = self.program.gradient_names if gradients else ()
-            built = self._built[key] = vectorise.VectorProgram(
-                lines,
-                self.program.input_names,
-                self.program.leaf_names,
-                outputs,
-                self.program.target_value,
-                title="backward_batch" if gradients else "forward_batch",
-                grouped=grouped,
-            )
+            try:
+                built = self._built[key] = vectorise.VectorProgram(
+                    lines,
+                    self.program.input_names,
+                    self.program.leaf_names,
+                    outputs,
+                    self.program.target_value,
+                    title="backward_batch" if gradients else "forward_batch",
+                    grouped=grouped,
+                )
+            except vectorise.Unsupported:
+                self._unsupported = True
+                return None
         return built if built.fits(size) else None
 
-    def source(self) -> str:
-        """The grouped batch program as text (built on first use)."""
+    def source(self) -> str | None:
+        """The grouped batch program as text (built on first use), None when there is none."""
         built = self.get(True, 2)
-        assert built is not None
-        return built.source
+        return None if built is None else built.source

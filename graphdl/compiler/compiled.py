@@ -104,7 +104,8 @@ class CompiledGraph:
 
     def __init__(self, target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> None:
         if backend not in backends.BACKENDS:
-            raise ValueError(f"compile: backend must be one of {', '.join(map(repr, backends.BACKENDS))}, got {backend!r}")
+            choices = ", ".join(map(repr, backends.BACKENDS))
+            raise ValueError(f"compile: backend must be one of {choices}, got {backend!r}")
         self.requested_backend = backend
         if not isinstance(target, Node):
             raise TypeError(f"compile: target must be a node, got {type(target).__name__}")
@@ -161,7 +162,7 @@ class CompiledGraph:
         self._setup_backend(program)
 
     def _setup_backend(self, program: Program) -> None:
-        chosen, note = backends.choose(self.requested_backend, program)
+        chosen, note = backends.choose(self.requested_backend, program, self.target.ancestors())
         backends.announce(note)
         self._numba = backends.NumbaRunner(program, repr(self.target.name)) if chosen == "numba" else None
         self._batches = backends.BatchPrograms(program) if program.target_varies else None
@@ -186,9 +187,8 @@ class CompiledGraph:
         self._refresh()
         if self._numba is not None:
             return self._numba.source
-        if self._batches is None:
-            return self._program.source
-        return self._batches.source()
+        grouped = self._batches.source() if self._batches is not None else None
+        return self._program.source if grouped is None else grouped
 
     @property
     def parameters(self) -> list[Variable]:

@@ -31,13 +31,17 @@ from typing import Any
 
 import numpy as np
 
+#: Batches from this size run over the cores (prange); smaller ones in one thread (same chunks, same sums).
+PARALLEL_FROM = 20_000
 #: Chunks of a batch gradient: partial sums per chunk, added in order (deterministic).
 CHUNKS = 64
 #: Straight-line statements above which numba's compile time (about 10 ms per statement,
 #: growing faster than linearly) no longer pays for itself; bigger graphs use numpy.
 MAX_STATEMENTS = 400
+#: The functions a statement may call that numba_primitives defines.
+PRIMITIVES = frozenset({"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum"})
 #: Bumped when the kernel template or the primitives change, so stale cache files are not reused.
-KERNEL_VERSION = "1"
+KERNEL_VERSION = "2"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
@@ -106,12 +110,28 @@ def _own_names(spec: KernelSpec, wanted: Sequence[str]) -> dict[str, str]:
 def kernel_source(spec: KernelSpec) -> str:
     """The Python source of the four kernels (readable; numba compiles it)."""
     own = _own_names(
-        spec, ["inputs", "leaves", "lr", "columns", "count", "losses", "values", "partial", "chunk", "i"]
+        spec,
+        [
+            "inputs",
+            "leaves",
+            "lr",
+            "columns",
+            "count",
+            "losses",
+            "values",
+            "partial",
+            "chunk",
+            "i",
+            "lo",
+            "hi",
+            "total",
+        ],
     )
     inputs, leaves, lr = own["inputs"], own["leaves"], own["lr"]
     seed = "seed"  # the statements' own name for d(mean)/d(value of one sample)
     columns, count, losses, values = own["columns"], own["count"], own["losses"], own["values"]
     partial, chunk, i = own["partial"], own["chunk"], own["i"]
+    lo, hi, total = own["lo"], own["hi"], own["total"]
     n_grads = len(spec.gradient_names)
 
     def unpack_leaves(indent: str) -> list[str]:
@@ -167,34 +187,57 @@ def kernel_source(spec: KernelSpec) -> str:
         f"    return {losses}, {leaves}",
         "",
         "",
-        f"@{parallel}",
-        f"def gradient({seed}, {columns}, {leaves}, {values}):",
-        '    """Batch-mean gradient: one fused loop, partial sums per chunk, added in chunk order."""',
-        f"    {count} = {columns}[0].shape[0]",
-        f"    {partial} = np.zeros(({CHUNKS}, {max(n_grads, 1)}))",
-        f"    for {chunk} in prange({CHUNKS}):",
-        *unpack_leaves("        "),
-        *[f"        {g}_sum = 0.0" for g in spec.gradient_names],
-        f"        for {i} in range({chunk} * {count} // {CHUNKS}, ({chunk} + 1) * {count} // {CHUNKS}):",
-        *unpack_inputs("            ", columns, i),
-        *block("            ", spec.forward_lines),
-        *block("            ", spec.backward_lines),
-        *[f"            {g}_sum += {g}" for g in spec.gradient_names],
-        f"            {values}[{i}] = {spec.target_value}",
-        *[f"        {partial}[{chunk}, {k}] = {g}_sum" for k, g in enumerate(spec.gradient_names)],
-        f"    return {partial}.sum(axis=0)",
-        "",
-        "",
-        f"@{parallel}",
-        f"def values({columns}, {leaves}, {values}):",
-        '    """The target\'s value for every sample."""',
-        f"    for {i} in prange({columns}[0].shape[0]):",
+        f"@{jit}",
+        f"def gradient_chunk({seed}, {columns}, {leaves}, {values}, {lo}, {hi}, {partial}):",
+        '    """Samples lo..hi-1: values into `values`, the sum of their gradients into `partial`."""',
+        *unpack_leaves("    "),
+        *[f"    {g}_sum = 0.0" for g in spec.gradient_names],
+        f"    for {i} in range({lo}, {hi}):",
         *unpack_inputs("        ", columns, i),
-        *unpack_leaves("        "),
+        *block("        ", spec.forward_lines),
+        *block("        ", spec.backward_lines),
+        *[f"        {g}_sum += {g}" for g in spec.gradient_names],
+        f"        {values}[{i}] = {spec.target_value}",
+        *[f"    {partial}[{k}] = {g}_sum" for k, g in enumerate(spec.gradient_names)],
+        "",
+        "",
+        f"@{jit}",
+        f"def values_chunk({columns}, {leaves}, {values}, {lo}, {hi}):",
+        '    """The target\'s value for samples lo..hi-1."""',
+        *unpack_leaves("    "),
+        f"    for {i} in range({lo}, {hi}):",
+        *unpack_inputs("        ", columns, i),
         *block("        ", spec.forward_lines),
         f"        {values}[{i}] = {spec.target_value}",
         "",
     ]
+    for name, decorator, loop in (("", jit, "range"), ("_parallel", parallel, "prange")):
+        out += [
+            "",
+            f"@{decorator}",
+            f"def gradient{name}({seed}, {columns}, {leaves}, {values}):",
+            f'    """Batch-mean gradient: {CHUNKS} chunks ({loop}), their partial sums added in chunk order."""',
+            f"    {count} = {columns}[0].shape[0]",
+            f"    {partial} = np.zeros(({CHUNKS}, {max(n_grads, 1)}))",
+            f"    for {chunk} in {loop}({CHUNKS}):",
+            f"        {lo} = {chunk} * {count} // {CHUNKS}",
+            f"        {hi} = ({chunk} + 1) * {count} // {CHUNKS}",
+            f"        gradient_chunk({seed}, {columns}, {leaves}, {values}, {lo}, {hi}, {partial}[{chunk}])",
+            f"    {total} = {partial}[0].copy()",
+            f"    for {chunk} in range(1, {CHUNKS}):",
+            f"        {total} += {partial}[{chunk}]",
+            f"    return {total}",
+            "",
+            "",
+            f"@{decorator}",
+            f"def forward_values{name}({columns}, {leaves}, {values}):",
+            f'    """The target\'s value for every sample ({CHUNKS} chunks, {loop})."""',
+            f"    {count} = {columns}[0].shape[0]",
+            f"    for {chunk} in {loop}({CHUNKS}):",
+            f"        values_chunk({columns}, {leaves}, {values}, {chunk} * {count} // {CHUNKS}, "
+            f"({chunk} + 1) * {count} // {CHUNKS})",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -227,22 +270,19 @@ class NumbaKernels:
         module = _load(path, f"graphdl_kernel_{digest}")
         self.sample = module.sample
         self.sgd = module.sgd
-        self.gradient = module.gradient
-        self.values = module.values
+        self.module = module
+
+    def _pick(self, name: str, count: int) -> Any:
+        return getattr(self.module, name + ("_parallel" if count >= PARALLEL_FROM else ""))
 
     def batch_gradient(self, columns: tuple[np.ndarray, ...], leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-sample values and the gradient of their mean."""
         count = columns[0].shape[0]
         values = np.empty(count)
-        grads = self.gradient(1.0 / count, columns, leaves, values)
+        grads = self._pick("gradient", count)(1.0 / count, columns, leaves, values)
         return values, grads
 
     def batch_values(self, columns: tuple[np.ndarray, ...], leaves: np.ndarray) -> np.ndarray:
         values = np.empty(columns[0].shape[0])
-        self.values(columns, leaves, values)
+        self._pick("forward_values", values.shape[0])(columns, leaves, values)
         return values
-
-    @staticmethod
-    def describe(kernel: Any) -> int:
-        """How many signatures ``kernel`` has compiled (0 before its first call)."""
-        return len(kernel.signatures)

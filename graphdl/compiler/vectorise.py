@@ -32,6 +32,7 @@ import numpy as np
 FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum"})
 CONSTANTS = frozenset({"inf", "nan"})
 _NAME = re.compile(r"\b[A-Za-z_]\w*\b(?!\s*\()")
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 _UFUNCS = {
     ast.Add: "np.add",
     ast.Sub: "np.subtract",
@@ -64,6 +65,10 @@ _SCALAR_FUNCTIONS["where"] = np.where
 MAX_FLOATS = 1 << 27
 
 
+class Unsupported(ValueError):
+    """A statement calls a primitive the grouped program does not know."""
+
+
 @dataclass
 class Statement:
     name: str
@@ -76,6 +81,9 @@ def parse(line: str) -> Statement:
     """Split ``name = expression  # note`` into a template with placeholders and its operands."""
     name, _, rest = line.partition(" = ")
     expression, _, note = rest.partition("  # ")
+    for called in _CALLED.findall(expression):
+        if called not in FUNCTIONS:
+            raise Unsupported(f"vectorise: no grouped form for the primitive {called!r}")
     operands: list[str] = []
     index: dict[str, int] = {}
 
