@@ -264,7 +264,8 @@ def hand_numpy(x, y, w11, w12, b11, b12, w21, w22, b21):
 
 
 class HandNumpyBuffers:
-    """The same forward and backward with preallocated ``out=`` buffers (no temporaries)."""
+    """The same forward and backward with preallocated ``out=`` buffers (no temporaries; no
+    BLAS call, whose threads stall on a busy shared machine)."""
 
     def __init__(self, n: int) -> None:
         self.a1, self.a2, self.h1, self.h2, self.out, self.g, self.g1, self.g2, self.t = (np.empty(n) for _ in range(9))
@@ -278,28 +279,30 @@ class HandNumpyBuffers:
         a1 += b11
         np.multiply(x, w12, out=a2)
         a2 += b12
-        for a, h in ((a1, h1), (a2, h2)):
+        for a, h in ((a1, h1), (a2, h2)):  # LeakyReLU(0.1) = max(a, 0.1 a), exactly
             np.multiply(a, 0.1, out=h)
-            np.greater(a, 0, out=mask)
-            np.copyto(h, a, where=mask)
+            np.maximum(a, h, out=h)
         np.multiply(h1, w21, out=out)
         np.multiply(h2, w22, out=t)
         out += t
         out += b21
         np.subtract(y, out, out=t)
-        loss = np.abs(t).mean()
+        np.absolute(t, out=out)
+        loss = out.sum() / x.size
         np.sign(t, out=g)
         g *= -1.0 / x.size
-        grads = []
-        for a, w, gk in ((a1, w21, g1), (a2, w22, g2)):
-            np.greater(a, 0, out=mask)
-            np.multiply(g, w * 0.1, out=gk)
-            np.multiply(g, w, out=t)
-            np.copyto(gk, t, where=mask)
-            grads.append(gk)
-        return loss, (
-            np.dot(g1, x), np.dot(g2, x), g1.sum(), g2.sum(), np.dot(g, h1), np.dot(g, h2), g.sum(),
-        )  # fmt: skip
+        for a, w, gk in ((a1, w21, g1), (a2, w22, g2)):  # g · w · (1 where a > 0 else 0.1)
+            np.greater(a, 0.0, out=mask)
+            np.multiply(mask, 0.9, out=gk)
+            gk += 0.1
+            gk *= g
+            gk *= w
+
+        def dot(u, v):
+            np.multiply(u, v, out=t)
+            return t.sum()
+
+        return loss, (dot(g1, x), dot(g2, x), g1.sum(), g2.sum(), dot(g, h1), dot(g, h2), g.sum())
 
 
 def batch_timings(n: int) -> dict[str, float]:
@@ -433,7 +436,7 @@ def compiled_mlp(model: GraphMLP, mode: str):
     without grouping: one numpy call per node, the program graphdl 0.1 ran)."""
     compiled = quiet_compile(model.loss, model.inputs, "numpy" if mode == "per-node" else mode)
     if mode == "per-node":
-        compiled._batches = None
+        compiled.grouping = False
     return compiled
 
 
@@ -593,7 +596,7 @@ def numba_compile_scaling(widths: tuple[int, ...]) -> tuple[str, list[tuple[int,
     for width in widths:
         model = GraphMLP(initial_weights([2, width, width, 1]))
         compiled = quiet_compile(model.loss, model.inputs, "numpy")
-        program = compiled._program
+        program = compiled.program
         statements = sum(len(part) for part in backends.split(program))
         kernels = backends.NumbaRunner(program, f"scaling {width}")
         leaves = [p.value for p in program.leaves]
@@ -636,10 +639,9 @@ def workload_d(micrograd_widths: tuple[int, ...], numba_widths: tuple[int, ...])
             cells[mode] = (compile_seconds, first, step, used)
             numbers[f"{mode} step@{width}"] = step
             numbers[f"{mode} compile@{width}"] = compile_seconds + first
-        program = compiled._program
-        statements = sum(len(part) for part in backends.split(program))
+        statements = sum(len(part) for part in backends.split(compiled.program))
         grouped = cells["numpy"]
-        groups = quiet_compile(model.loss, model.inputs, "numpy")._batches.get(True, 100).groups
+        groups = quiet_compile(model.loss, model.inputs, "numpy").batch_program(100).groups
 
         def interpreted(m=model, f=feed):
             for variable, values in f.items():

@@ -123,7 +123,7 @@ def test_a_dense_layer_is_one_numpy_call_per_group():
     compiled = graphdl.compile(loss, inputs=inputs)
     source = compiled.batch_source
     lines = [line for line in source.splitlines()[3:] if line.strip()]
-    statements = len(compiled._program.body)
+    statements = len(compiled.program.body)
     assert statements > 300 and len(lines) < 30
     assert "64 × Mul:" in source  # the second layer's 8 × 8 weights times activations, one call
     assert "8 × Relu:" in source
@@ -141,10 +141,10 @@ def test_grouped_buffers_are_reused_and_results_are_fresh():
     compiled = graphdl.compile(net.loss, inputs=[net.x, net.label])
     xs, ys = quadratic_data(5, seed=2)
     first = compiled.forward({net.x: xs, net.label: ys})
-    program = compiled._batches.get(False, 5)
-    buffers = program._buffers[1]
+    program = compiled.batch_program(5, gradients=False)
+    buffers = program.buffers[0]
     second = compiled.forward({net.x: xs * 2, net.label: ys})
-    assert program._buffers[1] is buffers  # same batch size: same arrays
+    assert program.buffers[0] is buffers  # same batch size: same arrays
     assert not np.shares_memory(first, buffers) and not np.array_equal(first, second)
 
 
@@ -221,7 +221,7 @@ def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
     for _ in range(3):
         compiled.backward({net.x: xs, net.label: ys})
         runs.append([p.grad for p in compiled.parameters])
-    kernels = compiled._numba.kernels
+    kernels = compiled.kernels
     leaves = np.array([p.value for p in compiled.parameters])
     serial = kernels.module.gradient(1.0 / xs.size, (xs, ys), leaves, np.empty(xs.size))
     assert runs[0] == runs[1] == runs[2] == serial.tolist()
@@ -246,7 +246,7 @@ def test_kernels_are_cached_on_disk_by_source(tmp_path, monkeypatch):
         "net = build_seed_net(); net.initialise('fig8')\n"
         "c = graphdl.compile(net.loss, inputs=[net.x, net.label], backend='numba')\n"
         "c.backward({net.x: 1.0, net.label: 2.0})\n"
-        "print(dict(c._numba.kernels.sample.stats.cache_hits), dict(c._numba.kernels.sample.stats.cache_misses))\n"
+        "print(dict(c.kernels.sample.stats.cache_hits), dict(c.kernels.sample.stats.cache_misses))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)

@@ -185,6 +185,9 @@ class CompiledGraph:
         backends.announce(note)
         self._numba = backends.NumbaRunner(program, repr(self.target.name)) if chosen == "numba" else None
         self._batches = backends.BatchPrograms(program) if program.target_varies else None
+        if not hasattr(self, "grouping"):
+            #: Batches run one numpy call per group of like statements; False runs one call per node.
+            self.grouping = True
         #: The backend in use: "numba" or "numpy".
         self.backend = chosen
 
@@ -226,6 +229,28 @@ class CompiledGraph:
             return self._numba.source
         grouped = self._batches.source() if self._batches is not None else None
         return self._program.source if grouped is None else grouped
+
+    @property
+    def program(self) -> Program:
+        """The generated program: its source, statements and argument layout."""
+        self._refresh()
+        return self._program
+
+    @property
+    def kernels(self) -> Any:
+        """The numba kernels (:class:`graphdl.compiler.numba_backend.NumbaKernels`), or None
+        when the numpy backend runs."""
+        self._refresh()
+        return None if self._numba is None else self._numba.kernels
+
+    def batch_program(self, size: int, gradients: bool = True) -> Any:
+        """The grouped numpy program a batch of ``size`` samples runs
+        (:class:`graphdl.compiler.vectorise.VectorProgram`), or None when the per-node program
+        runs (numba backend, ``grouping`` off, or a target that does not depend on an input)."""
+        self._refresh()
+        if self._batches is None or not self.grouping or self._numba is not None:
+            return None
+        return self._batches.get(gradients, size)
 
     @property
     def parameters(self) -> list[Variable]:
@@ -360,7 +385,7 @@ class CompiledGraph:
                     return scalar_forward(*arguments)
                 except _ARITHMETIC_ERRORS:
                     return _to_float(array_forward(*_as_arrays(arguments)))
-            grouped = self._batches.get(False, size) if self._batches is not None and checked is None else None
+            grouped = self._batches.get(False, size) if self._batches and self.grouping and checked is None else None
             if grouped is not None:
                 return grouped.run(*self._split(arguments), 1.0)[0]
             try:
@@ -405,7 +430,7 @@ class CompiledGraph:
                 mean = out
             else:
                 seed = self._seed(size) if self._program.target_varies else 1.0
-                grouped = self._batches.get(True, size) if self._batches is not None and checked is None else None
+                grouped = self._batches.get(True, size) if self._batches and self.grouping and checked is None else None
                 if grouped is not None:
                     out, grads = grouped.run(*self._split(arguments), 1.0 / size)
                     self._store(grads)

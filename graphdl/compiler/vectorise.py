@@ -281,6 +281,11 @@ class VectorProgram:
         self._function = self.namespace[title]
         self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
 
+    @property
+    def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
+        return None if self._buffers is None else self._buffers[1:]
+
     def fits(self, size: int) -> bool:
         """True when the batch arrays for ``size`` samples stay within the memory cap."""
         return self.batch_rows * size <= MAX_FLOATS
