@@ -128,13 +128,12 @@ class NumbaRunner:
         self.inputs = len(program.input_names)
 
     def one(self, values: Sequence[float], leaves: Sequence[float]) -> tuple[float, list[float]]:
-        value, grads = self.kernels.sample(1.0, tuple(values), np.array(leaves, dtype=np.float64))
+        value, grads = self.kernels.sample(1.0, np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64))
         return float(value), grads.tolist()
 
     def step(self, lr: float, values: Sequence[float], leaves: Sequence[float]) -> tuple[float, list[float]]:
-        columns = tuple(np.array([value]) for value in values)
-        losses, final = self.kernels.sgd(lr, columns, np.array(leaves, dtype=np.float64))
-        return float(losses[0]), final.tolist()
+        loss, final = self.kernels.step(lr, np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64))
+        return float(loss), final.tolist()
 
     def batch_forward(self, values: Sequence[np.ndarray], leaves: Sequence[float]) -> np.ndarray:
         return self.kernels.batch_values(tuple(values), np.array(leaves, dtype=np.float64))

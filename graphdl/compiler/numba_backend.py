@@ -41,7 +41,7 @@ MAX_STATEMENTS = 400
 #: The functions a statement may call that numba_primitives defines.
 PRIMITIVES = frozenset({"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum"})
 #: Bumped when the kernel template or the primitives change, so stale cache files are not reused.
-KERNEL_VERSION = "2"
+KERNEL_VERSION = "3"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
@@ -108,7 +108,7 @@ def _own_names(spec: KernelSpec, wanted: Sequence[str]) -> dict[str, str]:
 
 
 def kernel_source(spec: KernelSpec) -> str:
-    """The Python source of the four kernels (readable; numba compiles it)."""
+    """The Python source of the kernels (readable; numba compiles it)."""
     own = _own_names(
         spec,
         [
@@ -167,6 +167,22 @@ def kernel_source(spec: KernelSpec) -> str:
         *block("    ", spec.forward_lines),
         *block("    ", spec.backward_lines),
         f"    return {spec.target_value}, " + (f"np.array([{grads}])" if grads else "np.empty(0)"),
+        "",
+        "",
+        f"@{jit}",
+        f"def step({lr}, {inputs}, {leaves}):",
+        '    """One SGD step for one sample: the loss, and the leaves after the update."""',
+        *unpack_inputs("    ", inputs, None),
+        *unpack_leaves("    "),
+        f"    {seed} = 1.0",
+        *block("    ", spec.forward_lines),
+        *block("    ", spec.backward_lines),
+        f"    {leaves} = {leaves}.copy()",
+        *[
+            f"    {leaves}[{k}] = {p} - {lr} * {g}"
+            for k, (p, g) in enumerate(zip(spec.leaf_names, spec.gradient_names))
+        ],
+        f"    return {spec.target_value}, {leaves}",
         "",
         "",
         f"@{jit}",
@@ -251,7 +267,7 @@ def _load(path: Path, name: str) -> ModuleType:
 
 
 class NumbaKernels:
-    """The four kernels of one program, loaded from (or written to) the kernel cache."""
+    """The kernels of one program, loaded from (or written to) the kernel cache."""
 
     def __init__(self, spec: KernelSpec) -> None:
         import numba
@@ -269,6 +285,7 @@ class NumbaKernels:
         self.path = path
         module = _load(path, f"graphdl_kernel_{digest}")
         self.sample = module.sample
+        self.step = module.step
         self.sgd = module.sgd
         self.module = module
 
