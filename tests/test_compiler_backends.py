@@ -212,6 +212,34 @@ def test_numba_sgd_equals_the_python_loop_bit_for_bit():
 
 
 @needs_numba
+def test_grouped_numba_kernels_compute_what_the_straight_line_ones_do(monkeypatch):
+    monkeypatch.setattr(numba_backend, "MAX_STATEMENTS", 0)  # every graph takes the loops over groups
+    xs, ys = quadratic_data(200, seed=5)
+    finals = []
+    for backend in ("numpy", "numba"):
+        net = _seed_net()
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
+        losses = compiled.sgd({net.x: xs, net.label: ys}, lr=0.01)
+        finals.append(([p.value for p in net.params], losses.tolist()))
+    assert compiled.kernels.grouped and "for j in range(2):  # 2 × Mul" in compiled.kernels.source
+    assert finals[0] == finals[1]
+
+
+@needs_numba
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_grouped_numba_kernels_match_the_interpreter_on_random_graphs(seed, monkeypatch):
+    monkeypatch.setattr(numba_backend, "MAX_STATEMENTS", 0)
+    _check_agreement(seed, 7, "numba", 1e-9)
+
+
+def test_long_sums_are_split_intolike_terms():
+    assert numba_backend.like_terms("_0 * _1 + _2 * _3 + _4 * _5") == ("_0 * _1", [[0, 1], [2, 3], [4, 5]])
+    assert numba_backend.like_terms("_0 + _1 - _2 + _3") is None  # (a + b) - c is not a + (b - c)
+    assert numba_backend.like_terms("_0 * _1 + _2 + _3") is None  # unlike terms
+
+
+@needs_numba
 @pytest.mark.slow
 def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
     net = _seed_net()
@@ -278,10 +306,11 @@ def test_without_numba_a_one_line_note_and_numpy(monkeypatch):
 @needs_numba
 def test_big_graphs_fall_back_to_numpy_with_the_reason(monkeypatch):
     monkeypatch.setattr(numba_backend, "MAX_STATEMENTS", 10)
+    monkeypatch.setattr(numba_backend, "MAX_GROUPS", 3)
     net = _seed_net()
-    with pytest.warns(RuntimeWarning, match="27 statements is above the numba backend's limit of 10"):
+    with pytest.warns(RuntimeWarning, match=r"27 statements in \d+ groups is above the numba backend's limit of 3"):
         compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
-    assert compiled.backend == "numpy"
+    assert compiled.backend == "numpy" and compiled.kernels is None
 
 
 def test_auto_follows_graphdl_backend(monkeypatch):

@@ -74,13 +74,6 @@ def choose(requested: str, program: Any, nodes: Sequence[Any]) -> tuple[str, str
         names = ", ".join(unknown)
         note = f"graphdl.compile: the numba backend has no kernel code for {names}; using the numpy backend"
         return "numpy", note if requested == "numba" else None
-    statements = sum(len(part) for part in split(program))
-    if statements > numba_backend.MAX_STATEMENTS:
-        note = (
-            f"graphdl.compile: {statements} statements is above the numba backend's limit of "
-            f"{numba_backend.MAX_STATEMENTS} (numba compiles about 10 ms per statement); using the numpy backend"
-        )
-        return "numpy", note if requested == "numba" else None
     return "numba", None
 
 

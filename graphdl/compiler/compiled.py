@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.compiler import backends
+from graphdl.compiler import backends, numba_backend
 from graphdl.compiler.codegen import Program, generate, sgd_source
 from graphdl.core.anomaly import AnomalyError, anomaly_active
 from graphdl.core.node import Node, UnsetValueError, Value, Variable, cached_values, check_value
@@ -182,8 +182,15 @@ class CompiledGraph:
 
     def _setup_backend(self, program: Program) -> None:
         chosen, note = backends.choose(self.requested_backend, program, self.target.ancestors())
+        self._numba = None
+        if chosen == "numba":
+            try:
+                self._numba = backends.NumbaRunner(program, repr(self.target.name))
+            except numba_backend.TooBig as error:
+                chosen = "numpy"
+                if self.requested_backend == "numba":
+                    note = f"graphdl.compile: {error}; using the numpy backend"
         backends.announce(note)
-        self._numba = backends.NumbaRunner(program, repr(self.target.name)) if chosen == "numba" else None
         self._batches = backends.BatchPrograms(program) if program.target_varies else None
         if not hasattr(self, "grouping"):
             #: Batches run one numpy call per group of like statements; False runs one call per node.

@@ -35,15 +35,33 @@ import numpy as np
 PARALLEL_FROM = 20_000
 #: Chunks of a batch gradient: partial sums per chunk, added in order (deterministic).
 CHUNKS = 64
-#: Straight-line statements above which numba's compile time (about 10 ms per statement,
-#: growing faster than linearly) no longer pays for itself; bigger graphs use numpy.
+#: Straight-line statements above which the kernels loop over groups of like statements
+#: instead: numba compiles about 6 ms per straight-line statement.
 MAX_STATEMENTS = 400
+#: Groups above which numba's compile time no longer pays for itself; bigger graphs use numpy.
+MAX_GROUPS = 150
 #: The functions a statement may call that numba_primitives defines.
 PRIMITIVES = frozenset({"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum"})
 #: Bumped when the kernel template or the primitives change, so stale cache files are not reused.
 KERNEL_VERSION = "3"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_PLACEHOLDER = re.compile(r"\b_(\d+)\b")
+_JIT = 'njit(cache=True, error_model="numpy")'
+_PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
+_HEADER = [
+    "import numpy as np",
+    "from numba import njit, prange",
+    "",
+    "from graphdl.compiler.numba_primitives import (  # noqa: F401",
+    "    batch_sum, clip, exp, expm1, inf, log, log1p, nan, pow, sign, tanh, where,",
+    ")",
+]
+_OWN = ("inputs", "leaves", "lr", "columns", "count", "losses", "values", "partial", "chunk", "i", "lo", "hi", "total")
+
+
+class TooBig(ValueError):
+    """The graph is too big for numba's compile time to pay."""
 
 
 def available() -> bool:
@@ -107,31 +125,59 @@ def _own_names(spec: KernelSpec, wanted: Sequence[str]) -> dict[str, str]:
     return names
 
 
+def _batch_wrappers(n_grads: int, own: dict[str, str], serial: bool = True) -> list[str]:
+    """``gradient``/``forward_values`` (one thread) and their ``_parallel`` twins around the
+    kernels ``gradient_chunk`` and ``values_chunk``: the same chunks, so the same sums."""
+    seed, columns, leaves, values = "seed", own["columns"], own["leaves"], own["values"]
+    count, partial, chunk, lo, hi, total = (
+        own["count"],
+        own["partial"],
+        own["chunk"],
+        own["lo"],
+        own["hi"],
+        own["total"],
+    )
+    jit = _JIT
+    parallel = _PARALLEL
+    out: list[str] = []
+    variants = (("", jit, "range"), ("_parallel", parallel, "prange"))
+    for name, decorator, loop in variants if serial else variants[1:]:
+        out += [
+            "",
+            f"@{decorator}",
+            f"def gradient{name}({seed}, {columns}, {leaves}, {values}):",
+            f'    """Batch-mean gradient: {CHUNKS} chunks ({loop}), their partial sums added in chunk order."""',
+            f"    {count} = {columns}[0].shape[0]",
+            f"    {partial} = np.zeros(({CHUNKS}, {max(n_grads, 1)}))",
+            f"    for {chunk} in {loop}({CHUNKS}):",
+            f"        {lo} = {chunk} * {count} // {CHUNKS}",
+            f"        {hi} = ({chunk} + 1) * {count} // {CHUNKS}",
+            f"        gradient_chunk({seed}, {columns}, {leaves}, {values}, {lo}, {hi}, {partial}[{chunk}])",
+            f"    {total} = {partial}[0].copy()",
+            f"    for {chunk} in range(1, {CHUNKS}):",
+            f"        {total} += {partial}[{chunk}]",
+            f"    return {total}",
+            "",
+            "",
+            f"@{decorator}",
+            f"def forward_values{name}({columns}, {leaves}, {values}):",
+            f'    """The target\'s value for every sample ({CHUNKS} chunks, {loop})."""',
+            f"    {count} = {columns}[0].shape[0]",
+            f"    for {chunk} in {loop}({CHUNKS}):",
+            f"        values_chunk({columns}, {leaves}, {values}, {chunk} * {count} // {CHUNKS}, "
+            f"({chunk} + 1) * {count} // {CHUNKS})",
+            "",
+        ]
+    return out
+
+
 def kernel_source(spec: KernelSpec) -> str:
     """The Python source of the kernels (readable; numba compiles it)."""
-    own = _own_names(
-        spec,
-        [
-            "inputs",
-            "leaves",
-            "lr",
-            "columns",
-            "count",
-            "losses",
-            "values",
-            "partial",
-            "chunk",
-            "i",
-            "lo",
-            "hi",
-            "total",
-        ],
-    )
+    own = _own_names(spec, _OWN)
     inputs, leaves, lr = own["inputs"], own["leaves"], own["lr"]
     seed = "seed"  # the statements' own name for d(mean)/d(value of one sample)
     columns, count, losses, values = own["columns"], own["count"], own["losses"], own["values"]
-    partial, chunk, i = own["partial"], own["chunk"], own["i"]
-    lo, hi, total = own["lo"], own["hi"], own["total"]
+    partial, i, lo, hi = own["partial"], own["i"], own["lo"], own["hi"]
     n_grads = len(spec.gradient_names)
 
     def unpack_leaves(indent: str) -> list[str]:
@@ -147,16 +193,10 @@ def kernel_source(spec: KernelSpec) -> str:
         return [indent + line for line in lines]
 
     grads = ", ".join(spec.gradient_names)
-    jit = 'njit(cache=True, error_model="numpy")'
-    parallel = 'njit(cache=True, error_model="numpy", parallel=True)'
+    jit = _JIT
     out: list[str] = [
         f"# graphdl machine-code kernels for {spec.title}",
-        "import numpy as np",
-        "from numba import njit, prange",
-        "",
-        "from graphdl.compiler.numba_primitives import (  # noqa: F401",
-        "    batch_sum, clip, exp, expm1, inf, log, log1p, nan, pow, sign, tanh, where,",
-        ")",
+        *_HEADER,
         "",
         "",
         f"@{jit}",
@@ -227,33 +267,276 @@ def kernel_source(spec: KernelSpec) -> str:
         f"        {values}[{i}] = {spec.target_value}",
         "",
     ]
-    for name, decorator, loop in (("", jit, "range"), ("_parallel", parallel, "prange")):
-        out += [
-            "",
-            f"@{decorator}",
-            f"def gradient{name}({seed}, {columns}, {leaves}, {values}):",
-            f'    """Batch-mean gradient: {CHUNKS} chunks ({loop}), their partial sums added in chunk order."""',
-            f"    {count} = {columns}[0].shape[0]",
-            f"    {partial} = np.zeros(({CHUNKS}, {max(n_grads, 1)}))",
-            f"    for {chunk} in {loop}({CHUNKS}):",
-            f"        {lo} = {chunk} * {count} // {CHUNKS}",
-            f"        {hi} = ({chunk} + 1) * {count} // {CHUNKS}",
-            f"        gradient_chunk({seed}, {columns}, {leaves}, {values}, {lo}, {hi}, {partial}[{chunk}])",
-            f"    {total} = {partial}[0].copy()",
-            f"    for {chunk} in range(1, {CHUNKS}):",
-            f"        {total} += {partial}[{chunk}]",
-            f"    return {total}",
-            "",
-            "",
-            f"@{decorator}",
-            f"def forward_values{name}({columns}, {leaves}, {values}):",
-            f'    """The target\'s value for every sample ({CHUNKS} chunks, {loop})."""',
-            f"    {count} = {columns}[0].shape[0]",
-            f"    for {chunk} in {loop}({CHUNKS}):",
-            f"        values_chunk({columns}, {leaves}, {values}, {chunk} * {count} // {CHUNKS}, "
-            f"({chunk} + 1) * {count} // {CHUNKS})",
-            "",
-        ]
+    out += _batch_wrappers(n_grads, own)
+    return "\n".join(out)
+
+
+def _row_text(rows: Sequence[int], arrays: dict[tuple[int, ...], str]) -> str:
+    """The row of element ``j`` of a group: a constant, ``a + d * j``, or a constant index array."""
+    first = rows[0]
+    if len(rows) == 1:
+        return str(first)
+    step = rows[1] - first
+    if all(b - a == step for a, b in zip(rows, rows[1:])):
+        if step == 0:
+            return str(first)
+        return f"{first} + j" if step == 1 else f"{first} + {step} * j"
+    key = tuple(rows)
+    if key not in arrays:
+        arrays[key] = f"I{len(arrays)}"
+    return f"{arrays[key]}[j]"
+
+
+def _top_level_terms(template: str) -> list[str] | None:
+    """``t0 + t1 + ... + tn`` split into its terms when the template is a left-to-right sum
+    whose terms have no top-level ``-`` (so summing them one by one is the same arithmetic)."""
+    terms, depth, start = [], 0, 0
+    for index, char in enumerate(template):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and template.startswith(" + ", index):
+            terms.append(template[start:index])
+            start = index + 3
+        elif depth == 0 and template.startswith(" - ", index):
+            return None
+    terms.append(template[start:])
+    return terms if len(terms) > 2 else None
+
+
+def like_terms(template: str) -> tuple[str, list[list[int]]] | None:
+    """A sum of terms that are the same expression of different placeholders, as
+    (that expression over ``_0 … _m``, the placeholders of each term)."""
+    terms = _top_level_terms(template)
+    if terms is None:
+        return None
+    shapes, placeholders = set(), []
+    for term in terms:
+        found = [int(p) for p in _PLACEHOLDER.findall(term)]
+        local = {p: k for k, p in enumerate(dict.fromkeys(found))}
+        shapes.add(_PLACEHOLDER.sub(lambda m, local=local: f"_{local[int(m.group(1))]}", term))
+        placeholders.append(list(local))
+    if len(shapes) != 1 or len({len(p) for p in placeholders}) != 1 or not placeholders[0]:
+        return None
+    return shapes.pop(), placeholders
+
+
+def _table_text(table: list[list[int]], arrays: dict[tuple[int, ...], str], shape: tuple[int, int]) -> str:
+    """Row of element ``j``, term ``t``: ``a + dj * j + dt * t`` when the table allows, else a 2-D index array."""
+    first = table[0][0]
+    dj = table[1][0] - first if len(table) > 1 else 0
+    dt = table[0][1] - first if len(table[0]) > 1 else 0
+    if all(table[j][t] == first + dj * j + dt * t for j in range(shape[0]) for t in range(shape[1])):
+        return f"{first} + {dj} * j + {dt} * t"
+    key = (shape[0], shape[1], *(r for row in table for r in row))
+    if key not in arrays:
+        arrays[key] = f"T{len(arrays)}"
+    return f"{arrays[key]}[j, t]"
+
+
+def _array_line(name: str, key: tuple[int, ...]) -> str:
+    if name.startswith("T"):  # a 2-D table: (elements, terms, rows...)
+        return f"{name} = np.array({list(key[2:])}, dtype=np.int64).reshape({key[0]}, {key[1]})"
+    return f"{name} = np.array({list(key)}, dtype=np.int64)"
+
+
+def grouped_kernel_source(spec: KernelSpec) -> str:
+    """Kernels for big graphs: every value of one sample is a row of one array ``R``, and
+    each group of like statements (as in :mod:`graphdl.compiler.vectorise`) is one loop.
+    numba compiles a loop body once, so compile time grows with the number of groups, not
+    of statements. The arithmetic of each statement, the order of the statements that
+    depend on each other and the order of the sums are those of the straight-line kernels."""
+    from graphdl.compiler.vectorise import plan_groups
+
+    row: dict[str, int] = {}
+    for name in (*spec.input_names, "seed", *spec.leaf_names):
+        row[name] = len(row)
+    arrays: dict[tuple[int, ...], str] = {}
+    functions: list[str] = []
+    aliases: dict[str, str] = {}
+    sources = list(row)
+    group_count = 0
+    for title, lines in (("forward_rows", spec.forward_lines), ("backward_rows", spec.backward_lines)):
+        aliases, groups = plan_groups(lines, sources, sources, lambda template, batch: True, alias=aliases)
+        group_count += len(groups)
+        body = []
+        for group in groups:
+            for statement in group.statements:
+                row[statement.name] = len(row)
+            count = len(group.statements)
+            out = _row_text([row[s.name] for s in group.statements], arrays)
+            operands = [
+                _row_text([row[s.operands[k]] for s in group.statements], arrays)
+                for k in range(len(group.statements[0].operands))
+            ]
+            note = group.statements[0].note or "statement"
+            first, last = group.statements[0].name, group.statements[-1].name
+            label = f"{first} ({note})" if count == 1 else f"{count} × {note}: {first} … {last}"
+            like = like_terms(group.template)
+            if like is not None:  # a long sum: one loop over its terms, summed in the same order
+                term, placeholders = like
+                n_terms = len(placeholders)
+                tables = [
+                    _table_text(
+                        [[row[s.operands[p[k]]] for p in placeholders] for s in group.statements],
+                        arrays,
+                        (count, n_terms),
+                    )
+                    for k in range(len(placeholders[0]))
+                ]
+                text = _PLACEHOLDER.sub(lambda m, ops=tables: f"R[{ops[int(m.group(1))]}]", term)
+                body += [
+                    f"    for j in range({count}):  # {label}: {n_terms} terms",
+                    "        t = 0",
+                    f"        total = {text}",
+                    f"        for t in range(1, {n_terms}):",
+                    f"            total = total + {text}",
+                    f"        R[{out}] = total",
+                ]
+                continue
+            text = _PLACEHOLDER.sub(lambda m, ops=operands: f"R[{ops[int(m.group(1))]}]", group.template)
+            if count == 1:
+                body.append(f"    R[{out}] = {text}  # {label}")
+            else:
+                body += [f"    for j in range({count}):  # {label}", f"        R[{out}] = {text}"]
+        functions += ["", "", f"@{_JIT}", f"def {title}(R):", *(body or ["    pass"])]
+        sources = [*sources, *(s for s in list(row) if s not in sources)]
+
+    def locate(name: str) -> int:
+        return row[aliases.get(name, name)]
+
+    n_inputs, n_leaves, n_grads = len(spec.input_names), len(spec.leaf_names), len(spec.gradient_names)
+    seed_row, leaf0 = n_inputs, n_inputs + 1
+    if group_count > MAX_GROUPS:
+        raise TooBig(
+            f"{spec.statements} statements in {group_count} groups is above the numba backend's limit of "
+            f"{MAX_GROUPS} groups (each group is a loop numba compiles in about 0.1 s)"
+        )
+    value_row = locate(spec.target_value)
+    grad_rows = [locate(g) for g in spec.gradient_names]
+    own = {name: name for name in _OWN}
+    rows_total = len(row)
+
+    def load_inputs(indent: str, index: str | None) -> list[str]:
+        source = "columns" if index else "inputs"
+        return [f"{indent}R[{k}] = {source}[{k}]" + (f"[{index}]" if index else "") for k in range(n_inputs)]
+
+    out = [
+        f"# graphdl machine-code kernels for {spec.title}: {spec.statements} statements in loops over groups",
+        *_HEADER,
+        "",
+        *(_array_line(name, key) for key, name in arrays.items()),
+        f"GRAD_ROWS = np.array({grad_rows}, dtype=np.int64)",
+        *functions,
+        "",
+        "",
+        f"@{_JIT}",
+        "def sample(seed, inputs, leaves):",
+        '    """Value and parameter gradients for one sample (seed = d(mean)/d(value))."""',
+        f"    R = np.empty({rows_total})",
+        *load_inputs("    ", None),
+        f"    R[{seed_row}] = seed",
+        f"    R[{leaf0}:{leaf0 + n_leaves}] = leaves",
+        "    forward_rows(R)",
+        "    backward_rows(R)",
+        f"    return R[{value_row}], R[GRAD_ROWS]",
+        "",
+        "",
+        f"@{_JIT}",
+        "def step(lr, inputs, leaves):",
+        '    """One SGD step for one sample: the loss, and the leaves after the update."""',
+        f"    R = np.empty({rows_total})",
+        *load_inputs("    ", None),
+        f"    R[{seed_row}] = 1.0",
+        f"    R[{leaf0}:{leaf0 + n_leaves}] = leaves",
+        "    forward_rows(R)",
+        "    backward_rows(R)",
+        "    leaves = leaves.copy()",
+        f"    for k in range({n_grads}):",
+        "        leaves[k] = leaves[k] - lr * R[GRAD_ROWS[k]]",
+        f"    return R[{value_row}], leaves",
+        "",
+        "",
+        f"@{_JIT}",
+        "def sgd(lr, columns, leaves):",
+        '    """Per-sample SGD over the columns; returns the losses and the final leaves."""',
+        f"    R = np.empty({rows_total})",
+        f"    R[{leaf0}:{leaf0 + n_leaves}] = leaves",
+        "    count = columns[0].shape[0]",
+        "    losses = np.empty(count)",
+        "    for i in range(count):",
+        *load_inputs("        ", "i"),
+        f"        R[{seed_row}] = 1.0",
+        "        forward_rows(R)",
+        "        backward_rows(R)",
+        f"        for k in range({n_grads}):",
+        f"            R[{leaf0} + k] = R[{leaf0} + k] - lr * R[GRAD_ROWS[k]]",
+        f"        losses[i] = R[{value_row}]",
+        f"    return losses, R[{leaf0}:{leaf0 + n_leaves}].copy()",
+        "",
+        "",
+        f"@{_JIT}",
+        "def gradient_chunk(seed, columns, leaves, values, lo, hi, partial):",
+        '    """Samples lo..hi-1: values into `values`, the sum of their gradients into `partial`."""',
+        f"    R = np.empty({rows_total})",
+        f"    R[{seed_row}] = seed",
+        f"    R[{leaf0}:{leaf0 + n_leaves}] = leaves",
+        f"    sums = np.zeros({max(n_grads, 1)})",
+        "    for i in range(lo, hi):",
+        *load_inputs("        ", "i"),
+        "        forward_rows(R)",
+        "        backward_rows(R)",
+        f"        for k in range({n_grads}):",
+        "            sums[k] += R[GRAD_ROWS[k]]",
+        f"        values[i] = R[{value_row}]",
+        f"    partial[:] = sums[:{max(n_grads, 1)}]",
+        "",
+        "",
+        f"@{_JIT}",
+        "def values_chunk(columns, leaves, values, lo, hi):",
+        '    """The target\'s value for samples lo..hi-1."""',
+        f"    R = np.empty({rows_total})",
+        f"    R[{leaf0}:{leaf0 + n_leaves}] = leaves",
+        "    for i in range(lo, hi):",
+        *load_inputs("        ", "i"),
+        "        forward_rows(R)",
+        f"        values[i] = R[{value_row}]",
+        "",
+        "",
+        f"@{_JIT}",
+        "def gradient(seed, columns, leaves, values):",
+        f'    """Batch-mean gradient: {CHUNKS} chunks, partial sums added in chunk order (as gradient_parallel)."""',
+        "    count = columns[0].shape[0]",
+        f"    R = np.empty({rows_total})",
+        f"    R[{seed_row}] = seed",
+        f"    R[{leaf0}:{leaf0 + n_leaves}] = leaves",
+        f"    partial = np.zeros(({CHUNKS}, {max(n_grads, 1)}))",
+        f"    for chunk in range({CHUNKS}):",
+        f"        sums = np.zeros({max(n_grads, 1)})",
+        f"        for i in range(chunk * count // {CHUNKS}, (chunk + 1) * count // {CHUNKS}):",
+        *load_inputs("            ", "i"),
+        "            forward_rows(R)",
+        "            backward_rows(R)",
+        f"            for k in range({n_grads}):",
+        "                sums[k] += R[GRAD_ROWS[k]]",
+        f"            values[i] = R[{value_row}]",
+        "        partial[chunk] = sums",
+        "    total = partial[0].copy()",
+        f"    for chunk in range(1, {CHUNKS}):",
+        "        total += partial[chunk]",
+        "    return total",
+        "",
+        "",
+        f"@{_JIT}",
+        "def forward_values(columns, leaves, values):",
+        '    """The target\'s value for every sample."""',
+        f"    R = np.empty({rows_total})",
+        f"    R[{leaf0}:{leaf0 + n_leaves}] = leaves",
+        "    for i in range(columns[0].shape[0]):",
+        *load_inputs("        ", "i"),
+        "        forward_rows(R)",
+        f"        values[i] = R[{value_row}]",
+        *_batch_wrappers(n_grads, own, serial=False),
+    ]
     return "\n".join(out)
 
 
@@ -273,7 +556,8 @@ class NumbaKernels:
         import numba
 
         self.spec = spec
-        self.source = kernel_source(spec)
+        self.grouped = spec.statements > MAX_STATEMENTS
+        self.source = grouped_kernel_source(spec) if self.grouped else kernel_source(spec)
         digest = hashlib.sha256(f"{KERNEL_VERSION} {numba.__version__}\n{self.source}".encode()).hexdigest()[:24]
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)

@@ -168,6 +168,44 @@ class _Group:
     statements: list[Statement] = field(default_factory=list)
 
 
+def plan_groups(
+    lines: Sequence[str],
+    sources: Sequence[str],
+    batch_sources: Sequence[str],
+    varies: Any,
+    grouped: bool = True,
+    alias: dict[str, str] | None = None,
+) -> tuple[dict[str, str], list[_Group]]:
+    """Group the statements ``lines`` (defined in order, each name once) over ``sources``.
+
+    Returns the copies (``name -> the name it copies``, no statement of their own) and the
+    groups in an order that runs every statement after its operands. ``varies(template,
+    batch)`` says whether a statement's result is a batch; ``grouped=False`` puts each
+    statement in a group of its own; ``alias`` continues the copies of earlier statements.
+    """
+    level: dict[str, int] = dict.fromkeys(sources, 0)
+    alias = dict(alias or {})
+    batch_names = set(batch_sources)
+    groups: dict[tuple[Any, ...], _Group] = {}
+    for line in lines:
+        statement = parse(line)
+        operands = tuple(alias.get(o, o) for o in statement.operands)
+        statement.operands = operands
+        if statement.template == "_0":
+            alias[statement.name] = operands[0]
+            continue
+        batch = tuple(o in batch_names for o in operands)
+        depth = 1 + max((level[o] for o in operands), default=0)
+        level[statement.name] = depth
+        key = (depth, statement.template, batch) if grouped else (depth, statement.name, batch)
+        group = groups.setdefault(key, _Group(statement.template, batch))
+        group.statements.append(statement)
+        if varies(statement.template, batch):
+            batch_names.add(statement.name)
+    ordered = sorted(groups.items(), key=lambda item: item[0][0])  # stable: insertion order within a depth
+    return alias, [group for _, group in ordered]
+
+
 def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
     """Rows as a slice when they form an arithmetic progression, else an index array."""
     first = rows[0]
@@ -198,33 +236,24 @@ class VectorProgram:
         batch_row["seed"] = len(batch_row)
         scalar_row: dict[str, int] = {name: k for k, name in enumerate(leaf_names)}
         self.seed_row = batch_row["seed"]
-        level: dict[str, int] = dict.fromkeys([*batch_row, *scalar_row], 0)
-        alias: dict[str, str] = {}
-        batch_names = set(batch_row)
-        groups: dict[tuple[int, str, tuple[bool, ...]], _Group] = {}
         translations: dict[tuple[str, tuple[bool, ...]], _Translator] = {}
-        for line in lines:
-            statement = parse(line)
-            operands = tuple(alias.get(o, o) for o in statement.operands)
-            statement.operands = operands
-            if statement.template == "_0":
-                alias[statement.name] = operands[0]
-                continue
-            batch = tuple(o in batch_names for o in operands)
-            key = (statement.template, batch)
+
+        def translate(template: str, batch: tuple[bool, ...]) -> _Translator:
+            key = (template, batch)
             if key not in translations:
-                translations[key] = _Translator(statement.template, batch)
-            depth = 1 + max((level[o] for o in operands), default=0)
-            level[statement.name] = depth
-            group_key = (depth, *key) if grouped else (depth, statement.name, batch)
-            group = groups.setdefault(group_key, _Group(statement.template, batch))
-            group.statements.append(statement)
-            if translations[key].varies:
-                batch_names.add(statement.name)
-        ordered = sorted(groups.items(), key=lambda item: item[0][0])
+                translations[key] = _Translator(template, batch)
+            return translations[key]
+
+        alias, ordered = plan_groups(
+            lines,
+            [*batch_row, *scalar_row],
+            list(batch_row),
+            lambda template, batch: translate(template, batch).varies,
+            grouped,
+        )
         self.namespace: dict[str, Any] = {**_SCALAR_FUNCTIONS, "np": np, "inf": float("inf"), "nan": float("nan")}
         body: list[str] = []
-        for _, group in ordered:
+        for group in ordered:
             translator = translations[(group.template, group.batch)]
             rows = batch_row if translator.varies else scalar_row
             start = len(rows)
