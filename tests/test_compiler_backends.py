@@ -282,6 +282,23 @@ def test_kernels_are_cached_on_disk_by_source(tmp_path, monkeypatch):
     assert hits.count(": 1") == 1 and misses.endswith("}") and ": " not in misses
 
 
+def test_every_primitive_has_kernel_code():
+    from graphdl.compiler.kernel_code import BUILTINS, KERNEL_CODE
+    from graphdl.core.primitives import PRIMITIVES
+
+    assert set(PRIMITIVES) <= set(KERNEL_CODE) | BUILTINS, "add the new primitive to graphdl/compiler/kernel_code.py"
+    for name, primitive in PRIMITIVES.items():  # the kernel code computes what the float version computes
+        if name in KERNEL_CODE:
+            for args in [(0.5, 2.0, 3.0), (-1.5, 0.25, 0.75), (0.0, 2.0, 1.0)]:
+                arguments = args[: primitive.arity]
+                if name == "pow" and arguments[0] < 0:
+                    continue  # plain Python gives a complex number here; compiled, NaN as numpy
+                with np.errstate(all="ignore"):
+                    expected = primitive.scalar(*arguments)
+                got = KERNEL_CODE[name](*arguments)
+                assert got == pytest.approx(expected, rel=1e-15, nan_ok=True), name
+
+
 def test_cache_directory_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GRAPHDL_CACHE_DIR", str(tmp_path / "mine"))
     assert numba_backend.cache_dir() == tmp_path / "mine" / "kernels"

@@ -31,6 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.compiler import kernel_code
+from graphdl.compiler.kernel_code import BUILTINS, KERNEL_CODE
+
 #: Batches from this size run over the cores (prange); smaller ones in one thread (same chunks, same sums).
 PARALLEL_FROM = 20_000
 #: Chunks of a batch gradient: partial sums per chunk, added in order (deterministic).
@@ -43,10 +46,10 @@ MAX_STATEMENTS = 400
 #: (measured: MLP(2, [32, 32, 1]), 6 079 statements, compiles 16 s for 1.6x numpy's speed).
 MAX_GROUPED_STATEMENTS = 2500
 MAX_GROUPS = 150
-#: The functions a statement may call that numba_primitives defines.
-PRIMITIVES = frozenset({"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum"})
+#: The functions a statement may call that a kernel can run.
+PRIMITIVES = frozenset(KERNEL_CODE) | BUILTINS
 #: Bumped when the kernel template or the primitives change, so stale cache files are not reused.
-KERNEL_VERSION = "3"
+KERNEL_VERSION = "4"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _PLACEHOLDER = re.compile(r"\b_(\d+)\b")
@@ -56,9 +59,7 @@ _HEADER = [
     "import numpy as np",
     "from numba import njit, prange",
     "",
-    "from graphdl.compiler.numba_primitives import (  # noqa: F401",
-    "    batch_sum, clip, exp, expm1, inf, log, log1p, nan, pow, sign, tanh, where,",
-    ")",
+    f"from graphdl.compiler.numba_primitives import {', '.join(sorted([*KERNEL_CODE, 'inf', 'nan']))}  # noqa: F401",
 ]
 _OWN = ("inputs", "leaves", "lr", "columns", "count", "losses", "values", "partial", "chunk", "i", "lo", "hi", "total")
 
@@ -566,7 +567,9 @@ class NumbaKernels:
         self.spec = spec
         self.grouped = spec.statements > MAX_STATEMENTS
         self.source = grouped_kernel_source(spec) if self.grouped else kernel_source(spec)
-        digest = hashlib.sha256(f"{KERNEL_VERSION} {numba.__version__}\n{self.source}".encode()).hexdigest()[:24]
+        primitives = Path(kernel_code.__file__).read_bytes()  # kernels inline them: a change must not hit old code
+        key = f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives + self.source.encode()
+        digest = hashlib.sha256(key).hexdigest()[:24]
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"graphdl_kernel_{digest}.py"
