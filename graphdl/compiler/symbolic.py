@@ -23,6 +23,8 @@ import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from graphdl.core.backend import Backend
 from graphdl.core.primitives import PRIMITIVES
 
@@ -207,8 +209,9 @@ def binary(symbol: str, left: Any, right: Any) -> Expr:
     if left.number is not None and right.number is not None:
         try:
             return literal(function(left.number, right.number))
-        except ArithmeticError:
-            pass  # e.g. 1.0 / 0.0: leave it to run time, where the namespaces handle it
+        except ArithmeticError:  # 1.0 / 0.0: IEEE arithmetic (as the interpreter) says inf or nan
+            with np.errstate(all="ignore"):
+                return literal(float(function(np.float64(left.number), np.float64(right.number))))
     if symbol == "*":
         if right.number == 1.0:
             return left
@@ -237,9 +240,23 @@ def negate(item: Any) -> Expr:
     return Expr(f"-{_wrap(item, _UNARY)}", _UNARY, negated=item, depth=item.depth + 1)
 
 
-def compare(symbol: str, left: Any, right: Any) -> Expr:
-    """``left <symbol> right``; operands that are comparisons get brackets (no chaining)."""
-    left, right = _spill(lift(left), MAX_OPERAND_TEXT), _spill(lift(right), MAX_OPERAND_TEXT)
+_COMPARISONS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def compare(symbol: str, left: Any, right: Any) -> Expr | bool:
+    """``left <symbol> right``; operands that are comparisons get brackets (no chaining).
+    Two literals compare now, to a Python bool, which :func:`where` selects with."""
+    left, right = lift(left), lift(right)
+    if left.number is not None and right.number is not None:
+        return _COMPARISONS[symbol](left.number, right.number)
+    left, right = _spill(left, MAX_OPERAND_TEXT), _spill(right, MAX_OPERAND_TEXT)
     text = f"{_wrap(left, _COMPARE + 1)} {symbol} {_wrap(right, _COMPARE + 1)}"
     return Expr(text, _COMPARE, depth=max(left.depth, right.depth) + 1)
 
@@ -252,5 +269,13 @@ def call(name: str, *args: Any) -> Expr:
     return Expr(f"{name}({', '.join(item.text for item in items)})", _ATOM, depth=max(i.depth for i in items) + 1)
 
 
+def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
+    """``where(condition, if_true, if_false)``; a condition known now (two literals
+    compared) selects its branch at once."""
+    if condition is True or condition is False:
+        return lift(if_true if condition else if_false)
+    return call("where", condition, if_true, if_false)
+
+
 #: The backend that writes source text: one call per primitive of the table.
-SYMBOLIC = Backend("symbolic", {name: functools.partial(call, name) for name in PRIMITIVES})
+SYMBOLIC = Backend("symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where})

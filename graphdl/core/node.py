@@ -122,19 +122,23 @@ class _Component:
     * ``structure``: changes whenever a node joins (cached descendant lists depend on it);
     * ``flags``: changes whenever a ``trainable`` flag changes (gradient plans depend on it);
     * ``flush``: the last list of nodes made stale by the pending updates, reused while
-      the same Variables are updated step after step.
+      the same Variables are updated step after step;
+    * ``point``: changes whenever a value in the graph changes (``set_value``, ``clear``,
+      the end of a step). A gradient whose target no longer exists (``a.exp().backward()``)
+      stays valid while it does not change.
 
     Components merge (union-find) when an operator joins two graphs. A component holds
     no strong reference to a node.
     """
 
-    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size")
+    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point")
 
     def __init__(self) -> None:
         self.merged_into: _Component | None = None
         self.pending: dict[weakref.ref[Variable], None] = {}
         self.structure = next(_versions)
         self.flags = self.structure
+        self.point = self.structure
         self.flush: tuple[int, tuple, list[weakref.ref[Node]]] | None = None
         self.size = 1
 
@@ -166,7 +170,7 @@ def _join(parents: Sequence[Node]) -> _Component:
             main.size += other.size
             main.pending.update(other.pending)
             other.pending = {}
-            main.flags = next(_versions)
+            main.flags = main.point = next(_versions)
     main.size += 1
     main.structure = next(_versions)
     return main
@@ -179,6 +183,7 @@ def _end_step(component: _Component) -> None:
     Variables are updated step after step."""
     pending = component.pending
     component.pending = {}
+    component.point = next(_versions)
     sources = tuple(pending)
     cached = component.flush
     if cached is not None and cached[0] == component.structure and cached[1] == sources:
@@ -203,6 +208,14 @@ def _refresh(node: Node) -> None:
         component = _root(node)
     if component.pending:
         _end_step(component)
+
+
+def _new_point(node: Node) -> None:
+    """Values of ``node``'s graph are about to change: end a pending step, new point."""
+    component = _root(node)
+    if component.pending:
+        _end_step(component)
+    component.point = next(_versions)
 
 
 def _downstream_refs(sources: Iterable[Node]) -> list[weakref.ref[Node]]:
@@ -306,6 +319,7 @@ class Node:
         "_grad",
         "_grad_for",
         "_grad_stamp",
+        "_grad_point",
         "_stamp",
         "_component",
         "_upstream",
@@ -340,6 +354,7 @@ class Node:
         self._grad: Value | None = None
         self._grad_for: weakref.ref[Node] | None = None
         self._grad_stamp = -1
+        self._grad_point = -1
         self._stamp = 0
         self._component = _Component()
         self._upstream: tuple[Node, ...] | None = None
@@ -431,7 +446,7 @@ class Node:
     def clear(self) -> None:
         """Drop the cached values of the operator nodes upstream and downstream of this
         node and every gradient cached for them; Variables keep their values."""
-        _refresh(self)
+        _new_point(self)
         for node in _chain(self.upstream(), (self,)):
             if node.parents:
                 node._value = None
@@ -451,7 +466,10 @@ class Node:
         ref = self._grad_for
         if ref is not None:
             target = ref()
-            if target is not None and self._grad_stamp == target._stamp:
+            if target is not None:
+                if self._grad_stamp == target._stamp:
+                    return self._grad
+            elif self._grad_point == _root(self).point:  # the target is gone; no value changed since
                 return self._grad
         return None
 
@@ -499,11 +517,12 @@ class Node:
         the current point, readable through ``node.grad`` and ``node.get_grad(self)``.
         Gradients cached for this target before are dropped (they belong to another point)."""
         self._stamp += 1
-        stamp, ref = self._stamp, self._ref
+        stamp, ref, point = self._stamp, self._ref, _root(self).point
         for node, grad in grads.items():
             node._grad = grad
             node._grad_for = ref
             node._grad_stamp = stamp
+            node._grad_point = point
 
     def gradient_plan(self) -> Plan:
         """The plan of this target's sweep (:class:`graphdl.core.plan.Plan`), every
@@ -648,13 +667,13 @@ class Variable(Node):
         downstream, so nothing stale can be read afterwards.
         """
         value = check_value(self, value)
-        _refresh(self)
+        _new_point(self)
         self._value = value
         self._invalidate_downstream()
 
     def unset(self) -> None:
         """Drop the value (as if never set) and invalidate everything downstream."""
-        _refresh(self)
+        _new_point(self)
         self._value = None
         self._invalidate_downstream()
 
@@ -896,6 +915,7 @@ def _reverse_sweep(target: Node, plan: Plan) -> None:
     out = target.forward()
     stamp = target._stamp
     ref = target._ref
+    point = _root(target).point
     check = anomaly_active()
     batch = out.__class__ is _ndarray
     pending: dict[Node, Any] = {target: np.full(out.shape, 1.0 / out.size) if batch else 1.0}
@@ -914,6 +934,7 @@ def _reverse_sweep(target: Node, plan: Plan) -> None:
             node._grad = grad
             node._grad_for = ref
             node._grad_stamp = stamp
+            node._grad_point = point
             if not wanted:
                 continue
             args = [parent._value for parent in node.parents]

@@ -77,6 +77,14 @@ def _scalar_sign(x):
     return x * 0.0  # 0.0 for zero, NaN for NaN, as numpy.sign
 
 
+def _scalar_batch_mean(x):
+    return x  # one sample is its own batch
+
+
+def _array_batch_mean(x):
+    return np.broadcast_to(np.mean(x), np.shape(x))
+
+
 def _scalar_clip(x, low, high):
     if x < low:
         return low
@@ -98,5 +106,6 @@ PRIMITIVES: dict[str, Primitive] = {
         Primitive("where", 3, _scalar_where, np.where, "if_true where condition holds, else if_false"),
         Primitive("sign", 1, _scalar_sign, np.sign, "-1, 0 or 1 (NaN for NaN)"),
         Primitive("clip", 3, _scalar_clip, np.clip, "x limited to [low, high]"),
+        Primitive("batch_mean", 1, _scalar_batch_mean, _array_batch_mean, "the mean over the batch, per sample"),
     )
 }
