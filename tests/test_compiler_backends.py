@@ -156,6 +156,15 @@ def test_template_and_operands_of_a_statement():
     assert vectorise.parse("g = 1e-05 * x + inf").template == "1e-05 * _0 + inf"
 
 
+def test_grouped_batch_statistics_use_each_rows_mean():
+    lines = ["m = batch_mean(x)  # BatchMean", "c = x - m  # Sub", "g = batch_sum(c * w)"]
+    program = vectorise.VectorProgram(lines, ["x"], ["w"], ["g"], "c")
+    x = np.array([1.0, 2.0, 6.0])
+    value, (grad,) = program.run([x], [0.5], 1.0)
+    assert value.tolist() == (x - x.mean()).tolist()
+    assert grad == float(np.sum((x - x.mean()) * 0.5))
+
+
 # ------------------------------------------------------------------- step
 
 
@@ -283,10 +292,11 @@ def test_kernels_are_cached_on_disk_by_source(tmp_path, monkeypatch):
 
 
 def test_every_primitive_has_kernel_code():
-    from graphdl.compiler.kernel_code import BUILTINS, KERNEL_CODE
+    from graphdl.compiler.kernel_code import BATCH_ONLY, BUILTINS, KERNEL_CODE
     from graphdl.core.primitives import PRIMITIVES
 
-    assert set(PRIMITIVES) <= set(KERNEL_CODE) | BUILTINS, "add the new primitive to graphdl/compiler/kernel_code.py"
+    covered = set(KERNEL_CODE) | BUILTINS | BATCH_ONLY
+    assert set(PRIMITIVES) <= covered, "add the new primitive to graphdl/compiler/kernel_code.py"
     for name, primitive in PRIMITIVES.items():  # the kernel code computes what the float version computes
         if name in KERNEL_CODE:
             for args in [(0.5, 2.0, 3.0), (-1.5, 0.25, 0.75), (0.0, 2.0, 1.0)]:

@@ -84,3 +84,6 @@ KERNEL_CODE = {
 }
 #: Primitives numba compiles as they are (Python builtins).
 BUILTINS = frozenset({"abs"})
+#: Primitives that need the whole batch (batch statistics): no per-sample kernel computes
+#: them, so graphs using them run on the numpy backend.
+BATCH_ONLY = frozenset({"batch_mean"})

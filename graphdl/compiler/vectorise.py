@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 
 #: Names a statement may use that are not values: primitives and the float names.
-FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum"})
+FUNCTIONS = frozenset(
+    {"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum", "batch_mean"}
+)
 CONSTANTS = frozenset({"inf", "nan"})
 _NAME = re.compile(r"\b[A-Za-z_]\w*\b(?!\s*\()")
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
@@ -61,6 +63,14 @@ _CALLS = {
 _PLACEHOLDER = re.compile(r"\b_(\d+)\b")
 _SCALAR_FUNCTIONS = {name: getattr(np, target.split(".")[1]) for name, target in _CALLS.items()}
 _SCALAR_FUNCTIONS["where"] = np.where
+
+
+def batch_mean_rows(rows: np.ndarray) -> np.ndarray:
+    """The mean of each row (a batch value) over its samples, broadcast to the row."""
+    return np.broadcast_to(np.mean(rows, axis=1, keepdims=True), np.shape(rows))
+
+
+_SCALAR_FUNCTIONS["batch_mean"] = lambda value: value  # one scalar is its own batch
 #: Largest V array (floats) the grouped program may allocate; bigger batches use the per-node program.
 MAX_FLOATS = 1 << 27
 
@@ -149,6 +159,8 @@ class _Translator:
                 return f"np.sum({self._emit(node.args[0], None)}, axis=1, keepdims=True)"
             if name == "where":
                 return f"np.where({', '.join(self._emit(a, None) for a in node.args)})"
+            if name == "batch_mean":  # each row's mean over its samples, for every sample
+                return f"batch_mean_rows({self._emit(node.args[0], None)})"
             first = self._emit(node.args[0], self._inner(node.args[0], out))
             rest = "".join(", " + self._emit(a, None) for a in node.args[1:])
             return f"{_CALLS[name]}({first}{rest}{suffix})"
@@ -251,7 +263,13 @@ class VectorProgram:
             lambda template, batch: translate(template, batch).varies,
             grouped,
         )
-        self.namespace: dict[str, Any] = {**_SCALAR_FUNCTIONS, "np": np, "inf": float("inf"), "nan": float("nan")}
+        self.namespace: dict[str, Any] = {
+            **_SCALAR_FUNCTIONS,
+            "np": np,
+            "inf": float("inf"),
+            "nan": float("nan"),
+            "batch_mean_rows": batch_mean_rows,
+        }
         body: list[str] = []
         for group in ordered:
             translator = translations[(group.template, group.batch)]
