@@ -261,7 +261,8 @@ def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
     kernels = compiled.kernels
     leaves = np.array([p.value for p in compiled.parameters])
     serial = kernels.module.gradient(1.0 / xs.size, (xs, ys), leaves, np.empty(xs.size))
-    assert runs[0] == runs[1] == runs[2] == serial.tolist()
+    parallel = [kernels.module.gradient_parallel(1.0 / xs.size, (xs, ys), leaves, np.empty(xs.size)) for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2] == serial.tolist() == parallel[0].tolist() == parallel[2].tolist()
     reference = graphdl.compile(net.loss, inputs=[net.x, net.label])
     reference.backward({net.x: xs, net.label: ys})
     np.testing.assert_allclose(runs[0], [p.grad for p in compiled.parameters], rtol=1e-12, atol=1e-15)

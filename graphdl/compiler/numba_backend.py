@@ -77,6 +77,17 @@ def available() -> bool:
     return True
 
 
+def cores_free() -> bool:
+    """True when the machine's cores are not all busy (1-minute load average below the core
+    count): threads then run side by side. On a saturated machine a parallel loop waits for
+    its slowest thread (measured here: 3-100x slower than one thread), so batches run in one
+    thread. Both give the same numbers: the chunks and the order of their sums are fixed."""
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
+    except OSError:
+        return True
+
+
 def cache_dir() -> Path:
     """Where compiled kernels are kept: ``$GRAPHDL_CACHE_DIR``, else the user cache directory
     (``$XDG_CACHE_HOME/graphdl`` or ``~/.cache/graphdl``), subdirectory ``kernels``."""
@@ -585,7 +596,7 @@ class NumbaKernels:
         self.module = module
 
     def _pick(self, name: str, count: int) -> Any:
-        return getattr(self.module, name + ("_parallel" if count >= PARALLEL_FROM else ""))
+        return getattr(self.module, name + ("_parallel" if count >= PARALLEL_FROM and cores_free() else ""))
 
     def batch_gradient(self, columns: tuple[np.ndarray, ...], leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-sample values and the gradient of their mean."""
