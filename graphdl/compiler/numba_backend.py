@@ -36,6 +36,8 @@ from graphdl.compiler.kernel_code import BUILTINS, KERNEL_CODE
 
 #: Batches from this size run over the cores (prange); smaller ones in one thread (same chunks, same sums).
 PARALLEL_FROM = 20_000
+#: Samples per block of the two-pass batch loop (gradients of a block fit in the L1 cache).
+BLOCK = 256
 #: Chunks of a batch gradient: partial sums per chunk, added in order (deterministic).
 CHUNKS = 64
 #: Straight-line statements above which the kernels loop over groups of like statements
@@ -61,7 +63,24 @@ _HEADER = [
     "",
     f"from graphdl.compiler.numba_primitives import {', '.join(sorted([*KERNEL_CODE, 'inf', 'nan']))}  # noqa: F401",
 ]
-_OWN = ("inputs", "leaves", "lr", "columns", "count", "losses", "values", "partial", "chunk", "i", "lo", "hi", "total")
+_OWN = (
+    "inputs",
+    "leaves",
+    "lr",
+    "columns",
+    "count",
+    "losses",
+    "values",
+    "partial",
+    "chunk",
+    "i",
+    "lo",
+    "hi",
+    "total",
+    "block",
+    "start",
+    "stop",
+)
 
 
 class TooBig(ValueError):
@@ -193,6 +212,7 @@ def kernel_source(spec: KernelSpec) -> str:
     seed = "seed"  # the statements' own name for d(mean)/d(value of one sample)
     columns, count, losses, values = own["columns"], own["count"], own["losses"], own["values"]
     partial, i, lo, hi = own["partial"], own["i"], own["lo"], own["hi"]
+    block_, start, stop = own["block"], own["start"], own["stop"]
     n_grads = len(spec.gradient_names)
 
     def unpack_leaves(indent: str) -> list[str]:
@@ -263,12 +283,19 @@ def kernel_source(spec: KernelSpec) -> str:
         '    """Samples lo..hi-1: values into `values`, the sum of their gradients into `partial`."""',
         *unpack_leaves("    "),
         *[f"    {g}_sum = 0.0" for g in spec.gradient_names],
-        f"    for {i} in range({lo}, {hi}):",
-        *unpack_inputs("        ", columns, i),
-        *block("        ", spec.forward_lines),
-        *block("        ", spec.backward_lines),
-        *[f"        {g}_sum += {g}" for g in spec.gradient_names],
-        f"        {values}[{i}] = {spec.target_value}",
+        # Two passes per block: the per-sample work has no loop-carried sum, so it runs in SIMD
+        # lanes; then the gradients are summed one sample after another, as in one pass.
+        f"    {block_} = np.empty(({max(n_grads, 1)}, {BLOCK}))",
+        f"    for {start} in range({lo}, {hi}, {BLOCK}):",
+        f"        {stop} = min({start} + {BLOCK}, {hi})",
+        f"        for {i} in range({start}, {stop}):",
+        *unpack_inputs("            ", columns, i),
+        *block("            ", spec.forward_lines),
+        *block("            ", spec.backward_lines),
+        *[f"            {block_}[{k}, {i} - {start}] = {g}" for k, g in enumerate(spec.gradient_names)],
+        f"            {values}[{i}] = {spec.target_value}",
+        f"        for {i} in range({stop} - {start}):",
+        *[f"            {g}_sum += {block_}[{k}, {i}]" for k, g in enumerate(spec.gradient_names)],
         *[f"    {partial}[{k}] = {g}_sum" for k, g in enumerate(spec.gradient_names)],
         "",
         "",
