@@ -67,7 +67,7 @@ _SCALAR_FUNCTIONS["where"] = np.where
 
 def batch_mean_rows(rows: np.ndarray) -> np.ndarray:
     """The mean of each row (a batch value) over its samples, broadcast to the row."""
-    return np.broadcast_to(np.mean(rows, axis=1, keepdims=True), np.shape(rows))
+    return np.broadcast_to(np.mean(rows, axis=-1, keepdims=True), np.shape(rows))
 
 
 _SCALAR_FUNCTIONS["batch_mean"] = lambda value: value  # one scalar is its own batch
@@ -156,7 +156,7 @@ class _Translator:
         if isinstance(node, ast.Call):
             name = node.func.id  # type: ignore[attr-defined]
             if name == "batch_sum":
-                return f"np.sum({self._emit(node.args[0], None)}, axis=1, keepdims=True)"
+                return f"np.sum({self._emit(node.args[0], None)}, axis=-1, keepdims=True)"
             if name == "where":
                 return f"np.where({', '.join(self._emit(a, None) for a in node.args)})"
             if name == "batch_mean":  # each row's mean over its samples, for every sample
@@ -230,6 +230,73 @@ def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
     return "", np.asarray(rows, dtype=np.intp)
 
 
+def _progression(rows: Sequence[int]) -> tuple[int, int] | None:
+    """(first, step) when ``rows`` is an arithmetic progression with a step >= 0."""
+    step = rows[1] - rows[0] if len(rows) > 1 else 1
+    if step < 0 or any(b - a != step for a, b in zip(rows, rows[1:])):
+        return None
+    return rows[0], step
+
+
+def _slice(array: str, first: int, step: int, count: int) -> str:
+    if step == 0:
+        return f"{array}[{first}:{first + 1}]"
+    stop = first + step * (count - 1) + 1
+    return f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"
+
+
+def _grid_steps(rows: Sequence[int], n: int, m: int) -> tuple[int, int] | None:
+    """(step over a, step over b) when ``rows[a * m + b] == rows[0] + a * step_a + b * step_b``."""
+    step_b = rows[1] - rows[0] if m > 1 else 0
+    step_a = rows[m] - rows[0] if n > 1 else 0
+    first = rows[0]
+    if any(rows[a * m + b] != first + a * step_a + b * step_b for a in range(n) for b in range(m)):
+        return None
+    return step_a, step_b
+
+
+def grid(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
+    """The rows ``first + a * step_a + b * step_b`` of ``array`` as an (n, m, columns) view
+    (steps of 0 repeat a row, negative steps walk back): the operands of an outer product
+    without copying them. Every such row is a row of ``array`` (the caller checked each one)."""
+    rows, columns = array.strides
+    return np.lib.stride_tricks.as_strided(
+        array[first:], shape=(n, m, array.shape[1]), strides=(step_a * rows, step_b * rows, columns)
+    )
+
+
+def _outer_views(
+    operand_rows: list[list[int]], arrays: list[str], out_rows: list[int], gather: Any
+) -> tuple[list[str], tuple[int, int]] | None:
+    """(n, m, samples) views when element ``j = a * m + b`` of every operand reads row
+    ``first + a * step_a + b * step_b``: a dense layer's ``w_ab * h_b`` is then one broadcast
+    product over views, without gathering copies."""
+    gathered = [rows for rows, array in zip(operand_rows, arrays) if array == "V" and _progression(rows) is None]
+    if not gathered or len(out_rows) < 4:
+        return None
+    first = gathered[0]
+    size = len(first)
+    run = next((k for k, row in enumerate(first) if row != first[0]), size)
+    period = next((k for k, row in enumerate(first) if k and row == first[0]), 0)
+    bend = next((k for k in range(2, size) if first[k] - first[k - 1] != first[1] - first[0]), 0)
+    for m in sorted({run, period, bend} - {0, 1, size}):
+        if size % m:
+            continue
+        n = size // m
+        texts = []
+        for rows, array in zip(operand_rows, arrays):
+            steps = _grid_steps(rows, n, m)
+            if steps is not None:
+                texts.append(f"grid({array}, {rows[0]}, {n}, {steps[0]}, {m}, {steps[1]})")
+            elif array == "S":  # scalars are small: gathering them costs little
+                texts.append(f"{gather(rows)}.reshape({n}, {m}, -1)")
+            else:
+                break
+        else:
+            return texts, (n, m)
+    return None
+
+
 class VectorProgram:
     """The grouped program for a batch: ``run(columns, leaves)`` -> (values, gradients)."""
 
@@ -269,6 +336,7 @@ class VectorProgram:
             "inf": float("inf"),
             "nan": float("nan"),
             "batch_mean_rows": batch_mean_rows,
+            "grid": grid,
         }
         body: list[str] = []
         for group in ordered:
@@ -285,16 +353,27 @@ class VectorProgram:
                 text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)
                 body.append(f"s[{scalar_row[statement.name]}] = {text}  # {statement.name} ({statement.note})")
                 continue
-            operand_texts = []
-            for position, is_batch in enumerate(group.batch):
-                table = batch_row if is_batch else scalar_row
-                source_rows = [table[s.operands[position]] for s in group.statements]
-                text, index = _span(source_rows, "V" if is_batch else "S")
-                if index is not None:
-                    name = f"i{len(self.namespace)}"
-                    self.namespace[name] = index
-                    text = f"{'V' if is_batch else 'S'}[{name}]"
-                operand_texts.append(text)
+            operand_rows = [
+                [(batch_row if is_batch else scalar_row)[s.operands[position]] for s in group.statements]
+                for position, is_batch in enumerate(group.batch)
+            ]
+            arrays = ["V" if is_batch else "S" for is_batch in group.batch]
+
+            def gather(source_rows: list[int], array: str = "S") -> str:
+                name = f"i{len(self.namespace)}"
+                self.namespace[name] = np.asarray(source_rows, dtype=np.intp)
+                return f"{array}[{name}]"
+
+            outer = _outer_views(operand_rows, arrays, out_rows := list(range(start, len(rows))), gather)
+            if outer is not None:  # an outer product (a dense layer): broadcast views, no gathered copies
+                operand_texts, (n, m) = outer
+                out = f"{'V' if translator.varies else 'S'}[{start}:{len(rows)}].reshape({n}, {m}, -1)"
+            else:
+                operand_texts = []
+                for source_rows, array in zip(operand_rows, arrays):
+                    text, index = _span(source_rows, array)
+                    operand_texts.append(gather(source_rows, array) if index is not None else text)
+            del out_rows
             names = [s.name for s in group.statements]
             shown = names[0] if len(names) == 1 else f"{len(names)} × {group.statements[0].note or 'statement'}: "
             if len(names) > 1:
