@@ -393,6 +393,12 @@ class VectorProgram:
 
         self.value_at = locate(value)
         self.outputs_at = [locate(name) for name in outputs]
+        # the common case, every output a scalar: one gather and one tolist()
+        self._scalar_outputs = (
+            np.array([row for _, row in self.outputs_at], dtype=np.intp)
+            if not any(is_batch for is_batch, _ in self.outputs_at)
+            else None
+        )
         self.groups = len(body)
         self.source = "\n".join(
             [
@@ -430,5 +436,7 @@ class VectorProgram:
         self._function(V, S)
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else float(S[row, 0])
+        if self._scalar_outputs is not None:
+            return value, S[self._scalar_outputs, 0].tolist()
         outputs = [float(S[r, 0]) if not b else V[r].copy() for b, r in self.outputs_at]
         return value, outputs
