@@ -3,6 +3,7 @@ programs), numba (machine-code kernels, skipped when numba is absent), and c.ste
 
 from __future__ import annotations
 
+import builtins
 import os
 import subprocess
 import sys
@@ -163,6 +164,40 @@ def test_grouped_batch_statistics_use_each_rows_mean():
     value, (grad,) = program.run([x], [0.5], 1.0)
     assert value.tolist() == (x - x.mean()).tolist()
     assert grad == float(np.sum((x - x.mean()) * 0.5))
+
+
+# ------------------------------------------------------------- name safety
+
+#: The names the kernels and the grouped programs use for themselves.
+KERNEL_NAMES = [
+    "leaves", "inputs", "columns", "count", "values", "partial", "chunk", "i", "lo", "hi", "total", "block",
+    "start", "stop", "R", "j", "t", "sums", "GRAD_ROWS", "I0", "T0", "sample", "step", "gradient_chunk",
+    "values_chunk", "forward_rows", "njit", "prange", "V", "S", "s", "grid", "i3",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hostile_names_give_the_interpreters_numbers(backend, monkeypatch):
+    from test_compiler_names import CANARY, HOSTILE, _canary_untouched, _hostile_net
+
+    x, label, weights, loss = _hostile_net(HOSTILE[:12] + KERNEL_NAMES)
+    compiled = graphdl.compile(loss, inputs=[x, label], backend=backend)
+    assert compiled.backend == backend
+    for source in (compiled.batch_source, compiled.source):
+        compile(source, "<check>", "exec")
+        assert all("__import__(" not in line.split("#", 1)[0] for line in source.splitlines())
+    xs, ys = np.linspace(0.0, 2.0, 7), np.linspace(0.0, 2.0, 7) ** 2
+    mean = compiled.backward({x: xs, label: ys})
+    grads = [w.grad for w in weights]
+    expected_value, expected = _reference_grads(loss, {x: xs, label: ys}, weights)
+    assert mean == pytest.approx(float(np.mean(expected_value)), abs=1e-12)
+    assert grads == pytest.approx(expected, abs=1e-12)
+    before, point_grads = _reference_grads(loss, {x: 1.5, label: 2.25}, weights)
+    updated = [w.value - 0.05 * g for w, g in zip(weights, point_grads)]
+    assert compiled.step({x: 1.5, label: 2.25}, 0.05) == pytest.approx(before, abs=1e-12)
+    assert [w.value for w in weights] == pytest.approx(updated, abs=1e-12)
+    compile(compiled.step_source, "<check>", "exec")
+    assert _canary_untouched() and CANARY not in dir(builtins)
 
 
 # ------------------------------------------------------------------- step
