@@ -392,6 +392,23 @@ def test_unknown_backend_is_named():
 
 
 @needs_numba
+def test_a_kernel_numba_cannot_compile_falls_back_to_numpy(monkeypatch):
+    from numba.core.errors import TypingError
+
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+
+    def refuse(*arguments):
+        raise TypingError("no typing for this")
+
+    monkeypatch.setattr(compiled.kernels, "sample", refuse)
+    with pytest.warns(RuntimeWarning, match=r"numba could not compile the kernels \(TypingError\); using the numpy"):
+        mean = compiled.backward({net.x: 1.0, net.label: 2.0})
+    assert compiled.backend == "numpy" and compiled.kernels is None
+    assert mean == abs(2.0 - net.predict(1.0))
+
+
+@needs_numba
 def test_numba_division_by_zero_behaves_like_numpy():
     a, b = Variable(name="a", trainable=False), Variable(0.0, name="b")
     out = ops.Div([a, b])

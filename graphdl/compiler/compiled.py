@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import linecache
+import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -190,6 +191,9 @@ class CompiledGraph:
                 chosen = "numpy"
                 if self.requested_backend == "numba":
                     note = f"graphdl.compile: {error}; using the numpy backend"
+            except OSError as error:  # the kernel cache cannot be written
+                chosen = "numpy"
+                note = f"graphdl.compile: no kernel cache at {numba_backend.cache_dir()} ({error}); using the numpy backend"
         backends.announce(note)
         self._batches = backends.BatchPrograms(program) if program.target_varies else None
         if not hasattr(self, "grouping"):
@@ -382,10 +386,9 @@ class CompiledGraph:
         if checked is not None:
             scalar_forward, array_forward = checked[0]["forward"], checked[1]["forward"]
         elif self._numba is not None:
-            values, leaves = self._split(arguments)
-            if size is None:
-                return self._numba.one(values, leaves)[0]
-            return self._numba.batch_forward(values, leaves)
+            result = self._run_numba("one" if size is None else "batch_forward", *self._split(arguments))
+            if result is not None:
+                return result[0] if size is None else result
         with _errstate(all="ignore"):
             if size is None:
                 try:
@@ -412,16 +415,13 @@ class CompiledGraph:
         checked = self._namespaces()
         if checked is not None:
             scalar_backward, array_backward = checked[0]["backward"], checked[1]["backward"]
-        elif self._numba is not None:
-            values, leaves = self._split(arguments)
-            if size is None:
-                mean, grads = self._numba.one(values, leaves)
-            else:
-                out, grads = self._numba.batch_backward(values, leaves)
-                mean = float(out.mean())
+        elif self._numba is not None and (
+            result := self._run_numba("one" if size is None else "batch_backward", *self._split(arguments))
+        ):
+            out, grads = result
             self._store(grads)
-            return mean
-        elif size is None and not self._scalar_quiet:
+            return out if size is None else float(out.mean())
+        if checked is None and size is None and not self._scalar_quiet:
             try:
                 out, grads, _ = scalar_backward(1.0, *arguments)
             except _ARITHMETIC_ERRORS:
@@ -468,8 +468,10 @@ class CompiledGraph:
         values = arguments[: len(self.inputs)]
         if size is None:
             values = [np.array([v]) for v in values]
-        if self._numba is not None:
-            losses, final = self._numba.sgd(float(lr), values, arguments[len(self.inputs) :])
+        if self._numba is not None and (
+            result := self._run_numba("sgd", float(lr), values, arguments[len(self.inputs) :])
+        ):
+            losses, final = result
             for parameter, value in zip(self._program.parameters, final):
                 parameter.set_value(value)
             return losses
@@ -522,8 +524,9 @@ class CompiledGraph:
         for op, index, position in self._argument_checks:
             op.check_argument(index, arguments[position])
         lr = float(lr)
-        if self._numba is not None:
-            loss, new = self._numba.step(lr, *self._split(arguments))
+        result = self._run_numba("step", lr, *self._split(arguments)) if self._numba is not None else None
+        if result is not None:
+            loss, new = result
         else:
             try:
                 loss, new = self._step(lr, *arguments)
@@ -539,6 +542,23 @@ class CompiledGraph:
         (namespace,) = _load(source, "step", [SCALAR_NAMESPACE], self)
         self.step_source = source
         return namespace["step"]
+
+    def _run_numba(self, method: str, *arguments: Any) -> Any:
+        """A numba kernel's result, or None when numba could not compile it: then a one-line
+        warning, and this compiled graph runs on the numpy backend from now on."""
+        try:
+            return getattr(self._numba, method)(*arguments)
+        except Exception as error:
+            if not type(error).__module__.startswith("numba"):
+                raise
+            warnings.warn(
+                f"graphdl.compile: numba could not compile the kernels ({type(error).__name__}); "
+                "using the numpy backend",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._numba, self.backend = None, "numpy"
+            return None
 
     def _split(self, arguments: list[Any]) -> tuple[list[Any], list[Any]]:
         """The fed values and the leaves' values."""
