@@ -345,6 +345,17 @@ def test_every_primitive_has_kernel_code():
                 assert got == pytest.approx(expected, rel=1e-15, nan_ok=True), name
 
 
+@needs_numba
+def test_an_unwritable_kernel_cache_falls_back_to_numpy(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("GRAPHDL_CACHE_DIR", str(blocker))
+    net = _seed_net()
+    with pytest.warns(RuntimeWarning, match="no kernel cache at .*file.kernels"):
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+    assert compiled.backend == "numpy"
+
+
 def test_cache_directory_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GRAPHDL_CACHE_DIR", str(tmp_path / "mine"))
     assert numba_backend.cache_dir() == tmp_path / "mine" / "kernels"

@@ -193,7 +193,8 @@ class CompiledGraph:
                     note = f"graphdl.compile: {error}; using the numpy backend"
             except OSError as error:  # the kernel cache cannot be written
                 chosen = "numpy"
-                note = f"graphdl.compile: no kernel cache at {numba_backend.cache_dir()} ({error}); using the numpy backend"
+                where = numba_backend.cache_dir()
+                note = f"graphdl.compile: no kernel cache at {where} ({error}); using the numpy backend"
         backends.announce(note)
         self._batches = backends.BatchPrograms(program) if program.target_varies else None
         if not hasattr(self, "grouping"):
