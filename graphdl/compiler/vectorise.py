@@ -266,13 +266,13 @@ def grid(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int
 
 
 def _outer_views(
-    operand_rows: list[list[int]], arrays: list[str], out_rows: list[int], gather: Any
+    operand_rows: list[list[int]], arrays: list[str], gather: Any
 ) -> tuple[list[str], tuple[int, int]] | None:
     """(n, m, samples) views when element ``j = a * m + b`` of every operand reads row
     ``first + a * step_a + b * step_b``: a dense layer's ``w_ab * h_b`` is then one broadcast
     product over views, without gathering copies."""
     gathered = [rows for rows, array in zip(operand_rows, arrays) if array == "V" and _progression(rows) is None]
-    if not gathered or len(out_rows) < 4:
+    if not gathered or len(gathered[0]) < 4:
         return None
     first = gathered[0]
     size = len(first)
@@ -364,7 +364,7 @@ class VectorProgram:
                 self.namespace[name] = np.asarray(source_rows, dtype=np.intp)
                 return f"{array}[{name}]"
 
-            outer = _outer_views(operand_rows, arrays, out_rows := list(range(start, len(rows))), gather)
+            outer = _outer_views(operand_rows, arrays, gather)
             if outer is not None:  # an outer product (a dense layer): broadcast views, no gathered copies
                 operand_texts, (n, m) = outer
                 out = f"{'V' if translator.varies else 'S'}[{start}:{len(rows)}].reshape({n}, {m}, -1)"
@@ -373,14 +373,11 @@ class VectorProgram:
                 for source_rows, array in zip(operand_rows, arrays):
                     text, index = _span(source_rows, array)
                     operand_texts.append(gather(source_rows, array) if index is not None else text)
-            del out_rows
-            names = [s.name for s in group.statements]
-            shown = names[0] if len(names) == 1 else f"{len(names)} × {group.statements[0].note or 'statement'}: "
-            if len(names) > 1:
-                shown += f"{names[0]} … {names[-1]}"
+            first, last, note = group.statements[0].name, group.statements[-1].name, group.statements[0].note
+            if len(group.statements) > 1:
+                shown = f"{len(group.statements)} × {note or 'statement'}: {first} … {last}"
             else:
-                shown += f" = {group.statements[0].template}" if not group.statements[0].note else ""
-                shown += f" ({group.statements[0].note})" if group.statements[0].note else ""
+                shown = f"{first} ({note})" if note else f"{first} = {group.template}"
             body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
         self.batch_rows = len(batch_row)
         self.scalar_rows = len(scalar_row)
