@@ -72,8 +72,9 @@ class Trainer:
       with new label Variables; or a loss node you built, with ``labels=[...]``;
     * ``metric``: ``"accuracy"``, ``"mse"``, a function ``(outputs, labels) -> float`` or
       None; ``metric_mode`` says whether higher (``"max"``) or lower is better;
-    * ``compile``: ``"auto"`` uses ``graphdl.compile`` for training steps when it exists,
-      ``False`` always interprets.
+    * ``compile``: ``"auto"`` uses ``graphdl.compile`` for training steps when it exists
+      (its fastest backend: numba machine code when installed and the graph is small
+      enough for compiling to pay, else numpy), ``False`` always interprets.
 
     Data: ``X`` of shape (N, n_inputs) — column i feeds ``model.inputs[i]`` — and ``y``
     of shape (N,) (one label Variable) or (N, n_labels). Each batch is set as 1-D arrays
@@ -203,7 +204,8 @@ class Trainer:
             if compile_function is None:
                 return None
             try:
-                self._compiled = compile_function(self.loss, inputs=[*self.inputs, *self.labels, *self._masks])
+                inputs = [*self.inputs, *self.labels, *self._masks]
+                self._compiled = compile_function(self.loss, inputs=inputs, backend="auto")  # numba when it pays
             except Exception as error:  # noqa: BLE001 - fall back to the interpreter, say why
                 if self._compile_mode is True:
                     raise
