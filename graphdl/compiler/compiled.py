@@ -268,14 +268,6 @@ class CompiledGraph:
         )
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
-    def _leaf_values(self) -> list[Value]:
-        values = cached_values(self._leaves)
-        for value in values:
-            if value.__class__ is not float:
-                self._check_leaves(values)
-                break
-        return values
-
     def _check_leaves(self, values: list[Any]) -> None:
         for leaf, value in zip(self._leaves, values):
             if value is None:
@@ -300,26 +292,25 @@ class CompiledGraph:
     def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], int | None]:
         """The fed values and the leaves' current values, checked, and the batch size."""
         values, size = self._feed_values(feed)
-        arguments = values + self._leaf_values()
-        for op, index, position in self._argument_checks:
-            op.check_argument(index, arguments[position])
+        leaves = cached_values(self._leaves)
+        for value in leaves:
+            if value.__class__ is not float:
+                self._check_leaves(leaves)
+                break
+        arguments = values + leaves
+        if self._argument_checks:
+            for op, index, position in self._argument_checks:
+                op.check_argument(index, arguments[position])
         return arguments, size
-
-    def _namespaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The anomaly-checking program's namespaces inside ``detect_anomaly()``, else None."""
-        if anomaly_active():
-            _, scalar, array = self._checked_program()
-            return scalar, array
-        return None
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         self._refresh()
         arguments, size = self._arguments(feed)
         scalar_forward, array_forward = self._scalar_forward, self._array_forward
-        checked = self._namespaces()
-        if checked is not None:
-            scalar_forward, array_forward = checked[0]["forward"], checked[1]["forward"]
+        if anomaly_active():
+            _, scalar, array = self._checked_program()
+            scalar_forward, array_forward = scalar["forward"], array["forward"]
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 return scalar_forward(*arguments)
@@ -341,15 +332,15 @@ class CompiledGraph:
         self._refresh()
         arguments, size = self._arguments(feed)
         scalar_backward, array_backward = self._scalar_backward, self._array_backward
-        checked = self._namespaces()
-        if checked is not None:
-            scalar_backward, array_backward = checked[0]["backward"], checked[1]["backward"]
+        if anomaly_active():
+            _, scalar, array = self._checked_program()
+            scalar_backward, array_backward = scalar["backward"], array["backward"]
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 out, grads, _ = scalar_backward(1.0, *arguments)
             except _ARITHMETIC_ERRORS:
                 out, grads = _one_sample_as_array(array_backward, arguments)
-            self._store(grads)
+            self.target.store_gradients(zip(self._program.parameters, grads))
             return out
         seed = self._seed(size) if self._program.target_varies else 1.0
         with _errstate(all="ignore"):
@@ -363,7 +354,7 @@ class CompiledGraph:
         self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
         mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
         grads = [_to_float(g) for g in grads]
-        self._store(grads)
+        self.target.store_gradients(zip(self._program.parameters, grads))
         return mean
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -394,9 +385,6 @@ class CompiledGraph:
         for parameter, value in zip(self._program.parameters, final):
             parameter.set_value(value)
         return np.array(losses)
-
-    def _store(self, grads: Sequence[Value]) -> None:
-        self.target.store_gradients(dict(zip(self._program.parameters, grads)))
 
 
 def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any]) -> tuple[float, list[float]]:

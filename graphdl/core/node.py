@@ -29,7 +29,6 @@ import contextlib
 import itertools
 import math
 import numbers
-import re
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,30 +65,26 @@ class UnsetValueError(ValueError):
 
 # ------------------------------------------------------------------------- names
 class _NameCounter:
-    """The numbers of one kind's automatic names. An explicit name such as ``Mul_7``
-    moves the counter past 7, so automatic names never repeat an explicit one."""
+    """The numbers of one kind's automatic names: ``next`` on an :func:`itertools.count`
+    is atomic, so creating nodes takes no lock. An explicit name such as ``Mul_7`` moves
+    the count past 7 (under a lock, rare), so later automatic names never repeat it."""
 
-    __slots__ = ("next", "lock")
+    __slots__ = ("numbers", "lock")
 
     def __init__(self) -> None:
-        self.next = 1
+        self.numbers = itertools.count(1)
         self.lock = threading.Lock()
-
-    def take(self) -> int:
-        with self.lock:
-            number = self.next
-            self.next = number + 1
-        return number
 
     def skip_past(self, number: int) -> None:
         with self.lock:
-            if number >= self.next:
-                self.next = number + 1
+            upcoming = int(repr(self.numbers)[6:-1])  # "count(n)": the next number, not consumed
+            if number >= upcoming:
+                self.numbers = itertools.count(number + 1)
 
 
-_counters: dict[str, _NameCounter] = {}
+# One counter per kind, made when the class is defined (plus "Constant" for wrapped numbers).
+_counters: dict[str, _NameCounter] = {"Constant": _NameCounter()}
 _counters_lock = threading.Lock()
-_numbered = re.compile(r"(.+)_([0-9]{1,18})")
 
 
 def _counter(kind: str) -> _NameCounter:
@@ -101,13 +96,18 @@ def _counter(kind: str) -> _NameCounter:
 
 
 def _auto_name(kind: str) -> str:
-    return f"{kind}_{_counter(kind).take()}"
+    counter = _counters.get(kind)
+    if counter is None:
+        counter = _counter(kind)
+    return f"{kind}_{next(counter.numbers)}"
 
 
 def _note_explicit_name(name: str) -> None:
-    match = _numbered.fullmatch(name)
-    if match is not None:
-        _counter(match.group(1)).skip_past(int(match.group(2)))
+    kind, _, number = name.rpartition("_")
+    if number.isdigit() and number.isascii() and len(number) < 19:
+        counter = _counters.get(kind)
+        if counter is not None:  # only kinds that have automatic names can collide with them
+            counter.skip_past(int(number))
 
 
 # -------------------------------------------------------------------- components
@@ -145,7 +145,11 @@ class _Component:
 
 
 def _root(node: Node) -> _Component:
+    """The component of ``node``'s graph (a Variable that no operator uses yet gets one)."""
     component = node._component
+    if component is None:
+        component = node._component = _Component()
+        return component
     if component.merged_into is None:
         return component
     root = component
@@ -158,23 +162,35 @@ def _root(node: Node) -> _Component:
 
 
 def _join(parents: Sequence[Node]) -> _Component:
-    """The component of a new operator on ``parents``: theirs, merged into one."""
-    roots: list[_Component] = []
+    """The component of a new operator on ``parents``: theirs, merged into one (the
+    larger absorbs the smaller); Variables no operator used before simply join it."""
+    main: _Component | None = None
+    loose = False
     for parent in parents:
-        root = _root(parent)
-        if root not in roots:
-            roots.append(root)
-    main = roots[0]
-    for other in roots:
-        if other.size > main.size:
-            main = other
-    for other in roots:
-        if other is not main:
-            other.merged_into = main
-            main.size += other.size
-            main.pending.update(other.pending)
-            other.pending = {}
+        component = parent._component
+        if component is None:
+            loose = True
+            continue
+        if component.merged_into is not None:
+            component = _root(parent)
+        if main is None:
+            main = component
+        elif component is not main:
+            if component.size > main.size:
+                main, component = component, main
+            component.merged_into = main
+            main.size += component.size
+            if component.pending:
+                main.pending.update(component.pending)
+                component.pending = {}
             main.flags = main.point = next(_versions)
+    if main is None:
+        main = _Component()
+    if loose:
+        for parent in parents:
+            if parent._component is None:
+                parent._component = main
+                main.size += 1
     main.size += 1
     main.structure = next(_versions)
     return main
@@ -208,7 +224,7 @@ def _end_step(component: _Component) -> None:
 
 def _refresh(node: Node) -> None:
     component = node._component
-    if component.merged_into is not None:
+    if component is None or component.merged_into is not None:
         component = _root(node)
     if component.pending:
         _end_step(component)
@@ -217,7 +233,7 @@ def _refresh(node: Node) -> None:
 def _new_point(node: Node) -> None:
     """Values of ``node``'s graph are about to change: end a pending step, new point."""
     component = node._component
-    if component.merged_into is not None:
+    if component is None or component.merged_into is not None:
         component = _root(node)
     if component.pending:
         _end_step(component)
@@ -342,10 +358,11 @@ class Node:
         super().__init_subclass__(**kwargs)
         if "kind" not in cls.__dict__:
             cls.kind = cls.__name__
+        _counter(cls.kind)
 
-    def __init__(self, name: str | None = None, component: _Component | None = None) -> None:
+    def __init__(self, name: str | None = None, component: _Component | None = None, auto: str = "") -> None:
         if name is None:
-            name = _auto_name(self.kind)
+            name = _auto_name(auto or self.kind)
         elif not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind}: name must be a non-empty string, got {name!r}")
         else:
@@ -360,7 +377,7 @@ class Node:
         # gradient was taken; one tuple shared by every node of a sweep.
         self._grad_tag: tuple[weakref.ref[Node], int, int] | None = None
         self._stamp = 0
-        self._component = _Component() if component is None else component
+        self._component = component  # None for a Variable until an operator uses it (see _root)
         self._upstream: tuple[Node, ...] | None = None
         self._descendants: tuple[int, list[weakref.ref[Node]]] | None = None
         self._sink: tuple[int, weakref.ref[Node]] | None = None
@@ -392,7 +409,7 @@ class Node:
 
     def _descendant_refs(self) -> list[weakref.ref[Node]]:
         component = self._component
-        structure = (component if component.merged_into is None else _root(self)).structure
+        structure = (component if component is not None and component.merged_into is None else _root(self)).structure
         cached = self._descendants
         if cached is not None and cached[0] == structure:
             return cached[1]
@@ -406,7 +423,7 @@ class Node:
 
     def _default_target(self) -> Node:
         component = self._component
-        structure = (component if component.merged_into is None else _root(self)).structure
+        structure = (component if component is not None and component.merged_into is None else _root(self)).structure
         cached = self._sink
         if cached is not None and cached[0] == structure:
             sink = cached[1]()
@@ -439,7 +456,11 @@ class Node:
     def refresh(self) -> None:
         """Bring the graph of this node up to date: end a pending optimiser step, so every
         value and gradient from now on is computed at the current values."""
-        _refresh(self)
+        component = self._component
+        if component is None or component.merged_into is not None:
+            component = _root(self)
+        if component.pending:
+            _end_step(component)
 
     def _invalidate_downstream(self) -> None:
         self._stamp += 1
@@ -519,13 +540,17 @@ class Node:
         _refresh(self)
         _reverse_sweep(self, self.gradient_plan())
 
-    def store_gradients(self, grads: Mapping[Node, Value]) -> None:
+    def store_gradients(self, grads: Mapping[Node, Value] | Iterable[tuple[Node, Value]]) -> None:
         """Record gradients computed elsewhere (a compiled program) as d(self)/d(node) at
         the current point, readable through ``node.grad`` and ``node.get_grad(self)``.
-        Gradients cached for this target before are dropped (they belong to another point)."""
+        ``grads`` maps nodes to gradients (or is an iterable of such pairs). Gradients
+        cached for this target before are dropped (they belong to another point)."""
         self._stamp += 1
-        tag = (self._ref, self._stamp, _root(self).point)
-        for node, grad in grads.items():
+        component = self._component
+        if component is None or component.merged_into is not None:
+            component = _root(self)
+        tag = (self._ref, self._stamp, component.point)
+        for node, grad in grads.items() if hasattr(grads, "items") else grads:
             node._grad = grad
             node._grad_tag = tag
 
@@ -534,7 +559,7 @@ class Node:
         trainable Variable upstream a source. Cached: the same object is returned until a
         ``trainable`` flag in the graph changes."""
         component = self._component
-        flags = (component if component.merged_into is None else _root(self)).flags
+        flags = (component if component is not None and component.merged_into is None else _root(self)).flags
         cached = self._plan
         if cached is not None and cached[0] == flags:
             return cached[1]
@@ -631,9 +656,7 @@ class Variable(Node):
         *,
         _constant: bool = False,
     ) -> None:
-        if _constant and name is None:
-            name = _auto_name("Constant")
-        super().__init__(name)
+        super().__init__(name, None, "Constant" if _constant else "")
         self._trainable = bool(trainable)
         self.constant = _constant
         if value is not None:
@@ -714,7 +737,7 @@ class Variable(Node):
         value = check_value(self, value)
         self._value = value
         component = self._component
-        if component.merged_into is not None:
+        if component is None or component.merged_into is not None:
             component = _root(self)
         component.pending[self._ref] = None
 
@@ -768,7 +791,8 @@ class Operator(Node):
         for parent in nodes:
             children = parent._children
             children.append(me)
-            if len(children) > 16 and len(children) & (len(children) - 1) == 0:  # at 32, 64, ...: drop dead ones
+            count = len(children)
+            if count >= 32 and not count & (count - 1):  # at 32, 64, 128, ...: drop the dead ones
                 parent._children = [ref for ref in children if ref() is not None]
 
     @classmethod
@@ -936,7 +960,11 @@ def _reverse_sweep(target: Node, plan: Plan) -> None:
     the target's value is a float (then every value upstream is a float too)."""
     out = target.forward()
     component = target._component
-    tag = (target._ref, target._stamp, (component if component.merged_into is None else _root(target)).point)
+    tag = (
+        target._ref,
+        target._stamp,
+        (component if component is not None and component.merged_into is None else _root(target)).point,
+    )
     check = anomaly_active()
     batch = out.__class__ is _ndarray
     pending: dict[Node, Any] = {target: np.full(out.shape, 1.0 / out.size) if batch else 1.0}
