@@ -20,21 +20,23 @@ new_version = _versions.__next__
 class Component:
     """The state shared by the nodes of one connected graph.
 
-    * ``pending``: weak references to the Anys changed by ``update``/``assign``
+    * ``pending``: weak references to the Variables changed by ``update``/``assign``
       since the graph was last brought up to date (a dict used as an ordered set);
     * ``structure``: changes whenever a node joins (cached descendant lists depend on it);
     * ``flags``: changes whenever a ``trainable`` flag changes (gradient plans depend on it);
     * ``flush``: the last list of nodes made stale by the pending updates, reused while
-      the same Anys are updated step after step;
+      the same Variables are updated step after step;
     * ``point``: changes whenever a value in the graph changes (``set_value``, ``clear``,
       the end of a step). A gradient whose target no longer exists (``a.exp().backward()``)
-      stays valid while it does not change.
+      stays valid while it does not change;
+    * ``members``: weak references to every node of the graph (for ``clear()``), kept
+      while the structure does not change.
 
     Components merge (union-find) when an operator joins two graphs. A component holds
     no strong reference to a node.
     """
 
-    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point")
+    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point", "members")
 
     def __init__(self) -> None:
         self.merged_into: Component | None = None
@@ -44,10 +46,11 @@ class Component:
         self.point = self.structure
         self.flush: tuple[int, tuple, list[weakref.ref[Any]]] | None = None
         self.size = 1
+        self.members: tuple[int, list[weakref.ref[Any]]] | None = None
 
 
 def root_of(node: Any) -> Component:
-    """The component of ``node``'s graph (a Any that no operator uses yet gets one)."""
+    """The component of ``node``'s graph (a Variable that no operator uses yet gets one)."""
     component = node._component
     if component is None:
         component = node._component = Component()
@@ -65,7 +68,7 @@ def root_of(node: Any) -> Component:
 
 def join(parents: Sequence[Any]) -> Component:
     """The component of a new operator on ``parents``: theirs, merged into one (the
-    larger absorbs the smaller); Anys no operator used before simply join it."""
+    larger absorbs the smaller); Variables no operator used before simply join it."""
     main: Component | None = None
     loose = False
     for parent in parents:
@@ -100,9 +103,9 @@ def join(parents: Sequence[Any]) -> Component:
 
 def end_step(component: Component) -> None:
     """Bring the graph up to date after optimiser updates: drop every value computed
-    from an updated Any and bump the stamps, so gradients of the old point go stale.
+    from an updated Variable and bump the stamps, so gradients of the old point go stale.
     Each node downstream is visited once; the work list is reused while the same
-    Anys are updated step after step."""
+    Variables are updated step after step."""
     pending = component.pending
     component.pending = {}
     component.point = new_version()
@@ -164,4 +167,30 @@ def downstream_refs(sources: Iterable[Any]) -> list[weakref.ref[Any]]:
                 stack.append(child)
         if alive != len(children):
             node._children = [ref for ref in children if ref() is not None]
+    return refs
+
+
+def members(node: Any) -> list[weakref.ref[Any]]:
+    """Weak references to every live node connected to ``node`` (its whole graph: up
+    through parents, down through children), cached on the component per structure."""
+    component = root_of(node)
+    cached = component.members
+    if cached is not None and cached[0] == component.structure:
+        return cached[1]
+    seen = {node}
+    stack = [node]
+    refs = []
+    while stack:
+        current = stack.pop()
+        refs.append(current._ref)
+        for parent in current.parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+        for ref in current._children:
+            child = ref()
+            if child is not None and child not in seen:
+                seen.add(child)
+                stack.append(child)
+    component.members = (component.structure, refs)
     return refs

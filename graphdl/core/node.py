@@ -38,6 +38,7 @@ from graphdl.core.component import (
     downstream_refs,
     end_step,
     join,
+    members,
     new_point,
     new_version,
     root_of,
@@ -225,16 +226,19 @@ class Node:
                 node._stamp += 1
 
     def clear(self) -> None:
-        """Drop the cached values of the operator nodes upstream and downstream of this
-        node and every gradient cached for them; Variables keep their values."""
-        new_point(self)
-        for node in _chain(self.upstream(), (self,)):
-            if node.parents:
-                node._value = None
-            node._grad = None
-            node._grad_tag = None
-            node._stamp += 1
-        self._invalidate_downstream()
+        """Drop every cached value and gradient of this node's graph (every node connected
+        to it); Variables keep their values. Ends a pending optimiser step."""
+        component = root_of(self)
+        component.pending = {}  # everything the step made stale is dropped below anyway
+        component.point = new_version()
+        for ref in members(self):
+            node = ref()
+            if node is not None:
+                if node.parents:
+                    node._value = None
+                node._grad = None
+                node._grad_tag = None
+                node._stamp += 1
 
     # ----------------------------------------------------------------- gradients
     @property
