@@ -9,10 +9,12 @@ that raises is redone on one-element arrays, as the interpreter does per node.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import gc
 import itertools
 import linecache
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,20 @@ def _load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: 
         exec(code, namespace)
         loaded.append(namespace)
     return loaded
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Generating a big program allocates many small objects that all live until it is
+    done; the cyclic collector would walk the whole heap again and again meanwhile."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _anomaly_checks(nodes: Sequence[Node]) -> dict[str, Callable[[Any, int], None]]:
@@ -159,7 +175,8 @@ class CompiledGraph:
 
     def _build(self) -> None:
         self._source_plan = self.target.gradient_plan()  # a new plan object = a trainable flag changed
-        program: Program = generate(self.target, self.inputs)
+        with _collector_paused():
+            program: Program = generate(self.target, self.inputs)
         self._program = program
         scalar, array = _load(program.source, "compiled", [SCALAR_NAMESPACE, ARRAY_NAMESPACE], self)
         self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
@@ -172,7 +189,8 @@ class CompiledGraph:
     def _checked_program(self) -> tuple[Program, dict[str, Any], dict[str, Any]]:
         """The program with anomaly checks after every value and gradient (built on first use)."""
         if self._checked is None:
-            program = generate(self.target, self.inputs, checked=True)
+            with _collector_paused():
+                program = generate(self.target, self.inputs, checked=True)
             checks = _anomaly_checks(program.checked_nodes)
             scalar, array = _load(
                 program.source,
