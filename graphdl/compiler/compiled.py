@@ -9,11 +9,13 @@ that raises is redone on one-element arrays, as the interpreter does per node.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import gc
 import itertools
 import linecache
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,6 @@ _errstate = np.errstate
 _ARITHMETIC_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 _serial = itertools.count(1)
 _KEEP_FLOATS = 8_000_000  # keep at most 64 MB of a batch's arrays between calls
-_NUMPY_BACKED = ("exp", "expm1", "log", "log1p", "tanh", "pow")
 
 
 def _same(value: Any) -> Any:
@@ -61,6 +62,20 @@ def _load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: 
         exec(code, namespace)
         loaded.append(namespace)
     return loaded
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Generating a big program allocates many small objects that all live until it is
+    done; the cyclic collector would walk the whole heap again and again meanwhile."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _anomaly_checks(nodes: Sequence[Node]) -> dict[str, Callable[[Any, int], None]]:
@@ -166,16 +181,14 @@ class CompiledGraph:
 
     def _build(self) -> None:
         self._source_plan = self.target.gradient_plan()  # a new plan object = a trainable flag changed
-        program: Program = generate(self.target, self.inputs)
+        with _collector_paused():
+            program: Program = generate(self.target, self.inputs)
         self._program = program
         scalar, array = _load(program.source, "compiled", [SCALAR_NAMESPACE, ARRAY_NAMESPACE], self)
         self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
         self._array_forward, self._array_backward = array["forward"], array["backward"]
         self._leaves = program.leaves
         self._argument_checks = program.argument_checks
-        # Python float arithmetic never consults numpy's error state; only the numpy-backed
-        # primitives do, so a program without them skips np.errstate for one sample.
-        self._scalar_quiet = any(f"{name}(" in program.source for name in _NUMPY_BACKED)
         self._sgd = None
         self._checked: tuple[Program, dict[str, Any], dict[str, Any]] | None = None
         self._step = None
@@ -206,7 +219,8 @@ class CompiledGraph:
     def _checked_program(self) -> tuple[Program, dict[str, Any], dict[str, Any]]:
         """The program with anomaly checks after every value and gradient (built on first use)."""
         if self._checked is None:
-            program = generate(self.target, self.inputs, checked=True)
+            with _collector_paused():
+                program = generate(self.target, self.inputs, checked=True)
             checks = _anomaly_checks(program.checked_nodes)
             scalar, array = _load(
                 program.source,
@@ -334,14 +348,6 @@ class CompiledGraph:
         )
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
-    def _leaf_values(self) -> list[Value]:
-        values = cached_values(self._leaves)
-        for value in values:
-            if value.__class__ is not float:
-                self._check_leaves(values)
-                break
-        return values
-
     def _check_leaves(self, values: list[Any]) -> None:
         for leaf, value in zip(self._leaves, values):
             if value is None:
@@ -363,12 +369,22 @@ class CompiledGraph:
         return cached[1]
 
     # ------------------------------------------------------------------ running
+    def _leaf_values(self) -> list[Value]:
+        """The current values of the leaves the program reads, checked."""
+        values = cached_values(self._leaves)
+        for value in values:
+            if value.__class__ is not float:
+                self._check_leaves(values)
+                break
+        return values
+
     def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], int | None]:
         """The fed values and the leaves' current values, checked, and the batch size."""
         values, size = self._feed_values(feed)
         arguments = values + self._leaf_values()
-        for op, index, position in self._argument_checks:
-            op.check_argument(index, arguments[position])
+        if self._argument_checks:
+            for op, index, position in self._argument_checks:
+                op.check_argument(index, arguments[position])
         return arguments, size
 
     def _namespaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -377,6 +393,12 @@ class CompiledGraph:
             _, scalar, array = self._checked_program()
             return scalar, array
         return None
+
+    def _grouped(self, with_gradients: bool, size: int) -> Any:
+        """The grouped batch program for ``size`` samples, or None when batches run ungrouped."""
+        if self._batches is None or not self.grouping:
+            return None
+        return self._batches.get(with_gradients, size)
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
@@ -390,13 +412,14 @@ class CompiledGraph:
             result = self._run_numba("one" if size is None else "batch_forward", *self._split(arguments))
             if result is not None:
                 return result[0] if size is None else result
-        with _errstate(all="ignore"):
-            if size is None:
-                try:
-                    return scalar_forward(*arguments)
-                except _ARITHMETIC_ERRORS:
+        if size is None:  # float arithmetic and the float primitives never emit numpy warnings
+            try:
+                return scalar_forward(*arguments)
+            except _ARITHMETIC_ERRORS:
+                with _errstate(all="ignore"):
                     return _to_float(array_forward(*_as_arrays(arguments)))
-            grouped = self._batches.get(False, size) if self._batches and self.grouping and checked is None else None
+        with _errstate(all="ignore"):
+            grouped = self._grouped(False, size) if checked is None else None
             if grouped is not None:
                 return grouped.run(*self._split(arguments), 1.0)[0]
             try:
@@ -422,7 +445,7 @@ class CompiledGraph:
             out, grads = result
             self._store(grads)
             return out if size is None else float(out.mean())
-        if checked is None and size is None and not self._scalar_quiet:
+        if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 out, grads, _ = scalar_backward(1.0, *arguments)
             except _ARITHMETIC_ERRORS:
@@ -430,30 +453,22 @@ class CompiledGraph:
             self._store(grads)
             return out
         with _errstate(all="ignore"):
-            if size is None:
-                try:
-                    out, grads, _ = scalar_backward(1.0, *arguments)
-                except _ARITHMETIC_ERRORS:
-                    out, grads = _one_sample_as_array(array_backward, arguments)
-                mean = out
-            else:
-                seed = self._seed(size) if self._program.target_varies else 1.0
-                grouped = self._batches.get(True, size) if self._batches and self.grouping and checked is None else None
-                if grouped is not None:
-                    out, grads = grouped.run(*self._split(arguments), 1.0 / size)
-                    self._store(grads)
-                    return float(out.mean())
-                try:
-                    out, grads, kept = array_backward(seed, *arguments)
-                except _ARITHMETIC_ERRORS:
-                    out, grads, kept = array_backward(seed, *_as_arrays(arguments))
-                # Freeing every temporary at once lets the allocator return the memory to the
-                # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
-                # keep this call's arrays until the next call, within a memory cap.
-                self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
-                mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
-                grads = [_to_float(g) for g in grads]
-        self._store(grads)
+            grouped = self._grouped(True, size) if checked is None else None
+            if grouped is not None:
+                out, grads = grouped.run(*self._split(arguments), 1.0 / size)
+                self._store(grads)
+                return float(out.mean())
+            seed = self._seed(size) if self._program.target_varies else 1.0
+            try:
+                out, grads, kept = array_backward(seed, *arguments)
+            except _ARITHMETIC_ERRORS:
+                out, grads, kept = array_backward(seed, *_as_arrays(arguments))
+        # Freeing every temporary at once lets the allocator return the memory to the
+        # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
+        # keep this call's arrays until the next call, within a memory cap.
+        self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
+        mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
+        self._store([_to_float(g) for g in grads])
         return mean
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
