@@ -21,7 +21,7 @@ from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
 from graphdl.viz.explorer_svg import node_ids
 from graphdl.viz.recorder import TrainingRecorder
-from graphdl.viz.style import kind_text
+from graphdl.viz.style import display_text, kind_text
 
 #: Significant digits kept for curves over the grid (a plot a few hundred pixels tall).
 CURVE_DIGITS = 4
@@ -77,7 +77,7 @@ def _numbers(values: Any, digits: int) -> list[float | None]:
 def _node_entries(graph: Graph) -> list[dict[str, Any]]:
     ids = node_ids(graph)
     return [
-        {"name": node.name, "kind": kind_text(node), "role": node_role(node), "id": ids[number]}
+        {"name": display_text(node.name), "kind": kind_text(node), "role": node_role(node), "id": ids[number]}
         for number, node in enumerate(graph.nodes)
     ]
 
@@ -119,7 +119,7 @@ def still_data(graph: Graph) -> dict[str, Any]:
             members = set(graph.nodes)
             node, value = max(batch_inputs, key=lambda pair: _descendant_count(pair[0], members))
             order = np.argsort(value, kind="stable")
-            x = {"label": node.name, "values": _numbers(value[order], NUMBER_DIGITS)}
+            x = {"label": display_text(node.name), "values": _numbers(value[order], NUMBER_DIGITS)}
         else:
             order = np.arange(size)
             x = {"label": "sample", "values": [float(i) for i in order]}
