@@ -272,3 +272,14 @@ def test_importing_graphdl_does_not_import_dask() -> None:
     code = "import sys, graphdl; graphdl.sweep; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("executor", [None, "processes"])
+def test_a_trial_calling_sys_exit_is_a_failed_run_not_the_end_of_the_sweep(tmp_path, executor) -> None:
+    out = tmp_path / "runs.jsonl"
+    records = graphdl.sweep(
+        sweep_trials.exits_on_odd, grid={}, seeds=range(3), executor=executor, out=out, progress=False
+    )
+    assert [r.get("metrics") for r in records] == [{"seed": 0}, None, {"seed": 2}]
+    assert records[1]["error"]["type"] == "SystemExit" and records[1]["error"]["message"] == "seed 1: giving up"
+    assert sorted(lines(out), key=lambda record: record["seed"]) == records  # the file: in the order runs finished
