@@ -108,6 +108,12 @@ def test_page_fetches_nothing_and_inlines_its_program():
     assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
 
 
+def test_the_loss_window_is_the_round_one_the_animation_names():
+    net, recorder = trained(60, every=20)
+    assert page_data(explorer_html(net.loss, recorder))["panels"]["lossWindow"] == 5  # a tenth of 60, made round
+    assert page_data(explorer_html(net.loss, recorder, panels=Panels(loss_window=7)))["panels"]["lossWindow"] == 7
+
+
 @pytest.mark.parametrize("graphviz", LAYOUTS)
 def test_recorded_page_holds_every_snapshot(monkeypatch, graphviz):
     use_layout(monkeypatch, graphviz)

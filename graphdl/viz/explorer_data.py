@@ -19,6 +19,7 @@ import numpy as np
 
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
+from graphdl.viz.animator import round_window
 from graphdl.viz.explorer_svg import node_ids
 from graphdl.viz.recorder import TrainingRecorder
 from graphdl.viz.style import display_text, kind_text
@@ -39,7 +40,8 @@ class Panels:
     first one, ``output`` is fitted against ``target`` (a function of the input grid,
     also used as the label when the page replays the loss over the grid) in the third,
     and ``train_range`` is shaded and is where node fills and grads are averaged. The
-    loss chart's mean is over the last ``loss_window`` steps (default: a 40th of the run).
+    loss chart's mean is over the last ``loss_window`` steps (default: the round window the
+    animation uses, 100 for 1500 steps).
     The defaults are the tutorial's network (:func:`graphdl.seednet.build_seed_net`).
     """
 
@@ -198,7 +200,7 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
         "grad": grads,
         "curves": {str(number): [_numbers(row, CURVE_DIGITS) for row in series] for number, series in curves.items()},
         "losses": _numbers(recorder.losses, NUMBER_DIGITS),
-        "panels": chart,
+        "panels": {**chart, "lossWindow": panels.loss_window or round_window(len(recorder.losses))},
         "note": f"Node values: {average}. " + replay_note,
     }
 
