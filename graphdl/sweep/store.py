@@ -31,6 +31,8 @@ class SweepWarning(UserWarning):
 def check_out_path(out: str | os.PathLike[str]) -> Path:
     """``out`` as a Path to a regular file (existing or not); raises :class:`SweepError`
     for a folder or a parent that is not a folder."""
+    if not os.fspath(out):
+        raise SweepError("out is an empty path; give the path of a .jsonl file")
     path = Path(out)
     if path.is_dir():
         raise SweepError(f"out {str(path)!r} is a folder; give the path of a .jsonl file inside it")
