@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import pytest
@@ -177,6 +178,7 @@ def test_bad_input_is_refused_before_any_run(tmp_path, counter) -> None:
         ({"grid": {"width": [3]}}, r"cannot be called with the keywords seed, width: .*'activation'"),
         ({"grid": {"activation": ["relu"]}, "out": tmp_path}, "is a folder"),
         ({"grid": {"activation": ["relu"]}, "out": ""}, "^out is an empty path; give the path of a .jsonl file$"),
+        ({"grid": {"activation": ["relu"]}, "out": os.devnull}, "is not a regular file"),
         ({"grid": {"activation": ["relu"]}, "executor": "threads"}, "executor must be None, 'processes'"),
         ({"grid": {"activation": ["relu"]}, "executor": "processes", "workers": 0}, "workers must be"),
         ({"grid": {"activation": ["relu"]}, "executor": "processes", "batch": 0}, "batch must be"),

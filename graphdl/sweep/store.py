@@ -36,6 +36,10 @@ def check_out_path(out: str | os.PathLike[str]) -> Path:
     path = Path(out)
     if path.is_dir():
         raise SweepError(f"out {str(path)!r} is a folder; give the path of a .jsonl file inside it")
+    if path.exists() and not path.is_file():  # /dev/zero would be read forever, /dev/null replaced on repair
+        raise SweepError(
+            f"out {str(path)!r} is not a regular file (a device, pipe or socket); use out=None to keep no file"
+        )
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
