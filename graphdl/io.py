@@ -134,6 +134,12 @@ def _atomic_write(path: Path, payload: bytes) -> None:
     ``path``, then the folder fsynced so the rename itself survives a crash. The file
     gets the usual mode (0666 minus the umask). A successful save also removes the
     temporary files that killed saves of the same path left behind."""
+    try:
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+    except OSError:
+        kind = stat.S_IFREG  # nothing there yet (or nothing readable): the write tells
+    if kind in _FILE_KINDS:  # the rename would put a file where /dev/null was
+        raise OSError(f"{path} is a {_FILE_KINDS[kind]}, not a file: refusing to replace it")
     directory = path.parent if str(path.parent) else Path(".")
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
