@@ -15,7 +15,7 @@ import numpy as np
 
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node, Operator, Variable, check_value, topological_order
-from graphdl.io import _atomic_write
+from graphdl.io import _atomic_write, open_regular_file
 from graphdl.validation import Count, Flag, check_option, short_repr
 
 FORMAT = "graphdl-graph"
@@ -295,7 +295,8 @@ def load_graph(path: str | os.PathLike[str]) -> Graph:
     path = Path(path)
     try:
         try:
-            raw = path.read_bytes()
+            with open_regular_file(path) as handle:
+                raw = handle.read()
         except (OSError, ValueError) as error:  # ValueError: a NUL character in the path
             raise GraphFormatError(f"cannot read the file ({getattr(error, 'strerror', None) or error})") from None
         try:

@@ -24,6 +24,7 @@ import io as _io
 import json
 import math
 import os
+import stat
 import struct
 import tempfile
 import tokenize
@@ -133,6 +134,12 @@ def _atomic_write(path: Path, payload: bytes) -> None:
     ``path``, then the folder fsynced so the rename itself survives a crash. The file
     gets the usual mode (0666 minus the umask). A successful save also removes the
     temporary files that killed saves of the same path left behind."""
+    try:
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+    except OSError:
+        kind = stat.S_IFREG  # nothing there yet (or nothing readable): the write tells
+    if kind in _FILE_KINDS:  # the rename would put a file where /dev/null was
+        raise OSError(f"{path} is a {_FILE_KINDS[kind]}, not a file: refusing to replace it")
     directory = path.parent if str(path.parent) else Path(".")
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
@@ -289,7 +296,7 @@ def _read(path: Path, model: _Model | None) -> dict[str, Any]:
         if suffix not in (".json", ".npz"):
             raise CheckpointError(f"unknown checkpoint format {suffix!r}; use .json or .npz")
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
+            handle = open_regular_file(path)
         except (OSError, ValueError) as error:  # ValueError: a NUL character in the path
             raise CheckpointError(f"cannot read checkpoint ({getattr(error, 'strerror', None) or error})") from None
         with handle:
@@ -305,6 +312,25 @@ def _read(path: Path, model: _Model | None) -> dict[str, Any]:
     except CheckpointError as error:
         raise CheckpointError(f"{path}: {error}") from None
     return document
+
+
+def open_regular_file(path: Path) -> Any:
+    """``path`` opened for binary reading, if it is a regular file (or a link to one).
+
+    A device such as ``/dev/zero``, a pipe or a socket has no end a reader can trust:
+    reading it would fill memory (or wait forever on a pipe's open), so it is an
+    ``OSError`` saying what it is, raised before opening it."""
+    kind = stat.S_IFMT(os.stat(path).st_mode)
+    if kind not in (stat.S_IFREG, stat.S_IFDIR):  # a folder fails on open, with its own message
+        raise OSError(f"not a regular file but a {_FILE_KINDS.get(kind, 'special file')}")
+    handle = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since the check
+        handle.close()
+        raise OSError("not a regular file")
+    return handle
+
+
+_FILE_KINDS = {stat.S_IFCHR: "device", stat.S_IFBLK: "device", stat.S_IFIFO: "pipe", stat.S_IFSOCK: "socket"}
 
 
 def _parse_json(raw: bytes | str, where: str) -> dict[str, Any]:

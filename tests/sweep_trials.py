@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -85,3 +86,10 @@ def global_draws(seed: int) -> dict:
     import random
 
     return {"python": random.random(), "numpy": float(np.random.rand())}
+
+
+def exits_on_odd(seed: int) -> dict:
+    """Calls sys.exit for odd seeds, as a script's argparse error or an "abort" would."""
+    if seed % 2:
+        sys.exit(f"seed {seed}: giving up")
+    return {"seed": seed}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import pytest
@@ -176,6 +177,8 @@ def test_bad_input_is_refused_before_any_run(tmp_path, counter) -> None:
         ({"grid": {"activation": ["relu"]}, "seeds": [0.5]}, "seed 0.5 is not a whole number"),
         ({"grid": {"width": [3]}}, r"cannot be called with the keywords seed, width: .*'activation'"),
         ({"grid": {"activation": ["relu"]}, "out": tmp_path}, "is a folder"),
+        ({"grid": {"activation": ["relu"]}, "out": ""}, "^out is an empty path; give the path of a .jsonl file$"),
+        ({"grid": {"activation": ["relu"]}, "out": os.devnull}, "is not a regular file"),
         ({"grid": {"activation": ["relu"]}, "executor": "threads"}, "executor must be None, 'processes'"),
         ({"grid": {"activation": ["relu"]}, "executor": "processes", "workers": 0}, "workers must be"),
         ({"grid": {"activation": ["relu"]}, "executor": "processes", "batch": 0}, "batch must be"),
@@ -272,3 +275,14 @@ def test_importing_graphdl_does_not_import_dask() -> None:
     code = "import sys, graphdl; graphdl.sweep; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("executor", [None, "processes"])
+def test_a_trial_calling_sys_exit_is_a_failed_run_not_the_end_of_the_sweep(tmp_path, executor) -> None:
+    out = tmp_path / "runs.jsonl"
+    records = graphdl.sweep(
+        sweep_trials.exits_on_odd, grid={}, seeds=range(3), executor=executor, out=out, progress=False
+    )
+    assert [r.get("metrics") for r in records] == [{"seed": 0}, None, {"seed": 2}]
+    assert records[1]["error"]["type"] == "SystemExit" and records[1]["error"]["message"] == "seed 1: giving up"
+    assert sorted(lines(out), key=lambda record: record["seed"]) == records  # the file: in the order runs finished

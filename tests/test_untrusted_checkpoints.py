@@ -293,3 +293,21 @@ def test_next_save_removes_temporaries_of_killed_saves(tmp_path):
         [".other.npz.1-x.tmp", f".ckpt.npz.{os.getppid()}-live.tmp", "ckpt.npz"]
     )
     assert checkpoints.read(target)["parameters"] == {"w": 2.0}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"), reason="needs /dev/zero and mkfifo")
+@pytest.mark.parametrize(("suffix", "kind"), [(".npz", "device"), (".json", "device"), (".json", "pipe")])
+def test_a_device_or_pipe_is_refused_before_it_is_read(tmp_path, suffix, kind):
+    path = tmp_path / f"shared{suffix}"
+    if kind == "device":
+        path.symlink_to("/dev/zero")  # read to its end, it would fill memory
+    else:
+        os.mkfifo(path)  # opened, it would wait forever for a writer
+    params = _params()
+    before = [p.value for p in params]
+    with pytest.raises(
+        checkpoints.CheckpointError,
+        match=rf"shared\{suffix}: cannot read checkpoint \(not a regular file but a {kind}\)",
+    ):
+        checkpoints.load(path, params)
+    assert [p.value for p in params] == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import pytest
@@ -140,3 +141,20 @@ def test_a_valid_file_round_trips_and_a_loaded_graph_saves_again(tmp_path, docum
     assert graph.node("w").trainable is True and graph.node("x").trainable is False
     again = save_graph(tmp_path / "again.json", loss)
     assert json.loads(again.read_text())["nodes"] == document["nodes"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "graph.json"
+    path.symlink_to("/dev/zero")
+    with pytest.raises(GraphFormatError, match=r"graph.json: cannot read the file \(not a regular file but a device\)"):
+        load_graph(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_saving_never_replaces_a_pipe_or_device(tmp_path):
+    pipe = tmp_path / "graph.json"
+    os.mkfifo(pipe)  # stands in for /dev/null, which a rename as root would replace by a file
+    with pytest.raises(OSError, match=r"graph.json is a pipe, not a file: refusing to replace it"):
+        save_graph(pipe, gd.Variable(1.0, name="a"))
+    assert pipe.is_fifo() and [p.name for p in tmp_path.iterdir()] == ["graph.json"]

@@ -47,3 +47,21 @@ def test_set_value_refuses_masked_arrays(value):
     assert x.value == 0.5
     with pytest.raises(TypeError, match="masked arrays are refused"):
         gd.Variable(value, name="y")
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.ones((4, 1)), np.ma.masked_array(np.ones(4), mask=[1, 0, 0, 0]), r"^train: y is a masked array; fill"),
+        (np.ma.masked_array(np.ones((4, 1))), np.ones(4), r"^train: X is a masked array"),
+        (np.ones((4, 1)) + 1j, np.ones(4), r"^train: X must be a regular array of real numbers \(X holds complex"),
+        ([[1.0], [2.0, 3.0], [4.0], [5.0]], np.ones(4), r"^train: X must be a regular array of real numbers \(setting"),
+        (np.ones((4, 1)), np.array(list("abab")), r"^train: y must be a regular array of real numbers \(could not"),
+    ],
+)
+def test_data_that_would_be_mangled_is_refused_before_training(X, y, message):
+    model, _, trainer = _trainer()
+    before = [p.value for p in model.parameters()]
+    with pytest.raises(ValueError, match=message):
+        trainer.fit((X, y), epochs=1)
+    assert [p.value for p in model.parameters()] == before

@@ -89,6 +89,16 @@ def test_json_in_script_cannot_close_it():
     assert json.loads(text) == {"name": "</script><!-- & -->"}
 
 
+def test_odd_names_are_shown_literally_and_the_page_is_writable(tmp_path):
+    bell, lone = Variable(1.0, name="bell\x07\nx"), Variable(2.0, name="lone\ud800")
+    out = Add([bell, lone], name="out\x01")
+    page = explore(out, tmp_path / "odd.html")  # a lone surrogate used to stop the UTF-8 write
+    text = page.path.read_text(encoding="utf-8")
+    assert [node["name"] for node in page_data(text)["nodes"]] == ["bell\\x07\\nx", "lone\\ud800", "out\\x01"]
+    assert "<title>graphdl explorer: out\\x01</title>" in text
+    assert json.loads(script_json({"s": "a\udfffb"})) == {"s": "a\udfffb"}
+
+
 def test_page_fetches_nothing_and_inlines_its_program():
     page = explorer_html(hostile_graph())
     assert "default-src 'none'" in page  # the Content-Security-Policy forbids any fetch
@@ -96,6 +106,12 @@ def test_page_fetches_nothing_and_inlines_its_program():
     assert "function drawGraph()" in page and "g.node .shape" in page  # explorer.js and explorer.css inlined
     urls = set(re.findall(r"https?://[^\s\"')]+", page))
     assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+def test_the_loss_window_is_the_round_one_the_animation_names():
+    net, recorder = trained(60, every=20)
+    assert page_data(explorer_html(net.loss, recorder))["panels"]["lossWindow"] == 5  # a tenth of 60, made round
+    assert page_data(explorer_html(net.loss, recorder, panels=Panels(loss_window=7)))["panels"]["lossWindow"] == 7
 
 
 @pytest.mark.parametrize("graphviz", LAYOUTS)

@@ -222,3 +222,19 @@ def test_zoom_buttons_resize_the_graph(visit, pages):
     seen.page.click("#zoom-fit")
     assert seen.page.evaluate("() => document.querySelector('#graph svg').getBoundingClientRect().width") == width
     assert seen.problems == []
+
+
+def test_the_loss_legend_sits_top_right_off_the_early_high_losses(visit, pages):
+    seen = visit(pages["playing"][0])
+    boxes = seen.page.evaluate(
+        """() => {
+          const chart = Array.from(document.querySelectorAll("svg.chart")).find(
+            (svg) => svg.textContent.includes("training loss so far"));
+          const frame = chart.querySelector(".frame").getBBox();
+          return {frame: [frame.x, frame.width],
+                  legend: Array.from(chart.querySelectorAll(".legend-text")).map((t) => t.getBBox().x)};
+        }"""
+    )
+    (left, width), legend = boxes["frame"], boxes["legend"]
+    assert len(legend) == 2 and all(x > left + width / 2 for x in legend)
+    assert seen.problems == []

@@ -40,7 +40,10 @@ def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], se
             raise TypeError(f"the trial returned a {type(metrics).__name__}, not a dict of metrics")
         record["metrics"] = {str(name): _plain(value, str(name)) for name, value in metrics.items()}
         return json.loads(json.dumps(record, ensure_ascii=False))
-    except Exception as error:  # a failing run is data: recorded, and the sweep goes on
+    # A failing run is data: recorded, and the sweep goes on. SystemExit too (a trial that
+    # calls sys.exit, or a script's argparse error): it would end the whole sweep, or, raised
+    # again from a worker process, the caller's program. Ctrl-C still stops the sweep.
+    except (Exception, SystemExit) as error:
         lines = "".join(traceback.format_exception(type(error), error, error.__traceback__)).splitlines()
         record.pop("metrics", None)
         record["error"] = {

@@ -31,9 +31,15 @@ class SweepWarning(UserWarning):
 def check_out_path(out: str | os.PathLike[str]) -> Path:
     """``out`` as a Path to a regular file (existing or not); raises :class:`SweepError`
     for a folder or a parent that is not a folder."""
+    if not os.fspath(out):
+        raise SweepError("out is an empty path; give the path of a .jsonl file")
     path = Path(out)
     if path.is_dir():
         raise SweepError(f"out {str(path)!r} is a folder; give the path of a .jsonl file inside it")
+    if path.exists() and not path.is_file():  # /dev/zero would be read forever, /dev/null replaced on repair
+        raise SweepError(
+            f"out {str(path)!r} is not a regular file (a device, pipe or socket); use out=None to keep no file"
+        )
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():

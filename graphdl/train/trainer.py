@@ -156,7 +156,7 @@ class Trainer:
         raise ValueError(f"unknown metric {metric!r}: use 'accuracy', 'mse', a function or None")
 
     def _columns(self, X: Any, what: str) -> list[np.ndarray]:
-        X = np.asarray(X, dtype=float)
+        X = _as_numbers(X, what, "X")
         n = len(self.inputs)
         if X.ndim == 1 and n == 1:
             X = X.reshape(-1, 1)
@@ -167,7 +167,7 @@ class Trainer:
         return [np.ascontiguousarray(X[:, i]) for i in range(n)]
 
     def _label_columns(self, y: Any, count: int, what: str) -> list[np.ndarray]:
-        y = np.asarray(y, dtype=float)
+        y = _as_numbers(y, what, "y")
         n = len(self.labels)
         if n == 1 and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
             y = y.reshape(-1, 1)
@@ -442,3 +442,19 @@ class Trainer:
     def predict_classes(self, X: Any) -> np.ndarray:
         """Class predictions: argmax over K outputs, else output ≥ the loss's threshold."""
         return metric_functions.classify(self.predict(X), self.threshold)
+
+
+def _as_numbers(data: Any, what: str, which: str) -> np.ndarray:
+    """``data`` as a float array, or a ValueError naming ``what`` and ``which`` (X or y):
+    a masked array would lose its mask and a complex one its imaginary part silently."""
+    if np.ma.isMaskedArray(data):
+        raise ValueError(
+            f"{what}: {which} is a masked array; fill or drop the masked entries first (the mask would be lost)"
+        )
+    try:
+        array = np.asarray(data)
+        if array.dtype.kind == "c":
+            raise ValueError(f"{which} holds complex numbers")
+        return np.asarray(array, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{what}: {which} must be a regular array of real numbers ({error})") from None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,14 @@ from graphdl.viz.dot import as_graph
 from graphdl.viz.explorer_data import Panels, recorded_data, still_data
 from graphdl.viz.explorer_svg import graph_svg
 from graphdl.viz.recorder import TrainingRecorder
+from graphdl.viz.style import display_text
 
 __all__ = ["ExplorerPage", "Panels", "explore", "explorer_html", "write_explorer"]
 
 #: The page may run its inline script and style and fetch nothing at all. (It never
 #: evaluates strings itself; 'unsafe-eval' lets browser-driving tools poll it.)
 POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 HINT = "Hover over a node (click to keep it) to see its value and grad."
 
 
@@ -153,6 +156,7 @@ def _static(name: str) -> str:
 
 def _page(title: str, svg: str, data: dict[str, Any]) -> str:
     script, style = _static("explorer.js"), _static("explorer.css")
+    title = display_text(title)
     if "</" in script or "</" in style:
         raise RuntimeError("explorer.js / explorer.css must not contain '</' (it would end the inline element)")
     playing = len(data["steps"]) > 1
@@ -215,4 +219,7 @@ def script_json(data: Any) -> str:
     """Compact JSON that is safe inside ``<script>``: ``<``, ``>`` and ``&`` (which can
     only occur inside strings) become ``\\u003c``, ``\\u003e`` and ``\\u0026``."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    # A lone surrogate (possible in a Python str, never in UTF-8) can only sit inside a
+    # JSON string, where its \\uXXXX escape is valid and the page stays writable.
+    return LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)

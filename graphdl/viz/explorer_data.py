@@ -19,9 +19,10 @@ import numpy as np
 
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
+from graphdl.viz.animator import round_window
 from graphdl.viz.explorer_svg import node_ids
 from graphdl.viz.recorder import TrainingRecorder
-from graphdl.viz.style import kind_text
+from graphdl.viz.style import display_text, kind_text
 
 #: Significant digits kept for curves over the grid (a plot a few hundred pixels tall).
 CURVE_DIGITS = 4
@@ -39,7 +40,8 @@ class Panels:
     first one, ``output`` is fitted against ``target`` (a function of the input grid,
     also used as the label when the page replays the loss over the grid) in the third,
     and ``train_range`` is shaded and is where node fills and grads are averaged. The
-    loss chart's mean is over the last ``loss_window`` steps (default: a 40th of the run).
+    loss chart's mean is over the last ``loss_window`` steps (default: the round window the
+    animation uses, 100 for 1500 steps).
     The defaults are the tutorial's network (:func:`graphdl.seednet.build_seed_net`).
     """
 
@@ -77,7 +79,7 @@ def _numbers(values: Any, digits: int) -> list[float | None]:
 def _node_entries(graph: Graph) -> list[dict[str, Any]]:
     ids = node_ids(graph)
     return [
-        {"name": node.name, "kind": kind_text(node), "role": node_role(node), "id": ids[number]}
+        {"name": display_text(node.name), "kind": kind_text(node), "role": node_role(node), "id": ids[number]}
         for number, node in enumerate(graph.nodes)
     ]
 
@@ -119,7 +121,7 @@ def still_data(graph: Graph) -> dict[str, Any]:
             members = set(graph.nodes)
             node, value = max(batch_inputs, key=lambda pair: _descendant_count(pair[0], members))
             order = np.argsort(value, kind="stable")
-            x = {"label": node.name, "values": _numbers(value[order], NUMBER_DIGITS)}
+            x = {"label": display_text(node.name), "values": _numbers(value[order], NUMBER_DIGITS)}
         else:
             order = np.arange(size)
             x = {"label": "sample", "values": [float(i) for i in order]}
@@ -198,7 +200,7 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
         "grad": grads,
         "curves": {str(number): [_numbers(row, CURVE_DIGITS) for row in series] for number, series in curves.items()},
         "losses": _numbers(recorder.losses, NUMBER_DIGITS),
-        "panels": chart,
+        "panels": {**chart, "lossWindow": panels.loss_window or round_window(len(recorder.losses))},
         "note": f"Node values: {average}. " + replay_note,
     }
 

@@ -137,11 +137,17 @@
         path.setAttribute("d", d);
       },
       legend(colour, label, dash) {
+        // Top left, or top right (the text ends where the sample line begins) where the
+        // data start high on the left, as a loss curve does.
         const y = m.top + 10 + 13 * legendRow++;
-        const attributes = { x1: m.left + 6, x2: m.left + 22, y1: y, y2: y, stroke: colour, "stroke-width": 2.2 };
+        const right = options.legend === "right";
+        const x1 = right ? width - m.right - 22 : m.left + 6;
+        const attributes = { x1, x2: x1 + 16, y1: y, y2: y, stroke: colour, "stroke-width": 2.2 };
         if (dash) attributes["stroke-dasharray"] = dash;
         svgElement("line", attributes, svg);
-        svgElement("text", { x: m.left + 26, y: y + 3.5, class: "legend-text" }, svg).textContent = label;
+        const text = { x: right ? x1 - 4 : x1 + 20, y: y + 3.5, class: "legend-text" };
+        if (right) text["text-anchor"] = "end";
+        svgElement("text", text, svg).textContent = label;
       },
     };
   }
@@ -235,6 +241,7 @@
     const steps = losses.map((_, index) => index + 1);
     const chart = makeChart(htmlElement("div", "chart-box", null, box), {
       title: "4  training loss so far", xlim: [0, Math.max(data.total, 1)], ylim: [0, top > 0 ? top : 1], xlabel: "step",
+      legend: "right",
     });
     chart.legend("#9ca3af", "per step");
     chart.legend("#dc2626", "mean of last " + window);
