@@ -1,14 +1,16 @@
 """graphdl side by side with micrograd, hand-written numpy and PyTorch (when installed).
 
-    PYTHONPATH=. python benchmarks/run.py            # full run (a few minutes)
+    PYTHONPATH=. python benchmarks/run.py            # full run (a few minutes), printed only
+    PYTHONPATH=. python benchmarks/run.py --write    # ... and benchmarks/RESULTS.md rewritten
     PYTHONPATH=. python benchmarks/run.py --quick    # fewer micrograd steps on workload C
 
 One process, one run: every ratio compares numbers measured here, now. Prints a
-Markdown table per workload and writes benchmarks/RESULTS.md with the machine's
-details. Times are the best of several repeats (shared machines are noisy).
+Markdown table per workload and, with ``--write``, replaces benchmarks/RESULTS.md (tracked:
+the README quotes it) with these tables and the machine's details. Times are the best of
+several repeats (shared machines are noisy).
 
 Workloads (issue 4):
-  A. the seed's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
+  A. the tutorial's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
   B. the batch-mean gradient of the same net over N = 1 000 and 100 000 samples;
   C. micrograd's moons demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps;
   D. scaling with MLP width (4, 16, 64) and with batch size (1 to 100 000).
@@ -492,7 +494,7 @@ def workload_d(micrograd_widths: tuple[int, ...]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="run micrograd for 10 steps on workload C, not 100")
-    parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
+    parser.add_argument("--write", action="store_true", help="also replace benchmarks/RESULTS.md with this run")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sections = []
@@ -557,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     report = header + "\n\n" + "\n\n".join(sections) + "\n\n" + limits + "\n"
-    if not args.no_write:
+    if args.write:
         OUT.write_text(report, encoding="utf-8")
         print(f"\nwrote {OUT} ({elapsed:.0f} s)")
     gc.collect()

@@ -8,8 +8,8 @@ weights ~ N(0, 0.01²), one full-batch gradient on the first 640 points of
 is then about −8 (the tiny weights cannot lift it above 0), every hidden ReLU outputs 0
 with derivative 0 on every sample, and no gradient reaches any weight: the tutorial prints
 0.0 for all five layers and notes that the parameters can never be updated. Its remedy is
-LeakyReLU (paddle's default slope 0.01): the derivative is 0.01 instead of 0, so every
-gradient is non-zero — though tiny in the first layers, since each layer multiplies the
+LeakyReLU (PyTorch's default slope 0.01, which the tutorial uses): the derivative is 0.01
+instead of 0, so every gradient is non-zero — though tiny in the first layers, since each layer multiplies the
 signal by 0.01 and by a weight of about 0.01 (the tutorial says so too). The output bias
 gets the same gradient in both runs: it feeds the Sigmoid output directly, without a
 hidden unit in between.
@@ -47,10 +47,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--train", type=int, default=640, help="first points used as the batch (the tutorial: 640)")
     parser.add_argument("--noise", type=float, default=0.5, help="moons noise (the tutorial: 0.5)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the moons")
-    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the tutorial's paddle.seed(102))")
+    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the tutorial's torch.seed(102))")
     parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the tutorial: 0.01)")
     parser.add_argument("--bias", type=float, default=-8.0, help="every bias (default -8)")
-    parser.add_argument("--slope", type=float, default=0.01, help="LeakyReLU's negative slope (paddle's default 0.01)")
+    parser.add_argument("--slope", type=float, default=0.01, help="LeakyReLU's negative slope (PyTorch's default 0.01)")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"

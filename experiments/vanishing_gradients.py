@@ -90,7 +90,7 @@ def net_parser(description: str, bias: float) -> argparse.ArgumentParser:
     parser.add_argument("--train", type=int, default=640, help="first points used as the batch (the tutorial: 640)")
     parser.add_argument("--noise", type=float, default=0.5, help="moons noise (the tutorial: 0.5)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the moons")
-    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the tutorial's paddle.seed(102))")
+    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the tutorial's torch.seed(102))")
     parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the tutorial: 0.01)")
     parser.add_argument("--bias", type=float, default=bias, help=f"every bias (the tutorial: {bias:g})")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
