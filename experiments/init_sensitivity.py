@@ -154,7 +154,7 @@ def steps_to_threshold(losses: Sequence[float], threshold: float, window: int) -
 
 
 class CompiledSeedNet:
-    """The seed net with its loss compiled once; ``train`` runs the generated per-sample
+    """The tutorial's net with its loss compiled once; ``train`` runs the generated per-sample
     SGD loop from a given initialisation."""
 
     def __init__(self, activation: str) -> None:

@@ -72,7 +72,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "regularization.json"
 # ---------------------------------------------------------------------------- helpers
 class LossLog:
     """Trainer callback: the mean loss on the whole training and test sets in evaluation
-    mode (``Trainer.evaluate``, dropout off; the seed's ``evaluate_loss``) after epoch 1,
+    mode (``Trainer.evaluate``, dropout off; the tutorial's ``evaluate_loss``) after epoch 1,
     every ``every`` epochs and after the last one, with ‖w‖ of ``weights`` at the same epochs."""
 
     def __init__(
@@ -119,7 +119,7 @@ def linear_model(n_in: int, bias: bool, name: str = "linear") -> tuple[nn.Model,
 
 # ------------------------------------------------------------ 1. polynomial features
 def polynomial_data(n_train: int, n_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The seed's data: x ~ N(0, 1), features xⁱ/i! (i < 20), labels from the true
+    """The tutorial's data: x ~ N(0, 1), features xⁱ/i! (i < 20), labels from the true
     cubic plus N(0, 0.1²) noise. Returns (x, features (N, 20), labels)."""
     x = rng.normal(size=n_train + n_test)
     factorials = np.array([math.gamma(i + 1) for i in range(MAX_DEGREE)])
@@ -131,7 +131,7 @@ def polynomial_data(n_train: int, n_test: int, rng: np.random.Generator) -> tupl
 def fit_polynomial(
     features: np.ndarray, labels: np.ndarray, n_train: int, n_features: int, epochs: int, rng: np.random.Generator
 ) -> dict[str, Any]:
-    """Fit the first ``n_features`` features as the seed does; returns the per-epoch
+    """Fit the first ``n_features`` features as the tutorial does; returns the per-epoch
     train/test losses and the weights."""
     model, dense = linear_model(n_features, bias=False)
     bound = 1.0 / math.sqrt(n_features)  # torch.nn.Linear's default initialisation
@@ -153,7 +153,7 @@ def fit_polynomial(
 
 
 def overfitting_check(poly: dict[str, dict[str, Any]], x: np.ndarray, n_train: int) -> dict[str, Any]:
-    """Does the 20-feature fit over-fit (the seed's criterion: train loss clearly below
+    """Does the 20-feature fit over-fit (the tutorial's criterion: train loss clearly below
     test loss, here test/train ≥ ``OVERFIT_RATIO``), and the facts that explain it: how far
     the weights of the high powers moved from their random start and how far the test x
     reach beyond the training x, where those barely-trained powers take over."""
@@ -193,7 +193,7 @@ def fit_weight_decay(
     epochs: int,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """The seed's ``train_concise(wd)``: w, b ~ N(0, 1), SGD lr 0.003 with weight decay
+    """The tutorial's ``train_concise(wd)``: w, b ~ N(0, 1), SGD lr 0.003 with weight decay
     ``lam`` on the weights only, batches of 5."""
     model, dense = linear_model(train[0].shape[1], bias=True)
     init.normal(model, rng=rng)  # the seed's param.data.normal_() for w and b
@@ -212,7 +212,7 @@ def fit_weight_decay(
 
 # --------------------------------------------------------------------------- 3. dropout
 def dropout_gradients(rng: np.random.Generator, p: float = 0.8) -> dict[str, np.ndarray]:
-    """Seed 001 §3.1: y = Σ x·w over 15 integer inputs (0-9), 5 samples; the gradient of
+    """The optimisation tutorial's §3.1: y = Σ x·w over 15 integer inputs (0-9), 5 samples; the gradient of
     Σ_samples y with respect to w, without dropout and with dropout ``p`` on the inputs
     (a DropoutLayer, masks drawn as the Trainer draws them). Returns both gradients,
     ``x`` and the ``masks`` (5, 15)."""

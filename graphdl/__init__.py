@@ -27,5 +27,5 @@ __all__ = [
     *_ops_all,
 ]
 
-# The layers above the engine (DESIGN §4), importable as graphdl.nn, graphdl.optim, ...
+# The layers above the engine, importable as graphdl.nn, graphdl.optim, ...
 from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: E402, F401

@@ -25,7 +25,7 @@ def classify(outputs: np.ndarray, threshold: float = 0.5, negative: int = 0) -> 
 
 
 def accuracy(outputs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> float:
-    """Fraction of correct predictions (the seed's ``accuracy``).
+    """Fraction of correct predictions (the feed-forward tutorial's ``accuracy``).
 
     Binary: one output, predicted class ``outputs ≥ threshold`` (0.5 for probabilities,
     0 for logits or ±1 scores; labels 0/1, or ±1 when any label is negative).

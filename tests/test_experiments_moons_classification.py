@@ -49,7 +49,7 @@ def test_smoke_both_runs_agree_and_write_the_figures(experiment, tmp_path) -> No
 
 
 def _tutorial_numpy_training(init: dict, X: np.ndarray, y: np.ndarray, lr: float, epochs: int):
-    """Seed 000's first version in numpy: Linear/Logistic/BCE forward and hand-written
+    """The feed-forward tutorial's first version in numpy: Linear/Logistic/BCE forward and hand-written
     backward (its Model_MLP_L2 and BinaryCrossEntropyLoss), BatchGD updates."""
     W1, b1 = init["W1"].copy(), init["b1"].copy()
     W2, b2 = init["W2"].reshape(-1, 1).copy(), init["b2"].copy()

@@ -69,7 +69,7 @@ class Module:
 
     def weight_gradient_norms(self) -> dict[str, float]:
         """The L2 norm of each layer's weight gradients, ``{layer name: norm}``, input side
-        first: seed 000's ``print_grads``, the numbers that show vanishing gradients and dead
+        first: the feed-forward tutorial's ``print_grads``, the numbers that show vanishing gradients and dead
         units. Reads the ``.grad`` cached by the last ``backward()``/``get_grad``; raises
         ``ValueError`` naming the first weight that has none."""
         norms: dict[str, float] = {}

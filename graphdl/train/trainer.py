@@ -1,4 +1,4 @@
-"""``Trainer``: the seeds' RunnerV2 for graphdl models (fit / evaluate / predict,
+"""``Trainer``: the tutorials' training loop (their ``Runner`` classes) for graphdl models (fit / evaluate / predict,
 history, best checkpoint, callbacks, progress bar, clear stop on divergence)."""
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ class Trainer:
         progress: bool | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``train`` = (X, y) in mini-batches of
-        ``batch_size`` (None: the whole set, the seeds' batch gradient descent),
+        ``batch_size`` (None: the whole set, the tutorials' batch gradient descent),
         shuffled each epoch with ``seed``. After each epoch the metric is measured on the
         training set and, if given, loss and metric on ``dev``.
 

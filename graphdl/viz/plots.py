@@ -1,4 +1,4 @@
-"""Static plots: loss curves, the activation-function gallery (seed 000) and histograms
+"""Static plots: loss curves, the activation-function gallery (the feed-forward tutorial's) and histograms
 of initial parameter values. Each returns a matplotlib ``Figure`` (Agg, no pyplot) and
 writes it when ``path`` is given."""
 
@@ -80,7 +80,7 @@ def activation_curve(op_class: type, xs: np.ndarray, **options: Any) -> tuple[np
 
 
 def activation_gallery(path: str | Path | None = None) -> Any:
-    """Seed 000's activation figure: Logistic and Tanh, ReLU and LeakyReLU, each with its
+    """The feed-forward tutorial's activation figure: Logistic and Tanh, ReLU and LeakyReLU, each with its
     derivative (dashed), all computed by graphdl's own operators."""
     from graphdl.ops import LeakyRelu, Relu, Sigmoid, Tanh
 
