@@ -21,34 +21,33 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from graphdl import Elu, LeakyRelu, Relu, Sigmoid, Softplus, Swish, Tanh, Variable
+from graphdl import Elu, LeakyRelu, Relu, Sigmoid, Softplus, Swish, Tanh
 from graphdl.results import write_results
+from graphdl.viz.plots import activation_curve
 
 RESULTS = Path(__file__).resolve().parent / "results" / "activations.json"
 
-ACTIVATIONS: dict[str, Callable[[Variable], object]] = {
-    "Logistic": lambda x: Sigmoid([x]),
-    "Tanh": lambda x: Tanh([x]),
-    "ReLU": lambda x: Relu([x]),
-    "LeakyReLU (slope 0.1)": lambda x: LeakyRelu([x], negative_slope=0.1),
-    "ELU (alpha 1)": lambda x: Elu([x], alpha=1.0),
-    "Softplus": lambda x: Softplus([x]),
-    "Swish": lambda x: Swish([x]),
+ACTIVATIONS: dict[str, tuple[type, dict[str, float]]] = {
+    "Logistic": (Sigmoid, {}),
+    "Tanh": (Tanh, {}),
+    "ReLU": (Relu, {}),
+    "LeakyReLU (slope 0.1)": (LeakyRelu, {"negative_slope": 0.1}),
+    "ELU (alpha 1)": (Elu, {"alpha": 1.0}),
+    "Softplus": (Softplus, {}),
+    "Swish": (Swish, {}),
 }
 
 
 def curve_and_derivative(name: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (f(grid), f'(grid)) for activation ``name``, both computed by graphdl."""
-    x = Variable(np.asarray(grid, dtype=float), name="x", trainable=False)
-    out = ACTIVATIONS[name](x)
-    values = np.asarray(out.forward(), dtype=float)
-    derivative = np.asarray(x.get_grad(out), dtype=float) * len(grid)
-    return values, derivative
+    """Return (f(grid), f'(grid)) for activation ``name``, both computed by graphdl
+    (``graphdl.viz.plots.activation_curve``: one batch forward pass and one ``get_grad``)."""
+    op_class, options = ACTIVATIONS[name]
+    return activation_curve(op_class, grid, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:

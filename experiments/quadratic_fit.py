@@ -34,6 +34,7 @@ import numpy as np
 from graphdl import Add, LeakyRelu, Mul, Relu, ValueLoss, Variable
 from graphdl.results import write_results
 from graphdl.seednet import FIG7_INIT, FIG8_INIT, init_rng, quadratic_data
+from graphdl.viz.plots import plot_loss
 
 REPORT_EVERY = 100
 FIT_THRESHOLD = 0.15  # a running mean of the loss below this counts as fitted
@@ -139,32 +140,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
         x.set_value(show_x)
         fitted = add_21.forward()
         title = f"init {args.init}, {'ReLU' if args.relu else 'LeakyReLU'}, {args.steps} steps, lr {args.lr}"
-        for path in (
-            plot_losses(losses, args.out / "quadratic_loss.png", title),
-            plot_fit(show_x, fitted, args.out / "quadratic_fit.png", title),
-        ):
+        loss_path, fit_path = args.out / "quadratic_loss.png", args.out / "quadratic_fit.png"
+        ylabel = "|label − prediction|"
+        plot_loss(
+            losses, smooth=REPORT_EVERY, xlabel="step (one sample each)", ylabel=ylabel, title=title, path=loss_path
+        )
+        plot_fit(show_x, fitted, fit_path, title)
+        for path in (loss_path, fit_path):
             print(f"wrote {path}")
     return {"losses": losses, "params": {param.name: param.value for param in params}}
-
-
-def plot_losses(losses: list[float], path: Path, title: str) -> Path:
-    """Loss of every step, with its running mean over REPORT_EVERY steps."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    axes = figure.subplots()
-    steps = np.arange(len(losses))
-    axes.plot(steps, losses, color="tab:blue", alpha=0.35, linewidth=0.8, label="loss of the step")
-    if len(losses) >= REPORT_EVERY:
-        running = np.convolve(losses, np.ones(REPORT_EVERY) / REPORT_EVERY, mode="valid")
-        axes.plot(steps[REPORT_EVERY - 1 :], running, color="tab:red", linewidth=2, label="mean of the last 100")
-    axes.set_xlabel("step (one sample each)")
-    axes.set_ylabel("|label − prediction|")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.savefig(path, dpi=110)
-    return path
 
 
 def plot_fit(show_x: np.ndarray, fitted: np.ndarray, path: Path, title: str) -> Path:
