@@ -136,17 +136,16 @@ class Model(Module):
         name: str = "model",
     ) -> None:
         super().__init__(name)
-        inputs, outputs = list(inputs), list(outputs)
         for item in inputs:
             if not isinstance(item, Variable):
                 raise TypeError(f"Model inputs must be Variables, got {type(item).__name__} {item!r}")
-        for item in outputs:
-            if not isinstance(item, Node):
-                raise TypeError(f"Model outputs must be nodes, got {type(item).__name__} {item!r}")
+        for output in outputs:
+            if not isinstance(output, Node):
+                raise TypeError(f"Model outputs must be nodes, got {type(output).__name__} {output!r}")
         if not outputs:
             raise ValueError("Model needs at least one output node")
-        self.inputs = inputs
-        self.outputs = outputs
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
         self._modules = list(modules)
         self._params = list(parameters) if parameters is not None else Graph(*outputs).parameters()
 

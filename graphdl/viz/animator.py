@@ -64,7 +64,7 @@ def _limits(arrays: Sequence[np.ndarray], pad: float = 0.08) -> tuple[float, flo
     return low - pad * span, high + pad * span
 
 
-def running_mean(values: Sequence[float], window: int) -> np.ndarray:
+def running_mean(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     """The mean of the last ``window`` values at each position (shorter at the start)."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:

@@ -40,24 +40,24 @@ def plot_loss(
     """Loss curves: ``train`` (raw, faint, and its running mean over ``smooth`` points,
     by default 1/40 of its length) and, when given, ``validation`` (spread over the same
     x range, e.g. one value per epoch)."""
-    train = np.asarray(train, dtype=float)
-    if train.size == 0:
+    losses = np.asarray(train, dtype=float)
+    if losses.size == 0:
         raise ValueError("plot_loss needs at least one training loss value")
     figure = _figure((8.0, 4.2))
     axes = figure.add_subplot()
-    steps = np.arange(1, train.size + 1)
-    window = smooth or max(1, train.size // 40)
+    steps = np.arange(1, losses.size + 1)
+    window = smooth or max(1, losses.size // 40)
     if window > 1:
-        axes.plot(steps, train, color="#9ca3af", linewidth=0.6, label="train (per step)")
-        axes.plot(steps, running_mean(train, window), color="#dc2626", linewidth=2.0, label=f"train (mean of {window})")
+        axes.plot(steps, losses, color="#9ca3af", linewidth=0.6, label="train (per step)")
+        axes.plot(steps, running_mean(losses, window), color="#dc2626", linewidth=2.0, label=f"train (mean of {window})")
     else:
-        axes.plot(steps, train, color="#dc2626", linewidth=1.8, label="train")
+        axes.plot(steps, losses, color="#dc2626", linewidth=1.8, label="train")
     if validation is not None and len(validation):
         values = np.asarray(validation, dtype=float)
-        at = np.linspace(train.size / values.size, train.size, values.size)
+        at = np.linspace(losses.size / values.size, losses.size, values.size)
         axes.plot(at, values, color="#2563eb", linewidth=2.0, marker="o", markersize=3, label="validation")
-    axes.set_xlim(0, train.size)
-    axes.set_ylim(0, float(np.percentile(train, 99.5)) * 1.08 or 1.0)
+    axes.set_xlim(0, losses.size)
+    axes.set_ylim(0, float(np.percentile(losses, 99.5)) * 1.08 or 1.0)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
@@ -75,7 +75,7 @@ def activation_curve(op_class: type, xs: np.ndarray, **options: Any) -> tuple[np
     x = Variable(np.asarray(xs, dtype=float), name="x", trainable=False)
     y = op_class([x], **options)
     values = np.asarray(y.forward(), dtype=float)
-    derivative = np.asarray(x.get_grad(y), dtype=float) * x.value.size
+    derivative = np.asarray(x.get_grad(y), dtype=float) * len(xs)
     return values, derivative
 
 
@@ -86,7 +86,7 @@ def activation_gallery(path: str | Path | None = None) -> Any:
 
     xs = np.linspace(-4.0, 4.0, 401)
     figure = _figure((10.0, 4.0))
-    groups = [
+    groups: list[tuple[str, list[tuple[str, type, dict[str, float], str]]]] = [
         ("Logistic and Tanh", [("Logistic σ", Sigmoid, {}, "#2563eb"), ("Tanh", Tanh, {}, "#ea580c")]),
         (
             "ReLU and LeakyReLU",
