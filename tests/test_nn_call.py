@@ -49,8 +49,18 @@ def test_a_hand_built_model_is_callable() -> None:
     x = Variable(name="x", trainable=False)
     w = Variable(2.0, name="w")
     model = nn.Model(inputs=[x], outputs=[x * w + 1.0])
-    assert model([3.0]) == 7.0
+    assert model([3.0]) == 7.0 == model(3.0)  # one input: a plain number is one sample
     np.testing.assert_allclose(model(np.array([[0.0], [1.0]])), [1.0, 3.0])
+    with pytest.raises(ValueError, match=r"a sample has 2 \(a batch of one-input samples is a column"):
+        model(np.array([0.0, 1.0]))
+
+
+def test_a_model_built_on_other_nodes_says_which_input_is_not_data() -> None:
+    first = nn.MLP(2, [3], rng=0)
+    second = nn.MLP(3, [1], inputs=first.outputs, name="head", rng=0)
+    with pytest.raises(TypeError, match=r"MLP 'head' cannot be called on data: its input Add 'fc1\.z\[0\]'"):
+        second([1.0, 2.0, 3.0])
+    assert isinstance(first([1.0, 2.0]), np.ndarray)  # the model it is built on takes the data
 
 
 @pytest.mark.parametrize(

@@ -163,32 +163,39 @@ class Model(Module):
 def output_values(module: Module, X: Any) -> float | np.ndarray:
     """Run ``X`` through a built model and return its outputs' values (``model(X)``).
 
-    ``X`` is one sample, a sequence of ``len(module.inputs)`` numbers, or a batch, a 2-D
-    array with one row per sample. One sample gives a float for a model with one output
-    and an array of K values for K outputs; a batch of N rows gives shape (N,) for one
-    output and (N, K) for K outputs (as ``Trainer.predict``). Each input Variable keeps the
-    value it was given, and every Dropout mask is set to 1 (dropout off, as in evaluation),
-    so calling the model never trains it. Raises ``ValueError`` naming the model for data
-    of the wrong shape or size and ``TypeError`` for data that is not numbers.
+    ``X`` is one sample, a sequence of ``len(module.inputs)`` numbers (or a plain number for
+    a model with one input), or a batch, a 2-D array with one row per sample. One sample
+    gives a float for a model with one output and an array of K values for K outputs; a
+    batch of N rows gives shape (N,) for one output and (N, K) for K outputs (as
+    ``Trainer.predict``). Each input Variable keeps the value it was given, and every
+    Dropout mask is set to 1 (dropout off, as in evaluation), so calling the model never
+    trains it. Raises ``ValueError`` naming the model for data of the wrong shape or size,
+    ``TypeError`` for data that is not numbers or a model built on inputs that are not
+    Variables (call the model it is built on instead).
     """
     from graphdl.nn.dropout import dropout_nodes, identity_masks
 
     owner = f"{type(module).__name__} {module.name!r}"
     if not module.outputs:
         raise ValueError(f"{owner} has not been built on inputs yet")
-    variables = [node for node in module.inputs if isinstance(node, Variable)]
-    if len(variables) != len(module.inputs):
-        raise TypeError(f"{owner} cannot be called on data: its inputs are not all Variables")
+    variables: list[Variable] = []
+    for node in module.inputs:
+        if not isinstance(node, Variable):
+            raise TypeError(f"{owner} cannot be called on data: its input {node.kind} {node.name!r} is not a Variable")
+        variables.append(node)
     try:
         data = np.asarray(X, dtype=float)
     except (TypeError, ValueError):
         raise TypeError(f"{owner}: expected numbers (one sample or a 2-D batch), got {type(X).__name__}") from None
     width = len(variables)
+    if data.ndim == 0 and width == 1:
+        data = data.reshape(1)
     if data.ndim not in (1, 2):
         raise ValueError(f"{owner}: expected one sample (1-D) or a batch (2-D), got a {data.ndim}-D array")
     if data.shape[-1] != width:
         what = "a sample" if data.ndim == 1 else "each row of a batch"
-        raise ValueError(f"{owner} takes {width} input value(s) per sample; {what} has {data.shape[-1]}")
+        hint = " (a batch of one-input samples is a column: X.reshape(-1, 1))" if width == 1 and data.ndim == 1 else ""
+        raise ValueError(f"{owner} takes {width} input value(s) per sample; {what} has {data.shape[-1]}{hint}")
     if data.ndim == 2 and data.shape[0] == 0:
         raise ValueError(f"{owner}: the batch has no rows")
     for mask, value in identity_masks(dropout_nodes(module.graph().nodes)).items():
