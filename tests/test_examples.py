@@ -96,3 +96,14 @@ def test_animate_training_writes_the_gif(tmp_path, monkeypatch, capsys) -> None:
     run_example("animate_training", tmp_path, monkeypatch, capsys)
     with Image.open(tmp_path / "training.gif") as gif:
         assert gif.n_frames == 6 and gif.size[0] > 600
+
+
+def test_the_readme_shows_train_moons_as_it_is() -> None:
+    """The README's "Training a model" snippet is examples/train_moons.py without its docstring."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Training a model") :]
+    snippet = section[
+        section.index("```python\n") + len("```python\n") : section.index("```", section.index("```python\n") + 3)
+    ]
+    script = (EXAMPLES / "train_moons.py").read_text(encoding="utf-8")
+    assert script.endswith(snippet)
