@@ -507,7 +507,7 @@ def plot_sweep(sweeps: dict[str, dict], named: dict[str, dict], args: argparse.N
         reached = np.sort([s for s in result["steps_to_fit"] if s is not None])
         fraction = np.searchsorted(reached, steps_axis, side="right") / args.runs
         curve.plot(steps_axis, fraction, color=colours[activation], linewidth=2, label=ACTIVATIONS[activation])
-    curve.axvline(1500, color="grey", linestyle=":", linewidth=1.2, label="1500 steps (the seed's run)")
+    curve.axvline(1500, color="grey", linestyle=":", linewidth=1.2, label="1500 steps (the tutorial's run)")
     for name in NAMED_INITS:
         steps = named[f"{name}_leaky_relu"]["steps_to_fit"]
         if steps is not None:
@@ -524,7 +524,7 @@ def plot_sweep(sweeps: dict[str, dict], named: dict[str, dict], args: argparse.N
         for activation, result in sorted(sweeps.items(), reverse=True)
     )
     figure.suptitle(
-        f"Random U(−1, 1) init of the seed's x² net: training fails with {failed} of {args.runs} runs\n"
+        f"Random U(−1, 1) init of the tutorial's x² net: training fails with {failed} of {args.runs} runs\n"
         f"(failed = mean loss of the last {args.window} steps ≥ {args.threshold} after {args.steps} steps)",
         fontsize=11,
     )

@@ -305,7 +305,7 @@ def plot_polynomial(
         if "overfitting_check" in fit:
             check = fit["overfitting_check"]
             verdict = "over-fits" if check["overfits"] else "does not over-fit in this draw"
-            title = f"the seed's '{name}': first {POLY_FITS[name]} features\n"
+            title = f"the tutorial's '{name}': first {POLY_FITS[name]} features\n"
             title += f"final test/train loss {check['ratio']:.2f}: {verdict}"
         _loss_axes(ax, fit, title, colours[name])
         ax.set_ylim(1e-3, 1e2)  # the seed's axes
@@ -327,7 +327,7 @@ def plot_polynomial(
     ax.set_ylabel("y")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
-    figure.suptitle("Seed 002 §4.4: a linear model on the polynomial features xⁱ/i! (SGD, lr 0.01, batch 10)")
+    figure.suptitle("MLP tutorial §4.4: a linear model on the polynomial features xⁱ/i! (SGD, lr 0.01, batch 10)")
     figure.savefig(path, dpi=100)
 
 
@@ -354,7 +354,7 @@ def plot_weight_decay(fits: dict[float, dict[str, Any]], path: Path) -> Any:
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
-    figure.suptitle("Seed 002 §4.5: weight decay, d = 200 inputs, 20 training samples (SGD lr 0.003, batch 5)")
+    figure.suptitle("MLP tutorial §4.5: weight decay, d = 200 inputs, 20 training samples (SGD lr 0.003, batch 5)")
     figure.savefig(path, dpi=100)
     return figure
 
@@ -398,7 +398,7 @@ def plot_dropout(
         )
         ax.get_legend().set_loc("lower left")  # the upper right holds class-0 points
     figure.suptitle(
-        f"Seed 002 §4.6: dropout {DROPOUT1} and {DROPOUT2} after the two ReLU layers, "
+        f"MLP tutorial §4.6: dropout {DROPOUT1} and {DROPOUT2} after the two ReLU layers, "
         f"{len(train[0])} noisy moons training points\n"
         f"(shading: the net's logit, red > 0 > blue, full colour from ±{LOGIT_SHADE:g}; "
         "black line: the decision boundary, logit 0)"

@@ -124,7 +124,7 @@ def plot(results: dict[str, dict], path: Path) -> Path:
     axes[0, 0].legend(title="hidden unit", fontsize=8)
     gap = results["zero"]["unit_gap"]
     figure.suptitle(
-        "Seed 000, moons, 2-5-1 Logistic net: from all zeros the five hidden units stay identical "
+        "Feed-forward tutorial, moons, 2-5-1 Logistic net: from all zeros the five hidden units stay identical "
         f"({'exactly equal' if gap == 0 else f'max difference {gap:.1e}'}),\n"
         "their lines lie on top of each other; from N(0, 1) they learn different things"
     )

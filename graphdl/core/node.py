@@ -1,7 +1,7 @@
 """Nodes of the computation graph: the :class:`Node` base, :class:`Variable` and
 :class:`Operator`, and the lazy interpreter that evaluates and differentiates them.
 
-Caching rules (DESIGN §1):
+Caching rules:
 
 * an operator's value is a cache: ``Variable.set_value`` drops the cached values of
   every descendant, and reading ``.value`` recomputes what is missing;
