@@ -58,7 +58,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
     parser.add_argument("--points", type=int, default=401, help="number of grid points")
     parser.add_argument("--out", type=Path, default=None, help="directory for activation_derivatives.png")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/activations.json)",
     )
     args = parser.parse_args(argv)
     if not (math.isfinite(args.low) and math.isfinite(args.high) and args.low < args.high):

@@ -53,7 +53,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--slope", type=float, default=0.01, help="LeakyReLU's negative slope (PyTorch's default 0.01)")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/dead_relu.json)",
     )
     args = parser.parse_args(argv)
     if args.samples < 2 or not 1 <= args.train <= args.samples:

@@ -58,7 +58,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--errors", type=non_negative_int, default=12, help="misclassified digits to draw (12)")
     parser.add_argument("--out", type=Path, default=None, help="directory for digits_confusion.png")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/digits.json)",
     )
     args = parser.parse_args(argv)
     if args.samples is not None and args.samples < 20:

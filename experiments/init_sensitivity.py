@@ -320,7 +320,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=100, help="steps in the running mean of the loss")
     parser.add_argument("--out", type=Path, default=None, help="directory for the PNGs")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/init_sensitivity.json)",
     )
     args = parser.parse_args(argv)
     if args.window < 1:

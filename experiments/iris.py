@@ -48,7 +48,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
     parser.add_argument("--out", type=Path, default=None, help="directory for iris_confusion.png")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/iris.json)",
     )
     return parser.parse_args(argv)
 

@@ -341,7 +341,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--grid", type=int, default=200, help="grid points per axis for the boundary (200² = 40 000)")
     parser.add_argument("--out", type=Path, default=None, help="directory for moons_curves.png and moons_boundary.png")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/moons_classification.json)",
     )
     args = parser.parse_args(argv)
     if args.samples < 20:

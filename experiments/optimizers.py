@@ -308,7 +308,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the batch order")
     parser.add_argument("--out", type=Path, default=None, help="directory for the PNGs")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/optimizers.json)",
     )
     args = parser.parse_args(argv)
     if not all(0.0 <= beta < 1.0 for beta in args.betas):

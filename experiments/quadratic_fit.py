@@ -50,7 +50,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--relu", action="store_true", help="plain ReLU instead of LeakyReLU(0.1)")
     parser.add_argument("--out", type=Path, default=None, help="directory for the loss and fit PNGs")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/quadratic_fit.json)",
     )
     args = parser.parse_args(argv)
     if args.steps < 1:

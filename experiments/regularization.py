@@ -419,7 +419,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0, help="seed of data, initial weights and shuffling")
     parser.add_argument("--out", type=Path, default=None, help="directory for the three PNG figures")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/regularization.json)",
     )
     args = parser.parse_args(argv)
     if any(lam < 0 for lam in args.lambdas):

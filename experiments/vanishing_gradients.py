@@ -95,7 +95,10 @@ def net_parser(description: str, bias: float) -> argparse.ArgumentParser:
     parser.add_argument("--bias", type=float, default=bias, help=f"every bias (the tutorial: {bias:g})")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/vanishing_gradients.json)",
     )
     return parser
 

@@ -146,7 +146,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the Gaussian start")
     parser.add_argument("--out", type=Path, default=None, help="directory for zero_init.png")
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="JSON file for the numbers (default: %(default)s)"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/zero_init.json)",
     )
     args = parser.parse_args(argv)
     if args.epochs < 1:
