@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="train the tutorial's 2-unit net on y = x² and write its graph, animation and loss plot",
+        help="train the seed's 2-unit net on y = x² and write its graph, animation and loss plot",
         description="Build the tutorial's network node by node, train it on y = x² (per-sample SGD) while "
         "recording, then write graph.dot, graph.png, graph.svg, the training animation and loss.png.",
     )
@@ -63,7 +63,7 @@ def _add_demo_options(parser: argparse.ArgumentParser, default_out: str) -> None
         "--init",
         choices=("fig8", "fig7", "random"),
         default="fig8",
-        help="initial parameters: the tutorial's figure 8 or 7 values, or U(-1, 1) (default fig8)",
+        help="initial parameters: the seed's figure 8 or 7 values, or U(-1, 1) (default fig8)",
     )
     parser.add_argument("--steps", type=positive_int, default=1500, help="training steps (default 1500)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the data and --init random (default 0)")
@@ -135,7 +135,7 @@ def _gallery_extras(out: str, seed: int) -> list:
             "hidden biases b_1j ~ U(−1, 1)": biases,
             "initial kinks −b/w (|kink| < 5 shown)": kinks_array[np.abs(kinks_array) < 5],
         },
-        title="The tutorial's random initialisation, 2000 draws: where the hidden units' kinks start",
+        title="Seed 004's random initialisation, 2000 draws: where the hidden units' kinks start",
         path=folder / "init.png",
     )
     return [folder / "activations.png", folder / "init.png"]

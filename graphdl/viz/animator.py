@@ -2,7 +2,7 @@
 ``matplotlib.animation.FuncAnimation`` — GIF (Pillow), MP4 (ffmpeg), an HTML player or
 a live window. Every frame only draws stored snapshots; nothing trains here.
 
-The default layout is the core tutorial's (its section 3.4): the hidden
+The default layout is the seed's (tutorial 004, section 3.4): the hidden
 pre-activations with each unit's kink, the weighted hidden outputs, the fitted curve
 against y = x², plus the loss so far and, optionally, the graph itself coloured by
 its current values (as TensorFlow Playground does).
@@ -64,7 +64,7 @@ def _limits(arrays: Sequence[np.ndarray], pad: float = 0.08) -> tuple[float, flo
     return low - pad * span, high + pad * span
 
 
-def running_mean(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
+def running_mean(values: Sequence[float], window: int) -> np.ndarray:
     """The mean of the last ``window`` values at each position (shorter at the start)."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
@@ -77,7 +77,7 @@ def running_mean(values: Sequence[float] | np.ndarray, window: int) -> np.ndarra
 class Animator:
     """Replays a recording; ``save("training.gif")``, ``to_jshtml()``, ``show()``.
 
-    The names default to the tutorial network's nodes; pass others for another 1-input
+    The names default to the seed network's nodes; pass others for another 1-input
     network. ``kinks`` pairs (weight, bias) parameter names whose hinge x = −b/w is
     marked in the first panel. ``graph_panel`` adds the computation graph, nodes
     coloured by their mean value over the training range, edges by the sign and size

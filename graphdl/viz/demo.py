@@ -1,4 +1,4 @@
-"""The main job behind ``graphdl demo``: build the tutorial's network node by node, train it
+"""The main job behind ``graphdl demo``: build the seed's network node by node, train it
 on y = x² while recording, then write the graph picture, the animation and the loss plot."""
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def run_demo(
     lr: float = 0.01,
     progress: bool = True,
 ) -> DemoResult:
-    """Train the tutorial's network for ``steps`` per-sample SGD steps (one pass over
-    ``steps`` samples of x ~ U(0, 2), as the tutorial does) and write into ``out``:
+    """Train the seed network for ``steps`` per-sample SGD steps (one pass over
+    ``steps`` samples of x ~ U(0, 2), as the seed does) and write into ``out``:
     ``graph.dot``, ``graph.png``, ``graph.svg``, ``training.<format>`` and ``loss.png``.
     ``every`` is the number of steps between animation frames (default: about 60 frames).
     """

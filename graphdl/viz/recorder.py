@@ -75,7 +75,7 @@ class TrainingRecorder:
         cls, net: Any, *, every: int = 20, grid: np.ndarray | None = None, total_steps: int | None = None
     ) -> TrainingRecorder:
         """A recorder for :func:`graphdl.seednet.build_seed_net`'s network, over x in [−0.5, 2.5]
-        (the tutorial's plotting range)."""
+        (the seed's plotting range)."""
         grid = np.linspace(-0.5, 2.5, 121) if grid is None else grid
         return cls(net.x, net.add_21, grid, every=every, total_steps=total_steps)
 
