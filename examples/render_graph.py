@@ -5,19 +5,15 @@ without it graphdl draws the same graph with networkx + matplotlib and says so.
 Run: python examples/render_graph.py  (writes graph.dot, graph.svg and graph.png)
 """
 
-from graphdl import Graph, Variable
+from graphdl import Add, Graph, Mul, Tanh, Variable
 from graphdl.viz import render, to_dot
 
-# a small expression built with operator sugar: numbers become constants
+# a small expression, every node named so the picture reads like the formula
 a, b = Variable(2.0, name="a"), Variable(-3.0, name="b")
-c = Variable(10.0, name="c")
-e = a * b
-e.name = "e"
-d = e + c
-d.name = "d"
-f = Variable(-0.2, name="f")
-out = (d * f).tanh()
-out.name = "out"
+c, f = Variable(10.0, name="c"), Variable(-0.2, name="f")
+e = Mul([a, b], name="e")
+d = Add([e, c], name="d")
+out = Tanh([Mul([d, f], name="L")], name="out")  # operator sugar builds the same nodes: (a * b + c) * f
 
 out.backward()  # fills .grad of every node, so the picture shows gradients too
 print(Graph(out).summary())
