@@ -2,7 +2,7 @@
 PYTHON ?= python
 EXPERIMENTS := $(wildcard experiments/*.py)
 
-.PHONY: install test slow lint demo gallery
+.PHONY: install test slow lint typecheck demo gallery
 
 install:
 	$(PYTHON) -m pip install ".[dev]"
@@ -15,6 +15,9 @@ slow:
 
 lint:
 	ruff check . && ruff format --check .
+
+typecheck:
+	mypy
 
 demo:
 	$(PYTHON) -m graphdl demo --out graphdl-demo
