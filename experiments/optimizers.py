@@ -136,7 +136,7 @@ def stratified_split(
     train_rows, test_rows = [], []
     for label in np.unique(y):
         rows = rng.permutation(np.nonzero(y == label)[0])
-        cut = int(round(train_fraction * len(rows)))
+        cut = round(train_fraction * len(rows))
         train_rows.append(rows[:cut])
         test_rows.append(rows[cut:])
     train_index, test_index = np.sort(np.concatenate(train_rows)), np.sort(np.concatenate(test_rows))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from experiment_scripts import is_png, load_experiment, node_fills, run_experiment
@@ -29,7 +31,7 @@ def test_relu_gradients_are_exactly_zero_and_leaky_ones_are_not(experiment, tmp_
     assert leaky["zero_weight_grads"] == leaky["zero_hidden_bias_grads"] == leaky["dead_units"] == 0
     assert leaky["largest_weight_grad"] == np.abs(returned["leaky_relu"]["weight_grads"]).max()
     norms = results["norms"]["leaky_relu"]
-    assert all(0 < a < b for a, b in zip(norms, norms[1:]))  # alive, but shrinking towards the input
+    assert all(0 < a < b for a, b in itertools.pairwise(norms))  # alive, but shrinking towards the input
     assert results["settings"]["train"] == 200 and results["settings"]["bias"] == -8.0
 
     for name in ("dead_relu.png", "dead_relu_graph.png"):

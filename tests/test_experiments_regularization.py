@@ -53,7 +53,7 @@ def test_recorded_losses_are_the_models_losses(example, small_run) -> None:
     """The recorded losses (Trainer.evaluate, dropout off) equal the losses of the model's own
     predictions, at the tutorial's epochs: 1, every 20 and the last."""
     result, _, _ = small_run
-    x, features, labels = example.polynomial_data(100, 100, np.random.default_rng(0))
+    _, features, labels = example.polynomial_data(100, 100, np.random.default_rng(0))
     fit = result["polynomial"]["normal"]
     predicted = fit["predict"](features[100:, :4])
     assert np.mean((labels[100:] - predicted) ** 2) == pytest.approx(fit["test_loss"][-1], rel=1e-9)
