@@ -1,7 +1,7 @@
 """graphdl: a scalar autograd engine whose computation graph you build node by node,
 evaluate lazily, differentiate, render and watch while it trains."""
 
-from graphdl.compiler import CompiledGraph, compile  # noqa: A004
+from graphdl.compiler import CompiledGraph, compile
 from graphdl.core.anomaly import AnomalyError, detect_anomaly
 from graphdl.core.gradcheck import GradcheckError, gradcheck
 from graphdl.core.graph import Graph
@@ -28,4 +28,4 @@ __all__ = [
 ]
 
 # The layers above the engine, importable as graphdl.nn, graphdl.optim, ...
-from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: E402, F401
+from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: F401

@@ -365,7 +365,7 @@ class CompiledGraph:
             parameter._grad_stamp = stamp
 
 
-def compile(target: Node, inputs: Sequence[Variable | str] = ()) -> CompiledGraph:  # noqa: A001
+def compile(target: Node, inputs: Sequence[Variable | str] = ()) -> CompiledGraph:
     """Compile the graph upstream of ``target`` into straight-line Python.
 
     ``inputs`` lists the Variables fed per call (``x``, ``label``, ...); every other

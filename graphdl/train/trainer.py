@@ -179,7 +179,7 @@ class Trainer:
                 return None
             try:
                 self._compiled = compile_function(self.loss, inputs=[*self.inputs, *self.labels, *self._masks])
-            except Exception as error:  # noqa: BLE001 - fall back to the interpreter, say why
+            except Exception as error:  # any failure: fall back to the interpreter and say why
                 if self._compile_mode is True:
                     raise
                 warnings.warn(f"graphdl.compile failed ({error}); training with the interpreter", stacklevel=3)

@@ -49,7 +49,9 @@ def plot_loss(
     window = smooth or max(1, losses.size // 40)
     if window > 1:
         axes.plot(steps, losses, color="#9ca3af", linewidth=0.6, label="train (per step)")
-        axes.plot(steps, running_mean(losses, window), color="#dc2626", linewidth=2.0, label=f"train (mean of {window})")
+        axes.plot(
+            steps, running_mean(losses, window), color="#dc2626", linewidth=2.0, label=f"train (mean of {window})"
+        )
     else:
         axes.plot(steps, losses, color="#dc2626", linewidth=1.8, label="train")
     if validation is not None and len(validation):
