@@ -157,11 +157,11 @@ def train_per_sample(
     for step, (x_value, y_value) in enumerate(zip(xs, labels)):
         x.set_value(float(x_value))
         label.set_value(float(y_value))
-        loss.forward()
+        value = loss.forward()
         for param in params:
             param.get_grad()
             param.update(lr=lr)
-        losses.append(loss.value)
+        losses.append(float(value))
         loss.clear()
         if callback is not None:
             callback(step, losses[-1])
