@@ -24,8 +24,9 @@ __all__ = [
     "detect_anomaly",
     "gradcheck",
     "topological_order",
-    *_ops_all,
 ]
 
 # The layers above the engine, importable as graphdl.nn, graphdl.optim, ...
 from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: F401
+
+__all__.extend(_ops_all)  # every operator class, as graphdl.ops lists them
