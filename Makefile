@@ -2,7 +2,7 @@
 PYTHON ?= python
 EXPERIMENTS := $(wildcard experiments/*.py)
 
-.PHONY: install test slow lint demo gallery
+.PHONY: install test slow lint typecheck demo gallery results
 
 install:
 	$(PYTHON) -m pip install ".[dev]"
@@ -16,6 +16,9 @@ slow:
 lint:
 	ruff check . && ruff format --check .
 
+typecheck:
+	mypy
+
 demo:
 	$(PYTHON) -m graphdl demo --out graphdl-demo
 
@@ -26,3 +29,8 @@ gallery:
 	if $(PYTHON) -c "import playwright" 2> /dev/null; then \
 	  PYTHONPATH=. $(PYTHON) examples/explore_training.py --out "$$(mktemp -d)" --screenshot viz/explorer.png > /dev/null || exit 1; \
 	else echo "note: viz/explorer.png kept as it is (its screenshot needs pip install playwright and chromium)"; fi
+
+# every experiment with its defaults: the numbers in experiments/results/ that the README quotes
+# (gallery writes them too, with the figures)
+results:
+	for script in $(EXPERIMENTS); do PYTHONPATH=. $(PYTHON) $$script > /dev/null || exit 1; done

@@ -1,16 +1,20 @@
 """graphdl side by side with micrograd, hand-written numpy and PyTorch (when installed).
 
-    PYTHONPATH=. python benchmarks/run.py            # full run (several minutes)
+    PYTHONPATH=. python benchmarks/run.py            # full run (several minutes), printed only
+    PYTHONPATH=. python benchmarks/run.py --write    # ... and benchmarks/RESULTS.md rewritten
     PYTHONPATH=. python benchmarks/run.py --quick    # fewer micrograd steps on workload C
+    PYTHONPATH=. python benchmarks/run.py --demo-only --write   # only section E, updated in place
 
 One process, one run: every ratio compares numbers measured here, now. Prints a
-Markdown table per workload and writes benchmarks/RESULTS.md with the machine's
-details. Times are the median of several repeats (shared machines are noisy).
-Every table has a column per graphdl backend (``numpy``, and ``numba`` when installed).
-Compiled kernels go to a fresh cache directory, so numba compile times are cold ones.
+Markdown table per workload and, with ``--write``, replaces benchmarks/RESULTS.md (tracked:
+the README quotes it) with these tables and the machine's details, keeping the sections
+other benchmark scripts wrote between their markers. Times are the median of several
+repeats (shared machines are noisy). Every table has a column per graphdl backend
+(``numpy``, and ``numba`` when installed). Compiled kernels go to a fresh cache
+directory, so numba compile times are cold ones.
 
 Workloads:
-  A. the seed's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
+  A. the tutorial's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
   B. the batch-mean gradient of the same net over N = 1 000 and 100 000 samples;
   C. micrograd's moons demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps;
   D. scaling with graph size (MLP width) and with batch size, compile times included.
@@ -905,13 +909,13 @@ def kept_sections() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="run micrograd for 10 steps on workload C, not 100")
-    parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
-    parser.add_argument("--demo-only", action="store_true", help="time only `graphdl demo` (section E) and update it")
+    parser.add_argument("--write", action="store_true", help="also replace benchmarks/RESULTS.md with this run")
+    parser.add_argument("--demo-only", action="store_true", help="time only `graphdl demo` (section E)")
     args = parser.parse_args(argv)
     if args.demo_only:
         body = demo_end_to_end()
         print(f"## {DEMO_TITLE}\n\n{body}")
-        if not args.no_write:
+        if args.write:
             write_demo_section(body)
         return
     os.environ["GRAPHDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="graphdl-bench-kernels-")  # cold compiles
@@ -967,7 +971,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     report = header + "\n\n" + "\n\n".join(sections) + "\n\n" + limits + "\n" + kept_sections()
-    if not args.no_write:
+    if args.write:
         OUT.write_text(report, encoding="utf-8")
         print(f"\nwrote {OUT} ({elapsed:.0f} s)")
     gc.collect()

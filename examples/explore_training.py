@@ -11,49 +11,11 @@ slider, Play, hover panels, the tutorial's charts) written by ``graphdl.viz.expl
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
-from typing import Any
 
 from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import TrainingRecorder, explore
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def screenshot(page: Path, picture: Path, *, frame: int = 40, node: str = "add_12", browser: Any = None) -> Path:
-    """Open ``page`` in headless chromium (every request but the page itself blocked),
-    move the slider to ``frame``, hover ``node`` and save a full-page PNG. ``browser``: a
-    running playwright browser to use instead of starting one."""
-    if browser is not None:
-        return _photograph(browser, page, picture, frame, node)
-    from playwright.sync_api import sync_playwright
-
-    executable = next((found for name in BROWSERS if (found := shutil.which(name))), None)
-    if executable is None:
-        raise FileNotFoundError("no chromium on PATH (Debian: apt-get install chromium)")
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
-        try:
-            return _photograph(browser, page, picture, frame, node)
-        finally:
-            browser.close()
-
-
-def _photograph(browser: Any, page: Path, picture: Path, frame: int, node: str) -> Path:
-    url = page.resolve().as_uri()
-    tab = browser.new_page(viewport={"width": 1400, "height": 940}, device_scale_factor=1)
-    try:
-        tab.route("**/*", lambda route: route.continue_() if route.request.url == url else route.abort())
-        tab.goto(url)
-        tab.eval_on_selector(
-            "#step", "(slider, frame) => { slider.value = frame; slider.dispatchEvent(new Event('input')); }", frame
-        )
-        tab.hover(f"[id='node-{node}']")
-        tab.screenshot(path=str(picture), full_page=True)
-    finally:
-        tab.close()
-    return picture
+from graphdl.viz.screenshot import screenshot
 
 
 def main(argv: list[str] | None = None) -> Path:

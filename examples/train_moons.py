@@ -1,4 +1,7 @@
-"""Train a small MLP on the moons of seed 000 with the Trainer (the README example)."""
+"""The toolkit on the moons: an MLP of scalar nodes, Adam, a Trainer with a best checkpoint.
+
+Run: python examples/train_moons.py  (writes best_moons.npz, the best epoch's parameters)
+"""
 
 from graphdl import datasets, nn, optim
 from graphdl.train import Trainer
@@ -12,3 +15,4 @@ history = trainer.fit(train, dev, epochs=30, batch_size=32, checkpoint="best_moo
 
 print(f"best dev accuracy {history.best_value:.3f} at epoch {history.best_epoch}")
 print("test:", trainer.evaluate(test))
+print("logits of the first three test points:", model(test[0][:3]))  # a model is callable on data

@@ -1,6 +1,7 @@
 """Seven activation functions and their derivatives, all computed by graphdl itself.
 
-Repeats the activation-function sections of seeds 000 and 002 (Logistic, Tanh, ReLU,
+Repeats the activation-function sections of the feed-forward and multilayer-perceptron
+tutorials (docs/sources.md): Logistic, Tanh, ReLU,
 LeakyReLU, ELU, Softplus, Swish). For each activation the script builds a two-node graph
 ``x -> activation``, sets a whole grid of x values on ``x`` as one batch and runs one
 forward pass (the curve) and one gradient sweep (the derivative).
@@ -12,38 +13,41 @@ gives the derivative at every grid point.
     PYTHONPATH=. python experiments/activations.py --out out/
 
 Prints, per activation, the value and derivative at x = 0 and the largest derivative on
-the grid, and writes DIR/activation_derivatives.png (one panel per activation).
+the grid, writes them to ``--results`` (default experiments/results/activations.json) and,
+with ``--out DIR``, DIR/activation_derivatives.png (one panel per activation).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from graphdl import Elu, LeakyRelu, Relu, Sigmoid, Softplus, Swish, Tanh, Variable
+from graphdl import Elu, LeakyRelu, Relu, Sigmoid, Softplus, Swish, Tanh
+from graphdl.results import write_results
+from graphdl.viz.plots import activation_curve
 
-ACTIVATIONS: dict[str, Callable[[Variable], object]] = {
-    "Logistic": lambda x: Sigmoid([x]),
-    "Tanh": lambda x: Tanh([x]),
-    "ReLU": lambda x: Relu([x]),
-    "LeakyReLU (slope 0.1)": lambda x: LeakyRelu([x], negative_slope=0.1),
-    "ELU (alpha 1)": lambda x: Elu([x], alpha=1.0),
-    "Softplus": lambda x: Softplus([x]),
-    "Swish": lambda x: Swish([x]),
+RESULTS = Path(__file__).resolve().parent / "results" / "activations.json"
+
+ACTIVATIONS: dict[str, tuple[type, dict[str, float]]] = {
+    "Logistic": (Sigmoid, {}),
+    "Tanh": (Tanh, {}),
+    "ReLU": (Relu, {}),
+    "LeakyReLU (slope 0.1)": (LeakyRelu, {"negative_slope": 0.1}),
+    "ELU (alpha 1)": (Elu, {"alpha": 1.0}),
+    "Softplus": (Softplus, {}),
+    "Swish": (Swish, {}),
 }
 
 
 def curve_and_derivative(name: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (f(grid), f'(grid)) for activation ``name``, both computed by graphdl."""
-    x = Variable(np.asarray(grid, dtype=float), name="x", trainable=False)
-    out = ACTIVATIONS[name](x)
-    values = np.asarray(out.forward(), dtype=float)
-    derivative = np.asarray(x.get_grad(out), dtype=float) * len(grid)
-    return values, derivative
+    """Return (f(grid), f'(grid)) for activation ``name``, both computed by graphdl
+    (``graphdl.viz.plots.activation_curve``: one batch forward pass and one ``get_grad``)."""
+    op_class, options = ACTIVATIONS[name]
+    return activation_curve(op_class, grid, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -53,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
     parser.add_argument("--high", type=float, default=4.0, help="right end of the x grid")
     parser.add_argument("--points", type=int, default=401, help="number of grid points")
     parser.add_argument("--out", type=Path, default=None, help="directory for activation_derivatives.png")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/activations.json)",
+    )
     args = parser.parse_args(argv)
     if not (math.isfinite(args.low) and math.isfinite(args.high) and args.low < args.high):
         parser.error(f"need finite --low < --high, got [{args.low}, {args.high}]")
@@ -62,13 +72,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
     grid = np.linspace(args.low, args.high, args.points)
     zero = np.array([0.0])
     results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    summary: dict[str, dict[str, float]] = {}
     for name in ACTIVATIONS:
         results[name] = curve_and_derivative(name, grid)
         f0, d0 = curve_and_derivative(name, zero)
+        summary[name] = {"value_at_0": f0[0], "derivative_at_0": d0[0], "largest_derivative": results[name][1].max()}
         print(
             f"{name}: value at 0 = {f0[0]:.4f}, derivative at 0 = {d0[0]:.4f}, "
             f"largest derivative on [{args.low:g}, {args.high:g}] = {results[name][1].max():.4f}"
         )
+    settings = {key: value for key, value in vars(args).items() if key not in ("out", "results")}
+    print(f"results written: {write_results(args.results, {'settings': settings, 'activations': summary})}")
 
     if args.out is not None:
         import matplotlib

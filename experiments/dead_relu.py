@@ -1,34 +1,23 @@
 """Dead ReLU: with every bias at −8 no ReLU ever fires, so every weight gradient is exactly 0.
 
-Repeats the 死亡 ReLU (dead ReLU) experiment of seed 000 with the network of its
-vanishing-gradient section (``experiments/vanishing_gradients.py``): a 2-3-3-3-3-1 MLP with
-ReLU hidden layers and a Sigmoid output, binary cross-entropy, weights ~ N(0, 0.01²),
-one full-batch gradient on the first 640 points of ``make_moons(1000, noise=0.5)``;
-only the biases change, from 1 to −8. Each pre-activation is then about −8 (the tiny
-weights cannot lift it above 0), every hidden ReLU outputs 0 with derivative 0 on every
-sample, and no gradient reaches any weight: the seed prints 0.0 for all five layers
-and notes that the parameters can never be updated. Its remedy is LeakyReLU (the
-seed's paddle default slope 0.01): the derivative is 0.01 instead of 0, so every
-gradient is non-zero — though tiny in the first layers, since each layer multiplies
-the signal by 0.01 and by a weight of about 0.01 (the seed says so too).
+Repeats the dead-ReLU experiment of the feed-forward network tutorial (docs/sources.md)
+with the network of its vanishing-gradient section (``experiments/vanishing_gradients.py``):
+a 2-3-3-3-3-1 MLP with ReLU hidden layers and a Sigmoid output, binary cross-entropy,
+weights ~ N(0, 0.01²), one full-batch gradient on the first 640 points of
+``make_moons(1000, noise=0.5)``; only the biases change, from 1 to −8. Each pre-activation
+is then about −8 (the tiny weights cannot lift it above 0), every hidden ReLU outputs 0
+with derivative 0 on every sample, and no gradient reaches any weight: the tutorial prints
+0.0 for all five layers and notes that the parameters can never be updated. Its remedy is
+LeakyReLU (PyTorch's default slope 0.01, which the tutorial uses): the derivative is 0.01
+instead of 0, so every gradient is non-zero — though tiny in the first layers, since each layer multiplies the
+signal by 0.01 and by a weight of about 0.01 (the tutorial says so too). The output bias
+gets the same gradient in both runs: it feeds the Sigmoid output directly, without a
+hidden unit in between.
 
     PYTHONPATH=. python experiments/dead_relu.py --out viz
 
-Measured with the defaults (data seed 0, weight seed 102; about 3 s of CPU, mostly Graphviz drawing):
-
-    relu, biases -8: layer 1 weight-gradient norm 0 (exactly), layer 2 0 (exactly), ...
-                     layer 5 0 (exactly)
-    ReLU, biases -8: 36 of 36 weight gradients and 12 of 12 hidden-bias gradients are exactly 0
-    ReLU, biases -8: 12 of 12 hidden units are dead (derivative 0 on all 640 samples)
-    leaky_relu, biases -8: layer 1 weight-gradient norm 1.9e-16, layer 2 1.0e-13, layer 3 8.4e-10, ...
-                           layer 4 6.0e-06, layer 5 6.8e-02
-    LeakyReLU (slope 0.01), biases -8: 36 of 36 weight gradients and 12 of 12 hidden-bias gradients
-                           are non-zero, largest |weight gradient| 3.9e-02
-
-(the output bias fc5.b[0] gets −0.49 in both runs: it feeds the Sigmoid output
-directly, without a hidden unit in between). The seed's paddle run printed 0.0 for
-every ReLU layer and 2.3e-16, 1.9e-13, 1.7e-09, 1.2e-05, 0.070 for LeakyReLU.
-
+Prints the per-layer norms and how many gradients are exactly 0 and units dead; writes
+them to ``--results`` (default experiments/results/dead_relu.json; the README quotes them).
 Writes DIR/dead_relu_graph.png (the ReLU net's graph, every dead unit greyed, values and
 gradients shown) and DIR/dead_relu.png (log-scale bars of the per-layer norms: LeakyReLU
 bars, ReLU marked "exactly 0", which a log scale cannot draw).
@@ -38,33 +27,75 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# the seed's net, data, options and pictures: this experiment is the vanishing-gradient one with biases -8
-from vanishing_gradients import (
-    batch_gradient_norms,
-    build_net,
-    check_net_args,
-    moons_batch,
-    net_parser,
-    norms_text,
-    plot_layer_norms,
-    render_net_graph,
-)
-
+from graphdl import datasets, init, nn, viz
+from graphdl.results import write_results
+from graphdl.viz.plots import plot_layer_norms
 from graphdl.viz.style import is_dead
+
+LAYER_SIZES = [3, 3, 3, 3, 1]  # the tutorial's fc1 … fc5 on 2 inputs
+RESULTS = Path(__file__).resolve().parent / "results" / "dead_relu.json"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = net_parser(__doc__.splitlines()[0], bias=-8.0)
-    parser.add_argument("--slope", type=float, default=0.01, help="LeakyReLU's negative slope (paddle's default 0.01)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=1000, help="moons generated (the tutorial: 1000)")
+    parser.add_argument("--train", type=int, default=640, help="first points used as the batch (the tutorial: 640)")
+    parser.add_argument("--noise", type=float, default=0.5, help="moons noise (the tutorial: 0.5)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the moons")
+    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the tutorial's torch.seed(102))")
+    parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the tutorial: 0.01)")
+    parser.add_argument("--bias", type=float, default=-8.0, help="every bias (default -8)")
+    parser.add_argument("--slope", type=float, default=0.01, help="LeakyReLU's negative slope (PyTorch's default 0.01)")
+    parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/dead_relu.json)",
+    )
     args = parser.parse_args(argv)
-    check_net_args(parser, args)
+    if args.samples < 2 or not 1 <= args.train <= args.samples:
+        parser.error("need --samples >= 2 and 1 <= --train <= --samples")
+    if args.noise < 0 or args.std <= 0:
+        parser.error("--noise must be >= 0 and --std > 0")
     if not 0 < args.slope < 1:
         parser.error("--slope must be between 0 and 1")
     return args
+
+
+def build_net(
+    activation: str, bias: float, std: float, seed: int, options: dict[str, Any] | None = None
+) -> tuple[nn.MLP, nn.LossHead]:
+    """The tutorial's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` (with ``options``) in the hidden
+    layers, a Sigmoid output and binary cross-entropy; weights ~ N(0, std²), every bias = ``bias``."""
+    model = nn.MLP(2, LAYER_SIZES, activation=activation, output_activation="sigmoid", activation_options=options)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        init.normal(layer.weights, mean=0.0, std=std, rng=rng)
+        init.constant(layer.biases, bias)
+    return model, nn.attach_loss(model.outputs, "bce")
+
+
+def batch_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np.ndarray) -> list[float]:
+    """Feed ``X`` and ``y`` as one batch, run ``backward()`` and return the L2 norm of each
+    layer's weight gradient, first layer first (the tutorial's ``print_grads``)."""
+    for column, node in enumerate(model.inputs):
+        node.set_value(X[:, column].copy())
+    head.labels[0].set_value(y.astype(float))
+    head.loss.backward()
+    return list(model.weight_gradient_norms().values())
+
+
+def norms_text(norms: Sequence[float]) -> str:
+    """``layer 1 weight-gradient norm 0 (exactly), layer 2 …`` (exact zeros spelled out)."""
+    texts = ["0 (exactly)" if norm == 0.0 else f"{norm:.1e}" for norm in norms]
+    listed = ", ".join(f"layer {k} {text}" for k, text in enumerate(texts[1:], start=2))
+    return f"layer 1 weight-gradient norm {texts[0]}, {listed}"
 
 
 def zero_gradients_text(zero: int, total: int) -> str:
@@ -92,7 +123,8 @@ def graph_title(bias: float, samples: int, relu: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """One gradient with ReLU and with LeakyReLU, biases −8; print, plot and draw it."""
     args = parse_args(argv)
-    X, y = moons_batch(args)
+    X, y = datasets.make_moons(args.samples, noise=args.noise, seed=args.data_seed)
+    X, y = X[: args.train], y[: args.train]
     setting = f"biases {args.bias:g}"
 
     norms: dict[str, list[float]] = {}
@@ -138,12 +170,30 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"both: the output bias {output_bias.name} gets gradient {results['relu']['output_bias_grad']:.2f} (ReLU)"
         f" and {results['leaky_relu']['output_bias_grad']:.2f} (LeakyReLU): no hidden unit lies in its path"
     )
+    summary: dict[str, Any] = {
+        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "norms": norms,
+    }
+    for activation in ("relu", "leaky_relu"):
+        run = results[activation]
+        summary[activation] = {
+            "weights": len(run["weight_grads"]),
+            "zero_weight_grads": run["zero_weight_grads"],
+            "hidden_biases": len(run["hidden_bias_grads"]),
+            "zero_hidden_bias_grads": run["zero_hidden_bias_grads"],
+            "hidden_units": run["hidden_units"],
+            "dead_units": len(run["dead_units"]),
+            "largest_weight_grad": float(np.max(np.abs(run["weight_grads"]))),
+            "output_bias_grad": run["output_bias_grad"],
+        }
+    print(f"results written: {write_results(args.results, summary)}")
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         relu = results["relu"]
         heading = "Dead ReLU" if relu["zero_weight_grads"] == len(relu["weight_grads"]) else "ReLU vs LeakyReLU"
-        path = plot_layer_norms(
+        path = args.out / "dead_relu.png"
+        plot_layer_norms(
             norms,
             labels={"relu": "ReLU", "leaky_relu": f"LeakyReLU (slope {args.slope:g})"},
             colours={"relu": "#6b7280", "leaky_relu": "#0d9488"},
@@ -151,11 +201,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f"{heading}: one full-batch gradient on {args.train} moons,"
                 f" w ~ N(0, {args.std:g}²), every bias {args.bias:g}"
             ),
-            path=args.out / "dead_relu.png",
+            path=path,
         )
         print(f"wrote {path}")
         title = graph_title(args.bias, len(X), results["relu"])
-        path = render_net_graph(results["relu_loss"], args.out / "dead_relu_graph.png", title, show_values=True)
+        path = args.out / "dead_relu_graph.png"
+        # the whole scalar graph top to bottom, no layer boxes, so the layers line up as rows
+        viz.render(
+            results["relu_loss"], path, palette=128, show_values=True, rankdir="TB", cluster_separator=None, title=title
+        )
         print(f"wrote {path}")
     return results
 

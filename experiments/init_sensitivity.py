@@ -1,11 +1,12 @@
-"""How much the initial parameters matter for the seed's two-unit x² net (seed 004 §4).
+"""How much the initial parameters matter for the tutorial's two-unit x² net.
 
-Seed 004 fits y = x² on [0, 2] with a 1-2-1 LeakyReLU(0.1) network built node by node,
-trained one sample at a time with SGD (lr 0.01) on |label − prediction|. Its §4 shows two
-initialisations that differ only in w_11 and w_12 (−0.157, −0.107 for figure 8; both
-0.3 lower for figure 7): figure 8 fits in 1500 steps, figure 7 needs over 10 000 steps
-and bends the curve in another way. It also warns that plain ReLU with random U(−1, 1)
-initialisation "sometimes succeeds, sometimes fails". This script measures both.
+The core tutorial ("ReLU and fitting a quadratic", docs/sources.md) fits y = x² on [0, 2]
+with a 1-2-1 LeakyReLU(0.1) network built node by node, trained one sample at a time with
+SGD (lr 0.01) on |label − prediction|. Its section 4 shows two initialisations that differ
+only in w_11 and w_12 (−0.157, −0.107 for figure 8; both 0.3 lower for figure 7): figure 8
+fits in 1500 steps, figure 7 needs over 10 000 steps and bends the curve in another way.
+It also warns that plain ReLU with random U(−1, 1) initialisation "sometimes succeeds,
+sometimes fails". This script measures both.
 
     PYTHONPATH=. python experiments/init_sensitivity.py --out viz
 
@@ -26,43 +27,16 @@ Definitions used throughout:
   bend while the other unit is off; failed with both units off, with one unit off, or with
   no unit off.
 
-Long runs use the compiled per-sample SGD loop (``graphdl.compile(loss).sgd``, ~40x faster
+Long runs use the compiled per-sample SGD loop (``graphdl.compile(loss).sgd``, much faster
 than the interpreter); the script first checks that it reproduces the interpreter's
 ``train_per_sample`` exactly on 300 steps.
 
-Measured with the defaults (10 000 steps, 200 random seeds, data seed 0 for the figures;
-11 s wall, 25 s while the 2 cores were shared):
-
-* figure 8's init reaches loss < 0.15 after 818 steps, figure 7's after 9 092 steps (11x
-  more, as the seed's "1500 versus over 10 000"). Figure 8 ends with two upward bends
-  (kinks at x = 0.48 and 1.23, both units on to the RIGHT of their kink); figure 7 with one
-  (unit 2, on to the LEFT of its kink at x = 0.92), while unit 1 (w_21 = −2.03, on for
-  x < 1.86) supplies a rising straight line over most of the range (offset by b_21 = 3.62)
-  and bends the curve DOWN at its kink x = 1.86, near the end of the range.
-  Figure 7 is slow because unit 2 sits off on [0, 2] (b_12 ≈ 0, w_12 < 0) for thousands
-  of steps and only LeakyReLU's 0.1 slope brings it back: with plain ReLU figure 7's init
-  never fits (both units end dead, loss 1.09), figure 8's still fits after 815 steps.
-  Figure 7's snapshot at step 10 000 is rougher (mean |error| 0.24 on a grid) than its
-  last-100 mean loss (0.12): per-sample updates keep moving unit 1's kink around x ≈ 2.
-* random U(−1, 1) init, 200 runs of 10 000 steps: plain ReLU failed in 40.0% of runs,
-  LeakyReLU(0.1) in 31.5% (same inits and data: 19 runs fail only with ReLU, 2 only with
-  LeakyReLU, 61 with both). Within the seed's 1500 steps only 34.5% (ReLU) and 38.5%
-  (LeakyReLU) of runs fit. Most fits use a single bend; two bends as in figure 8 occur in
-  15 runs of 200 for each activation, and bending units on the left of their kink as in
-  figure 7 are rare (10 of 152 bending units with LeakyReLU, 13 of 135 with ReLU).
-  Failed runs end (62 of 63 LeakyReLU, 75 of 80 ReLU) with no unit bending up in [0, 2]:
-  the net is a straight line there (mean loss ≈ 0.26; the best straight line has 0.25), with
-  the kinks outside [0, 2] or pinned at its ends, a state SGD does not leave (see 100 000
-  steps below), leaky slope or not. With ReLU,
-  20% of runs end with both units dead and a constant output (loss 1.01); at init already
-  49.5% of runs have a dead unit and 11% two (52.7% and 9.8% expected for U(−1, 1)).
-* with ``--steps 100000`` (4.4 min): ReLU still fails in 34.5% of runs, LeakyReLU in 25.5%;
-  every failed run is a straight line on [0, 2]; two-bend fits grow to 27 (ReLU) and 38
-  (LeakyReLU) runs.
-
-Prints these numbers; with ``--out DIR`` writes DIR/init_sensitivity.png (figures 8 and 7
-side by side: loss, each unit's contribution and the fitted curve) and DIR/init_sweep.png
-(modes per activation and fraction of runs fitted against steps).
+Prints the steps to fit and the final units of figures 8 and 7 (both activations), and for
+the random starts the share of failed runs and of each fitting mode; writes these numbers
+to ``--results`` (default experiments/results/init_sensitivity.json; the README quotes
+them). With ``--out DIR`` writes DIR/init_sensitivity.png (figures 8 and 7 side by side:
+loss, each unit's contribution and the fitted curve) and DIR/init_sweep.png (modes per
+activation and fraction of runs fitted against steps).
 """
 
 from __future__ import annotations
@@ -77,6 +51,7 @@ from typing import NamedTuple
 import numpy as np
 
 import graphdl
+import graphdl.results
 from graphdl.cli import positive_int
 from graphdl.seednet import (
     FIG7_INIT,
@@ -103,6 +78,7 @@ MODES = {
 #: P(b <= 0 and 2w + b <= 0) for w, b ~ U(−1, 1): b <= 0 (1/2) and w <= |b|/2 (5/8 on average)
 P_OFF_AT_INIT = 0.5 * 0.625
 CHECK_STEPS = 300  # steps on which the compiled loop is compared with the interpreter
+RESULTS = Path(__file__).resolve().parent / "results" / "init_sensitivity.json"
 
 
 class Unit(NamedTuple):
@@ -181,7 +157,7 @@ def steps_to_threshold(losses: Sequence[float], threshold: float, window: int) -
 
 
 class CompiledSeedNet:
-    """The seed net with its loss compiled once; ``train`` runs the generated per-sample
+    """The tutorial's net with its loss compiled once; ``train`` runs the generated per-sample
     SGD loop from a given initialisation."""
 
     def __init__(self, activation: str) -> None:
@@ -392,6 +368,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--runs-file", type=Path, default=None, help="append each random start to this JSON-lines file; resume from it"
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/init_sensitivity.json)",
+    )
     args = parser.parse_args(argv)
     if args.window < 1:
         parser.error("--window must be at least 1")
@@ -417,6 +399,24 @@ def main(argv: Sequence[str] | None = None) -> dict:
     sweeps = sweep(args) if args.runs else {}
     if sweeps:
         report_sweep(sweeps, args)
+    named_numbers = {
+        key: {"steps_to_fit": run["steps_to_fit"], "final_loss": run["final_loss"], "mode": run["mode"]}
+        for key, run in named.items()
+    }
+    sweep_numbers = {
+        activation: {
+            "runs": len(run["failed"]),
+            "failed": sum(run["failed"]),
+            "fitted_within_1500": sum(s is not None and s <= 1500 for s in run["steps_to_fit"]),
+            "modes": run["counts"],
+        }
+        for activation, run in sweeps.items()
+    }
+    settings = {
+        key: value for key, value in vars(args).items() if key not in ("out", "results", "workers", "runs_file")
+    }
+    summary = {"settings": settings, "compiled_difference": difference, "named": named_numbers, "sweeps": sweep_numbers}
+    print(f"results written: {graphdl.results.write_results(args.results, summary)}")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         paths = [plot_named(named, args, args.out / "init_sensitivity.png")]
@@ -561,7 +561,7 @@ def plot_sweep(sweeps: dict[str, dict], named: dict[str, dict], args: argparse.N
         reached = np.sort([s for s in result["steps_to_fit"] if s is not None])
         fraction = np.searchsorted(reached, steps_axis, side="right") / args.runs
         curve.plot(steps_axis, fraction, color=colours[activation], linewidth=2, label=ACTIVATIONS[activation])
-    curve.axvline(1500, color="grey", linestyle=":", linewidth=1.2, label="1500 steps (the seed's run)")
+    curve.axvline(1500, color="grey", linestyle=":", linewidth=1.2, label="1500 steps (the tutorial's run)")
     for name in NAMED_INITS:
         steps = named[f"{name}_leaky_relu"]["steps_to_fit"]
         if steps is not None:
@@ -578,7 +578,7 @@ def plot_sweep(sweeps: dict[str, dict], named: dict[str, dict], args: argparse.N
         for activation, result in sorted(sweeps.items(), reverse=True)
     )
     figure.suptitle(
-        f"Random U(−1, 1) init of the seed's x² net: training fails with {failed} of {args.runs} runs\n"
+        f"Random U(−1, 1) init of the tutorial's x² net: training fails with {failed} of {args.runs} runs\n"
         f"(failed = mean loss of the last {args.window} steps ≥ {args.threshold} after {args.steps} steps)",
         fontsize=11,
     )

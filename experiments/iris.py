@@ -1,29 +1,24 @@
 """Three iris species told apart by an MLP trained with softmax cross-entropy and Adam.
 
-Repeats, on a data set that ships with graphdl, the multi-class recipe of seed 001's
-chapter 5 (the phone-price classifier): features standardised with the training set's
-mean and standard deviation (the seed's StandardScaler), a fully connected net with
-Sigmoid hidden units and one linear output (logit) per class, the multi-class
-cross-entropy loss (the seed's nn.CrossEntropyLoss: softmax, then −log of the true
-class's probability), Adam, mini-batches of 8 for 50 epochs, and the test accuracy of
-argmax over the outputs. The seed's net (20-128-256-4, later 5 layers) is far larger
-than 4 flower measurements need; here 4-8-3, every weight a scalar node
-(``graphdl.nn.MLP``), trained by ``graphdl.train.Trainer`` (the seed's Runner).
-The seed's learning rate 1e-4 goes with its 200-step epochs (1600 phones in batches of
-8); with 12 steps per epoch here Adam gets lr 0.01.
+Repeats, on a data set that ships with graphdl, the multi-class recipe of the optimisation
+tutorial's chapter 5 (the phone-price classifier, docs/sources.md): features standardised
+with the training set's mean and standard deviation (the tutorial's StandardScaler), a
+fully connected net with Sigmoid hidden units and one linear output (logit) per class, the
+multi-class cross-entropy loss (PyTorch's nn.CrossEntropyLoss there: softmax, then −log
+of the true class's probability), Adam, mini-batches of 8 for 50 epochs, and the test
+accuracy of argmax over the outputs. The tutorial's net (20-128-256-4, later 5 layers) is
+far larger than 4 flower measurements need; here 4-8-3, every weight a scalar node
+(``graphdl.nn.MLP``), trained by ``graphdl.train.Trainer``. The tutorial's learning rate
+1e-4 goes with its 200-step epochs (1600 phones in batches of 8); with 12 steps per epoch
+here Adam gets lr 0.01.
 
     PYTHONPATH=. python experiments/iris.py --out viz
 
 The 150 flowers are split 96 / 24 / 30 (train / dev / test, shuffled with ``--seed``).
-Measured with the defaults (seed 0; 0.6 s of training, 2.6 s wall): test accuracy 0.967 (29 of
-30; one versicolor taken for virginica), dev accuracy 0.958, train accuracy 0.979, test
-loss 0.1075. Seeds 1 to 4 give test accuracies 0.967, 0.900, 0.967 and 0.967; the
-untrained net (``--epochs 0``, seed 0) scores 0.333.
-
-Prints the learning curve every 10 epochs, the final accuracies ("test accuracy:
-0.967") and the test confusion matrix (``classification_report``, which digits.py
-uses too); with ``--out DIR`` writes DIR/iris_confusion.png
-(loss and accuracy per epoch, and the confusion matrix).
+Prints the learning curve every 10 epochs, the final accuracies ("test accuracy: ...") and
+the test confusion matrix (``graphdl.metrics.classification_report``); writes the numbers
+to ``--results`` (default experiments/results/iris.json; the README quotes them) and, with
+``--out DIR``, DIR/iris_confusion.png (loss and accuracy per epoch, and the confusion matrix).
 """
 
 from __future__ import annotations
@@ -37,10 +32,11 @@ import numpy as np
 
 from graphdl import Graph, datasets, nn, optim
 from graphdl.cli import non_negative_int, positive_float, positive_int
-from graphdl.metrics import confusion_matrix, confusion_text
+from graphdl.metrics import classification_report, confusion_text
+from graphdl.results import write_results
 from graphdl.train import Trainer
 
-Data = tuple[np.ndarray, np.ndarray]
+RESULTS = Path(__file__).resolve().parent / "results" / "iris.json"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -51,6 +47,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (default 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
     parser.add_argument("--out", type=Path, default=None, help="directory for iris_confusion.png")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/iris.json)",
+    )
     return parser.parse_args(argv)
 
 
@@ -92,39 +94,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         callbacks=[EpochReport(10, args.epochs)],
     )
 
-    report = classification_report(trainer, {"train": train, "dev": dev, "test": test}, data.target_names, "species")
+    report = classification_report(trainer, {"train": train, "dev": dev, "test": test}, classes)
+    for name in ("train", "dev", "test"):
+        print(f"{name} accuracy: {report[f'{name}_accuracy']:.3f}")
+    print(f"test loss: {report['test_loss']:.4f}")
+    print("test confusion matrix (rows: true species, columns: predicted):")
+    print(confusion_text(report["confusion"], data.target_names))
+    summary = {
+        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        **{key: report[key] for key in ("train_accuracy", "dev_accuracy", "test_accuracy", "test_loss", "confusion")},
+        "test_size": len(test[1]),
+    }
+    print(f"results written: {write_results(args.results, summary)}")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         path = plot(history, report["confusion"], data.target_names, args, args.out / "iris_confusion.png")
         print(f"figure written: {path}")
     return {**report, "history": history}
-
-
-def classification_report(
-    trainer: Trainer, splits: dict[str, Data], class_names: Sequence[str], noun: str
-) -> dict[str, Any]:
-    """Evaluate a trained classifier on its ``"train"``, ``"dev"`` and ``"test"`` splits,
-    print each accuracy, the test loss and the test confusion matrix (rows: true ``noun``),
-    and return ``{"<split>_accuracy", "test_loss", "confusion", "predictions", "labels"}``;
-    the predictions are ``trainer.predict_classes`` (argmax over the logits, the Trainer's
-    accuracy). Shared with digits.py.
-    """
-    scores = {name: trainer.evaluate(part) for name, part in splits.items()}
-    X, labels = splits["test"]
-    predictions = trainer.predict_classes(X)
-    matrix = confusion_matrix(labels, predictions, len(class_names))
-    for name, score in scores.items():
-        print(f"{name} accuracy: {score['accuracy']:.3f}")
-    print(f"test loss: {scores['test']['loss']:.4f}")
-    print(f"test confusion matrix (rows: true {noun}, columns: predicted):")
-    print(confusion_text(matrix, class_names))
-    return {
-        **{f"{name}_accuracy": score["accuracy"] for name, score in scores.items()},
-        "test_loss": scores["test"]["loss"],
-        "confusion": matrix,
-        "predictions": predictions,
-        "labels": labels,
-    }
 
 
 def plot(history: Any, matrix: np.ndarray, names: Sequence[str], args: argparse.Namespace, path: Path) -> Path:

@@ -1,51 +1,41 @@
 """Binary classification of noisy moons with a 2-5-1 Logistic network, built twice.
 
-Repeats seed 000's feed-forward network experiment ("基于前馈神经网络的二分类任务"):
-1000 moons points with noise 0.5, the first 640 for training, the next 160 for
-development and the last 200 for testing; a two-layer network (2 inputs, 5 Logistic
-hidden units, 1 Logistic output) with weights drawn from N(0, 1) and zero biases;
-binary cross-entropy; full-batch gradient descent for 1000 epochs, keeping the
-parameters of the epoch with the best dev accuracy (the seed's RunnerV2); loss and
-accuracy curves for train and dev; the decision boundary over a 200 × 200 grid
-(40 000 points) on [−π, π]², with the three splits on top; and the test accuracy of
-the best model (the seed reports 0.76 with lr 0.2).
+Repeats the feed-forward network tutorial's binary classification experiment
+(docs/sources.md): 1000 moons points with noise 0.5, the first 640 for training, the next
+160 for development and the last 200 for testing; a two-layer network (2 inputs, 5
+Logistic hidden units, 1 Logistic output) with weights drawn from N(0, 1) and zero biases;
+binary cross-entropy; full-batch gradient descent for 1000 epochs, keeping the parameters
+of the epoch with the best dev accuracy (as the tutorial's ``RunnerV2`` training loop
+does); loss and accuracy curves for train and dev; the decision boundary over a 200 × 200
+grid (40 000 points) on [−π, π]², with the three splits on top; and the test accuracy of
+the best model (the tutorial reports 0.76 with lr 0.2 on its own data).
 
 It trains the same network twice, from the same initial weights:
 
-* **hand-built graph** (the seed's first version, its own Linear/Logistic/BCE
+* **hand-built graph** (the tutorial's first version, its own Linear/Logistic/BCE
   operators): every node is created explicitly with graphdl nodes (Variables ``x1``,
   ``x2``, ``label``; per hidden unit two ``Mul``, an ``Add`` and a ``Logistic``; the
   output unit; the ``LogLoss`` node) and trained by setting the whole training set as
   arrays on the input Variables, ``loss.backward()``, ``update(lr)`` on every
   parameter (the interpreter, no compilation);
-* **toolkit** (the seed's second version, with predefined operators and RunnerV2_2):
+* **toolkit** (the tutorial's second version, with predefined operators and a runner):
   ``nn.MLP(2, [5, 1], activation="sigmoid", output_activation="sigmoid")``,
   ``optim.SGD`` and ``train.Trainer`` with ``loss="bce"``, ``batch_size=None`` (the
   whole set), a best-dev-accuracy checkpoint and ``restore_best=True``; the Trainer
   compiles the graph with ``graphdl.compile``.
 
 Both record the same numbers each epoch (as the Trainer does: the training loss at the
-start of the epoch's step, train accuracy and dev loss/accuracy after it; the seed's
-RunnerV2 takes the train accuracy before the step, one epoch earlier), so the two runs
-must agree to rounding error; the script prints the largest differences.
+start of the epoch's step, train accuracy and dev loss/accuracy after it; the tutorial's
+runner takes the train accuracy before the step, one epoch earlier), so the two runs must
+agree to rounding error; the script prints the largest differences. The interpreter and
+the compiled program evaluate the same formulas in the same order, so they agree exactly.
 
     PYTHONPATH=. python experiments/moons_classification.py --out viz
 
-Measured with the defaults (noise 0.5, lr 0.2, 1000 epochs, --seed 0): best dev
-accuracy 0.8063 at epoch 651; test accuracy 0.8100 (loss 0.3981) for both the
-hand-built graph and the toolkit. The two runs agree bit for bit: the largest
-difference in parameters, losses, accuracies and the 40 000 grid probabilities is 0.0
-(the interpreter and the compiled program evaluate the same formulas in the same
-order). Over --seed 0 to 9 the test accuracy is 0.745–0.825 (median 0.785), around the
-seed's 0.76; the best dev epoch ranges from 9 to 651, since 160 dev points make the
-dev accuracy noisy. The seed's hand-built run used lr 2.0 (``--lr 2.0``): 0.750–0.845
-over the same seeds, 0.830 for --seed 0, where the seed printed a test score of only
-0.5150 (loss 0.7322) although its own training log had reached a loss of 0.45; graphdl
-does not reproduce that number. Takes 7–14 s wall time (5 s CPU) on 2 shared cores.
-
 Prints "<run>: test accuracy A (loss L)" for both runs and "the two runs agree: yes/no";
-with ``--out DIR`` writes DIR/moons_curves.png (loss and accuracy per epoch) and
-DIR/moons_boundary.png (the decision boundary with the train/dev/test points).
+writes the numbers to ``--results`` (default experiments/results/moons_classification.json;
+the README quotes them); with ``--out DIR`` writes DIR/moons_curves.png (loss and accuracy
+per epoch) and DIR/moons_boundary.png (the decision boundary with the train/dev/test points).
 """
 
 from __future__ import annotations
@@ -62,10 +52,12 @@ import numpy as np
 from graphdl import Add, Logistic, LogLoss, Mul, Node, Variable, datasets, nn, optim
 from graphdl.cli import positive_float
 from graphdl.metrics import accuracy
+from graphdl.results import write_results
 from graphdl.train import Trainer
 
 HIDDEN = 5
-SEED_TEST_ACCURACY = 0.76  # the seed's "[Test] score/loss: 0.7600/0.4883"
+TUTORIAL_TEST_ACCURACY = 0.76  # the tutorial's "[Test] score/loss: 0.7600/0.4883"
+RESULTS = Path(__file__).resolve().parent / "results" / "moons_classification.json"
 GRID_BOUNDS = (-math.pi, math.pi, -math.pi, math.pi)
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -73,7 +65,7 @@ Split = tuple[np.ndarray, np.ndarray]
 
 # --------------------------------------------------------------------------- data
 def make_splits(n_samples: int, noise: float, seed: int) -> dict[str, Split]:
-    """The seed's data: shuffled moons with Gaussian noise, then the first 64 % for
+    """The tutorial's data: shuffled moons with Gaussian noise, then the first 64 % for
     training, the next 16 % for development and the rest for testing (640/160/200)."""
     X, y = datasets.make_moons(n_samples, shuffle=True, noise=noise, seed=seed)
     n_train, n_dev = round(0.64 * n_samples), round(0.16 * n_samples)
@@ -82,7 +74,7 @@ def make_splits(n_samples: int, noise: float, seed: int) -> dict[str, Split]:
 
 
 def initial_weights(seed: int) -> dict[str, np.ndarray]:
-    """The seed's Linear initialisation: weights from N(0, 1), biases zero.
+    """The tutorial's Linear initialisation: weights from N(0, 1), biases zero.
     ``W1[i, j]`` connects input i to hidden unit j, ``W2[j]`` hidden unit j to the output."""
     rng = np.random.default_rng(seed)
     return {"W1": rng.normal(0.0, 1.0, (2, HIDDEN)), "b1": np.zeros(HIDDEN), "W2": rng.normal(0.0, 1.0, HIDDEN),
@@ -182,7 +174,7 @@ class Run:
 
 
 def grid_points(resolution: int) -> np.ndarray:
-    """The seed's grid: resolution² points over [−π, π]² (200² = 40 000)."""
+    """The tutorial's grid: resolution² points over [−π, π]² (200² = 40 000)."""
     x_min, x_max, y_min, y_max = GRID_BOUNDS
     gx, gy = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
@@ -223,10 +215,10 @@ def train_hand_built(
             scores.append(score)
             if losses is not None:
                 losses.append(loss)
-        if run.dev_accuracy[-1] > best_accuracy:  # the seed's "best accuracy performence has been updated"
+        if run.dev_accuracy[-1] > best_accuracy:  # the tutorial's "best accuracy performence has been updated"
             best_accuracy, run.best_epoch = run.dev_accuracy[-1], epoch
             best_values = [float(p.value) for p in params]
-    for param, value in zip(params, best_values):  # the seed's runner.load_model(best)
+    for param, value in zip(params, best_values):  # the tutorial's runner.load_model(best)
         param.set_value(value)
     run.test_loss, run.test_accuracy = evaluate(*splits["test"])
     run.parameters = np.array(best_values)
@@ -243,7 +235,7 @@ def train_hand_built(
 def train_toolkit(
     init: dict[str, np.ndarray], splits: dict[str, Split], lr: float, epochs: int, grid: np.ndarray
 ) -> Run:
-    """The same training with nn.MLP, optim.SGD and train.Trainer (the seed's RunnerV2_2)."""
+    """The same training with nn.MLP, optim.SGD and train.Trainer (the tutorial's second runner)."""
     model = build_toolkit_net(init)
     trainer = Trainer(model, optim.SGD(model, lr=lr), loss="bce", metric="accuracy", progress=False)
     with tempfile.TemporaryDirectory() as folder:
@@ -317,7 +309,7 @@ def plot_curves(hand: Run, toolkit: Run, path: Path, subtitle: str) -> Path:
 
 
 def plot_boundary(hand: Run, toolkit: Run, splits: dict[str, Split], path: Path, resolution: int) -> Path:
-    """The best model's decision boundary over the seed's grid, with the three splits."""
+    """The best model's decision boundary over the tutorial's grid, with the three splits."""
     from graphdl.viz.plots import plot_decision_boundary
 
     agree = "agree" if np.array_equal(hand.grid_probability >= 0.5, toolkit.grid_probability >= 0.5) else "DISAGREE"
@@ -343,11 +335,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--noise", type=float, default=0.5, help="standard deviation of the moons noise (0.5)")
     parser.add_argument("--epochs", type=int, default=1000, help="full-batch gradient steps (default 1000)")
     parser.add_argument(
-        "--lr", type=positive_float, default=0.2, help="learning rate (default 0.2; the seed's first run: 2.0)"
+        "--lr", type=positive_float, default=0.2, help="learning rate (default 0.2; the tutorial's first run: 2.0)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the initial weights")
     parser.add_argument("--grid", type=int, default=200, help="grid points per axis for the boundary (200² = 40 000)")
     parser.add_argument("--out", type=Path, default=None, help="directory for moons_curves.png and moons_boundary.png")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/moons_classification.json)",
+    )
     args = parser.parse_args(argv)
     if args.samples < 20:
         parser.error("--samples must be at least 20 (every split needs points)")
@@ -390,7 +388,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     print("largest difference between the runs: " + ", ".join(f"{k} {v:.1e}" for k, v in differences.items()))
     print(f"the two runs agree: {'yes' if agree else 'no'}")
-    print(f"the seed reports test accuracy {SEED_TEST_ACCURACY:.2f} (its own data and initial weights)")
+    print(f"the tutorial reports test accuracy {TUTORIAL_TEST_ACCURACY:.2f} (its own data and initial weights)")
+    summary = {
+        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        **{
+            key: {
+                "best_epoch": run.best_epoch,
+                "best_dev_accuracy": run.dev_accuracy[run.best_epoch],
+                "test_accuracy": run.test_accuracy,
+                "test_loss": run.test_loss,
+            }
+            for key, run in (("hand_built", hand), ("toolkit", toolkit))
+        },
+        "largest_differences": differences,
+        "agree": agree,
+    }
+    print(f"results written: {write_results(args.results, summary)}")
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

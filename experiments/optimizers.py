@@ -1,57 +1,49 @@
 """SGD, Momentum, AdaGrad, RMSProp and Adam side by side, and the exponentially weighted average.
 
-Repeats seed 001, chapter 2 (2.1 the exponentially weighted average of 30 daily
-temperatures with β = 0.5 and 0.9; 2.2-2.5 Momentum, AdaGrad, RMSProp, Adam) and the
-optimiser part of its chapter 5 (a tabular classifier with Sigmoid hidden layers and
-cross-entropy, trained in batches of 8 for 50 epochs: SGD gets 0.5475, Adam 0.9625);
-seed 003 §3 says the same: Adam does better than SGD. Three experiments:
+Repeats chapter 2 of the optimisation tutorial (docs/sources.md; 2.1 the exponentially
+weighted average of 30 daily temperatures with β = 0.5 and 0.9; 2.2-2.5 Momentum,
+AdaGrad, RMSProp, Adam) and the optimiser part of its chapter 5 (a tabular classifier with
+Sigmoid hidden layers and cross-entropy, trained in batches of 8 for 50 epochs, where the
+tutorial's SGD run gets 0.5475 and its Adam run 0.9625); the LSTM tutorial says the same:
+Adam does better than SGD. Three experiments:
 
-1. **The exponentially weighted average** (seed 001 §2.1). The 30 temperatures are the
-   seed's own: ``torch.manual_seed(0); torch.randn(30) * 10``, recomputed in numpy
-   by :func:`torch_randn` (PyTorch's CPU algorithm; it matches published outputs of
-   ``torch.randn`` for seed 0 to all four printed decimals). s₁ = T₁, s_t = β·s_{t−1} + (1 − β)·T_t. The
+1. **The exponentially weighted average** (the tutorial's §2.1). The 30 temperatures are
+   the tutorial's own, ``torch.manual_seed(0); torch.randn(30) * 10``, shipped in
+   ``experiments/data/temperatures.txt``. s₁ = T₁, s_t = β·s_{t−1} + (1 − β)·T_t. The
    same numbers come out of ``graphdl.optim.Momentum``: feed each day's temperature as
    the gradient of a probe parameter (loss = w · T, so ∂loss/∂w = T) and read the
-   optimiser's velocity; it equals the seed's loop exactly (difference 0.0).
+   optimiser's velocity; it equals the tutorial's loop exactly.
 2. **A 2-D loss surface** f(x, y) = x²/20 + y², the elongated bowl of the textbook
    comparison (Saito, *Deep Learning from Scratch*, §6.1), built as a graphdl graph of
    two Variables. Every optimiser starts at (−7, 2) and takes 100 steps with its own
    learning rate (SGD 0.95, AdaGrad 1.5 and Adam 0.3 as in the book; Momentum 0.3 and
-   RMSProp 0.2 chosen by hand, because graphdl's Momentum follows seed 001, s₁ = g₁ and
-   s_t = β·s_{t−1} + (1 − β)·g_t, so its step is lr·(average gradient)). Measured: f
-   drops below 0.001 after SGD 43, Momentum 78, AdaGrad 29, RMSProp 46, Adam 63 steps;
-   after 100 steps f = 8.1e-09, 4.2e-04, 1.8e-11, 2.2e-03 and 4.2e-05. SGD zig-zags
+   RMSProp 0.2 chosen by hand, because graphdl's Momentum follows the tutorial, s₁ = g₁ and
+   s_t = β·s_{t−1} + (1 − β)·g_t, so its step is lr·(average gradient)). SGD zig-zags
    across the narrow y direction, Momentum rolls past the minimum and swings back,
    AdaGrad and RMSProp first go straight down the steep y direction (each coordinate
    gets its own step size), RMSProp keeps hovering around the minimum (its step never
    shrinks), Adam curves in with a small overshoot.
-3. **The same network trained five times** (seed 001 chapter 5, seed 003 §3). The
-   seed's phone-price table is not shipped, so Fisher's iris (graphdl.datasets.iris:
-   4 measurements, 3 species) stands in, split 80/20 stratified and standardised (the
-   seed standardises in its tuned run only). The net is the seed's first model scaled down: Linear-Sigmoid,
-   Linear-Sigmoid, Linear (4-8-8-3), cross-entropy, batches of 8, 50 epochs, the same
-   initial weights and the same batch order for every optimiser, one learning rate for
-   all (0.01). Measured: training loss 1.4179 before training for all five; mean
-   training loss of the last epoch SGD 1.0407, Momentum 1.0397, AdaGrad 0.8203,
-   RMSProp 0.0645, Adam 0.0710; test accuracy 0.767, 0.733, 0.833, 0.933, 0.967 (30
-   flowers, chance 0.333). With the same learning rate the adaptive methods learn
-   in 50 epochs what plain SGD (and Momentum, which only smooths the gradient) has
-   hardly started on: the seed's SGD-versus-Adam result. The seed itself changed four
+3. **The same network trained five times** (the tutorial's chapter 5). Its phone-price
+   table is not shipped, so Fisher's iris (graphdl.datasets.iris: 4 measurements, 3
+   species) stands in, split 80/20 stratified and standardised. The net is the tutorial's
+   first model scaled down: Linear-Sigmoid, Linear-Sigmoid, Linear (4-8-8-3),
+   cross-entropy, batches of 8, 50 epochs, the same initial weights and the same batch
+   order for every optimiser, one learning rate for all (0.01). The tutorial changed four
    things at once between its runs (SGD to Adam, lr 1e-3 to 1e-4, standardisation, a
-   deeper net, 0.5475 to 0.9625 accuracy); here only the optimiser changes.
+   deeper net); here only the optimiser changes.
 
     PYTHONPATH=. python experiments/optimizers.py --out viz
 
-Writes DIR/optimizers.png (trajectories on the surface and f per step),
-DIR/optimizers_mlp.png (loss curves of the five runs, test accuracy) and DIR/ewa.png
-(raw and smoothed temperatures with Momentum's velocity on top). About 11 s of CPU
-time, half of it drawing the figures (25 s wall time on a busy shared machine).
+Prints the numbers of all three and writes them to ``--results`` (default
+experiments/results/optimizers.json; the README quotes them). Writes DIR/optimizers.png
+(trajectories on the surface and f per step), DIR/optimizers_mlp.png (loss curves of the
+five runs, test accuracy) and DIR/ewa.png (raw and smoothed temperatures with Momentum's
+velocity on top).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +52,7 @@ import numpy as np
 
 from graphdl import Mul, Variable, datasets, nn, optim
 from graphdl.cli import positive_float
+from graphdl.results import write_results
 from graphdl.train import Trainer
 
 OPTIMIZER_NAMES = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
@@ -68,47 +61,18 @@ COLOURS = {"SGD": "#dc2626", "Momentum": "#ea580c", "AdaGrad": "#16a34a", "RMSPr
 SURFACE_LR = {"SGD": 0.95, "Momentum": 0.3, "AdaGrad": 1.5, "RMSProp": 0.2, "Adam": 0.3}
 SURFACE_START = (-7.0, 2.0)
 CONVERGED = 1e-3  # f(x, y) below this counts as having reached the minimum
-DAYS = 30  # the seed's ELEMENT_NUMBER
+TEMPERATURES = Path(__file__).resolve().parent / "data" / "temperatures.txt"
+RESULTS = Path(__file__).resolve().parent / "results" / "optimizers.json"
 
 
 # ----------------------------------------------------------------------------- 1. EWA
-def torch_randn(count: int, seed: int = 0) -> np.ndarray:
-    """``torch.manual_seed(seed); torch.randn(count)`` (float32, CPU) computed with numpy.
-
-    PyTorch's CPU generator is the 32-bit Mersenne Twister seeded like numpy's legacy
-    ``RandomState(seed)``. For ``count >= 16`` ``randn`` draws ``count`` uniforms
-    u = (bits & 0xFFFFFF) / 2²⁴ and turns each block of 16 into normals by Box-Muller
-    (the first 8 give the radii, the next 8 the angles); when ``count`` is not a multiple
-    of 16 the last 16 values are drawn again from 16 fresh uniforms. Smaller counts use
-    another path, which this function does not reproduce."""
-    if count < 16:
-        raise ValueError(f"torch_randn reproduces torch.randn for 16 values or more, got {count}")
-    bits = np.random.RandomState(seed)._bit_generator  # noqa: SLF001 - the raw MT19937 stream
-
-    def uniforms(n: int) -> np.ndarray:
-        raw = bits.random_raw(n).astype(np.uint32)
-        return (raw & np.uint32(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
-
-    def box_muller(block: np.ndarray) -> np.ndarray:
-        radius = np.sqrt(np.float32(-2.0) * np.log(np.float32(1.0) - block[:8]))
-        angle = np.float32(2.0 * math.pi) * block[8:]
-        return np.concatenate([radius * np.cos(angle), radius * np.sin(angle)]).astype(np.float32)
-
-    values = uniforms(count)
-    for start in range(0, count - 15, 16):
-        values[start : start + 16] = box_muller(values[start : start + 16])
-    if count % 16:
-        values[count - 16 :] = box_muller(uniforms(16))
-    return values
-
-
-def seed_temperatures(days: int = DAYS, seed: int = 0) -> np.ndarray:
-    """The seed's 30 daily temperatures: ``torch.randn(size=[30]) * 10`` after ``torch.manual_seed(0)``."""
-    return (torch_randn(days, seed) * np.float32(10.0)).astype(float)
+def tutorial_temperatures() -> np.ndarray:
+    """The tutorial's 30 daily temperatures (``torch.manual_seed(0); torch.randn(30) * 10``)."""
+    return np.loadtxt(TEMPERATURES, comments="#")
 
 
 def exponentially_weighted_average(values: np.ndarray, beta: float) -> np.ndarray:
-    """The seed's loop: the first average is the first value, then s_t = β·s_{t−1} + (1 − β)·y_t."""
+    """The tutorial's loop: the first average is the first value, then s_t = β·s_{t−1} + (1 − β)·y_t."""
     averages = [float(values[0])]
     for value in values[1:]:
         averages.append(averages[-1] * beta + (1 - beta) * float(value))
@@ -167,12 +131,12 @@ def descend_surface(name: str, lr: float, steps: int) -> dict[str, Any]:
 def stratified_split(
     X: np.ndarray, y: np.ndarray, train_fraction: float, seed: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Split keeping each class's share (the seed's ``train_test_split(..., stratify=y)``)."""
+    """Split keeping each class's share (the tutorial's ``train_test_split(..., stratify=y)``)."""
     rng = np.random.default_rng(seed)
     train_rows, test_rows = [], []
     for label in np.unique(y):
         rows = rng.permutation(np.nonzero(y == label)[0])
-        cut = int(round(train_fraction * len(rows)))
+        cut = round(train_fraction * len(rows))
         train_rows.append(rows[:cut])
         test_rows.append(rows[cut:])
     train_index, test_index = np.sort(np.concatenate(train_rows)), np.sort(np.concatenate(test_rows))
@@ -228,14 +192,14 @@ def plot_ewa(temperatures: np.ndarray, ewa: dict[float, dict[str, np.ndarray]], 
     axes = figure.subplots(1, len(ewa), sharey=True, squeeze=False)[0]
     for ax, (beta, curves) in zip(axes, ewa.items()):
         ax.plot(days, temperatures, color="#9ca3af", linewidth=0.8, zorder=1)
-        ax.scatter(days, temperatures, color="#1f77b4", s=22, zorder=2, label="daily temperature (seed's data)")
+        ax.scatter(days, temperatures, color="#1f77b4", s=22, zorder=2, label="daily temperature (the tutorial's data)")
         ax.plot(
             days,
             curves["ewa"],
             color="#dc2626",
             linewidth=2.2,
             zorder=3,
-            label="exponentially weighted average (seed's loop)",
+            label="exponentially weighted average (the tutorial's loop)",
         )
         ax.plot(
             days,
@@ -335,14 +299,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--betas", type=float, nargs="+", default=[0.5, 0.9], help="β values of the EWA demo")
     parser.add_argument("--surface-steps", type=int, default=100, help="steps on the 2-D surface (default 100)")
-    parser.add_argument("--epochs", type=int, default=50, help="epochs of the classifier (default 50, as the seed)")
+    parser.add_argument("--epochs", type=int, default=50, help="epochs of the classifier (default 50, as the tutorial)")
     parser.add_argument(
         "--lr", type=positive_float, default=0.01, help="learning rate of every classifier run (default 0.01)"
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="batch size (default 8, as the seed)")
+    parser.add_argument("--batch-size", type=int, default=8, help="batch size (default 8, as the tutorial)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[8, 8], help="hidden layer widths (default 8 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the batch order")
     parser.add_argument("--out", type=Path, default=None, help="directory for the PNGs")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/optimizers.json)",
+    )
     args = parser.parse_args(argv)
     if not all(0.0 <= beta < 1.0 for beta in args.betas):
         parser.error(f"--betas must lie in [0, 1), got {args.betas}")
@@ -358,8 +328,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the three experiments, print their numbers, write the figures with ``--out``."""
     args = parse_args(argv)
 
-    print("1. Exponentially weighted average of the seed's 30 temperatures")
-    temperatures = seed_temperatures()
+    print("1. Exponentially weighted average of the tutorial's 30 temperatures")
+    temperatures = tutorial_temperatures()
     print("   temperatures:", " ".join(f"{t:.2f}" for t in temperatures))
     ewa: dict[float, dict[str, np.ndarray]] = {}
     for beta in args.betas:
@@ -398,6 +368,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"   {name:8s}: training loss {run['initial_loss']:.4f} before, {run['train_loss'][-1]:.4f} in the last "
             f"epoch; test accuracy {run['test_accuracy']:.3f}"
         )
+    summary = {
+        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "ewa": {
+            f"{beta:g}": {
+                "last_average": runs["ewa"][-1],
+                "largest_difference_from_momentum": np.abs(runs["ewa"] - runs["momentum"]).max(),
+            }
+            for beta, runs in ewa.items()
+        },
+        "surface": {
+            name: {"lr": run["lr"], "steps_to_converge": run["steps_to_converge"], "final_value": run["values"][-1]}
+            for name, run in surface.items()
+        },
+        "classifier": {
+            name: {
+                "initial_loss": run["initial_loss"],
+                "last_epoch_loss": run["train_loss"][-1],
+                "test_accuracy": run["test_accuracy"],
+            }
+            for name, run in classifier.items()
+        },
+    }
+    print(f"results written: {write_results(args.results, summary)}")
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,33 +1,26 @@
 """Fit y = x² on [0, 2] with a two-unit LeakyReLU network built node by node.
 
-This is the script of the tutorial graphdl grew from (seed 004, "relu与二次拟合"):
-every node is created and connected by hand, with the tutorial's names, and trained
-one sample at a time with plain SGD on the loss |label − prediction|.
+This is the script of the tutorial graphdl grew from ("ReLU and fitting a quadratic",
+see docs/sources.md): every node is created and connected by hand, with the tutorial's
+names, and trained one sample at a time with plain SGD on the loss |label − prediction|.
 
     PYTHONPATH=. python experiments/quadratic_fit.py --init fig8 --out out/
 
 Initialisations (``--init``):
 
-* ``fig8``: the tutorial's figure 8 values, the fit it expected. Measured with this
-  script (lr 0.01, ``--seed`` 0 to 4): after the default 1500 steps the mean loss of
-  the last 100 steps is 0.076–0.093 (0.092 for seed 0); it first drops below 0.15
-  after 790–880 steps.
-* ``fig7``: figure 8's values with w_11 and w_12 lowered by 0.3 (figure 7). The
-  tutorial says it needs over 10 000 steps, and the fit bends the other way (its
-  kinks sit elsewhere). Measured the same way: at 1500 steps the last-100 mean is
-  still 0.99–1.15; it first drops below 0.15 after 8 809–9 444 steps (9 092 for
-  seed 0) and stays below from 9 106–9 844 steps on, so ``--steps 10000`` fits.
+* ``fig8``: the values of the tutorial's figure 8, the fit it expected.
+* ``fig7``: figure 8's values with w_11 and w_12 lowered by 0.3 (the tutorial's figure 7),
+  which the tutorial says needs over 10 000 steps and bends the curve another way.
 * ``random``: U(−1, 1) for every parameter, as the tutorial's first version. Random
   starts sometimes fail, more often with ``--relu`` (plain ReLU), as the tutorial
   warns: a ReLU unit whose pre-activation is negative on all of [0, 2] never learns
-  again. Measured for ``--seed`` 0 to 19 at 1500 steps: LeakyReLU ends below 0.15 in
-  9 runs and stuck above 0.5 in 2; ReLU below 0.15 in 6 and stuck in 5. The
-  parameters come from ``init_rng(seed)``, a stream independent of the data's.
-  ``experiments/init_sensitivity.py`` measures this over 200 starts.
+  again. The parameters come from ``init_rng(seed)``, a stream independent of the data's;
+  ``experiments/init_sensitivity.py`` measures this over many starts.
 
-Prints the loss every 100 steps and, at the end, "mean loss of the last 100 steps: X".
-With ``--out DIR`` it writes DIR/quadratic_loss.png (loss per step) and
-DIR/quadratic_fit.png (the fitted curve against x²).
+Prints the loss every 100 steps and, at the end, "mean loss of the last 100 steps: X";
+writes the numbers to ``--results`` (default experiments/results/quadratic_fit.json). With
+``--out DIR`` it writes DIR/quadratic_loss.png (loss per step) and DIR/quadratic_fit.png
+(the fitted curve against x²).
 """
 
 from __future__ import annotations
@@ -39,9 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from graphdl import Add, LeakyRelu, Mul, Relu, ValueLoss, Variable
+from graphdl.results import write_results
 from graphdl.seednet import FIG7_INIT, FIG8_INIT, init_rng, quadratic_data
+from graphdl.viz.plots import plot_loss
 
 REPORT_EVERY = 100
+FIT_THRESHOLD = 0.15  # a running mean of the loss below this counts as fitted
+RESULTS = Path(__file__).resolve().parent / "results" / "quadratic_fit.json"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -52,6 +49,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
     parser.add_argument("--relu", action="store_true", help="plain ReLU instead of LeakyReLU(0.1)")
     parser.add_argument("--out", type=Path, default=None, help="directory for the loss and fit PNGs")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/quadratic_fit.json)",
+    )
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -120,6 +123,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     last = losses[-REPORT_EVERY:]
     print(f"mean loss of the last {len(last)} steps: {np.mean(last):.4f}")
+    running = np.convolve(losses, np.ones(REPORT_EVERY) / REPORT_EVERY, mode="valid")
+    below = np.flatnonzero(running < FIT_THRESHOLD)
+    steps_to_fit = int(below[0]) + REPORT_EVERY if below.size else None
+    reached = f"after {steps_to_fit} steps" if steps_to_fit is not None else "never"
+    print(f"mean of the last {REPORT_EVERY} losses first below {FIT_THRESHOLD}: {reached}")
+    results = {
+        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "last_100_mean": float(np.mean(last)),
+        "steps_to_fit": steps_to_fit,
+        "params": {param.name: param.value for param in params},
+    }
+    print(f"results written: {write_results(args.results, results)}")
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -128,32 +143,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
         x.set_value(show_x)
         fitted = add_21.forward()
         title = f"init {args.init}, {'ReLU' if args.relu else 'LeakyReLU'}, {args.steps} steps, lr {args.lr}"
-        for path in (
-            plot_losses(losses, args.out / "quadratic_loss.png", title),
-            plot_fit(show_x, fitted, args.out / "quadratic_fit.png", title),
-        ):
+        loss_path, fit_path = args.out / "quadratic_loss.png", args.out / "quadratic_fit.png"
+        ylabel = "|label − prediction|"
+        plot_loss(
+            losses, smooth=REPORT_EVERY, xlabel="step (one sample each)", ylabel=ylabel, title=title, path=loss_path
+        )
+        plot_fit(show_x, fitted, fit_path, title)
+        for path in (loss_path, fit_path):
             print(f"wrote {path}")
     return {"losses": losses, "params": {param.name: param.value for param in params}}
-
-
-def plot_losses(losses: list[float], path: Path, title: str) -> Path:
-    """Loss of every step, with its running mean over REPORT_EVERY steps."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    axes = figure.subplots()
-    steps = np.arange(len(losses))
-    axes.plot(steps, losses, color="tab:blue", alpha=0.35, linewidth=0.8, label="loss of the step")
-    if len(losses) >= REPORT_EVERY:
-        running = np.convolve(losses, np.ones(REPORT_EVERY) / REPORT_EVERY, mode="valid")
-        axes.plot(steps[REPORT_EVERY - 1 :], running, color="tab:red", linewidth=2, label="mean of the last 100")
-    axes.set_xlabel("step (one sample each)")
-    axes.set_ylabel("|label − prediction|")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.savefig(path, dpi=110)
-    return path
 
 
 def plot_fit(show_x: np.ndarray, fitted: np.ndarray, path: Path, title: str) -> Path:

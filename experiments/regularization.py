@@ -1,68 +1,48 @@
 """Under-fitting, over-fitting, weight decay and dropout, trained with graphdl.
 
-Repeats seed 002 §4.4-§4.6 and seed 001 chapter 3 with graphdl's toolkit (``nn.Dense``,
+Repeats sections 4.4-4.6 of the multilayer-perceptron tutorial and chapter 3 of the
+optimisation tutorial (docs/sources.md) with graphdl's toolkit (``nn.Dense``,
 ``nn.DropoutLayer``, ``optim.SGD``/``Adam``, ``train.Trainer``, squared or logistic loss).
-The train and test losses are the seed's ``evaluate_loss``: ``Trainer.evaluate`` on the
+The train and test losses are the tutorial's ``evaluate_loss``: ``Trainer.evaluate`` on the
 whole set (dropout off) after epoch 1, every 20 epochs (§4.4) or every 5 (§4.5 and the
 dropout runs) and after the last.
 
-1. **Polynomial features (seed 002 §4.4).** y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + ε,
+1. **Polynomial features (§4.4).** y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + ε,
    ε ~ N(0, 0.1²), x ~ N(0, 1); features xⁱ/i! for i = 0…19; 100 training and 100
    test samples. A linear model without bias (the constant feature is the bias), torch's
    default init U(±1/√k), mean squared loss, SGD lr 0.01, batches of 10, 400 epochs,
-   fitted on the first 4 features (the seed's "normal"), the first 2 ("under-fitting":
+   fitted on the first 4 features (the tutorial's "normal"), the first 2 ("under-fitting":
    the model cannot represent the cubic) and all 20 ("over-fitting", 1500 epochs; all as
-   in the seed, including its 100 training samples for this run).
-2. **Weight decay (seed 002 §4.5, the concise version).** y = 0.01·Σxᵢ + 0.05 + ε with
+   in the tutorial, including its 100 training samples for this run). The script prints
+   whether the 20-feature run over-fits by the tutorial's own criterion (train loss clearly
+   below test loss), and why: how far the high-order weights moved from their random start
+   and how many test x lie outside the training range.
+2. **Weight decay (§4.5, the concise version).** y = 0.01·Σxᵢ + 0.05 + ε with
    d = 200 inputs, ε ~ N(0, 0.01²), only 20 training samples (100 test); w and b drawn
    from N(0, 1); mean squared loss, SGD lr 0.003, batches of 5, 100 epochs, weight decay
    λ = 0 and λ = 3 on the weights only (``decay_params=``: the bias is not decayed, as in
-   the seed's parameter groups). ``weight_decay=λ`` adds λ·w to the gradient, i.e. it is
-   the gradient of the seed's penalty λ/2·‖w‖². ``--lambdas`` takes up to 10 different
+   the tutorial's parameter groups). ``weight_decay=λ`` adds λ·w to the gradient, i.e. it is
+   the gradient of the tutorial's penalty λ/2·‖w‖². ``--lambdas`` takes up to 10 different
    values, each gets its own panel and colour. The λ runs go through ``graphdl.sweep``
    (``--workers N`` runs them on N processes); every λ gets the same data, initial weights
    and shuffles (drawn from ``--seed`` alone), so the runs differ by λ only.
-3. **Dropout (seed 002 §4.6, seed 001 §3.1).** First seed 001's demonstration: with
-   dropout p = 0.8 on the 5×15 input of y = Σ x·w, the kept inputs are scaled by
-   1/(1 − p) = 5 and the weights whose inputs were all dropped get a zero gradient. Then
-   the seed's net shape (two ReLU hidden layers, dropout 0.2 after the first and 0.5
-   after the second, linear output) on a task small enough for scalar nodes: 40 noisy
-   two-moons points (noise 0.35; 300 test points), 20 units per hidden layer, logistic
-   loss, full-batch Adam lr 0.01, 300 epochs, with and without the dropout layers. The
-   Trainer draws fresh masks every step and evaluates with masks of 1.
+3. **Dropout (§4.6, and §3.1 of the optimisation tutorial).** First the optimisation
+   tutorial's demonstration: with dropout p = 0.8 on the 5×15 input of y = Σ x·w, the kept
+   inputs are scaled by 1/(1 − p) = 5 and the weights whose inputs were all dropped get a
+   zero gradient. Then the tutorial's net shape (two ReLU hidden layers, dropout 0.2 after
+   the first and 0.5 after the second, linear output) on a task small enough for scalar
+   nodes: 40 noisy two-moons points (noise 0.35; 300 test points), 20 units per hidden
+   layer, logistic loss, full-batch Adam lr 0.01, 300 epochs, with and without the dropout
+   layers. The Trainer draws fresh masks every step and evaluates with masks of 1.
 
-Run (about 15 s; the three figures go into DIR)::
+Run (the three figures go into DIR)::
 
     PYTHONPATH=. python experiments/regularization.py --out viz
 
-Measured with the defaults (seed 0):
-
-* polynomial, 4 features: train loss 0.0126, test loss 0.0086, weights
-  [4.993, 1.209, −3.414, 5.579] against the true [5, 1.2, −3.4, 5.6];
-  2 features: train loss 5.90, test loss 11.0 (under-fitting: both stay high).
-* polynomial, 20 features (the seed's "over-fitting" run): train loss 0.0141, test loss
-  0.0131 after 1500 epochs, first weights [4.961, 1.237, −3.269, 5.271], the 16 extra
-  weights sum to |w| = 2.94. By the seed's own criterion (over-fitting: train loss
-  clearly below test loss) this run does NOT over-fit: test/train = 0.93, and its train
-  loss is even above the 4-feature fit's. The reason: x⁸/8! … x¹⁹/19! are at most 0.021
-  on the training x (|x| ≤ 2.33), so SGD moves their weights at most 0.0084 from their
-  random start; the extra capacity stays unused inside the training range. It shows only
-  where test x fall beyond that range and the untrained high powers take over: over
-  ``--seed 0`` … ``9`` the ratio test/train is 0.80-1.47 in seven draws and 3.6-12.8 in
-  three (4, 8, 9), whose test x reach 0.3-0.6 beyond the training x (as draw 6's do:
-  1.47; 4 features: 0.68-1.41 in all ten). The script prints this verdict and its
-  reasons for each run.
-* weight decay: λ = 0: train loss 6.6e-12, test loss 206, ‖w‖ = 14.0 (200 weights
-  interpolate 20 samples); λ = 3: train loss 0.011, test loss 1.13, ‖w‖ = 0.45.
-* dropout gradients (seed 001): with p = 0.8, 8 of the 15 weights get a zero gradient
-  (all 5 of their inputs dropped), the others 5× their kept inputs; none without dropout.
-* dropout on the moons: without: train loss 0.0043, test loss 2.39 (test accuracy
-  0.84); with: train loss 0.144, test loss 1.15 (test accuracy 0.86). The train/test
-  gap shrinks from 2.39 to 1.01; the best test loss of either run (early in training:
-  0.39 and 0.37) is about the same, dropout mainly slows the memorising.
-
-Prints these numbers and writes DIR/regularization_polynomial.png,
-DIR/regularization_weight_decay.png and DIR/regularization_dropout.png.
+Prints the numbers of all three parts and writes them to ``--results`` (default
+experiments/results/regularization.json; the README quotes them); writes
+DIR/regularization_polynomial.png, DIR/regularization_weight_decay.png and
+DIR/regularization_dropout.png.
 """
 
 from __future__ import annotations
@@ -78,6 +58,7 @@ import numpy as np
 import graphdl
 from graphdl import Add, Mul, Variable, datasets, init, nn, optim
 from graphdl.cli import positive_int
+from graphdl.results import write_results
 from graphdl.train import Trainer
 
 TRUE_POLY_WEIGHTS = np.array([5.0, 1.2, -3.4, 5.6])
@@ -89,12 +70,13 @@ MAX_LAMBDAS = 10  # one colour each from matplotlib's tab10
 WEIGHT_DECAY_STREAM = 2  # the λ runs' own random stream of --seed, apart from the other parts' draws
 DROPOUT1, DROPOUT2 = 0.2, 0.5  # the seed's drop probabilities after hidden layers 1 and 2
 LOGIT_SHADE = 3.0  # the boundary plots shade logits clipped to ±3 (probabilities 0.05 … 0.95)
+RESULTS = Path(__file__).resolve().parent / "results" / "regularization.json"
 
 
 # ---------------------------------------------------------------------------- helpers
 class LossLog:
     """Trainer callback: the mean loss on the whole training and test sets in evaluation
-    mode (``Trainer.evaluate``, dropout off; the seed's ``evaluate_loss``) after epoch 1,
+    mode (``Trainer.evaluate``, dropout off; the tutorial's ``evaluate_loss``) after epoch 1,
     every ``every`` epochs and after the last one, with ‖w‖ of ``weights`` at the same epochs."""
 
     def __init__(
@@ -141,7 +123,7 @@ def linear_model(n_in: int, bias: bool, name: str = "linear") -> tuple[nn.Model,
 
 # ------------------------------------------------------------ 1. polynomial features
 def polynomial_data(n_train: int, n_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The seed's data: x ~ N(0, 1), features xⁱ/i! (i < 20), labels from the true
+    """The tutorial's data: x ~ N(0, 1), features xⁱ/i! (i < 20), labels from the true
     cubic plus N(0, 0.1²) noise. Returns (x, features (N, 20), labels)."""
     x = rng.normal(size=n_train + n_test)
     factorials = np.array([math.gamma(i + 1) for i in range(MAX_DEGREE)])
@@ -153,7 +135,7 @@ def polynomial_data(n_train: int, n_test: int, rng: np.random.Generator) -> tupl
 def fit_polynomial(
     features: np.ndarray, labels: np.ndarray, n_train: int, n_features: int, epochs: int, rng: np.random.Generator
 ) -> dict[str, Any]:
-    """Fit the first ``n_features`` features as the seed does; returns the per-epoch
+    """Fit the first ``n_features`` features as the tutorial does; returns the per-epoch
     train/test losses and the weights."""
     model, dense = linear_model(n_features, bias=False)
     bound = 1.0 / math.sqrt(n_features)  # torch.nn.Linear's default initialisation
@@ -175,7 +157,7 @@ def fit_polynomial(
 
 
 def overfitting_check(poly: dict[str, dict[str, Any]], x: np.ndarray, n_train: int) -> dict[str, Any]:
-    """Does the 20-feature fit over-fit (the seed's criterion: train loss clearly below
+    """Does the 20-feature fit over-fit (the tutorial's criterion: train loss clearly below
     test loss, here test/train ≥ ``OVERFIT_RATIO``), and the facts that explain it: how far
     the weights of the high powers moved from their random start and how far the test x
     reach beyond the training x, where those barely-trained powers take over."""
@@ -215,7 +197,7 @@ def fit_weight_decay(
     epochs: int,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """The seed's ``train_concise(wd)``: w, b ~ N(0, 1), SGD lr 0.003 with weight decay
+    """The tutorial's ``train_concise(wd)``: w, b ~ N(0, 1), SGD lr 0.003 with weight decay
     ``lam`` on the weights only, batches of 5."""
     model, dense = linear_model(train[0].shape[1], bias=True)
     init.normal(model, rng=rng)  # the seed's param.data.normal_() for w and b
@@ -266,7 +248,7 @@ def weight_decay_sweep(lambdas: Sequence[float], epochs: int, seed: int, workers
 
 # --------------------------------------------------------------------------- 3. dropout
 def dropout_gradients(rng: np.random.Generator, p: float = 0.8) -> dict[str, np.ndarray]:
-    """Seed 001 §3.1: y = Σ x·w over 15 integer inputs (0-9), 5 samples; the gradient of
+    """The optimisation tutorial's §3.1: y = Σ x·w over 15 integer inputs (0-9), 5 samples; the gradient of
     Σ_samples y with respect to w, without dropout and with dropout ``p`` on the inputs
     (a DropoutLayer, masks drawn as the Trainer draws them). Returns both gradients,
     ``x`` and the ``masks`` (5, 15)."""
@@ -359,7 +341,7 @@ def plot_polynomial(
         if "overfitting_check" in fit:
             check = fit["overfitting_check"]
             verdict = "over-fits" if check["overfits"] else "does not over-fit in this draw"
-            title = f"the seed's '{name}': first {POLY_FITS[name]} features\n"
+            title = f"the tutorial's '{name}': first {POLY_FITS[name]} features\n"
             title += f"final test/train loss {check['ratio']:.2f}: {verdict}"
         _loss_axes(ax, fit, title, colours[name])
         ax.set_ylim(1e-3, 1e2)  # the seed's axes
@@ -381,7 +363,7 @@ def plot_polynomial(
     ax.set_ylabel("y")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
-    figure.suptitle("Seed 002 §4.4: a linear model on the polynomial features xⁱ/i! (SGD, lr 0.01, batch 10)")
+    figure.suptitle("MLP tutorial §4.4: a linear model on the polynomial features xⁱ/i! (SGD, lr 0.01, batch 10)")
     figure.savefig(path, dpi=100)
 
 
@@ -408,7 +390,7 @@ def plot_weight_decay(fits: dict[float, dict[str, Any]], path: Path) -> Any:
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
-    figure.suptitle("Seed 002 §4.5: weight decay, d = 200 inputs, 20 training samples (SGD lr 0.003, batch 5)")
+    figure.suptitle("MLP tutorial §4.5: weight decay, d = 200 inputs, 20 training samples (SGD lr 0.003, batch 5)")
     figure.savefig(path, dpi=100)
     return figure
 
@@ -452,7 +434,7 @@ def plot_dropout(
         )
         ax.get_legend().set_loc("lower left")  # the upper right holds class-0 points
     figure.suptitle(
-        f"Seed 002 §4.6: dropout {DROPOUT1} and {DROPOUT2} after the two ReLU layers, "
+        f"MLP tutorial §4.6: dropout {DROPOUT1} and {DROPOUT2} after the two ReLU layers, "
         f"{len(train[0])} noisy moons training points\n"
         f"(shading: the net's logit, red > 0 > blue, full colour from ±{LOGIT_SHADE:g}; "
         "black line: the decision boundary, logit 0)"
@@ -473,6 +455,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0, help="seed of data, initial weights and shuffling")
     parser.add_argument("--out", type=Path, default=None, help="directory for the three PNG figures")
     parser.add_argument("--workers", type=positive_int, default=1, help="processes for the λ sweep")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/regularization.json)",
+    )
     args = parser.parse_args(argv)
     if any(lam < 0 for lam in args.lambdas):
         parser.error("--lambdas must be >= 0")
@@ -482,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         parser.error(f"--lambdas takes at most {MAX_LAMBDAS} values (one panel and colour each)")
     rng = np.random.default_rng(args.seed)
 
-    print("== polynomial features (seed 002 §4.4): true weights", TRUE_POLY_WEIGHTS.tolist())
+    print("== polynomial features (MLP tutorial §4.4): true weights", TRUE_POLY_WEIGHTS.tolist())
     x, features, labels = polynomial_data(100, 100, rng)
     poly: dict[str, dict[str, Any]] = {}
     for name, k in POLY_FITS.items():
@@ -510,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"the largest |x| is {check['test_max_abs_x']:.2f}"
     )
 
-    print("== weight decay (seed 002 §4.5): d = 200 inputs, 20 training samples")
+    print("== weight decay (MLP tutorial §4.5): d = 200 inputs, 20 training samples")
     decay = weight_decay_sweep(args.lambdas, args.wd_epochs, args.seed, args.workers)
     for lam, fit in decay.items():
         print(
@@ -518,14 +506,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"L2 norm of w {fit['weight_norm'][-1]:.4g}"
         )
 
-    print("== dropout (seed 001 §3.1): gradient of w in y = sum(x · w), 5 samples × 15 inputs")
+    print("== dropout (optimisation tutorial §3.1): gradient of w in y = sum(x · w), 5 samples × 15 inputs")
     demo = dropout_gradients(rng)
     print(f"  without dropout: {demo['without'].round(3).tolist()}")
     print(f"  with dropout p = 0.8 (kept inputs × 5): {demo['with'].round(3).tolist()}")
     zeros = [int(np.sum(np.abs(demo[label]) < 1e-12)) for label in ("without", "with")]
     print(f"  zero gradients: {zeros[0]} of 15 without dropout, {zeros[1]} of 15 with dropout")
 
-    print(f"== dropout (seed 002 §4.6): 40 noisy moons, hidden {args.hidden}-{args.hidden}, Adam, full batch")
+    print(f"== dropout (MLP tutorial §4.6): 40 noisy moons, hidden {args.hidden}-{args.hidden}, Adam, full batch")
     X, y = datasets.make_moons(340, noise=0.35, seed=args.seed)
     moons_train, moons_test = (X[:40], y[:40]), (X[40:], y[40:])
     drop: dict[str, dict[str, Any]] = {}
@@ -537,6 +525,34 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"{name}: train loss {fit['train_loss'][-1]:.4g}, test loss {fit['test_loss'][-1]:.4g}, "
             f"gap {gap:.4g}, test accuracy {fit['test_accuracy']:.3f}"
         )
+    settings = {key: value for key, value in vars(args).items() if key not in ("out", "results", "workers")}
+    summary = {
+        "settings": settings,
+        "polynomial": {
+            name: {
+                "train_loss": fit["train_loss"][-1],
+                "test_loss": fit["test_loss"][-1],
+                "weights": fit["weights"][:4],
+            }
+            for name, fit in poly.items()
+        },
+        "overfitting_check": {key: check[key] for key in ("ratio", "normal_ratio", "overfits", "high_order_moved")},
+        "weight_decay": {
+            f"{lam:g}": {"train_loss": fit["train_loss"][-1], "test_loss": fit["test_loss"][-1]}
+            for lam, fit in decay.items()
+        },
+        "dropout_zero_gradients": {"without": zeros[0], "with": zeros[1]},
+        "dropout": {
+            name: {
+                "train_loss": fit["train_loss"][-1],
+                "test_loss": fit["test_loss"][-1],
+                "gap": fit["test_loss"][-1] - fit["train_loss"][-1],
+                "test_accuracy": fit["test_accuracy"],
+            }
+            for name, fit in drop.items()
+        },
+    }
+    print(f"results written: {write_results(args.results, summary)}")
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

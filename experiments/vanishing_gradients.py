@@ -1,56 +1,49 @@
 """Vanishing gradients: through five Sigmoid layers the first layer's gradient all but disappears.
 
-Repeats the 梯度消失 (vanishing gradients) experiment of seed 000. The seed's
-``Model_MLP_L5`` is a 2-3-3-3-3-1 MLP whose four hidden layers use one activation
-(Sigmoid or ReLU) and whose output unit is a Sigmoid, trained with binary cross-entropy
-on the first 640 points of ``make_moons(1000, noise=0.5)``. Every weight is drawn from
-N(0, 0.01²) and every bias is 1. The seed takes ONE full-batch gradient and prints the
-L2 norm of each layer's weight gradient; here the net is built with
+Repeats the vanishing-gradient experiment of the feed-forward network tutorial
+(docs/sources.md). Its ``Model_MLP_L5`` is a 2-3-3-3-3-1 MLP whose four hidden layers use
+one activation (Sigmoid or ReLU) and whose output unit is a Sigmoid, trained with binary
+cross-entropy on the first 640 points of ``make_moons(1000, noise=0.5)``. Every weight is
+drawn from N(0, 0.01²) and every bias is 1. The tutorial takes ONE full-batch gradient and
+prints the L2 norm of each layer's weight gradient; here the net is built with
 ``graphdl.nn.MLP`` (scalar nodes ``fc1.w[0,0]`` … ``fc5.a[0]``), the 640 points flow
 through it as one batch and ``loss.backward()`` fills every node's gradient.
 
 With Sigmoid, each layer multiplies the backward signal by a tiny weight (about 0.01)
-and by σ'(z) ≈ σ'(1) ≈ 0.2, so the norm shrinks about 360-fold per layer and the first
-layer gets almost nothing. ReLU's derivative is 1 where the unit is active (all units
-are, since z ≈ 1), which removes the σ' factor: the shrinking is much slower, although
-the tiny weights alone still shrink the signal about 80-fold per layer.
+and by σ'(z) ≈ σ'(1) ≈ 0.2, so the norm shrinks by a factor of some hundreds per layer and
+the first layer gets almost nothing. ReLU's derivative is 1 where the unit is active (all
+units are, since z ≈ 1), which removes the σ' factor: the shrinking is much slower,
+although the tiny weights alone still shrink the signal per layer.
 
     PYTHONPATH=. python experiments/vanishing_gradients.py --out viz
 
-Measured with the defaults (data seed 0, weight seed 102; about 3 s of CPU, mostly Graphviz drawing):
-
-    sigmoid: layer 1 weight-gradient norm 1.7e-11, layer 2 3.4e-09, layer 3 1.4e-06, ...
-             layer 4 5.3e-04, layer 5 3.0e-01   (~363x smaller per layer going back)
-    relu:    layer 1 weight-gradient norm 1.2e-08, layer 2 6.1e-07, layer 3 5.1e-05, ...
-             layer 4 3.7e-03, layer 5 4.2e-01   (~78x smaller per layer going back)
-    first layer: ReLU's weight-gradient norm is 665 times Sigmoid's
-
-The seed's paddle run printed 6.9e-11, 1.6e-08, 4.8e-06, 1.5e-03, 0.29 (Sigmoid) and
-4.7e-08, 3.0e-06, 1.7e-04, 1.1e-02, 0.40 (ReLU): the same orders of magnitude.
-
-With ``--bias -8`` (the setting of ``experiments/dead_relu.py``) every ReLU norm is exactly 0:
-the script prints "relu: no gradient reaches layer 1 (norm exactly 0)" instead of a
-shrink factor, and the bar plot marks those bars "exactly 0".
+Prints the per-layer norms, how fast they shrink and the first layer's ReLU/Sigmoid ratio;
+writes them to ``--results`` (default experiments/results/vanishing_gradients.json; the
+README quotes them). With ``--bias -8`` (the setting of ``experiments/dead_relu.py``) every
+ReLU norm is exactly 0 and the script says so instead of dividing by it.
 
 Writes DIR/vanishing_gradients.png (log-scale bars of the per-layer norms, Sigmoid vs
-ReLU) and DIR/vanishing_graph.png (the Sigmoid net's graph: every node whose gradient
-is below ``--threshold`` = 1e-7, over a million times smaller than the output layer's,
-is filled violet: layers fc1 and fc2, the vanishing region of the network).
+ReLU, ``graphdl.viz.plots.plot_layer_norms``) and DIR/vanishing_graph.png (the Sigmoid
+net's graph: every node whose gradient is below ``--threshold`` = 1e-7, over a million
+times smaller than the output layer's, is filled violet: the vanishing region).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from graphdl import Node, datasets, init, nn, viz
+from graphdl import datasets, init, nn, viz
+from graphdl.results import write_results
+from graphdl.viz.plots import plot_layer_norms
 
 ACTIVATIONS = ("sigmoid", "relu")
-LAYER_SIZES = [3, 3, 3, 3, 1]  # the seed's fc1 … fc5 on 2 inputs
+LAYER_SIZES = [3, 3, 3, 3, 1]  # the tutorial's fc1 … fc5 on 2 inputs
+RESULTS = Path(__file__).resolve().parent / "results" / "vanishing_gradients.json"
 
 
 def build_net(
@@ -90,18 +83,23 @@ def norms_text(norms: Sequence[float]) -> str:
 
 
 def net_parser(description: str, bias: float) -> argparse.ArgumentParser:
-    """The options of the seed's net and data, shared with ``experiments/dead_relu.py``
-    (which takes the same net with other biases): --samples --train --noise --data-seed
-    --seed --std --bias --out."""
+    """The options of the tutorial's net and data: --samples --train --noise --data-seed
+    --seed --std --bias --out --results."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--samples", type=int, default=1000, help="moons generated (the seed: 1000)")
-    parser.add_argument("--train", type=int, default=640, help="first points used as the batch (the seed: 640)")
-    parser.add_argument("--noise", type=float, default=0.5, help="moons noise (the seed: 0.5)")
+    parser.add_argument("--samples", type=int, default=1000, help="moons generated (the tutorial: 1000)")
+    parser.add_argument("--train", type=int, default=640, help="first points used as the batch (the tutorial: 640)")
+    parser.add_argument("--noise", type=float, default=0.5, help="moons noise (the tutorial: 0.5)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the moons")
-    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the seed's torch.seed(102))")
-    parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the seed: 0.01)")
-    parser.add_argument("--bias", type=float, default=bias, help=f"every bias (the seed: {bias:g})")
+    parser.add_argument("--seed", type=int, default=102, help="seed of the weights (the tutorial's torch.seed(102))")
+    parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the tutorial: 0.01)")
+    parser.add_argument("--bias", type=float, default=bias, help=f"every bias (the tutorial: {bias:g})")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/vanishing_gradients.json)",
+    )
     return parser
 
 
@@ -133,10 +131,10 @@ def shrink_text(activation: str, norms: Sequence[float]) -> str:
     """How much the norm shrinks from the output layer back to layer 1, overall and per layer;
     or that no gradient reaches layer 1 at all (a ratio to 0 has no meaning)."""
     first, last = norms[0], norms[-1]
-    if first == 0.0:
+    per_layer = per_layer_shrink(norms)
+    if per_layer is None:
         return f"{activation}: no gradient reaches layer 1 (norm exactly 0)"
     shrink = last / first
-    per_layer = shrink ** (1 / (len(norms) - 1))
     back = f"from layer {len(norms)} back to layer 1"
     return f"{activation}: {back} the norm shrinks {shrink:.1e}-fold, ~{per_layer:.0f}x a layer"
 
@@ -165,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         model, head = build_net(activation, args.bias, args.std, args.seed)
         norms[activation] = batch_gradient_norms(model, head, X, y)
         loss_nodes[activation] = head.loss
+        loss_nodes[f"{activation}_model"] = model
         print(f"{activation}: {norms_text(norms[activation])}")
     for activation in ACTIVATIONS:
         print(shrink_text(activation, norms[activation]))
@@ -172,16 +171,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     # ReLU's first-layer norm over Sigmoid's: nan when neither reaches layer 1, inf when only ReLU's does
     ratio = relu / sigmoid if sigmoid > 0 else float("nan") if relu == 0 else float("inf")
     print(first_layer_text(relu, sigmoid))
+    vanishing_layers = [
+        f"fc{number}"
+        for number, weights in enumerate(layer_weight_grads(loss_nodes["sigmoid_model"]), start=1)
+        if np.all(np.abs(weights) < args.threshold)
+    ]
+    print(f"sigmoid: layers whose every weight gradient is below {args.threshold:g}: {', '.join(vanishing_layers)}")
+    summary = {
+        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "norms": norms,
+        "per_layer_shrink": {activation: per_layer_shrink(norms[activation]) for activation in ACTIVATIONS},
+        "first_layer_ratio": ratio if np.isfinite(ratio) else None,
+        "vanishing_layers": vanishing_layers,
+    }
+    print(f"results written: {write_results(args.results, summary)}")
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         setting = f"w ~ N(0, {args.std:g}²), b = {args.bias:g}"
-        path = plot_layer_norms(
+        path = args.out / "vanishing_gradients.png"
+        plot_layer_norms(
             norms,
             labels={"sigmoid": "Sigmoid", "relu": "ReLU"},
             colours={"sigmoid": "#7c3aed", "relu": "#f59e0b"},
             title=f"Vanishing gradients: one full-batch gradient on {args.train} moons, {setting}",
-            path=args.out / "vanishing_gradients.png",
+            path=path,
         )
         print(f"wrote {path}")
         title = (
@@ -189,85 +203,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
             f"violet: gradient below {args.threshold:g}"
             f" (parameters: the batch gradient; other nodes: the mean per-sample size, {args.train} × mean |grad|)"
         )
-        path = render_net_graph(
+        path = args.out / "vanishing_graph.png"
+        # the whole scalar graph top to bottom, no layer boxes, so the layers line up as rows
+        viz.render(
             loss_nodes["sigmoid"],
-            args.out / "vanishing_graph.png",
-            title,
+            path,
+            palette=128,
             show_values=False,
+            rankdir="TB",
+            cluster_separator=None,
             vanishing_threshold=args.threshold,
+            title=title,
         )
         print(f"wrote {path}")
-    return {"norms": norms, "first_layer_ratio": ratio, "loss_nodes": loss_nodes}
+    return {**summary, "first_layer_ratio": ratio, "loss_nodes": loss_nodes}
 
 
-def plot_layer_norms(
-    norms: Mapping[str, Sequence[float]],
-    labels: Mapping[str, str],
-    colours: Mapping[str, str],
-    title: str,
-    path: Path,
-) -> Path:
-    """Grouped log-scale bars of each layer's weight-gradient norm, one colour per activation
-    (in the order of ``labels``; ``norms`` maps the same keys to the per-layer norms).
-
-    A log scale cannot draw 0: an exact zero gets no bar but a short stroke at the bottom
-    and the words "exactly 0", and that activation's legend entry says so. Shared by
-    ``experiments/dead_relu.py``, where every ReLU norm is exactly 0."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8.5, 4.8), layout="constrained")
-    axes = figure.add_subplot()
-    layer_count = len(next(iter(norms.values())))
-    layers = np.arange(1, layer_count + 1)
-    width = 0.76 / len(labels)
-    values = {key: np.asarray(norms[key], dtype=float) for key in labels}
-    positive = [n for series in values.values() for n in series if n > 0]
-    any_zero = any(np.any(series == 0.0) for series in values.values())
-    # room below the lowest bar for the "exactly 0" marks, above the highest for the legend
-    bottom = min(positive) / (30 if any_zero else 10) if positive else 1e-20
-    top = max(positive) * 30 if positive else 1.0
-    for number, (key, label) in enumerate(labels.items()):
-        series, zero = values[key], values[key] == 0.0
-        offset = (number - (len(labels) - 1) / 2) * width
-        if zero.any():
-            label += " (a log scale cannot draw 0)"
-        bars = axes.bar(layers + offset, np.where(zero, np.nan, series), width, color=colours[key], label=label)
-        axes.bar_label(bars, labels=["" if z else f"{n:.1e}" for n, z in zip(series, zero)], fontsize=8, padding=2)
-        for x in (layers + offset)[zero]:
-            axes.text(x, bottom * 3, "exactly 0", rotation=90, ha="center", va="bottom", fontsize=9, color="#111827")
-            axes.plot([x - width / 2, x + width / 2], [bottom * 1.3] * 2, color=colours[key], lw=3)
-    axes.set_yscale("log")
-    axes.set_ylim(bottom, top)
-    axes.set_xlim(0.4, layer_count + 0.6)
-    ticks = [f"fc{k}" + (" (input side)" if k == 1 else " (output)" if k == layer_count else "") for k in layers]
-    axes.set_xticks(layers, ticks)
-    axes.set_xlabel("layer (fully connected, 2-3-3-3-3-1)")
-    axes.set_ylabel("L2 norm of the weight gradient (log scale)")
-    axes.set_title(title, fontsize=11)
-    axes.grid(axis="y", alpha=0.3, which="major")
-    axes.legend(title="hidden activation", loc="upper left")
-    figure.savefig(path, dpi=100)
-    return path
+def per_layer_shrink(norms: Sequence[float]) -> float | None:
+    """The geometric-mean factor by which the norm shrinks per layer going back from the
+    output layer to layer 1 (None when no gradient reaches layer 1)."""
+    return float((norms[-1] / norms[0]) ** (1 / (len(norms) - 1))) if norms[0] > 0 else None
 
 
-def render_net_graph(
-    loss: Node, path: Path, title: str, *, show_values: bool, vanishing_threshold: float | None = None
-) -> Path:
-    """Draw the whole scalar graph top to bottom with gradients (and values if ``show_values``;
-    no layer boxes, so the layers line up as rows) into a palette PNG: dead units greyed, and
-    with ``vanishing_threshold`` every node whose gradient is below it filled violet.
-    Shared by ``experiments/dead_relu.py``."""
-    viz.render(
-        loss,
-        path,
-        palette=128,
-        show_values=show_values,
-        rankdir="TB",
-        cluster_separator=None,
-        vanishing_threshold=vanishing_threshold,
-        title=title,
-    )
-    return path
+def layer_weight_grads(model: nn.MLP) -> list[np.ndarray]:
+    """Each layer's weight gradients, input side first."""
+    return [np.array([float(weight.grad) for weight in layer.weights]) for layer in model.fan_layers()]
 
 
 if __name__ == "__main__":

@@ -1,30 +1,24 @@
 """All-zero initial parameters keep every hidden unit identical; random ones break the symmetry.
 
-Repeats the parameter-initialisation section of seed 000 (参数初始化, ``Model_MLP_L2_V4``):
-the moons data (1000 points, noise 0.5, 640/160/200 split), a 2-5-1 network with Logistic
-activations on both layers, binary cross-entropy and full-batch gradient descent with
-learning rate 0.2. With every weight and bias 0, all five hidden units compute the same
-value, receive the same gradient and make the same update, so they stay copies of each
-other for ever ("对称权重现象", the symmetric-weights problem) and the network is no better
-than one with a single hidden unit. A Gaussian N(0, 1) start, as the seed proposes, breaks
-the symmetry.
+Repeats the parameter-initialisation section of the feed-forward network tutorial
+(docs/sources.md; its ``Model_MLP_L2_V4``): the moons data (1000 points, noise 0.5,
+640/160/200 split), a 2-5-1 network with Logistic activations on both layers, binary
+cross-entropy and full-batch gradient descent with learning rate 0.2. With every weight
+and bias 0, all five hidden units compute the same value, receive the same gradient and
+make the same update, so they stay copies of each other for ever (the symmetric-weights
+problem) and the network is no better than one with a single hidden unit. A Gaussian
+N(0, 1) start, as the tutorial proposes, breaks the symmetry.
 
     PYTHONPATH=. python experiments/zero_init.py --out viz
 
 Prints the weights of both layers after each of the first ``--show`` epochs (default 5,
-the seed's whole run), as the seed's ``print_weights`` does: after epoch 1 only the output
+the tutorial's whole run), as its ``print_weights`` does: after epoch 1 only the output
 weights have moved (the hidden weights' gradients are exactly 0 while the output weights
 are 0), and every column of the hidden layer is the same. Then, after ``--epochs``
 epochs, the largest difference between any two hidden units and the accuracies of both
-starts. Measured with the defaults (seed 0): after the seed's 5 epochs the zero start is
-at chance, training loss 0.6931 and dev accuracy 0.487 (the seed: about 50%, "learned
-nothing"). Trained on for 2000 epochs it does learn, but only what a single hidden unit
-can: the five units are still identical to the last bit (largest difference 0), dev
-accuracy 0.800, test 0.810. The N(0, 1) start ends with units up to 3.7 apart and the same
-accuracies (dev 0.800, test 0.815): at noise 0.5 the moons overlap so much that one bent
-boundary is about all the data supports, so the accuracy does not show the harm; the
-weights do. Writes DIR/zero_init.png (each hidden unit's parameters over the epochs, both
-starts).
+starts. The numbers go to ``--results`` (default experiments/results/zero_init.json; the
+README quotes them). Writes DIR/zero_init.png (each hidden unit's parameters over the
+epochs, both starts).
 """
 
 from __future__ import annotations
@@ -38,9 +32,11 @@ import numpy as np
 
 from graphdl import datasets, init, nn, optim
 from graphdl.cli import positive_float
+from graphdl.results import write_results
 from graphdl.train import Trainer
 
 HIDDEN = 5
+RESULTS = Path(__file__).resolve().parent / "results" / "zero_init.json"
 
 
 def hidden_weights(model: nn.MLP) -> np.ndarray:
@@ -70,10 +66,12 @@ class WeightTrace:
         self.model = model
         self.show = show
         self.history = [hidden_weights(model)]
+        self.shown_logs: dict[str, float] = {}
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         self.history.append(hidden_weights(self.model))
         if epoch < self.show:
+            self.shown_logs = dict(logs)
             print(
                 f"after epoch {epoch + 1} (training loss {logs['train_loss']:.6f}, "
                 f"dev accuracy {logs['dev_accuracy']:.3f}):"
@@ -98,6 +96,7 @@ def train(start: str, data: tuple, epochs: int, lr: float, seed: int, show: int)
         "train_loss": history.train_loss,
         "dev_accuracy": history.dev_metric[-1] if history.dev_metric else float("nan"),
         "test_accuracy": trainer.evaluate(test_set)["accuracy"],
+        "after_shown_epochs": trace.shown_logs,
     }
 
 
@@ -125,7 +124,7 @@ def plot(results: dict[str, dict], path: Path) -> Path:
     axes[0, 0].legend(title="hidden unit", fontsize=8)
     gap = results["zero"]["unit_gap"]
     figure.suptitle(
-        "Seed 000, moons, 2-5-1 Logistic net: from all zeros the five hidden units stay identical "
+        "Feed-forward tutorial, moons, 2-5-1 Logistic net: from all zeros the five hidden units stay identical "
         f"({'exactly equal' if gap == 0 else f'max difference {gap:.1e}'}),\n"
         "their lines lie on top of each other; from N(0, 1) they learn different things"
     )
@@ -146,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the Gaussian start")
     parser.add_argument("--out", type=Path, default=None, help="directory for zero_init.png")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="JSON file for the numbers (default: experiments/results/zero_init.json)",
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
@@ -167,6 +172,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
             f"{start} init: training loss {result['train_loss'][-1]:.4f}, dev accuracy {result['dev_accuracy']:.3f},"
             f" test accuracy {result['test_accuracy']:.3f}"
         )
+    summary = {
+        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        **{
+            start: {
+                "unit_gap": result["unit_gap"],
+                "final_train_loss": result["train_loss"][-1],
+                "dev_accuracy": result["dev_accuracy"],
+                "test_accuracy": result["test_accuracy"],
+                "after_shown_epochs": result["after_shown_epochs"],
+            }
+            for start, result in results.items()
+        },
+    }
+    print(f"results written: {write_results(args.results, summary)}")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         print(f"figure written: {plot(results, args.out / 'zero_init.png')}")

@@ -1,7 +1,7 @@
 """graphdl: a scalar autograd engine whose computation graph you build node by node,
 evaluate lazily, differentiate, render and watch while it trains."""
 
-from graphdl.compiler import CompiledGraph, compile  # noqa: A004
+from graphdl.compiler import CompiledGraph, compile
 from graphdl.core.anomaly import AnomalyError, detect_anomaly
 from graphdl.core.gradcheck import GradcheckError, gradcheck
 from graphdl.core.graph import Graph
@@ -26,7 +26,6 @@ __all__ = [
     "gradcheck",
     "sweep",
     "topological_order",
-    *_ops_all,
 ]
 
 
@@ -40,5 +39,7 @@ def _repr_svg_(self: Node | Graph) -> str | None:
 
 Node._repr_svg_ = Graph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
 
-# The layers above the engine (DESIGN §4), importable as graphdl.nn, graphdl.optim, ...
+# The layers above the engine, importable as graphdl.nn, graphdl.optim, ...
 from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: E402, F401
+
+__all__.extend(_ops_all)  # every operator class, as graphdl.ops lists them

@@ -193,7 +193,7 @@ def _gallery_extras(out: str, seed: int) -> list:
             "hidden biases b_1j ~ U(−1, 1)": biases,
             "initial kinks −b/w (|kink| < 5 shown)": kinks_array[np.abs(kinks_array) < 5],
         },
-        title="Seed 004's random initialisation, 2000 draws: where the hidden units' kinks start",
+        title="The tutorial's random initialisation, 2000 draws: where the hidden units' kinks start",
         path=folder / "init.png",
     )
     return [folder / "activations.png", folder / "init.png"]

@@ -87,7 +87,7 @@ def constant(target: Any, value: float) -> None:
 
 
 def zeros(target: Any) -> None:
-    """Set every value to 0 (the seed's zero-initialisation experiment: symmetric units)."""
+    """Set every value to 0 (the feed-forward tutorial's zero-initialisation experiment: symmetric units)."""
     constant(target, 0.0)
 
 

@@ -323,7 +323,7 @@ def open_regular_file(path: Path) -> Any:
     kind = stat.S_IFMT(os.stat(path).st_mode)
     if kind not in (stat.S_IFREG, stat.S_IFDIR):  # a folder fails on open, with its own message
         raise OSError(f"not a regular file but a {_FILE_KINDS.get(kind, 'special file')}")
-    handle = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    handle = open(path, "rb")
     if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since the check
         handle.close()
         raise OSError("not a regular file")

@@ -6,11 +6,12 @@ output node, (N, K) for K output nodes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["accuracy", "classify", "confusion_matrix", "mse"]
+__all__ = ["accuracy", "classification_report", "classify", "confusion_matrix", "confusion_text", "mse"]
 
 
 def classify(outputs: np.ndarray, threshold: float = 0.5, negative: int = 0) -> np.ndarray:
@@ -24,7 +25,7 @@ def classify(outputs: np.ndarray, threshold: float = 0.5, negative: int = 0) -> 
 
 
 def accuracy(outputs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> float:
-    """Fraction of correct predictions (the seed's ``accuracy``).
+    """Fraction of correct predictions (the feed-forward tutorial's ``accuracy``).
 
     Binary: one output, predicted class ``outputs ≥ threshold`` (0.5 for probabilities,
     0 for logits or ±1 scores; labels 0/1, or ±1 when any label is negative).
@@ -77,3 +78,26 @@ def confusion_text(matrix: np.ndarray, class_names: Sequence[str] | None = None)
         f"{name:>{width}}: " + " ".join(f"{int(count):>{width}d}" for count in row) for name, row in zip(names, matrix)
     ]
     return "\n".join(lines)
+
+
+def classification_report(
+    trainer: Any, splits: Mapping[str, tuple[np.ndarray, np.ndarray]], num_classes: int, *, matrix_split: str = "test"
+) -> dict[str, Any]:
+    """A trained classifier's scores: for every split ``name`` in ``splits`` (``{name: (X, y)}``)
+    ``"<name>_accuracy"`` and ``"<name>_loss"`` (``trainer.evaluate``, metric "accuracy"), and for
+    ``matrix_split`` the ``"predictions"`` (``trainer.predict_classes``, argmax over the outputs),
+    the true ``"labels"`` and the ``"confusion"`` matrix (rows: true class, as
+    :func:`confusion_matrix`). ``trainer`` is a :class:`graphdl.train.Trainer`."""
+    if matrix_split not in splits:
+        raise ValueError(f"classification_report: no split named {matrix_split!r} among {sorted(splits)}")
+    report: dict[str, Any] = {}
+    for name, part in splits.items():
+        scores = trainer.evaluate(part)
+        if "accuracy" not in scores:
+            raise ValueError("classification_report needs a Trainer built with metric='accuracy'")
+        report[f"{name}_accuracy"], report[f"{name}_loss"] = scores["accuracy"], scores["loss"]
+    X, labels = splits[matrix_split]
+    predictions = trainer.predict_classes(X)
+    report["predictions"], report["labels"] = predictions, np.asarray(labels)
+    report["confusion"] = confusion_matrix(labels, predictions, num_classes)
+    return report

@@ -1,4 +1,4 @@
-"""The tutorial's network (seed 004), built node by node with the seed's names.
+"""The core tutorial's network, built node by node with the tutorial's names.
 
 One input ``x``, two hidden LeakyReLU units, one output, trained per sample with
 SGD on |label − prediction| to fit y = x² on [0, 2]. The demo, the example script,
@@ -17,7 +17,7 @@ from graphdl.ops import Add, LeakyRelu, Mul, Relu, ValueLoss
 
 PARAMETER_NAMES = ("w_11", "w_12", "b_11", "b_12", "w_21", "w_22", "b_21")
 
-#: Initial values of the seed's figure 8 (the fit it expected, reached in 1500 steps).
+#: Initial values of the tutorial's figure 8 (the fit it expected, reached in 1500 steps).
 FIG8_INIT = (
     -0.1571950013426796,
     -0.1070365984042347,
@@ -27,7 +27,7 @@ FIG8_INIT = (
     0.5097967360623379,
     0.7597168751185974,
 )
-#: Initial values of the seed's figure 7 (only w_11 and w_12 differ; over 10 000 steps).
+#: Initial values of the tutorial's figure 7 (only w_11 and w_12 differ; over 10 000 steps).
 FIG7_INIT = (
     -0.4571950013426796,
     -0.4070365984042347,
@@ -42,7 +42,7 @@ INITS = {"fig8": FIG8_INIT, "fig7": FIG7_INIT}
 
 @dataclass
 class SeedNet:
-    """The nodes of the seed network, by their names in the tutorial."""
+    """The nodes of the tutorial's network, by their names in the tutorial."""
 
     x: Variable
     label: Variable
@@ -88,7 +88,7 @@ class SeedNet:
 
 
 def build_seed_net(activation: str = "leaky_relu", negative_slope: float = 0.1) -> SeedNet:
-    """Build the seed's graph node by node (``activation`` ``"leaky_relu"`` or ``"relu"``).
+    """Build the tutorial's graph node by node (``activation`` ``"leaky_relu"`` or ``"relu"``).
 
     ``x`` and ``label`` are data (``trainable=False``); the seven parameters are
     trainable Variables without values until :meth:`SeedNet.initialise`.
@@ -133,7 +133,7 @@ def init_rng(seed: int | None) -> np.random.Generator:
 
 
 def quadratic_data(n: int = 1500, seed: int | None = 0, low: float = 0.0, high: float = 2.0):
-    """``n`` samples x ~ U(low, high) and labels x², as the seed generates them."""
+    """``n`` samples x ~ U(low, high) and labels x², as the tutorial generates them."""
     rng = np.random.default_rng(seed)
     xs = rng.uniform(low, high, size=n)
     return xs, xs * xs
@@ -146,7 +146,7 @@ def train_per_sample(
     lr: float = 0.01,
     callback: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """The seed's training loop, exactly: per sample ``set_value`` ×2, ``forward``,
+    """The tutorial's training loop, exactly: per sample ``set_value`` ×2, ``forward``,
     ``get_grad`` + ``update`` for each parameter, record the loss, ``clear``.
 
     ``callback(step, loss)`` runs after each step (the animation recorder hooks in
@@ -157,11 +157,11 @@ def train_per_sample(
     for step, (x_value, y_value) in enumerate(zip(xs, labels)):
         x.set_value(float(x_value))
         label.set_value(float(y_value))
-        loss.forward()
+        value = loss.forward()
         for param in params:
             param.get_grad()
             param.update(lr=lr)
-        losses.append(loss.value)
+        losses.append(float(value))
         loss.clear()
         if callback is not None:
             callback(step, losses[-1])

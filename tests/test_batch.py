@@ -1,4 +1,4 @@
-"""Batches (DESIGN §2): one graph, many samples."""
+"""Batches: one graph, many samples (a batch of inputs flows through the graph of one sample)."""
 
 from __future__ import annotations
 

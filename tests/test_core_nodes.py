@@ -1,4 +1,4 @@
-"""The node API of DESIGN §1: lazy evaluation, gradients as caches, invalidation,
+"""The node API: lazy evaluation, gradients as caches, invalidation,
 constants, default targets, operator sugar, names and structure."""
 
 from __future__ import annotations

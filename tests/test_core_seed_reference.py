@@ -1,4 +1,4 @@
-"""The seed's per-sample loop (``graphdl.seednet.train_per_sample``) against a
+"""The core tutorial's per-sample loop (``graphdl.seednet.train_per_sample``) against a
 reference written with plain Python floats and derivatives derived by hand."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_seed_loop_with_plain_relu_matches_reference() -> None:
 
 
 def test_loop_written_out_like_the_seed_matches_too() -> None:
-    """The seed's loop verbatim (set_value, forward, get_grad + update, clear)."""
+    """The tutorial's loop verbatim (set_value, forward, get_grad + update, clear)."""
     xs, labels = quadratic_data(100, seed=9)
     net = build_seed_net()
     net.initialise("fig8")

@@ -38,3 +38,25 @@ def test_confusion_text_is_aligned_and_named() -> None:
         confusion_text(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="2 classes"):
         confusion_text(np.eye(2), ["a"])
+
+
+def test_classification_report_scores_every_split_and_counts_the_chosen_one() -> None:
+    from graphdl import nn, optim
+    from graphdl.metrics import classification_report
+    from graphdl.train import Trainer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1).astype(int)
+    model = nn.MLP(2, [6, 3], activation="tanh", rng=0)
+    trainer = Trainer(model, optim.Adam(model, lr=0.05), loss="cross_entropy", metric="accuracy", progress=False)
+    trainer.fit((X[:40], y[:40]), epochs=20, batch_size=None)
+    splits = {"train": (X[:40], y[:40]), "test": (X[40:], y[40:])}
+    report = classification_report(trainer, splits, 3)
+    assert report["train_accuracy"] == trainer.evaluate(splits["train"])["accuracy"]
+    assert report["test_loss"] == trainer.evaluate(splits["test"])["loss"]
+    np.testing.assert_array_equal(report["predictions"], trainer.predict_classes(X[40:]))
+    np.testing.assert_array_equal(report["confusion"], metrics.confusion_matrix(y[40:], report["predictions"], 3))
+    assert np.trace(report["confusion"]) == round(report["test_accuracy"] * 20)
+    with pytest.raises(ValueError, match="no split named 'dev'"):
+        classification_report(trainer, splits, 3, matrix_split="dev")

@@ -156,7 +156,7 @@ def test_repeated_assign_is_remembered_once():
 
 
 def test_decay_params_leave_the_others_undecayed():
-    """``decay_params`` restricts weight decay (the seed's "biases are not decayed")."""
+    """``decay_params`` restricts weight decay (the MLP tutorial's "biases are not decayed")."""
     w, b = Variable(2.0, name="w"), Variable(3.0, name="b")
     loss = Add([Mul([w, 0.0]), Mul([b, 0.0])], name="loss")  # zero data gradient: only the decay moves
     opt = optim.Momentum([w, b], lr=0.1, weight_decay=0.5, decay_params=[w])
@@ -172,7 +172,7 @@ def test_decay_params_leave_the_others_undecayed():
 
 def test_weight_decay_is_the_gradient_of_half_lambda_squared_norm():
     """SGD(weight_decay=λ, decay_params=ws) steps exactly like plain SGD on
-    loss + λ/2 · Σ w² (seed 002's l2_penalty), with the bias outside the penalty."""
+    loss + λ/2 · Σ w² (the MLP tutorial's l2_penalty), with the bias outside the penalty."""
     lam, lr = 3.0, 0.05
     x = Variable(np.array([0.5, -1.0, 2.0]), name="x", trainable=False)
     y = Variable(np.array([1.0, 0.0, -1.0]), name="y", trainable=False)

@@ -18,7 +18,7 @@ def _quiet(function, *args):
 
 def test_init_sensitivity_sweep_is_the_same_on_two_workers_and_resumes(tmp_path) -> None:
     example = load_example("init_sensitivity")
-    flags = ["--steps", "300", "--runs", "3"]
+    flags = ["--steps", "300", "--runs", "3", "--results", str(tmp_path / "results.json")]
     alone = _quiet(example.main, flags)["sweeps"]
     runs_file = tmp_path / "starts.jsonl"
     pooled = _quiet(example.main, [*flags, "--workers", "2", "--runs-file", str(runs_file)])["sweeps"]

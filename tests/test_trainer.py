@@ -187,5 +187,5 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(ROOT / "examples" / "train_moons.py"), run_name="__main__")
     out = capsys.readouterr().out
-    accuracy = float(out.split("'accuracy': ")[1].rstrip("}\n"))
+    accuracy = float(out.split("'accuracy': ")[1].split("}")[0])
     assert accuracy >= 0.95 and (tmp_path / "best_moons.npz").exists()

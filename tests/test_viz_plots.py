@@ -143,3 +143,20 @@ def test_many_clipped_spikes_get_spread_out_markers_and_an_exact_count():
     marks = next(line for line in figure.axes[0].lines if "above" in line.get_label())
     assert marks.get_label().startswith("250 steps above") and 100 <= len(marks.get_xdata()) <= 120
     assert np.array_equal(spread_out(np.arange(1.0, 11.0), 10), np.arange(1.0, 11.0))
+
+
+def test_layer_norms_mark_exact_zeros_instead_of_drawing_them(tmp_path):
+    from graphdl.viz.plots import plot_layer_norms
+
+    norms = {"sigmoid": [1e-11, 1e-8, 1e-5, 1e-2], "relu": [0.0, 0.0, 1e-4, 1e-1]}
+    figure = plot_layer_norms(norms, {"sigmoid": "Sigmoid", "relu": "ReLU"}, path=tmp_path / "norms.png")
+    assert (tmp_path / "norms.png").read_bytes().startswith(b"\x89PNG")
+    axes = figure.axes[0]
+    assert axes.get_yscale() == "log"
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert labels == ["Sigmoid", "ReLU (a log scale cannot draw 0)"]
+    assert [text.get_text() for text in axes.texts].count("exactly 0") == 2
+    with pytest.raises(ValueError, match="same number of layers"):
+        plot_layer_norms({"a": [1.0, 2.0], "b": [1.0]})
+    with pytest.raises(ValueError, match=r"no norms for \['c'\]"):
+        plot_layer_norms({"a": [1.0]}, {"c": "C"})

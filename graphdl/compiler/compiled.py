@@ -592,7 +592,7 @@ def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any
     return _to_float(out), [_to_float(g) for g in grads]
 
 
-def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:  # noqa: A001
+def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:
     """Compile the graph upstream of ``target`` into straight-line Python.
 
     ``inputs`` lists the Variables fed per call (``x``, ``label``, ...); every other

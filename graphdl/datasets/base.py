@@ -12,7 +12,7 @@ import numpy as np
 class Dataset:
     """Features ``X`` (N, D) and targets ``y`` (N,), with optional names.
 
-    Unpacks like the seed's ``X, y = make_moons(...)``.
+    Unpacks like the tutorials' ``X, y = make_moons(...)``.
     """
 
     X: np.ndarray

@@ -18,8 +18,8 @@ def train_dev_test_split(
 ) -> tuple[Split, Split, Split]:
     """``((X_train, y_train), (X_dev, y_dev), (X_test, y_test))``.
 
-    ``sizes`` are three fractions summing to 1 or three counts summing to N (the seed
-    splits 1000 moons 640 / 160 / 200). With ``shuffle`` the rows are permuted with
+    ``sizes`` are three fractions summing to 1 or three counts summing to N (the feed-forward
+    tutorial splits 1000 moons 640 / 160 / 200). With ``shuffle`` the rows are permuted with
     ``seed`` first."""
     X, y = np.asarray(X), np.asarray(y)
     n = len(X)
@@ -46,7 +46,7 @@ def train_dev_test_split(
 
 def standardise(train: Split, *others: Split) -> list[Split]:
     """``[train, *others]`` with every feature scaled to mean 0 and standard deviation 1
-    using the TRAINING part's mean and std (the seeds' ``StandardScaler`` fitted on the
+    using the TRAINING part's mean and std (the tutorials' ``StandardScaler`` fitted on the
     training set), so no statistic of the dev or test data leaks into the model. A
     feature that is constant in the training part (a blank pixel) becomes 0."""
     X_train = np.asarray(train[0], dtype=float)

@@ -21,10 +21,10 @@ def _check_noise(name: str, noise: float | None) -> float:
 
 
 def quadratic(n_samples: int = 1500, seed: int | None = 0, low: float = 0.0, high: float = 2.0) -> Dataset:
-    """The tutorial's data (seed 004): x ~ U(low, high), y = x². ``X`` has shape (N, 1)."""
+    """The core tutorial's data: x ~ U(low, high), y = x². ``X`` has shape (N, 1)."""
     _check_count("quadratic", n_samples, 1)
     xs, ys = quadratic_data(n_samples, seed=seed, low=low, high=high)
-    return Dataset(xs.reshape(-1, 1), ys, ["x"], [], "y = x² on [low, high] (seed 004)")
+    return Dataset(xs.reshape(-1, 1), ys, ["x"], [], "y = x² on [low, high] (the core tutorial's data)")
 
 
 def _two_classes(
@@ -43,7 +43,7 @@ def _two_classes(
 def make_moons(
     n_samples: int = 1000, shuffle: bool = True, noise: float | None = None, seed: int | None = None
 ) -> Dataset:
-    """Two interleaving half circles, built as in seed 000: the outer moon
+    """Two interleaving half circles, built as in the feed-forward tutorial: the outer moon
     (cos t, sin t) and the inner moon (1 − cos t, 0.5 − sin t) for t evenly spaced on
     [0, π], ⌊N/2⌋ and ⌈N/2⌉ points, labels 0 and 1; optionally shuffled; then Gaussian
     noise of standard deviation ``noise`` added to every coordinate."""

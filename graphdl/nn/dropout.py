@@ -50,11 +50,13 @@ def dropout_nodes(nodes: Iterable[Node]) -> list[Dropout]:
 
 def draw_masks(dropouts: Sequence[Dropout], size: int, rng: np.random.Generator) -> dict[Variable, np.ndarray]:
     """A fresh training mask per Dropout node: ``size`` samples of 0 or 1/keep."""
-    masks = {}
+    masks: dict[Variable, np.ndarray] = {}
     for node in dropouts:
         mask = node.parents[1]
+        if not isinstance(mask, Variable):
+            raise TypeError(f"Dropout {node.name!r}: its mask {mask.kind} {mask.name!r} must be a Variable")
         kept = rng.random(size) < node.keep
-        masks[mask] = np.where(kept, 1.0 / node.keep, 0.0)  # type: ignore[index]
+        masks[mask] = np.where(kept, 1.0 / node.keep, 0.0)
     return masks
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from graphdl import init as initialisers
 from graphdl.core.node import Node, Variable, as_node
 from graphdl.nn.activations import ActivationLike, resolve_activation
-from graphdl.nn.module import Module
+from graphdl.nn.module import Module, output_values
 from graphdl.ops import Add, Mul
 
 
@@ -235,3 +237,7 @@ class MLP(Module):
 
     def submodules(self) -> list[Module]:
         return self.layers
+
+    def __call__(self, X: Any) -> float | np.ndarray:
+        """The outputs' values for one sample or a batch: see :func:`graphdl.nn.module.output_values`."""
+        return output_values(self, X)

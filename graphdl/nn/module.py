@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node, Variable
 
@@ -67,7 +69,7 @@ class Module:
 
     def weight_gradient_norms(self) -> dict[str, float]:
         """The L2 norm of each layer's weight gradients, ``{layer name: norm}``, input side
-        first: seed 000's ``print_grads``, the numbers that show vanishing gradients and dead
+        first: the feed-forward tutorial's ``print_grads``, the numbers that show vanishing gradients and dead
         units. Reads the ``.grad`` cached by the last ``backward()``/``get_grad``; raises
         ``ValueError`` naming the first weight that has none."""
         norms: dict[str, float] = {}
@@ -134,17 +136,16 @@ class Model(Module):
         name: str = "model",
     ) -> None:
         super().__init__(name)
-        inputs, outputs = list(inputs), list(outputs)
         for item in inputs:
             if not isinstance(item, Variable):
                 raise TypeError(f"Model inputs must be Variables, got {type(item).__name__} {item!r}")
-        for item in outputs:
-            if not isinstance(item, Node):
-                raise TypeError(f"Model outputs must be nodes, got {type(item).__name__} {item!r}")
+        for output in outputs:
+            if not isinstance(output, Node):
+                raise TypeError(f"Model outputs must be nodes, got {type(output).__name__} {output!r}")
         if not outputs:
             raise ValueError("Model needs at least one output node")
-        self.inputs = inputs
-        self.outputs = outputs
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
         self._modules = list(modules)
         self._params = list(parameters) if parameters is not None else Graph(*outputs).parameters()
 
@@ -153,3 +154,59 @@ class Model(Module):
 
     def submodules(self) -> list[Module]:
         return self._modules
+
+    def __call__(self, X: Any) -> float | np.ndarray:
+        """The outputs' values for one sample or a batch: see :func:`output_values`."""
+        return output_values(self, X)
+
+
+def output_values(module: Module, X: Any) -> float | np.ndarray:
+    """Run ``X`` through a built model and return its outputs' values (``model(X)``).
+
+    ``X`` is one sample, a sequence of ``len(module.inputs)`` numbers (or a plain number for
+    a model with one input), or a batch, a 2-D array with one row per sample. One sample
+    gives a float for a model with one output and an array of K values for K outputs; a
+    batch of N rows gives shape (N,) for one output and (N, K) for K outputs (as
+    ``Trainer.predict``). Each input Variable keeps the value it was given, and every
+    Dropout mask is set to 1 (dropout off, as in evaluation), so calling the model never
+    trains it. Raises ``ValueError`` naming the model for data of the wrong shape or size,
+    ``TypeError`` for data that is not numbers or a model built on inputs that are not
+    Variables (call the model it is built on instead).
+    """
+    from graphdl.nn.dropout import dropout_nodes, identity_masks
+
+    owner = f"{type(module).__name__} {module.name!r}"
+    if not module.outputs:
+        raise ValueError(f"{owner} has not been built on inputs yet")
+    variables: list[Variable] = []
+    for node in module.inputs:
+        if not isinstance(node, Variable):
+            raise TypeError(f"{owner} cannot be called on data: its input {node.kind} {node.name!r} is not a Variable")
+        variables.append(node)
+    try:
+        data = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: expected numbers (one sample or a 2-D batch), got {type(X).__name__}") from None
+    width = len(variables)
+    if data.ndim == 0 and width == 1:
+        data = data.reshape(1)
+    if data.ndim not in (1, 2):
+        raise ValueError(f"{owner}: expected one sample (1-D) or a batch (2-D), got a {data.ndim}-D array")
+    if data.shape[-1] != width:
+        what = "a sample" if data.ndim == 1 else "each row of a batch"
+        hint = " (a batch of one-input samples is a column: X.reshape(-1, 1))" if width == 1 and data.ndim == 1 else ""
+        raise ValueError(f"{owner} takes {width} input value(s) per sample; {what} has {data.shape[-1]}{hint}")
+    if data.ndim == 2 and data.shape[0] == 0:
+        raise ValueError(f"{owner}: the batch has no rows")
+    for mask, value in identity_masks(dropout_nodes(module.graph().nodes)).items():
+        mask.set_value(value)
+    if data.ndim == 1:
+        for variable, value in zip(variables, data):
+            variable.set_value(float(value))
+        values = [float(node.forward()) for node in module.outputs]
+        return values[0] if len(values) == 1 else np.array(values)
+    rows = data.shape[0]
+    for variable, column in zip(variables, data.T):
+        variable.set_value(np.ascontiguousarray(column))
+    columns = [np.broadcast_to(np.asarray(node.forward(), dtype=float), (rows,)) for node in module.outputs]
+    return columns[0].copy() if len(columns) == 1 else np.stack(columns, axis=1)

@@ -1,5 +1,6 @@
 """Optimisers that update graphdl parameters from their ``.grad``: SGD, Momentum,
-AdaGrad, RMSProp and Adam (seed 001), with weight decay and learning-rate schedules."""
+AdaGrad, RMSProp and Adam (the optimisation tutorial's rules, see docs/sources.md), with
+weight decay and learning-rate schedules."""
 
 from graphdl.optim.base import Optimizer, Schedule
 from graphdl.optim.optimizers import SGD, AdaGrad, Adam, Momentum, RMSProp

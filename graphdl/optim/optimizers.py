@@ -1,4 +1,4 @@
-"""SGD, Momentum, AdaGrad, RMSProp and Adam, with the update rules of seed 001.
+"""SGD, Momentum, AdaGrad, RMSProp and Adam, with the update rules of the optimisation tutorial (docs/sources.md).
 
 Notation: g the gradient (plus weight decay), lr the learning rate, t the step (from 1).
 """
@@ -22,7 +22,7 @@ class SGD(Optimizer):
 
 
 class Momentum(Optimizer):
-    """Gradient descent on an exponentially weighted average of the gradients (seed 001):
+    """Gradient descent on an exponentially weighted average of the gradients (the optimisation tutorial):
     s₁ = g₁, then s_t = β · s_{t−1} + (1 − β) · g_t, and w ← w − lr · s_t.
 
     (This is ``torch.optim.SGD(momentum=β, dampening=β)``: the step size stays lr · g
@@ -43,7 +43,7 @@ class Momentum(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """Per-parameter learning rates from the sum of squared gradients (seed 001):
+    """Per-parameter learning rates from the sum of squared gradients (the optimisation tutorial):
     s ← s + g², w ← w − lr / (√s + ε) · g, with ε = 1e-6."""
 
     buffers = {"sum_squares": NON_NEGATIVE}
@@ -59,7 +59,7 @@ class AdaGrad(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """AdaGrad with an exponentially weighted average instead of the sum (seed 001):
+    """AdaGrad with an exponentially weighted average instead of the sum (the optimisation tutorial):
     s ← β · s + (1 − β) · g², w ← w − lr / (√s + ε) · g, with β = 0.9, ε = 1e-6."""
 
     buffers = {"mean_squares": NON_NEGATIVE}

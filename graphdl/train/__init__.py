@@ -1,4 +1,4 @@
-"""Training loop: :class:`Trainer` (the seeds' Runner), its callbacks and history."""
+"""Training loop: :class:`Trainer` (the tutorials' ``Runner``), its callbacks and history."""
 
 from graphdl.train.callbacks import CallbackList, History
 from graphdl.train.progress import TextBar, progress_bar

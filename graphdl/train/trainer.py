@@ -1,4 +1,4 @@
-"""``Trainer``: the seeds' RunnerV2 for graphdl models (fit / evaluate / predict,
+"""``Trainer``: the tutorials' training loop (their ``Runner`` classes) for graphdl models (fit / evaluate / predict,
 history, best checkpoint, callbacks, progress bar, clear stop on divergence)."""
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ class Trainer:
             try:
                 inputs = [*self.inputs, *self.labels, *self._masks]
                 self._compiled = compile_function(self.loss, inputs=inputs, backend="auto")  # numba when it pays
-            except Exception as error:  # noqa: BLE001 - fall back to the interpreter, say why
+            except Exception as error:  # any failure: fall back to the interpreter and say why
                 if self._compile_mode is True:
                     raise
                 warnings.warn(f"graphdl.compile failed ({error}); training with the interpreter", stacklevel=3)
@@ -231,7 +231,7 @@ class Trainer:
         progress: bool | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``train`` = (X, y) in mini-batches of
-        ``batch_size`` (None: the whole set, the seeds' batch gradient descent),
+        ``batch_size`` (None: the whole set, the tutorials' batch gradient descent),
         shuffled each epoch with ``seed``. After each epoch the metric is measured on the
         training set and, if given, loss and metric on ``dev``.
 

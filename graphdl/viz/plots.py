@@ -1,4 +1,4 @@
-"""Static plots: loss curves, the activation-function gallery (seed 000) and histograms
+"""Static plots: loss curves, the activation-function gallery (the feed-forward tutorial's) and histograms
 of initial parameter values. Each returns a matplotlib ``Figure`` (Agg, no pyplot) and
 writes it when ``path`` is given."""
 
@@ -101,18 +101,18 @@ def activation_curve(op_class: type, xs: np.ndarray, **options: Any) -> tuple[np
     x = Variable(np.asarray(xs, dtype=float), name="x", trainable=False)
     y = op_class([x], **options)
     values = np.asarray(y.forward(), dtype=float)
-    derivative = np.asarray(x.get_grad(y), dtype=float) * x.value.size
+    derivative = np.asarray(x.get_grad(y), dtype=float) * len(xs)
     return values, derivative
 
 
 def activation_gallery(path: str | Path | None = None) -> Any:
-    """Seed 000's activation figure: Logistic and Tanh, ReLU and LeakyReLU, each with its
+    """The feed-forward tutorial's activation figure: Logistic and Tanh, ReLU and LeakyReLU, each with its
     derivative (dashed), all computed by graphdl's own operators."""
     from graphdl.ops import LeakyRelu, Relu, Sigmoid, Tanh
 
     xs = np.linspace(-4.0, 4.0, 401)
     figure = _figure((10.0, 4.0))
-    groups = [
+    groups: list[tuple[str, list[tuple[str, type, dict[str, float], str]]]] = [
         ("Logistic and Tanh", [("Logistic σ", Sigmoid, {}, "#2563eb"), ("Tanh", Tanh, {}, "#ea580c")]),
         (
             "ReLU and LeakyReLU",
@@ -337,4 +337,65 @@ def plot_confusion_matrix(
     axes.set_title(title)
     figure.colorbar(image, ax=axes, shrink=0.8, label="count")
     _save(figure, path)
+    return figure
+
+
+def plot_layer_norms(
+    norms: Mapping[str, Sequence[float]],
+    labels: Mapping[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
+    *,
+    title: str = "Weight-gradient norm per layer",
+    path: str | Path | None = None,
+) -> Any:
+    """Grouped log-scale bars of each layer's weight-gradient norm (e.g. the values of
+    :meth:`graphdl.nn.Module.weight_gradient_norms`), one group per layer and one colour per
+    run: ``norms`` maps a run's key to its per-layer norms, first layer first; ``labels``
+    (default: the keys) names the runs in the legend, in the order drawn.
+
+    A log scale cannot draw 0: an exact zero gets no bar but a short stroke at the bottom
+    and the words "exactly 0", and that run's legend entry says so."""
+    labels = dict(labels) if labels is not None else {key: key for key in norms}
+    if not labels:
+        raise ValueError("plot_layer_norms needs the norms of at least one run")
+    missing = [key for key in labels if key not in norms]
+    if missing:
+        raise ValueError(f"plot_layer_norms: no norms for {missing}")
+    values = {key: np.asarray(norms[key], dtype=float) for key in labels}
+    layer_count = len(next(iter(values.values())))
+    if layer_count == 0 or any(len(series) != layer_count for series in values.values()):
+        raise ValueError("plot_layer_norms: every run needs the same number of layers (at least one)")
+    palette = ("#7c3aed", "#f59e0b", "#0d9488", "#dc2626", "#2563eb", "#6b7280")
+    colours = dict(colours) if colours is not None else {}
+    figure = _figure((8.5, 4.8))
+    axes = figure.add_subplot()
+    layers = np.arange(1, layer_count + 1)
+    width = 0.76 / len(labels)
+    positive = [n for series in values.values() for n in series if n > 0]
+    any_zero = any(np.any(series == 0.0) for series in values.values())
+    # room below the lowest bar for the "exactly 0" marks, above the highest for the legend
+    bottom = min(positive) / (30 if any_zero else 10) if positive else 1e-20
+    top = max(positive) * 30 if positive else 1.0
+    for number, (key, label) in enumerate(labels.items()):
+        series, zero = values[key], values[key] == 0.0
+        colour = colours.get(key, palette[number % len(palette)])
+        offset = (number - (len(labels) - 1) / 2) * width
+        if zero.any():
+            label += " (a log scale cannot draw 0)"
+        bars = axes.bar(layers + offset, np.where(zero, np.nan, series), width, color=colour, label=label)
+        axes.bar_label(bars, labels=["" if z else f"{n:.1e}" for n, z in zip(series, zero)], fontsize=8, padding=2)
+        for x in (layers + offset)[zero]:
+            axes.text(x, bottom * 3, "exactly 0", rotation=90, ha="center", va="bottom", fontsize=9, color="#111827")
+            axes.plot([x - width / 2, x + width / 2], [bottom * 1.3] * 2, color=colour, lw=3)
+    axes.set_yscale("log")
+    axes.set_ylim(bottom, top)
+    axes.set_xlim(0.4, layer_count + 0.6)
+    ticks = [f"fc{k}" + (" (input side)" if k == 1 else " (output)" if k == layer_count else "") for k in layers]
+    axes.set_xticks(layers, ticks)
+    axes.set_xlabel("layer")
+    axes.set_ylabel("L2 norm of the weight gradient (log scale)")
+    axes.set_title(title, fontsize=11)
+    axes.grid(axis="y", alpha=0.3, which="major")
+    axes.legend(loc="upper left")
+    _save(figure, path, dpi=100)
     return figure

@@ -1,21 +1,17 @@
-"""``examples/init_sensitivity.py``: figures 8 and 7 of seed 004 §4 and the random-init sweep."""
+"""``experiments/init_sensitivity.py``: figures 8 and 7 of the core tutorial's section 4 and the random-init sweep."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
-from example_scripts import load_example
+from experiment_scripts import is_png, load_experiment, run_experiment
 
 from graphdl.seednet import FIG7_INIT, FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def example():
-    return load_example("init_sensitivity")
+    return load_experiment("init_sensitivity")
 
 
 def test_steps_to_threshold_uses_the_running_mean(example) -> None:
@@ -66,35 +62,28 @@ def test_compiled_loop_is_the_interpreter(example) -> None:
     assert example.compiled_vs_interpreter(50, 0.01, 1) == 0.0
 
 
-def test_small_run_prints_writes_and_counts(example, tmp_path, capsys) -> None:
-    result = example.main(["--steps", "1500", "--runs", "12", "--out", str(tmp_path)])
-    output = capsys.readouterr().out
-    assert re.search(r"^compiled SGD loop vs interpreter over 300 steps: largest difference 0$", output, re.M)
-    fig8 = re.search(r"^fig8: loss < 0\.15 after (\d+) steps$", output, re.M)
-    assert fig8, output
-    assert int(fig8.group(1)) == result["named"]["fig8_leaky_relu"]["steps_to_fit"] < 1500
-    # the seed: figure 7's init is far from fitted after figure 8's 1500 steps
-    assert re.search(r"^fig7: loss never < 0\.15 in 1500 steps$", output, re.M)
-    for name in ("ReLU", r"LeakyReLU\(0\.1\)"):
-        assert re.search(rf"^{name} random init: \d+\.\d% of 12 runs failed$", output, re.M)
+def test_small_run_writes_and_counts(example, tmp_path) -> None:
+    result, numbers = run_experiment(example, ["--steps", "1500", "--runs", "12", "--out", str(tmp_path)], tmp_path)
+    assert numbers["compiled_difference"] == 0.0
+    assert numbers["named"]["fig8_leaky_relu"]["steps_to_fit"] == result["named"]["fig8_leaky_relu"]["steps_to_fit"]
+    assert numbers["named"]["fig8_leaky_relu"]["steps_to_fit"] < 1500
+    # the tutorial: figure 7's init is far from fitted after figure 8's 1500 steps
+    assert numbers["named"]["fig7_leaky_relu"]["steps_to_fit"] is None
     for activation, sweep in result["sweeps"].items():
         assert sum(sweep["counts"].values()) == 12
         # failed means a high final loss, and each run's mode matches its recorded final loss
         for mode, loss in zip(sweep["modes"], sweep["final_loss"]):
             assert mode.startswith("failed") == (loss >= 0.15)
-        failed = sum(sweep["failed"])
-        percentage = re.search(rf"^{re.escape(example.ACTIVATIONS[activation])} random init: ([0-9.]+)%", output, re.M)
-        assert float(percentage.group(1)) == pytest.approx(100 * failed / 12, abs=0.05)
+        assert numbers["sweeps"][activation]["failed"] == sum(sweep["failed"])
+        assert numbers["sweeps"][activation]["runs"] == 12
+        assert numbers["sweeps"][activation]["modes"] == sweep["counts"]
     for name in ("init_sensitivity.png", "init_sweep.png"):
-        data = (tmp_path / name).read_bytes()
-        assert data.startswith(PNG_MAGIC) and len(data) > 20_000
-        assert f"wrote {tmp_path / name}" in output
+        assert is_png(tmp_path / name, 20_000)
 
 
-def test_without_sweep_and_bad_flags(example, capsys) -> None:
-    result = example.main(["--steps", "300", "--runs", "0"])
-    assert result["sweeps"] == {}
-    assert "random init" not in capsys.readouterr().out
+def test_without_sweep_and_bad_flags(example, tmp_path) -> None:
+    result, numbers = run_experiment(example, ["--steps", "300", "--runs", "0"], tmp_path)
+    assert result["sweeps"] == {} and numbers["sweeps"] == {}
     for flags in (["--steps", "50"], ["--runs", "-1"], ["--window", "0"], ["--lr", "0"], ["--threshold", "-1"]):
         with pytest.raises(SystemExit):
             example.main(flags)
@@ -113,13 +102,12 @@ def test_dead_relu_units_stay_dead(example) -> None:
     assert max(abs(leaky.params[i] - init[i]) for i in (0, 2, 4)) > 0.01
 
 
-def test_fig8_and_fig7_fit_their_own_way(example, capsys) -> None:
-    """Seed 004 §4 at full length: figure 8 fits within 1500 steps with two upward bends
+def test_fig8_and_fig7_fit_their_own_way(example, tmp_path) -> None:
+    """The core tutorial's section 4 at full length: figure 8 fits within 1500 steps with two upward bends
     (units on to the right of their kinks); figure 7 needs several thousand steps more and
     bends with a unit that is on to the LEFT of its kink. With plain ReLU figure 7 never
     fits."""
-    result = example.main(["--runs", "0"])
-    capsys.readouterr()
+    result, _ = run_experiment(example, ["--runs", "0"], tmp_path)
     named = result["named"]
     fig8, fig7 = named["fig8_leaky_relu"], named["fig7_leaky_relu"]
     assert fig8["steps_to_fit"] <= 1500 and fig8["mode"] == "two_bends"
@@ -132,11 +120,10 @@ def test_fig8_and_fig7_fit_their_own_way(example, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_relu_fails_more_often_than_leaky_relu(example, capsys) -> None:
+def test_relu_fails_more_often_than_leaky_relu(example, tmp_path) -> None:
     """The default sweep: plain ReLU with random init fails in a sizeable fraction of runs,
     more often than LeakyReLU, and the runs whose ReLU units were both dead at init all fail."""
-    result = example.main([])
-    capsys.readouterr()
+    result, _ = run_experiment(example, [], tmp_path)
     relu, leaky = result["sweeps"]["relu"], result["sweeps"]["leaky_relu"]
     relu_failed, leaky_failed = np.array(relu["failed"]), np.array(leaky["failed"])
     assert 0.2 < relu_failed.mean() < 0.6

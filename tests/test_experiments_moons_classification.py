@@ -1,40 +1,31 @@
-"""``examples/moons_classification.py``: smoke test, the hand-built graph against the seed's
-own numpy backprop, the hand-built graph against the toolkit, and the full default run (slow)."""
+"""``experiments/moons_classification.py``: smoke test, the hand-built graph against the tutorial's
+own numpy backprop, the hand-built graph against the toolkit."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
-from example_scripts import load_example
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+from experiment_scripts import is_png, load_experiment, run_experiment
 
 
 @pytest.fixture(scope="module")
-def example():
-    return load_example("moons_classification")
+def experiment():
+    return load_experiment("moons_classification")
 
 
-def _printed(pattern: str, output: str) -> list[str]:
-    found = re.findall(pattern, output, re.MULTILINE)
-    assert found, f"no line matches {pattern!r} in:\n{output}"
-    return found
-
-
-def test_smoke_both_runs_agree_and_write_the_figures(example, tmp_path, capsys) -> None:
-    result = example.main(["--epochs", "60", "--grid", "40", "--out", str(tmp_path)])
-    output = capsys.readouterr().out
-    hand, toolkit = result["hand"], result["toolkit"]
-
-    assert _printed(r"train/dev/test (\d+/\d+/\d+);", output) == ["640/160/200"]
-    accuracies = {
-        name: float(value) for name, value in _printed(r"^(hand-built graph|toolkit): test accuracy ([0-9.]+)", output)
-    }
-    assert accuracies == {"hand-built graph": pytest.approx(hand.test_accuracy, abs=1e-4),
-                          "toolkit": pytest.approx(toolkit.test_accuracy, abs=1e-4)}  # fmt: skip
-    assert _printed(r"^the two runs agree: (\w+)$", output) == ["yes"] and result["agree"]
+def test_smoke_both_runs_agree_and_write_the_figures(experiment, tmp_path) -> None:
+    returned, results = run_experiment(experiment, ["--epochs", "60", "--grid", "40", "--out", str(tmp_path)], tmp_path)
+    hand, toolkit = returned["hand"], returned["toolkit"]
+    assert [len(y) for _, y in returned["splits"].values()] == [640, 160, 200]
+    assert results["agree"] is True and returned["agree"]
+    assert set(results["largest_differences"].values()) == {0.0}
+    for key, run in (("hand_built", hand), ("toolkit", toolkit)):
+        assert results[key] == {
+            "best_epoch": run.best_epoch,
+            "best_dev_accuracy": run.dev_accuracy[run.best_epoch],
+            "test_accuracy": run.test_accuracy,
+            "test_loss": run.test_loss,
+        }
 
     # the same initial weights and data give the same training, epoch by epoch
     assert hand.best_epoch == toolkit.best_epoch
@@ -50,17 +41,15 @@ def test_smoke_both_runs_agree_and_write_the_figures(example, tmp_path, capsys) 
     assert hand.test_accuracy > 0.7
     # the best epoch is the first one with the highest dev accuracy, and the test score is its
     assert hand.best_epoch == int(np.argmax(hand.dev_accuracy))
-    X_test, y_test = result["splits"]["test"]
+    X_test, y_test = returned["splits"]["test"]
     assert np.mean((hand.predict(X_test) >= 0.5) == y_test) == pytest.approx(hand.test_accuracy)
 
     for name in ("moons_curves.png", "moons_boundary.png"):
-        data = (tmp_path / name).read_bytes()
-        assert data.startswith(PNG_MAGIC) and len(data) > 20_000
-        assert f"wrote {tmp_path / name}" in output
+        assert is_png(tmp_path / name, 20_000)
 
 
-def _seed_numpy_training(init: dict, X: np.ndarray, y: np.ndarray, lr: float, epochs: int):
-    """Seed 000's first version in numpy: Linear/Logistic/BCE forward and hand-written
+def _tutorial_numpy_training(init: dict, X: np.ndarray, y: np.ndarray, lr: float, epochs: int):
+    """The feed-forward tutorial's first version in numpy: Linear/Logistic/BCE forward and hand-written
     backward (its Model_MLP_L2 and BinaryCrossEntropyLoss), BatchGD updates."""
     W1, b1 = init["W1"].copy(), init["b1"].copy()
     W2, b2 = init["W2"].reshape(-1, 1).copy(), init["b2"].copy()
@@ -82,20 +71,20 @@ def _seed_numpy_training(init: dict, X: np.ndarray, y: np.ndarray, lr: float, ep
 
 
 @pytest.mark.parametrize("lr", [0.2, 2.0])
-def test_hand_built_graph_trains_like_the_seeds_numpy_backprop(example, lr) -> None:
-    splits = example.make_splits(300, 0.5, seed=3)
-    init = example.initial_weights(seed=3)
-    grid = example.grid_points(5)
-    run = example.train_hand_built(init, splits, lr, 25, grid)
-    losses, params_after = _seed_numpy_training(init, *splits["train"], lr, 25)
+def test_hand_built_graph_trains_like_the_tutorials_numpy_backprop(experiment, lr) -> None:
+    splits = experiment.make_splits(300, 0.5, seed=3)
+    init = experiment.initial_weights(seed=3)
+    grid = experiment.grid_points(5)
+    run = experiment.train_hand_built(init, splits, lr, 25, grid)
+    losses, params_after = _tutorial_numpy_training(init, *splits["train"], lr, 25)
     np.testing.assert_allclose(run.train_loss, losses, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(run.parameters, params_after[run.best_epoch], rtol=1e-9, atol=1e-12)
 
 
-def test_the_hand_built_graph_has_one_node_per_operation(example) -> None:
+def test_the_hand_built_graph_has_one_node_per_operation(experiment) -> None:
     from graphdl import Graph
 
-    net = example.build_hand_net(example.initial_weights(seed=0))
+    net = experiment.build_hand_net(experiment.initial_weights(seed=0))
     kinds: dict[str, int] = {}
     for node in Graph(net.loss).nodes:
         kinds[node.kind] = kinds.get(node.kind, 0) + 1
@@ -109,20 +98,8 @@ def test_the_hand_built_graph_has_one_node_per_operation(example) -> None:
 @pytest.mark.parametrize(
     "flags", [["--epochs", "0"], ["--lr", "-0.1"], ["--samples", "5"], ["--noise", "-1"], ["--grid", "1"]]
 )
-def test_bad_flags_are_rejected(example, flags, capsys) -> None:
+def test_bad_flags_are_rejected(experiment, flags, capsys) -> None:
     with pytest.raises(SystemExit) as error:
-        example.main(flags)
+        experiment.main(flags)
     assert error.value.code == 2
     assert "error:" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_default_run_repeats_the_seed(example, capsys) -> None:
-    result = example.main([])
-    output = capsys.readouterr().out
-    hand, toolkit = result["hand"], result["toolkit"]
-    assert result["agree"] and "the two runs agree: yes" in output
-    assert len(hand.train_loss) == 1000 and hand.grid_probability.shape == (40_000,)
-    # the seed's 0.76, within the spread of seeds and splits of 200 test points
-    assert 0.7 <= hand.test_accuracy == toolkit.test_accuracy <= 0.9
-    assert hand.train_loss[-1] < 0.45
