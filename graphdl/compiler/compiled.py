@@ -50,6 +50,7 @@ SCALAR_NAMESPACE = {
     "where": SCALAR.where,
     "sign": SCALAR.sign,
     "clip": SCALAR.clip,
+    "batch_mean": SCALAR.batch_mean,
     "batch_sum": _same,
 }
 ARRAY_NAMESPACE = {
@@ -64,6 +65,7 @@ ARRAY_NAMESPACE = {
     "where": ARRAY.where,
     "sign": ARRAY.sign,
     "clip": ARRAY.clip,
+    "batch_mean": ARRAY.batch_mean,
     "batch_sum": _batch_sum,
 }
 
