@@ -83,3 +83,20 @@ def test_defaults_reproduce_the_committed_results(example, tmp_path) -> None:
     for key, variants in committed["runs"].items():
         for variant, numbers in variants.items():
             assert results["runs"][key][variant]["test_accuracy_per_seed"] == numbers["test_accuracy_per_seed"]
+
+
+def test_readme_quotes_the_committed_results() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    results = read_results(root / "experiments" / "results" / "batch_norm.json")
+    for key in ("lr=0.001", "lr=0.3"):
+        for variant in ("without", "with"):
+            numbers = results["runs"][key][variant]
+            assert f"{numbers['test_accuracy_mean']:.3f} ± {numbers['test_accuracy_std']:.3f}" in readme
+    fast = results["runs"]["lr=0.3"]
+    for variant in ("with", "without"):
+        assert ", ".join(map(str, fast[variant]["epochs_to_threshold"])) in readme
+        assert f"{fast[variant]['final_train_loss_mean']:.4f}" in readme
+        assert f"{fast[variant]['test_accuracy_last10_mean']:.3f}" in readme
+        assert f"{fast[variant]['sigmoid_inputs']['50']['saturated_fraction']:.0%}" in readme
+    assert f"std {results['runs']['lr=0.001']['with']['sigmoid_inputs']['50']['std']:.2f}" in readme

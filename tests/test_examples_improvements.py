@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 
 import pytest
 from example_scripts import load_example
@@ -88,3 +89,19 @@ def test_defaults_reproduce_the_committed_results(example, tmp_path) -> None:
     for key in STEPS:
         assert results["steps"][key]["test_accuracy_per_seed"] == committed["steps"][key]["test_accuracy_per_seed"]
     assert [c["holds"] for c in results["claims"]] == [c["holds"] for c in committed["claims"]]
+
+
+def test_readme_quotes_the_committed_results() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    results = read_results(root / "experiments" / "results" / "improvements.json")
+    for key in STEPS:
+        numbers = results["steps"][key]
+        accuracy = f"{numbers['test_accuracy_mean']:.3f} ± {numbers['test_accuracy_std']:.3f}"
+        row = f"| {accuracy} | {numbers['step_ms_mean']:.1f} |"
+        assert row in readme, key
+    for claim in results["claims"]:
+        for number in re.findall(r"\d\.\d{3}", claim["evidence"]):
+            assert number in readme, (claim["claim"], number)
