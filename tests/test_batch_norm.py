@@ -183,3 +183,39 @@ def test_renders_with_its_own_cluster_and_labels() -> None:
     assert dot.count("subgraph cluster_") == 1 and 'label="bn1"' in dot  # every node of the layer in one box
     assert dot.count("mean over batch") == 6  # bn1.mean[j] and bn1.var[j], three units
     assert "bn1.gamma[2]" in dot
+
+
+def test_records_and_animates_like_every_other_layer(tmp_path) -> None:
+    """A 1-input net with BatchNorm trained by the Trainer, recorded over a grid and animated
+    with the tutorial's panels (BatchNorm's outputs as the hidden units)."""
+    from graphdl.viz import Animator, TrainingRecorder
+
+    x = gd.Variable(name="x", trainable=False)
+    fc1 = nn.Dense(1, 2, None, "fc1", rng=0)
+    norm = nn.BatchNorm(2, name="bn1", activation="leaky_relu")
+    fc2 = nn.Dense(2, 1, None, "fc2", rng=1)
+    model = nn.Model([x], fc2(norm(fc1([x]))), modules=[fc1, norm, fc2])
+    recorder = TrainingRecorder(x, model.outputs[0], np.linspace(-0.5, 2.5, 31), every=5)
+    recorder.start()
+    data = gd.datasets.quadratic(64, seed=0)
+    trainer = Trainer(model, optim.Adam(model, lr=0.05), loss="mse", callbacks=[recorder], progress=False)
+    trainer.fit((data.X, data.y), epochs=2, batch_size=16)
+    recorder.finish()
+    assert [snapshot.step for snapshot in recorder.snapshots] == [0, 5, 8]
+    # each snapshot is one forward pass over the grid as a batch: the batch mean of the grid
+    grid_z = recorder.series("fc1.z[0]")
+    np.testing.assert_allclose(
+        recorder.series("bn1.mean[0]"), np.broadcast_to(grid_z.mean(axis=1, keepdims=True), grid_z.shape)
+    )
+    animator = Animator(
+        recorder,
+        hidden=("bn1.a[0]", "bn1.a[1]"),
+        weighted=("fc2.mul[0,0]", "fc2.mul[1,0]"),
+        output="fc2.z[0]",
+        kinks=(),
+        graph_panel=True,
+    )
+    assert animator.frame_count == 3
+    path = tmp_path / "bn_frame.png"
+    animator.frame(2).savefig(path)
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
