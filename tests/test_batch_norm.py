@@ -219,3 +219,26 @@ def test_records_and_animates_like_every_other_layer(tmp_path) -> None:
     path = tmp_path / "bn_frame.png"
     animator.frame(2).savefig(path)
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_checkpoints_keep_the_running_statistics(tmp_path) -> None:
+    """restore_best brings back the best epoch's running statistics with its parameters."""
+    X, y = _moons()
+    model, norm = _bn_model(seed=1)
+    trainer = Trainer(model, optim.SGD(model, lr=0.2), loss="bce_logits", metric="accuracy", progress=False)
+    best = {}
+
+    class Remember:
+        def on_epoch(self, trainer, epoch, logs):
+            if trainer.history.best_epoch == epoch:
+                best["running"] = [v.value for v in norm.buffers()]
+                best["params"] = [p.value for p in model.parameters()]
+
+    path = tmp_path / "best.json"
+    history = trainer.fit(
+        (X, y), (X, y), epochs=4, batch_size=16, checkpoint=path, restore_best=True, callbacks=[Remember()]
+    )
+    assert history.best_epoch is not None
+    assert [v.value for v in norm.buffers()] == best["running"]
+    assert [p.value for p in model.parameters()] == best["params"]
+    assert "bn1.running_var[3]" in path.read_text(encoding="utf-8")

@@ -126,6 +126,10 @@ class BatchNorm(Module):
     def own_parameters(self) -> list[Variable]:
         return [*self.gamma, *self.beta]
 
+    def buffers(self) -> list[Variable]:
+        """The running statistics: state to save with the parameters, not to train."""
+        return [*self.running_mean, *self.running_var]
+
     def __call__(self, inputs: Sequence[Any]) -> list[Node]:
         name = self.name
         nodes = [as_node(item, f"BatchNorm {name!r}") for item in inputs]

@@ -279,9 +279,11 @@ class Trainer:
         return history
 
     def _saved_parameters(self) -> list[Variable]:
-        """What a checkpoint holds: the model's parameters (the optimiser may train only some)."""
+        """What a checkpoint holds: the model's parameters (the optimiser may train only some)
+        and the running statistics of its BatchNorm layers."""
         params = getattr(self.model, "parameters", None)
-        return list(params()) if callable(params) else list(self.optimizer.params)
+        saved = list(params()) if callable(params) else list(self.optimizer.params)
+        return saved + [variable for layer in self._batch_norms for variable in layer.buffers()]
 
     def _set_mode(self, training: bool) -> None:
         setter = getattr(self.model, "train", None)
