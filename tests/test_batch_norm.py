@@ -242,3 +242,16 @@ def test_checkpoints_keep_the_running_statistics(tmp_path) -> None:
     assert [v.value for v in norm.buffers()] == best["running"]
     assert [p.value for p in model.parameters()] == best["params"]
     assert "bn1.running_var[3]" in path.read_text(encoding="utf-8")
+
+
+def test_saved_graph_loads_back_with_its_batch_statistics() -> None:
+    from graphdl import graph_io
+
+    batch, weights = _batch(2)
+    _, _, outputs = _layer(batch)
+    sink = _weighted_sum(outputs, weights)
+    expected = sink.forward().copy()
+    loaded = graph_io.graph_from_dict(graph_io.graph_to_dict(sink))
+    copy = loaded.node(sink.name)
+    np.testing.assert_array_equal(copy.forward(), expected)
+    assert type(loaded.node("bn1.var[1]")).__name__ == "BatchMean"
