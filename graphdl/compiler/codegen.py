@@ -165,11 +165,8 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
         own = Expr(grad_name[node])
         for index, parent in enumerate(node.parents):
             if parent in needs:
-                if node.reduces_batch:
-                    term = node.vjp(SYMBOLIC, index, own, symbol[node], *args)
-                else:
-                    term = binary("*", own, node.derivative(SYMBOLIC, index, symbol[node], *args))
-                contributions.setdefault(parent, []).append((term, node in varies))
+                derivative = node.derivative(SYMBOLIC, index, symbol[node], *args)
+                contributions.setdefault(parent, []).append((binary("*", own, derivative), node in varies))
     spill_context.__exit__(None, None, None)
 
     input_names = [value_name[node] for node in inputs]

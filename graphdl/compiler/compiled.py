@@ -50,7 +50,6 @@ SCALAR_NAMESPACE = {
     "where": SCALAR.where,
     "sign": SCALAR.sign,
     "clip": SCALAR.clip,
-    "batch_mean": SCALAR.batch_mean,
     "batch_sum": _same,
 }
 ARRAY_NAMESPACE = {
@@ -65,7 +64,6 @@ ARRAY_NAMESPACE = {
     "where": ARRAY.where,
     "sign": ARRAY.sign,
     "clip": ARRAY.clip,
-    "batch_mean": ARRAY.batch_mean,
     "batch_sum": _batch_sum,
 }
 

@@ -36,7 +36,7 @@ _BINARY = {
 }
 
 #: Names of the primitives a formula may call (the backend protocol of graphdl.core.backend).
-PRIMITIVES = ("exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_mean")
+PRIMITIVES = ("exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip")
 
 
 class Expr:
@@ -285,10 +285,6 @@ class SymbolicBackend:
     @staticmethod
     def clip(x: Any, low: Any, high: Any) -> Expr:
         return call("clip", x, low, high)
-
-    @staticmethod
-    def batch_mean(values: Any, estimate: Any, use_batch: Any) -> Expr:
-        return call("batch_mean", values, estimate, use_batch)
 
 
 SYMBOLIC = SymbolicBackend()

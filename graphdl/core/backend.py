@@ -22,28 +22,6 @@ _np_exp, _np_log, _np_log1p, _np_expm1 = np.exp, np.log, np.log1p, np.expm1
 _np_tanh, _np_power = np.tanh, np.power
 
 
-def _use_batch(flag):
-    return bool(flag if flag.__class__ is not np.ndarray else flag.flat[0])
-
-
-def _one_sample_error():
-    return ValueError("batch statistics need at least 2 samples per batch, got 1")
-
-
-def _scalar_batch_mean(values, estimate, use_batch):
-    if _use_batch(use_batch):
-        raise _one_sample_error()
-    return estimate
-
-
-def _array_batch_mean(values, estimate, use_batch):
-    if not _use_batch(use_batch):
-        return np.broadcast_to(estimate, np.shape(values)).copy() if values.__class__ is np.ndarray else estimate
-    if values.__class__ is not np.ndarray or values.size < 2:
-        raise _one_sample_error()
-    return np.full(values.shape, values.mean())
-
-
 class ScalarBackend:
     """Primitives on Python floats; results are Python floats."""
 
@@ -97,8 +75,6 @@ class ScalarBackend:
             return high
         return x
 
-    batch_mean = staticmethod(_scalar_batch_mean)
-
 
 class ArrayBackend:
     """The same primitives as numpy ufuncs, for batches (1-D arrays)."""
@@ -114,7 +90,6 @@ class ArrayBackend:
     where = staticmethod(np.where)
     sign = staticmethod(np.sign)
     clip = staticmethod(np.clip)
-    batch_mean = staticmethod(_array_batch_mean)
 
 
 SCALAR = ScalarBackend()

@@ -651,12 +651,6 @@ class Operator(Node):
                             _check_finite(node, value, "value", args)
         return self._value  # type: ignore[return-value]
 
-    reduces_batch = False
-
-    def vjp(self, F: Any, index: int, grad: Any, out: Any, *args: Any) -> Any:
-        """The vector-Jacobian product for argument ``index``."""
-        return grad * self.derivative(F, index, out, *args)
-
     def option_values(self) -> dict[str, Any]:
         """The operator's options, e.g. ``{"negative_slope": 0.1}``."""
         return {option: getattr(self, option) for option in self.options}
@@ -815,11 +809,7 @@ def _reverse_sweep(target: Node, needs: set[Node], plan: list | None = None) -> 
                 continue
             args = [parent._value for parent in node.parents]
             for index, parent in wanted:
-                if node.reduces_batch:
-                    backend = ARRAY if any(a.__class__ is _ndarray for a in args) else SCALAR
-                    contribution = node.vjp(backend, index, grad, value, *args)
-                else:
-                    contribution = grad * _derivative(node, index, value, args)
+                contribution = grad * _derivative(node, index, value, args)
                 if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
                     # A scalar feeding a batch: sum this path over the samples now. Adding
                     # it to another path's scalar first would broadcast that scalar N times.
@@ -848,11 +838,6 @@ def _scalar_sweep(target: Node, plan: list, stamp: int) -> None:
             args = [parent._value for parent in node.parents]
             derivative = node.derivative
             for index, parent in wanted:
-                if node.reduces_batch:
-                    contribution = node.vjp(SCALAR, index, grad, value, *args)
-                    previous = get(parent)
-                    pending[parent] = contribution if previous is None else previous + contribution
-                    continue
                 try:
                     contribution = grad * derivative(SCALAR, index, value, *args)
                 except ZeroDivisionError:
