@@ -27,5 +27,16 @@ __all__ = [
     *_ops_all,
 ]
 
+
+def _repr_svg_(self: Node | Graph) -> str | None:
+    """Jupyter display: the graph upstream of this node (or the graph) as SVG, drawn by
+    :mod:`graphdl.viz` (attached here so the core imports nothing above it)."""
+    from graphdl.viz.render import notebook_svg
+
+    return notebook_svg(self)
+
+
+Node._repr_svg_ = Graph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
+
 # The layers above the engine (DESIGN §4), importable as graphdl.nn, graphdl.optim, ...
 from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: E402, F401

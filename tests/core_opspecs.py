@@ -174,6 +174,12 @@ SPECS: list[OpSpec] = [
         constant_positions=(5,),
     ),
     OpSpec("HingeLoss", lambda p: gd.HingeLoss(p), _hinge_draw, lambda y, s: max(0.0, 1.0 - y * s)),
+    OpSpec(
+        "Dropout",
+        lambda p: gd.nn.Dropout(p, keep=0.5),
+        lambda r: (float(r.uniform(-3, 3)), 2.0 if r.random() < 0.5 else 0.0),
+        lambda x, mask: x * mask,
+    ),
 ]
 
 SPEC_IDS = [spec.name for spec in SPECS]

@@ -4,35 +4,14 @@ micrograd itself (installed) and with the numbers in micrograd's README."""
 from __future__ import annotations
 
 import pytest
+from core_micrograd_cases import more_ops, sanity
 
 import graphdl as gd
 
 micrograd_engine = pytest.importorskip("micrograd.engine")
 
 
-def _sanity(make):
-    x = make(-4.0)
-    z = 2 * x + 2 + x
-    q = z.relu() + z * x
-    h = (z * z).relu()
-    y = h + q + q * x
-    return x, y
-
-
-def _more_ops(make):
-    a = make(-4.0)
-    b = make(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    return a, b, g
+_sanity, _more_ops = sanity, more_ops
 
 
 def test_sanity_check_matches_micrograd() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import graphdl as gd
 from graphdl import Add, Div, Exp, LeakyRelu, Log, Mul, Neg, Pow, Relu, Sigmoid, Sub, Tanh, ValueLoss, Variable
-from graphdl.seednet import build_seed_net
+from graphdl.seednet import SeedNet, build_seed_net
 
 
 def _seed_point(x_value: float = 1.3):
@@ -41,7 +41,7 @@ def test_design_snippet_runs_as_written() -> None:
     w.update(lr=0.01)
     assert w.value == pytest.approx(0.3 + 0.015)
     loss.clear()
-    assert w.grad is None and mul._value is None and loss._value is None
+    assert w.grad is None and mul.cached_value is None and loss.cached_value is None
     assert w.value == pytest.approx(0.315) and x.value == 1.5
 
 
@@ -90,14 +90,29 @@ def test_get_grad_is_memoised() -> None:
     assert out.value == 4.0
 
 
+class _Counted(gd.Operator):
+    """Identity that counts its evaluations."""
+
+    __slots__ = ()
+    calls = 0
+
+    def formula(self, F, x):
+        type(self).calls += 1
+        return x
+
+    def derivative(self, F, index, out, x):
+        return 1.0
+
+
 def test_forward_computes_only_missing_values() -> None:
     a = Variable(2.0, name="a")
-    b = Mul([a, 3.0])
+    b = _Counted([a * 3.0])
     c = Add([b, 1.0])
-    assert c.forward() == 7.0
-    b._value = 100.0  # a cached value is reused, not recomputed
-    c._value = None
-    assert c.forward() == 101.0
+    assert c.forward() == 7.0 and _Counted.calls == 1
+    d = Add([b, 2.0])  # a new node on b: b's cached value is reused, not recomputed
+    assert d.forward() == 8.0 and _Counted.calls == 1
+    a.set_value(1.0)
+    assert d.forward() == 5.0 and _Counted.calls == 2
 
 
 # -------------------------------------------------------------- invalidation
@@ -117,7 +132,7 @@ def test_set_value_invalidates_descendants_values() -> None:
     net = _seed_point(1.3)
     before = net.loss.forward()
     net.x.set_value(0.5)
-    assert net.mul_11._value is None and net.add_21._value is None and net.loss._value is None
+    assert net.mul_11.cached_value is None and net.add_21.cached_value is None and net.loss.cached_value is None
     assert net.relu_11.value == pytest.approx(0.5 * -0.1571950013426796 + 0.3791639008324807)
     net.label.set_value(0.25)
     assert net.loss.value != before
@@ -225,7 +240,7 @@ def test_clear_drops_operator_values_and_all_grads_but_keeps_variables() -> None
     net.loss.backward()
     net.loss.clear()
     for node in (net.mul_11, net.add_11, net.relu_11, net.add_21, net.loss):
-        assert node._value is None and node.grad is None
+        assert node.cached_value is None and node.grad is None
     for p in net.params:
         assert p.grad is None and p.value is not None
     assert net.x.value == 1.3
@@ -236,7 +251,7 @@ def test_clear_on_an_inner_node_invalidates_its_descendants() -> None:
     net = _seed_point()
     net.loss.backward()
     net.add_11.clear()
-    assert net.loss._value is None and net.loss.grad is None
+    assert net.loss.cached_value is None and net.loss.grad is None
     assert net.w_11.grad is None
 
 
@@ -444,26 +459,29 @@ def test_repr_mentions_name_and_value() -> None:
     assert "xx" in repr(x) and "1.25" in repr(x)
 
 
-def test_gradients_asked_for_after_updates_stay_at_the_point() -> None:
-    """Regression: a sweep after ``update`` (``backward()`` again, or the gradient of a
-    node the first sweep skipped) must use the point's values, not mix in the updated
-    parameters, and must not overwrite the step's gradients."""
+def _fresh_seed_point(values: list[float], x: float) -> SeedNet:
+    fresh = build_seed_net()
+    fresh.initialise(values)
+    fresh.x.set_value(x)
+    fresh.label.set_value(x * x)
+    return fresh
+
+
+def test_a_gradient_the_step_did_not_compute_is_taken_at_the_new_values() -> None:
+    """After ``update``, the step's own gradients stay readable; anything the step did
+    not compute (the gradient of data x, a second ``backward()``) brings the graph up to
+    date first and is taken at the updated parameters, never a mix of the two points."""
     net = _seed_point(1.3)
-    reference = _seed_point(1.3)
     net.loss.forward()
     grads = []
     for p in net.params:
         grads.append(p.get_grad())
         p.update(lr=0.5)
+    assert [p.grad for p in net.params] == grads  # the step's gradients, still readable
     new_values = [p.value for p in net.params]
-    assert net.x.get_grad() == reference.x.get_grad()  # x is data: not in the first sweep
-    assert [p.grad for p in net.params] == grads
+    fresh = _fresh_seed_point(new_values, 1.3)
+    assert net.x.get_grad() == fresh.x.get_grad()  # x is data: not in the step's sweep
+    assert [p.grad for p in net.params] == [p.get_grad() for p in fresh.params]
     net.loss.backward()
-    assert [p.grad for p in net.params] == grads
+    assert [p.grad for p in net.params] == [p.get_grad() for p in fresh.params]
     assert [p.value for p in net.params] == new_values  # the updates themselves stay
-    net.x.set_value(1.3)  # a new point: gradients at the updated parameters
-    fresh = build_seed_net()
-    fresh.initialise(new_values)
-    fresh.x.set_value(1.3)
-    fresh.label.set_value(1.69)
-    assert [p.get_grad() for p in net.params] == [p.get_grad() for p in fresh.params]

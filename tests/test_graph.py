@@ -199,9 +199,9 @@ def test_a_100_000_node_chain() -> None:
     node.backward()
     assert x.grad == grad
     node.clear()
-    assert x.grad is None and node._value is None
+    assert x.grad is None and node.cached_value is None
     x.set_value(-3.0)
-    assert node._value is None
+    assert node.cached_value is None
     assert node.value == pytest.approx(_chain_by_hand(-3.0), rel=1e-12)
     assert graph.validate() is graph
     assert len(graph.summary().splitlines()) == 150_004

@@ -1,25 +1,84 @@
 """Program generation: turn the graph upstream of a target into straight-line Python.
 
-Every operator statement comes from the operator's own ``formula`` and
-``derivative`` run on the symbolic backend; this module only decides names, order
-and which gradients are needed. The reverse sweep follows the interpreter exactly
-(same node order, same order of accumulating contributions, the same ``grad *
-derivative`` products, sums over the batch at the same nodes), so the compiled
-program computes the same floating-point operations as the interpreter.
+Every operator statement comes from the operator's own ``formula`` and ``derivative``
+(or ``vjp``) run on the symbolic backend; which nodes vary with the inputs and which need
+gradients comes from the same :class:`~graphdl.core.plan.Plan` the interpreter sweeps
+with. The reverse sweep follows the interpreter exactly (same node order, same order of
+accumulating contributions, the same ``grad * derivative`` products, sums over the batch
+at the same nodes), so the compiled program computes the same floating-point operations.
+
+Three steps: :func:`emit_forward` and :func:`emit_backward` write statements,
+:func:`render` assembles the source. Text from a node never becomes code: node names
+reach the source only as sanitised identifiers (:class:`Names`) or, in comments, as
+``repr()`` of a plain ``str``; numbers only as ``repr()`` of a plain ``float``.
 """
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from graphdl.compiler.symbolic import PRIMITIVES, SYMBOLIC, Expr, binary, call, literal, spilling
+from graphdl.compiler.symbolic import CALLABLE, SYMBOLIC, Expr, binary, call, literal, spilling
 from graphdl.core.node import Node, Variable
+from graphdl.core.plan import Plan, reached_from
+from graphdl.core.primitives import PRIMITIVES
 
-#: Names the generated code uses for itself; node names that clash get a suffix.
-RESERVED = frozenset({*PRIMITIVES, "batch_sum", "seed", "inf", "nan", "forward", "backward", "np"})
+#: Every name the generated code uses for itself (functions, helpers, loop variables,
+#: every builtin): a node whose name sanitises to one of them gets a suffix.
+RESERVED = frozenset(
+    {
+        *PRIMITIVES,
+        *CALLABLE,
+        *dir(builtins),
+        "batch_sum",
+        "seed",
+        "inf",
+        "nan",
+        "forward",
+        "backward",
+        "sgd",
+        "lr",
+        "fallback",
+        "losses",
+        "check",
+        "check_grad",
+        "np",
+        "math",
+        "self",
+    }
+)
+_MAX_IDENTIFIER = 48
+
+
+def plain_text(text: Any) -> str:
+    """``repr()`` of ``text`` as a plain ``str`` (a subclass's ``__repr__`` is never called):
+    safe inside a comment, since repr escapes every line break."""
+    return str.__repr__(str.__str__(text)) if isinstance(text, str) else "'?'"
+
+
+class Names:
+    """Unique Python identifiers for node names: ASCII letters, digits and ``_`` only,
+    never a keyword, a reserved name or a dunder; deterministic for a given graph."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set(RESERVED)
+
+    def claim(self, wanted: Any) -> str:
+        text = str.__str__(wanted) if isinstance(wanted, str) else "node"
+        base = re.sub(r"[^A-Za-z0-9_]", "_", text)[:_MAX_IDENTIFIER].strip("_") or "node"
+        if base[0].isdigit():
+            base = f"n_{base}"
+        if keyword.iskeyword(base) or keyword.issoftkeyword(base):
+            base += "_"
+        name, suffix = base, 2
+        while name in self.taken:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        self.taken.add(name)
+        return name
 
 
 @dataclass(frozen=True)
@@ -35,169 +94,223 @@ class Program:
     target_varies: bool
     # Pieces the per-sample SGD loop is assembled from.
     input_names: tuple[str, ...] = ()
+    column_names: tuple[str, ...] = ()
     leaf_names: tuple[str, ...] = ()
     parameter_names: tuple[str, ...] = ()
     gradient_names: tuple[str, ...] = ()
     target_value: str = ""
     body: tuple[str, ...] = ()
+    #: With ``checked=True``: the node each ``check(value, k)`` / ``check_grad(g, k)`` names.
+    checked_nodes: tuple[Node, ...] = ()
+    #: ``(operator, argument index, position in the arguments)`` of each checked argument fed by a leaf.
+    argument_checks: tuple[tuple[Node, int, int], ...] = ()
 
 
-class _Names:
-    """Unique Python identifiers for node names, deterministic for a given graph."""
+@dataclass
+class Layout:
+    """Everything decided before writing statements: the plan, who is fed, who is read
+    at call time, what varies with the inputs, and the identifiers of every node."""
 
-    def __init__(self) -> None:
-        self.taken: set[str] = set(RESERVED)
-
-    def claim(self, wanted: str) -> str:
-        base = re.sub(r"\W", "_", wanted, flags=re.ASCII) or "node"
-        if base[0].isdigit():
-            base = f"n_{base}"
-        if keyword.iskeyword(base) or keyword.issoftkeyword(base):
-            base += "_"
-        name, suffix = base, 2
-        while name in self.taken:
-            name, suffix = f"{base}_{suffix}", suffix + 1
-        self.taken.add(name)
-        return name
-
-
-def _describe(node: Node, name: str) -> str:
-    kind = node.kind
-    options = getattr(node, "options", ())
-    if options:
-        kind += "(" + ", ".join(f"{option}={getattr(node, option)!r}" for option in options) + ")"
-    return kind if name == node.name else f"{kind} {node.name!r}"
+    target: Node
+    inputs: tuple[Variable, ...]
+    plan: Plan
+    order: tuple[Node, ...]
+    parameters: tuple[Variable, ...]
+    data: tuple[Variable, ...]
+    varies: set[Node]
+    names: Names
+    symbol: dict[Node, Expr]
+    value_name: dict[Node, str]
+    grad_name: dict[Node, str]
+    checked: bool
+    checked_nodes: list[Node] = field(default_factory=list)
 
 
-def _signature(names: Sequence[str]) -> str:
-    return ", ".join(names)
-
-
-def generate(target: Node, inputs: Sequence[Variable]) -> Program:
-    """Generate the program computing ``target`` (and the gradients of its batch mean)."""
-    order = target.ancestors()
+def layout(target: Node, inputs: Sequence[Variable], *, checked: bool = False) -> Layout:
+    """Decide names and roles for every node upstream of ``target``."""
+    upstream = target.upstream()
+    order = (*upstream, target)
     input_set = set(inputs)
-    parameters = [n for n in order if not n.parents and n not in input_set and getattr(n, "trainable", False)]
-    data = [
-        n
-        for n in order
-        if not n.parents and n not in input_set and not n.trainable and not getattr(n, "constant", False)
-    ]
-    parameter_set = set(parameters)
-
-    # Which nodes hold a batch (depend on an input) and which need gradient work.
-    varies: set[Node] = set(input_set)
-    needs: set[Node] = set(parameter_set)
-    for node in order:
-        if node.parents:
-            if any(parent in varies for parent in node.parents):
-                varies.add(node)
-            if any(parent in needs for parent in node.parents):
-                needs.add(node)
-
-    names = _Names()
+    leaves = [node for node in order if not node.parents and node not in input_set]
+    parameters = tuple(node for node in leaves if getattr(node, "trainable", False))
+    data = tuple(node for node in leaves if not node.trainable and not getattr(node, "constant", False))
+    plan = Plan(target, upstream, parameters)
+    names = Names()
     symbol: dict[Node, Expr] = {}
     value_name: dict[Node, str] = {}
     for node in order:
         if getattr(node, "constant", False) and node not in input_set:
-            symbol[node] = literal(node._value)  # constants are inlined
+            symbol[node] = literal(node.cached_value)  # constants are inlined
         else:
             value_name[node] = names.claim(node.name)
             symbol[node] = Expr(value_name[node])
     for node in inputs:  # an input the target does not use is still an argument
         if node not in value_name:
             value_name[node] = names.claim(node.name)
-    grad_name = {node: names.claim(f"g_{value_name[node]}") for node in order if node in needs or node is target}
+    grad_name = {node: names.claim(f"g_{value_name[node]}") for node in order if node in plan.needs or node is target}
+    return Layout(
+        target=target,
+        inputs=tuple(inputs),
+        plan=plan,
+        order=order,
+        parameters=parameters,
+        data=data,
+        varies=reached_from(order, input_set),
+        names=names,
+        symbol=symbol,
+        value_name=value_name,
+        grad_name=grad_name,
+        checked=checked,
+    )
 
-    forward_lines: list[str] = []
-    current: list[str] = [""]  # the name of the node being written, for temporaries' names
-    # text -> temporary holding it. Every name is assigned once (the program is straight-line
-    # code), so equal text means equal value: a text spilled again reuses its temporary.
-    # Forward temporaries precede the reverse sweep in backward(), so the sweep may reuse them.
-    temporaries: dict[str, str] = {}
 
-    def spill_to(lines: list[str]) -> Callable[[str], str]:
-        def sink(text: str) -> str:
-            name = temporaries.get(text)
-            if name is None:
-                name = temporaries[text] = names.claim(f"{current[0]}_part")
-                lines.append(f"{name} = {text}")
-            return name
+class _Temporaries:
+    """Where spilled subexpressions go. Every name is assigned once (the program is
+    straight-line code), so equal text means equal value: a text spilled again reuses
+    its temporary. Forward temporaries precede the reverse sweep in ``backward``, so the
+    sweep may reuse them."""
 
-        return sink
+    def __init__(self, names: Names) -> None:
+        self.names = names
+        self.by_text: dict[str, str] = {}
+        self.lines: list[str] = []
+        self.owner = "node"  # the node being written, for the temporaries' names
 
-    with spilling(spill_to(forward_lines)):
-        for node in order:
+    def into(self, lines: list[str]) -> _Temporaries:
+        self.lines = lines
+        return self
+
+    def __call__(self, text: str) -> str:
+        name = self.by_text.get(text)
+        if name is None:
+            name = self.by_text[text] = self.names.claim(f"{self.owner}_part")
+            self.lines.append(f"{name} = {text}")
+        return name
+
+
+def _check_index(out: Layout, node: Node) -> int:
+    out.checked_nodes.append(node)
+    return len(out.checked_nodes) - 1
+
+
+def _comment(node: Node, name: str) -> str:
+    """``Kind`` (or ``Kind 'name'`` when the identifier differs from the name), with options.
+    The kind is a class attribute; it still goes through the identifier rules."""
+    kind = re.sub(r"[^A-Za-z0-9_]", "_", str.__str__(node.kind) if isinstance(node.kind, str) else "Node")
+    options = getattr(node, "options", ())
+    if options:
+        shown = []
+        for option in options:
+            value = getattr(node, option, None)
+            text = literal(value).text if isinstance(value, (int, float)) else plain_text(value)
+            shown.append(f"{re.sub(r'[^A-Za-z0-9_]', '_', str(option))}={text}")
+        kind += "(" + ", ".join(shown) + ")"
+    return kind if name == node.name else f"{kind} {plain_text(node.name)}"
+
+
+def emit_forward(out: Layout, temporaries: _Temporaries) -> list[str]:
+    """One statement per operator, parents first: ``name = <formula text>``."""
+    lines: list[str] = []
+    with spilling(temporaries.into(lines)):
+        for node in out.order:
             if not node.parents:
                 continue
-            current[0] = value_name[node]
-            args = [symbol[parent] for parent in node.parents]
-            expression = node.formula(SYMBOLIC, *args)
+            name = out.value_name[node]
+            temporaries.owner = name
+            expression = node.formula(SYMBOLIC, *(out.symbol[parent] for parent in node.parents))
             text = expression.text if isinstance(expression, Expr) else literal(expression).text
-            forward_lines.append(f"{value_name[node]} = {text}  # {_describe(node, value_name[node])}")
+            lines.append(f"{name} = {text}  # {_comment(node, name)}")
+            if out.checked:
+                lines.append(f"check({name}, {_check_index(out, node)})")
+    return lines
 
-    # Reverse sweep, in the interpreter's order: contributions[parent] grows as the
-    # children are visited in reverse topological order, one entry per argument index.
+
+def emit_backward(out: Layout, temporaries: _Temporaries) -> list[str]:
+    """The reverse sweep, in the interpreter's order: the contributions to a node's
+    gradient are collected as its children are visited (reverse topological order), one
+    per argument position, and summed in that order."""
+    lines: list[str] = []
     contributions: dict[Node, list[tuple[Expr, bool]]] = {}
-    backward_lines: list[str] = []
-    spill_context = spilling(spill_to(backward_lines))
-    spill_context.__enter__()
-    for node in reversed(order):
-        current[0] = grad_name.get(node, "g")
-        if node is target:
-            gradient = "seed"
-        elif node in needs and node in contributions:
-            # A scalar feeding a batch sums each path over the samples (as the interpreter does).
-            terms = [
-                call("batch_sum", term) if child_varies and node not in varies else term
-                for term, child_varies in contributions.pop(node)
-            ]
-            total = terms[0]
-            for term in terms[1:]:
-                total = binary("+", total, term)
-            gradient = total.text
-        else:
-            continue
-        backward_lines.append(f"{grad_name[node]} = {gradient}")
-        if not node.parents:
-            continue
-        args = [symbol[parent] for parent in node.parents]
-        own = Expr(grad_name[node])
-        for index, parent in enumerate(node.parents):
-            if parent in needs:
-                derivative = node.derivative(SYMBOLIC, index, symbol[node], *args)
-                contributions.setdefault(parent, []).append((binary("*", own, derivative), node in varies))
-    spill_context.__exit__(None, None, None)
+    target = out.target
+    with spilling(temporaries.into(lines)):
+        for node, wanted, custom in out.plan.steps_from(target):
+            grad = out.grad_name[node]
+            temporaries.owner = grad
+            if node is target:
+                gradient = "seed"
+            elif node in contributions:
+                # A scalar feeding a batch sums each path over the samples (as the interpreter does).
+                terms = [
+                    call("batch_sum", term) if child_varies and node not in out.varies else term
+                    for term, child_varies in contributions.pop(node)
+                ]
+                total = terms[0]
+                for term in terms[1:]:
+                    total = binary("+", total, term)
+                gradient = total.text
+            else:
+                continue
+            lines.append(f"{grad} = {gradient}")
+            if out.checked:
+                lines.append(f"check_grad({grad}, {_check_index(out, node)})")
+            if not wanted:
+                continue
+            args = [out.symbol[parent] for parent in node.parents]
+            own = Expr(grad)
+            for index, parent in wanted:
+                if custom:
+                    product = node.vjp(SYMBOLIC, index, own, out.symbol[node], *args)
+                else:
+                    product = binary("*", own, node.derivative(SYMBOLIC, index, out.symbol[node], *args))
+                contributions.setdefault(parent, []).append((product, node in out.varies))
+    return lines
 
-    input_names = [value_name[node] for node in inputs]
-    leaves = [*parameters, *data]
-    arguments = _signature([*input_names, *(value_name[node] for node in leaves)])
-    target_value = symbol[target].text
-    gradients = ", ".join(grad_name[p] for p in parameters)
-    kept_names = [value_name[n] for n in order if n.parents and n in varies]
-    kept_names += [grad_name[n] for n in order if n in grad_name and n in varies]
+
+def _argument_checks(out: Layout, positions: dict[Node, int]) -> tuple[tuple[Node, int, int], ...]:
+    checks = []
+    for node in out.order:
+        for index in getattr(node, "checked_arguments", ()):
+            parent = node.parents[index]
+            if parent in positions:
+                checks.append((node, index, positions[parent]))
+            elif not parent.parents:  # a constant, inlined: check it once, now
+                node.check_argument(index, parent.cached_value)
+    return tuple(checks)
+
+
+def render(out: Layout, forward_lines: list[str], backward_lines: list[str]) -> Program:
+    """Assemble ``forward`` and ``backward`` (and the pieces of the SGD loop)."""
+    target = out.target
+    input_names = [out.value_name[node] for node in out.inputs]
+    leaves = [*out.parameters, *out.data]
+    leaf_names = [out.value_name[node] for node in leaves]
+    arguments = ", ".join([*input_names, *leaf_names])
+    target_value = out.symbol[target].text
+    gradients = ", ".join(out.grad_name[p] for p in out.parameters)
+    single = "," if len(out.parameters) == 1 else ""
+    kept_names = [out.value_name[n] for n in out.order if n.parents and n in out.varies]
+    kept_names += [out.grad_name[n] for n in out.order if n in out.grad_name and n in out.varies]
     kept = ", ".join(kept_names) + ("," if len(kept_names) == 1 else "")
-    indent = "\n    "
-    described = _describe(target, value_name.get(target, target.name))
     header = [
-        f"# Compiled by graphdl from the graph of {target.name!r} ({described}): {len(order)} nodes.",
+        f"# Compiled by graphdl from the graph of {plain_text(target.name)}: {len(out.order)} nodes.",
         f"# Inputs, fed per call: {', '.join(input_names) or '(none)'}.",
-        f"# Parameters, read at call time: {', '.join(value_name[p] for p in parameters) or '(none)'}.",
+        f"# Parameters, read at call time: {', '.join(leaf_names[: len(out.parameters)]) or '(none)'}.",
     ]
-    if data:
-        header.append(f"# Data read at call time: {', '.join(value_name[n] for n in data)}.")
+    if out.data:
+        header.append(f"# Data read at call time: {', '.join(leaf_names[len(out.parameters) :])}.")
     header += [
         "# One text, two namespaces: exp, where, sign, ... are float functions for one",
         "# sample and numpy ufuncs for a batch; batch_sum sums a batch (identity for one sample).",
     ]
+    indent = "\n    "
     forward_body = indent.join([*forward_lines, f"return {target_value}"])
     backward_body = indent.join(
         [
             *forward_lines,
-            f"# reverse sweep: g_<node> = d(mean of {target.name})/d(<node>); seed = 1/batch size",
+            "# reverse sweep: g_<node> = d(mean of the target)/d(<node>); seed = 1/batch size",
             *backward_lines,
             "# the batch's arrays go back too: kept until the next call, numpy reuses their memory",
-            f"return {target_value}, ({gradients}{',' if len(parameters) == 1 else ''}), ({kept})",
+            f"return {target_value}, ({gradients}{single}), ({kept})",
         ]
     )
     source = "\n".join(
@@ -206,36 +319,50 @@ def generate(target: Node, inputs: Sequence[Variable]) -> Program:
             "",
             "",
             f"def forward({arguments}):",
-            f'    """The value of {target.name!r} for one sample or a batch."""',
+            '    """The value of the target for one sample or a batch."""',
             f"    {forward_body}",
             "",
             "",
             f"def backward(seed, {arguments}):" if arguments else "def backward(seed):",
-            f'    """{target.name!r} and the gradients of its batch mean w.r.t. the parameters."""',
+            '    """The target and the gradients of its batch mean w.r.t. the parameters."""',
             f"    {backward_body}",
             "",
         ]
     )
+    positions = {node: k for k, node in enumerate([*out.inputs, *leaves])}
     return Program(
         source=source,
-        inputs=tuple(inputs),
+        inputs=out.inputs,
         leaves=tuple(leaves),
-        parameters=tuple(parameters),
-        target_varies=target in varies,
+        parameters=out.parameters,
+        target_varies=target in out.varies,
         input_names=tuple(input_names),
-        leaf_names=tuple(value_name[node] for node in leaves),
-        parameter_names=tuple(value_name[node] for node in parameters),
-        gradient_names=tuple(grad_name[node] for node in parameters),
+        column_names=tuple(out.names.claim(f"{name}_column") for name in input_names),
+        leaf_names=tuple(leaf_names),
+        parameter_names=tuple(leaf_names[: len(out.parameters)]),
+        gradient_names=tuple(out.grad_name[node] for node in out.parameters),
         target_value=target_value,
         body=(*forward_lines, *backward_lines),
+        checked_nodes=tuple(out.checked_nodes),
+        argument_checks=_argument_checks(out, positions),
     )
+
+
+def generate(target: Node, inputs: Sequence[Variable], *, checked: bool = False) -> Program:
+    """Generate the program computing ``target`` (and the gradients of its batch mean).
+    ``checked=True`` adds anomaly checks after every value and gradient."""
+    out = layout(target, inputs, checked=checked)
+    temporaries = _Temporaries(out.names)
+    forward_lines = emit_forward(out, temporaries)
+    backward_lines = emit_backward(out, temporaries)
+    return render(out, forward_lines, backward_lines)
 
 
 def sgd_source(program: Program) -> str:
     """A per-sample SGD loop over a whole data set in one function: for each sample the
     forward and backward statements of ``program`` with seed 1.0, then
     ``p = p - lr * g_p`` for every parameter, exactly the interpreter's update."""
-    columns = [f"{name}_column" for name in program.input_names]
+    columns = list(program.column_names)
     parameters = ", ".join(program.parameter_names)
     gradients = ", ".join(program.gradient_names)
     comma = "," if len(program.parameter_names) == 1 else ""

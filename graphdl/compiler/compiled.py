@@ -11,15 +11,17 @@ from __future__ import annotations
 import builtins
 import itertools
 import linecache
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from graphdl.compiler.codegen import Program, generate, sgd_source
-from graphdl.core import node as _core
-from graphdl.core.backend import ARRAY, SCALAR
-from graphdl.core.node import Node, UnsetValueError, Value, Variable, check_value
+from graphdl.core.anomaly import AnomalyError, anomaly_active
+from graphdl.core.node import Node, UnsetValueError, Value, Variable, cached_values, check_value
+from graphdl.core.plan import describe
+from graphdl.core.primitives import PRIMITIVES
 
 _ndarray = np.ndarray
 _errstate = np.errstate
@@ -38,34 +40,54 @@ def _batch_sum(values: Any) -> float:
 
 
 _COMMON = {"inf": float("inf"), "nan": float("nan"), "__builtins__": builtins}
-SCALAR_NAMESPACE = {
-    **_COMMON,
-    "exp": SCALAR.exp,
-    "expm1": SCALAR.expm1,
-    "log": SCALAR.log,
-    "log1p": SCALAR.log1p,
-    "tanh": SCALAR.tanh,
-    "pow": SCALAR.pow,
-    "abs": SCALAR.abs,
-    "where": SCALAR.where,
-    "sign": SCALAR.sign,
-    "clip": SCALAR.clip,
-    "batch_sum": _same,
-}
-ARRAY_NAMESPACE = {
-    **_COMMON,
-    "exp": ARRAY.exp,
-    "expm1": ARRAY.expm1,
-    "log": ARRAY.log,
-    "log1p": ARRAY.log1p,
-    "tanh": ARRAY.tanh,
-    "pow": ARRAY.pow,
-    "abs": ARRAY.abs,
-    "where": ARRAY.where,
-    "sign": ARRAY.sign,
-    "clip": ARRAY.clip,
-    "batch_sum": _batch_sum,
-}
+#: The namespace one sample runs in: the float version of every primitive.
+SCALAR_NAMESPACE = {**_COMMON, **{name: p.scalar for name, p in PRIMITIVES.items()}, "batch_sum": _same}
+#: The namespace a batch runs in: the numpy version of every primitive.
+ARRAY_NAMESPACE = {**_COMMON, **{name: p.array for name, p in PRIMITIVES.items()}, "batch_sum": _batch_sum}
+
+
+def _load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: object) -> list[dict[str, Any]]:
+    """Execute ``source`` in a copy of each namespace. The text is registered in
+    :mod:`linecache` (tracebacks show the generated line) for as long as ``owner`` lives."""
+    filename = f"<graphdl {label} #{next(_serial)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    weakref.finalize(owner, linecache.cache.pop, filename, None)
+    code = builtins.compile(source, filename, "exec")
+    loaded = []
+    for namespace in namespaces:
+        namespace = dict(namespace)
+        exec(code, namespace)
+        loaded.append(namespace)
+    return loaded
+
+
+def _anomaly_checks(nodes: Sequence[Node]) -> dict[str, Callable[[Any, int], None]]:
+    """``check(value, k)`` and ``check_grad(g, k)`` for a checked program: raise
+    :class:`AnomalyError` naming ``nodes[k]`` when the value is not finite."""
+
+    def finite(value: Any) -> bool:
+        if value.__class__ is float:
+            return value - value == 0.0
+        return bool(np.isfinite(value).all())
+
+    def check(value: Any, k: int) -> None:
+        if not finite(value):
+            raise AnomalyError(f"{describe(nodes[k])}: value is not finite ({_summary(value)}) in the compiled program")
+
+    def check_grad(value: Any, k: int) -> None:
+        if not finite(value):
+            raise AnomalyError(
+                f"{describe(nodes[k])}: gradient is not finite ({_summary(value)}) in the compiled program"
+            )
+
+    return {"check": check, "check_grad": check_grad}
+
+
+def _summary(value: Any) -> str:
+    if value.__class__ is _ndarray:
+        bad = value[~np.isfinite(value)]
+        return f"{bad.size} of {value.size} samples, first {bad[0]}"
+    return repr(float(value))
 
 
 def _to_float(value: Any) -> float:
@@ -137,26 +159,41 @@ class CompiledGraph:
         return tuple(resolved)
 
     def _build(self) -> None:
+        self._source_plan = self.target.gradient_plan()  # a new plan object = a trainable flag changed
         program: Program = generate(self.target, self.inputs)
         self._program = program
-        filename = f"<graphdl compiled {self.target.name} #{next(_serial)}>"
-        linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
-        code = builtins.compile(program.source, filename, "exec")
-        scalar, array = dict(SCALAR_NAMESPACE), dict(ARRAY_NAMESPACE)
-        exec(code, scalar)
-        exec(code, array)
+        scalar, array = _load(program.source, "compiled", [SCALAR_NAMESPACE, ARRAY_NAMESPACE], self)
         self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
         self._array_forward, self._array_backward = array["forward"], array["backward"]
         self._leaves = program.leaves
+        self._argument_checks = program.argument_checks
         # Python float arithmetic never consults numpy's error state; only the numpy-backed
         # primitives do, so a program without them skips np.errstate for one sample.
         self._scalar_quiet = any(f"{name}(" in program.source for name in _NUMPY_BACKED)
         self._sgd = None
-        self._trainable_version = _core._trainable_version[0]
+        self._checked: tuple[Program, dict[str, Any], dict[str, Any]] | None = None
+
+    def _checked_program(self) -> tuple[Program, dict[str, Any], dict[str, Any]]:
+        """The program with anomaly checks after every value and gradient (built on first use)."""
+        if self._checked is None:
+            program = generate(self.target, self.inputs, checked=True)
+            checks = _anomaly_checks(program.checked_nodes)
+            scalar, array = _load(
+                program.source,
+                "compiled, anomaly checks",
+                [{**SCALAR_NAMESPACE, **checks}, {**ARRAY_NAMESPACE, **checks}],
+                self,
+            )
+            self._checked = (program, scalar, array)
+        return self._checked
 
     def _refresh(self) -> None:
-        if self._trainable_version != _core._trainable_version[0]:
-            self._build()  # a trainable flag changed: the parameter set may differ
+        """Bring the graph up to date (end a pending optimiser step) and rebuild when a
+        ``trainable`` flag changed (the parameter set may differ)."""
+        target = self.target
+        target.refresh()
+        if target.gradient_plan() is not self._source_plan:
+            self._build()
 
     # --------------------------------------------------------------- properties
     @property
@@ -236,7 +273,7 @@ class CompiledGraph:
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
     def _leaf_values(self) -> list[Value]:
-        values = [leaf._value for leaf in self._leaves]
+        values = cached_values(self._leaves)
         for value in values:
             if value.__class__ is not float:
                 self._check_leaves(values)
@@ -264,21 +301,39 @@ class CompiledGraph:
         return cached[1]
 
     # ------------------------------------------------------------------ running
+    def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], int | None]:
+        """The fed values and the leaves' current values, checked, and the batch size."""
+        values, size = self._feed_values(feed)
+        arguments = values + self._leaf_values()
+        for op, index, position in self._argument_checks:
+            op.check_argument(index, arguments[position])
+        return arguments, size
+
+    def _namespaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The anomaly-checking program's namespaces inside ``detect_anomaly()``, else None."""
+        if anomaly_active():
+            _, scalar, array = self._checked_program()
+            return scalar, array
+        return None
+
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         self._refresh()
-        values, size = self._feed_values(feed)
-        arguments = values + self._leaf_values()
+        arguments, size = self._arguments(feed)
+        scalar_forward, array_forward = self._scalar_forward, self._array_forward
+        checked = self._namespaces()
+        if checked is not None:
+            scalar_forward, array_forward = checked[0]["forward"], checked[1]["forward"]
         with _errstate(all="ignore"):
             if size is None:
                 try:
-                    return self._scalar_forward(*arguments)
+                    return scalar_forward(*arguments)
                 except _ARITHMETIC_ERRORS:
-                    return _to_float(self._array_forward(*_as_arrays(arguments)))
+                    return _to_float(array_forward(*_as_arrays(arguments)))
             try:
-                out = self._array_forward(*arguments)
+                out = array_forward(*arguments)
             except _ARITHMETIC_ERRORS:
-                out = self._array_forward(*_as_arrays(arguments))
+                out = array_forward(*_as_arrays(arguments))
         if out.__class__ is not _ndarray or out.ndim == 0 or out.size != size:
             return _to_float(out)
         return out
@@ -287,36 +342,38 @@ class CompiledGraph:
         """Return the mean of the target over the batch and write every parameter's ``.grad``
         (the gradient of that mean), exactly as ``target.backward()`` would."""
         self._refresh()
-        _core._flush_pending_updates()  # a new point, as set_value starts one
-        values, size = self._feed_values(feed)
-        arguments = values + self._leaf_values()
-        if size is None and not self._scalar_quiet:
+        arguments, size = self._arguments(feed)
+        scalar_backward, array_backward = self._scalar_backward, self._array_backward
+        checked = self._namespaces()
+        if checked is not None:
+            scalar_backward, array_backward = checked[0]["backward"], checked[1]["backward"]
+        elif size is None and not self._scalar_quiet:
             try:
-                out, grads, _ = self._scalar_backward(1.0, *arguments)
+                out, grads, _ = scalar_backward(1.0, *arguments)
             except _ARITHMETIC_ERRORS:
-                out, grads = self._scalar_fallback(arguments)
-            self._write_grads(grads)
+                out, grads = _one_sample_as_array(array_backward, arguments)
+            self._store(grads)
             return out
         with _errstate(all="ignore"):
             if size is None:
                 try:
-                    out, grads, _ = self._scalar_backward(1.0, *arguments)
+                    out, grads, _ = scalar_backward(1.0, *arguments)
                 except _ARITHMETIC_ERRORS:
-                    out, grads = self._scalar_fallback(arguments)
+                    out, grads = _one_sample_as_array(array_backward, arguments)
                 mean = out
             else:
                 seed = self._seed(size) if self._program.target_varies else 1.0
                 try:
-                    out, grads, kept = self._array_backward(seed, *arguments)
+                    out, grads, kept = array_backward(seed, *arguments)
                 except _ARITHMETIC_ERRORS:
-                    out, grads, kept = self._array_backward(seed, *_as_arrays(arguments))
+                    out, grads, kept = array_backward(seed, *_as_arrays(arguments))
                 # Freeing every temporary at once lets the allocator return the memory to the
                 # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
                 # keep this call's arrays until the next call, within a memory cap.
                 self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
                 mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
                 grads = [_to_float(g) for g in grads]
-        self._write_grads(grads)
+        self._store(grads)
         return mean
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -328,41 +385,35 @@ class CompiledGraph:
         self._refresh()
         if not self._program.parameters:
             raise ValueError(f"sgd: {self.target.name!r} has no parameters to train")
-        values, size = self._feed_values(feed)
+        arguments, size = self._arguments(feed)
+        values = arguments[: len(self.inputs)]
         if size is None:
             values = [np.array([v]) for v in values]
         if self._sgd is None:
             source = sgd_source(self._program)
-            filename = f"<graphdl sgd loop {self.target.name} #{next(_serial)}>"
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            namespace = dict(SCALAR_NAMESPACE)
-            exec(builtins.compile(source, filename, "exec"), namespace)
+            (namespace,) = _load(source, "sgd loop", [SCALAR_NAMESPACE], self)
             self._sgd, self.sgd_source = namespace["sgd"], source
-        _core._flush_pending_updates()
         columns = [column.tolist() for column in values]
+        array_backward = self._array_backward
+
+        def fallback(*arguments: Any) -> tuple[float, list[float]]:
+            return _one_sample_as_array(array_backward, list(arguments))
+
         with _errstate(all="ignore"):
-            losses, final = self._sgd(float(lr), self._fallback, *columns, *self._leaf_values())
+            losses, final = self._sgd(float(lr), fallback, *columns, *arguments[len(self.inputs) :])
         for parameter, value in zip(self._program.parameters, final):
             parameter.set_value(value)
         return np.array(losses)
 
-    def _fallback(self, *arguments: Any) -> tuple[float, list[float]]:
-        out, grads, _ = self._array_backward(np.ones(1), *_as_arrays(arguments))
-        return _to_float(out), [_to_float(g) for g in grads]
+    def _store(self, grads: Sequence[Value]) -> None:
+        self.target.store_gradients(dict(zip(self._program.parameters, grads)))
 
-    def _scalar_fallback(self, arguments: list[Any]) -> tuple[float, list[float]]:
-        with _errstate(all="ignore"):
-            out, grads, _ = self._array_backward(np.ones(1), *_as_arrays(arguments))
-        return _to_float(out), [_to_float(g) for g in grads]
 
-    def _write_grads(self, grads: Sequence[Value]) -> None:
-        target = self.target
-        target._stamp += 1  # gradients cached for the previous point are stale now
-        stamp = target._stamp
-        for parameter, grad in zip(self._program.parameters, grads):
-            parameter._grad = grad
-            parameter._grad_for = target
-            parameter._grad_stamp = stamp
+def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any]) -> tuple[float, list[float]]:
+    """One sample through the numpy program (as IEEE arithmetic: 1/0 is inf, not an error)."""
+    with _errstate(all="ignore"):
+        out, grads, _ = array_backward(np.ones(1), *_as_arrays(arguments))
+    return _to_float(out), [_to_float(g) for g in grads]
 
 
 def compile(target: Node, inputs: Sequence[Variable | str] = ()) -> CompiledGraph:  # noqa: A001

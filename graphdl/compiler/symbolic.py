@@ -15,11 +15,18 @@ in Python floats), so compiled and interpreted results stay bit-identical.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import math
 import numbers
 import operator
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import numpy as np
+
+from graphdl.core.backend import Backend
+from graphdl.core.primitives import PRIMITIVES
 
 # Python's precedence levels, low to high (only the ones formulas produce).
 _COMPARE = 6
@@ -34,9 +41,6 @@ _BINARY = {
     "*": (_MUL, operator.mul),
     "/": (_MUL, operator.truediv),
 }
-
-#: Names of the primitives a formula may call (the backend protocol of graphdl.core.backend).
-PRIMITIVES = ("exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip")
 
 
 class Expr:
@@ -143,7 +147,13 @@ MAX_DEPTH = 64
 #: step (2**K copies for K logits); with the sink reusing the temporary of a text it has
 #: seen, it stays linear.
 MAX_OPERAND_TEXT = 80
-_spill_sinks: list[Callable[[str], str]] = []
+#: Functions generated code may call: the primitives and the batch sum of the reverse sweep.
+CALLABLE = frozenset({*PRIMITIVES, "batch_sum"})
+
+# The active sink, per thread / context (two threads may compile at once).
+_spill_sink: contextvars.ContextVar[Callable[[str], str] | None] = contextvars.ContextVar(
+    "graphdl_spill_sink", default=None
+)
 
 
 @contextlib.contextmanager
@@ -151,18 +161,19 @@ def spilling(sink: Callable[[str], str]) -> Iterator[None]:
     """While active, too-deep (or, as operands of calls and comparisons, too long)
     subexpressions are passed to ``sink(text)``, which writes them to a temporary and
     returns its name (exact: a temporary changes no arithmetic)."""
-    _spill_sinks.append(sink)
+    token = _spill_sink.set(sink)
     try:
         yield
     finally:
-        _spill_sinks.pop()
+        _spill_sink.reset(token)
 
 
 def _spill(item: Expr, longest: int | None = None) -> Expr:
-    if not _spill_sinks or item.number is not None:
+    sink = _spill_sink.get()
+    if sink is None or item.number is not None:
         return item
     if item.depth >= MAX_DEPTH or (longest is not None and item.depth > 1 and len(item.text) > longest):
-        return Expr(_spill_sinks[-1](item.text))
+        return Expr(sink(item.text))
     return item
 
 
@@ -174,7 +185,7 @@ def literal(value: float) -> Expr:
     elif math.isinf(number):
         text = "inf" if number > 0 else "-inf"
     else:
-        text = repr(number)
+        text = float.__repr__(number)  # the plain float's repr, whatever subclass came in
     return Expr(text, _UNARY if text.startswith("-") else _ATOM, number=number)
 
 
@@ -198,8 +209,9 @@ def binary(symbol: str, left: Any, right: Any) -> Expr:
     if left.number is not None and right.number is not None:
         try:
             return literal(function(left.number, right.number))
-        except ArithmeticError:
-            pass  # e.g. 1.0 / 0.0: leave it to run time, where the namespaces handle it
+        except ArithmeticError:  # 1.0 / 0.0: IEEE arithmetic (as the interpreter) says inf or nan
+            with np.errstate(all="ignore"):
+                return literal(float(function(np.float64(left.number), np.float64(right.number))))
     if symbol == "*":
         if right.number == 1.0:
             return left
@@ -228,63 +240,42 @@ def negate(item: Any) -> Expr:
     return Expr(f"-{_wrap(item, _UNARY)}", _UNARY, negated=item, depth=item.depth + 1)
 
 
-def compare(symbol: str, left: Any, right: Any) -> Expr:
-    """``left <symbol> right``; operands that are comparisons get brackets (no chaining)."""
-    left, right = _spill(lift(left), MAX_OPERAND_TEXT), _spill(lift(right), MAX_OPERAND_TEXT)
+_COMPARISONS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def compare(symbol: str, left: Any, right: Any) -> Expr | bool:
+    """``left <symbol> right``; operands that are comparisons get brackets (no chaining).
+    Two literals compare now, to a Python bool, which :func:`where` selects with."""
+    left, right = lift(left), lift(right)
+    if left.number is not None and right.number is not None:
+        return _COMPARISONS[symbol](left.number, right.number)
+    left, right = _spill(left, MAX_OPERAND_TEXT), _spill(right, MAX_OPERAND_TEXT)
     text = f"{_wrap(left, _COMPARE + 1)} {symbol} {_wrap(right, _COMPARE + 1)}"
     return Expr(text, _COMPARE, depth=max(left.depth, right.depth) + 1)
 
 
 def call(name: str, *args: Any) -> Expr:
-    """A call of a primitive, e.g. ``sign(label - add_21)``."""
+    """A call of a primitive, e.g. ``sign(label - add_21)`` (or of ``batch_sum``)."""
+    if name not in CALLABLE:
+        raise ValueError(f"{name!r} is neither a primitive nor a helper of the compiled program")
     items = [_spill(lift(arg), MAX_OPERAND_TEXT) for arg in args]
     return Expr(f"{name}({', '.join(item.text for item in items)})", _ATOM, depth=max(i.depth for i in items) + 1)
 
 
-class SymbolicBackend:
-    """The backend protocol of :mod:`graphdl.core.backend`, producing :class:`Expr` text."""
-
-    name = "symbolic"
-
-    @staticmethod
-    def exp(x: Any) -> Expr:
-        return call("exp", x)
-
-    @staticmethod
-    def expm1(x: Any) -> Expr:
-        return call("expm1", x)
-
-    @staticmethod
-    def log(x: Any) -> Expr:
-        return call("log", x)
-
-    @staticmethod
-    def log1p(x: Any) -> Expr:
-        return call("log1p", x)
-
-    @staticmethod
-    def tanh(x: Any) -> Expr:
-        return call("tanh", x)
-
-    @staticmethod
-    def pow(base: Any, exponent: Any) -> Expr:
-        return call("pow", base, exponent)
-
-    @staticmethod
-    def abs(x: Any) -> Expr:
-        return call("abs", x)
-
-    @staticmethod
-    def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
-        return call("where", condition, if_true, if_false)
-
-    @staticmethod
-    def sign(x: Any) -> Expr:
-        return call("sign", x)
-
-    @staticmethod
-    def clip(x: Any, low: Any, high: Any) -> Expr:
-        return call("clip", x, low, high)
+def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
+    """``where(condition, if_true, if_false)``; a condition known now (two literals
+    compared) selects its branch at once."""
+    if condition is True or condition is False:
+        return lift(if_true if condition else if_false)
+    return call("where", condition, if_true, if_false)
 
 
-SYMBOLIC = SymbolicBackend()
+#: The backend that writes source text: one call per primitive of the table.
+SYMBOLIC = Backend("symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where})

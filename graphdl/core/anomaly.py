@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator
 
 
@@ -10,12 +11,17 @@ class AnomalyError(FloatingPointError):
     """Raised in anomaly mode when a node's value or gradient becomes NaN or infinite."""
 
 
-_state = {"enabled": False}
+# A context variable, not a module flag: each thread (and each asyncio task) has its own
+# setting, so overlapping ``detect_anomaly`` blocks in two threads never disturb each other.
+_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("graphdl_detect_anomaly", default=False)
+
+#: ``anomaly_active()`` is what the engine asks before each pass (one context lookup).
+anomaly_active = _enabled.get
 
 
 def anomaly_enabled() -> bool:
-    """Whether :func:`detect_anomaly` is active."""
-    return _state["enabled"]
+    """Whether :func:`detect_anomaly` is active in the current thread / context."""
+    return _enabled.get()
 
 
 @contextlib.contextmanager
@@ -24,14 +30,16 @@ def detect_anomaly(enabled: bool = True) -> Iterator[None]:
 
     Without it the engine never crashes on such values (``Log`` of a negative number
     is NaN, ``Exp`` overflows to inf, as in numpy); inside it, forward and backward
-    passes check every value they compute and name the node at fault::
+    passes (interpreted and compiled) check every value they compute and name the node
+    at fault::
 
         with graphdl.detect_anomaly():
             loss.forward()
+
+    The setting belongs to the current thread (a :class:`contextvars.ContextVar`).
     """
-    previous = _state["enabled"]
-    _state["enabled"] = enabled
+    token = _enabled.set(bool(enabled))
     try:
         yield
     finally:
-        _state["enabled"] = previous
+        _enabled.reset(token)

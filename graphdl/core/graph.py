@@ -12,14 +12,9 @@ from graphdl.core.node import Node, Operator, Value, Variable, topological_order
 
 
 def node_role(node: Node) -> str:
-    """What a node is for: ``"parameter"``, ``"input"``, ``"constant"``, ``"loss"`` or ``"operator"``."""
-    if isinstance(node, Variable):
-        if node.constant:
-            return "constant"
-        return "parameter" if node.trainable else "input"
-    from graphdl.ops.losses import Loss
-
-    return "loss" if isinstance(node, Loss) else "operator"
+    """What a node is for: ``"parameter"``, ``"input"``, ``"constant"``, ``"loss"`` or
+    ``"operator"`` (the node's ``role``: a class attribute of each operator)."""
+    return node.role
 
 
 def format_value(value: Value | None, digits: int = 4) -> str:
@@ -67,12 +62,6 @@ class Graph:
         parts = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
         outputs = ", ".join(repr(node.name) for node in self.outputs)
         return f"<Graph outputs=[{outputs}] {len(self.nodes)} nodes: {parts}>"
-
-    def _repr_svg_(self) -> str | None:
-        """Jupyter display: the graph as SVG (see ``graphdl.viz``)."""
-        from graphdl.viz.render import notebook_svg
-
-        return notebook_svg(self)
 
     def parameters(self) -> list[Variable]:
         """The trainable Variables, in topological order."""
@@ -142,10 +131,10 @@ class Graph:
                     node.check_arity(len(node.parents))
                 except ValueError as error:
                     problems.append(f"{node.kind} {node.name!r}: {error}")
-            elif require_values and node._value is None:
+            elif require_values and node.cached_value is None:
                 problems.append(f"Variable {node.name!r} has no value")
-            if isinstance(node, Variable) and isinstance(node._value, np.ndarray):
-                sizes[node.name] = node._value.size
+            if isinstance(node, Variable) and isinstance(node.cached_value, np.ndarray):
+                sizes[node.name] = node.cached_value.size
         if len(set(sizes.values())) > 1:
             listed = ", ".join(f"{name!r}: {size}" for name, size in sizes.items())
             problems.append(f"inputs have different batch sizes ({listed})")
@@ -178,7 +167,7 @@ class Graph:
                 name=node.name,
                 kind=node.kind,
                 role=node_role(node),
-                value=node._value,
+                value=node.cached_value,
                 grad=node.grad,
                 options=options,
             )
@@ -196,7 +185,7 @@ class Graph:
         rows = [("name", "kind", "parents", "value", "grad")]
         for node in self.nodes:
             parents = ", ".join(parent.name for parent in node.parents) or "—"
-            rows.append((node.name, node.kind, parents, format_value(node._value), format_value(node.grad)))
+            rows.append((node.name, node.kind, parents, format_value(node.cached_value), format_value(node.grad)))
         widths = [min(max(len(row[i]) for row in rows), 40) for i in range(5)]
         lines = []
         for number, row in enumerate(rows):
@@ -204,6 +193,6 @@ class Graph:
             if number == 0:
                 lines.append("  ".join("-" * width for width in widths))
         parameters = self.parameters()
-        count = sum(1 if not isinstance(p._value, np.ndarray) else p._value.size for p in parameters)
+        count = sum(1 if not isinstance(p.cached_value, np.ndarray) else p.cached_value.size for p in parameters)
         lines.append(f"{len(self.nodes)} nodes, {len(parameters)} trainable Variables ({count} numbers)")
         return "\n".join(lines)

@@ -1,19 +1,26 @@
 """Nodes of the computation graph: the :class:`Node` base, :class:`Variable` and
 :class:`Operator`, and the lazy interpreter that evaluates and differentiates them.
 
-Caching rules (DESIGN §1):
+Caching rules:
 
 * an operator's value is a cache: ``Variable.set_value`` drops the cached values of
   every descendant, and reading ``.value`` recomputes what is missing;
 * a gradient is a cache too, tagged with the target it was taken for and that
   target's *stamp*; anything that changes the target's value bumps the stamp, so a
   stale gradient is never returned;
-* ``Variable.update`` is the optimiser step: it changes that parameter's value only.
-  The values and gradients of the current point stay readable until the next
-  ``set_value`` or ``clear()``, which first invalidates what the updates made stale.
+* ``Variable.update`` is the optimiser's step: it changes the value at once and records
+  the Variable as *pending* on its graph. The step's cached values and gradients stay
+  readable until the graph is next brought up to date, which ``set_value``, ``clear()``,
+  ``forward()``, ``backward()`` and any computation of a missing value or gradient do
+  first. No value or gradient ever mixes two points.
 
-Children are held through weak references, so a graph that nobody refers to any
-more is freed by reference counting alone (no cycles for the garbage collector).
+Nothing here is module-level and mutable except the name counters (locked): the pending
+updates and the structure versions live on the graph's :class:`_Component`, shared by the
+nodes of one connected graph, so two graphs (two threads) never touch each other's state.
+
+Nodes hold no reference cycles: children are weak references, a gradient records its
+target through a weak reference, and a plan cached on a target leaves the target out. A
+graph nobody refers to is freed by reference counting alone.
 """
 
 from __future__ import annotations
@@ -21,54 +28,221 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import re
+import threading
 import weakref
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from graphdl.core.anomaly import AnomalyError
-from graphdl.core.anomaly import _state as _anomaly_state
+from graphdl.core.anomaly import AnomalyError, anomaly_active
 from graphdl.core.backend import ARRAY, SCALAR
+from graphdl.core.plan import Plan, describe, topological_order
+
+__all__ = [
+    "Node",
+    "Operator",
+    "UnsetValueError",
+    "Value",
+    "Variable",
+    "as_node",
+    "cached_values",
+    "check_value",
+    "topological_order",
+]
 
 Value = float | np.ndarray
 
 _ndarray = np.ndarray
 _errstate = np.errstate
-
-# Bumped whenever an operator is created: cached descendant lists and sinks depend
-# on it (ancestor lists never change, since parents are fixed at construction).
-_structure = [0]
-# Bumped whenever a Variable's ``trainable`` flag changes.
-_trainable_version = [0]
-# Variables changed by ``update`` since the last ``set_value`` / ``clear`` (a dict used
-# as an ordered set: a Variable assigned on every step is listed once, not once per step).
-_pending_updates: dict[Variable, None] = {}
-# Their values at the current point (before the first update), for gradient sweeps
-# requested while updates are pending: those must stay at the point too.
-_point_values: dict[Variable, Value] = {}
-
-_name_counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
-_explicit_names: set[str] = set()
+_chain = itertools.chain
 
 
 class UnsetValueError(ValueError):
     """A computation needs a Variable that has no value yet."""
 
 
+# ------------------------------------------------------------------------- names
+class _NameCounter:
+    """The numbers of one kind's automatic names. An explicit name such as ``Mul_7``
+    moves the counter past 7, so automatic names never repeat an explicit one."""
+
+    __slots__ = ("next", "lock")
+
+    def __init__(self) -> None:
+        self.next = 1
+        self.lock = threading.Lock()
+
+    def take(self) -> int:
+        with self.lock:
+            number = self.next
+            self.next = number + 1
+        return number
+
+    def skip_past(self, number: int) -> None:
+        with self.lock:
+            if number >= self.next:
+                self.next = number + 1
+
+
+_counters: dict[str, _NameCounter] = {}
+_counters_lock = threading.Lock()
+_numbered = re.compile(r"(.+)_([0-9]{1,18})")
+
+
+def _counter(kind: str) -> _NameCounter:
+    counter = _counters.get(kind)
+    if counter is None:
+        with _counters_lock:
+            counter = _counters.setdefault(kind, _NameCounter())
+    return counter
+
+
 def _auto_name(kind: str) -> str:
-    counter = _name_counters[kind]
-    while True:
-        name = f"{kind}_{next(counter)}"
-        if name not in _explicit_names:
-            return name
+    return f"{kind}_{_counter(kind).take()}"
 
 
-def _describe(node: Node) -> str:
-    return f"{node.kind} {node.name!r}"
+def _note_explicit_name(name: str) -> None:
+    match = _numbered.fullmatch(name)
+    if match is not None:
+        _counter(match.group(1)).skip_past(int(match.group(2)))
 
 
+# -------------------------------------------------------------------- components
+#: Fresh version numbers (``next`` on an itertools.count is atomic in CPython).
+_versions = itertools.count(1)
+
+
+class _Component:
+    """The state shared by the nodes of one connected graph.
+
+    * ``pending``: weak references to the Variables changed by ``update``/``assign``
+      since the graph was last brought up to date (a dict used as an ordered set);
+    * ``structure``: changes whenever a node joins (cached descendant lists depend on it);
+    * ``flags``: changes whenever a ``trainable`` flag changes (gradient plans depend on it);
+    * ``flush``: the last list of nodes made stale by the pending updates, reused while
+      the same Variables are updated step after step;
+    * ``point``: changes whenever a value in the graph changes (``set_value``, ``clear``,
+      the end of a step). A gradient whose target no longer exists (``a.exp().backward()``)
+      stays valid while it does not change.
+
+    Components merge (union-find) when an operator joins two graphs. A component holds
+    no strong reference to a node.
+    """
+
+    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point")
+
+    def __init__(self) -> None:
+        self.merged_into: _Component | None = None
+        self.pending: dict[weakref.ref[Variable], None] = {}
+        self.structure = next(_versions)
+        self.flags = self.structure
+        self.point = self.structure
+        self.flush: tuple[int, tuple, list[weakref.ref[Node]]] | None = None
+        self.size = 1
+
+
+def _root(node: Node) -> _Component:
+    component = node._component
+    if component.merged_into is None:
+        return component
+    root = component
+    while root.merged_into is not None:
+        root = root.merged_into
+    while component.merged_into is not None and component.merged_into is not root:
+        component.merged_into, component = root, component.merged_into
+    node._component = root
+    return root
+
+
+def _join(parents: Sequence[Node]) -> _Component:
+    """The component of a new operator on ``parents``: theirs, merged into one."""
+    roots: list[_Component] = []
+    for parent in parents:
+        root = _root(parent)
+        if root not in roots:
+            roots.append(root)
+    main = max(roots, key=lambda component: component.size)
+    for other in roots:
+        if other is not main:
+            other.merged_into = main
+            main.size += other.size
+            main.pending.update(other.pending)
+            other.pending = {}
+            main.flags = main.point = next(_versions)
+    main.size += 1
+    main.structure = next(_versions)
+    return main
+
+
+def _end_step(component: _Component) -> None:
+    """Bring the graph up to date after optimiser updates: drop every value computed
+    from an updated Variable and bump the stamps, so gradients of the old point go stale.
+    Each node downstream is visited once; the work list is reused while the same
+    Variables are updated step after step."""
+    pending = component.pending
+    component.pending = {}
+    component.point = next(_versions)
+    sources = tuple(pending)
+    cached = component.flush
+    if cached is not None and cached[0] == component.structure and cached[1] == sources:
+        refs = cached[2]
+    else:
+        refs = _downstream_refs([variable for ref in sources if (variable := ref()) is not None])
+        component.flush = (component.structure, sources, refs)
+    for ref in sources:
+        variable = ref()
+        if variable is not None:
+            variable._stamp += 1
+    for ref in refs:
+        node = ref()
+        if node is not None:
+            node._value = None
+            node._stamp += 1
+
+
+def _refresh(node: Node) -> None:
+    component = node._component
+    if component.merged_into is not None:
+        component = _root(node)
+    if component.pending:
+        _end_step(component)
+
+
+def _new_point(node: Node) -> None:
+    """Values of ``node``'s graph are about to change: end a pending step, new point."""
+    component = _root(node)
+    if component.pending:
+        _end_step(component)
+    component.point = next(_versions)
+
+
+def _downstream_refs(sources: Iterable[Node]) -> list[weakref.ref[Node]]:
+    """Weak references to every live node downstream of ``sources`` (each once, the
+    sources excluded). Drops the references of dead children on the way."""
+    seen = set(sources)
+    stack = list(seen)
+    refs: list[weakref.ref[Node]] = []
+    while stack:
+        node = stack.pop()
+        children = node._children
+        alive = 0
+        for ref in children:
+            child = ref()
+            if child is None:
+                continue
+            alive += 1
+            if child not in seen:
+                seen.add(child)
+                refs.append(ref)
+                stack.append(child)
+        if alive != len(children):
+            node._children = [ref for ref in children if ref() is not None]
+    return refs
+
+
+# ------------------------------------------------------------------------ values
 def check_value(node: Node, value: Any) -> Value:
     """Validate and normalise a value for ``node``: a finite real number becomes a
     Python float, a 1-D array of finite reals a read-only float64 array."""
@@ -77,29 +251,29 @@ def check_value(node: Node, value: Any) -> Value:
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
-            raise ValueError(f"{_describe(node)}: value must be finite, got {number}")
+            raise ValueError(f"{describe(node)}: value must be finite, got {number}")
         return number
     if value is None or isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, _ndarray)):
         raise TypeError(
-            f"{_describe(node)}: value must be a real number or a 1-D array of real numbers, got {type(value).__name__}"
+            f"{describe(node)}: value must be a real number or a 1-D array of real numbers, got {type(value).__name__}"
         )
     try:
         array = np.array(value)
     except ValueError as error:  # ragged nested lists
-        raise ValueError(f"{_describe(node)}: value is not a regular 1-D array ({error})") from None
+        raise ValueError(f"{describe(node)}: value is not a regular 1-D array ({error})") from None
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{_describe(node)}: array values must be real numbers, got dtype {array.dtype}")
+        raise TypeError(f"{describe(node)}: array values must be real numbers, got dtype {array.dtype}")
     if array.ndim == 0:
         return check_value(node, array.item())
     if array.ndim != 1:
         raise ValueError(
-            f"{_describe(node)}: a batch must be a 1-D array (one graph describes one sample), got shape {array.shape}"
+            f"{describe(node)}: a batch must be a 1-D array (one graph describes one sample), got shape {array.shape}"
         )
     if array.size == 0:
-        raise ValueError(f"{_describe(node)}: a batch must hold at least one sample")
+        raise ValueError(f"{describe(node)}: a batch must hold at least one sample")
     array = array.astype(np.float64)
     if not np.isfinite(array).all():
-        raise ValueError(f"{_describe(node)}: every value must be finite (found NaN or inf)")
+        raise ValueError(f"{describe(node)}: every value must be finite (found NaN or inf)")
     array.flags.writeable = False
     return array
 
@@ -113,39 +287,20 @@ def as_node(item: Any, owner: str = "operator") -> Node:
     raise TypeError(f"{owner}: a parent must be a node or a real number, got {type(item).__name__} {item!r}")
 
 
-def topological_order(outputs: Iterable[Node]) -> list[Node]:
-    """Every node upstream of ``outputs`` (inclusive), parents before children.
-
-    Iterative depth-first search in parent order, so the order is deterministic and a
-    100 000-node chain needs no recursion. Raises ``ValueError`` naming a node on a
-    cycle (only possible if ``parents`` were tampered with).
-    """
-    order: list[Node] = []
-    finished: set[Node] = set()
-    on_path: set[Node] = set()
-    for root in outputs:
-        if root in finished:
-            continue
-        stack = [(root, iter(root.parents))]
-        on_path.add(root)
-        while stack:
-            node, pending = stack[-1]
-            for parent in pending:
-                if parent in finished:
-                    continue
-                if parent in on_path:
-                    raise ValueError(f"the graph has a cycle through {_describe(parent)}")
-                on_path.add(parent)
-                stack.append((parent, iter(parent.parents)))
-                break
-            else:
-                stack.pop()
-                on_path.discard(node)
-                finished.add(node)
-                order.append(node)
-    return order
+def cached_values(nodes: Iterable[Node]) -> list[Value | None]:
+    """``[node.cached_value for node in nodes]``, for hot loops (the compiled program's leaves)."""
+    return [node._value for node in nodes]
 
 
+def _short(value: Value | None) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, _ndarray):
+        return f"array(mean={value.mean():.4g}, n={value.size})"
+    return f"{value:.6g}"
+
+
+# ------------------------------------------------------------------------- nodes
 class Node:
     """A node of the computation graph.
 
@@ -164,14 +319,19 @@ class Node:
         "_grad",
         "_grad_for",
         "_grad_stamp",
+        "_grad_point",
         "_stamp",
-        "_ancestors",
+        "_component",
+        "_upstream",
         "_descendants",
         "_sink",
-        "_needs_grad",
+        "_plan",
+        "_ref",
         "__weakref__",
     )
     kind = "Node"
+    #: What the node is for (renderer colours, ``Graph.parameters()``): see :func:`node_role`.
+    role = "node"
     __array_ufunc__ = None  # make numpy defer to our operators: np.float64(2) * node
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -185,20 +345,23 @@ class Node:
         elif not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind}: name must be a non-empty string, got {name!r}")
         else:
-            _explicit_names.add(name)
+            name = str.__str__(name)  # a plain str, whatever subclass was given
+            _note_explicit_name(name)
         self.name = name
         self.parents: tuple[Node, ...] = ()
         self._children: list[weakref.ref[Node]] = []
         self._value: Value | None = None
         self._grad: Value | None = None
-        self._grad_for: Node | None = None
+        self._grad_for: weakref.ref[Node] | None = None
         self._grad_stamp = -1
+        self._grad_point = -1
         self._stamp = 0
-        self._ancestors: list[Node] | None = None
+        self._component = _Component()
+        self._upstream: tuple[Node, ...] | None = None
         self._descendants: tuple[int, list[weakref.ref[Node]]] | None = None
         self._sink: tuple[int, weakref.ref[Node]] | None = None
-        # (trainable version, nodes needing gradient work, their reverse-sweep plan)
-        self._needs_grad: tuple[int, set[Node], list[tuple[Node, tuple]]] | None = None
+        self._plan: tuple[int, Plan] | None = None
+        self._ref = weakref.ref(self)
 
     # ----------------------------------------------------------------- structure
     @property
@@ -207,42 +370,39 @@ class Node:
         alive = [ref() for ref in self._children]
         return [child for child in alive if child is not None]
 
-    def ancestors(self) -> list[Node]:
-        """This node and everything upstream of it, in topological order (cached)."""
-        order = self._ancestors
+    def upstream(self) -> tuple[Node, ...]:
+        """Every node upstream of this one (excluding itself), parents first (cached:
+        parents never change)."""
+        order = self._upstream
         if order is None:
-            order = self._ancestors = topological_order([self])
+            order = self._upstream = tuple(topological_order(self.parents))
         return order
+
+    def ancestors(self) -> list[Node]:
+        """This node and everything upstream of it, in topological order."""
+        return [*self.upstream(), self]
 
     def descendants(self) -> list[Node]:
         """Every live node downstream of this one (excluding itself)."""
         return [node for ref in self._descendant_refs() if (node := ref()) is not None]
 
     def _descendant_refs(self) -> list[weakref.ref[Node]]:
+        structure = _root(self).structure
         cached = self._descendants
-        if cached is not None and cached[0] == _structure[0]:
+        if cached is not None and cached[0] == structure:
             return cached[1]
-        refs: list[weakref.ref[Node]] = []
-        seen = {self}
-        stack = [self]
-        while stack:
-            for ref in stack.pop()._children:
-                child = ref()
-                if child is not None and child not in seen:
-                    seen.add(child)
-                    refs.append(ref)
-                    stack.append(child)
-        self._descendants = (_structure[0], refs)
+        refs = _downstream_refs([self])
+        self._descendants = (structure, refs)
         return refs
 
     def sinks(self) -> list[Node]:
         """The nodes without children reachable downstream from this node (itself if it has none)."""
-        found = [node for node in [self, *self.descendants()] if not node.children]
-        return found
+        return [node for node in [self, *self.descendants()] if not node.children]
 
     def _default_target(self) -> Node:
+        structure = _root(self).structure
         cached = self._sink
-        if cached is not None and cached[0] == _structure[0]:
+        if cached is not None and cached[0] == structure:
             sink = cached[1]()
             if sink is not None:
                 return sink
@@ -250,19 +410,30 @@ class Node:
         if len(found) != 1:
             names = ", ".join(repr(node.name) for node in found)
             raise ValueError(
-                f"{_describe(self)} reaches several sinks ({names}); pass target= to say which one to differentiate"
+                f"{describe(self)} reaches several sinks ({names}); pass target= to say which one to differentiate"
             )
-        self._sink = (_structure[0], weakref.ref(found[0]))
+        self._sink = (structure, found[0]._ref)
         return found[0]
 
     # -------------------------------------------------------------------- values
     @property
     def value(self) -> Value | None:
+        """The value (computed when needed)."""
+        return self._value
+
+    @property
+    def cached_value(self) -> Value | None:
+        """The cached value, None when it is not computed; never computes anything."""
         return self._value
 
     def forward(self) -> Value:
-        """Compute (lazily) and return this node's value."""
+        """Bring the graph up to date, compute (lazily) and return this node's value."""
         raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Bring the graph of this node up to date: end a pending optimiser step, so every
+        value and gradient from now on is computed at the current values."""
+        _refresh(self)
 
     def _invalidate_downstream(self) -> None:
         self._stamp += 1
@@ -275,8 +446,8 @@ class Node:
     def clear(self) -> None:
         """Drop the cached values of the operator nodes upstream and downstream of this
         node and every gradient cached for them; Variables keep their values."""
-        _flush_pending_updates()
-        for node in self.ancestors():
+        _new_point(self)
+        for node in _chain(self.upstream(), (self,)):
             if node.parents:
                 node._value = None
             node._grad = None
@@ -292,55 +463,80 @@ class Node:
         For a batch, the gradient of a scalar node is that of the batch *mean* of the
         target; an array-valued node holds one partial derivative per sample.
         """
-        target = self._grad_for
-        if target is not None and self._grad_stamp == target._stamp:
-            return self._grad
+        ref = self._grad_for
+        if ref is not None:
+            target = ref()
+            if target is not None:
+                if self._grad_stamp == target._stamp:
+                    return self._grad
+            elif self._grad_point == _root(self).point:  # the target is gone; no value changed since
+                return self._grad
         return None
+
+    def drop_grad(self) -> None:
+        """Forget this node's cached gradient (``grad`` becomes None)."""
+        self._grad = None
+        self._grad_for = None
 
     def get_grad(self, target: Node | None = None) -> Value:
         """d(target)/d(self), computed lazily and cached in ``.grad``.
 
-        ``target`` defaults to the unique sink reachable from this node.
+        ``target`` defaults to the unique sink reachable from this node. A gradient the
+        current step already computed is returned as is (the step's point); otherwise the
+        graph is brought up to date and differentiated at the current values.
         """
         if target is None:
             target = self._default_target()
         elif not isinstance(target, Node):
             raise TypeError(f"get_grad: target must be a node, got {type(target).__name__}")
-        if self._grad_for is target and self._grad_stamp == target._stamp:
+        if self._grad_for is target._ref and self._grad_stamp == target._stamp:
             return self._grad  # type: ignore[return-value]
-        needs = target._grad_needs()
-        if self in needs:
-            _reverse_sweep(target, needs, target._needs_grad[2])  # type: ignore[index]
-        else:
-            if self not in set(target.ancestors()):
-                raise ValueError(f"{_describe(self)} does not feed {_describe(target)}")
-            _reverse_sweep(target, _needs_including(target, self))
+        _refresh(target)
+        plan = target.gradient_plan()
+        if self is not target and self not in plan.needs:
+            if self not in set(plan.order):
+                raise ValueError(f"{describe(self)} does not feed {describe(target)}")
+            sources = [node for node in plan.order if node in plan.needs and not node.parents]
+            plan = Plan(target, plan.order, [*sources, self])
+        _reverse_sweep(target, plan)
         return self._grad  # type: ignore[return-value]
 
     def backward(self) -> None:
-        """Eagerly compute the gradient of this node with respect to every ancestor fed
-        by a trainable Variable and store it in each ancestor's ``.grad``.
+        """Bring the graph up to date, then compute the gradient of this node with
+        respect to every ancestor fed by a trainable Variable and store it in each
+        ancestor's ``.grad``.
 
         Gradients are a cache, not an accumulator: calling ``backward()`` twice gives
         the same values.
         """
-        needs = self._grad_needs()
-        _reverse_sweep(self, needs, self._needs_grad[2])  # type: ignore[index]
+        _refresh(self)
+        _reverse_sweep(self, self.gradient_plan())
 
-    def _grad_needs(self) -> set[Node]:
-        """The ancestors of self that lie on a path from a trainable Variable."""
-        cached = self._needs_grad
-        if cached is not None and cached[0] == _trainable_version[0]:
+    def store_gradients(self, grads: Mapping[Node, Value]) -> None:
+        """Record gradients computed elsewhere (a compiled program) as d(self)/d(node) at
+        the current point, readable through ``node.grad`` and ``node.get_grad(self)``.
+        Gradients cached for this target before are dropped (they belong to another point)."""
+        self._stamp += 1
+        stamp, ref, point = self._stamp, self._ref, _root(self).point
+        for node, grad in grads.items():
+            node._grad = grad
+            node._grad_for = ref
+            node._grad_stamp = stamp
+            node._grad_point = point
+
+    def gradient_plan(self) -> Plan:
+        """The plan of this target's sweep (:class:`graphdl.core.plan.Plan`), every
+        trainable Variable upstream a source. Cached: the same object is returned until a
+        ``trainable`` flag in the graph changes."""
+        flags = _root(self).flags
+        cached = self._plan
+        if cached is not None and cached[0] == flags:
             return cached[1]
-        needs: set[Node] = set()
-        for node in self.ancestors():
-            if node.parents:
-                if any(parent in needs for parent in node.parents):
-                    needs.add(node)
-            elif getattr(node, "trainable", False):
-                needs.add(node)
-        self._needs_grad = (_trainable_version[0], needs, _sweep_plan(self, needs))
-        return needs
+        order = self.upstream()
+        sources = [node for node in _chain(order, (self,)) if not node.parents and getattr(node, "trainable", False)]
+        plan = Plan(self, order, sources)
+        self._plan = (flags, plan)
+        return plan
 
     # -------------------------------------------------------------------- sugar
     def __add__(self, other: Any) -> Node:
@@ -403,25 +599,11 @@ class Node:
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name!r} value={_short(self._value)} grad={_short(self.grad)}>"
 
-    def _repr_svg_(self) -> str | None:
-        """Jupyter display: the graph upstream of this node as SVG (see ``graphdl.viz``)."""
-        from graphdl.viz.render import notebook_svg
-
-        return notebook_svg(self)
-
 
 def _binary(op: type, left: Any, right: Any) -> Any:
     if not isinstance(left, (Node, numbers.Real)) or not isinstance(right, (Node, numbers.Real)):
         return NotImplemented
     return op([left, right])
-
-
-def _short(value: Value | None) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, _ndarray):
-        return f"array(mean={value.mean():.4g}, n={value.size})"
-    return f"{value:.6g}"
 
 
 class Variable(Node):
@@ -452,6 +634,13 @@ class Variable(Node):
             self._value = check_value(self, value)
 
     @property
+    def role(self) -> str:  # type: ignore[override]
+        """``"constant"``, ``"parameter"`` (trainable) or ``"input"`` (data)."""
+        if self.constant:
+            return "constant"
+        return "parameter" if self._trainable else "input"
+
+    @property
     def trainable(self) -> bool:
         """Whether optimisers update this Variable and gradients flow to it."""
         return self._trainable
@@ -459,7 +648,7 @@ class Variable(Node):
     @trainable.setter
     def trainable(self, flag: bool) -> None:
         self._trainable = bool(flag)
-        _trainable_version[0] += 1
+        _root(self).flags = next(_versions)
 
     @property
     def value(self) -> Value | None:
@@ -473,16 +662,24 @@ class Variable(Node):
     def set_value(self, value: Any) -> None:
         """Set the value (a real number or a 1-D array of them, finite).
 
-        Invalidates the cached values of every descendant and every gradient taken
-        for a target downstream, so nothing stale can be read afterwards.
+        Starts a new point: ends a pending optimiser step of this graph, then invalidates
+        the cached values of every descendant and every gradient taken for a target
+        downstream, so nothing stale can be read afterwards.
         """
         value = check_value(self, value)
-        _flush_pending_updates()
+        _new_point(self)
         self._value = value
+        self._invalidate_downstream()
+
+    def unset(self) -> None:
+        """Drop the value (as if never set) and invalidate everything downstream."""
+        _new_point(self)
+        self._value = None
         self._invalidate_downstream()
 
     def forward(self) -> Value:
         """Return the value; raise :class:`UnsetValueError` when it was never set."""
+        _refresh(self)
         value = self._value
         if value is None:
             raise UnsetValueError(f"Variable {self.name!r} has no value: call {self.name}.set_value(...) first")
@@ -491,12 +688,11 @@ class Variable(Node):
     def update(self, lr: float) -> None:
         """One gradient-descent step: ``value -= lr * grad``.
 
-        Changes this parameter's value and nothing else: the values and gradients of
-        the current point stay as they were, so every parameter of one step can be
-        updated with gradients taken at the same point.
+        Changes this parameter's value at once; the values and gradients of the current
+        point stay readable until the graph is next brought up to date, so every
+        parameter of one step is updated with gradients taken at the same point.
         """
-        target = self._grad_for
-        grad = self._grad if target is not None and self._grad_stamp == target._stamp else None
+        grad = self.grad
         if grad is None:
             raise ValueError(
                 f"Variable {self.name!r} has no gradient at the current point: call get_grad() or backward() first"
@@ -505,55 +701,14 @@ class Variable(Node):
 
     def assign(self, value: Any) -> None:
         """Replace the value as an optimiser step does: like :meth:`update`, the cached
-        values and gradients of the current point stay until the next ``set_value`` or
-        ``clear()``."""
+        values and gradients of the current point stay readable until the graph is next
+        brought up to date."""
         value = check_value(self, value)
-        if self not in _point_values and self._value is not None:
-            _point_values[self] = self._value
         self._value = value
-        _pending_updates[self] = None
-
-
-# The last flush's work list: (structure version, the updated Variables, weak references
-# to every node downstream of them). Training loops update the same Variables every step.
-# It holds those few Variables (leaves: no parents, so no graph) until the next flush.
-_last_flush: list[Any] = [None]
-
-
-def _flush_pending_updates() -> None:
-    """Invalidate what the optimiser's updates made stale, visiting each node downstream
-    of the updated Variables once (a stamp only has to change, not count)."""
-    pending = _pending_updates
-    if not pending:
-        return
-    _point_values.clear()
-    if len(pending) == 1:
-        pending.popitem()[0]._invalidate_downstream()
-        return
-    cached = _last_flush[0]
-    updated = tuple(pending)
-    if cached is not None and cached[0] == _structure[0] and cached[1] == updated:  # identity comparison
-        refs = cached[2]
-    else:
-        refs = []
-        seen: set[Node] = set(pending)
-        stack: list[Node] = list(pending)
-        while stack:
-            for ref in stack.pop()._children:
-                child = ref()
-                if child is not None and child not in seen:
-                    seen.add(child)
-                    refs.append(ref)
-                    stack.append(child)
-        _last_flush[0] = (_structure[0], updated, refs)
-    for variable in pending:
-        variable._stamp += 1
-    for ref in refs:
-        node = ref()
-        if node is not None:
-            node._value = None
-            node._stamp += 1
-    pending.clear()
+        component = self._component
+        if component.merged_into is not None:
+            component = _root(self)
+        component.pending[self._ref] = None
 
 
 class Operator(Node):
@@ -567,8 +722,17 @@ class Operator(Node):
       primitives of the backend ``F`` so one formula serves floats, batches and the
       compiler;
     * ``derivative(self, F, index, out, *args)``: the partial derivative of the output
-      with respect to argument ``index`` (``out`` is the forward value). Every operator
-      works sample by sample, so its vector-Jacobian product is ``grad * derivative``.
+      with respect to argument ``index`` (``out`` is the forward value). An operator that
+      works sample by sample needs nothing more: its vector-Jacobian product is
+      ``grad * derivative``.
+
+    Optional hooks:
+
+    * ``checked_arguments`` and ``check_argument(index, value)``: argument positions
+      whose incoming values are validated before the formula runs (a loss's label);
+    * ``reduces_batch = True`` and ``vjp(F, index, grad, out, *args)``: an operator whose
+      output for one sample depends on the other samples (batch statistics) overrides
+      the vector-Jacobian product and receives the whole batch.
 
     Options (such as ``negative_slope``) are listed in ``options`` so the renderer,
     the serialiser and the compiler can read them.
@@ -578,6 +742,11 @@ class Operator(Node):
     arity: int | tuple[int, int | None] = 1
     symbol = "?"
     options: tuple[str, ...] = ()
+    role = "operator"
+    #: Argument positions validated by :meth:`check_argument` before the formula runs.
+    checked_arguments: tuple[int, ...] = ()
+    #: True when the output for one sample depends on other samples of the batch.
+    reduces_batch = False
 
     def __init__(self, parents: Sequence[Any], *, name: str | None = None) -> None:
         kind = type(self).__name__
@@ -587,10 +756,13 @@ class Operator(Node):
         nodes = tuple(as_node(parent, kind) for parent in parents)
         super().__init__(name)
         self.parents = nodes
-        me = weakref.ref(self)
+        self._component = _join(nodes)
+        me = self._ref
         for parent in nodes:
-            parent._children.append(me)
-        _structure[0] += 1
+            children = parent._children
+            children.append(me)
+            if len(children) > 16 and len(children) & (len(children) - 1) == 0:  # at 32, 64, ...: drop dead ones
+                parent._children = [ref for ref in children if ref() is not None]
 
     @classmethod
     def check_arity(cls, count: int) -> None:
@@ -614,67 +786,81 @@ class Operator(Node):
         """d(output)/d(args[index]), given the output ``out``."""
         raise NotImplementedError
 
+    def vjp(self, F: Any, index: int, grad: Any, out: Any, *args: Any) -> Any:
+        """The vector-Jacobian product for argument ``index``: what ``grad`` (the gradient
+        of the target w.r.t. this output) contributes to that argument's gradient."""
+        return grad * self.derivative(F, index, out, *args)
+
+    vjp.is_default_vjp = True  # type: ignore[attr-defined]
+
+    def check_argument(self, index: int, value: Any) -> None:
+        """Validate the value arriving at argument ``index`` (one of ``checked_arguments``);
+        raise ``ValueError`` naming this node and the first bad value."""
+
     @property
     def value(self) -> Value:
-        """The value, recomputed from the parents when it is not cached."""
+        """The value, computed (at the current values) when it is not cached."""
         value = self._value
         if value is None:
-            value = _compute_missing(self)
+            value = self.forward()
         return value
 
     def forward(self) -> Value:
-        """Compute every ancestor without a cached value, then return this value."""
+        """Bring the graph up to date, compute every ancestor without a cached value,
+        then return this value."""
+        component = self._component
+        if component.merged_into is not None or component.pending:
+            _refresh(self)
         value = self._value
         if value is not None:
             return value
-        order = self._ancestors
+        order = self._upstream
         if order is None:
-            order = self.ancestors()
-        scalar = SCALAR
-        anomaly = _anomaly_state["enabled"]
+            order = self.upstream()
+        check = anomaly_active()
         with _errstate(all="ignore"):
             for node in order:
                 if node._value is None and node.parents:
-                    # Inlined _evaluate for the common case, every argument a float.
-                    args = [parent._value for parent in node.parents]
-                    for arg in args:
-                        if arg.__class__ is not float:
-                            _evaluate(node)
-                            break
-                    else:
-                        try:
-                            node._value = value = node.formula(scalar, *args)
-                        except ZeroDivisionError:
-                            _evaluate(node)
-                            continue
-                        if anomaly:
-                            _check_finite(node, value, "value", args)
-        return self._value  # type: ignore[return-value]
+                    evaluate(node, check)
+            return evaluate(self, check)
 
     def option_values(self) -> dict[str, Any]:
         """The operator's options, e.g. ``{"negative_slope": 0.1}``."""
         return {option: getattr(self, option) for option in self.options}
 
 
-def _compute_missing(node: Node) -> Value:
-    """Evaluate just the ancestors of ``node`` that have no cached value."""
-    order: list[Node] = []
-    seen = {node}
-    stack = [(node, iter(node.parents))]
-    while stack:
-        current, pending = stack[-1]
-        for parent in pending:
-            if parent._value is None and parent.parents and parent not in seen:
-                seen.add(parent)
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:
-            stack.pop()
-            order.append(current)
-    with _errstate(all="ignore"):
-        for current in order:
-            _evaluate(current)
-    return node._value  # type: ignore[return-value]
+# ------------------------------------------------------------------ interpreter
+def evaluate(op: Operator, check: bool = False) -> Value:
+    """Compute ``op``'s value from its parents' cached values, store and return it.
+
+    The backend is the float one when every argument is a float, numpy when one is a
+    batch. Python floats raise where IEEE arithmetic gives ±inf or NaN (``1.0 / 0.0``):
+    such a call is redone on one-element arrays, as numpy computes it. ``check`` is
+    anomaly mode: a value that is not finite raises :class:`AnomalyError`.
+    """
+    args = [parent._value for parent in op.parents]
+    backend = SCALAR
+    for arg in args:
+        if arg.__class__ is not float:
+            backend = _backend_for(op, args)
+            break
+    if op.checked_arguments:
+        for index in op.checked_arguments:
+            op.check_argument(index, args[index])
+    try:
+        value = op.formula(backend, *args)
+    except ZeroDivisionError:
+        value = _as_numpy_does(op.formula, *args)
+    if check:
+        _check_finite(op, value, "value", args)
+    op._value = value
+    return value
+
+
+def _as_numpy_does(function: Any, *args: Any) -> float:
+    """``function(ARRAY, *args)`` on one-element arrays (floats wrapped), as a float."""
+    result = function(ARRAY, *[np.array([arg]) if arg.__class__ is float else arg for arg in args])
+    return float(np.asarray(result).reshape(-1)[0])
 
 
 def _backend_for(op: Node, args: list[Any]) -> Any:
@@ -695,54 +881,19 @@ def _backend_for(op: Node, args: list[Any]) -> Any:
 def _raise_batch_mismatch(op: Node) -> None:
     sizes = [
         f"{node.name!r} has {node._value.size}"
-        for node in op.ancestors()
+        for node in op.upstream()
         if not node.parents and isinstance(node._value, _ndarray)
     ]
-    raise ValueError(f"{_describe(op)}: inputs have different batch sizes ({', '.join(sizes)} samples)")
+    raise ValueError(f"{describe(op)}: inputs have different batch sizes ({', '.join(sizes)} samples)")
 
 
 def _raise_unset(op: Node) -> None:
-    for node in op.ancestors():
+    for node in op.upstream():
         if not node.parents and node._value is None:
             raise UnsetValueError(
-                f"Variable {node.name!r} has no value (needed by {_describe(op)}): "
-                f"call {node.name}.set_value(...) first"
+                f"Variable {node.name!r} has no value (needed by {describe(op)}): call {node.name}.set_value(...) first"
             )
-    raise UnsetValueError(f"{_describe(op)}: a parent has no value")
-
-
-def _as_batch_of_one(args: Sequence[Any]) -> list[Any]:
-    return [np.array([arg]) if isinstance(arg, float) else arg for arg in args]
-
-
-def _evaluate(op: Any) -> None:
-    args = [parent._value for parent in op.parents]
-    backend = SCALAR
-    for arg in args:
-        if arg.__class__ is not float:
-            backend = _backend_for(op, args)
-            break
-    try:
-        value = op.formula(backend, *args)
-    except ZeroDivisionError:
-        # Python floats raise where IEEE arithmetic gives ±inf/NaN: redo it as numpy does.
-        value = float(op.formula(ARRAY, *_as_batch_of_one(args))[0])
-    if _anomaly_state["enabled"]:
-        _check_finite(op, value, "value", args)
-    op._value = value
-
-
-def _derivative(op: Any, index: int, out: Any, args: list[Any]) -> Any:
-    backend = SCALAR
-    for arg in args:
-        if arg.__class__ is _ndarray:
-            backend = ARRAY
-            break
-    try:
-        return op.derivative(backend, index, out, *args)
-    except ZeroDivisionError:
-        result = op.derivative(ARRAY, index, np.array([out]), *_as_batch_of_one(args))
-        return float(np.asarray(result)[0])
+    raise UnsetValueError(f"{describe(op)}: a parent has no value")
 
 
 def _check_finite(node: Node, value: Any, what: str, args: list[Any] | None = None) -> None:
@@ -752,115 +903,57 @@ def _check_finite(node: Node, value: Any, what: str, args: list[Any] | None = No
         if args is not None:
             inputs = ", ".join(f"{parent.name}={_short(arg)}" for parent, arg in zip(node.parents, args))
             detail = f" from inputs {inputs}"
-        raise AnomalyError(f"{_describe(node)}: {what} is not finite ({_short(value)}){detail}")
+        raise AnomalyError(f"{describe(node)}: {what} is not finite ({_short(value)}){detail}")
 
 
-def _needs_including(target: Node, extra: Node) -> set[Node]:
-    needs = set(target._grad_needs())
-    needs.add(extra)
-    for node in target.ancestors():
-        if node.parents and any(parent in needs for parent in node.parents):
-            needs.add(node)
-    return needs
-
-
-def _sweep_plan(target: Node, needs: set[Node]) -> list[tuple[Node, tuple[tuple[int, Node], ...]]]:
-    """The reverse sweep's work list: every node that receives a gradient (the target
-    and the nodes in ``needs``) in reverse topological order, each with the
-    ``(argument index, parent)`` pairs whose gradients it contributes to."""
-    plan = []
-    for node in reversed(target.ancestors()):
-        if node is target or node in needs:
-            plan.append((node, tuple((index, parent) for index, parent in enumerate(node.parents) if parent in needs)))
-    return plan
-
-
-def _reverse_sweep(target: Node, needs: set[Node], plan: list | None = None) -> None:
-    """Reverse-mode sweep from ``target``: store d(target)/d(node) on every node in
-    ``needs``. For a batch the seed is 1/N per sample (the gradient of the mean)."""
-    if _point_values:
-        _reverse_sweep_at_point(target, needs)
-        return
+def _reverse_sweep(target: Node, plan: Plan) -> None:
+    """Reverse-mode sweep from ``target`` (already up to date): store d(target)/d(node)
+    on the target and every node of ``plan.needs``. For a batch the seed is 1/N per
+    sample (the gradient of the mean); a scalar node feeding a batch sums its paths over
+    the samples. One sweep for floats and batches: the batch-only work is skipped when
+    the target's value is a float (then every value upstream is a float too)."""
     out = target.forward()
-    if plan is None:
-        plan = _sweep_plan(target, needs)
     stamp = target._stamp
-    check = _anomaly_state["enabled"]
-    if out.__class__ is float and not check:
-        # One sample: every value upstream of a float target is a float too.
-        _scalar_sweep(target, plan, stamp)
-        return
-    seed: Any = np.full(out.shape, 1.0 / out.size) if out.__class__ is _ndarray else 1.0
-    pending: dict[Node, Any] = {target: seed}
+    ref = target._ref
+    point = _root(target).point
+    check = anomaly_active()
+    batch = out.__class__ is _ndarray
+    pending: dict[Node, Any] = {target: np.full(out.shape, 1.0 / out.size) if batch else 1.0}
+    pop, get = pending.pop, pending.get
+    backend = SCALAR
     with _errstate(all="ignore"):
-        for node, wanted in plan:
-            grad = pending.pop(node, None)
+        for node, wanted, custom in _chain(((target, *plan.head),), plan.steps):
+            grad = pop(node, None)
             if grad is None:
                 continue
             value = node._value
-            if grad.__class__ is _ndarray and value.__class__ is not _ndarray:
+            if batch and grad.__class__ is _ndarray and value.__class__ is not _ndarray:
                 grad = float(grad.sum())  # a scalar feeding a batch: sum over samples
             if check:
                 _check_finite(node, grad, "gradient")
             node._grad = grad
-            node._grad_for = target
+            node._grad_for = ref
             node._grad_stamp = stamp
+            node._grad_point = point
             if not wanted:
                 continue
             args = [parent._value for parent in node.parents]
+            if batch:
+                backend = ARRAY if any(arg.__class__ is _ndarray for arg in args) else SCALAR
             for index, parent in wanted:
-                contribution = grad * _derivative(node, index, value, args)
-                if contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
+                if custom:
+                    contribution = node.vjp(backend, index, grad, value, *args)
+                else:
+                    try:
+                        contribution = grad * node.derivative(backend, index, value, *args)
+                    except ZeroDivisionError:
+                        contribution = grad * _as_numpy_does(node.derivative, index, value, *args)
+                if batch and contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
                     # A scalar feeding a batch: sum this path over the samples now. Adding
                     # it to another path's scalar first would broadcast that scalar N times.
                     contribution = float(contribution.sum())
-                previous = pending.get(parent)
-                pending[parent] = contribution if previous is None else previous + contribution
-
-
-def _scalar_sweep(target: Node, plan: list, stamp: int) -> None:
-    """The reverse sweep for Python floats: the same products and sums as the general
-    sweep, without the per-node checks that only batches need."""
-    pending: dict[Node, Any] = {target: 1.0}
-    pop = pending.pop
-    get = pending.get
-    with _errstate(all="ignore"):
-        for node, wanted in plan:
-            grad = pop(node, None)
-            if grad is None:
-                continue
-            node._grad = grad
-            node._grad_for = target
-            node._grad_stamp = stamp
-            if not wanted:
-                continue
-            value = node._value
-            args = [parent._value for parent in node.parents]
-            derivative = node.derivative
-            for index, parent in wanted:
-                try:
-                    contribution = grad * derivative(SCALAR, index, value, *args)
-                except ZeroDivisionError:
-                    contribution = grad * _derivative(node, index, value, args)
                 previous = get(parent)
                 pending[parent] = contribution if previous is None else previous + contribution
-
-
-def _reverse_sweep_at_point(target: Node, needs: set[Node]) -> None:
-    """A sweep requested after ``update``/``assign`` and before the next ``set_value``
-    or ``clear()``: run it with the updated Variables back at their values of the
-    current point, so it neither mixes two points nor overwrites the step's gradients."""
-    saved = list(_point_values.items())
-    updated = [(variable, variable._value) for variable, _ in saved]
-    _point_values.clear()
-    for variable, value in saved:
-        variable._value = value
-    try:
-        _reverse_sweep(target, needs)
-    finally:
-        for variable, value in updated:
-            variable._value = value
-        _point_values.update(saved)
 
 
 # The operator classes are needed by the sugar above; they import this module.

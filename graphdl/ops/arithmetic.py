@@ -97,9 +97,13 @@ class Pow(Operator):
         return F.pow(base, exponent)
 
     def derivative(self, F, index, out, base, exponent):
+        # Where the formula's product is 0 * inf but the limit is 0, say 0 (as PyTorch does):
+        # d/dbase at exponent 0 (base ** 0 is constant), d/dexponent at base 0 with
+        # exponent >= 0 (0 ** y is 0 or 1 there, log(0) is -inf). Nothing else changes.
         if index == 0:
-            return exponent * F.pow(base, exponent - 1.0)
-        return out * F.log(base)
+            return F.where(exponent == 0.0, 0.0, exponent * F.pow(base, exponent - 1.0))
+        slope = out * F.log(base)
+        return F.where(base == 0.0, F.where(exponent >= 0.0, 0.0, slope), slope)
 
 
 class Exp(Operator):

@@ -11,9 +11,10 @@ from graphdl.core.node import Operator
 
 
 class Loss(Operator):
-    """Marker base class: the renderer colours loss nodes differently."""
+    """Base class of the losses: their ``role`` is ``"loss"`` (the renderer colours them)."""
 
     __slots__ = ()
+    role = "loss"
 
 
 class ValueLoss(Loss):

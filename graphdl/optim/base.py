@@ -157,8 +157,7 @@ class Optimizer:
         Gradients in graphdl are caches taken at a point, not accumulators, so this is
         only needed to make sure a stale gradient is never stepped on."""
         for param in self.params:
-            param._grad = None
-            param._grad_for = None
+            param.drop_grad()
 
     # --------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class TrainingDiverged(FloatingPointError):
 
 def _first_non_finite(target: Node) -> Node | None:
     for node in target.ancestors():
-        value = node._value
+        value = node.cached_value
         if value is None:
             continue
         finite = math.isfinite(value) if isinstance(value, float) else bool(np.isfinite(value).all())

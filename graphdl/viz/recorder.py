@@ -104,7 +104,7 @@ class TrainingRecorder:
 
     def snapshot(self, step: int) -> Snapshot:
         """Evaluate every node upstream of the output over the grid now and store it."""
-        saved = self.input._value
+        saved = self.input.cached_value
         try:
             self.input.set_value(self.grid)
             self.output.forward()
@@ -123,8 +123,7 @@ class TrainingRecorder:
         if saved is not None:
             self.input.set_value(saved)
         else:  # it had no value: leave it unset, with nothing computed from the grid behind
-            self.input._value = None
-            self.input._invalidate_downstream()
+            self.input.unset()
 
     # -------------------------------------------------------------------- reading
     def series(self, name: str) -> np.ndarray:

@@ -63,7 +63,7 @@ def kind_text(node: Node) -> str:
 
 def value_text(node: Node) -> str:
     """``value …`` for a label (cached values only: drawing never computes)."""
-    return format_value(node._value)
+    return format_value(node.cached_value)
 
 
 def grad_text(node: Node) -> str | None:
@@ -77,12 +77,12 @@ def is_dead(node: Node) -> bool:
     (a dead ReLU): no gradient can pass through it. Uses the operator's own derivative."""
     if not isinstance(node, Operator) or type(node).__module__ != "graphdl.ops.activations":
         return False
-    if len(node.parents) != 1 or node._value is None or node.parents[0]._value is None:
+    if len(node.parents) != 1 or node.cached_value is None or node.parents[0].cached_value is None:
         return False
     from graphdl.core.backend import ARRAY
 
-    arg = np.atleast_1d(np.asarray(node.parents[0]._value, dtype=float))
-    out = np.atleast_1d(np.asarray(node._value, dtype=float))
+    arg = np.atleast_1d(np.asarray(node.parents[0].cached_value, dtype=float))
+    out = np.atleast_1d(np.asarray(node.cached_value, dtype=float))
     with np.errstate(all="ignore"):
         local = np.broadcast_to(np.asarray(node.derivative(ARRAY, 0, out, arg), dtype=float), arg.shape)
     return bool(np.all(local == 0.0))

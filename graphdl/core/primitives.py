@@ -1,0 +1,111 @@
+"""The primitive table: every function an operator formula may call through its backend ``F``.
+
+One entry per primitive, holding its float version (one sample) and its numpy version (a
+batch) side by side. Everything that runs formulas is built from this table: the scalar
+and array backends of the interpreter (:mod:`graphdl.core.backend`), the symbolic backend
+that turns formulas into source text, and the namespaces the compiled program runs in.
+A new primitive is one entry here; a new operator that uses existing primitives needs none.
+
+Float versions of transcendental functions call the same numpy ufunc as the array version
+(numpy's SIMD kernels can differ from :mod:`math` in the last bit), so one sample and a
+batch of one give bit-identical results. Selections (``where``, ``sign``, ``clip``) use
+plain Python conditionals on floats: exact, and twenty times cheaper than a ufunc call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_float = float
+_np_exp, _np_expm1, _np_log, _np_log1p = np.exp, np.expm1, np.log, np.log1p
+_np_tanh, _np_power = np.tanh, np.power
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One primitive: its name (the attribute of ``F`` and the name in compiled code),
+    its number of arguments, a float version and a numpy version."""
+
+    name: str
+    arity: int
+    scalar: Callable[..., Any]
+    array: Callable[..., Any]
+    doc: str
+
+
+def _scalar_exp(x):
+    return _float(_np_exp(x))
+
+
+def _scalar_expm1(x):
+    return _float(_np_expm1(x))
+
+
+def _scalar_log(x):
+    return _float(_np_log(x))
+
+
+def _scalar_log1p(x):
+    return _float(_np_log1p(x))
+
+
+def _scalar_tanh(x):
+    return _float(_np_tanh(x))
+
+
+def _scalar_pow(base, exponent):
+    return _float(_np_power(base, exponent))
+
+
+def _scalar_abs(x):
+    return abs(x)
+
+
+def _scalar_where(condition, if_true, if_false):
+    return if_true if condition else if_false
+
+
+def _scalar_sign(x):
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    return x * 0.0  # 0.0 for zero, NaN for NaN, as numpy.sign
+
+
+def _scalar_batch_mean(x):
+    return x  # one sample is its own batch
+
+
+def _array_batch_mean(x):
+    return np.broadcast_to(np.mean(x), np.shape(x))
+
+
+def _scalar_clip(x, low, high):
+    if x < low:
+        return low
+    if x > high:
+        return high
+    return x
+
+
+PRIMITIVES: dict[str, Primitive] = {
+    primitive.name: primitive
+    for primitive in (
+        Primitive("exp", 1, _scalar_exp, np.exp, "e ** x (overflow gives inf)"),
+        Primitive("expm1", 1, _scalar_expm1, np.expm1, "e ** x - 1, exact near 0"),
+        Primitive("log", 1, _scalar_log, np.log, "natural logarithm (NaN below 0, -inf at 0)"),
+        Primitive("log1p", 1, _scalar_log1p, np.log1p, "log(1 + x), exact near 0"),
+        Primitive("tanh", 1, _scalar_tanh, np.tanh, "hyperbolic tangent"),
+        Primitive("pow", 2, _scalar_pow, np.power, "base ** exponent, IEEE rules (0 ** -1 is inf)"),
+        Primitive("abs", 1, _scalar_abs, np.abs, "|x|"),
+        Primitive("where", 3, _scalar_where, np.where, "if_true where condition holds, else if_false"),
+        Primitive("sign", 1, _scalar_sign, np.sign, "-1, 0 or 1 (NaN for NaN)"),
+        Primitive("clip", 3, _scalar_clip, np.clip, "x limited to [low, high]"),
+        Primitive("batch_mean", 1, _scalar_batch_mean, _array_batch_mean, "the mean over the batch, per sample"),
+    )
+}

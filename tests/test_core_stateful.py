@@ -1,0 +1,211 @@
+"""Stateful property test of the caching rules: random sequences of set_value, forward,
+backward, get_grad, .value, update, clear and new graphs built on the same Variables,
+on two independent graphs interleaved, checked step by step against a model that
+recomputes every number from scratch (a fresh graph at the values the rules say).
+
+The rules (see the README's "update and clear"): ``set_value`` starts a new point;
+``update`` changes the value at once while the step's cached values and gradients stay
+readable; ``forward``, ``backward``, ``clear`` and any computation of something not
+cached bring the graph up to date first; nothing ever mixes two points.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from graphdl import LeakyRelu, Variable
+
+NAMES = ("a", "b", "c")
+
+
+def _template_0(a, b, c):
+    return (a * b + c).tanh()
+
+
+def _template_1(a, b, c):
+    return a.exp() * a + b * c  # the expression of issue 10's first case, plus b, c
+
+
+def _template_2(a, b, c):
+    return (a - b) ** 2 + c * a
+
+
+def _template_3(a, b, c):
+    return (a * c).sigmoid() * b + a
+
+
+def _template_4(a, b, c):
+    return LeakyRelu([a + b]) * c - b
+
+
+TEMPLATES = (_template_0, _template_1, _template_2, _template_3, _template_4)
+
+
+@functools.lru_cache(maxsize=4096)
+def reference(template: int, values: tuple[float, ...]) -> tuple[float, list[float]]:
+    """The value and the gradients w.r.t. a, b, c on a graph built from scratch."""
+    variables = [Variable(value, name=name) for name, value in zip(NAMES, values)]
+    out = TEMPLATES[template](*variables)
+    out.backward()
+    return out.value, [variable.grad for variable in variables]
+
+
+def same(x: float, y: float) -> bool:
+    return x == y or (math.isnan(x) and math.isnan(y))
+
+
+@dataclass
+class Target:
+    node: object
+    template: int
+    value_at: tuple[float, ...] | None = None  # the point its cached value belongs to
+    grads_at: tuple[float, ...] | None = None  # the point its cached gradients belong to
+
+
+class World:
+    """One graph (three parameters and the targets built on them) and its model."""
+
+    def __init__(self, index: int, start: tuple[float, float, float]) -> None:
+        self.variables = [Variable(value, name=f"{name}{index}") for name, value in zip(NAMES, start)]
+        self.current = list(start)
+        self.pending = False  # an optimiser step is in progress
+        self.owner: list[Target | None] = [None, None, None]  # whose gradient each Variable holds
+        self.targets: list[Target] = []
+        self.build(index % len(TEMPLATES))
+
+    def build(self, template: int) -> None:
+        node = TEMPLATES[template](*self.variables)
+        self.targets.append(Target(node, template))
+
+    def point(self) -> tuple[float, ...]:
+        return tuple(self.current)
+
+    def bring_up_to_date(self) -> None:
+        if self.pending:
+            for target in self.targets:  # every target depends on every Variable
+                target.value_at = target.grads_at = None
+            self.pending = False
+
+    def sweep(self, target: Target) -> None:
+        self.bring_up_to_date()
+        target.value_at = target.grads_at = self.point()
+        self.owner = [target, target, target]
+
+
+class CoreRules(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.worlds = [World(0, (0.5, -0.3, 1.1)), World(1, (-0.8, 0.4, 0.9))]
+
+    def target_of(self, world: World, pick: int) -> Target:
+        return world.targets[pick % len(world.targets)]
+
+    @rule(w=st.integers(0, 1), i=st.integers(0, 2), value=st.floats(-2.0, 2.0))
+    def set_value(self, w: int, i: int, value: float) -> None:
+        world = self.worlds[w]
+        world.variables[i].set_value(value)
+        world.bring_up_to_date()
+        world.current[i] = value
+        for target in world.targets:
+            target.value_at = target.grads_at = None
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7))
+    def forward(self, w: int, pick: int) -> None:
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        got = target.node.forward()
+        world.bring_up_to_date()
+        if target.value_at is None:
+            target.value_at = world.point()
+        assert target.value_at == world.point()  # up to date: the cache is at the current values
+        assert same(got, reference(target.template, world.point())[0])
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7))
+    def read_value(self, w: int, pick: int) -> None:
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        got = target.node.value
+        if target.value_at is None:  # not cached: computed, after bringing the graph up to date
+            world.bring_up_to_date()
+            target.value_at = world.point()
+        assert same(got, reference(target.template, target.value_at)[0])
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7))
+    def backward(self, w: int, pick: int) -> None:
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        target.node.backward()
+        world.sweep(target)
+        expected = reference(target.template, world.point())[1]
+        assert all(same(v.grad, g) for v, g in zip(world.variables, expected))
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7), i=st.integers(0, 2))
+    def get_grad(self, w: int, pick: int, i: int) -> None:
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        got = world.variables[i].get_grad(target.node)
+        if not (world.owner[i] is target and target.grads_at is not None):
+            world.sweep(target)
+        assert same(got, reference(target.template, target.grads_at)[1][i])
+
+    @rule(w=st.integers(0, 1), i=st.integers(0, 2), lr=st.floats(0.01, 0.3))
+    def update(self, w: int, i: int, lr: float) -> None:
+        world = self.worlds[w]
+        variable = world.variables[i]
+        holder = world.owner[i]
+        if holder is None or holder.grads_at is None:
+            assert variable.grad is None
+            try:
+                variable.update(lr)
+            except ValueError as error:
+                assert "has no gradient at the current point" in str(error)
+            else:
+                raise AssertionError("update without a gradient must raise")
+            return
+        grad = reference(holder.template, holder.grads_at)[1][i]
+        variable.update(lr)
+        world.current[i] = world.current[i] - lr * grad
+        world.pending = True
+        assert same(variable.value, world.current[i])
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7))
+    def clear(self, w: int, pick: int) -> None:
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        target.node.clear()
+        world.bring_up_to_date()
+        target.value_at = target.grads_at = None
+        world.owner = [None, None, None]  # clear drops the gradients of every ancestor
+
+    @rule(w=st.integers(0, 1), template=st.integers(0, len(TEMPLATES) - 1))
+    def build_a_new_graph_on_the_same_variables(self, w: int, template: int) -> None:
+        world = self.worlds[w]
+        if len(world.targets) < 4:
+            world.build(template)
+
+    @invariant()
+    def cached_gradients_belong_to_one_point(self) -> None:
+        for world in self.worlds:
+            for i, variable in enumerate(world.variables):
+                holder = world.owner[i]
+                if holder is None or holder.grads_at is None:
+                    assert variable.grad is None
+                else:
+                    assert same(variable.grad, reference(holder.template, holder.grads_at)[1][i])
+                assert variable.value == world.current[i]
+
+
+TestCoreRules = CoreRules.TestCase
+TestCoreRules.settings = settings(
+    max_examples=300,
+    stateful_step_count=6,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
