@@ -39,7 +39,11 @@ class BatchMean(Operator):
     arity = (1, 3)
     symbol = "mean over batch"
     reduces_batch = True
-    checked_arguments = (2,)
+
+    @property
+    def checked_arguments(self) -> tuple[int, ...]:  # type: ignore[override]
+        """``use_batch`` (position 2) when given."""
+        return (2,) if len(self.parents) == 3 else ()
 
     @classmethod
     def check_arity(cls, count: int) -> None:
