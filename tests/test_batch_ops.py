@@ -112,9 +112,10 @@ def test_misuse_is_reported() -> None:
     x = gd.Variable(np.array([1.0, 2.0]), name="x")
     with pytest.raises(ValueError, match=r"BatchMean expects 1 parent \(x\) or 3 parents"):
         gd.BatchMean([x, 1.0])
-    node = gd.BatchMean([x, 0.0, 1.0], name="m")
+    use_batch = gd.Variable(0.5, name="use_batch", trainable=False)
+    node = gd.BatchMean([x, 0.0, use_batch], name="m")
     with pytest.raises(ValueError, match=r"BatchMean 'm': use_batch must be 0 or 1, got 0.5"):
-        node.check_argument(2, 0.5)
+        node.forward()
     with pytest.raises(ValueError, match="the same for every sample"):
         node.check_argument(2, np.array([1.0, 0.0]))
     with pytest.raises(TypeError, match="no per-sample derivative, use vjp"):
