@@ -95,9 +95,11 @@ def test_batch_of_one_is_a_clear_error(one_sample) -> None:
     mean = gd.BatchMean([x], name="m")
     with pytest.raises(ValueError, match=r"^BatchMean 'm': batch statistics need at least 2 samples per batch, got 1$"):
         mean.forward()
-    compiled = gd.compile(gd.Mul([mean, 2.0]), inputs=[x])
-    with pytest.raises(ValueError, match="batch statistics need at least 2 samples per batch, got 1"):
-        compiled.backward({x: one_sample})
+    w = gd.Variable(1.5, name="w")
+    compiled = gd.compile(gd.Mul([gd.BatchMean([x * w]), x]), inputs=[x])
+    for run in (compiled.forward, compiled.backward, lambda feed: compiled.sgd(feed, lr=0.1)):
+        with pytest.raises(ValueError, match="batch statistics need at least 2 samples per batch, got 1"):
+            run({x: one_sample})  # per-sample SGD is a batch of one at every step
 
 
 def test_estimate_form_serves_one_sample_and_passes_no_gradient_to_x() -> None:
