@@ -1,8 +1,8 @@
 """The "improving the network" ablation: MSE → BCE, Sigmoid → LeakyReLU(0.02), SGD → Adam, + LayerNorm.
 
 Repeats the chapter "improving the network" of the tutorial *PyTorch tutorial and
-applications: GAN programming (3), improving the network and summary*
-(pytorch使用教程及应用-GANS编程(3)-改良神经网络及小结). It improves an MNIST classifier
+applications — GAN programming (3): improving the network, and a summary*
+(pytorch使用教程及应用-GANS编程(3)-改良神经网络及小结; see docs/sources.md). It improves an MNIST classifier
 (784-200-10, Sigmoid after both layers, mean squared error against one-hot targets, SGD with
 lr 0.01, one image per step, 3 epochs) one change at a time:
 
