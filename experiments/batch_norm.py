@@ -1,9 +1,8 @@
 """Batch normalisation: the same classifier with and without BatchNorm, from the same weights.
 
 The phone-price chapter of the tutorial *Deep-learning basics, part 2* (深度學習基礎—2; see
-docs/sources.md)
-adds batch normalisation "to control the distribution of the data and speed up
-convergence" and lists it among the ways to improve its classifier: three Linear layers
+docs/sources.md) adds batch normalisation "to control the distribution of the data and speed
+up convergence" and lists it among the ways to improve its classifier: three Linear layers
 (20-128-256-4) with Sigmoid after the hidden ones, cross-entropy, SGD with lr 1e-3,
 batches of 8, 50 epochs, raw (unstandardised) features in its first run.
 
