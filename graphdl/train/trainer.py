@@ -66,6 +66,10 @@ class Trainer:
     Data: ``X`` of shape (N, n_inputs) — column i feeds ``model.inputs[i]`` — and ``y``
     of shape (N,) (one label Variable) or (N, n_labels). Each batch is set as 1-D arrays
     on the input Variables, so the gradients are those of the batch mean loss.
+
+    Modes: training steps run the model in training mode (dropout masks drawn, BatchNorm on
+    the batch's statistics, its running estimates updated after every step); ``evaluate``
+    and ``predict`` in evaluation mode (dropout off, BatchNorm on the running estimates).
     """
 
     def __init__(
