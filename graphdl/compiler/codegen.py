@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphdl.compiler.symbolic import CALLABLE, SYMBOLIC, Expr, binary, call, literal, spilling
+from graphdl.compiler.symbolic import CALLABLE, SYMBOLIC, Expr, binary, call, lift, literal, spilling
 from graphdl.core.node import Node, Variable
 from graphdl.core.plan import Plan, reached_from
 from graphdl.core.primitives import PRIMITIVES
@@ -259,7 +259,7 @@ def emit_backward(out: Layout, temporaries: _Temporaries) -> list[str]:
             own = Expr(grad)
             for index, parent in wanted:
                 if custom:
-                    product = node.vjp(SYMBOLIC, index, own, out.symbol[node], *args)
+                    product = lift(node.vjp(SYMBOLIC, index, own, out.symbol[node], *args))
                 else:
                     product = binary("*", own, node.derivative(SYMBOLIC, index, out.symbol[node], *args))
                 contributions.setdefault(parent, []).append((product, node in out.varies))

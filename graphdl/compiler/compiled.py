@@ -28,7 +28,6 @@ _errstate = np.errstate
 _ARITHMETIC_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 _serial = itertools.count(1)
 _KEEP_FLOATS = 8_000_000  # keep at most 64 MB of a batch's arrays between calls
-_NUMPY_BACKED = ("exp", "expm1", "log", "log1p", "tanh", "pow")
 
 
 def _same(value: Any) -> Any:
@@ -167,9 +166,6 @@ class CompiledGraph:
         self._array_forward, self._array_backward = array["forward"], array["backward"]
         self._leaves = program.leaves
         self._argument_checks = program.argument_checks
-        # Python float arithmetic never consults numpy's error state; only the numpy-backed
-        # primitives do, so a program without them skips np.errstate for one sample.
-        self._scalar_quiet = any(f"{name}(" in program.source for name in _NUMPY_BACKED)
         self._sgd = None
         self._checked: tuple[Program, dict[str, Any], dict[str, Any]] | None = None
 
@@ -324,12 +320,13 @@ class CompiledGraph:
         checked = self._namespaces()
         if checked is not None:
             scalar_forward, array_forward = checked[0]["forward"], checked[1]["forward"]
-        with _errstate(all="ignore"):
-            if size is None:
-                try:
-                    return scalar_forward(*arguments)
-                except _ARITHMETIC_ERRORS:
+        if size is None:  # float arithmetic and the float primitives never emit numpy warnings
+            try:
+                return scalar_forward(*arguments)
+            except _ARITHMETIC_ERRORS:
+                with _errstate(all="ignore"):
                     return _to_float(array_forward(*_as_arrays(arguments)))
+        with _errstate(all="ignore"):
             try:
                 out = array_forward(*arguments)
             except _ARITHMETIC_ERRORS:
@@ -347,32 +344,25 @@ class CompiledGraph:
         checked = self._namespaces()
         if checked is not None:
             scalar_backward, array_backward = checked[0]["backward"], checked[1]["backward"]
-        elif size is None and not self._scalar_quiet:
+        if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 out, grads, _ = scalar_backward(1.0, *arguments)
             except _ARITHMETIC_ERRORS:
                 out, grads = _one_sample_as_array(array_backward, arguments)
             self._store(grads)
             return out
+        seed = self._seed(size) if self._program.target_varies else 1.0
         with _errstate(all="ignore"):
-            if size is None:
-                try:
-                    out, grads, _ = scalar_backward(1.0, *arguments)
-                except _ARITHMETIC_ERRORS:
-                    out, grads = _one_sample_as_array(array_backward, arguments)
-                mean = out
-            else:
-                seed = self._seed(size) if self._program.target_varies else 1.0
-                try:
-                    out, grads, kept = array_backward(seed, *arguments)
-                except _ARITHMETIC_ERRORS:
-                    out, grads, kept = array_backward(seed, *_as_arrays(arguments))
-                # Freeing every temporary at once lets the allocator return the memory to the
-                # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
-                # keep this call's arrays until the next call, within a memory cap.
-                self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
-                mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
-                grads = [_to_float(g) for g in grads]
+            try:
+                out, grads, kept = array_backward(seed, *arguments)
+            except _ARITHMETIC_ERRORS:
+                out, grads, kept = array_backward(seed, *_as_arrays(arguments))
+        # Freeing every temporary at once lets the allocator return the memory to the
+        # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
+        # keep this call's arrays until the next call, within a memory cap.
+        self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
+        mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
+        grads = [_to_float(g) for g in grads]
         self._store(grads)
         return mean
 

@@ -25,6 +25,7 @@ graph nobody refers to is freed by reference counting alone.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import numbers
@@ -163,7 +164,10 @@ def _join(parents: Sequence[Node]) -> _Component:
         root = _root(parent)
         if root not in roots:
             roots.append(root)
-    main = max(roots, key=lambda component: component.size)
+    main = roots[0]
+    for other in roots:
+        if other.size > main.size:
+            main = other
     for other in roots:
         if other is not main:
             other.merged_into = main
@@ -212,7 +216,9 @@ def _refresh(node: Node) -> None:
 
 def _new_point(node: Node) -> None:
     """Values of ``node``'s graph are about to change: end a pending step, new point."""
-    component = _root(node)
+    component = node._component
+    if component.merged_into is not None:
+        component = _root(node)
     if component.pending:
         _end_step(component)
     component.point = next(_versions)
@@ -317,9 +323,7 @@ class Node:
         "_children",
         "_value",
         "_grad",
-        "_grad_for",
-        "_grad_stamp",
-        "_grad_point",
+        "_grad_tag",
         "_stamp",
         "_component",
         "_upstream",
@@ -339,7 +343,7 @@ class Node:
         if "kind" not in cls.__dict__:
             cls.kind = cls.__name__
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, component: _Component | None = None) -> None:
         if name is None:
             name = _auto_name(self.kind)
         elif not isinstance(name, str) or not name:
@@ -352,11 +356,11 @@ class Node:
         self._children: list[weakref.ref[Node]] = []
         self._value: Value | None = None
         self._grad: Value | None = None
-        self._grad_for: weakref.ref[Node] | None = None
-        self._grad_stamp = -1
-        self._grad_point = -1
+        # (weak reference to the target, the target's stamp, the graph's point) when the
+        # gradient was taken; one tuple shared by every node of a sweep.
+        self._grad_tag: tuple[weakref.ref[Node], int, int] | None = None
         self._stamp = 0
-        self._component = _Component()
+        self._component = _Component() if component is None else component
         self._upstream: tuple[Node, ...] | None = None
         self._descendants: tuple[int, list[weakref.ref[Node]]] | None = None
         self._sink: tuple[int, weakref.ref[Node]] | None = None
@@ -387,7 +391,8 @@ class Node:
         return [node for ref in self._descendant_refs() if (node := ref()) is not None]
 
     def _descendant_refs(self) -> list[weakref.ref[Node]]:
-        structure = _root(self).structure
+        component = self._component
+        structure = (component if component.merged_into is None else _root(self)).structure
         cached = self._descendants
         if cached is not None and cached[0] == structure:
             return cached[1]
@@ -400,7 +405,8 @@ class Node:
         return [node for node in [self, *self.descendants()] if not node.children]
 
     def _default_target(self) -> Node:
-        structure = _root(self).structure
+        component = self._component
+        structure = (component if component.merged_into is None else _root(self)).structure
         cached = self._sink
         if cached is not None and cached[0] == structure:
             sink = cached[1]()
@@ -451,7 +457,7 @@ class Node:
             if node.parents:
                 node._value = None
             node._grad = None
-            node._grad_for = None
+            node._grad_tag = None
             node._stamp += 1
         self._invalidate_downstream()
 
@@ -463,20 +469,20 @@ class Node:
         For a batch, the gradient of a scalar node is that of the batch *mean* of the
         target; an array-valued node holds one partial derivative per sample.
         """
-        ref = self._grad_for
-        if ref is not None:
-            target = ref()
+        tag = self._grad_tag
+        if tag is not None:
+            target = tag[0]()
             if target is not None:
-                if self._grad_stamp == target._stamp:
+                if tag[1] == target._stamp:
                     return self._grad
-            elif self._grad_point == _root(self).point:  # the target is gone; no value changed since
+            elif tag[2] == _root(self).point:  # the target is gone; no value changed since
                 return self._grad
         return None
 
     def drop_grad(self) -> None:
         """Forget this node's cached gradient (``grad`` becomes None)."""
         self._grad = None
-        self._grad_for = None
+        self._grad_tag = None
 
     def get_grad(self, target: Node | None = None) -> Value:
         """d(target)/d(self), computed lazily and cached in ``.grad``.
@@ -489,7 +495,8 @@ class Node:
             target = self._default_target()
         elif not isinstance(target, Node):
             raise TypeError(f"get_grad: target must be a node, got {type(target).__name__}")
-        if self._grad_for is target._ref and self._grad_stamp == target._stamp:
+        tag = self._grad_tag
+        if tag is not None and tag[0] is target._ref and tag[1] == target._stamp:
             return self._grad  # type: ignore[return-value]
         _refresh(target)
         plan = target.gradient_plan()
@@ -517,18 +524,17 @@ class Node:
         the current point, readable through ``node.grad`` and ``node.get_grad(self)``.
         Gradients cached for this target before are dropped (they belong to another point)."""
         self._stamp += 1
-        stamp, ref, point = self._stamp, self._ref, _root(self).point
+        tag = (self._ref, self._stamp, _root(self).point)
         for node, grad in grads.items():
             node._grad = grad
-            node._grad_for = ref
-            node._grad_stamp = stamp
-            node._grad_point = point
+            node._grad_tag = tag
 
     def gradient_plan(self) -> Plan:
         """The plan of this target's sweep (:class:`graphdl.core.plan.Plan`), every
         trainable Variable upstream a source. Cached: the same object is returned until a
         ``trainable`` flag in the graph changes."""
-        flags = _root(self).flags
+        component = self._component
+        flags = (component if component.merged_into is None else _root(self)).flags
         cached = self._plan
         if cached is not None and cached[0] == flags:
             return cached[1]
@@ -692,7 +698,9 @@ class Variable(Node):
         point stay readable until the graph is next brought up to date, so every
         parameter of one step is updated with gradients taken at the same point.
         """
-        grad = self.grad
+        tag = self._grad_tag
+        target = None if tag is None else tag[0]()
+        grad = self._grad if target is not None and tag[1] == target._stamp else self.grad
         if grad is None:
             raise ValueError(
                 f"Variable {self.name!r} has no gradient at the current point: call get_grad() or backward() first"
@@ -754,9 +762,8 @@ class Operator(Node):
             raise TypeError(f"{kind} takes a list of parent nodes, e.g. {kind}([a, b]); got {type(parents).__name__}")
         self.check_arity(len(parents))
         nodes = tuple(as_node(parent, kind) for parent in parents)
-        super().__init__(name)
+        super().__init__(name, _join(nodes))
         self.parents = nodes
-        self._component = _join(nodes)
         me = self._ref
         for parent in nodes:
             children = parent._children
@@ -818,11 +825,9 @@ class Operator(Node):
         if order is None:
             order = self.upstream()
         check = anomaly_active()
-        with _errstate(all="ignore"):
-            for node in order:
-                if node._value is None and node.parents:
-                    evaluate(node, check)
-            return evaluate(self, check)
+        evaluate(order, check)
+        evaluate((self,), check)
+        return self._value  # type: ignore[return-value]
 
     def option_values(self) -> dict[str, Any]:
         """The operator's options, e.g. ``{"negative_slope": 0.1}``."""
@@ -830,36 +835,53 @@ class Operator(Node):
 
 
 # ------------------------------------------------------------------ interpreter
-def evaluate(op: Operator, check: bool = False) -> Value:
-    """Compute ``op``'s value from its parents' cached values, store and return it.
+def evaluate(order: Iterable[Node], check: bool = False) -> None:
+    """Compute, in the given topological order, every operator that has no cached value,
+    from its parents' cached values (the interpreter's one evaluator).
 
     The backend is the float one when every argument is a float, numpy when one is a
     batch. Python floats raise where IEEE arithmetic gives ±inf or NaN (``1.0 / 0.0``):
-    such a call is redone on one-element arrays, as numpy computes it. ``check`` is
-    anomaly mode: a value that is not finite raises :class:`AnomalyError`.
+    such a call is redone on one-element arrays, as numpy computes it. Arguments listed
+    in ``checked_arguments`` are validated first. ``check`` is anomaly mode: a value that
+    is not finite raises :class:`AnomalyError` naming the node.
+
+    Float primitives never emit numpy warnings; numpy's error state is silenced (it
+    costs more than a float operation) only once the first batch operation comes.
     """
-    args = [parent._value for parent in op.parents]
-    backend = SCALAR
-    for arg in args:
-        if arg.__class__ is not float:
-            backend = _backend_for(op, args)
-            break
-    if op.checked_arguments:
-        for index in op.checked_arguments:
-            op.check_argument(index, args[index])
+    scalar = SCALAR
+    quiet = None
     try:
-        value = op.formula(backend, *args)
-    except ZeroDivisionError:
-        value = _as_numpy_does(op.formula, *args)
-    if check:
-        _check_finite(op, value, "value", args)
-    op._value = value
-    return value
+        for op in order:
+            if op._value is not None or not op.parents:
+                continue
+            args = [parent._value for parent in op.parents]
+            backend = scalar
+            for arg in args:
+                if arg.__class__ is not float:
+                    backend = _backend_for(op, args)
+                    if quiet is None and backend is not scalar:
+                        quiet = _errstate(all="ignore")
+                        quiet.__enter__()
+                    break
+            if op.checked_arguments:
+                for index in op.checked_arguments:
+                    op.check_argument(index, args[index])
+            try:
+                value = op.formula(backend, *args)
+            except ZeroDivisionError:
+                value = _as_numpy_does(op.formula, *args)
+            if check:
+                _check_finite(op, value, "value", args)
+            op._value = value
+    finally:
+        if quiet is not None:
+            quiet.__exit__(None, None, None)
 
 
 def _as_numpy_does(function: Any, *args: Any) -> float:
     """``function(ARRAY, *args)`` on one-element arrays (floats wrapped), as a float."""
-    result = function(ARRAY, *[np.array([arg]) if arg.__class__ is float else arg for arg in args])
+    with _errstate(all="ignore"):
+        result = function(ARRAY, *[np.array([arg]) if arg.__class__ is float else arg for arg in args])
     return float(np.asarray(result).reshape(-1)[0])
 
 
@@ -913,15 +935,15 @@ def _reverse_sweep(target: Node, plan: Plan) -> None:
     the samples. One sweep for floats and batches: the batch-only work is skipped when
     the target's value is a float (then every value upstream is a float too)."""
     out = target.forward()
-    stamp = target._stamp
-    ref = target._ref
-    point = _root(target).point
+    component = target._component
+    tag = (target._ref, target._stamp, (component if component.merged_into is None else _root(target)).point)
     check = anomaly_active()
     batch = out.__class__ is _ndarray
     pending: dict[Node, Any] = {target: np.full(out.shape, 1.0 / out.size) if batch else 1.0}
     pop, get = pending.pop, pending.get
     backend = SCALAR
-    with _errstate(all="ignore"):
+    quiet = _errstate(all="ignore") if batch else contextlib.nullcontext()  # floats never warn
+    with quiet:
         for node, wanted, custom in _chain(((target, *plan.head),), plan.steps):
             grad = pop(node, None)
             if grad is None:
@@ -932,22 +954,21 @@ def _reverse_sweep(target: Node, plan: Plan) -> None:
             if check:
                 _check_finite(node, grad, "gradient")
             node._grad = grad
-            node._grad_for = ref
-            node._grad_stamp = stamp
-            node._grad_point = point
+            node._grad_tag = tag
             if not wanted:
                 continue
             args = [parent._value for parent in node.parents]
             if batch:
                 backend = ARRAY if any(arg.__class__ is _ndarray for arg in args) else SCALAR
+            derivative = node.vjp if custom else node.derivative
             for index, parent in wanted:
                 if custom:
-                    contribution = node.vjp(backend, index, grad, value, *args)
+                    contribution = derivative(backend, index, grad, value, *args)
                 else:
                     try:
-                        contribution = grad * node.derivative(backend, index, value, *args)
+                        contribution = grad * derivative(backend, index, value, *args)
                     except ZeroDivisionError:
-                        contribution = grad * _as_numpy_does(node.derivative, index, value, *args)
+                        contribution = grad * _as_numpy_does(derivative, index, value, *args)
                 if batch and contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
                     # A scalar feeding a batch: sum this path over the samples now. Adding
                     # it to another path's scalar first would broadcast that scalar N times.

@@ -8,8 +8,9 @@ A new primitive is one entry here; a new operator that uses existing primitives 
 
 Float versions of transcendental functions call the same numpy ufunc as the array version
 (numpy's SIMD kernels can differ from :mod:`math` in the last bit), so one sample and a
-batch of one give bit-identical results. Selections (``where``, ``sign``, ``clip``) use
-plain Python conditionals on floats: exact, and twenty times cheaper than a ufunc call.
+batch of one give bit-identical results, and they never emit numpy warnings (one sample
+needs no ``np.errstate``). Selections (``where``, ``sign``, ``clip``) use plain Python
+conditionals on floats: exact, and twenty times cheaper than a ufunc call.
 """
 
 from __future__ import annotations
@@ -37,28 +38,51 @@ class Primitive:
     doc: str
 
 
+# The float versions never emit numpy warnings, so the interpreter and the compiled program
+# need no ``np.errstate`` for one sample (it costs more than the arithmetic): inputs that
+# cannot overflow or leave the domain take the direct call, the rest (rare) a quiet one.
+_quiet = np.errstate
+_EXP_SAFE = 709.0  # e ** 709 < the largest float
+
+
 def _scalar_exp(x):
-    return _float(_np_exp(x))
+    if x < _EXP_SAFE:
+        return _float(_np_exp(x))
+    with _quiet(all="ignore"):
+        return _float(_np_exp(x))
 
 
 def _scalar_expm1(x):
-    return _float(_np_expm1(x))
+    if x < _EXP_SAFE:
+        return _float(_np_expm1(x))
+    with _quiet(all="ignore"):
+        return _float(_np_expm1(x))
 
 
 def _scalar_log(x):
-    return _float(_np_log(x))
+    if x > 0.0:
+        return _float(_np_log(x))
+    with _quiet(all="ignore"):
+        return _float(_np_log(x))
 
 
 def _scalar_log1p(x):
-    return _float(_np_log1p(x))
+    if x > -1.0:
+        return _float(_np_log1p(x))
+    with _quiet(all="ignore"):
+        return _float(_np_log1p(x))
 
 
 def _scalar_tanh(x):
-    return _float(_np_tanh(x))
+    return _float(_np_tanh(x))  # never overflows, never leaves its domain
 
 
 def _scalar_pow(base, exponent):
-    return _float(_np_power(base, exponent))
+    size = base if base > 0.0 else -base
+    if 1e-100 < size < 1e100 and -3.0 <= exponent <= 3.0 and (base > 0.0 or exponent == int(exponent)):
+        return _float(_np_power(base, exponent))  # no overflow, no 0 ** -k, no (-b) ** fraction
+    with _quiet(all="ignore"):
+        return _float(_np_power(base, exponent))
 
 
 def _scalar_abs(x):
