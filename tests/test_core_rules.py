@@ -96,6 +96,20 @@ def test_a_step_on_one_graph_leaves_another_graph_alone() -> None:
     assert ga.value == 0.0 and a.grad is None
 
 
+def test_clear_drops_every_cached_value_and_gradient_of_the_graph_only() -> None:
+    w, v = Variable(2.0, name="w"), Variable(3.0, name="v")
+    first, second = w * v, (w + v).tanh()  # two targets of one graph (they share w and v)
+    other = Variable(1.0, name="other")
+    elsewhere = other * 5.0  # another graph
+    second.backward()
+    first.forward()
+    elsewhere.backward()
+    first.clear()
+    assert first.cached_value is None and second.cached_value is None
+    assert w.grad is None and v.grad is None
+    assert elsewhere.cached_value == 5.0 and other.grad == 5.0
+
+
 # ------------------------------------------------------------------- 5. Pow at 0
 POW_AT_ZERO = [
     # (build, the Variable differentiated); the limit of the derivative is 0 in each case
@@ -217,13 +231,23 @@ def test_no_module_level_mutable_state_in_the_core() -> None:
     import graphdl.compiler.compiled
     import graphdl.compiler.symbolic
     import graphdl.core.anomaly
+    import graphdl.core.component
+    import graphdl.core.interpreter
+    import graphdl.core.names
     import graphdl.core.node
     import graphdl.core.plan
+    import graphdl.core.primitives
+    import graphdl.core.values
 
-    allowed = {("graphdl.core.node", "_counters")}
+    allowed = {("graphdl.core.names", "_counters")}  # one counter per kind, each behind a lock
     modules = [
         graphdl.core.node,
+        graphdl.core.component,
+        graphdl.core.interpreter,
+        graphdl.core.names,
+        graphdl.core.values,
         graphdl.core.plan,
+        graphdl.core.primitives,
         graphdl.core.anomaly,
         graphdl.compiler.codegen,
         graphdl.compiler.symbolic,

@@ -179,9 +179,11 @@ class CoreRules(RuleBasedStateMachine):
         world = self.worlds[w]
         target = self.target_of(world, pick)
         target.node.clear()
-        world.bring_up_to_date()
-        target.value_at = target.grads_at = None
-        world.owner = [None, None, None]  # clear drops the gradients of every ancestor
+        world.pending = False
+        for other in world.targets:  # clear drops every cached value and gradient of the graph
+            other.value_at = other.grads_at = None
+        world.owner = [None, None, None]
+        assert all(other.node.cached_value is None for other in world.targets)
 
     @rule(w=st.integers(0, 1), template=st.integers(0, len(TEMPLATES) - 1))
     def build_a_new_graph_on_the_same_variables(self, w: int, template: int) -> None:

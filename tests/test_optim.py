@@ -144,13 +144,13 @@ def test_load_state_dict_validates_before_changing_anything():
 def test_repeated_assign_is_remembered_once():
     """Optimiser steps without a set_value in between (the compiled path) must not grow
     the list of pending invalidations by one entry per step."""
-    from graphdl.core import node as core
+    from graphdl.core.component import root_of
 
     w, loss = half_square()
     loss.clear()
     for step in range(100):
         w.assign(1.0 + step)
-    assert len(core._root(w).pending) == 1  # noqa: SLF001
+    assert len(root_of(w).pending) == 1
     loss.clear()
     assert loss.forward() == 0.5 * 100.0 * 100.0
 

@@ -52,6 +52,7 @@ RESERVED = frozenset(
     }
 )
 _MAX_IDENTIFIER = 48
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
 
 
 def plain_text(text: Any) -> str:
@@ -69,7 +70,7 @@ class Names:
 
     def claim(self, wanted: Any) -> str:
         text = str.__str__(wanted) if isinstance(wanted, str) else "node"
-        base = re.sub(r"[^A-Za-z0-9_]", "_", text)[:_MAX_IDENTIFIER].strip("_") or "node"
+        base = _NOT_IDENTIFIER.sub("_", text)[:_MAX_IDENTIFIER].strip("_") or "node"
         if base[0].isdigit():
             base = f"n_{base}"
         if keyword.iskeyword(base) or keyword.issoftkeyword(base):
@@ -196,14 +197,14 @@ def _check_index(out: Layout, node: Node) -> int:
 def _comment(node: Node, name: str) -> str:
     """``Kind`` (or ``Kind 'name'`` when the identifier differs from the name), with options.
     The kind is a class attribute; it still goes through the identifier rules."""
-    kind = re.sub(r"[^A-Za-z0-9_]", "_", str.__str__(node.kind) if isinstance(node.kind, str) else "Node")
+    kind = _NOT_IDENTIFIER.sub("_", str.__str__(node.kind) if isinstance(node.kind, str) else "Node")
     options = getattr(node, "options", ())
     if options:
         shown = []
         for option in options:
             value = getattr(node, option, None)
             text = literal(value).text if isinstance(value, (int, float)) else plain_text(value)
-            shown.append(f"{re.sub(r'[^A-Za-z0-9_]', '_', str(option))}={text}")
+            shown.append(f"{_NOT_IDENTIFIER.sub('_', str(option))}={text}")
         kind += "(" + ", ".join(shown) + ")"
     return kind if name == node.name else f"{kind} {plain_text(node.name)}"
 

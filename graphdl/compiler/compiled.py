@@ -9,10 +9,12 @@ that raises is redone on one-element arrays, as the interpreter does per node.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import gc
 import itertools
 import linecache
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,20 @@ def _load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: 
         exec(code, namespace)
         loaded.append(namespace)
     return loaded
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Generating a big program allocates many small objects that all live until it is
+    done; the cyclic collector would walk the whole heap again and again meanwhile."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _anomaly_checks(nodes: Sequence[Node]) -> dict[str, Callable[[Any, int], None]]:
@@ -159,7 +175,8 @@ class CompiledGraph:
 
     def _build(self) -> None:
         self._source_plan = self.target.gradient_plan()  # a new plan object = a trainable flag changed
-        program: Program = generate(self.target, self.inputs)
+        with _collector_paused():
+            program: Program = generate(self.target, self.inputs)
         self._program = program
         scalar, array = _load(program.source, "compiled", [SCALAR_NAMESPACE, ARRAY_NAMESPACE], self)
         self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
@@ -172,7 +189,8 @@ class CompiledGraph:
     def _checked_program(self) -> tuple[Program, dict[str, Any], dict[str, Any]]:
         """The program with anomaly checks after every value and gradient (built on first use)."""
         if self._checked is None:
-            program = generate(self.target, self.inputs, checked=True)
+            with _collector_paused():
+                program = generate(self.target, self.inputs, checked=True)
             checks = _anomaly_checks(program.checked_nodes)
             scalar, array = _load(
                 program.source,
@@ -268,14 +286,6 @@ class CompiledGraph:
         )
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
-    def _leaf_values(self) -> list[Value]:
-        values = cached_values(self._leaves)
-        for value in values:
-            if value.__class__ is not float:
-                self._check_leaves(values)
-                break
-        return values
-
     def _check_leaves(self, values: list[Any]) -> None:
         for leaf, value in zip(self._leaves, values):
             if value is None:
@@ -300,26 +310,25 @@ class CompiledGraph:
     def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], int | None]:
         """The fed values and the leaves' current values, checked, and the batch size."""
         values, size = self._feed_values(feed)
-        arguments = values + self._leaf_values()
-        for op, index, position in self._argument_checks:
-            op.check_argument(index, arguments[position])
+        leaves = cached_values(self._leaves)
+        for value in leaves:
+            if value.__class__ is not float:
+                self._check_leaves(leaves)
+                break
+        arguments = values + leaves
+        if self._argument_checks:
+            for op, index, position in self._argument_checks:
+                op.check_argument(index, arguments[position])
         return arguments, size
-
-    def _namespaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The anomaly-checking program's namespaces inside ``detect_anomaly()``, else None."""
-        if anomaly_active():
-            _, scalar, array = self._checked_program()
-            return scalar, array
-        return None
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         self._refresh()
         arguments, size = self._arguments(feed)
         scalar_forward, array_forward = self._scalar_forward, self._array_forward
-        checked = self._namespaces()
-        if checked is not None:
-            scalar_forward, array_forward = checked[0]["forward"], checked[1]["forward"]
+        if anomaly_active():
+            _, scalar, array = self._checked_program()
+            scalar_forward, array_forward = scalar["forward"], array["forward"]
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 return scalar_forward(*arguments)
@@ -341,15 +350,15 @@ class CompiledGraph:
         self._refresh()
         arguments, size = self._arguments(feed)
         scalar_backward, array_backward = self._scalar_backward, self._array_backward
-        checked = self._namespaces()
-        if checked is not None:
-            scalar_backward, array_backward = checked[0]["backward"], checked[1]["backward"]
+        if anomaly_active():
+            _, scalar, array = self._checked_program()
+            scalar_backward, array_backward = scalar["backward"], array["backward"]
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 out, grads, _ = scalar_backward(1.0, *arguments)
             except _ARITHMETIC_ERRORS:
                 out, grads = _one_sample_as_array(array_backward, arguments)
-            self._store(grads)
+            self.target.store_gradients(zip(self._program.parameters, grads))
             return out
         seed = self._seed(size) if self._program.target_varies else 1.0
         with _errstate(all="ignore"):
@@ -363,7 +372,7 @@ class CompiledGraph:
         self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
         mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
         grads = [_to_float(g) for g in grads]
-        self._store(grads)
+        self.target.store_gradients(zip(self._program.parameters, grads))
         return mean
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -394,9 +403,6 @@ class CompiledGraph:
         for parameter, value in zip(self._program.parameters, final):
             parameter.set_value(value)
         return np.array(losses)
-
-    def _store(self, grads: Sequence[Value]) -> None:
-        self.target.store_gradients(dict(zip(self._program.parameters, grads)))
 
 
 def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any]) -> tuple[float, list[float]]:

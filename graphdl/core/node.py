@@ -15,7 +15,7 @@ Caching rules:
   first. No value or gradient ever mixes two points.
 
 Nothing here is module-level and mutable except the name counters (locked): the pending
-updates and the structure versions live on the graph's :class:`_Component`, shared by the
+updates and the structure versions live on the graph's :class:`Component`, shared by the
 nodes of one connected graph, so two graphs (two threads) never touch each other's state.
 
 Nodes hold no reference cycles: children are weak references, a gradient records its
@@ -25,21 +25,28 @@ graph nobody refers to is freed by reference counting alone.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import math
 import numbers
-import re
-import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from graphdl.core.anomaly import AnomalyError, anomaly_active
-from graphdl.core.backend import ARRAY, SCALAR
+from graphdl.core.anomaly import anomaly_active
+from graphdl.core.component import (
+    Component,
+    bring_up_to_date,
+    downstream_refs,
+    end_step,
+    join,
+    members,
+    new_point,
+    new_version,
+    root_of,
+)
+from graphdl.core.interpreter import UnsetValueError, evaluate, reverse_sweep
+from graphdl.core.names import auto_name, note_explicit_name, register_kind
 from graphdl.core.plan import Plan, describe, topological_order
+from graphdl.core.values import Value, check_value, short
 
 __all__ = [
     "Node",
@@ -53,235 +60,7 @@ __all__ = [
     "topological_order",
 ]
 
-Value = float | np.ndarray
-
-_ndarray = np.ndarray
-_errstate = np.errstate
 _chain = itertools.chain
-
-
-class UnsetValueError(ValueError):
-    """A computation needs a Variable that has no value yet."""
-
-
-# ------------------------------------------------------------------------- names
-class _NameCounter:
-    """The numbers of one kind's automatic names. An explicit name such as ``Mul_7``
-    moves the counter past 7, so automatic names never repeat an explicit one."""
-
-    __slots__ = ("next", "lock")
-
-    def __init__(self) -> None:
-        self.next = 1
-        self.lock = threading.Lock()
-
-    def take(self) -> int:
-        with self.lock:
-            number = self.next
-            self.next = number + 1
-        return number
-
-    def skip_past(self, number: int) -> None:
-        with self.lock:
-            if number >= self.next:
-                self.next = number + 1
-
-
-_counters: dict[str, _NameCounter] = {}
-_counters_lock = threading.Lock()
-_numbered = re.compile(r"(.+)_([0-9]{1,18})")
-
-
-def _counter(kind: str) -> _NameCounter:
-    counter = _counters.get(kind)
-    if counter is None:
-        with _counters_lock:
-            counter = _counters.setdefault(kind, _NameCounter())
-    return counter
-
-
-def _auto_name(kind: str) -> str:
-    return f"{kind}_{_counter(kind).take()}"
-
-
-def _note_explicit_name(name: str) -> None:
-    match = _numbered.fullmatch(name)
-    if match is not None:
-        _counter(match.group(1)).skip_past(int(match.group(2)))
-
-
-# -------------------------------------------------------------------- components
-#: Fresh version numbers (``next`` on an itertools.count is atomic in CPython).
-_versions = itertools.count(1)
-
-
-class _Component:
-    """The state shared by the nodes of one connected graph.
-
-    * ``pending``: weak references to the Variables changed by ``update``/``assign``
-      since the graph was last brought up to date (a dict used as an ordered set);
-    * ``structure``: changes whenever a node joins (cached descendant lists depend on it);
-    * ``flags``: changes whenever a ``trainable`` flag changes (gradient plans depend on it);
-    * ``flush``: the last list of nodes made stale by the pending updates, reused while
-      the same Variables are updated step after step;
-    * ``point``: changes whenever a value in the graph changes (``set_value``, ``clear``,
-      the end of a step). A gradient whose target no longer exists (``a.exp().backward()``)
-      stays valid while it does not change.
-
-    Components merge (union-find) when an operator joins two graphs. A component holds
-    no strong reference to a node.
-    """
-
-    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point")
-
-    def __init__(self) -> None:
-        self.merged_into: _Component | None = None
-        self.pending: dict[weakref.ref[Variable], None] = {}
-        self.structure = next(_versions)
-        self.flags = self.structure
-        self.point = self.structure
-        self.flush: tuple[int, tuple, list[weakref.ref[Node]]] | None = None
-        self.size = 1
-
-
-def _root(node: Node) -> _Component:
-    component = node._component
-    if component.merged_into is None:
-        return component
-    root = component
-    while root.merged_into is not None:
-        root = root.merged_into
-    while component.merged_into is not None and component.merged_into is not root:
-        component.merged_into, component = root, component.merged_into
-    node._component = root
-    return root
-
-
-def _join(parents: Sequence[Node]) -> _Component:
-    """The component of a new operator on ``parents``: theirs, merged into one."""
-    roots: list[_Component] = []
-    for parent in parents:
-        root = _root(parent)
-        if root not in roots:
-            roots.append(root)
-    main = roots[0]
-    for other in roots:
-        if other.size > main.size:
-            main = other
-    for other in roots:
-        if other is not main:
-            other.merged_into = main
-            main.size += other.size
-            main.pending.update(other.pending)
-            other.pending = {}
-            main.flags = main.point = next(_versions)
-    main.size += 1
-    main.structure = next(_versions)
-    return main
-
-
-def _end_step(component: _Component) -> None:
-    """Bring the graph up to date after optimiser updates: drop every value computed
-    from an updated Variable and bump the stamps, so gradients of the old point go stale.
-    Each node downstream is visited once; the work list is reused while the same
-    Variables are updated step after step."""
-    pending = component.pending
-    component.pending = {}
-    component.point = next(_versions)
-    sources = tuple(pending)
-    cached = component.flush
-    if cached is not None and cached[0] == component.structure and cached[1] == sources:
-        refs = cached[2]
-    else:
-        refs = _downstream_refs([variable for ref in sources if (variable := ref()) is not None])
-        component.flush = (component.structure, sources, refs)
-    for ref in sources:
-        variable = ref()
-        if variable is not None:
-            variable._stamp += 1
-    for ref in refs:
-        node = ref()
-        if node is not None:
-            node._value = None
-            node._stamp += 1
-
-
-def _refresh(node: Node) -> None:
-    component = node._component
-    if component.merged_into is not None:
-        component = _root(node)
-    if component.pending:
-        _end_step(component)
-
-
-def _new_point(node: Node) -> None:
-    """Values of ``node``'s graph are about to change: end a pending step, new point."""
-    component = node._component
-    if component.merged_into is not None:
-        component = _root(node)
-    if component.pending:
-        _end_step(component)
-    component.point = next(_versions)
-
-
-def _downstream_refs(sources: Iterable[Node]) -> list[weakref.ref[Node]]:
-    """Weak references to every live node downstream of ``sources`` (each once, the
-    sources excluded). Drops the references of dead children on the way."""
-    seen = set(sources)
-    stack = list(seen)
-    refs: list[weakref.ref[Node]] = []
-    while stack:
-        node = stack.pop()
-        children = node._children
-        alive = 0
-        for ref in children:
-            child = ref()
-            if child is None:
-                continue
-            alive += 1
-            if child not in seen:
-                seen.add(child)
-                refs.append(ref)
-                stack.append(child)
-        if alive != len(children):
-            node._children = [ref for ref in children if ref() is not None]
-    return refs
-
-
-# ------------------------------------------------------------------------ values
-def check_value(node: Node, value: Any) -> Value:
-    """Validate and normalise a value for ``node``: a finite real number becomes a
-    Python float, a 1-D array of finite reals a read-only float64 array."""
-    if value.__class__ is float and value - value == 0.0:  # fast path: a finite float (inf - inf is NaN)
-        return value
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"{describe(node)}: value must be finite, got {number}")
-        return number
-    if value is None or isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, _ndarray)):
-        raise TypeError(
-            f"{describe(node)}: value must be a real number or a 1-D array of real numbers, got {type(value).__name__}"
-        )
-    try:
-        array = np.array(value)
-    except ValueError as error:  # ragged nested lists
-        raise ValueError(f"{describe(node)}: value is not a regular 1-D array ({error})") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{describe(node)}: array values must be real numbers, got dtype {array.dtype}")
-    if array.ndim == 0:
-        return check_value(node, array.item())
-    if array.ndim != 1:
-        raise ValueError(
-            f"{describe(node)}: a batch must be a 1-D array (one graph describes one sample), got shape {array.shape}"
-        )
-    if array.size == 0:
-        raise ValueError(f"{describe(node)}: a batch must hold at least one sample")
-    array = array.astype(np.float64)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{describe(node)}: every value must be finite (found NaN or inf)")
-    array.flags.writeable = False
-    return array
 
 
 def as_node(item: Any, owner: str = "operator") -> Node:
@@ -296,14 +75,6 @@ def as_node(item: Any, owner: str = "operator") -> Node:
 def cached_values(nodes: Iterable[Node]) -> list[Value | None]:
     """``[node.cached_value for node in nodes]``, for hot loops (the compiled program's leaves)."""
     return [node._value for node in nodes]
-
-
-def _short(value: Value | None) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, _ndarray):
-        return f"array(mean={value.mean():.4g}, n={value.size})"
-    return f"{value:.6g}"
 
 
 # ------------------------------------------------------------------------- nodes
@@ -342,15 +113,16 @@ class Node:
         super().__init_subclass__(**kwargs)
         if "kind" not in cls.__dict__:
             cls.kind = cls.__name__
+        register_kind(cls.kind)
 
-    def __init__(self, name: str | None = None, component: _Component | None = None) -> None:
+    def __init__(self, name: str | None = None, component: Component | None = None, auto: str = "") -> None:
         if name is None:
-            name = _auto_name(self.kind)
+            name = auto_name(auto or self.kind)
         elif not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind}: name must be a non-empty string, got {name!r}")
         else:
             name = str.__str__(name)  # a plain str, whatever subclass was given
-            _note_explicit_name(name)
+            note_explicit_name(name)
         self.name = name
         self.parents: tuple[Node, ...] = ()
         self._children: list[weakref.ref[Node]] = []
@@ -360,7 +132,7 @@ class Node:
         # gradient was taken; one tuple shared by every node of a sweep.
         self._grad_tag: tuple[weakref.ref[Node], int, int] | None = None
         self._stamp = 0
-        self._component = _Component() if component is None else component
+        self._component = component  # None for a Variable until an operator uses it (see _root)
         self._upstream: tuple[Node, ...] | None = None
         self._descendants: tuple[int, list[weakref.ref[Node]]] | None = None
         self._sink: tuple[int, weakref.ref[Node]] | None = None
@@ -392,11 +164,11 @@ class Node:
 
     def _descendant_refs(self) -> list[weakref.ref[Node]]:
         component = self._component
-        structure = (component if component.merged_into is None else _root(self)).structure
+        structure = (component if component is not None and component.merged_into is None else root_of(self)).structure
         cached = self._descendants
         if cached is not None and cached[0] == structure:
             return cached[1]
-        refs = _downstream_refs([self])
+        refs = downstream_refs([self])
         self._descendants = (structure, refs)
         return refs
 
@@ -406,7 +178,7 @@ class Node:
 
     def _default_target(self) -> Node:
         component = self._component
-        structure = (component if component.merged_into is None else _root(self)).structure
+        structure = (component if component is not None and component.merged_into is None else root_of(self)).structure
         cached = self._sink
         if cached is not None and cached[0] == structure:
             sink = cached[1]()
@@ -439,7 +211,11 @@ class Node:
     def refresh(self) -> None:
         """Bring the graph of this node up to date: end a pending optimiser step, so every
         value and gradient from now on is computed at the current values."""
-        _refresh(self)
+        component = self._component
+        if component is None or component.merged_into is not None:
+            component = root_of(self)
+        if component.pending:
+            end_step(component)
 
     def _invalidate_downstream(self) -> None:
         self._stamp += 1
@@ -450,16 +226,19 @@ class Node:
                 node._stamp += 1
 
     def clear(self) -> None:
-        """Drop the cached values of the operator nodes upstream and downstream of this
-        node and every gradient cached for them; Variables keep their values."""
-        _new_point(self)
-        for node in _chain(self.upstream(), (self,)):
-            if node.parents:
-                node._value = None
-            node._grad = None
-            node._grad_tag = None
-            node._stamp += 1
-        self._invalidate_downstream()
+        """Drop every cached value and gradient of this node's graph (every node connected
+        to it); Variables keep their values. Ends a pending optimiser step."""
+        component = root_of(self)
+        component.pending = {}  # everything the step made stale is dropped below anyway
+        component.point = new_version()
+        for ref in members(self):
+            node = ref()
+            if node is not None:
+                if node.parents:
+                    node._value = None
+                node._grad = None
+                node._grad_tag = None
+                node._stamp += 1
 
     # ----------------------------------------------------------------- gradients
     @property
@@ -475,7 +254,7 @@ class Node:
             if target is not None:
                 if tag[1] == target._stamp:
                     return self._grad
-            elif tag[2] == _root(self).point:  # the target is gone; no value changed since
+            elif tag[2] == root_of(self).point:  # the target is gone; no value changed since
                 return self._grad
         return None
 
@@ -498,14 +277,14 @@ class Node:
         tag = self._grad_tag
         if tag is not None and tag[0] is target._ref and tag[1] == target._stamp:
             return self._grad  # type: ignore[return-value]
-        _refresh(target)
+        bring_up_to_date(target)
         plan = target.gradient_plan()
         if self is not target and self not in plan.needs:
             if self not in set(plan.order):
                 raise ValueError(f"{describe(self)} does not feed {describe(target)}")
             sources = [node for node in plan.order if node in plan.needs and not node.parents]
             plan = Plan(target, plan.order, [*sources, self])
-        _reverse_sweep(target, plan)
+        reverse_sweep(target, plan)
         return self._grad  # type: ignore[return-value]
 
     def backward(self) -> None:
@@ -516,16 +295,20 @@ class Node:
         Gradients are a cache, not an accumulator: calling ``backward()`` twice gives
         the same values.
         """
-        _refresh(self)
-        _reverse_sweep(self, self.gradient_plan())
+        bring_up_to_date(self)
+        reverse_sweep(self, self.gradient_plan())
 
-    def store_gradients(self, grads: Mapping[Node, Value]) -> None:
+    def store_gradients(self, grads: Mapping[Node, Value] | Iterable[tuple[Node, Value]]) -> None:
         """Record gradients computed elsewhere (a compiled program) as d(self)/d(node) at
         the current point, readable through ``node.grad`` and ``node.get_grad(self)``.
-        Gradients cached for this target before are dropped (they belong to another point)."""
+        ``grads`` maps nodes to gradients (or is an iterable of such pairs). Gradients
+        cached for this target before are dropped (they belong to another point)."""
         self._stamp += 1
-        tag = (self._ref, self._stamp, _root(self).point)
-        for node, grad in grads.items():
+        component = self._component
+        if component is None or component.merged_into is not None:
+            component = root_of(self)
+        tag = (self._ref, self._stamp, component.point)
+        for node, grad in grads.items() if hasattr(grads, "items") else grads:
             node._grad = grad
             node._grad_tag = tag
 
@@ -534,7 +317,7 @@ class Node:
         trainable Variable upstream a source. Cached: the same object is returned until a
         ``trainable`` flag in the graph changes."""
         component = self._component
-        flags = (component if component.merged_into is None else _root(self)).flags
+        flags = (component if component is not None and component.merged_into is None else root_of(self)).flags
         cached = self._plan
         if cached is not None and cached[0] == flags:
             return cached[1]
@@ -603,7 +386,7 @@ class Node:
         return Log([self])
 
     def __repr__(self) -> str:
-        return f"<{self.kind} {self.name!r} value={_short(self._value)} grad={_short(self.grad)}>"
+        return f"<{self.kind} {self.name!r} value={short(self._value)} grad={short(self.grad)}>"
 
 
 def _binary(op: type, left: Any, right: Any) -> Any:
@@ -631,9 +414,7 @@ class Variable(Node):
         *,
         _constant: bool = False,
     ) -> None:
-        if _constant and name is None:
-            name = _auto_name("Constant")
-        super().__init__(name)
+        super().__init__(name, None, "Constant" if _constant else "")
         self._trainable = bool(trainable)
         self.constant = _constant
         if value is not None:
@@ -654,7 +435,7 @@ class Variable(Node):
     @trainable.setter
     def trainable(self, flag: bool) -> None:
         self._trainable = bool(flag)
-        _root(self).flags = next(_versions)
+        root_of(self).flags = new_version()
 
     @property
     def value(self) -> Value | None:
@@ -673,19 +454,19 @@ class Variable(Node):
         downstream, so nothing stale can be read afterwards.
         """
         value = check_value(self, value)
-        _new_point(self)
+        new_point(self)
         self._value = value
         self._invalidate_downstream()
 
     def unset(self) -> None:
         """Drop the value (as if never set) and invalidate everything downstream."""
-        _new_point(self)
+        new_point(self)
         self._value = None
         self._invalidate_downstream()
 
     def forward(self) -> Value:
         """Return the value; raise :class:`UnsetValueError` when it was never set."""
-        _refresh(self)
+        bring_up_to_date(self)
         value = self._value
         if value is None:
             raise UnsetValueError(f"Variable {self.name!r} has no value: call {self.name}.set_value(...) first")
@@ -714,8 +495,8 @@ class Variable(Node):
         value = check_value(self, value)
         self._value = value
         component = self._component
-        if component.merged_into is not None:
-            component = _root(self)
+        if component is None or component.merged_into is not None:
+            component = root_of(self)
         component.pending[self._ref] = None
 
 
@@ -762,13 +543,14 @@ class Operator(Node):
             raise TypeError(f"{kind} takes a list of parent nodes, e.g. {kind}([a, b]); got {type(parents).__name__}")
         self.check_arity(len(parents))
         nodes = tuple(as_node(parent, kind) for parent in parents)
-        super().__init__(name, _join(nodes))
+        super().__init__(name, join(nodes))
         self.parents = nodes
         me = self._ref
         for parent in nodes:
             children = parent._children
             children.append(me)
-            if len(children) > 16 and len(children) & (len(children) - 1) == 0:  # at 32, 64, ...: drop dead ones
+            count = len(children)
+            if count >= 32 and not count & (count - 1):  # at 32, 64, 128, ...: drop the dead ones
                 parent._children = [ref for ref in children if ref() is not None]
 
     @classmethod
@@ -817,7 +599,7 @@ class Operator(Node):
         then return this value."""
         component = self._component
         if component.merged_into is not None or component.pending:
-            _refresh(self)
+            bring_up_to_date(self)
         value = self._value
         if value is not None:
             return value
@@ -832,149 +614,6 @@ class Operator(Node):
     def option_values(self) -> dict[str, Any]:
         """The operator's options, e.g. ``{"negative_slope": 0.1}``."""
         return {option: getattr(self, option) for option in self.options}
-
-
-# ------------------------------------------------------------------ interpreter
-def evaluate(order: Iterable[Node], check: bool = False) -> None:
-    """Compute, in the given topological order, every operator that has no cached value,
-    from its parents' cached values (the interpreter's one evaluator).
-
-    The backend is the float one when every argument is a float, numpy when one is a
-    batch. Python floats raise where IEEE arithmetic gives ±inf or NaN (``1.0 / 0.0``):
-    such a call is redone on one-element arrays, as numpy computes it. Arguments listed
-    in ``checked_arguments`` are validated first. ``check`` is anomaly mode: a value that
-    is not finite raises :class:`AnomalyError` naming the node.
-
-    Float primitives never emit numpy warnings; numpy's error state is silenced (it
-    costs more than a float operation) only once the first batch operation comes.
-    """
-    scalar = SCALAR
-    quiet = None
-    try:
-        for op in order:
-            if op._value is not None or not op.parents:
-                continue
-            args = [parent._value for parent in op.parents]
-            backend = scalar
-            for arg in args:
-                if arg.__class__ is not float:
-                    backend = _backend_for(op, args)
-                    if quiet is None and backend is not scalar:
-                        quiet = _errstate(all="ignore")
-                        quiet.__enter__()
-                    break
-            if op.checked_arguments:
-                for index in op.checked_arguments:
-                    op.check_argument(index, args[index])
-            try:
-                value = op.formula(backend, *args)
-            except ZeroDivisionError:
-                value = _as_numpy_does(op.formula, *args)
-            if check:
-                _check_finite(op, value, "value", args)
-            op._value = value
-    finally:
-        if quiet is not None:
-            quiet.__exit__(None, None, None)
-
-
-def _as_numpy_does(function: Any, *args: Any) -> float:
-    """``function(ARRAY, *args)`` on one-element arrays (floats wrapped), as a float."""
-    with _errstate(all="ignore"):
-        result = function(ARRAY, *[np.array([arg]) if arg.__class__ is float else arg for arg in args])
-    return float(np.asarray(result).reshape(-1)[0])
-
-
-def _backend_for(op: Node, args: list[Any]) -> Any:
-    backend = SCALAR
-    size = None
-    for arg in args:
-        if arg.__class__ is _ndarray:
-            if size is None:
-                size = arg.shape
-            elif arg.shape != size:
-                _raise_batch_mismatch(op)
-            backend = ARRAY
-        elif arg is None:
-            _raise_unset(op)
-    return backend
-
-
-def _raise_batch_mismatch(op: Node) -> None:
-    sizes = [
-        f"{node.name!r} has {node._value.size}"
-        for node in op.upstream()
-        if not node.parents and isinstance(node._value, _ndarray)
-    ]
-    raise ValueError(f"{describe(op)}: inputs have different batch sizes ({', '.join(sizes)} samples)")
-
-
-def _raise_unset(op: Node) -> None:
-    for node in op.upstream():
-        if not node.parents and node._value is None:
-            raise UnsetValueError(
-                f"Variable {node.name!r} has no value (needed by {describe(op)}): call {node.name}.set_value(...) first"
-            )
-    raise UnsetValueError(f"{describe(op)}: a parent has no value")
-
-
-def _check_finite(node: Node, value: Any, what: str, args: list[Any] | None = None) -> None:
-    finite = math.isfinite(value) if isinstance(value, float) else bool(np.isfinite(value).all())
-    if not finite:
-        detail = ""
-        if args is not None:
-            inputs = ", ".join(f"{parent.name}={_short(arg)}" for parent, arg in zip(node.parents, args))
-            detail = f" from inputs {inputs}"
-        raise AnomalyError(f"{describe(node)}: {what} is not finite ({_short(value)}){detail}")
-
-
-def _reverse_sweep(target: Node, plan: Plan) -> None:
-    """Reverse-mode sweep from ``target`` (already up to date): store d(target)/d(node)
-    on the target and every node of ``plan.needs``. For a batch the seed is 1/N per
-    sample (the gradient of the mean); a scalar node feeding a batch sums its paths over
-    the samples. One sweep for floats and batches: the batch-only work is skipped when
-    the target's value is a float (then every value upstream is a float too)."""
-    out = target.forward()
-    component = target._component
-    tag = (target._ref, target._stamp, (component if component.merged_into is None else _root(target)).point)
-    check = anomaly_active()
-    batch = out.__class__ is _ndarray
-    pending: dict[Node, Any] = {target: np.full(out.shape, 1.0 / out.size) if batch else 1.0}
-    pop, get = pending.pop, pending.get
-    backend = SCALAR
-    quiet = _errstate(all="ignore") if batch else contextlib.nullcontext()  # floats never warn
-    with quiet:
-        for node, wanted, custom in _chain(((target, *plan.head),), plan.steps):
-            grad = pop(node, None)
-            if grad is None:
-                continue
-            value = node._value
-            if batch and grad.__class__ is _ndarray and value.__class__ is not _ndarray:
-                grad = float(grad.sum())  # a scalar feeding a batch: sum over samples
-            if check:
-                _check_finite(node, grad, "gradient")
-            node._grad = grad
-            node._grad_tag = tag
-            if not wanted:
-                continue
-            args = [parent._value for parent in node.parents]
-            if batch:
-                backend = ARRAY if any(arg.__class__ is _ndarray for arg in args) else SCALAR
-            derivative = node.vjp if custom else node.derivative
-            for index, parent in wanted:
-                if custom:
-                    contribution = derivative(backend, index, grad, value, *args)
-                else:
-                    try:
-                        contribution = grad * derivative(backend, index, value, *args)
-                    except ZeroDivisionError:
-                        contribution = grad * _as_numpy_does(derivative, index, value, *args)
-                if batch and contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
-                    # A scalar feeding a batch: sum this path over the samples now. Adding
-                    # it to another path's scalar first would broadcast that scalar N times.
-                    contribution = float(contribution.sum())
-                previous = get(parent)
-                pending[parent] = contribution if previous is None else previous + contribution
 
 
 # The operator classes are needed by the sugar above; they import this module.

@@ -82,26 +82,47 @@ class Plan:
     * ``needs``: those ancestors that receive a gradient: the sources and every node
       on a path from a source to the target;
     * ``head``: the target's own step, ``(wanted, custom_vjp)``;
-    * ``steps``: one step per node of ``needs`` that has parents or receives a gradient,
-      in reverse topological order (see :data:`Step`).
+    * ``steps``: one step per node of ``needs``, in reverse topological order (see
+      :data:`Step`). ``head`` and ``steps`` are worked out on first use.
     """
 
-    __slots__ = ("order", "needs", "head", "steps", "__weakref__")
+    __slots__ = ("order", "needs", "_target_parents", "_target_custom", "_head", "_steps", "__weakref__")
 
     def __init__(self, target: Any, order: Sequence[Any], sources: Collection[Any]) -> None:
         self.order: tuple[Any, ...] = tuple(order)
         needs = reached_from(self.order, sources)
         needs.discard(target)
         self.needs: frozenset[Any] = frozenset(needs)
-        self.head: tuple[tuple[tuple[int, Any], ...], bool] = (_wanted(target, needs), overrides_vjp(target))
-        self.steps: tuple[Step, ...] = tuple(
-            (node, _wanted(node, needs), overrides_vjp(node)) for node in reversed(self.order) if node in needs
-        )
+        self._target_parents: tuple[Any, ...] = target.parents
+        self._target_custom = overrides_vjp(target)
+        self._head: tuple[tuple[tuple[int, Any], ...], bool] | None = None
+        self._steps: tuple[Step, ...] | None = None
+
+    @property
+    def head(self) -> tuple[tuple[tuple[int, Any], ...], bool]:
+        head = self._head
+        if head is None:
+            head = self._head = (_wanted_of(self._target_parents, self.needs), self._target_custom)
+        return head
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        steps = self._steps
+        if steps is None:
+            needs = self.needs
+            steps = self._steps = tuple(
+                (node, _wanted(node, needs), overrides_vjp(node)) for node in reversed(self.order) if node in needs
+            )
+        return steps
 
     def steps_from(self, target: Any) -> list[Step]:
         """Every step of the sweep, the target's first."""
         return [(target, *self.head), *self.steps]
 
 
+def _wanted_of(parents: tuple[Any, ...], needs: Collection[Any]) -> tuple[tuple[int, Any], ...]:
+    return tuple([(index, parent) for index, parent in enumerate(parents) if parent in needs])
+
+
 def _wanted(node: Any, needs: Collection[Any]) -> tuple[tuple[int, Any], ...]:
-    return tuple((index, parent) for index, parent in enumerate(node.parents) if parent in needs)
+    return tuple([(index, parent) for index, parent in enumerate(node.parents) if parent in needs])
