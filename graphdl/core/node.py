@@ -606,9 +606,7 @@ class Operator(Node):
         order = self._upstream
         if order is None:
             order = self.upstream()
-        check = anomaly_active()
-        evaluate(order, check)
-        evaluate((self,), check)
+        evaluate((*order, self), anomaly_active())
         return self._value  # type: ignore[return-value]
 
     def option_values(self) -> dict[str, Any]:

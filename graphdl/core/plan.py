@@ -100,6 +100,7 @@ class Plan:
 
     @property
     def head(self) -> tuple[tuple[tuple[int, Any], ...], bool]:
+        """The target's own step: ``(wanted, custom_vjp)``."""
         head = self._head
         if head is None:
             head = self._head = (_wanted_of(self._target_parents, self.needs), self._target_custom)
@@ -107,6 +108,7 @@ class Plan:
 
     @property
     def steps(self) -> tuple[Step, ...]:
+        """The steps of the ancestors that receive a gradient, children before parents."""
         steps = self._steps
         if steps is None:
             needs = self.needs
