@@ -68,6 +68,8 @@ side by side: loss, each unit's contribution and the fitted curve) and DIR/init_
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -75,6 +77,7 @@ from typing import NamedTuple
 import numpy as np
 
 import graphdl
+from graphdl.cli import positive_int
 from graphdl.seednet import (
     FIG7_INIT,
     FIG8_INIT,
@@ -240,24 +243,66 @@ def run_named_inits(args: argparse.Namespace) -> dict[str, dict]:
     return results
 
 
-def sweep(activation: str, args: argparse.Namespace) -> dict:
-    """``args.runs`` random U(−1, 1) inits (run i: init from seed (first_seed + i, 1),
-    data from seed first_seed + i, the same for both activations)."""
-    compiled = CompiledSeedNet(activation)
-    modes, steps, finals, dead_at_init, inits, finals_params = [], [], [], [], [], []
-    for run in range(args.runs):
-        seed = args.first_seed + run
-        init = init_rng(seed).uniform(-1.0, 1.0, size=len(PARAMETER_NAMES))
-        xs, labels = quadratic_data(args.steps, seed=seed)
-        losses = compiled.train(init, xs, labels, args.lr)
-        params = compiled.params
-        final_loss = float(np.mean(losses[-args.window :]))
-        modes.append(classify(params, final_loss, args.threshold))
-        steps.append(steps_to_threshold(losses, args.threshold, args.window))
-        finals.append(final_loss)
-        dead_at_init.append(sum(unit.role == "off" for unit in describe_units(init)))
-        inits.append(init.tolist())
-        finals_params.append(params)
+@functools.cache
+def compiled_net(activation: str) -> CompiledSeedNet:
+    """One compiled net per activation and process (every run sets all seven parameters)."""
+    return CompiledSeedNet(activation)
+
+
+def random_start(
+    seed: int, activation: str, steps: int = 10_000, lr: float = 0.01, threshold: float = 0.15, window: int = 100
+) -> dict:
+    """One random U(−1, 1) start, drawn from ``seed`` alone: init from ``init_rng(seed)``,
+    data from ``quadratic_data(steps, seed)``, the same for both activations. The trial
+    of the sweep (``graphdl.sweep`` or ``graphdl sweep experiments/init_sensitivity.py:random_start``)."""
+    compiled = compiled_net(activation)
+    init = init_rng(seed).uniform(-1.0, 1.0, size=len(PARAMETER_NAMES))
+    xs, labels = quadratic_data(steps, seed=seed)
+    losses = compiled.train(init, xs, labels, lr)
+    params = compiled.params
+    final_loss = float(np.mean(losses[-window:]))
+    mode = classify(params, final_loss, threshold)
+    return {
+        "mode": mode,
+        "fitted": not mode.startswith("failed"),
+        "steps_to_fit": steps_to_threshold(losses, threshold, window),
+        "final_loss": final_loss,
+        "off_at_init": sum(unit.role == "off" for unit in describe_units(init)),
+        "init": init.tolist(),
+        "params": params,
+    }
+
+
+def sweep(args: argparse.Namespace) -> dict[str, dict]:
+    """``args.runs`` random starts per activation (run i: seed first_seed + i) through
+    ``graphdl.sweep``, on ``args.workers`` processes, appended to ``args.runs_file`` if given
+    (a rerun resumes from it). Returns the summary of :func:`summarize_sweep` per activation."""
+    settings = {"steps": [args.steps], "lr": [args.lr], "threshold": [args.threshold], "window": [args.window]}
+    records = graphdl.sweep(
+        random_start,
+        grid={"activation": list(ACTIVATIONS), **settings},
+        seeds=range(args.first_seed, args.first_seed + args.runs),
+        executor="processes" if args.workers > 1 else None,
+        workers=args.workers,
+        out=args.runs_file,
+        progress=sys.stderr.isatty(),
+    )
+    failures = [record for record in records if "error" in record]
+    if failures:
+        error = failures[0]["error"]
+        raise RuntimeError(f"{len(failures)} runs raised; seed {failures[0]['seed']}: {error['traceback']}")
+    return {
+        activation: summarize_sweep(
+            activation, [record["metrics"] for record in records if record["point"]["activation"] == activation]
+        )
+        for activation in ACTIVATIONS
+    }
+
+
+def summarize_sweep(activation: str, runs: list[dict]) -> dict:
+    """The runs of one activation (in seed order) as lists per quantity, with the counts."""
+    modes = [run["mode"] for run in runs]
+    finals_params = [run["params"] for run in runs]
     fitted_units = [describe_units(p) for p, mode in zip(finals_params, modes) if not mode.startswith("failed")]
     bending = [unit for units in fitted_units for unit in units if unit.role == "bends"]
     failed_units = [describe_units(p) for p, mode in zip(finals_params, modes) if mode.startswith("failed")]
@@ -265,12 +310,12 @@ def sweep(activation: str, args: argparse.Namespace) -> dict:
         "activation": activation,
         "modes": modes,
         "counts": {mode: modes.count(mode) for mode in MODES},
-        "steps_to_fit": steps,
-        "final_loss": finals,
-        "off_at_init": dead_at_init,
-        "inits": inits,
+        "steps_to_fit": [run["steps_to_fit"] for run in runs],
+        "final_loss": [run["final_loss"] for run in runs],
+        "off_at_init": [run["off_at_init"] for run in runs],
+        "inits": [run["init"] for run in runs],
         "params": finals_params,
-        "failed": [mode.startswith("failed") for mode in modes],
+        "failed": [not run["fitted"] for run in runs],
         "bends_right": sum(unit.facing == "right" for unit in bending),
         "bends_left": sum(unit.facing == "left" for unit in bending),
         "failed_without_bend": sum(all(unit.role != "bends" for unit in units) for units in failed_units),
@@ -343,6 +388,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threshold", type=float, default=0.15, help="loss threshold for 'fitted'")
     parser.add_argument("--window", type=int, default=100, help="steps in the running mean of the loss")
     parser.add_argument("--out", type=Path, default=None, help="directory for the PNGs")
+    parser.add_argument("--workers", type=positive_int, default=1, help="processes for the random-start sweep")
+    parser.add_argument(
+        "--runs-file", type=Path, default=None, help="append each random start to this JSON-lines file; resume from it"
+    )
     args = parser.parse_args(argv)
     if args.window < 1:
         parser.error("--window must be at least 1")
@@ -365,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     )
     named = run_named_inits(args)
     report_named(named, args)
-    sweeps = {activation: sweep(activation, args) for activation in ACTIVATIONS} if args.runs else {}
+    sweeps = sweep(args) if args.runs else {}
     if sweeps:
         report_sweep(sweeps, args)
     if args.out is not None:

@@ -10,9 +10,12 @@ Two open formats, chosen by the file suffix:
 
 Files are written atomically: a temporary file in the same directory, flushed and
 fsynced, then ``os.replace``-d over the target, so a crash never leaves a half-written
-checkpoint. Loading validates everything first (format, version, names, shapes,
-finiteness, optimiser state) and only then assigns, so on any error the model keeps its
-current values.
+checkpoint; the file gets the usual mode (the umask's) and the folder is fsynced after the
+rename. Loading validates everything first (format, version, names, shapes, finiteness,
+optimiser state) and only then assigns, so on any error the model keeps its current
+values. An ``.npz`` file is a stranger's zip archive: the names, dtypes and shapes in its
+``.npy`` headers and the sizes its entries declare are checked against the model before
+any array data is read or decompressed.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import io as _io
 import json
 import math
 import os
+import struct
 import tempfile
+import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +37,12 @@ import numpy as np
 
 from graphdl.core.node import Variable
 from graphdl.nn.module import unique_names
+from graphdl.validation import FINITE, Count, short_repr
 
 FORMAT = "graphdl-parameters"
 VERSION = 1
 
-__all__ = ["FORMAT", "VERSION", "CheckpointError", "LoadReport", "load", "read", "save"]
+__all__ = ["FORMAT", "VERSION", "CheckpointError", "LoadReport", "check_path", "load", "read", "save"]
 
 
 class CheckpointError(ValueError):
@@ -116,100 +123,393 @@ def _npz_bytes(values: dict[str, float | list[float]], header: dict[str, Any]) -
         }
     arrays["header"] = np.array(json.dumps(header, allow_nan=False), dtype=np.str_)
     buffer = _io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` atomically: a temporary file in the same folder
+    (named after ``path`` and this process id), flushed and fsynced, renamed over
+    ``path``, then the folder fsynced so the rename itself survives a crash. The file
+    gets the usual mode (0666 minus the umask). A successful save also removes the
+    temporary files that killed saves of the same path left behind."""
     directory = path.parent if str(path.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile(dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
-        with handle:
+        with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
             handle.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), 0o666 & ~_umask())
             os.fsync(handle.fileno())
-        os.replace(handle.name, path)
+        os.replace(temporary, path)
     except BaseException:
         try:
-            os.unlink(handle.name)
+            os.unlink(temporary)
         except OSError:
             pass
         raise
+    _fsync_directory(directory)
+    _remove_stray_temporaries(path, directory)
+
+
+def _umask() -> int:
+    try:  # Linux shows it without changing it (changing it races with other threads)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a folder
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _remove_stray_temporaries(path: Path, directory: Path) -> None:
+    """Delete ``.<name>.<pid>-<random>.tmp`` files of ``path`` whose process is gone
+    (a save killed mid-write), and the pid-less ones older graphdl versions wrote."""
+    prefix, suffix = f".{path.name}.", ".tmp"
+    try:
+        candidates = [entry for entry in os.scandir(directory) if entry.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in candidates:
+        middle = entry.name[len(prefix) : -len(suffix)] if entry.name.endswith(suffix) else None
+        if not middle or "." in middle:
+            continue
+        pid_text, dash, _ = middle.partition("-")
+        if dash and pid_text.isdigit() and _process_alive(int(pid_text)):
+            continue  # that process (maybe this one, in another thread) may be saving right now
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would terminate the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # exists (owned by someone else) or cannot tell: leave its file alone
+    try:  # Linux: a killed process its parent has not reaped yet is a zombie, not alive
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as status:
+            return status.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def check_path(path: str | os.PathLike[str]) -> Path:
+    """Check that a checkpoint can be written to ``path`` (a ``.json`` or ``.npz`` file
+    in an existing, writable folder) without writing anything; returns it as a Path.
+    Raises ``ValueError`` naming the path."""
+    try:
+        path = Path(path)
+    except TypeError:
+        raise TypeError(f"a checkpoint path must be a str or a path, got {type(path).__name__}") from None
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".npz"):
+        raise ValueError(f"{path}: unknown checkpoint format {suffix!r}; use .json or .npz")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ValueError(f"{path}: the folder {str(directory)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a checkpoint file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: the folder {str(directory)!r} is not writable")
+    return path
 
 
 # --------------------------------------------------------------------- reading
+#: Every .npz entry together may declare at most this many times the file's size
+#: (plus ``_SLACK`` bytes) uncompressed: a checkpoint graphdl writes is stored, not
+#: compressed, so this only refuses archives that would balloon in memory.
+_EXPANSION = 16
+_SLACK = 1 << 20
+#: Longest .npy header accepted (numpy's own default limit).
+_NPY_HEADER_LIMIT = 10_000
+#: Errors the standard library and numpy raise on a damaged archive or document.
+_FILE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    OSError,
+    EOFError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    SyntaxError,
+    tokenize.TokenError,  # numpy reads .npy headers with the tokenizer
+)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """What the model loading a checkpoint holds: its parameter names with the shape of
+    each current value (None when unset), and whether the names must match exactly."""
+
+    shapes: dict[str, tuple[int, ...] | None]
+    strict: bool
+
+
 def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse and validate a checkpoint file on its own: ``{"parameters": {name: value},
-    "optimizer": ..., "metadata": ..., "version": ...}``. Raises :class:`CheckpointError`."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise CheckpointError(f"{path}: cannot read checkpoint ({error.strerror or error})") from None
+    "optimizer": ..., "metadata": ..., "version": ...}``. Raises :class:`CheckpointError`
+    naming the file (and the archive entry at fault)."""
+    return _read(Path(path), None)
+
+
+def _read(path: Path, model: _Model | None) -> dict[str, Any]:
     suffix = path.suffix.lower()
     try:
-        if suffix == ".json":
-            document = _parse_json(raw)
-        elif suffix == ".npz":
-            document = _parse_npz(raw)
-        else:
+        if suffix not in (".json", ".npz"):
             raise CheckpointError(f"unknown checkpoint format {suffix!r}; use .json or .npz")
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        except (OSError, ValueError) as error:  # ValueError: a NUL character in the path
+            raise CheckpointError(f"cannot read checkpoint ({getattr(error, 'strerror', None) or error})") from None
+        with handle:
+            if suffix == ".json":
+                try:
+                    raw = handle.read()
+                except OSError as error:
+                    raise CheckpointError(f"cannot read checkpoint ({error.strerror or error})") from None
+                document = _parse_json(raw, "the file")
+            else:
+                document = _parse_npz(handle, os.fstat(handle.fileno()).st_size, model)
         _check_document(document)
     except CheckpointError as error:
         raise CheckpointError(f"{path}: {error}") from None
     return document
 
 
-def _parse_json(raw: bytes) -> dict[str, Any]:
+def _parse_json(raw: bytes | str, where: str) -> dict[str, Any]:
     def reject_constant(token: str) -> None:
-        raise CheckpointError(f"non-finite number {token} in the file")
+        raise CheckpointError(f"non-finite number {token} in {where}")
 
     try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"corrupted or truncated JSON checkpoint ({error})") from None
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        document = json.loads(text, parse_constant=reject_constant)
+    except CheckpointError:
+        raise
+    except RecursionError:
+        raise CheckpointError(f"{where} is nested too deeply to be a graphdl checkpoint") from None
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError, integers of > 4300 digits
+        raise CheckpointError(f"corrupted or truncated JSON in {where} ({error})") from None
     if not isinstance(document, dict):
-        raise CheckpointError("not a graphdl checkpoint (top level is not an object)")
+        raise CheckpointError(f"not a graphdl checkpoint ({where}: top level is not an object)")
     return document
 
 
-def _parse_npz(raw: bytes) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Entry:
+    """An .npy entry of the archive, known from its header alone."""
+
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int  # bytes of the .npy header before the data
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _parse_npz(handle: Any, size: int, model: _Model | None) -> dict[str, Any]:
+    where = ""
     try:
-        with np.load(_io.BytesIO(raw), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise CheckpointError(f"corrupted or truncated .npz checkpoint ({error})") from None
-    if "header" not in arrays or "names" not in arrays:
-        raise CheckpointError("not a graphdl checkpoint (no 'header'/'names' arrays)")
-    try:
-        header = json.loads(str(arrays["header"][()]))
-    except (json.JSONDecodeError, TypeError, ValueError) as error:
-        raise CheckpointError(f"corrupted header ({error})") from None
-    if not isinstance(header, dict):
-        raise CheckpointError("corrupted header (not an object)")
-    names = [str(name) for name in arrays["names"].reshape(-1)]
-    if "values" in arrays:
-        values = arrays["values"]
-        if values.dtype.kind != "f" or values.shape != (len(names),):
-            raise CheckpointError(f"'values' has shape {values.shape}, expected ({len(names)},)")
-        parameters: dict[str, Any] = dict(zip(names, values.tolist()))
-    else:
-        parameters = {}
-        for name in names:
-            if f"value:{name}" not in arrays:
-                raise CheckpointError(f"no value stored for {name!r}")
-            parameters[name] = arrays[f"value:{name}"].tolist()
-    if len(parameters) != len(names):
-        raise CheckpointError("duplicate parameter names in the file")
+        with zipfile.ZipFile(handle) as archive:
+            infos = _archive_entries(archive, size)
+            entries: dict[str, _Entry] = {}
+            for key, info in infos.items():
+                where = f"entry {info.filename!r}"
+                entries[key] = _npy_header(archive, info)
+            where = ""
+            _check_shapes(entries, model)
+            names_entry = entries["names"]
+            where = f"entry {names_entry.info.filename!r}"
+            names = _read_strings(archive, names_entry)
+            if len(set(names)) != len(names):
+                raise CheckpointError("duplicate parameter names in the file")
+            header_entry = entries["header"]
+            where = f"entry {header_entry.info.filename!r}"
+            header = _parse_json(_read_strings(archive, header_entry)[0], where)
+            parameters: dict[str, Any] = {}
+            if "values" in entries:
+                where = f"entry {entries['values'].info.filename!r}"
+                parameters = dict(zip(names, _read_floats(archive, entries["values"]).tolist()))
+            else:
+                stored = {key[len("value:") :] for key in entries if key.startswith("value:")}
+                if stored != set(names):
+                    extra = sorted(stored - set(names))
+                    lacking = sorted(set(names) - stored)
+                    raise CheckpointError(
+                        f"the 'value:NAME' entries do not match 'names' (no value for {_listing(lacking)}; "
+                        f"values without a name: {_listing(extra)})"
+                    )
+                for name in names:
+                    entry = entries[f"value:{name}"]
+                    where = f"entry {entry.info.filename!r}"
+                    parameters[name] = _read_floats(archive, entry).tolist()
+    except CheckpointError as error:
+        message = str(error)
+        raise CheckpointError(
+            f"{where}: {message}" if where and not message.startswith("entry ") else message
+        ) from None
+    except _FILE_ERRORS as error:
+        raise CheckpointError(
+            f"corrupted or truncated .npz checkpoint ({where or 'zip directory'}: {_reason(error)})"
+        ) from None
+    if "parameters" in header:
+        raise CheckpointError("entry 'header.npy': corrupted header (holds 'parameters')")
     return {**header, "parameters": parameters}
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _archive_entries(archive: zipfile.ZipFile, size: int) -> dict[str, zipfile.ZipInfo]:
+    """The archive's entries by array name, checked for names and declared sizes."""
+    infos: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise CheckpointError(f"unexpected entry {info.filename!r} (a graphdl .npz holds .npy arrays only)")
+        key = info.filename[: -len(".npy")]
+        if key not in ("names", "header", "values") and not key.startswith("value:"):
+            raise CheckpointError(f"unexpected entry {info.filename!r} (not a graphdl checkpoint array)")
+        if key in infos:
+            raise CheckpointError(f"entry {info.filename!r} appears twice")
+        total += info.file_size
+        if total > _EXPANSION * size + _SLACK:
+            raise CheckpointError(
+                f"entry {info.filename!r}: the archive declares {total} bytes uncompressed, more than "
+                f"{_EXPANSION} times its {size} bytes: refused before decompressing"
+            )
+        infos[key] = info
+    if "names" not in infos or "header" not in infos:
+        raise CheckpointError("not a graphdl checkpoint (no 'names'/'header' arrays)")
+    if "values" in infos and any(key.startswith("value:") for key in infos):
+        raise CheckpointError("holds both 'values' and 'value:NAME' arrays")
+    return infos
+
+
+def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Entry:
+    """Shape and dtype of an .npy entry from its header; no data is read."""
+    with archive.open(info) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream, max_header_size=_NPY_HEADER_LIMIT)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream, max_header_size=_NPY_HEADER_LIMIT)
+        else:
+            raise CheckpointError(f".npy format version {version} is not supported (1.0 and 2.0 are)")
+        offset = stream.tell()
+    if dtype.hasobject:
+        raise CheckpointError("object arrays are refused (reading them would need pickle)")
+    entry = _Entry(info, tuple(int(n) for n in shape), dtype, offset)
+    if info.file_size != offset + entry.nbytes:
+        raise CheckpointError(
+            f"the header declares shape {entry.shape} of {dtype} ({entry.nbytes} bytes) but the entry "
+            f"holds {info.file_size - offset} bytes"
+        )
+    return entry
+
+
+def _check_shapes(entries: dict[str, _Entry], model: _Model | None) -> None:
+    """Check dtypes and shapes from the headers against each other and the model."""
+    names, header = entries["names"], entries["header"]
+    if names.dtype.kind != "U" or len(names.shape) != 1:
+        raise _entry_error(names, f"'names' must be a 1-D unicode array, got {names.dtype} of shape {names.shape}")
+    if header.dtype.kind != "U" or header.shape != ():
+        raise _entry_error(header, f"'header' must be one string, got {header.dtype} of shape {header.shape}")
+    count = names.shape[0]
+    if model is not None and model.strict:
+        if count > len(model.shapes):
+            raise _entry_error(names, f"the file holds {count} parameters, more than the model's {len(model.shapes)}")
+        longest = max((len(name) for name in model.shapes), default=0)
+        if count and names.dtype.itemsize > 4 * longest:
+            raise _entry_error(
+                names,
+                f"parameter names in the file are up to {names.dtype.itemsize // 4} characters long, "
+                f"longer than any name in the model ({longest})",
+            )
+    if "values" in entries:
+        values = entries["values"]
+        if values.dtype.kind != "f" or values.shape != (count,):
+            raise _entry_error(
+                values, f"'values' must be float with shape ({count},), got {values.dtype} of shape {values.shape}"
+            )
+    for key, entry in entries.items():
+        if not key.startswith("value:"):
+            continue
+        name = key[len("value:") :]
+        if entry.dtype.kind != "f" or len(entry.shape) != 1 or entry.shape[0] < 1:
+            raise _entry_error(entry, f"parameter {name!r} must be a non-empty 1-D float array, got {entry.dtype}")
+        current = model.shapes.get(name) if model is not None else None
+        if current is not None and current != entry.shape:
+            raise _entry_error(
+                entry, f"parameter {name!r} has shape {entry.shape} in the file but {current} in the model"
+            )
+
+
+def _entry_error(entry: _Entry, message: str) -> CheckpointError:
+    return CheckpointError(f"entry {entry.info.filename!r}: {message}")
+
+
+def _read_data(archive: zipfile.ZipFile, entry: _Entry) -> np.ndarray:
+    with archive.open(entry.info) as stream:
+        stream.read(entry.offset)
+        data = stream.read(entry.nbytes)
+        if len(data) != entry.nbytes or stream.read(1):
+            raise CheckpointError(f"holds {len(data)} data bytes, its header declares {entry.nbytes}")
+    return np.frombuffer(data, dtype=entry.dtype).reshape(entry.shape)
+
+
+def _read_strings(archive: zipfile.ZipFile, entry: _Entry) -> list[str]:
+    array = _read_data(archive, entry)
+    return [str(item) for item in array.reshape(-1)]
+
+
+def _read_floats(archive: zipfile.ZipFile, entry: _Entry) -> np.ndarray:
+    return _read_data(archive, entry).astype(np.float64)
 
 
 def _check_document(document: dict[str, Any]) -> None:
     if document.get("format") != FORMAT:
-        raise CheckpointError(f"not a graphdl checkpoint (format {document.get('format')!r})")
-    version = document.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise CheckpointError(f"bad format version {version!r}")
+        raise CheckpointError(f"not a graphdl checkpoint (format {short_repr(document.get('format'))})")
+    try:
+        version = _VERSION_RULE.check(document.get("version"), "the format version")
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(str(error)) from None
+    if version < 1:
+        raise CheckpointError(f"bad format version {version}")
     if version > VERSION:
         raise CheckpointError(f"format version {version} is newer than this graphdl reads ({VERSION}): upgrade")
     parameters = document.get("parameters")
@@ -221,13 +521,20 @@ def _check_document(document: dict[str, Any]) -> None:
         else:
             ok = _is_finite_number(value)
         if not ok:
-            raise CheckpointError(f"parameter {name!r} has an invalid value {value!r:.60}")
+            raise CheckpointError(f"parameter {short_repr(name)} has an invalid value {short_repr(value)}")
     if document.get("metadata") is not None and not isinstance(document["metadata"], dict):
         raise CheckpointError("'metadata' must be a mapping")
 
 
+_VERSION_RULE = Count()
+
+
 def _is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        FINITE.check(value, "value")
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _shape(value: Any) -> tuple[int, ...]:
@@ -255,11 +562,12 @@ def load(
     :class:`CheckpointError` names the file.
     """
     path = Path(path)
-    document = read(path)
     try:
         named = unique_names(_parameters(params))
     except ValueError as error:
         raise CheckpointError(f"{path}: cannot load by name: {error}") from None
+    model = _Model({name: _shape_or_none(variable.value) for name, variable in named.items()}, strict)
+    document = _read(path, model)
     stored = document["parameters"]
     missing = [name for name in named if name not in stored]
     unexpected = [name for name in stored if name not in named]
@@ -275,10 +583,10 @@ def load(
         if name not in stored:
             continue
         value = stored[name]
-        current = variable.value
-        if current is not None and _shape(current) != _shape(value):
+        current = model.shapes[name]
+        if current is not None and current != _shape(value):
             raise CheckpointError(
-                f"{path}: parameter {name!r} has shape {_shape(value)} in the file but {_shape(current)} in the model"
+                f"{path}: parameter {name!r} has shape {_shape(value)} in the file but {current} in the model"
             )
         updates.append((variable, np.asarray(value, dtype=np.float64) if isinstance(value, list) else float(value)))
     optimizer_state = None
@@ -286,20 +594,23 @@ def load(
         if document.get("optimizer") is None:
             raise CheckpointError(f"{path}: the file holds no optimiser state")
         try:
-            optimizer.check_state_dict(document["optimizer"])
-        except ValueError as error:
+            optimizer_state = optimizer.check_state_dict(document["optimizer"])
+        except (TypeError, ValueError) as error:
             raise CheckpointError(f"{path}: optimiser state does not fit: {error}") from None
-        optimizer_state = document["optimizer"]
     for variable, value in updates:
         variable.set_value(value)
     if optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)
+        optimizer.load_state_dict(document["optimizer"])
     return LoadReport(
         loaded=[variable.name for variable, _ in updates],
         missing=missing,
         unexpected=unexpected,
         metadata=dict(document.get("metadata") or {}),
     )
+
+
+def _shape_or_none(value: Any) -> tuple[int, ...] | None:
+    return None if value is None else _shape(value)
 
 
 def _listing(names: list[str], limit: int = 8) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -83,20 +86,97 @@ def test_animator_needs_snapshots_and_known_names():
 @pytest.mark.parametrize("graph_panel", [False, True])
 def test_gif_has_one_frame_per_snapshot(tmp_path, graph_panel):
     _, recorder, _ = trained(60, every=20)
-    animator = Animator(recorder, graph_panel=graph_panel, dpi=40, hold_last=3)
+    animator = Animator(recorder, graph_panel=graph_panel, dpi=40, hold_last=3, fps=10)
     path = animator.save(tmp_path / "training.gif")
     with Image.open(path) as image:
         assert image.format == "GIF"
         assert image.n_frames == len(recorder.snapshots) == 4
-        assert image.size == (int(14 * 40), int(animator._figsize()[1] * 40))
+        assert image.size == animator.size == (576, 384 if graph_panel else 304)
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            durations.append(image.info["duration"])
+        assert durations == [100, 100, 100, 400]  # the last frame held for 1 + hold_last frames
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_each_frame_is_drawn_once_over_one_static_drawing(tmp_path, monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from graphdl.viz import animator as animator_module
+
+    full_draws, updates, progress = [], [], []
+    original_draw, original_update = FigureCanvasAgg.draw, animator_module.Scene.update
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: full_draws.append(1) or original_draw(self))
+    monkeypatch.setattr(
+        animator_module.Scene, "update", lambda self, index: updates.append(index) or original_update(self, index)
+    )
+    _, recorder, _ = trained(60, every=20)
+    animator = Animator(recorder, graph_panel=True, dpi=30, hold_last=5)
+    animator.save(tmp_path / "a.gif", progress=lambda frame, total: progress.append((frame, total)))
+    assert len(full_draws) == 1  # the static picture, once; frames only blit the moving artists
+    assert updates == [0, 1, 2, 3]  # the held last frame is not drawn again
+    assert progress == [(0, 4), (1, 4), (2, 4), (3, 4)]
+    assert animator.timings["frames"] == 4 and animator.timings["drawing"] > 0 and animator.timings["encoding"] > 0
+
+
+def test_gif_frames_are_streamed_and_decode_to_the_drawn_frames(tmp_path):
+    """GifEncoder writes each frame as it comes (only the changed pixels after the first)
+    and the decoded GIF shows exactly the palette-mapped frames."""
+    from graphdl.viz.encoders import GifEncoder
+
+    rng = np.random.default_rng(0)
+    base = np.full((40, 60, 4), 255, np.uint8)
+    frames = []
+    for number in range(5):
+        frame = base.copy()
+        frame[5:15, 4 + 8 * number : 12 + 8 * number, :3] = [37, 99, 235]  # a moving blue square
+        frame[30:35, 10:20, :3] = [(0, 0, 0), (220, 38, 38)][rng.integers(2)]  # a patch that changes colour
+        frames.append(frame)
+
+    stream = io.BytesIO()
+    encoder = GifEncoder(stream, fps=10, colours=["#2563eb", "#dc2626"])
+    written = []
+    for number, frame in enumerate(frames):
+        encoder.add(frame, hold=3 if number == 4 else 1)
+        written.append(stream.tell())
+    encoder.close()
+    assert all(b > a for a, b in zip(written, written[1:]))  # every frame reached the file when added
+    assert written[1] - written[0] < written[0] / 2  # later frames carry only what changed
+    stream.seek(0)
+    with Image.open(stream) as gif:
+        assert gif.n_frames == 5
+        for number, frame in enumerate(frames):
+            gif.seek(number)
+            decoded = np.asarray(gif.convert("RGB")).astype(int)
+            assert np.abs(decoded - frame[..., :3]).max() <= 8, number  # palette rounding only
+            assert gif.info["duration"] == (300 if number == 4 else 100)
+
+
+def test_mp4_is_piped_to_ffmpeg_frame_by_frame(tmp_path, monkeypatch):
+    """A stand-in ffmpeg on PATH receives the raw RGBA frames on stdin (last one held)."""
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text(
+        f"#!{sys.executable}\nimport sys\ndata = sys.stdin.buffer.read()\n"
+        "open(sys.argv[-1], 'w').write(f\"{len(data)} {' '.join(sys.argv[1:-1])}\")\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    _, recorder, _ = trained(40, every=20)
+    animator = Animator(recorder, dpi=20, hold_last=2)
+    path = animator.save(tmp_path / "training.mp4")
+    size, arguments = path.read_text().split(" ", 1)
+    width, height = animator.size
+    assert int(size) == width * height * 4 * (3 + 2)  # 3 frames, the last one twice more
+    assert f"-s {width}x{height}" in arguments and "-pix_fmt rgba" in arguments and "libx264" in arguments
 
 
 def test_frames_differ_and_axes_stay_fixed():
     _, recorder, _ = trained(60, every=20)
     animator = Animator(recorder)
     first, last = animator.frame(0), animator.frame(3)
-    assert first._suptitle.get_text() != last._suptitle.get_text()
+    assert title_of(first) != title_of(last)
     for a, b in zip(first.axes, last.axes):
         assert a.get_xlim() == b.get_xlim() and a.get_ylim() == b.get_ylim()
 
@@ -105,9 +185,90 @@ def test_html_player_and_unknown_formats(tmp_path):
     _, recorder, _ = trained(20, every=10)
     animator = Animator(recorder, dpi=30, hold_last=0)
     html = animator.save(tmp_path / "training.html").read_text(encoding="utf-8")
-    assert "<script" in html and "data:image/png;base64" in html
+    assert "<script" in html and 'id="graphdl-data"' in html  # the explorer page (graphdl.viz.explorer)
+    fragment = animator.to_jshtml()
+    assert "<html" not in fragment and fragment.count("data:image/png;base64,") == 3
     with pytest.raises(ValueError, match="unknown animation format"):
         animator.save(tmp_path / "training.avi")
+    (tmp_path / "folder.gif").mkdir()
+    with pytest.raises(IsADirectoryError, match="folder"):
+        animator.save(tmp_path / "folder.gif")
+
+
+def test_round_loss_window_and_one_named_loss_figure():
+    from graphdl.viz.animator import loss_figure_name, recent_mean, round_window
+
+    assert [round_window(n) for n in (1, 9, 50, 100, 1500, 9000, 20000)] == [1, 1, 5, 10, 100, 500, 2000]
+    _, recorder, losses = trained(100, every=50)
+    animator = Animator(recorder)
+    assert animator.loss_window == 10
+    title = title_of(animator.frame(2))
+    figure = f"{loss_figure_name(10)} {recent_mean(losses, 10):.4f}"
+    assert figure.startswith("mean |y − ŷ| over the last 10 steps ") and title.endswith(figure)
+    assert title.startswith("graphdl — fitting y = x² node by node   step 100 / 100   ")
+    before = title_of(animator.frame(0))
+    assert before.endswith("step   0 / 100   mean |y − ŷ| over the last 10 steps (before training)")
+
+
+def title_of(figure) -> str:
+    """The title line as drawn: its fixed words and moving fields are figure texts, in order."""
+    return "".join(text.get_text() for text in figure.texts)
+
+
+def test_loss_panel_envelope_keeps_long_runs_small_and_spikes_visible():
+    from graphdl.viz.animator import LOSS_POINTS, envelope
+
+    values = np.random.default_rng(1).uniform(0, 1, 200_001)
+    values[123_456] = 50.0
+    xs, ys = envelope(values)
+    assert len(xs) == len(ys) <= LOSS_POINTS + 200 and ys.max() == 50.0 and ys.min() == values.min()
+    assert np.all(np.diff(xs) >= 0) and xs[-1] == values.size
+    short = np.arange(5.0)
+    assert envelope(short)[1] is short
+
+
+def test_close_kink_labels_do_not_overlap():
+    """Figure 7's initial kinks are 0.79 and 0.83: their labels go on two rows."""
+    _, recorder, _ = trained(20, every=20, init="fig7")
+    figure = Animator(recorder, dpi=60).frame(0)
+    renderer = figure.canvas.get_renderer()
+    labels = [t for t in figure.axes[0].texts if t.get_text().startswith("kink")]
+    assert sorted(t.get_text() for t in labels) == ["kink 0.79", "kink 0.83"]
+    first, second = (t.get_window_extent(renderer) for t in labels)
+    assert not first.overlaps(second)
+
+
+def test_not_fitted_note_only_on_the_last_frame():
+    _, recorder, _ = trained(40, every=20, init="fig7")
+    animator = Animator(recorder, final_note="not fitted yet", dpi=30)
+    notes = [[t.get_text() for t in animator.frame(i).axes[2].texts if t.get_visible()] for i in (0, 2)]
+    assert "not fitted yet" not in notes[0] and "not fitted yet" in notes[1]
+
+
+def test_graph_panel_draws_label_and_loss_with_readable_text():
+    from matplotlib.textpath import TextPath
+
+    from graphdl.viz.style import lightness
+
+    _, recorder, _ = trained(40, every=20)
+    animator = Animator(recorder, graph_panel=True)  # the demo's own size: 100 dpi
+    figure = animator.frame(2)
+    panel = figure.axes[4]
+    texts = [t for t in panel.texts if t.get_text()]
+    names = {t.get_text() for t in texts}
+    assert {"x", "label", "loss", "add_21", "w_11"} <= names
+    for text in texts:  # digits and capitals at least 9 px tall
+        pixels = text.get_size() * animator.dpi / 72
+        height = TextPath((0, 0), "0", size=pixels, prop=text.get_fontproperties()).get_extents().height
+        assert height >= 9, (text.get_text(), height)
+    boxes = {patch: patch.get_facecolor() for patch in panel.patches}
+    for text in texts:
+        point = panel.transData.transform(text.get_position())
+        fill = next(colour for patch, colour in boxes.items() if patch.contains_point(point))
+        # white where it contrasts more than the dark text (WCAG contrast ratios)
+        expected = "#ffffff" if (lightness(fill) + 0.05) ** 2 < 1.05 * 0.061 else "#111827"
+        assert text.get_color() == expected, text.get_text()
+    assert any(t.get_color() == "#ffffff" for t in texts)  # some fills are dark enough for white text
 
 
 def test_gallery_animation_is_small_enough_for_the_readme():
@@ -119,3 +280,30 @@ def test_gallery_animation_is_small_enough_for_the_readme():
     assert gif.stat().st_size < 3_000_000
     with Image.open(gif) as image:
         assert image.n_frames > 10
+
+
+def test_recorder_feeds_the_label_to_record_the_loss_itself():
+    from graphdl.core.node import Variable
+
+    net, recorder, _ = trained(20, every=20)
+    final = recorder.snapshots[-1]
+    grid = recorder.grid
+    np.testing.assert_allclose(final.outputs["label"], grid**2)
+    np.testing.assert_allclose(final.outputs["loss"], np.abs(grid**2 - final.outputs["add_21"]), atol=1e-12)
+    assert net.label.value is not None and np.ndim(net.label.value) == 0  # the training label is back
+    with pytest.raises(ValueError, match="not a Variable of the graph"):
+        TrainingRecorder(net.x, net.loss, grid, feeds={Variable(name="other"): np.square})
+    with pytest.raises(ValueError, match="one per grid point"):
+        TrainingRecorder(net.x, net.loss, grid, feeds={net.label: [1.0, 2.0]})
+
+
+def test_a_failing_ffmpeg_is_reported_and_leaves_no_file(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write('Unknown encoder libx264\\n')\nsys.exit(1)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    _, recorder, _ = trained(40, every=20)
+    with pytest.raises(RuntimeError, match="ffmpeg failed \\(exit 1\\): Unknown encoder libx264"):
+        Animator(recorder, dpi=20).save(tmp_path / "training.mp4")
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".*partial*"))

@@ -114,3 +114,32 @@ def test_confusion_matrix_plot_draws_into_given_axes_and_checks_its_input():
         plot_confusion_matrix(np.eye(3, dtype=int), ["a", "b"])
     with pytest.raises(ValueError, match="non-negative"):
         plot_confusion_matrix(-np.eye(2, dtype=int))
+
+
+def test_loss_plot_marks_clipped_spikes_and_keeps_the_legend_off_the_data():
+    losses = np.linspace(1.0, 0.1, 1500)
+    losses[[10, 20, 30]] = [40.0, 55.0, 60.0]
+    figure = plot_loss(losses)
+    axes = figure.axes[0]
+    figure.canvas.draw()
+    labels = [line.get_label() for line in axes.lines]
+    assert "train, mean of the last 100 steps" in labels
+    marks = next(line for line in axes.lines if line.get_label().startswith("3 steps above"))
+    cap = marks.get_ydata()[0]
+    assert list(marks.get_xdata()) == [11, 21, 31] and "highest 60" in marks.get_label()
+    assert cap < 40 and axes.get_ylim()[1] > cap
+    for line in axes.lines:
+        assert np.max(line.get_ydata()) <= cap
+    legend_bottom = axes.get_legend().get_window_extent().y0
+    assert legend_bottom > axes.transData.transform((0, cap))[1]  # the legend sits above every curve
+
+
+def test_many_clipped_spikes_get_spread_out_markers_and_an_exact_count():
+    from graphdl.viz.animator import spread_out
+
+    losses = np.full(100_000, 0.1)
+    losses[::400] = 9.0  # 250 spikes, 0.25% of the steps: above the 99.5th percentile
+    figure = plot_loss(losses)
+    marks = next(line for line in figure.axes[0].lines if "above" in line.get_label())
+    assert marks.get_label().startswith("250 steps above") and 100 <= len(marks.get_xdata()) <= 120
+    assert np.array_equal(spread_out(np.arange(1.0, 11.0), 10), np.arange(1.0, 11.0))

@@ -250,3 +250,26 @@ def test_vanishing_mark_compares_batch_nodes_and_parameters_on_one_scale():
     single = Mul([Mul([one, Variable(1.0, name="v")], name="z1"), 1e-3], name="out1")
     single.backward()
     assert to_dot(single, vanishing_threshold=0.1, legend=False).count("vanishing gradient") == 2  # v and z1
+
+
+def test_batch_grad_labels_are_per_sample_and_agree_with_the_vanishing_mark():
+    """A batch node's label shows the mean of d(loss_i)/d(node_i) (the loss node reads 1, not
+    1/N); parameters keep the batch gradient; the vanishing mark uses the same scale."""
+    net = build_seed_net()
+    net.initialise("fig8")
+    xs = np.linspace(0.1, 1.9, 1500)
+    net.x.set_value(xs)
+    net.label.set_value(xs**2)
+    net.loss.backward()
+    dot = to_dot(net.loss, legend=False)
+    assert "grad mean 1 per sample (n=1500)" in dot
+    add_21 = float(np.mean(net.add_21.grad) * xs.size)  # the mean of sign(ŷ_i − y_i)
+    assert f"grad mean {add_21:.4g} per sample (n=1500)" in dot
+    assert f"grad {float(net.b_21.grad):.4g}<" in dot and add_21 == pytest.approx(float(net.b_21.grad))
+    # add_21's per-sample gradients are ±1 (the label's scale): not vanishing at 0.5, vanishing at 1.5
+
+    def add_21_line(threshold: float) -> str:
+        return next(line for line in to_dot(net.loss, vanishing_threshold=threshold).splitlines() if "add_21" in line)
+
+    assert "vanishing gradient" not in add_21_line(0.5)
+    assert "vanishing gradient" in add_21_line(1.5)

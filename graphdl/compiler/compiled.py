@@ -13,12 +13,14 @@ import contextlib
 import gc
 import itertools
 import linecache
+import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from graphdl.compiler import backends, numba_backend
 from graphdl.compiler.codegen import Program, generate, sgd_source
 from graphdl.core.anomaly import AnomalyError, anomaly_active
 from graphdl.core.node import Node, UnsetValueError, Value, Variable, cached_values, check_value
@@ -138,7 +140,11 @@ class CompiledGraph:
     are seen. ``source`` is the generated program.
     """
 
-    def __init__(self, target: Node, inputs: Sequence[Variable | str] = ()) -> None:
+    def __init__(self, target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> None:
+        if backend not in backends.BACKENDS:
+            choices = ", ".join(map(repr, backends.BACKENDS))
+            raise ValueError(f"compile: backend must be one of {choices}, got {backend!r}")
+        self.requested_backend = backend
         if not isinstance(target, Node):
             raise TypeError(f"compile: target must be a node, got {type(target).__name__}")
         self.target = target
@@ -185,6 +191,30 @@ class CompiledGraph:
         self._argument_checks = program.argument_checks
         self._sgd = None
         self._checked: tuple[Program, dict[str, Any], dict[str, Any]] | None = None
+        self._step = None
+        self._setup_backend(program)
+
+    def _setup_backend(self, program: Program) -> None:
+        chosen, note = backends.choose(self.requested_backend, program, self.target.ancestors())
+        self._numba = None
+        if chosen == "numba":
+            try:
+                self._numba = backends.NumbaRunner(program, repr(self.target.name))
+            except numba_backend.TooBig as error:
+                chosen = "numpy"
+                if self.requested_backend == "numba":
+                    note = f"graphdl.compile: {error}; using the numpy backend"
+            except OSError as error:  # the kernel cache cannot be written
+                chosen = "numpy"
+                where = numba_backend.cache_dir()
+                note = f"graphdl.compile: no kernel cache at {where} ({error}); using the numpy backend"
+        backends.announce(note)
+        self._batches = backends.BatchPrograms(program) if program.target_varies else None
+        if not hasattr(self, "grouping"):
+            #: Batches run one numpy call per group of like statements; False runs one call per node.
+            self.grouping = True
+        #: The backend in use: "numba" or "numpy".
+        self.backend = chosen
 
     def _checked_program(self) -> tuple[Program, dict[str, Any], dict[str, Any]]:
         """The program with anomaly checks after every value and gradient (built on first use)."""
@@ -215,6 +245,38 @@ class CompiledGraph:
         """The generated Python program (``forward`` and ``backward``)."""
         self._refresh()
         return self._program.source
+
+    @property
+    def batch_source(self) -> str:
+        """The program a batch runs: one numpy call per group of like statements (numpy
+        backend), or the numba kernels (numba backend)."""
+        self._refresh()
+        if self._numba is not None:
+            return self._numba.source
+        grouped = self._batches.source() if self._batches is not None else None
+        return self._program.source if grouped is None else grouped
+
+    @property
+    def program(self) -> Program:
+        """The generated program: its source, statements and argument layout."""
+        self._refresh()
+        return self._program
+
+    @property
+    def kernels(self) -> Any:
+        """The numba kernels (:class:`graphdl.compiler.numba_backend.NumbaKernels`), or None
+        when the numpy backend runs."""
+        self._refresh()
+        return None if self._numba is None else self._numba.kernels
+
+    def batch_program(self, size: int, gradients: bool = True) -> Any:
+        """The grouped numpy program a batch of ``size`` samples runs
+        (:class:`graphdl.compiler.vectorise.VectorProgram`), or None when the per-node program
+        runs (numba backend, ``grouping`` off, or a target that does not depend on an input)."""
+        self._refresh()
+        if self._batches is None or not self.grouping or self._numba is not None:
+            return None
+        return self._batches.get(gradients, size)
 
     @property
     def parameters(self) -> list[Variable]:
@@ -307,28 +369,49 @@ class CompiledGraph:
         return cached[1]
 
     # ------------------------------------------------------------------ running
+    def _leaf_values(self) -> list[Value]:
+        """The current values of the leaves the program reads, checked."""
+        values = cached_values(self._leaves)
+        for value in values:
+            if value.__class__ is not float:
+                self._check_leaves(values)
+                break
+        return values
+
     def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], int | None]:
         """The fed values and the leaves' current values, checked, and the batch size."""
         values, size = self._feed_values(feed)
-        leaves = cached_values(self._leaves)
-        for value in leaves:
-            if value.__class__ is not float:
-                self._check_leaves(leaves)
-                break
-        arguments = values + leaves
+        arguments = values + self._leaf_values()
         if self._argument_checks:
             for op, index, position in self._argument_checks:
                 op.check_argument(index, arguments[position])
         return arguments, size
+
+    def _namespaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The anomaly-checking program's namespaces inside ``detect_anomaly()``, else None."""
+        if anomaly_active():
+            _, scalar, array = self._checked_program()
+            return scalar, array
+        return None
+
+    def _grouped(self, with_gradients: bool, size: int) -> Any:
+        """The grouped batch program for ``size`` samples, or None when batches run ungrouped."""
+        if self._batches is None or not self.grouping:
+            return None
+        return self._batches.get(with_gradients, size)
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         self._refresh()
         arguments, size = self._arguments(feed)
         scalar_forward, array_forward = self._scalar_forward, self._array_forward
-        if anomaly_active():
-            _, scalar, array = self._checked_program()
-            scalar_forward, array_forward = scalar["forward"], array["forward"]
+        checked = self._namespaces()
+        if checked is not None:
+            scalar_forward, array_forward = checked[0]["forward"], checked[1]["forward"]
+        elif self._numba is not None:
+            result = self._run_numba("one" if size is None else "batch_forward", *self._split(arguments))
+            if result is not None:
+                return result[0] if size is None else result
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 return scalar_forward(*arguments)
@@ -336,6 +419,9 @@ class CompiledGraph:
                 with _errstate(all="ignore"):
                     return _to_float(array_forward(*_as_arrays(arguments)))
         with _errstate(all="ignore"):
+            grouped = self._grouped(False, size) if checked is None else None
+            if grouped is not None:
+                return grouped.run(*self._split(arguments), 1.0)[0]
             try:
                 out = array_forward(*arguments)
             except _ARITHMETIC_ERRORS:
@@ -350,18 +436,29 @@ class CompiledGraph:
         self._refresh()
         arguments, size = self._arguments(feed)
         scalar_backward, array_backward = self._scalar_backward, self._array_backward
-        if anomaly_active():
-            _, scalar, array = self._checked_program()
-            scalar_backward, array_backward = scalar["backward"], array["backward"]
+        checked = self._namespaces()
+        if checked is not None:
+            scalar_backward, array_backward = checked[0]["backward"], checked[1]["backward"]
+        elif self._numba is not None and (
+            result := self._run_numba("one" if size is None else "batch_backward", *self._split(arguments))
+        ):
+            out, grads = result
+            self._store(grads)
+            return out if size is None else float(out.mean())
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 out, grads, _ = scalar_backward(1.0, *arguments)
             except _ARITHMETIC_ERRORS:
                 out, grads = _one_sample_as_array(array_backward, arguments)
-            self.target.store_gradients(zip(self._program.parameters, grads))
+            self._store(grads)
             return out
-        seed = self._seed(size) if self._program.target_varies else 1.0
         with _errstate(all="ignore"):
+            grouped = self._grouped(True, size) if checked is None else None
+            if grouped is not None:
+                out, grads = grouped.run(*self._split(arguments), 1.0 / size)
+                self._store(grads)
+                return float(out.mean())
+            seed = self._seed(size) if self._program.target_varies else 1.0
             try:
                 out, grads, kept = array_backward(seed, *arguments)
             except _ARITHMETIC_ERRORS:
@@ -371,8 +468,7 @@ class CompiledGraph:
         # keep this call's arrays until the next call, within a memory cap.
         self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
         mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
-        grads = [_to_float(g) for g in grads]
-        self.target.store_gradients(zip(self._program.parameters, grads))
+        self._store([_to_float(g) for g in grads])
         return mean
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -388,6 +484,13 @@ class CompiledGraph:
         values = arguments[: len(self.inputs)]
         if size is None:
             values = [np.array([v]) for v in values]
+        if self._numba is not None and (
+            result := self._run_numba("sgd", float(lr), values, arguments[len(self.inputs) :])
+        ):
+            losses, final = result
+            for parameter, value in zip(self._program.parameters, final):
+                parameter.set_value(value)
+            return losses
         if self._sgd is None:
             source = sgd_source(self._program)
             (namespace,) = _load(source, "sgd loop", [SCALAR_NAMESPACE], self)
@@ -404,6 +507,83 @@ class CompiledGraph:
             parameter.set_value(value)
         return np.array(losses)
 
+    def step(self, feed: Mapping[Any, Any], lr: float) -> float:
+        """One per-sample SGD step: the gradient of the target at ``feed`` (one sample) and
+        ``p -= lr * grad`` for every parameter, both inside the generated function, as
+        ``backward(feed)`` followed by ``p.update(lr)`` for each parameter would do.
+        Returns the loss before the update. Gradients are not stored (use ``backward``)."""
+        self._refresh()
+        if anomaly_active():  # the checked program: backward, then the updates
+            loss = self.backward(feed)
+            for parameter in self._program.parameters:
+                parameter.update(lr)
+            return loss
+        if self._step is None:
+            if not self._program.parameters:
+                raise ValueError(f"step: {self.target.name!r} has no parameters to train")
+            self._step = self._build_step()
+        inputs = self.inputs
+        values = []
+        try:  # fast path: the inputs as keys, one finite float each
+            for variable in inputs:
+                value = feed[variable]
+                if value.__class__ is not float or value - value != 0.0:
+                    raise KeyError
+                values.append(value)
+            if len(feed) != len(inputs):
+                raise KeyError
+        except (KeyError, TypeError):
+            values, size = self._feed_values(feed)
+            if size is not None:
+                raise ValueError("step: feed one sample (a float per input); use sgd() for a data set") from None
+        arguments = values + self._leaf_values()
+        for op, index, position in self._argument_checks:
+            op.check_argument(index, arguments[position])
+        lr = float(lr)
+        result = self._run_numba("step", lr, *self._split(arguments)) if self._numba is not None else None
+        if result is not None:
+            loss, new = result
+        else:
+            try:
+                loss, new = self._step(lr, *arguments)
+            except _ARITHMETIC_ERRORS:
+                loss, grads = _one_sample_as_array(self._array_backward, arguments)
+                new = [value - lr * grad for value, grad in zip(arguments[len(inputs) :], grads)]
+        for parameter, value in zip(self._program.parameters, new):
+            parameter.assign(value)
+        return loss
+
+    def _build_step(self) -> Any:
+        source = backends.step_source(self._program)
+        (namespace,) = _load(source, "step", [SCALAR_NAMESPACE], self)
+        self.step_source = source
+        return namespace["step"]
+
+    def _run_numba(self, method: str, *arguments: Any) -> Any:
+        """A numba kernel's result, or None when numba could not compile it: then a one-line
+        warning, and this compiled graph runs on the numpy backend from now on."""
+        try:
+            return getattr(self._numba, method)(*arguments)
+        except Exception as error:
+            if not type(error).__module__.startswith("numba"):
+                raise
+            warnings.warn(
+                f"graphdl.compile: numba could not compile the kernels ({type(error).__name__}); "
+                "using the numpy backend",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._numba, self.backend = None, "numpy"
+            return None
+
+    def _split(self, arguments: list[Any]) -> tuple[list[Any], list[Any]]:
+        """The fed values and the leaves' values."""
+        count = len(self.inputs)
+        return arguments[:count], arguments[count:]
+
+    def _store(self, grads: Sequence[Value]) -> None:
+        self.target.store_gradients(dict(zip(self._program.parameters, grads)))
+
 
 def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any]) -> tuple[float, list[float]]:
     """One sample through the numpy program (as IEEE arithmetic: 1/0 is inf, not an error)."""
@@ -412,12 +592,17 @@ def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any
     return _to_float(out), [_to_float(g) for g in grads]
 
 
-def compile(target: Node, inputs: Sequence[Variable | str] = ()) -> CompiledGraph:  # noqa: A001
+def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:  # noqa: A001
     """Compile the graph upstream of ``target`` into straight-line Python.
 
     ``inputs`` lists the Variables fed per call (``x``, ``label``, ...); every other
     trainable Variable upstream is a parameter, read at call time and given a
     ``.grad`` by ``backward``. Operator formulas and derivatives come from the
     operators' own definitions, so compiled and interpreted results agree.
+
+    ``backend``: ``"numpy"`` (Python floats for one sample, grouped numpy calls for a
+    batch), ``"numba"`` (machine code; needs ``pip install "graphdl[fast]"``, else a
+    one-line warning and numpy) or ``"auto"`` (numba when installed and the graph is
+    small enough for its compile time to pay). Every backend has the same methods.
     """
-    return CompiledGraph(target, inputs)
+    return CompiledGraph(target, inputs, backend)

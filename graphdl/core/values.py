@@ -22,6 +22,8 @@ def check_value(node: Any, value: Any) -> Value:
     Python float, a 1-D array of finite reals a read-only float64 array."""
     if value.__class__ is float and value - value == 0.0:  # fast path: a finite float (inf - inf is NaN)
         return value
+    if isinstance(value, np.ma.MaskedArray):  # its mask would be lost silently
+        raise TypeError(f"{describe(node)}: masked arrays are refused; pass value.filled(x) or value.compressed()")
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):

@@ -18,6 +18,7 @@ import numpy as np
 
 from graphdl.core.node import Node, Operator, Variable, as_node
 from graphdl.nn.module import Module
+from graphdl.validation import Real, check_option
 
 
 class Dropout(Operator):
@@ -28,11 +29,10 @@ class Dropout(Operator):
     arity = 2
     symbol = "dropout"
     options = ("keep",)
+    option_rules = {"keep": Real(low=0.0, high=1.0, low_open=True)}
 
     def __init__(self, parents: Any, keep: float = 0.5, *, name: str | None = None) -> None:
-        keep = float(keep)
-        if not 0.0 < keep <= 1.0:
-            raise ValueError(f"Dropout: keep probability must be in (0, 1], got {keep}")
+        keep = check_option(type(self), "keep", keep)
         super().__init__(parents, name=name)
         self.keep = keep
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphdl.core.node import Operator
+from graphdl.validation import FINITE, NON_NEGATIVE, check_option
 
 
 def _logistic(F, x):
@@ -43,10 +44,12 @@ class LeakyRelu(Operator):
     __slots__ = ("negative_slope",)
     symbol = "LeakyReLU"
     options = ("negative_slope",)
+    option_rules = {"negative_slope": FINITE}
 
     def __init__(self, parents: Any, negative_slope: float = 0.1, *, name: str | None = None) -> None:
+        slope = check_option(type(self), "negative_slope", negative_slope)
         super().__init__(parents, name=name)
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = slope
 
     def formula(self, F, x):
         return F.where(x > 0.0, x, self.negative_slope * x)
@@ -90,10 +93,12 @@ class Elu(Operator):
     __slots__ = ("alpha",)
     symbol = "ELU"
     options = ("alpha",)
+    option_rules = {"alpha": NON_NEGATIVE}
 
     def __init__(self, parents: Any, alpha: float = 1.0, *, name: str | None = None) -> None:
+        alpha = check_option(type(self), "alpha", alpha)
         super().__init__(parents, name=name)
-        self.alpha = float(alpha)
+        self.alpha = alpha
 
     def formula(self, F, x):
         return F.where(x > 0.0, x, self.alpha * F.expm1(x))

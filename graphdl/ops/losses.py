@@ -7,7 +7,10 @@ import functools
 import operator
 from typing import Any
 
+import numpy as np
+
 from graphdl.core.node import Operator
+from graphdl.validation import Real, check_option
 
 
 class Loss(Operator):
@@ -15,6 +18,23 @@ class Loss(Operator):
 
     __slots__ = ()
     role = "loss"
+
+
+def refuse_labels(node: Operator, value: Any, good: Any, expected: str) -> None:
+    """Raise ``ValueError`` naming ``node`` and the first label in ``value`` (a float or
+    a batch) for which ``good`` (a vectorised test) fails; ``expected`` says what fits."""
+    labels = np.atleast_1d(np.asarray(value, dtype=float))
+    with np.errstate(invalid="ignore"):
+        fits = np.asarray(good(labels), dtype=bool)
+    if fits.all():
+        return
+    first = int(np.argmin(fits))
+    where = f" (sample {first} of the batch)" if labels.size > 1 else ""
+    raise ValueError(f"{node.kind} {node.name!r}: a label must be {expected}, got {labels[first]:g}{where}")
+
+
+def _probability(labels: np.ndarray) -> np.ndarray:
+    return (labels >= 0.0) & (labels <= 1.0)
 
 
 class ValueLoss(Loss):
@@ -56,10 +76,17 @@ class LogLoss(Loss):
     arity = 2
     symbol = "BCE"
     options = ("eps",)
+    checked_arguments = (0,)
+    option_rules = {"eps": Real(low=0.0, high=0.5, low_open=True, high_open=True)}
 
     def __init__(self, parents: Any, eps: float = 1e-12, *, name: str | None = None) -> None:
+        eps = check_option(type(self), "eps", eps)
         super().__init__(parents, name=name)
-        self.eps = float(eps)
+        self.eps = eps
+
+    def check_argument(self, index: int, value: Any) -> None:
+        """The label is the probability of class 1: a number in [0, 1]."""
+        refuse_labels(self, value, _probability, "in [0, 1] (the probability of class 1)")
 
     def formula(self, F, label, probability):
         p = F.clip(probability, self.eps, 1.0 - self.eps)
@@ -79,6 +106,11 @@ class BCEWithLogits(Loss):
     __slots__ = ()
     arity = 2
     symbol = "BCE(z)"
+    checked_arguments = (0,)
+
+    def check_argument(self, index: int, value: Any) -> None:
+        """The label is the probability of class 1: a number in [0, 1]."""
+        refuse_labels(self, value, _probability, "in [0, 1] (the probability of class 1)")
 
     def formula(self, F, label, logit):
         return F.where(logit > 0.0, logit, 0.0) - logit * label + F.log1p(F.exp(-F.abs(logit)))
@@ -119,6 +151,21 @@ class SoftmaxCrossEntropy(Loss):
     __slots__ = ()
     arity = (3, None)
     symbol = "softmax CE"
+
+    @property
+    def checked_arguments(self) -> tuple[int, ...]:  # type: ignore[override]
+        """The label's position: after the K logits."""
+        return (len(self.parents) - 1,)
+
+    def check_argument(self, index: int, value: Any) -> None:
+        """The label is a class index: an integer in 0…K−1."""
+        classes = len(self.parents) - 1
+        refuse_labels(
+            self,
+            value,
+            lambda labels: (labels >= 0) & (labels <= classes - 1) & (labels == np.floor(labels)),
+            f"an integer class index in 0..{classes - 1}",
+        )
 
     def formula(self, F, *args):
         *logits, label = args

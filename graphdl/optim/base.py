@@ -11,6 +11,10 @@ import numpy as np
 
 from graphdl.core.node import Variable
 from graphdl.nn.module import unique_names
+from graphdl.validation import FINITE, NON_NEGATIVE, POSITIVE, Count, Real, WrongTypeError
+
+#: The largest step count a state may hold (``beta ** t`` must stay a float operation).
+STEP_COUNT = Count(high=2**53)
 
 Schedule = Callable[[int], float]
 
@@ -46,12 +50,17 @@ class Optimizer:
     (L2 regularisation: the gradient of the penalty ``weight_decay / 2 · Σ w²``);
     ``decay_params`` lists the parameters it applies to (default: all of them), e.g.
     ``decay_params=layer.weights`` leaves the biases undecayed, like a PyTorch parameter
-    group with its own ``weight_decay``. Subclasses list their state buffers in ``buffers`` and their
-    hyper-parameters in ``hyperparameters`` and implement :meth:`_update`.
+    group with its own ``weight_decay``. Subclasses map their state buffers in ``buffers``
+    and their hyper-parameters in ``hyperparameters`` to the rule their values obey (a
+    :class:`graphdl.validation.Real`), set the hyper-parameters with
+    :meth:`_set_hyperparameters` and implement :meth:`_update`. The same rules check the
+    constructor's arguments and a loaded :meth:`state_dict`.
     """
 
-    buffers: tuple[str, ...] = ()
-    hyperparameters: tuple[str, ...] = ()
+    buffers: dict[str, Real] = {}
+    hyperparameters: dict[str, Real] = {}
+    lr_rule = POSITIVE
+    weight_decay_rule = NON_NEGATIVE
 
     def __init__(
         self,
@@ -64,15 +73,24 @@ class Optimizer:
     ):
         self.params = _parameter_list(params)
         self.decay_mask = self._decay_mask(decay_params)
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: learning rate must be > 0, got {lr}")
-        if weight_decay < 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {weight_decay}")
-        self.lr = float(lr)
-        self.weight_decay = float(weight_decay)
+        kind = type(self).__name__
+        self.lr = self.lr_rule.check(lr, f"{kind}: learning rate lr")
+        self.weight_decay = self.weight_decay_rule.check(weight_decay, f"{kind}: weight_decay")
         self.schedule = schedule
         self.step_count = 0
         self.state: dict[str, np.ndarray] = {name: np.zeros(len(self.params)) for name in self.buffers}
+
+    def _set_hyperparameters(self, **values: Any) -> None:
+        """Check each hyper-parameter with its rule in ``hyperparameters``, then set them all."""
+        checked = self._check_hyperparameters(values, f"{type(self).__name__}: ")
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+    def _check_hyperparameters(self, values: Any, where: str) -> dict[str, float]:
+        rules = self.hyperparameters
+        if not isinstance(values, dict) or set(values) != set(rules):
+            raise ValueError(f"{where}expected hyperparameters {list(rules)}, got {_shown(values)}")
+        return {name: _rule(rules, name).check(values[name], f"{where}{name}") for name in rules}
 
     def _decay_mask(self, decay_params: Iterable[Variable] | None) -> np.ndarray:
         """1.0 for each parameter that weight decay applies to, else 0.0."""
@@ -173,55 +191,67 @@ class Optimizer:
             "buffers": {buf: dict(zip(names, self.state[buf].tolist())) for buf in self.buffers},
         }
 
-    def check_state_dict(self, state: Any) -> dict[str, np.ndarray]:
-        """Validate a :meth:`state_dict` for these parameters; return the buffers as arrays
-        (nothing is changed). Raises ``ValueError`` naming what does not fit."""
+    def check_state_dict(self, state: Any) -> dict[str, Any]:
+        """Validate a :meth:`state_dict` for these parameters with the constructor's own
+        rules; return what :meth:`load_state_dict` assigns (nothing is changed).
+        Raises ``ValueError``/``TypeError`` naming the field that does not fit."""
         kind = type(self).__name__
         if not isinstance(state, dict):
-            raise ValueError(f"{kind} state must be a dict, got {type(state).__name__}")
-        if state.get("kind") != kind:
-            raise ValueError(f"optimiser state is for {state.get('kind')!r}, not {kind}")
-        step_count = state.get("step_count")
-        if not isinstance(step_count, int) or isinstance(step_count, bool) or step_count < 0:
-            raise ValueError(f"{kind} state: step_count must be a non-negative integer, got {step_count!r}")
-        buffers = state.get("buffers")
+            raise WrongTypeError(f"{kind} state must be a dict, got {type(state).__name__}")
+        expected = {"kind", "step_count", "lr", "weight_decay", "hyperparameters", "buffers"}
+        if set(state) != expected:
+            raise ValueError(f"{kind} state: expected the fields {sorted(expected)}, got {_shown(sorted(state))}")
+        if state["kind"] != kind:
+            raise ValueError(f"optimiser state is for {_shown(state['kind'])}, not {kind}")
+        where = f"{kind} state: "
+        checked: dict[str, Any] = {
+            "step_count": STEP_COUNT.check(state["step_count"], f"{where}step_count"),
+            "lr": self.lr_rule.check(state["lr"], f"{where}lr"),
+            "weight_decay": self.weight_decay_rule.check(state["weight_decay"], f"{where}weight_decay"),
+            "hyperparameters": self._check_hyperparameters(state["hyperparameters"], where),
+        }
+        buffers = state["buffers"]
         if not isinstance(buffers, dict) or set(buffers) != set(self.buffers):
-            raise ValueError(f"{kind} state: expected buffers {list(self.buffers)}, got {buffers!r:.80}")
+            raise ValueError(f"{where}expected buffers {list(self.buffers)}, got {_shown(buffers)}")
         names = list(unique_names(self.params))
+        known = set(names)
         arrays: dict[str, np.ndarray] = {}
         for buf in self.buffers:
             entries = buffers[buf]
             if not isinstance(entries, dict):
-                raise ValueError(f"{kind} state: buffer {buf!r} must map parameter names to numbers")
+                raise WrongTypeError(f"{where}buffer {buf!r} must map parameter names to numbers")
             missing = [n for n in names if n not in entries]
-            unexpected = [n for n in entries if n not in set(names)]
+            unexpected = [n for n in entries if n not in known]
             if missing or unexpected:
-                raise ValueError(f"{kind} state buffer {buf!r}: missing {missing}, unexpected {unexpected}")
-            values = [entries[n] for n in names]
-            for n, v in zip(names, values):
-                if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                    raise ValueError(f"{kind} state buffer {buf!r}: entry {n!r} is not a finite number ({v!r})")
-            arrays[buf] = np.array(values, dtype=float)
-        for name in ("lr", "weight_decay"):
-            value = state.get(name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise ValueError(f"{kind} state: {name} must be a finite number, got {value!r}")
-        hyper = state.get("hyperparameters")
-        if not isinstance(hyper, dict) or set(hyper) != set(self.hyperparameters):
-            raise ValueError(f"{kind} state: expected hyperparameters {list(self.hyperparameters)}, got {hyper!r}")
-        return arrays
+                raise ValueError(f"{where}buffer {buf!r}: missing {_shown(missing)}, unexpected {_shown(unexpected)}")
+            rule = _rule(self.buffers, buf)
+            arrays[buf] = np.array([rule.check(entries[n], f"{where}buffer {buf!r} entry {n!r}") for n in names])
+        checked["buffers"] = arrays
+        return checked
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (validated first: on error nothing changes)."""
-        arrays = self.check_state_dict(state)
-        self.state = arrays
-        self.step_count = state["step_count"]
-        self.lr = float(state["lr"])
-        self.weight_decay = float(state["weight_decay"])
-        for name, value in state["hyperparameters"].items():
+        """Restore a :meth:`state_dict`, validated first by the constructor's rules: on
+        any error nothing changes."""
+        checked = self.check_state_dict(state)
+        self.state = checked["buffers"]
+        self.step_count = checked["step_count"]
+        self.lr = checked["lr"]
+        self.weight_decay = checked["weight_decay"]
+        for name, value in checked["hyperparameters"].items():
             setattr(self, name, value)
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{name}={getattr(self, name)}" for name in self.hyperparameters)
         extra = f", {hyper}" if hyper else ""
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr}{extra}, step={self.step_count})"
+
+
+def _rule(rules: Any, name: str) -> Real:
+    """The rule for ``name``; a subclass that lists names in a tuple gets "any finite number"."""
+    return rules.get(name, FINITE) if isinstance(rules, dict) else FINITE
+
+
+def _shown(value: Any) -> str:
+    from graphdl.validation import short_repr
+
+    return short_repr(value, 80)

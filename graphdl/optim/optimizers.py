@@ -8,6 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from graphdl.optim.base import Optimizer
+from graphdl.validation import FINITE, NON_NEGATIVE, Real
+
+#: An exponential-average factor: 0 <= beta < 1.
+BETA = Real(low=0.0, high=1.0, high_open=True)
 
 
 class SGD(Optimizer):
@@ -25,14 +29,12 @@ class Momentum(Optimizer):
     for a constant gradient.)
     """
 
-    buffers = ("velocity",)
-    hyperparameters = ("beta",)
+    buffers = {"velocity": FINITE}
+    hyperparameters = {"beta": BETA}
 
     def __init__(self, params, lr: float = 0.01, beta: float = 0.9, **kwargs) -> None:
         super().__init__(params, lr, **kwargs)
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"Momentum: beta must be in [0, 1), got {beta}")
-        self.beta = float(beta)
+        self._set_hyperparameters(beta=beta)
 
     def _update(self, values, grads, lr, state, t):
         velocity = grads.copy() if t == 1 else self.beta * state["velocity"] + (1.0 - self.beta) * grads
@@ -44,12 +46,12 @@ class AdaGrad(Optimizer):
     """Per-parameter learning rates from the sum of squared gradients (seed 001):
     s ← s + g², w ← w − lr / (√s + ε) · g, with ε = 1e-6."""
 
-    buffers = ("sum_squares",)
-    hyperparameters = ("eps",)
+    buffers = {"sum_squares": NON_NEGATIVE}
+    hyperparameters = {"eps": NON_NEGATIVE}
 
     def __init__(self, params, lr: float = 0.01, eps: float = 1e-6, **kwargs) -> None:
         super().__init__(params, lr, **kwargs)
-        self.eps = float(eps)
+        self._set_hyperparameters(eps=eps)
 
     def _update(self, values, grads, lr, state, t):
         state["sum_squares"] = state["sum_squares"] + grads * grads
@@ -60,14 +62,12 @@ class RMSProp(Optimizer):
     """AdaGrad with an exponentially weighted average instead of the sum (seed 001):
     s ← β · s + (1 − β) · g², w ← w − lr / (√s + ε) · g, with β = 0.9, ε = 1e-6."""
 
-    buffers = ("mean_squares",)
-    hyperparameters = ("beta", "eps")
+    buffers = {"mean_squares": NON_NEGATIVE}
+    hyperparameters = {"beta": BETA, "eps": NON_NEGATIVE}
 
     def __init__(self, params, lr: float = 0.01, beta: float = 0.9, eps: float = 1e-6, **kwargs) -> None:
         super().__init__(params, lr, **kwargs)
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"RMSProp: beta must be in [0, 1), got {beta}")
-        self.beta, self.eps = float(beta), float(eps)
+        self._set_hyperparameters(beta=beta, eps=eps)
 
     def _update(self, values, grads, lr, state, t):
         state["mean_squares"] = self.beta * state["mean_squares"] + (1.0 - self.beta) * grads * grads
@@ -79,17 +79,14 @@ class Adam(Optimizer):
     m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ),
     w ← w − lr · m̂ / (√v̂ + ε); β₁ = 0.9, β₂ = 0.999, ε = 1e-8."""
 
-    buffers = ("m", "v")
-    hyperparameters = ("beta1", "beta2", "eps")
+    buffers = {"m": FINITE, "v": NON_NEGATIVE}
+    hyperparameters = {"beta1": BETA, "beta2": BETA, "eps": NON_NEGATIVE}
 
     def __init__(
         self, params, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, **kwargs
     ) -> None:
         super().__init__(params, lr, **kwargs)
-        for label, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Adam: {label} must be in [0, 1), got {beta}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self._set_hyperparameters(beta1=beta1, beta2=beta2, eps=eps)
 
     def _update(self, values, grads, lr, state, t):
         m = state["m"] = self.beta1 * state["m"] + (1.0 - self.beta1) * grads

@@ -15,10 +15,10 @@ class _Silent:
 
 
 class _TqdmBar:
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, unit: str = "epoch") -> None:
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=total, unit="epoch", dynamic_ncols=True)
+        self._bar = tqdm(total=total, unit=unit, dynamic_ncols=True)
 
     def update(self, postfix: dict[str, float]) -> None:
         self._bar.set_postfix({key: f"{value:.4g}" for key, value in postfix.items()}, refresh=False)
@@ -31,8 +31,8 @@ class _TqdmBar:
 class TextBar:
     """``epoch 3/10 [######......] loss=0.4123 dev_accuracy=0.95`` redrawn in place."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, width: int = 20) -> None:
-        self.total, self.done, self.width = total, 0, width
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 20, unit: str = "epoch") -> None:
+        self.total, self.done, self.width, self.unit = total, 0, width, unit
         self.stream = stream if stream is not None else sys.stderr
 
     def update(self, postfix: dict[str, float]) -> None:
@@ -40,7 +40,7 @@ class TextBar:
         filled = int(self.width * self.done / max(self.total, 1))
         bar = "#" * filled + "." * (self.width - filled)
         values = " ".join(f"{key}={value:.4g}" for key, value in postfix.items())
-        self.stream.write(f"\repoch {self.done}/{self.total} [{bar}] {values}")
+        self.stream.write(f"\r{self.unit} {self.done}/{self.total} [{bar}] {values}")
         self.stream.flush()
 
     def close(self) -> None:
@@ -48,11 +48,11 @@ class TextBar:
         self.stream.flush()
 
 
-def progress_bar(total: int, enabled: bool = True) -> Any:
-    """An object with ``update(postfix)`` (one epoch done) and ``close()``."""
+def progress_bar(total: int, enabled: bool = True, unit: str = "epoch") -> Any:
+    """An object with ``update(postfix)`` (one ``unit`` done) and ``close()``."""
     if not enabled:
         return _Silent()
     try:
-        return _TqdmBar(total)
+        return _TqdmBar(total, unit)
     except ImportError:
-        return TextBar(total)
+        return TextBar(total, unit=unit)

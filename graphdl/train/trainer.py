@@ -46,6 +46,19 @@ def _first_non_finite(target: Node) -> Node | None:
     return None
 
 
+def _checked_positions(graph: Graph, fed: Sequence[Variable]) -> list[tuple[Any, int, Variable]]:
+    """(operator, argument position, Variable) for every fed Variable that is directly an
+    argument an operator checks (``checked_arguments``, e.g. a loss's label)."""
+    wanted = set(fed)
+    found = []
+    for node in graph.nodes:
+        for index in getattr(node, "checked_arguments", ()):
+            parent = node.parents[index]
+            if parent in wanted:
+                found.append((node, index, parent))
+    return found
+
+
 class Trainer:
     """Train a model with an optimiser on (X, y) arrays.
 
@@ -60,8 +73,9 @@ class Trainer:
       with new label Variables; or a loss node you built, with ``labels=[...]``;
     * ``metric``: ``"accuracy"``, ``"mse"``, a function ``(outputs, labels) -> float`` or
       None; ``metric_mode`` says whether higher (``"max"``) or lower is better;
-    * ``compile``: ``"auto"`` uses ``graphdl.compile`` for training steps when it exists,
-      ``False`` always interprets.
+    * ``compile``: ``"auto"`` uses ``graphdl.compile`` for training steps when it exists
+      (its fastest backend: numba machine code when installed and the graph is small
+      enough for compiling to pay, else numpy), ``False`` always interprets.
 
     Data: ``X`` of shape (N, n_inputs) — column i feeds ``model.inputs[i]`` — and ``y``
     of shape (N,) (one label Variable) or (N, n_labels). Each batch is set as 1-D arrays
@@ -118,6 +132,7 @@ class Trainer:
         for var in [*self.inputs, *self.labels]:
             if var not in members:
                 raise ValueError(f"Variable {var.name!r} does not feed the loss {self.loss.name!r}")
+        self._checked = _checked_positions(graph, [*self.inputs, *self.labels])
         self._dropouts = dropout_nodes(graph.nodes)
         self._masks: list[Variable] = [node.parents[1] for node in self._dropouts]  # type: ignore[misc]
         self._batch_norms = batch_norm_layers(model)  # their running statistics follow each step
@@ -174,7 +189,18 @@ class Trainer:
         except (TypeError, ValueError):
             raise TypeError(f"{what} must be a pair (X, y)") from None
         columns = self._columns(X, what)
-        return columns, self._label_columns(y, len(columns[0]), what)
+        label_columns = self._label_columns(y, len(columns[0]), what)
+        self._check_fed(dict(zip([*self.inputs, *self.labels], [*columns, *label_columns])), what)
+        return columns, label_columns
+
+    def _check_fed(self, fed: dict[Variable, np.ndarray], what: str) -> None:
+        """Up-front check of the data against the operators that validate their
+        arguments (a loss's label domain), before any training step."""
+        for operator, index, variable in self._checked:
+            try:
+                operator.check_argument(index, fed[variable])
+            except ValueError as error:
+                raise ValueError(f"{what}: {error} (fed to {variable.name!r})") from None
 
     def _compiled_graph(self) -> Any:
         if self._compile_mode is False:
@@ -184,7 +210,8 @@ class Trainer:
             if compile_function is None:
                 return None
             try:
-                self._compiled = compile_function(self.loss, inputs=[*self.inputs, *self.labels, *self._masks])
+                inputs = [*self.inputs, *self.labels, *self._masks]
+                self._compiled = compile_function(self.loss, inputs=inputs, backend="auto")  # numba when it pays
             except Exception as error:  # noqa: BLE001 - fall back to the interpreter, say why
                 if self._compile_mode is True:
                     raise
@@ -222,6 +249,8 @@ class Trainer:
         """
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if checkpoint is not None:
+            checkpoint = checkpoints.check_path(checkpoint)
         columns, label_columns = self._split(train, "train")
         dev_data = self._split(dev, "dev") if dev is not None else None
         n = len(columns[0])

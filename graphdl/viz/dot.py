@@ -13,15 +13,18 @@ from graphdl.viz.style import (
     DEAD_FILL,
     EDGE_COLOUR,
     FONT,
+    LIGHT_TEXT,
     ROLE_STYLES,
     ROLE_TITLES,
     VANISHING_BORDER,
     VANISHING_FILL,
     cluster_of,
+    display_text,
     grad_text,
     is_dead,
     is_vanishing,
     kind_text,
+    text_colour,
     value_text,
 )
 
@@ -36,7 +39,7 @@ def as_graph(node_or_graph: Node | Graph) -> Graph:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + display_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _label(rows: list[tuple[str, str]]) -> str:
@@ -54,7 +57,7 @@ def node_label_rows(
     node: Node, *, show_values: bool, show_grads: bool, dead: bool, vanishing: bool
 ) -> list[tuple[str, str]]:
     """The lines of a node's label with their font attributes (shared with the fallback)."""
-    rows = [(node.name, 'POINT-SIZE="12"'), (kind_text(node), 'POINT-SIZE="9" COLOR="#374151"')]
+    rows = [(display_text(node.name), 'POINT-SIZE="12"'), (kind_text(node), 'POINT-SIZE="9" COLOR="#374151"')]
     if show_values:
         rows.append((f"value {value_text(node)}", 'POINT-SIZE="10"'))
     if show_grads:
@@ -87,9 +90,12 @@ def to_dot(
     options, or the Variable's role), its cached value and, when known, its gradient;
     batches are shown as mean and size. Colours and shapes follow the node's role.
 
+    A batch node's grad is shown per sample: the mean over the samples of
+    d(loss_i)/d(node_i), so the loss node reads 1; a parameter's is the gradient of the
+    mean loss (see :func:`~graphdl.viz.style.per_sample_gradient`).
     ``highlight_dead`` greys activation units whose derivative is 0 for every cached
-    sample; ``vanishing_threshold`` fills nodes whose gradient is smaller than it (per
-    sample for batch nodes, see :func:`~graphdl.viz.style.gradient_size`) in light violet
+    sample; ``vanishing_threshold`` fills nodes whose gradient is smaller than it (on
+    the same scale as the label, see :func:`~graphdl.viz.style.gradient_size`) in light violet
     with a purple outline. The legend explains these marks when any node carries one.
     Nodes named ``prefix<separator>rest`` (``fc1.w[0,1]``) are grouped in a box per prefix.
     ``legend`` adds a key of the roles present.
@@ -126,6 +132,8 @@ def to_dot(
             f"fillcolor={_quote(fill)}",
             f"color={_quote(border)}",
         ]
+        if text_colour(fill) == LIGHT_TEXT:  # a dark fill gets white text
+            attributes.append(f"fontcolor={_quote(LIGHT_TEXT)}")
         if style.peripheries != 1:
             attributes.append(f"peripheries={style.peripheries}")
         if vanishing or dead:

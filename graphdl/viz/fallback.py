@@ -16,6 +16,7 @@ from graphdl.viz.style import (
     ROLE_STYLES,
     VANISHING_BORDER,
     VANISHING_FILL,
+    display_text,
     is_dead,
     is_vanishing,
 )
@@ -63,7 +64,15 @@ def draw_with_matplotlib(
     axes.set_ylim(min(ys) - margin_y, max(ys) + margin_y + (0.4 if title else 0.0))
     axes.axis("off")
     if title:
-        axes.text((min(xs) + max(xs)) / 2, max(ys) + margin_y, title, ha="center", va="center", fontsize=13)
+        axes.text(
+            (min(xs) + max(xs)) / 2,
+            max(ys) + margin_y,
+            display_text(title),
+            ha="center",
+            va="center",
+            fontsize=13,
+            parse_math=False,  # names are shown literally: "$x$" is not mathtext
+        )
     boxes = {}
     for node, (x, y) in points.items():
         style = ROLE_STYLES[node_role(node)]
@@ -79,6 +88,7 @@ def draw_with_matplotlib(
             va="center",
             fontsize=7.5,
             linespacing=1.3,
+            parse_math=False,
             zorder=3,
             bbox={
                 "boxstyle": "round,pad=0.45" if style.rounded else "square,pad=0.45",

@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.viz.animator import running_mean
+from graphdl.viz.animator import (
+    LEGEND_BAND,
+    MEAN_LOSS,
+    RAW_LOSS,
+    clip_level,
+    envelope,
+    round_window,
+    running_mean,
+    spread_out,
+)
 
 
 def _figure(size: tuple[float, float]) -> Any:
@@ -37,32 +46,49 @@ def plot_loss(
     title: str = "Training loss",
     path: str | Path | None = None,
 ) -> Any:
-    """Loss curves: ``train`` (raw, faint, and its running mean over ``smooth`` points,
-    by default 1/40 of its length) and, when given, ``validation`` (spread over the same
-    x range, e.g. one value per epoch)."""
+    """Loss curves: ``train`` (raw, faint, and its running mean over the last ``smooth``
+    steps, by default a round tenth of the run, see :func:`~graphdl.viz.animator.round_window`)
+    and, when given, ``validation`` (spread over the same x range, e.g. one value per epoch).
+
+    The y-axis stops just above the 99.5th percentile of ``train``: the few steps above it
+    are drawn at the top as red triangles and counted in the legend. The curves stay in
+    the lower three quarters, the legend in the band above them."""
     train = np.asarray(train, dtype=float)
     if train.size == 0:
         raise ValueError("plot_loss needs at least one training loss value")
     figure = _figure((8.0, 4.2))
     axes = figure.add_subplot()
+    values = np.asarray(validation, dtype=float) if validation is not None and len(validation) else None
+    cap = clip_level(train if values is None else np.concatenate([train, values]))
     steps = np.arange(1, train.size + 1)
-    window = smooth or max(1, train.size // 40)
-    if window > 1:
-        axes.plot(steps, train, color="#9ca3af", linewidth=0.6, label="train (per step)")
-        axes.plot(steps, running_mean(train, window), color="#dc2626", linewidth=2.0, label=f"train (mean of {window})")
+    window = smooth or round_window(train.size)
+    if window > 1:  # a long run is drawn as each bin's min and max (see envelope): the same picture
+        axes.plot(*envelope(np.minimum(train, cap)), color=RAW_LOSS, linewidth=0.6, label="train, per step")
+        axes.plot(
+            *envelope(np.minimum(running_mean(train, window), cap)), color=MEAN_LOSS, linewidth=2.0,
+            label=f"train, mean of the last {window} steps",
+        )  # fmt: skip
     else:
-        axes.plot(steps, train, color="#dc2626", linewidth=1.8, label="train")
-    if validation is not None and len(validation):
-        values = np.asarray(validation, dtype=float)
+        axes.plot(steps, np.minimum(train, cap), color=MEAN_LOSS, linewidth=1.8, label="train")
+    clipped = np.flatnonzero(train > cap)
+    if clipped.size:
+        marked = spread_out(clipped + 1, train.size)
+        axes.plot(
+            marked, np.full(marked.size, cap), linestyle="none", marker="^", markersize=5, color="#b91c1c",
+            clip_on=False, label=f"{clipped.size} step{'s' if clipped.size > 1 else ''} above {cap:.3g} "
+            f"(cut off; highest {train.max():.3g})",
+        )  # fmt: skip
+        axes.axhline(cap, color="#d1d5db", linewidth=0.8, linestyle=":", zorder=0)
+    if values is not None:
         at = np.linspace(train.size / values.size, train.size, values.size)
         axes.plot(at, values, color="#2563eb", linewidth=2.0, marker="o", markersize=3, label="validation")
     axes.set_xlim(0, train.size)
-    axes.set_ylim(0, float(np.percentile(train, 99.5)) * 1.08 or 1.0)
+    axes.set_ylim(0, cap / LEGEND_BAND)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend()
+    axes.legend(loc="upper right", fontsize=9, ncol=2 if clipped.size or values is not None else 1, framealpha=0.9)
     _save(figure, path)
     return figure
 

@@ -6,7 +6,7 @@ reads what it stored, so no training happens inside an animation callback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,11 @@ class TrainingRecorder:
     """Every ``every`` steps, evaluate ``output`` (and everything upstream) for all of
     ``grid`` in one batch forward pass and keep a :class:`Snapshot`.
 
+    ``feeds`` gives other data inputs their values over the grid (an array, or a function
+    of the grid), e.g. ``{label: np.square}`` to record the loss node itself.
+    What it keeps per snapshot is small and fixed: each node's values over the grid
+    (``len(grid)`` floats) and each parameter's value; per step only the loss.
+
     Use it as the callback of a training loop that calls it *between* steps (after the
     step's ``clear()``), e.g. ``train_per_sample(net, xs, ys, callback=recorder)``, or
     call :meth:`record_step` from any trainer. The input's value is restored after each
@@ -49,6 +54,7 @@ class TrainingRecorder:
         *,
         every: int = 20,
         total_steps: int | None = None,
+        feeds: Mapping[Variable, np.ndarray | Callable[[np.ndarray], np.ndarray]] | None = None,
     ) -> None:
         if not isinstance(input, Variable):
             raise TypeError(f"input must be a Variable, got {type(input).__name__}")
@@ -65,6 +71,14 @@ class TrainingRecorder:
         if input not in graph:
             raise ValueError(f"{output.kind} {output.name!r} does not depend on the input {input.name!r}")
         self.graph = graph
+        self.feeds: dict[Variable, np.ndarray] = {}
+        for variable, values in (feeds or {}).items():
+            if not isinstance(variable, Variable) or variable not in graph:
+                raise ValueError(f"feeds: {getattr(variable, 'name', variable)!r} is not a Variable of the graph")
+            fed = np.asarray(values(self.grid) if callable(values) else values, dtype=float)
+            if fed.shape != self.grid.shape:
+                raise ValueError(f"feeds: {variable.name!r} needs {self.grid.size} values, one per grid point")
+            self.feeds[variable] = fed
         self._keys = graph.node_keys()
         self.parameters = graph.parameters()
         self.snapshots: list[Snapshot] = []
@@ -75,9 +89,9 @@ class TrainingRecorder:
         cls, net: Any, *, every: int = 20, grid: np.ndarray | None = None, total_steps: int | None = None
     ) -> TrainingRecorder:
         """A recorder for :func:`graphdl.seednet.build_seed_net`'s network, over x in [−0.5, 2.5]
-        (the seed's plotting range)."""
+        (the tutorial's plotting range), through the loss with the label x² on the grid."""
         grid = np.linspace(-0.5, 2.5, 121) if grid is None else grid
-        return cls(net.x, net.add_21, grid, every=every, total_steps=total_steps)
+        return cls(net.x, net.loss, grid, every=every, total_steps=total_steps, feeds={net.label: np.square})
 
     # ------------------------------------------------------------------ recording
     def start(self) -> Snapshot:
@@ -104,26 +118,30 @@ class TrainingRecorder:
 
     def snapshot(self, step: int) -> Snapshot:
         """Evaluate every node upstream of the output over the grid now and store it."""
-        saved = self.input.cached_value
+        inputs = {self.input: self.grid, **self.feeds}
+        saved = {variable: variable.cached_value for variable in inputs}
         try:
-            self.input.set_value(self.grid)
+            for variable, values in inputs.items():
+                variable.set_value(values)
             self.output.forward()
             outputs = {
                 key: np.array(np.broadcast_to(node.value, self.grid.shape), dtype=float)
                 for node, key in self._keys.items()
             }
         finally:
-            self._restore(saved)
+            for variable, value in saved.items():
+                self._restore(variable, value)
         parameters = {self._keys[p]: float(np.mean(p.value)) for p in self.parameters}
         snapshot = Snapshot(step, outputs, parameters, self.losses[-1] if self.losses else None)
         self.snapshots.append(snapshot)
         return snapshot
 
-    def _restore(self, saved: Any) -> None:
+    @staticmethod
+    def _restore(variable: Variable, saved: Any) -> None:
         if saved is not None:
-            self.input.set_value(saved)
+            variable.set_value(saved)
         else:  # it had no value: leave it unset, with nothing computed from the grid behind
-            self.input.unset()
+            variable.unset()
 
     # -------------------------------------------------------------------- reading
     def series(self, name: str) -> np.ndarray:

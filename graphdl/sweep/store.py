@@ -1,0 +1,172 @@
+"""The ``out`` file of a sweep: one JSON record per line, appended as each run finishes.
+
+Each append is flushed to the operating system at once, so a crashed or killed sweep
+loses at most the line being written; it is fsync'd to the disk at most once every
+``SYNC_SECONDS`` (and when the sweep ends), so a power cut loses at most that much. Reading
+back tolerates exactly that: a last line that is not a whole record is reported (with its
+beginning) and dropped (the file is rewritten atomically without it) and its run is redone.
+A bad line anywhere else is an error: the file was not written by a sweep alone, and
+nothing is deleted to guess around it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from graphdl.sweep.grid import SweepError, run_key
+
+SYNC_SECONDS = 1.0
+
+
+class SweepWarning(UserWarning):
+    """Something in the ``out`` file was repaired (a cut-off last line)."""
+
+
+def check_out_path(out: str | os.PathLike[str]) -> Path:
+    """``out`` as a Path to a regular file (existing or not); raises :class:`SweepError`
+    for a folder or a parent that is not a folder."""
+    path = Path(out)
+    if path.is_dir():
+        raise SweepError(f"out {str(path)!r} is a folder; give the path of a .jsonl file inside it")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SweepError(f"out {str(path)!r}: {str(parent)!r} is a file, not a folder")
+            break
+    return path
+
+
+def is_record(data: Any) -> bool:
+    """True for a sweep record: ``point`` (an object), ``seed`` (an int) and either
+    ``metrics`` or ``error`` (an object)."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("point"), dict)
+        and isinstance(data.get("seed"), int)
+        and not isinstance(data.get("seed"), bool)
+        and (isinstance(data.get("metrics"), dict) or isinstance(data.get("error"), dict))
+    )
+
+
+def record_line(record: dict[str, Any]) -> str:
+    """The line (with its newline) that stores ``record``."""
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def read_records(out: str | os.PathLike[str], repair: bool = False) -> list[dict[str, Any]]:
+    """Every record in ``out``, in file order ([] when the file does not exist).
+
+    A cut-off last line (a crash mid-write) is reported with a :class:`SweepWarning` and left
+    out; with ``repair`` (as a sweep reads it) it is also removed from the file (atomic
+    rewrite). Any other unreadable line raises :class:`SweepError` naming the file and line.
+    """
+    path = check_out_path(out)
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    complete = raw.endswith(b"\n")
+    lines = raw.split(b"\n")[: -1 if complete else None]
+    records, offset = [], 0
+    for number, line in enumerate(lines, start=1):
+        start, offset = offset, offset + len(line) + 1
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line.decode("utf-8"))
+            problem = None if is_record(data) else "not a sweep record (point, seed and metrics or error)"
+        except (UnicodeDecodeError, ValueError) as error:
+            problem = f"not JSON ({error})"
+        if problem is None:
+            records.append(data)
+        elif number < len(lines):
+            raise SweepError(
+                f"{path}: line {number} is {problem}; the file was changed by something other than a sweep. "
+                "Fix or move that line (nothing was deleted)"
+            )
+        else:
+            action = "removed it; its run will be redone" if repair else "its run will be redone"
+            shown = line[:60].decode("utf-8", errors="replace") + ("..." if len(line) > 60 else "")
+            warnings.warn(
+                f"{path}: the last line (line {number}, {len(line)} bytes: {shown!r}) is not a whole record, as "
+                f"a crash while writing leaves it: {action}",
+                SweepWarning,
+                stacklevel=2,
+            )
+            if repair:
+                _rewrite(path, raw[:start])
+            return records
+    if not complete and repair and raw:  # a whole last record, only its newline is missing
+        _rewrite(path, raw + b"\n")
+    return records
+
+
+def rewrite_records(out: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> None:
+    """Replace ``out`` by exactly ``records``, atomically."""
+    _rewrite(Path(out), "".join(record_line(record) for record in records).encode("utf-8"))
+
+
+def _rewrite(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible on every platform (Windows); the rename itself is atomic
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+class RecordWriter:
+    """Appends records to ``out`` as they arrive: flushed at once, fsync'd at most every
+    ``sync_seconds`` and on ``close()``."""
+
+    def __init__(self, out: str | os.PathLike[str], sync_seconds: float = SYNC_SECONDS) -> None:
+        self.path = check_out_path(out)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        self._sync_seconds = sync_seconds
+        self._synced_at = time.monotonic()
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record as one line and flush it to the operating system."""
+        self._file.write(record_line(record))
+        self._file.flush()
+        if time.monotonic() - self._synced_at >= self._sync_seconds:
+            self.sync()
+
+    def sync(self) -> None:
+        """Push everything written so far to the disk."""
+        os.fsync(self._file.fileno())
+        self._synced_at = time.monotonic()
+
+    def close(self) -> None:
+        """Sync and close the file."""
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
+
+
+def index_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{run key: record}``; the first record of a key wins."""
+    index: dict[str, dict[str, Any]] = {}
+    for record in records:
+        index.setdefault(run_key(record["point"], record["seed"]), record)
+    return index

@@ -1,0 +1,465 @@
+// graphdl explorer: plays the recorded data (JSON in #graphdl-data) on the inline graph SVG.
+// Plain JavaScript, no library; everything it needs is in the page.
+"use strict";
+(function () {
+  const data = JSON.parse(document.getElementById("graphdl-data").textContent);
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const POSITIVE = [37, 99, 235]; // #2563eb, as the animation's graph panel
+  const NEGATIVE = [234, 88, 12]; // #ea580c
+  const UNIT_COLOURS = ["#2563eb", "#ea580c", "#16a34a", "#9333ea"];
+  const FRAMES_PER_SECOND = 8;
+  const frames = data.steps.length;
+  const state = { frame: 0, selected: null, pinned: false, timer: null };
+  const updaters = []; // functions redrawing the charts for state.frame
+
+  // ------------------------------------------------------------------ helpers
+  function fmt(value) {
+    if (value === null || value === undefined) return "—";
+    if (value === 0) return "0";
+    const size = Math.abs(value);
+    if (size >= 1e-4 && size < 1e6) return String(Number(value.toPrecision(4)));
+    return value.toExponential(2);
+  }
+
+  function svgElement(tag, attributes, parent) {
+    const element = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attributes || {})) element.setAttribute(name, value);
+    if (parent) parent.appendChild(element);
+    return element;
+  }
+
+  function htmlElement(tag, className, text, parent) {
+    const element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text !== undefined && text !== null) element.textContent = text;
+    if (parent) parent.appendChild(element);
+    return element;
+  }
+
+  function fillFor(value, scale) {
+    const t = Math.max(-1, Math.min(1, value / scale));
+    const end = t >= 0 ? POSITIVE : NEGATIVE;
+    // at most 75% of the full colour, so the labels on top stay readable
+    const mix = end.map((channel) => Math.round(255 + (channel - 255) * 0.75 * Math.abs(t)));
+    return "rgb(" + mix.join(",") + ")";
+  }
+
+  function finite(values) {
+    return values.filter((value) => value !== null && Number.isFinite(value));
+  }
+
+  function limits(arrays, pad) {
+    let low = Infinity;
+    let high = -Infinity;
+    for (const array of arrays) {
+      for (const value of finite(array)) {
+        if (value < low) low = value;
+        if (value > high) high = value;
+      }
+    }
+    if (low === Infinity) return [-1, 1];
+    const span = high - low || Math.max(Math.abs(high), 1);
+    const margin = (pad === undefined ? 0.08 : pad) * span;
+    return [low - margin, high + margin];
+  }
+
+  function niceTicks(low, high, count) {
+    const raw = (high - low) / count;
+    const power = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
+    const ticks = [];
+    for (let tick = Math.ceil(low / step) * step; tick <= high + step * 1e-9; tick += step) {
+      ticks.push(Math.abs(tick) < step * 1e-9 ? 0 : tick);
+    }
+    return ticks;
+  }
+
+  function runningMean(values, window) {
+    const out = [];
+    let sum = 0;
+    values.forEach((value, index) => {
+      sum += value;
+      if (index >= window) sum -= values[index - window];
+      out.push(sum / Math.min(index + 1, window));
+    });
+    return out;
+  }
+
+  // ------------------------------------------------------------------ charts
+  let clipCount = 0;
+
+  function makeChart(parent, options) {
+    const width = options.width || 460;
+    const height = options.height || 230;
+    const m = { left: 44, right: 16, top: options.title ? 24 : 8, bottom: 28 };
+    const [x0, x1] = options.xlim;
+    const [y0, y1] = options.ylim;
+    const svg = svgElement("svg", { viewBox: "0 0 " + width + " " + height, class: "chart" }, parent);
+    const X = (x) => m.left + ((x - x0) / (x1 - x0)) * (width - m.left - m.right);
+    const Y = (y) => height - m.bottom - ((y - y0) / (y1 - y0)) * (height - m.top - m.bottom);
+    if (options.title) svgElement("text", { x: 4, y: 15, class: "chart-title" }, svg).textContent = options.title;
+    if (options.shade) {
+      const [a, b] = options.shade;
+      svgElement("rect", { x: X(a), y: m.top, width: X(b) - X(a), height: height - m.top - m.bottom, class: "shade" }, svg);
+    }
+    for (const tick of niceTicks(y0, y1, 4)) {
+      svgElement("line", { x1: m.left, x2: width - m.right, y1: Y(tick), y2: Y(tick), class: "grid-line" }, svg);
+      svgElement("text", { x: m.left - 4, y: Y(tick) + 3, class: "tick", "text-anchor": "end" }, svg).textContent = fmt(tick);
+    }
+    for (const tick of niceTicks(x0, x1, 5)) {
+      svgElement("text", { x: X(tick), y: height - m.bottom + 12, class: "tick", "text-anchor": "middle" }, svg).textContent =
+        fmt(tick);
+    }
+    if (y0 < 0 && y1 > 0) svgElement("line", { x1: m.left, x2: width - m.right, y1: Y(0), y2: Y(0), class: "zero-line" }, svg);
+    svgElement("rect", { x: m.left, y: m.top, width: width - m.left - m.right, height: height - m.top - m.bottom, class: "frame" }, svg);
+    if (options.xlabel) {
+      svgElement("text", { x: width - m.right, y: height - 3, class: "axis-label", "text-anchor": "end" }, svg).textContent =
+        options.xlabel;
+    }
+    const clip = "chart-clip-" + ++clipCount;
+    const clipPath = svgElement("clipPath", { id: clip }, svgElement("defs", {}, svg));
+    svgElement("rect", { x: m.left, y: m.top, width: width - m.left - m.right, height: height - m.top - m.bottom }, clipPath);
+    const plot = svgElement("g", { "clip-path": "url(#" + clip + ")" }, svg);
+    let legendRow = 0;
+    return {
+      svg, X, Y, plot, bottom: height - m.bottom,
+      line(colour, lineWidth, dash) {
+        const attributes = { fill: "none", stroke: colour, "stroke-width": lineWidth, "stroke-linejoin": "round" };
+        if (dash) attributes["stroke-dasharray"] = dash;
+        return svgElement("path", attributes, plot);
+      },
+      draw(path, xs, ys) {
+        let d = "";
+        for (let i = 0; i < xs.length; i++) {
+          if (ys[i] === null || !Number.isFinite(ys[i])) continue; // a gap, e.g. an overflow
+          d += (d ? "L" : "M") + X(xs[i]).toFixed(1) + "," + Y(ys[i]).toFixed(1);
+        }
+        path.setAttribute("d", d);
+      },
+      legend(colour, label, dash) {
+        const y = m.top + 10 + 13 * legendRow++;
+        const attributes = { x1: m.left + 6, x2: m.left + 22, y1: y, y2: y, stroke: colour, "stroke-width": 2.2 };
+        if (dash) attributes["stroke-dasharray"] = dash;
+        svgElement("line", attributes, svg);
+        svgElement("text", { x: m.left + 26, y: y + 3.5, class: "legend-text" }, svg).textContent = label;
+      },
+    };
+  }
+
+  function nodeName(index) {
+    return data.nodes[index].name;
+  }
+
+  function buildCharts() {
+    const box = document.getElementById("charts");
+    const panels = data.panels;
+    if (!panels || !data.x) {
+      box.hidden = true;
+      return;
+    }
+    const xs = data.x.values;
+    const xlim = [xs[0], xs[xs.length - 1]];
+    const shade = data.xRange;
+    const xlabel = data.x.label;
+    const curveLimits = (indices, extra) => limits(indices.flatMap((i) => data.curves[i]).concat(extra || []));
+
+    function curveChart(title, indices, extra) {
+      const chart = makeChart(htmlElement("div", "chart-box", null, box), {
+        title, xlim, ylim: curveLimits(indices, extra), xlabel, shade,
+      });
+      const lines = indices.map((index, number) => {
+        const colour = UNIT_COLOURS[number % UNIT_COLOURS.length];
+        chart.legend(colour, nodeName(index));
+        return [chart.line(colour, 2.2), index];
+      });
+      updaters.push(() => lines.forEach(([path, index]) => chart.draw(path, xs, data.curves[index][state.frame])));
+      return chart;
+    }
+
+    if (panels.hidden.length) {
+      const chart = curveChart("1  hidden pre-activations (dots: kinks)", panels.hidden);
+      const marks = panels.kinks.map(([weight, bias], number) => {
+        const colour = UNIT_COLOURS[number % UNIT_COLOURS.length];
+        const group = svgElement("g", { class: "kink" }, chart.plot);
+        const rule = svgElement("line", { stroke: colour, "stroke-dasharray": "2,3", "stroke-width": 1.4 }, group);
+        const dot = svgElement("circle", { r: 4.5, fill: colour, stroke: "white", "stroke-width": 1.5 }, group);
+        const label = svgElement("text", { class: "kink-label", fill: colour, "text-anchor": "middle" }, group);
+        return { weight, bias, group, rule, dot, label, number };
+      });
+      updaters.push(() => {
+        for (const mark of marks) {
+          const w = data.value[mark.weight][state.frame];
+          const b = data.value[mark.bias][state.frame];
+          const kink = w ? -b / w : NaN;
+          const visible = Number.isFinite(kink) && kink >= xlim[0] && kink <= xlim[1];
+          mark.group.style.display = visible ? "" : "none";
+          if (!visible) continue;
+          const x = chart.X(kink);
+          const y = chart.Y(0);
+          mark.rule.setAttribute("x1", x);
+          mark.rule.setAttribute("x2", x);
+          mark.rule.setAttribute("y1", 0);
+          mark.rule.setAttribute("y2", 1000);
+          mark.dot.setAttribute("cx", x);
+          mark.dot.setAttribute("cy", y);
+          mark.label.setAttribute("x", x);
+          mark.label.setAttribute("y", chart.bottom - 6 - 12 * mark.number);
+          mark.label.textContent = "kink " + (Math.round(kink * 100) / 100 + 0).toFixed(2);
+        }
+      });
+    }
+    if (panels.weighted.length) curveChart("2  weighted hidden outputs", panels.weighted);
+    if (panels.output !== null) {
+      const target = panels.target;
+      const chart = makeChart(htmlElement("div", "chart-box", null, box), {
+        title: "3  output " + nodeName(panels.output) + (target ? " vs the target" : " over " + xlabel),
+        xlim, ylim: curveLimits([panels.output], target ? [target] : []), xlabel, shade,
+      });
+      if (target) {
+        chart.legend("#111827", panels.targetLabel, "6,4");
+        chart.draw(chart.line("#111827", 1.6, "6,4"), xs, target);
+      }
+      chart.legend("#dc2626", nodeName(panels.output));
+      const fit = chart.line("#dc2626", 2.4);
+      updaters.push(() => chart.draw(fit, xs, data.curves[panels.output][state.frame]));
+    }
+    if (data.losses && data.losses.length) lossChart(box);
+  }
+
+  function lossChart(box) {
+    const losses = data.losses.map((value) => (value === null ? NaN : value));
+    const window = data.panels.lossWindow || Math.max(1, Math.floor(losses.length / 40));
+    const smooth = runningMean(losses, window);
+    const sorted = finite(losses).slice().sort((a, b) => a - b);
+    const top = sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(0.995 * sorted.length))] * 1.08 : 1;
+    const steps = losses.map((_, index) => index + 1);
+    const chart = makeChart(htmlElement("div", "chart-box", null, box), {
+      title: "4  training loss so far", xlim: [0, Math.max(data.total, 1)], ylim: [0, top > 0 ? top : 1], xlabel: "step",
+    });
+    chart.legend("#9ca3af", "per step");
+    chart.legend("#dc2626", "mean of last " + window);
+    const raw = chart.line("#9ca3af", 0.7);
+    const mean = chart.line("#dc2626", 2);
+    const now = chart.line("#111827", 1, "4,3");
+    updaters.push(() => {
+      const done = data.steps[state.frame];
+      chart.draw(raw, steps.slice(0, done), losses.slice(0, done));
+      chart.draw(mean, steps.slice(0, done), smooth.slice(0, done));
+      now.setAttribute("d", "M" + chart.X(done).toFixed(1) + ",0V1000");
+    });
+    state.smooth = smooth;
+    state.window = window;
+  }
+
+  // ------------------------------------------------------------------ the graph
+  const groups = Array.from(document.querySelectorAll("#graph g.node[data-index]"));
+  const indices = groups.map((group) => Number(group.dataset.index));
+  const shapes = groups.map((group) => group.querySelector(".shape"));
+  const valueTexts = groups.map((group) => group.querySelector(".value-text"));
+  const gradTexts = groups.map((group) => group.querySelector(".grad-text"));
+  const roleFills = shapes.map((shape) => (shape ? shape.getAttribute("fill") : null));
+  const edges = Array.from(document.querySelectorAll("#graph g.edge[data-carrier]")).map((edge) => ({
+    carrier: Number(edge.dataset.carrier),
+    parts: Array.from(edge.querySelectorAll("path, polygon")),
+  }));
+  const valueScale = Math.max(1e-12, ...data.value.flatMap((row) => finite(row).map(Math.abs)));
+  const weightScale = Math.max(1e-12, ...edges.flatMap((edge) => finite(data.value[edge.carrier]).map(Math.abs)));
+  const fillByValue = document.getElementById("fill-by-value");
+
+  function drawGraph() {
+    const byValue = fillByValue.checked;
+    indices.forEach((index, position) => {
+      const value = data.value[index][state.frame];
+      if (shapes[position]) {
+        const fill = byValue && value !== null ? fillFor(value, valueScale) : roleFills[position];
+        shapes[position].setAttribute("fill", fill);
+      }
+      if (valueTexts[position]) valueTexts[position].textContent = (data.batch[index] ? "mean " : "value ") + fmt(value);
+      if (gradTexts[position]) gradTexts[position].textContent = "grad " + fmt(data.grad[index][state.frame]);
+    });
+    for (const edge of edges) {
+      const weight = data.value[edge.carrier][state.frame];
+      if (weight === null) continue;
+      const colour = weight >= 0 ? "#2563eb" : "#ea580c";
+      const width = (0.6 + (4 * Math.abs(weight)) / weightScale).toFixed(2);
+      for (const part of edge.parts) {
+        part.setAttribute("stroke", colour);
+        if (part.tagName === "polygon") part.setAttribute("fill", colour);
+        else part.setAttribute("stroke-width", width);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ zoom
+  const graphSvg = document.querySelector("#graph svg");
+  const naturalWidth = parseFloat(graphSvg.style.maxWidth) || graphSvg.viewBox.baseVal.width;
+  let zoom = null; // null: fit the box's width (never beyond the natural size)
+
+  function applyZoom() {
+    graphSvg.style.maxWidth = zoom === null ? naturalWidth + "px" : "none";
+    graphSvg.style.width = zoom === null ? "100%" : Math.round(naturalWidth * zoom) + "px";
+  }
+
+  function currentZoom() {
+    return zoom === null ? graphSvg.getBoundingClientRect().width / naturalWidth : zoom;
+  }
+
+  document.getElementById("zoom-in").addEventListener("click", () => {
+    zoom = Math.min(4, currentZoom() * 1.25);
+    applyZoom();
+  });
+  document.getElementById("zoom-out").addEventListener("click", () => {
+    zoom = Math.max(0.1, currentZoom() / 1.25);
+    applyZoom();
+  });
+  document.getElementById("zoom-fit").addEventListener("click", () => {
+    zoom = null;
+    applyZoom();
+  });
+
+  // ------------------------------------------------------------------ the node panel
+  const panel = document.getElementById("panel");
+
+  function miniChart(parent, title, xs, rows, xlabel, marker, shade) {
+    const chart = makeChart(parent, {
+      title, xlim: [xs[0], xs[xs.length - 1] === xs[0] ? xs[0] + 1 : xs[xs.length - 1]], ylim: limits(rows.all),
+      xlabel, width: 300, height: 170, shade,
+    });
+    chart.draw(chart.line("#111827", 1.8), xs, rows.now);
+    if (marker !== undefined && marker !== null) {
+      svgElement("circle", { cx: chart.X(marker[0]), cy: chart.Y(marker[1]), r: 4, class: "marker" }, chart.plot);
+    }
+  }
+
+  function drawPanel() {
+    const index = state.selected;
+    panel.textContent = "";
+    if (index === null) {
+      htmlElement("p", "hint", "Hover over a node (click to keep it) to see its value and grad.", panel);
+      return;
+    }
+    const node = data.nodes[index];
+    htmlElement("h2", "node-name", node.name, panel);
+    htmlElement("p", "node-kind", node.kind + (node.kind === node.role ? "" : " · " + node.role), panel);
+    const table = htmlElement("dl", "numbers", null, panel);
+    const where = frames > 1 ? " at step " + data.steps[state.frame] : "";
+    htmlElement("dt", null, (data.batch[index] ? "value (mean)" : "value") + where, table);
+    htmlElement("dd", "node-value", fmt(data.value[index][state.frame]), table);
+    htmlElement("dt", null, "grad" + where, table);
+    htmlElement("dd", "node-grad", fmt(data.grad[index][state.frame]), table);
+    const curves = data.curves[index];
+    if (curves && data.x) {
+      const xs = data.x.values;
+      miniChart(panel, "output over " + data.x.label, xs, { now: curves[state.frame], all: curves }, data.x.label, null, data.xRange);
+    }
+    if (frames > 1) {
+      const values = data.value[index];
+      const marker = values[state.frame] === null ? null : [data.steps[state.frame], values[state.frame]];
+      miniChart(panel, (data.batch[index] ? "mean value" : "value") + " over the steps", data.steps, { now: values, all: [values] }, "step", marker);
+    }
+    htmlElement("p", "note", data.note, panel);
+    if (state.pinned) htmlElement("p", "hint", "Kept: click the node again to let hovering choose.", panel);
+  }
+
+  function select(index) {
+    state.selected = index;
+    groups.forEach((group) => group.classList.toggle("selected", Number(group.dataset.index) === index));
+    drawPanel();
+  }
+
+  groups.forEach((group) => {
+    const index = Number(group.dataset.index);
+    group.setAttribute("tabindex", "0");
+    group.addEventListener("mouseenter", () => {
+      if (!state.pinned) select(index);
+    });
+    group.addEventListener("focus", () => {
+      if (!state.pinned) select(index);
+    });
+    group.addEventListener("click", () => {
+      state.pinned = !(state.pinned && state.selected === index);
+      select(index);
+    });
+  });
+
+  // ------------------------------------------------------------------ steps and playing
+  const slider = document.getElementById("step");
+  const playButton = document.getElementById("play");
+  const speed = document.getElementById("speed");
+  const stepLabel = document.getElementById("step-label");
+
+  function showFrame(frame) {
+    state.frame = Math.max(0, Math.min(frames - 1, frame));
+    if (slider) slider.value = String(state.frame);
+    if (frames > 1) {
+      const done = data.steps[state.frame];
+      let text = "step " + done + " / " + data.total;
+      if (state.smooth && done > 0) text += "   loss " + fmt(state.smooth[done - 1]) + " (mean of last " + state.window + ")";
+      stepLabel.textContent = text;
+    } else {
+      stepLabel.textContent = "still: the values and grads cached on the graph now";
+    }
+    drawGraph();
+    updaters.forEach((update) => update());
+    if (state.selected !== null) drawPanel();
+  }
+
+  function stop() {
+    if (state.timer !== null) clearInterval(state.timer);
+    state.timer = null;
+    if (playButton) {
+      playButton.textContent = "Play";
+      playButton.setAttribute("aria-label", "play");
+    }
+  }
+
+  function start() {
+    if (state.frame >= frames - 1) showFrame(0);
+    const interval = 1000 / (FRAMES_PER_SECOND * Number(speed.value));
+    state.timer = setInterval(() => {
+      if (state.frame >= frames - 1) stop();
+      else showFrame(state.frame + 1);
+    }, interval);
+    playButton.textContent = "Pause";
+    playButton.setAttribute("aria-label", "pause");
+  }
+
+  if (playButton) {
+    playButton.addEventListener("click", () => (state.timer === null ? start() : stop()));
+    const follow = () => {
+      if (Number(slider.value) === state.frame) return;
+      stop();
+      showFrame(Number(slider.value));
+    };
+    slider.addEventListener("input", follow);
+    slider.addEventListener("change", follow); // a value set by a script, then announced
+    speed.addEventListener("change", () => {
+      if (state.timer !== null) {
+        stop();
+        start();
+      }
+    });
+  }
+  fillByValue.addEventListener("change", drawGraph);
+  document.addEventListener("keydown", (event) => {
+    // the space bar plays and pauses, unless a control has the keyboard
+    if (event.key !== " " || !playButton || event.target.closest("button, input, select")) return;
+    event.preventDefault();
+    playButton.click();
+  });
+
+  // ------------------------------------------------------------------ texts
+  const subtitle = document.getElementById("subtitle");
+  subtitle.textContent =
+    (frames > 1
+      ? frames + " recorded steps of " + data.total + " training steps"
+      : "the graph at its current point") +
+    " · " + data.nodes.length + " nodes · layout: " + data.layout;
+  document.getElementById("key").textContent =
+    "Fill: the node's value (orange below 0, white at 0, blue above 0; full colour at ±" + fmt(valueScale) +
+    "). Outline: its role, as render() draws it. Edges that carry a weight: blue when it is positive, orange when" +
+    " negative, thicker when larger. " + data.note;
+
+  buildCharts();
+  showFrame(0);
+})();

@@ -1,0 +1,429 @@
+"""Every backend of graphdl.compile gives the interpreter's numbers: numpy (grouped batch
+programs), numba (machine-code kernels, skipped when numba is absent), and c.step."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_compiler import _feed_value, _random_graph
+
+import graphdl
+from graphdl import ops
+from graphdl.compiler import backends, numba_backend, vectorise
+from graphdl.core.node import Variable
+from graphdl.seednet import build_seed_net, quadratic_data
+
+HAS_NUMBA = numba_backend.available()
+needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
+BACKENDS = ["numpy", pytest.param("numba", marks=needs_numba)]
+
+
+def _seed_net():
+    net = build_seed_net()
+    net.initialise("fig8")
+    return net
+
+
+def _reference_grads(target, feed, parameters):
+    for variable, value in feed.items():
+        variable.set_value(value)
+    target.backward()
+    return target.value, [p.grad for p in parameters]
+
+
+def _check_agreement(seed: int, batch, backend: str, tolerance: float) -> None:
+    target, inputs, _ = _random_graph(seed)
+    rng = np.random.default_rng(seed + 1)
+    feed = {v: _feed_value(rng, batch) for v in inputs}
+    compiled = graphdl.compile(target, inputs=inputs, backend=backend)
+    expected_value, expected_grads = _reference_grads(target, feed, compiled.parameters)
+    value = compiled.forward(feed)
+    assert type(value) is type(expected_value)
+    np.testing.assert_allclose(value, expected_value, rtol=tolerance, atol=tolerance)
+    mean = compiled.backward(feed)
+    np.testing.assert_allclose(mean, np.mean(expected_value), rtol=tolerance, atol=tolerance)
+    for parameter, expected in zip(compiled.parameters, expected_grads):
+        assert isinstance(parameter.grad, float)
+        np.testing.assert_allclose(parameter.grad, expected, rtol=tolerance, atol=tolerance, err_msg=parameter.name)
+
+
+# ------------------------------------------------------- random-graph agreement
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), batch=st.sampled_from([2, 7, 30]))
+def test_grouped_numpy_batches_match_the_interpreter(seed, batch):
+    _check_agreement(seed, batch, "numpy", 1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_ungrouped_numpy_batches_match_the_interpreter(seed, monkeypatch):
+    monkeypatch.setattr(backends, "GROUPED_BELOW", 0)  # every batch takes the statement-per-call program
+    _check_agreement(seed, 7, "numpy", 1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", [0, 1])
+def test_numba_one_sample_matches_the_interpreter(seed):
+    _check_agreement(seed, None, "numba", 1e-9)
+
+
+@needs_numba
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), batch=st.sampled_from([None, 1, 7]))
+def test_numba_matches_the_interpreter_on_random_graphs(seed, batch):
+    _check_agreement(seed, batch, "numba", 1e-9)
+
+
+# ------------------------------------------------------------ batch = mean
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_gradient_is_the_mean_of_per_sample_gradients(backend):
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
+    xs, ys = quadratic_data(9, seed=4)
+    per_sample = []
+    for x_value, y_value in zip(xs, ys):
+        compiled.backward({net.x: float(x_value), net.label: float(y_value)})
+        per_sample.append([p.grad for p in net.params])
+    mean = compiled.backward({net.x: xs, net.label: ys})
+    np.testing.assert_allclose([p.grad for p in net.params], np.mean(per_sample, axis=0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(mean, np.mean(compiled.forward({net.x: xs, net.label: ys})), rtol=1e-15)
+    compiled.backward({net.x: xs[:1], net.label: ys[:1]})  # a batch of one is the one-sample case
+    assert [p.grad for p in net.params] == per_sample[0]
+
+
+# --------------------------------------------------------------- grouping
+
+
+def _mlp(width: int):
+    x = [Variable(name=f"x{i}", trainable=False) for i in range(2)]
+    label = Variable(name="label", trainable=False)
+    rng = np.random.default_rng(0)
+    layer = x
+    for depth in range(2):
+        biases = [Variable(0.1, name=f"b{depth}_{j}") for j in range(width)]
+        weighted = [[Variable(float(rng.uniform(-1, 1))) * a for a in layer] for _ in range(width)]
+        layer = [ops.Relu([ops.Add([b, *terms])]) for b, terms in zip(biases, weighted)]
+    score = ops.Add([Variable(float(rng.uniform(-1, 1))) * h for h in layer])
+    return ops.HingeLoss([label, score], name="hinge"), [*x, label]
+
+
+def test_a_dense_layer_is_one_numpy_call_per_group():
+    loss, inputs = _mlp(8)
+    compiled = graphdl.compile(loss, inputs=inputs)
+    source = compiled.batch_source
+    lines = [line for line in source.splitlines()[3:] if line.strip()]
+    statements = len(compiled.program.body)
+    assert statements > 300 and len(lines) < 30
+    assert "64 × Mul:" in source  # the second layer's 8 × 8 weights times activations, one call
+    assert "8 × Relu:" in source
+    rng = np.random.default_rng(1)
+    feed = {v: rng.uniform(-1, 1, size=50) for v in inputs[:2]} | {inputs[2]: np.sign(rng.uniform(-1, 1, 50))}
+    grouped_mean = compiled.backward(feed)
+    grouped = [p.grad for p in compiled.parameters]
+    reference_value, reference = _reference_grads(loss, feed, compiled.parameters)
+    assert grouped_mean == reference_value.mean()
+    assert grouped == reference  # the same operations in the same order: bit-identical
+
+
+def test_grouped_buffers_are_reused_and_results_are_fresh():
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label])
+    xs, ys = quadratic_data(5, seed=2)
+    first = compiled.forward({net.x: xs, net.label: ys})
+    program = compiled.batch_program(5, gradients=False)
+    buffers = program.buffers[0]
+    second = compiled.forward({net.x: xs * 2, net.label: ys})
+    assert program.buffers[0] is buffers  # same batch size: same arrays
+    assert not np.shares_memory(first, buffers) and not np.array_equal(first, second)
+
+
+def test_template_and_operands_of_a_statement():
+    statement = vectorise.parse("relu_1 = where(add_1 > 0.0, add_1, 0.1 * add_1)  # LeakyRelu")
+    assert statement.template == "where(_0 > 0.0, _0, 0.1 * _0)"
+    assert statement.operands == ("add_1",)
+    assert statement.note == "LeakyRelu"
+    assert vectorise.parse("g = 1e-05 * x + inf").template == "1e-05 * _0 + inf"
+
+
+def test_grouped_batch_statistics_use_each_rows_mean():
+    lines = ["m = batch_mean(x)  # BatchMean", "c = x - m  # Sub", "g = batch_sum(c * w)"]
+    program = vectorise.VectorProgram(lines, ["x"], ["w"], ["g"], "c")
+    x = np.array([1.0, 2.0, 6.0])
+    value, (grad,) = program.run([x], [0.5], 1.0)
+    assert value.tolist() == (x - x.mean()).tolist()
+    assert grad == float(np.sum((x - x.mean()) * 0.5))
+
+
+# ------------------------------------------------------------- name safety
+
+#: The names the kernels and the grouped programs use for themselves.
+KERNEL_NAMES = [
+    "leaves", "inputs", "columns", "count", "values", "partial", "chunk", "i", "lo", "hi", "total", "block",
+    "start", "stop", "R", "j", "t", "sums", "GRAD_ROWS", "I0", "T0", "sample", "step", "gradient_chunk",
+    "values_chunk", "forward_rows", "njit", "prange", "V", "S", "s", "grid", "i3",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hostile_names_give_the_interpreters_numbers(backend, monkeypatch):
+    from test_compiler_names import CANARY, HOSTILE, _canary_untouched, _hostile_net
+
+    x, label, weights, loss = _hostile_net(HOSTILE[:12] + KERNEL_NAMES)
+    compiled = graphdl.compile(loss, inputs=[x, label], backend=backend)
+    assert compiled.backend == backend
+    for source in (compiled.batch_source, compiled.source):
+        compile(source, "<check>", "exec")
+        assert all("__import__(" not in line.split("#", 1)[0] for line in source.splitlines())
+    xs, ys = np.linspace(0.0, 2.0, 7), np.linspace(0.0, 2.0, 7) ** 2
+    mean = compiled.backward({x: xs, label: ys})
+    grads = [w.grad for w in weights]
+    expected_value, expected = _reference_grads(loss, {x: xs, label: ys}, weights)
+    assert mean == pytest.approx(float(np.mean(expected_value)), abs=1e-12)
+    assert grads == pytest.approx(expected, abs=1e-12)
+    before, point_grads = _reference_grads(loss, {x: 1.5, label: 2.25}, weights)
+    updated = [w.value - 0.05 * g for w, g in zip(weights, point_grads)]
+    assert compiled.step({x: 1.5, label: 2.25}, 0.05) == pytest.approx(before, abs=1e-12)
+    assert [w.value for w in weights] == pytest.approx(updated, abs=1e-12)
+    compile(compiled.step_source, "<check>", "exec")
+    assert _canary_untouched() and CANARY not in dir(builtins)
+
+
+# ------------------------------------------------------------------- step
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_step_is_backward_then_update(backend):
+    stepped, reference = _seed_net(), _seed_net()
+    c_step = graphdl.compile(stepped.loss, inputs=[stepped.x, stepped.label], backend=backend)
+    c_ref = graphdl.compile(reference.loss, inputs=[reference.x, reference.label])
+    xs, ys = quadratic_data(40, seed=6)
+    for x_value, y_value in zip(xs.tolist(), ys.tolist()):
+        loss = c_step.step({stepped.x: x_value, stepped.label: y_value}, 0.05)
+        assert loss == c_ref.backward({reference.x: x_value, reference.label: y_value})
+        for p in reference.params:
+            p.update(0.05)
+    assert [p.value for p in stepped.params] == [p.value for p in reference.params]
+
+
+def test_step_checks_its_feed():
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label])
+    with pytest.raises(KeyError, match="'label'"):
+        compiled.step({net.x: 1.0}, 0.1)
+    with pytest.raises(ValueError, match="'x'"):
+        compiled.step({net.x: float("inf"), net.label: 1.0}, 0.1)
+    with pytest.raises(ValueError, match="one sample"):
+        compiled.step({net.x: np.ones(3), net.label: np.ones(3)}, 0.1)
+    assert compiled.step({"x": 1, "label": 2}, 0.1) == pytest.approx(abs(2 - net.predict(1.0)), abs=1)
+
+
+def test_step_reads_parameters_changed_between_calls():
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label])
+    compiled.step({net.x: 1.0, net.label: 2.0}, 0.1)
+    net.b_21.set_value(5.0)
+    prediction = net.predict(1.0)
+    assert compiled.step({net.x: 1.0, net.label: 2.0}, 0.1) == abs(2.0 - prediction)  # the loss before the update
+    assert net.b_21.value == 5.0 - 0.1 * -np.sign(2.0 - prediction)  # d|label - out|/d b_21 = -sign(label - out)
+
+
+# ------------------------------------------------------------------ numba
+
+
+@needs_numba
+def test_numba_sgd_equals_the_python_loop_bit_for_bit():
+    xs, ys = quadratic_data(300, seed=1)
+    finals = []
+    for backend in ("numpy", "numba"):
+        net = _seed_net()
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
+        assert compiled.backend == backend
+        losses = compiled.sgd({net.x: xs, net.label: ys}, lr=0.01)
+        finals.append(([p.value for p in net.params], losses.tolist()))
+    assert finals[0] == finals[1]  # no transcendental primitive: the same float operations
+
+
+@needs_numba
+def test_grouped_numba_kernels_compute_what_the_straight_line_ones_do(monkeypatch):
+    monkeypatch.setattr(numba_backend, "MAX_STATEMENTS", 0)  # every graph takes the loops over groups
+    xs, ys = quadratic_data(200, seed=5)
+    finals = []
+    for backend in ("numpy", "numba"):
+        net = _seed_net()
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
+        losses = compiled.sgd({net.x: xs, net.label: ys}, lr=0.01)
+        finals.append(([p.value for p in net.params], losses.tolist()))
+    assert compiled.kernels.grouped and "for j in range(2):  # 2 × Mul" in compiled.kernels.source
+    assert finals[0] == finals[1]
+
+
+@needs_numba
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_grouped_numba_kernels_match_the_interpreter_on_random_graphs(seed, monkeypatch):
+    monkeypatch.setattr(numba_backend, "MAX_STATEMENTS", 0)
+    _check_agreement(seed, 7, "numba", 1e-9)
+
+
+def test_long_sums_are_split_intolike_terms():
+    assert numba_backend.like_terms("_0 * _1 + _2 * _3 + _4 * _5") == ("_0 * _1", [[0, 1], [2, 3], [4, 5]])
+    assert numba_backend.like_terms("_0 + _1 - _2 + _3") is None  # (a + b) - c is not a + (b - c)
+    assert numba_backend.like_terms("_0 * _1 + _2 + _3") is None  # unlike terms
+
+
+@needs_numba
+@pytest.mark.slow
+def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+    xs, ys = quadratic_data(numba_backend.PARALLEL_FROM + 1000, seed=3)
+    runs = []
+    for _ in range(3):
+        compiled.backward({net.x: xs, net.label: ys})
+        runs.append([p.grad for p in compiled.parameters])
+    kernels = compiled.kernels
+    leaves = np.array([p.value for p in compiled.parameters])
+    serial = kernels.module.gradient(1.0 / xs.size, (xs, ys), leaves, np.empty(xs.size))
+    parallel = [kernels.module.gradient_parallel(1.0 / xs.size, (xs, ys), leaves, np.empty(xs.size)) for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2] == serial.tolist() == parallel[0].tolist() == parallel[2].tolist()
+    reference = graphdl.compile(net.loss, inputs=[net.x, net.label])
+    reference.backward({net.x: xs, net.label: ys})
+    np.testing.assert_allclose(runs[0], [p.grad for p in compiled.parameters], rtol=1e-12, atol=1e-15)
+
+
+@needs_numba
+@pytest.mark.slow  # starts a second Python process
+def test_kernels_are_cached_on_disk_by_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHDL_CACHE_DIR", str(tmp_path))
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+    compiled.backward({net.x: 1.0, net.label: 2.0})
+    files = sorted(p.name for p in (tmp_path / "kernels").iterdir())
+    assert len([f for f in files if f.endswith(".py")]) == 1
+    assert any(name.endswith(".nbi") for name in os.listdir(tmp_path / "kernels" / "__pycache__"))
+    # a second process compiling the same graph loads the machine code instead of compiling
+    script = (
+        "import graphdl\nfrom graphdl.seednet import build_seed_net\n"
+        "net = build_seed_net(); net.initialise('fig8')\n"
+        "c = graphdl.compile(net.loss, inputs=[net.x, net.label], backend='numba')\n"
+        "c.backward({net.x: 1.0, net.label: 2.0})\n"
+        "print(dict(c.kernels.sample.stats.cache_hits), dict(c.kernels.sample.stats.cache_misses))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    hits, misses = result.stdout.strip().split("} {")
+    assert hits.count(": 1") == 1 and misses.endswith("}") and ": " not in misses
+
+
+def test_every_primitive_has_kernel_code():
+    from graphdl.compiler.kernel_code import BATCH_ONLY, BUILTINS, KERNEL_CODE
+    from graphdl.core.primitives import PRIMITIVES
+
+    covered = set(KERNEL_CODE) | BUILTINS | BATCH_ONLY
+    assert set(PRIMITIVES) <= covered, "add the new primitive to graphdl/compiler/kernel_code.py"
+    for name, primitive in PRIMITIVES.items():  # the kernel code computes what the float version computes
+        if name in KERNEL_CODE:
+            for args in [(0.5, 2.0, 3.0), (-1.5, 0.25, 0.75), (0.0, 2.0, 1.0)]:
+                arguments = args[: primitive.arity]
+                if name == "pow" and arguments[0] < 0:
+                    continue  # plain Python gives a complex number here; compiled, NaN as numpy
+                with np.errstate(all="ignore"):
+                    expected = primitive.scalar(*arguments)
+                got = KERNEL_CODE[name](*arguments)
+                assert got == pytest.approx(expected, rel=1e-15, nan_ok=True), name
+
+
+@needs_numba
+def test_an_unwritable_kernel_cache_falls_back_to_numpy(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("GRAPHDL_CACHE_DIR", str(blocker))
+    net = _seed_net()
+    with pytest.warns(RuntimeWarning, match="no kernel cache at .*file.kernels"):
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+    assert compiled.backend == "numpy"
+
+
+def test_cache_directory_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRAPHDL_CACHE_DIR", str(tmp_path / "mine"))
+    assert numba_backend.cache_dir() == tmp_path / "mine" / "kernels"
+    monkeypatch.delenv("GRAPHDL_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert numba_backend.cache_dir() == tmp_path / "xdg" / "graphdl" / "kernels"
+
+
+def test_without_numba_a_one_line_note_and_numpy(monkeypatch):
+    monkeypatch.setattr(numba_backend, "available", lambda: False)
+    net = _seed_net()
+    with pytest.warns(RuntimeWarning, match=r'numba is not installed \(pip install "graphdl\[fast\]"\)') as caught:
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert compiled.backend == "numpy"
+    assert compiled.backward({net.x: 1.0, net.label: 2.0}) == abs(2.0 - net.predict(1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "auto" falls back silently
+        assert graphdl.compile(net.loss, inputs=[net.x, net.label], backend="auto").backend == "numpy"
+
+
+@needs_numba
+def test_big_graphs_fall_back_to_numpy_with_the_reason(monkeypatch):
+    monkeypatch.setattr(numba_backend, "MAX_STATEMENTS", 10)
+    monkeypatch.setattr(numba_backend, "MAX_GROUPS", 3)
+    net = _seed_net()
+    with pytest.warns(RuntimeWarning, match=r"27 statements in \d+ groups is above the numba backend's limit of 3"):
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+    assert compiled.backend == "numpy" and compiled.kernels is None
+
+
+def test_auto_follows_graphdl_backend(monkeypatch):
+    net = _seed_net()
+    monkeypatch.setenv("GRAPHDL_BACKEND", "numpy")
+    assert graphdl.compile(net.loss, inputs=[net.x, net.label], backend="auto").backend == "numpy"
+    monkeypatch.delenv("GRAPHDL_BACKEND")
+    expected = "numba" if HAS_NUMBA else "numpy"
+    assert graphdl.compile(net.loss, inputs=[net.x, net.label], backend="auto").backend == expected
+
+
+def test_unknown_backend_is_named():
+    net = _seed_net()
+    with pytest.raises(ValueError, match="backend must be one of 'numpy', 'numba', 'auto', got 'cuda'"):
+        graphdl.compile(net.loss, inputs=[net.x, net.label], backend="cuda")
+
+
+@needs_numba
+def test_a_kernel_numba_cannot_compile_falls_back_to_numpy(monkeypatch):
+    from numba.core.errors import TypingError
+
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+
+    def refuse(*arguments):
+        raise TypingError("no typing for this")
+
+    monkeypatch.setattr(compiled.kernels, "sample", refuse)
+    with pytest.warns(RuntimeWarning, match=r"numba could not compile the kernels \(TypingError\); using the numpy"):
+        mean = compiled.backward({net.x: 1.0, net.label: 2.0})
+    assert compiled.backend == "numpy" and compiled.kernels is None
+    assert mean == abs(2.0 - net.predict(1.0))
+
+
+@needs_numba
+def test_numba_division_by_zero_behaves_like_numpy():
+    a, b = Variable(name="a", trainable=False), Variable(0.0, name="b")
+    out = ops.Div([a, b])
+    compiled = graphdl.compile(out, inputs=[a], backend="numba")
+    assert compiled.forward({a: 1.0}) == np.inf
+    assert np.isnan(compiled.forward({a: 0.0}))
+    assert compiled.forward({a: np.array([1.0, -1.0])}).tolist() == [np.inf, -np.inf]
