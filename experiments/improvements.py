@@ -37,8 +37,8 @@ them can be checked. SGD therefore gets lr 2.0, with which all three SGD network
 within the budget; Adam gets 0.004 (PyTorch's default 0.001 times √16). The absolute scores
 stay below the tutorial's; the comparison between steps is the point, and it depends on
 these choices (``--sgd-lr``, ``--adam-lr``, ``--epochs`` change them). Each configuration
-runs for several seeds (initial weights and batch order); the results give mean and
-standard deviation. The Trainer compiles each graph to one numpy program.
+runs for several seeds (initial weights and batch order, one ``graphdl.sweep`` over steps ×
+seeds); the results give mean and standard deviation. The Trainer compiles each graph to one numpy program.
 
     PYTHONPATH=. python experiments/improvements.py --out viz
 
@@ -49,6 +49,7 @@ DIR/improvements.png. Needs scikit-learn for the digits (graphdl never downloads
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from graphdl import datasets, nn, optim
 from graphdl.cli import positive_float, positive_int
 from graphdl.ops import Add, LogLoss, Mul, SquaredLoss
 from graphdl.results import write_results
+from graphdl.sweep import sweep
 from graphdl.train import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "improvements.json"
@@ -86,6 +88,7 @@ STEPS = (
     Step("adam", "3: + Adam", "mse", "leaky_relu", "adam", False),
     Step("layernorm", "4: + LayerNorm", "mse", "leaky_relu", "adam", True),
 )
+STEPS_BY_KEY = {step.key: step for step in STEPS}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -180,6 +183,20 @@ def run(step: Step, seed: int, train: Any, test: Any, args: argparse.Namespace) 
         "train_loss": list(history.train_loss),
         "step_ms": 1000.0 * float(np.median(timer.seconds)),
     }
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_split(train_size: int) -> Any:
+    return load_split(train_size)
+
+
+def trial(
+    seed: int, step: str, epochs: int, batch_size: int, hidden: int, train_images: int, sgd_lr: float, adam_lr: float
+) -> dict[str, Any]:
+    """One run as ``graphdl.sweep`` calls it: configuration ``step`` with ``seed``."""
+    settings = argparse.Namespace(epochs=epochs, batch_size=batch_size, hidden=hidden, sgd_lr=sgd_lr, adam_lr=adam_lr)
+    train, test = _cached_split(train_images)
+    return run(STEPS_BY_KEY[step], seed, train, test, settings)
 
 
 def noise(step_loss: Sequence[float], window: int = 15) -> float | None:
@@ -335,10 +352,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     train, test = load_split(args.train)
     print(f"digits: {len(train[0])} training and {len(test[0])} test images, 64-{args.hidden}-10 network")
     started = time.perf_counter()
+    grid = {
+        "step": [step.key for step in STEPS],
+        "epochs": [args.epochs],
+        "batch_size": [args.batch_size],
+        "hidden": [args.hidden],
+        "train_images": [args.train],
+        "sgd_lr": [args.sgd_lr],
+        "adam_lr": [args.adam_lr],
+    }
+    records = sweep(trial, grid=grid, seeds=range(args.seeds), out=None, progress=False)  # in this process
     runs: dict[str, list[dict[str, Any]]] = {step.key: [] for step in STEPS}
-    for seed in range(args.seeds):  # a plain loop over seeds: every run is independent
-        for step in STEPS:
-            runs[step.key].append(run(step, seed, train, test, args))
+    for record in sorted(records, key=lambda record: record["seed"]):
+        if "error" in record:
+            raise RuntimeError(
+                f"run {record['point']['step']} seed {record['seed']} failed: {record['error']['message']}"
+            )
+        runs[record["point"]["step"]].append(record["metrics"])
     steps_per_epoch = -(-len(train[0]) // args.batch_size)
     summary = summarise(runs, steps_per_epoch)
     claims = check_claims(summary)
@@ -364,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "test_images": len(test[0]),
             "sgd_lr": args.sgd_lr,
             "adam_lr": args.adam_lr,
-            "seed_loop": "plain loop over seeds",
+            "seed_loop": "graphdl.sweep, in this process",
         },
         "steps": {step.key: {"label": step.label, **summary[step.key]} for step in STEPS},
         "claims": claims,
