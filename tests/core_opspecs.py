@@ -188,3 +188,50 @@ SPEC_IDS = [spec.name for spec in SPECS]
 def positions(spec: OpSpec, count: int) -> tuple[int, ...]:
     """The differentiable argument positions of ``spec`` for ``count`` arguments."""
     return spec.differentiable if spec.differentiable is not None else tuple(range(count))
+
+
+# Operators that reduce over the batch: a sample's value depends on the other samples, so a
+# spec draws whole columns and its reference maps columns to the output column.
+@dataclass
+class BatchOpSpec:
+    """``make(parents)`` builds the node; ``draw(rng, size)`` returns one column per input
+    (an array of ``size`` samples, or a float for a value shared by the batch); ``reference``
+    maps those columns to the expected output column; only ``differentiable`` positions are
+    checked (the running estimate and the mode switch are data)."""
+
+    name: str
+    make: Callable[[list], gd.Node]
+    draw: Callable[[np.random.Generator, int], tuple]
+    reference: Callable[..., np.ndarray]
+    differentiable: tuple[int, ...] = (0,)
+
+
+def _estimate_draw(use_batch: float):
+    def draw(rng, size):
+        return rng.uniform(-3, 3, size), float(rng.uniform(-1, 1)), use_batch
+
+    return draw
+
+
+BATCH_SPECS: list[BatchOpSpec] = [
+    BatchOpSpec(
+        "BatchMean",
+        lambda p: gd.BatchMean(p),
+        lambda r, size: (r.uniform(-3, 3, size),),
+        lambda x: np.full(x.shape, sum(x.tolist()) / x.size),
+    ),
+    BatchOpSpec(
+        "BatchMeanTraining",
+        lambda p: gd.BatchMean(p),
+        _estimate_draw(1.0),
+        lambda x, estimate, use_batch: np.full(x.shape, sum(x.tolist()) / x.size),
+    ),
+    BatchOpSpec(
+        "BatchMeanEstimate",
+        lambda p: gd.BatchMean(p),
+        _estimate_draw(0.0),
+        lambda x, estimate, use_batch: np.full(x.shape, estimate),
+    ),
+]
+
+BATCH_SPEC_IDS = [spec.name for spec in BATCH_SPECS]

@@ -55,6 +55,7 @@ BUILDERS = {
     ops.SoftmaxCrossEntropy: lambda r, a, b, c: ops.SoftmaxCrossEntropy([a, b, c, float(r.integers(0, 3))]),
     ops.SquaredLoss: lambda r, a, b, c: ops.SquaredLoss([a, _squash(b)]),
     ops.ValueLoss: lambda r, a, b, c: ops.ValueLoss([a, b]),
+    ops.BatchMean: lambda r, a, b, c: ops.BatchMean([a, b, 0.0]),  # the estimate; batches: test_batch_ops.py
 }
 
 

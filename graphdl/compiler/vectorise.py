@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.core.primitives import PRIMITIVES
+
 #: Names a statement may use that are not values: primitives and the float names.
 FUNCTIONS = frozenset(
     {"exp", "expm1", "log", "log1p", "tanh", "pow", "abs", "where", "sign", "clip", "batch_sum", "batch_mean"}
@@ -65,12 +67,18 @@ _SCALAR_FUNCTIONS = {name: getattr(np, target.split(".")[1]) for name, target in
 _SCALAR_FUNCTIONS["where"] = np.where
 
 
-def batch_mean_rows(rows: np.ndarray) -> np.ndarray:
-    """The mean of each row (a batch value) over its samples, broadcast to the row."""
+def batch_mean_rows(rows: np.ndarray, estimate: Any = 0.0, use_batch: Any = 1.0) -> np.ndarray:
+    """The primitive ``batch_mean`` on rows: the mean of each row (a batch value) over its
+    samples, broadcast to the row; the estimate when ``use_batch`` is 0."""
+    flag = use_batch.flat[0] if isinstance(use_batch, np.ndarray) else use_batch
+    if not flag:
+        return np.broadcast_to(estimate, np.broadcast_shapes(np.shape(rows), np.shape(estimate)))
+    if np.shape(rows)[-1] < 2:
+        raise ValueError("batch statistics need at least 2 samples per batch, got 1")
     return np.broadcast_to(np.mean(rows, axis=-1, keepdims=True), np.shape(rows))
 
 
-_SCALAR_FUNCTIONS["batch_mean"] = lambda value: value  # one scalar is its own batch
+_SCALAR_FUNCTIONS["batch_mean"] = PRIMITIVES["batch_mean"].scalar
 #: Largest V array (floats) the grouped program may allocate; bigger batches use the per-node program.
 MAX_FLOATS = 1 << 27
 
@@ -160,7 +168,7 @@ class _Translator:
             if name == "where":
                 return f"np.where({', '.join(self._emit(a, None) for a in node.args)})"
             if name == "batch_mean":  # each row's mean over its samples, for every sample
-                return f"batch_mean_rows({self._emit(node.args[0], None)})"
+                return f"batch_mean_rows({', '.join(self._emit(a, None) for a in node.args)})"
             first = self._emit(node.args[0], self._inner(node.args[0], out))
             rest = "".join(", " + self._emit(a, None) for a in node.args[1:])
             return f"{_CALLS[name]}({first}{rest}{suffix})"

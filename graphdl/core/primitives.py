@@ -101,12 +101,26 @@ def _scalar_sign(x):
     return x * 0.0  # 0.0 for zero, NaN for NaN, as numpy.sign
 
 
-def _scalar_batch_mean(x):
-    return x  # one sample is its own batch
+def _use_batch(flag):
+    return bool(flag if flag.__class__ is not np.ndarray else flag.flat[0])
 
 
-def _array_batch_mean(x):
-    return np.broadcast_to(np.mean(x), np.shape(x))
+def _one_sample():
+    return ValueError("batch statistics need at least 2 samples per batch, got 1")
+
+
+def _scalar_batch_mean(values, estimate=0.0, use_batch=1.0):
+    if _use_batch(use_batch):
+        raise _one_sample()  # a float is one sample: no statistic of a batch
+    return estimate
+
+
+def _array_batch_mean(values, estimate=0.0, use_batch=1.0):
+    if not _use_batch(use_batch):
+        return np.broadcast_to(estimate, np.shape(values)).copy() if values.__class__ is np.ndarray else estimate
+    if values.__class__ is not np.ndarray or values.size < 2:
+        raise _one_sample()
+    return np.full(values.shape, values.mean())
 
 
 def _scalar_clip(x, low, high):
@@ -130,6 +144,13 @@ PRIMITIVES: dict[str, Primitive] = {
         Primitive("where", 3, _scalar_where, np.where, "if_true where condition holds, else if_false"),
         Primitive("sign", 1, _scalar_sign, np.sign, "-1, 0 or 1 (NaN for NaN)"),
         Primitive("clip", 3, _scalar_clip, np.clip, "x limited to [low, high]"),
-        Primitive("batch_mean", 1, _scalar_batch_mean, _array_batch_mean, "the mean over the batch, per sample"),
+        Primitive(
+            "batch_mean",
+            3,
+            _scalar_batch_mean,
+            _array_batch_mean,
+            "batch_mean(values, estimate=0, use_batch=1): the mean of values over the batch for every sample "
+            "(an error for one sample), or the estimate when use_batch is 0",
+        ),
     )
 }

@@ -6,9 +6,10 @@ from graphdl.nn.dropout import Dropout, DropoutLayer, draw_masks, dropout_nodes,
 from graphdl.nn.layers import MLP, Dense, Neuron
 from graphdl.nn.losses import LOSSES, LossHead, attach_loss
 from graphdl.nn.module import Model, Module, unique_names
-from graphdl.nn.norm import LayerNorm
+from graphdl.nn.norm import BatchNorm, LayerNorm, batch_norm_layers
 
 __all__ = [
+    "BatchNorm",
     "LOSSES",
     "MLP",
     "Dense",
@@ -20,6 +21,7 @@ __all__ = [
     "Module",
     "Neuron",
     "attach_loss",
+    "batch_norm_layers",
     "draw_masks",
     "dropout_nodes",
     "identity_masks",

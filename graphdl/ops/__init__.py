@@ -2,6 +2,7 @@
 
 from graphdl.ops.activations import Elu, Identity, LeakyRelu, Logistic, Relu, Sigmoid, SiLU, Softplus, Swish, Tanh
 from graphdl.ops.arithmetic import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, Sub
+from graphdl.ops.batch import BatchMean
 from graphdl.ops.losses import (
     BCEWithLogits,
     HingeLoss,
@@ -16,6 +17,7 @@ __all__ = [
     "Abs",
     "Add",
     "BCEWithLogits",
+    "BatchMean",
     "Div",
     "Elu",
     "Exp",

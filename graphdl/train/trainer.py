@@ -19,6 +19,7 @@ from graphdl.core.graph import Graph
 from graphdl.core.node import Node, Variable
 from graphdl.nn.dropout import draw_masks, dropout_nodes, identity_masks
 from graphdl.nn.losses import LossHead, attach_loss
+from graphdl.nn.norm import batch_norm_layers
 from graphdl.train.callbacks import CallbackList, History
 from graphdl.train.progress import progress_bar
 
@@ -79,6 +80,10 @@ class Trainer:
     Data: ``X`` of shape (N, n_inputs) — column i feeds ``model.inputs[i]`` — and ``y``
     of shape (N,) (one label Variable) or (N, n_labels). Each batch is set as 1-D arrays
     on the input Variables, so the gradients are those of the batch mean loss.
+
+    Modes: training steps run the model in training mode (dropout masks drawn, BatchNorm on
+    the batch's statistics, its running estimates updated after every step); ``evaluate``
+    and ``predict`` in evaluation mode (dropout off, BatchNorm on the running estimates).
     """
 
     def __init__(
@@ -130,6 +135,7 @@ class Trainer:
         self._checked = _checked_positions(graph, [*self.inputs, *self.labels])
         self._dropouts = dropout_nodes(graph.nodes)
         self._masks: list[Variable] = [node.parents[1] for node in self._dropouts]  # type: ignore[misc]
+        self._batch_norms = batch_norm_layers(model)  # their running statistics follow each step
         if compile not in ("auto", True, False):
             raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
         if compile is True and getattr(graphdl, "compile", None) is None:
@@ -258,6 +264,11 @@ class Trainer:
             raise ValueError(f"monitor={monitor!r} needs a metric")
         if monitor.startswith("dev") and dev is None:
             raise ValueError(f"monitor={monitor!r} needs dev data")
+        if self._batch_norms and n % batch == 1 and epochs > 0:
+            raise ValueError(
+                f"BatchNorm {self._batch_norms[0].name!r} needs at least 2 samples per training batch: "
+                f"{n} samples in batches of {batch} leave a batch of 1; choose another batch_size"
+            )
         higher_is_better = monitor.endswith("metric") and self.metric_mode == "max"
         history = self.history = History(self.metric_name, monitor)
         if checkpoint is not None:
@@ -301,9 +312,11 @@ class Trainer:
         return history
 
     def _saved_parameters(self) -> list[Variable]:
-        """What a checkpoint holds: the model's parameters (the optimiser may train only some)."""
+        """What a checkpoint holds: the model's parameters (the optimiser may train only some)
+        and the running statistics of its BatchNorm layers."""
         params = getattr(self.model, "parameters", None)
-        return list(params()) if callable(params) else list(self.optimizer.params)
+        saved = list(params()) if callable(params) else list(self.optimizer.params)
+        return saved + [variable for layer in self._batch_norms for variable in layer.buffers()]
 
     def _set_mode(self, training: bool) -> None:
         setter = getattr(self.model, "train", None)
@@ -321,6 +334,10 @@ class Trainer:
     ) -> float:
         step = self.global_step
         masks = draw_masks(self._dropouts, len(index), rng) if self._dropouts else {}
+        statistics = []
+        if self._batch_norms:
+            self._set_batch(columns, label_columns, index, masks)
+            statistics = [layer.batch_statistics() for layer in self._batch_norms]
         if compiled is not None:
             feed: dict[Variable, Any] = {var: col[index] for var, col in zip(self.inputs, columns)}
             feed.update({var: col[index] for var, col in zip(self.labels, label_columns)})
@@ -331,7 +348,8 @@ class Trainer:
                 self._set_values(feed)  # replay with the interpreter to find the node
                 self.loss.forward()
         else:
-            self._set_batch(columns, label_columns, index, masks)
+            if not self._batch_norms:  # else already set for the batch statistics
+                self._set_batch(columns, label_columns, index, masks)
             self.loss.backward()
             loss = float(np.mean(self.loss.value))
         if not math.isfinite(loss):
@@ -349,6 +367,8 @@ class Trainer:
             raise TrainingDiverged(
                 f"training stopped at epoch {epoch}, step {step}: {error}", epoch=epoch, step=step, node=None
             ) from None
+        for layer, layer_statistics in zip(self._batch_norms, statistics):
+            layer.update_running(layer_statistics)
         self.global_step += 1
         return loss
 
