@@ -80,6 +80,25 @@ QUOTED: dict[str, list[tuple[str, Format]]] = {
     "iris": [("test_accuracy", "{:.3f}")],
     "digits": [("test_accuracy", "{:.3f}"), ("parameters", "{}")],
     "activations": [],
+    "batch_norm": [
+        *(
+            (f"runs.lr={lr}.{variant}.test_accuracy_{stat}", "{:.3f}")
+            for lr in ("0.001", "0.3")
+            for variant in ("with", "without")
+            for stat in ("mean", "std")
+        ),
+        ("runs.lr=0.3.with.epochs_to_threshold", lambda epochs: ", ".join(map(str, epochs))),
+        ("runs.lr=0.3.without.epochs_to_threshold", lambda epochs: ", ".join(map(str, epochs))),
+        ("runs.lr=0.3.with.final_train_loss_mean", "{:.4f}"),
+        ("runs.lr=0.3.without.final_train_loss_mean", "{:.4f}"),
+    ],
+    "improvements": [
+        *(
+            (f"steps.{step}.test_accuracy_{stat}", "{:.3f}")
+            for step in ("baseline", "bce", "leaky", "adam", "layernorm")
+            for stat in ("mean", "std")
+        ),
+    ],
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from example_scripts import load_example
+from experiment_scripts import load_experiment, run_experiment
 
 from graphdl.results import read_results
 
@@ -18,7 +18,7 @@ SMALL = ["--seeds", "1", "--epochs", "2", "--snapshots", "0", "2", "--lr", "0.3"
 
 @pytest.fixture(scope="module")
 def example():
-    return load_example("batch_norm")
+    return load_experiment("batch_norm")
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +26,13 @@ def small_run(example, tmp_path_factory):
     out = tmp_path_factory.mktemp("batch_norm")
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        returned = example.main([*SMALL, "--results", str(out / "batch_norm.json"), "--out", str(out)])
+        returned, _ = run_experiment(example, [*SMALL, "--out", str(out)], out)
     return returned, buffer.getvalue(), out
 
 
 def test_results_file_holds_both_variants(small_run) -> None:
     returned, output, out = small_run
-    results = read_results(out / "batch_norm.json")
+    results = read_results(out / "batch_norm_experiment.json")
     assert results == returned  # JSON holds every float exactly
     assert results["settings"]["learning_rates"] == [0.3] and results["settings"]["snapshots"] == [0, 2]
     for variant in ("without", "with"):

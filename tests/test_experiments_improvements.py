@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from example_scripts import load_example
+from experiment_scripts import load_experiment, run_experiment
 
 from graphdl.results import read_results
 
@@ -19,7 +19,7 @@ SMALL = ["--seeds", "2", "--epochs", "1", "--train", "64", "--hidden", "4"]
 @pytest.fixture(scope="module")
 def example():
     pytest.importorskip("sklearn", reason="the digits come from scikit-learn")
-    return load_example("improvements")
+    return load_experiment("improvements")
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,13 @@ def small_run(example, tmp_path_factory):
     out = tmp_path_factory.mktemp("improvements")
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        returned = example.main([*SMALL, "--results", str(out / "improvements.json"), "--out", str(out)])
+        returned, _ = run_experiment(example, [*SMALL, "--out", str(out)], out)
     return returned, buffer.getvalue(), out
 
 
 def test_results_file_holds_every_step_over_every_seed(small_run) -> None:
     returned, output, out = small_run
-    results = read_results(out / "improvements.json")
+    results = read_results(out / "improvements_experiment.json")
     assert results == returned  # JSON holds every float exactly
     assert sorted(results["steps"]) == sorted(STEPS)
     assert results["settings"]["seeds"] == 2 and results["settings"]["train_images"] == 64
@@ -44,7 +44,7 @@ def test_results_file_holds_every_step_over_every_seed(small_run) -> None:
         assert numbers["step_ms_mean"] > 0.0
         assert len(numbers["mean_step_loss"]) == 4  # 64 images in batches of 16, one epoch
         assert f"{numbers['test_accuracy_mean']:.3f} ± {numbers['test_accuracy_std']:.3f}" in output
-    assert f"results written: {out / 'improvements.json'}" in output
+    assert f"results written: {out / 'improvements_experiment.json'}" in output
 
 
 def test_claims_are_checked_with_their_numbers(small_run) -> None:
