@@ -117,22 +117,22 @@ class Expr:
         return call("abs", self)
 
     # comparisons (Python reflects ``0.0 < x`` to ``x > 0.0`` by itself)
-    def __gt__(self, other: Any) -> Expr:
+    def __gt__(self, other: Any) -> Expr | bool:
         return compare(">", self, other)
 
-    def __ge__(self, other: Any) -> Expr:
+    def __ge__(self, other: Any) -> Expr | bool:
         return compare(">=", self, other)
 
-    def __lt__(self, other: Any) -> Expr:
+    def __lt__(self, other: Any) -> Expr | bool:
         return compare("<", self, other)
 
-    def __le__(self, other: Any) -> Expr:
+    def __le__(self, other: Any) -> Expr | bool:
         return compare("<=", self, other)
 
-    def __eq__(self, other: Any) -> Expr:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Expr | bool:  # type: ignore[override]
         return compare("==", self, other)
 
-    def __ne__(self, other: Any) -> Expr:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Expr | bool:  # type: ignore[override]
         return compare("!=", self, other)
 
     __hash__ = None  # type: ignore[assignment]

@@ -481,12 +481,15 @@ class Variable(Node):
         """
         tag = self._grad_tag
         target = None if tag is None else tag[0]()
-        grad = self._grad if target is not None and tag[1] == target._stamp else self.grad
+        grad = self._grad if tag is not None and target is not None and tag[1] == target._stamp else self.grad
         if grad is None:
             raise ValueError(
                 f"Variable {self.name!r} has no gradient at the current point: call get_grad() or backward() first"
             )
-        self.assign(self._value - lr * grad)
+        value = self._value
+        if value is None:
+            raise UnsetValueError(f"Variable {self.name!r} has no value: call {self.name}.set_value(...) first")
+        self.assign(value - lr * grad)
 
     def assign(self, value: Any) -> None:
         """Replace the value as an optimiser step does: like :meth:`update`, the cached
@@ -598,6 +601,7 @@ class Operator(Node):
         """Bring the graph up to date, compute every ancestor without a cached value,
         then return this value."""
         component = self._component
+        assert component is not None  # an operator joins its parents' component when built
         if component.merged_into is not None or component.pending:
             bring_up_to_date(self)
         value = self._value
