@@ -21,7 +21,7 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -177,7 +177,7 @@ def _spill(item: Expr, longest: int | None = None) -> Expr:
     return item
 
 
-def literal(value: float) -> Expr:
+def literal(value: SupportsFloat) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
     if math.isnan(number):
