@@ -104,7 +104,7 @@ class Program:
     #: With ``checked=True``: the node each ``check(value, k)`` / ``check_grad(g, k)`` names.
     checked_nodes: tuple[Node, ...] = ()
     #: ``(operator, argument index, position in the arguments)`` of each checked argument fed by a leaf.
-    argument_checks: tuple[tuple[Node, int, int], ...] = ()
+    argument_checks: tuple[tuple[Operator, int, int], ...] = ()
 
 
 @dataclass
@@ -269,8 +269,8 @@ def emit_backward(out: Layout, temporaries: _Temporaries) -> list[str]:
     return lines
 
 
-def _argument_checks(out: Layout, positions: dict[Node, int]) -> tuple[tuple[Node, int, int], ...]:
-    checks = []
+def _argument_checks(out: Layout, positions: dict[Node, int]) -> tuple[tuple[Operator, int, int], ...]:
+    checks: list[tuple[Operator, int, int]] = []
     for node in out.order:
         if not isinstance(node, Operator):
             continue
