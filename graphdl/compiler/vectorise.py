@@ -141,10 +141,10 @@ class _Translator:
         suffix = f", out={out}" if out else ""
         if isinstance(node, ast.Name):
             return "{" + node.id[1:] + "}" if node.id.startswith("_") else node.id
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             return repr(float(node.value))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            if isinstance(node.operand, ast.Constant):
+            if isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)):
                 return repr(-float(node.operand.value))
             return f"np.negative({self._emit(node.operand, self._inner(node.operand, out))}{suffix})"
         if isinstance(node, ast.BinOp):
@@ -350,7 +350,7 @@ class VectorProgram:
                 # one scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array
                 statement = group.statements[0]
                 operands = [f"s[{scalar_row[o]}]" for o in statement.operands]
-                text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)
+                text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)  # type: ignore[misc]  # a lambda with a default argument (bound for B023)
                 body.append(f"s[{scalar_row[statement.name]}] = {text}  # {statement.name} ({statement.note})")
                 continue
             operand_rows = [
