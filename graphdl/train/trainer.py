@@ -333,7 +333,7 @@ class Trainer:
         else:
             self._set_batch(columns, label_columns, index, masks)
             self.loss.backward()
-            loss = float(np.mean(self.loss.value))
+            loss = float(np.mean(self.loss.forward()))
         if not math.isfinite(loss):
             node = _first_non_finite(self.loss)
             where = f"; first non-finite value at {node.kind} {node.name!r}" if node is not None else ""
