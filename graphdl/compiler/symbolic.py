@@ -25,7 +25,7 @@ from typing import Any, SupportsFloat
 
 import numpy as np
 
-from graphdl.core.backend import Backend
+from graphdl.core.backend import Backend, Namespace
 from graphdl.core.primitives import PRIMITIVES
 
 # Python's precedence levels, low to high (only the ones formulas produce).
@@ -278,4 +278,6 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
 
 
 #: The backend that writes source text: one call per primitive of the table.
-SYMBOLIC = Backend("symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where})
+SYMBOLIC: Backend = Namespace(
+    "symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where}
+)

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from graphdl.core.anomaly import anomaly_active
+from graphdl.core.backend import Backend
 from graphdl.core.component import (
     Component,
     bring_up_to_date,
@@ -570,15 +571,15 @@ class Operator(Node):
             expected = f"at least {low}" if high is None else f"{low} to {high}"
             raise ValueError(f"{cls.__name__} expects {expected} parents, got {count}")
 
-    def formula(self, F: Any, *args: Any) -> Any:
+    def formula(self, F: Backend, *args: Any) -> Any:
         """The output value for argument values ``args`` (floats or arrays)."""
         raise NotImplementedError
 
-    def derivative(self, F: Any, index: int, out: Any, *args: Any) -> Any:
+    def derivative(self, F: Backend, index: int, out: Any, *args: Any) -> Any:
         """d(output)/d(args[index]), given the output ``out``."""
         raise NotImplementedError
 
-    def vjp(self, F: Any, index: int, grad: Any, out: Any, *args: Any) -> Any:
+    def vjp(self, F: Backend, index: int, grad: Any, out: Any, *args: Any) -> Any:
         """The vector-Jacobian product for argument ``index``: what ``grad`` (the gradient
         of the target w.r.t. this output) contributes to that argument's gradient."""
         return grad * self.derivative(F, index, out, *args)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.core.backend import Backend
 from graphdl.core.node import Node, Operator, Variable, as_node
 from graphdl.nn.module import Module
 from graphdl.validation import Real, check_option
@@ -36,10 +37,10 @@ class Dropout(Operator):
         super().__init__(parents, name=name)
         self.keep = keep
 
-    def formula(self, F, x, mask):
+    def formula(self, F: Backend, x, mask):
         return x * mask
 
-    def derivative(self, F, index, out, x, mask):
+    def derivative(self, F: Backend, index, out, x, mask):
         return mask if index == 0 else x
 
 
