@@ -129,13 +129,13 @@ class Expr:
     def __le__(self, other: Any) -> Expr | bool:
         return compare("<=", self, other)
 
-    def __eq__(self, other: Any) -> Expr | bool:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Expr | bool:  # type: ignore[override]  # builds a symbolic comparison
         return compare("==", self, other)
 
-    def __ne__(self, other: Any) -> Expr | bool:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Expr | bool:  # type: ignore[override]  # builds a symbolic comparison
         return compare("!=", self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # Expr's == builds an expression, so it is unhashable
 
 
 #: Deepest operator nesting written in one expression; deeper chains (an Add of

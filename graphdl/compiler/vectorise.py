@@ -122,7 +122,7 @@ class _Translator:
     def _varies(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
             return node.id.startswith("_") and self.batch[int(node.id[1:])]
-        if isinstance(node, ast.Call) and node.func.id == "batch_sum":  # type: ignore[attr-defined]
+        if isinstance(node, ast.Call) and node.func.id == "batch_sum":  # type: ignore[attr-defined]  # formulas call primitives by name (ast.Name)
             return False
         return any(self._varies(child) for child in ast.iter_child_nodes(node))
 
@@ -135,7 +135,7 @@ class _Translator:
     def _takes_out(node: ast.AST) -> bool:
         if isinstance(node, (ast.BinOp, ast.UnaryOp)):
             return not isinstance(node, ast.UnaryOp) or not isinstance(node.operand, ast.Constant)
-        return isinstance(node, ast.Call) and node.func.id in _CALLS  # type: ignore[attr-defined]
+        return isinstance(node, ast.Call) and node.func.id in _CALLS  # type: ignore[attr-defined]  # formulas call primitives by name (ast.Name)
 
     def _emit(self, node: ast.AST, out: str | None) -> str:
         suffix = f", out={out}" if out else ""
@@ -154,7 +154,7 @@ class _Translator:
             left, right = self._emit(node.left, None), self._emit(node.comparators[0], None)
             return f"{_COMPARE[type(node.ops[0])]}({left}, {right})"
         if isinstance(node, ast.Call):
-            name = node.func.id  # type: ignore[attr-defined]
+            name = node.func.id  # type: ignore[attr-defined]  # formulas call primitives by name (ast.Name)
             if name == "batch_sum":
                 return f"np.sum({self._emit(node.args[0], None)}, axis=-1, keepdims=True)"
             if name == "where":

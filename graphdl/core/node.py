@@ -277,7 +277,7 @@ class Node:
             raise TypeError(f"get_grad: target must be a node, got {type(target).__name__}")
         tag = self._grad_tag
         if tag is not None and tag[0] is target._ref and tag[1] == target._stamp:
-            return self._grad  # type: ignore[return-value]
+            return self._grad  # type: ignore[return-value]  # the sweep or the tag check just set it
         bring_up_to_date(target)
         plan = target.gradient_plan()
         if self is not target and self not in plan.needs:
@@ -286,7 +286,7 @@ class Node:
             sources = [node for node in plan.order if node in plan.needs and not node.parents]
             plan = Plan(target, plan.order, [*sources, self])
         reverse_sweep(target, plan)
-        return self._grad  # type: ignore[return-value]
+        return self._grad  # type: ignore[return-value]  # the sweep or the tag check just set it
 
     def backward(self) -> None:
         """Bring the graph up to date, then compute the gradient of this node with
@@ -422,7 +422,7 @@ class Variable(Node):
             self._value = check_value(self, value)
 
     @property
-    def role(self) -> str:  # type: ignore[override]
+    def role(self) -> str:  # type: ignore[override]  # a property here, a plain attribute on Node
         """``"constant"``, ``"parameter"`` (trainable) or ``"input"`` (data)."""
         if self.constant:
             return "constant"
@@ -584,7 +584,7 @@ class Operator(Node):
         of the target w.r.t. this output) contributes to that argument's gradient."""
         return grad * self.derivative(F, index, out, *args)
 
-    vjp.is_default_vjp = True  # type: ignore[attr-defined]
+    vjp.is_default_vjp = True  # type: ignore[attr-defined]  # a marker plan.py reads on the function
 
     def check_argument(self, index: int, value: Any) -> None:
         """Validate the value arriving at argument ``index`` (one of ``checked_arguments``);
@@ -612,7 +612,7 @@ class Operator(Node):
         if order is None:
             order = self.upstream()
         evaluate((*order, self), anomaly_active())
-        return self._value  # type: ignore[return-value]
+        return self._value  # type: ignore[return-value]  # evaluate() just computed it
 
     def option_values(self) -> dict[str, Any]:
         """The operator's options, e.g. ``{"negative_slope": 0.1}``."""

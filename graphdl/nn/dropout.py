@@ -63,7 +63,7 @@ def draw_masks(dropouts: Sequence[Dropout], size: int, rng: np.random.Generator)
 
 def identity_masks(dropouts: Sequence[Dropout]) -> dict[Variable, float]:
     """The evaluation masks: 1 everywhere."""
-    return {node.parents[1]: 1.0 for node in dropouts}  # type: ignore[misc]
+    return {node.parents[1]: 1.0 for node in dropouts}  # type: ignore[misc]  # a Dropout's second parent is its mask Variable
 
 
 class DropoutLayer(Module):

@@ -154,7 +154,7 @@ class SoftmaxCrossEntropy(Loss):
     symbol = "softmax CE"
 
     @property
-    def checked_arguments(self) -> tuple[int, ...]:  # type: ignore[override]
+    def checked_arguments(self) -> tuple[int, ...]:  # type: ignore[override]  # a property: the label comes after the K logits
         """The label's position: after the K logits."""
         return (len(self.parents) - 1,)
 
