@@ -37,7 +37,7 @@ def _repr_svg_(self: Node | Graph) -> str | None:
     return notebook_svg(self)
 
 
-Node._repr_svg_ = Graph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
+Node._repr_svg_ = Graph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]  # the notebook SVG hook, added once the renderer is importable
 
 # The layers above the engine, importable as graphdl.nn, graphdl.optim, ...
 from graphdl import datasets, graph_io, init, io, metrics, nn, optim, train  # noqa: E402, F401

@@ -180,12 +180,15 @@ def _gallery_extras(out: str, seed: int) -> list:
     activation_gallery(folder / "activations.png")
     net = build_seed_net()
     rng = np.random.default_rng(seed)
-    weights, biases, kinks = [], [], []
+    weights: list[float] = []
+    biases: list[float] = []
+    kinks: list[float] = []
     for _ in range(2000):
         net.initialise("random", rng=rng)
-        weights += [net.w_11.value, net.w_12.value]
-        biases += [net.b_11.value, net.b_12.value]
-        kinks += [-net.b_11.value / net.w_11.value, -net.b_12.value / net.w_12.value]
+        w_11, w_12, b_11, b_12 = (float(p.forward()) for p in (net.w_11, net.w_12, net.b_11, net.b_12))
+        weights += [w_11, w_12]
+        biases += [b_11, b_12]
+        kinks += [-b_11 / w_11, -b_12 / w_12]
     kinks_array = np.asarray(kinks)
     init_histograms(
         {

@@ -65,7 +65,7 @@ def graph_to_dict(*outputs: Node | Iterable[Node], values: bool = True) -> dict[
             entry["value"] = _value(node.value) if (values or node.constant) else None
         else:
             entry["parents"] = [ids[parent] for parent in node.parents]
-            entry["options"] = node.option_values()  # type: ignore[attr-defined]
+            entry["options"] = node.option_values()
         nodes.append(entry)
     return {"format": FORMAT, "version": VERSION, "nodes": nodes, "outputs": [ids[node] for node in flat]}
 
@@ -133,7 +133,7 @@ def _check_value(value: Any, name: str) -> Any:
     if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(item, bool) for item in value)):
         raise TypeError("bad value (true/false is not a number)")
     try:
-        return check_value(_Named(name), value)  # type: ignore[arg-type]
+        return check_value(_Named(name), value)
     except (TypeError, ValueError) as error:
         raise type(error)(f"bad value ({error})") from None
 

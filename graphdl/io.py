@@ -124,7 +124,7 @@ def _npz_bytes(values: dict[str, float | list[float]], header: dict[str, Any]) -
         }
     arrays["header"] = np.array(json.dumps(header, allow_nan=False), dtype=np.str_)
     buffer = _io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes the arrays for allow_pickle
     return buffer.getvalue()
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphdl.compiler.symbolic import CALLABLE, SYMBOLIC, Expr, binary, call, lift, literal, spilling
-from graphdl.core.node import Node, Variable
+from graphdl.core.node import Node, Operator, Variable
 from graphdl.core.plan import Plan, reached_from
 from graphdl.core.primitives import PRIMITIVES
 
@@ -104,7 +104,7 @@ class Program:
     #: With ``checked=True``: the node each ``check(value, k)`` / ``check_grad(g, k)`` names.
     checked_nodes: tuple[Node, ...] = ()
     #: ``(operator, argument index, position in the arguments)`` of each checked argument fed by a leaf.
-    argument_checks: tuple[tuple[Node, int, int], ...] = ()
+    argument_checks: tuple[tuple[Operator, int, int], ...] = ()
 
 
 @dataclass
@@ -132,7 +132,7 @@ def layout(target: Node, inputs: Sequence[Variable], *, checked: bool = False) -
     upstream = target.upstream()
     order = (*upstream, target)
     input_set = set(inputs)
-    leaves = [node for node in order if not node.parents and node not in input_set]
+    leaves = [node for node in order if isinstance(node, Variable) and node not in input_set]
     parameters = tuple(node for node in leaves if getattr(node, "trainable", False))
     data = tuple(node for node in leaves if not node.trainable and not getattr(node, "constant", False))
     plan = Plan(target, upstream, parameters)
@@ -141,7 +141,9 @@ def layout(target: Node, inputs: Sequence[Variable], *, checked: bool = False) -
     value_name: dict[Node, str] = {}
     for node in order:
         if getattr(node, "constant", False) and node not in input_set:
-            symbol[node] = literal(node.cached_value)  # constants are inlined
+            value = node.cached_value
+            assert value is not None  # a constant is made from a number
+            symbol[node] = literal(value)  # constants are inlined
         else:
             value_name[node] = names.claim(node.name)
             symbol[node] = Expr(value_name[node])
@@ -214,7 +216,7 @@ def emit_forward(out: Layout, temporaries: _Temporaries) -> list[str]:
     lines: list[str] = []
     with spilling(temporaries.into(lines)):
         for node in out.order:
-            if not node.parents:
+            if not isinstance(node, Operator):
                 continue
             name = out.value_name[node]
             temporaries.owner = name
@@ -267,10 +269,12 @@ def emit_backward(out: Layout, temporaries: _Temporaries) -> list[str]:
     return lines
 
 
-def _argument_checks(out: Layout, positions: dict[Node, int]) -> tuple[tuple[Node, int, int], ...]:
-    checks = []
+def _argument_checks(out: Layout, positions: dict[Node, int]) -> tuple[tuple[Operator, int, int], ...]:
+    checks: list[tuple[Operator, int, int]] = []
     for node in out.order:
-        for index in getattr(node, "checked_arguments", ()):
+        if not isinstance(node, Operator):
+            continue
+        for index in node.checked_arguments:
             parent = node.parents[index]
             if parent in positions:
                 checks.append((node, index, positions[parent]))
@@ -330,7 +334,7 @@ def render(out: Layout, forward_lines: list[str], backward_lines: list[str]) -> 
             "",
         ]
     )
-    positions = {node: k for k, node in enumerate([*out.inputs, *leaves])}
+    positions: dict[Node, int] = {node: k for k, node in enumerate([*out.inputs, *leaves])}
     return Program(
         source=source,
         inputs=out.inputs,

@@ -162,6 +162,7 @@ class CompiledGraph:
             raise TypeError(f"compile: inputs must be a list of Variables, got {type(inputs).__name__}")
         upstream = self.target.ancestors()
         resolved: list[Variable] = []
+        item: Node | str
         for item in inputs:
             if isinstance(item, str):
                 matches = [n for n in upstream if n.name == item and not n.parents]  # by name: upstream only
@@ -189,9 +190,9 @@ class CompiledGraph:
         self._array_forward, self._array_backward = array["forward"], array["backward"]
         self._leaves = program.leaves
         self._argument_checks = program.argument_checks
-        self._sgd = None
+        self._sgd: Callable[..., Any] | None = None
         self._checked: tuple[Program, dict[str, Any], dict[str, Any]] | None = None
-        self._step = None
+        self._step: Callable[..., Any] | None = None
         self._setup_backend(program)
 
     def _setup_backend(self, program: Program) -> None:
@@ -371,7 +372,7 @@ class CompiledGraph:
     # ------------------------------------------------------------------ running
     def _leaf_values(self) -> list[Value]:
         """The current values of the leaves the program reads, checked."""
-        values = cached_values(self._leaves)
+        values: list[Any] = cached_values(self._leaves)  # a None is rejected by _check_leaves below
         for value in values:
             if value.__class__ is not float:
                 self._check_leaves(values)
@@ -523,7 +524,7 @@ class CompiledGraph:
                 raise ValueError(f"step: {self.target.name!r} has no parameters to train")
             self._step = self._build_step()
         inputs = self.inputs
-        values = []
+        values: list[Value] = []
         try:  # fast path: the inputs as keys, one finite float each
             for variable in inputs:
                 value = feed[variable]
@@ -582,7 +583,8 @@ class CompiledGraph:
         return arguments[:count], arguments[count:]
 
     def _store(self, grads: Sequence[Value]) -> None:
-        self.target.store_gradients(dict(zip(self._program.parameters, grads)))
+        gradients: dict[Node, Value] = dict(zip(self._program.parameters, grads))
+        self.target.store_gradients(gradients)
 
 
 def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any]) -> tuple[float, list[float]]:

@@ -11,6 +11,7 @@ missing here makes the numba backend fall back to numpy with a note naming it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 
 def _exp(x):
@@ -70,7 +71,7 @@ def _batch_sum(x):
 
 
 #: Name in compiled statements -> kernel code.
-KERNEL_CODE = {
+KERNEL_CODE: dict[str, Callable[..., float]] = {
     "exp": _exp,
     "expm1": _expm1,
     "log": _log,

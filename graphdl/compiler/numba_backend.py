@@ -355,7 +355,7 @@ def like_terms(template: str) -> tuple[str, list[list[int]]] | None:
     for term in terms:
         found = [int(p) for p in _PLACEHOLDER.findall(term)]
         local = {p: k for k, p in enumerate(dict.fromkeys(found))}
-        shapes.add(_PLACEHOLDER.sub(lambda m, local=local: f"_{local[int(m.group(1))]}", term))
+        shapes.add(_PLACEHOLDER.sub(lambda m, local=local: f"_{local[int(m.group(1))]}", term))  # type: ignore[misc]  # a lambda with a default argument (bound for B023)
         placeholders.append(list(local))
     if len(shapes) != 1 or len({len(p) for p in placeholders}) != 1 or not placeholders[0]:
         return None
@@ -430,7 +430,7 @@ def grouped_kernel_source(spec: KernelSpec) -> str:
                     )
                     for k in range(len(placeholders[0]))
                 ]
-                text = _PLACEHOLDER.sub(lambda m, ops=tables: f"R[{ops[int(m.group(1))]}]", term)
+                text = _PLACEHOLDER.sub(lambda m, ops=tables: f"R[{ops[int(m.group(1))]}]", term)  # type: ignore[misc]  # a lambda with a default argument (bound for B023)
                 body += [
                     f"    for j in range({count}):  # {label}: {n_terms} terms",
                     "        t = 0",
@@ -440,7 +440,7 @@ def grouped_kernel_source(spec: KernelSpec) -> str:
                     f"        R[{out}] = total",
                 ]
                 continue
-            text = _PLACEHOLDER.sub(lambda m, ops=operands: f"R[{ops[int(m.group(1))]}]", group.template)
+            text = _PLACEHOLDER.sub(lambda m, ops=operands: f"R[{ops[int(m.group(1))]}]", group.template)  # type: ignore[misc]  # a lambda with a default argument (bound for B023)
             if count == 1:
                 body.append(f"    R[{out}] = {text}  # {label}")
             else:
@@ -467,7 +467,7 @@ def grouped_kernel_source(spec: KernelSpec) -> str:
         source = "columns" if index else "inputs"
         return [f"{indent}R[{k}] = {source}[{k}]" + (f"[{index}]" if index else "") for k in range(n_inputs)]
 
-    out = [
+    kernel_lines = [
         f"# graphdl machine-code kernels for {spec.title}: {spec.statements} statements in loops over groups",
         *_HEADER,
         "",
@@ -584,7 +584,7 @@ def grouped_kernel_source(spec: KernelSpec) -> str:
         f"        values[i] = R[{value_row}]",
         *_batch_wrappers(n_grads, own, serial=False),
     ]
-    return "\n".join(out)
+    return "\n".join(kernel_lines)
 
 
 def _load(path: Path, name: str) -> ModuleType:

@@ -21,11 +21,11 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 
-from graphdl.core.backend import Backend
+from graphdl.core.backend import Backend, Namespace
 from graphdl.core.primitives import PRIMITIVES
 
 # Python's precedence levels, low to high (only the ones formulas produce).
@@ -117,25 +117,25 @@ class Expr:
         return call("abs", self)
 
     # comparisons (Python reflects ``0.0 < x`` to ``x > 0.0`` by itself)
-    def __gt__(self, other: Any) -> Expr:
+    def __gt__(self, other: Any) -> Expr | bool:
         return compare(">", self, other)
 
-    def __ge__(self, other: Any) -> Expr:
+    def __ge__(self, other: Any) -> Expr | bool:
         return compare(">=", self, other)
 
-    def __lt__(self, other: Any) -> Expr:
+    def __lt__(self, other: Any) -> Expr | bool:
         return compare("<", self, other)
 
-    def __le__(self, other: Any) -> Expr:
+    def __le__(self, other: Any) -> Expr | bool:
         return compare("<=", self, other)
 
-    def __eq__(self, other: Any) -> Expr:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Expr | bool:  # type: ignore[override]  # builds a symbolic comparison
         return compare("==", self, other)
 
-    def __ne__(self, other: Any) -> Expr:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Expr | bool:  # type: ignore[override]  # builds a symbolic comparison
         return compare("!=", self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # Expr's == builds an expression, so it is unhashable
 
 
 #: Deepest operator nesting written in one expression; deeper chains (an Add of
@@ -177,7 +177,7 @@ def _spill(item: Expr, longest: int | None = None) -> Expr:
     return item
 
 
-def literal(value: float) -> Expr:
+def literal(value: SupportsFloat) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
     if math.isnan(number):
@@ -278,4 +278,6 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
 
 
 #: The backend that writes source text: one call per primitive of the table.
-SYMBOLIC = Backend("symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where})
+SYMBOLIC: Backend = Namespace(
+    "symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where}
+)

@@ -130,7 +130,7 @@ class _Translator:
     def _varies(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
             return node.id.startswith("_") and self.batch[int(node.id[1:])]
-        if isinstance(node, ast.Call) and node.func.id == "batch_sum":  # type: ignore[attr-defined]
+        if isinstance(node, ast.Call) and node.func.id == "batch_sum":  # type: ignore[attr-defined]  # formulas call primitives by name (ast.Name)
             return False
         return any(self._varies(child) for child in ast.iter_child_nodes(node))
 
@@ -143,16 +143,16 @@ class _Translator:
     def _takes_out(node: ast.AST) -> bool:
         if isinstance(node, (ast.BinOp, ast.UnaryOp)):
             return not isinstance(node, ast.UnaryOp) or not isinstance(node.operand, ast.Constant)
-        return isinstance(node, ast.Call) and node.func.id in _CALLS  # type: ignore[attr-defined]
+        return isinstance(node, ast.Call) and node.func.id in _CALLS  # type: ignore[attr-defined]  # formulas call primitives by name (ast.Name)
 
     def _emit(self, node: ast.AST, out: str | None) -> str:
         suffix = f", out={out}" if out else ""
         if isinstance(node, ast.Name):
             return "{" + node.id[1:] + "}" if node.id.startswith("_") else node.id
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             return repr(float(node.value))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            if isinstance(node.operand, ast.Constant):
+            if isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)):
                 return repr(-float(node.operand.value))
             return f"np.negative({self._emit(node.operand, self._inner(node.operand, out))}{suffix})"
         if isinstance(node, ast.BinOp):
@@ -162,7 +162,7 @@ class _Translator:
             left, right = self._emit(node.left, None), self._emit(node.comparators[0], None)
             return f"{_COMPARE[type(node.ops[0])]}({left}, {right})"
         if isinstance(node, ast.Call):
-            name = node.func.id  # type: ignore[attr-defined]
+            name = node.func.id  # type: ignore[attr-defined]  # formulas call primitives by name (ast.Name)
             if name == "batch_sum":
                 return f"np.sum({self._emit(node.args[0], None)}, axis=-1, keepdims=True)"
             if name == "where":
@@ -358,7 +358,7 @@ class VectorProgram:
                 # one scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array
                 statement = group.statements[0]
                 operands = [f"s[{scalar_row[o]}]" for o in statement.operands]
-                text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)
+                text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)  # type: ignore[misc]  # a lambda with a default argument (bound for B023)
                 body.append(f"s[{scalar_row[statement.name]}] = {text}  # {statement.name} ({statement.note})")
                 continue
             operand_rows = [

@@ -11,13 +11,36 @@ formula into source text. All of them are built from the one primitive table,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from graphdl.core.primitives import PRIMITIVES
 
 
-class Backend:
-    """A namespace of primitives: ``F.exp(x)``, ``F.where(c, a, b)``, ...
+class Backend(Protocol):
+    """What a formula may use of ``F``: one method per primitive of
+    :data:`~graphdl.core.primitives.PRIMITIVES` (a test keeps the two lists equal).
+
+    Arguments and results are floats (``SCALAR``), arrays (``ARRAY``) or the compiler's
+    symbolic expressions, so they are typed ``Any``; the formula's arithmetic decides.
+    """
+
+    name: str
+
+    def exp(self, x: Any, /) -> Any: ...
+    def expm1(self, x: Any, /) -> Any: ...
+    def log(self, x: Any, /) -> Any: ...
+    def log1p(self, x: Any, /) -> Any: ...
+    def tanh(self, x: Any, /) -> Any: ...
+    def pow(self, base: Any, exponent: Any, /) -> Any: ...
+    def abs(self, x: Any, /) -> Any: ...
+    def where(self, condition: Any, if_true: Any, if_false: Any, /) -> Any: ...
+    def sign(self, x: Any, /) -> Any: ...
+    def clip(self, x: Any, low: Any, high: Any, /) -> Any: ...
+    def batch_mean(self, x: Any, /) -> Any: ...
+
+
+class Namespace:
+    """A namespace of primitives: ``F.exp(x)``, ``F.where(c, a, b)``, ... (a :class:`Backend`).
 
     Each primitive is an instance attribute (one dictionary lookup per call, the cheapest
     Python offers); ``name`` says which flavour this is.
@@ -38,8 +61,8 @@ class Backend:
         )
 
 
-SCALAR = Backend("scalar", {name: primitive.scalar for name, primitive in PRIMITIVES.items()})
+SCALAR: Backend = Namespace("scalar", {name: primitive.scalar for name, primitive in PRIMITIVES.items()})
 """Primitives on Python floats; results are Python floats."""
 
-ARRAY = Backend("array", {name: primitive.array for name, primitive in PRIMITIVES.items()})
+ARRAY: Backend = Namespace("array", {name: primitive.array for name, primitive in PRIMITIVES.items()})
 """The same primitives as numpy ufuncs, for batches (1-D arrays)."""

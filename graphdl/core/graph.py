@@ -65,11 +65,11 @@ class Graph:
 
     def parameters(self) -> list[Variable]:
         """The trainable Variables, in topological order."""
-        return [node for node in self.nodes if node_role(node) == "parameter"]  # type: ignore[misc]
+        return [node for node in self.nodes if node_role(node) == "parameter"]  # type: ignore[misc]  # a node with that role is a Variable
 
     def inputs(self) -> list[Variable]:
         """The data Variables (``trainable=False``, not constants), in topological order."""
-        return [node for node in self.nodes if node_role(node) == "input"]  # type: ignore[misc]
+        return [node for node in self.nodes if node_role(node) == "input"]  # type: ignore[misc]  # a node with that role is a Variable
 
     def variables(self) -> list[Variable]:
         """Every Variable, constants included."""

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from graphdl.core.anomaly import anomaly_active
+from graphdl.core.backend import Backend
 from graphdl.core.component import (
     Component,
     bring_up_to_date,
@@ -276,7 +277,7 @@ class Node:
             raise TypeError(f"get_grad: target must be a node, got {type(target).__name__}")
         tag = self._grad_tag
         if tag is not None and tag[0] is target._ref and tag[1] == target._stamp:
-            return self._grad  # type: ignore[return-value]
+            return self._grad  # type: ignore[return-value]  # the sweep or the tag check just set it
         bring_up_to_date(target)
         plan = target.gradient_plan()
         if self is not target and self not in plan.needs:
@@ -285,7 +286,7 @@ class Node:
             sources = [node for node in plan.order if node in plan.needs and not node.parents]
             plan = Plan(target, plan.order, [*sources, self])
         reverse_sweep(target, plan)
-        return self._grad  # type: ignore[return-value]
+        return self._grad  # type: ignore[return-value]  # the sweep or the tag check just set it
 
     def backward(self) -> None:
         """Bring the graph up to date, then compute the gradient of this node with
@@ -421,7 +422,7 @@ class Variable(Node):
             self._value = check_value(self, value)
 
     @property
-    def role(self) -> str:  # type: ignore[override]
+    def role(self) -> str:  # type: ignore[override]  # a property here, a plain attribute on Node
         """``"constant"``, ``"parameter"`` (trainable) or ``"input"`` (data)."""
         if self.constant:
             return "constant"
@@ -481,12 +482,15 @@ class Variable(Node):
         """
         tag = self._grad_tag
         target = None if tag is None else tag[0]()
-        grad = self._grad if target is not None and tag[1] == target._stamp else self.grad
+        grad = self._grad if tag is not None and target is not None and tag[1] == target._stamp else self.grad
         if grad is None:
             raise ValueError(
                 f"Variable {self.name!r} has no gradient at the current point: call get_grad() or backward() first"
             )
-        self.assign(self._value - lr * grad)
+        value = self._value
+        if value is None:
+            raise UnsetValueError(f"Variable {self.name!r} has no value: call {self.name}.set_value(...) first")
+        self.assign(value - lr * grad)
 
     def assign(self, value: Any) -> None:
         """Replace the value as an optimiser step does: like :meth:`update`, the cached
@@ -567,20 +571,20 @@ class Operator(Node):
             expected = f"at least {low}" if high is None else f"{low} to {high}"
             raise ValueError(f"{cls.__name__} expects {expected} parents, got {count}")
 
-    def formula(self, F: Any, *args: Any) -> Any:
+    def formula(self, F: Backend, *args: Any) -> Any:
         """The output value for argument values ``args`` (floats or arrays)."""
         raise NotImplementedError
 
-    def derivative(self, F: Any, index: int, out: Any, *args: Any) -> Any:
+    def derivative(self, F: Backend, index: int, out: Any, *args: Any) -> Any:
         """d(output)/d(args[index]), given the output ``out``."""
         raise NotImplementedError
 
-    def vjp(self, F: Any, index: int, grad: Any, out: Any, *args: Any) -> Any:
+    def vjp(self, F: Backend, index: int, grad: Any, out: Any, *args: Any) -> Any:
         """The vector-Jacobian product for argument ``index``: what ``grad`` (the gradient
         of the target w.r.t. this output) contributes to that argument's gradient."""
         return grad * self.derivative(F, index, out, *args)
 
-    vjp.is_default_vjp = True  # type: ignore[attr-defined]
+    vjp.is_default_vjp = True  # type: ignore[attr-defined]  # a marker plan.py reads on the function
 
     def check_argument(self, index: int, value: Any) -> None:
         """Validate the value arriving at argument ``index`` (one of ``checked_arguments``);
@@ -598,6 +602,7 @@ class Operator(Node):
         """Bring the graph up to date, compute every ancestor without a cached value,
         then return this value."""
         component = self._component
+        assert component is not None  # an operator joins its parents' component when built
         if component.merged_into is not None or component.pending:
             bring_up_to_date(self)
         value = self._value
@@ -607,7 +612,7 @@ class Operator(Node):
         if order is None:
             order = self.upstream()
         evaluate((*order, self), anomaly_active())
-        return self._value  # type: ignore[return-value]
+        return self._value  # type: ignore[return-value]  # evaluate() just computed it
 
     def option_values(self) -> dict[str, Any]:
         """The operator's options, e.g. ``{"negative_slope": 0.1}``."""

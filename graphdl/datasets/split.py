@@ -41,7 +41,7 @@ def train_dev_test_split(
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
     a, b = counts[0], counts[0] + counts[1]
     parts = (order[:a], order[a:b], order[b:])
-    return tuple((X[idx], y[idx]) for idx in parts)  # type: ignore[return-value]
+    return tuple((X[idx], y[idx]) for idx in parts)  # type: ignore[return-value]  # always three parts, which mypy cannot count
 
 
 def standardise(train: Split, *others: Split) -> list[Split]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.core.backend import Backend
 from graphdl.core.node import Node, Operator, Variable, as_node
 from graphdl.nn.module import Module
 from graphdl.validation import Real, check_option
@@ -36,10 +37,10 @@ class Dropout(Operator):
         super().__init__(parents, name=name)
         self.keep = keep
 
-    def formula(self, F, x, mask):
+    def formula(self, F: Backend, x, mask):
         return x * mask
 
-    def derivative(self, F, index, out, x, mask):
+    def derivative(self, F: Backend, index, out, x, mask):
         return mask if index == 0 else x
 
 
@@ -62,7 +63,7 @@ def draw_masks(dropouts: Sequence[Dropout], size: int, rng: np.random.Generator)
 
 def identity_masks(dropouts: Sequence[Dropout]) -> dict[Variable, float]:
     """The evaluation masks: 1 everywhere."""
-    return {node.parents[1]: 1.0 for node in dropouts}  # type: ignore[misc]
+    return {node.parents[1]: 1.0 for node in dropouts}  # type: ignore[misc]  # a Dropout's second parent is its mask Variable
 
 
 class DropoutLayer(Module):

@@ -206,7 +206,7 @@ class MLP(Module):
         generator = initialisers.make_rng(rng)
         if inputs is None:
             inputs = [Variable(name=f"{prefix}x[{i}]", trainable=False) for i in range(n_in)]
-        nodes: list[Node] = _check_inputs(f"MLP {self.name!r}", inputs, n_in)  # type: ignore[assignment]
+        nodes: list[Node] = _check_inputs(f"MLP {self.name!r}", inputs, n_in)
         self.inputs = nodes
         self.layers: list[Module] = []
         width = n_in

@@ -174,8 +174,8 @@ class BatchNorm(Module):
             if size < 2:
                 raise ValueError(f"BatchNorm {self.name!r}: batch statistics need at least 2 samples, got {size}")
             running_mean, running_var = self.running_mean[j], self.running_var[j]
-            running_mean.assign((1.0 - m) * running_mean.value + m * mean)
-            running_var.assign((1.0 - m) * running_var.value + m * var * size / (size - 1))
+            running_mean.assign((1.0 - m) * running_mean.forward() + m * mean)
+            running_var.assign((1.0 - m) * running_var.forward() + m * var * size / (size - 1))
 
 
 def batch_norm_layers(model: Any) -> list[BatchNorm]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphdl.core.backend import Backend
 from graphdl.core.node import Operator
 from graphdl.validation import FINITE, NON_NEGATIVE, check_option
 
@@ -18,10 +19,10 @@ class Identity(Operator):
     __slots__ = ()
     symbol = "id"
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return x
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         return 1.0
 
 
@@ -31,10 +32,10 @@ class Relu(Operator):
     __slots__ = ()
     symbol = "ReLU"
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return F.where(x > 0.0, x, 0.0)
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         return F.where(x > 0.0, 1.0, 0.0)
 
 
@@ -51,10 +52,10 @@ class LeakyRelu(Operator):
         super().__init__(parents, name=name)
         self.negative_slope = slope
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return F.where(x > 0.0, x, self.negative_slope * x)
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         return F.where(x > 0.0, 1.0, self.negative_slope)
 
 
@@ -64,10 +65,10 @@ class Sigmoid(Operator):
     __slots__ = ()
     symbol = "σ"
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return _logistic(F, x)
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         return out * (1.0 - out)
 
 
@@ -80,10 +81,10 @@ class Tanh(Operator):
     __slots__ = ()
     symbol = "tanh"
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return F.tanh(x)
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         return 1.0 - out * out
 
 
@@ -100,10 +101,10 @@ class Elu(Operator):
         super().__init__(parents, name=name)
         self.alpha = alpha
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return F.where(x > 0.0, x, self.alpha * F.expm1(x))
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         return F.where(x > 0.0, 1.0, out + self.alpha)
 
 
@@ -113,10 +114,10 @@ class Softplus(Operator):
     __slots__ = ()
     symbol = "softplus"
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return F.log1p(F.exp(-F.abs(x))) + F.where(x > 0.0, x, 0.0)
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         return _logistic(F, x)
 
 
@@ -126,10 +127,10 @@ class Swish(Operator):
     __slots__ = ()
     symbol = "swish"
 
-    def formula(self, F, x):
+    def formula(self, F: Backend, x):
         return x * _logistic(F, x)
 
-    def derivative(self, F, index, out, x):
+    def derivative(self, F: Backend, index, out, x):
         s = _logistic(F, x)
         return s + x * s * (1.0 - s)
 

@@ -6,6 +6,7 @@ import functools
 import operator
 from typing import Any
 
+from graphdl.core.backend import Backend
 from graphdl.core.node import Operator
 
 
@@ -20,10 +21,10 @@ class Add(Operator):
     arity = (1, None)
     symbol = "+"
 
-    def formula(self, F, *terms):
+    def formula(self, F: Backend, *terms):
         return functools.reduce(operator.add, terms)
 
-    def derivative(self, F, index, out, *terms):
+    def derivative(self, F: Backend, index, out, *terms):
         return 1.0
 
 
@@ -34,10 +35,10 @@ class Mul(Operator):
     arity = (1, None)
     symbol = "×"
 
-    def formula(self, F, *factors):
+    def formula(self, F: Backend, *factors):
         return _product(factors)
 
-    def derivative(self, F, index, out, *factors):
+    def derivative(self, F: Backend, index, out, *factors):
         others = factors[:index] + factors[index + 1 :]
         return _product(others) if others else 1.0
 
@@ -49,10 +50,10 @@ class Sub(Operator):
     arity = 2
     symbol = "−"
 
-    def formula(self, F, a, b):
+    def formula(self, F: Backend, a, b):
         return a - b
 
-    def derivative(self, F, index, out, a, b):
+    def derivative(self, F: Backend, index, out, a, b):
         return 1.0 if index == 0 else -1.0
 
 
@@ -63,10 +64,10 @@ class Neg(Operator):
     arity = 1
     symbol = "neg"
 
-    def formula(self, F, a):
+    def formula(self, F: Backend, a):
         return -a
 
-    def derivative(self, F, index, out, a):
+    def derivative(self, F: Backend, index, out, a):
         return -1.0
 
 
@@ -77,10 +78,10 @@ class Div(Operator):
     arity = 2
     symbol = "÷"
 
-    def formula(self, F, a, b):
+    def formula(self, F: Backend, a, b):
         return a / b
 
-    def derivative(self, F, index, out, a, b):
+    def derivative(self, F: Backend, index, out, a, b):
         if index == 0:
             return 1.0 / b
         return -a / (b * b)
@@ -93,10 +94,10 @@ class Pow(Operator):
     arity = 2
     symbol = "^"
 
-    def formula(self, F, base, exponent):
+    def formula(self, F: Backend, base, exponent):
         return F.pow(base, exponent)
 
-    def derivative(self, F, index, out, base, exponent):
+    def derivative(self, F: Backend, index, out, base, exponent):
         # Where the formula's product is 0 * inf but the limit is 0, say 0 (as PyTorch does):
         # d/dbase at exponent 0 (base ** 0 is constant), d/dexponent at base 0 with
         # exponent >= 0 (0 ** y is 0 or 1 there, log(0) is -inf). Nothing else changes.
@@ -113,10 +114,10 @@ class Exp(Operator):
     arity = 1
     symbol = "exp"
 
-    def formula(self, F, a):
+    def formula(self, F: Backend, a):
         return F.exp(a)
 
-    def derivative(self, F, index, out, a):
+    def derivative(self, F: Backend, index, out, a):
         return out
 
 
@@ -127,10 +128,10 @@ class Log(Operator):
     arity = 1
     symbol = "log"
 
-    def formula(self, F, a):
+    def formula(self, F: Backend, a):
         return F.log(a)
 
-    def derivative(self, F, index, out, a):
+    def derivative(self, F: Backend, index, out, a):
         return 1.0 / a
 
 
@@ -141,8 +142,8 @@ class Abs(Operator):
     arity = 1
     symbol = "|x|"
 
-    def formula(self, F, a):
+    def formula(self, F: Backend, a):
         return F.abs(a)
 
-    def derivative(self, F, index, out, a):
+    def derivative(self, F: Backend, index, out, a):
         return F.sign(a)

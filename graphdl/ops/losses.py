@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.core.backend import Backend
 from graphdl.core.node import Operator
 from graphdl.validation import Real, check_option
 
@@ -44,10 +45,10 @@ class ValueLoss(Loss):
     arity = 2
     symbol = "|y−ŷ|"
 
-    def formula(self, F, label, prediction):
+    def formula(self, F: Backend, label, prediction):
         return F.abs(label - prediction)
 
-    def derivative(self, F, index, out, label, prediction):
+    def derivative(self, F: Backend, index, out, label, prediction):
         sign = F.sign(label - prediction)
         return sign if index == 0 else -sign
 
@@ -59,11 +60,11 @@ class SquaredLoss(Loss):
     arity = 2
     symbol = "(y−ŷ)²"
 
-    def formula(self, F, label, prediction):
+    def formula(self, F: Backend, label, prediction):
         error = label - prediction
         return error * error
 
-    def derivative(self, F, index, out, label, prediction):
+    def derivative(self, F: Backend, index, out, label, prediction):
         error = 2.0 * (label - prediction)
         return error if index == 0 else -error
 
@@ -88,11 +89,11 @@ class LogLoss(Loss):
         """The label is the probability of class 1: a number in [0, 1]."""
         refuse_labels(self, value, _probability, "in [0, 1] (the probability of class 1)")
 
-    def formula(self, F, label, probability):
+    def formula(self, F: Backend, label, probability):
         p = F.clip(probability, self.eps, 1.0 - self.eps)
         return -(label * F.log(p) + (1.0 - label) * F.log(1.0 - p))
 
-    def derivative(self, F, index, out, label, probability):
+    def derivative(self, F: Backend, index, out, label, probability):
         p = F.clip(probability, self.eps, 1.0 - self.eps)
         if index == 0:
             return F.log(1.0 - p) - F.log(p)
@@ -112,10 +113,10 @@ class BCEWithLogits(Loss):
         """The label is the probability of class 1: a number in [0, 1]."""
         refuse_labels(self, value, _probability, "in [0, 1] (the probability of class 1)")
 
-    def formula(self, F, label, logit):
+    def formula(self, F: Backend, label, logit):
         return F.where(logit > 0.0, logit, 0.0) - logit * label + F.log1p(F.exp(-F.abs(logit)))
 
-    def derivative(self, F, index, out, label, logit):
+    def derivative(self, F: Backend, index, out, label, logit):
         if index == 0:
             return -logit
         return 1.0 / (1.0 + F.exp(-logit)) - label
@@ -129,11 +130,11 @@ class HingeLoss(Loss):
     arity = 2
     symbol = "hinge"
 
-    def formula(self, F, label, score):
+    def formula(self, F: Backend, label, score):
         margin = 1.0 - label * score
         return F.where(margin > 0.0, margin, 0.0)
 
-    def derivative(self, F, index, out, label, score):
+    def derivative(self, F: Backend, index, out, label, score):
         active = 1.0 - label * score > 0.0
         return F.where(active, -score, 0.0) if index == 0 else F.where(active, -label, 0.0)
 
@@ -153,7 +154,7 @@ class SoftmaxCrossEntropy(Loss):
     symbol = "softmax CE"
 
     @property
-    def checked_arguments(self) -> tuple[int, ...]:  # type: ignore[override]
+    def checked_arguments(self) -> tuple[int, ...]:  # type: ignore[override]  # a property: the label comes after the K logits
         """The label's position: after the K logits."""
         return (len(self.parents) - 1,)
 
@@ -167,12 +168,12 @@ class SoftmaxCrossEntropy(Loss):
             f"an integer class index in 0..{classes - 1}",
         )
 
-    def formula(self, F, *args):
+    def formula(self, F: Backend, *args):
         *logits, label = args
         picked = functools.reduce(operator.add, [F.where(label == k, z, 0.0) for k, z in enumerate(logits)])
         return _log_sum_exp(F, logits) - picked
 
-    def derivative(self, F, index, out, *args):
+    def derivative(self, F: Backend, index, out, *args):
         *logits, label = args
         if index == len(logits):
             return 0.0  # the class label is data, not a differentiable input

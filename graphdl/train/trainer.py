@@ -134,7 +134,7 @@ class Trainer:
                 raise ValueError(f"Variable {var.name!r} does not feed the loss {self.loss.name!r}")
         self._checked = _checked_positions(graph, [*self.inputs, *self.labels])
         self._dropouts = dropout_nodes(graph.nodes)
-        self._masks: list[Variable] = [node.parents[1] for node in self._dropouts]  # type: ignore[misc]
+        self._masks: list[Variable] = [node.parents[1] for node in self._dropouts]  # type: ignore[misc]  # a Dropout's second parent is its mask Variable
         self._batch_norms = batch_norm_layers(model)  # their running statistics follow each step
         if compile not in ("auto", True, False):
             raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
@@ -351,7 +351,7 @@ class Trainer:
             if not self._batch_norms:  # else already set for the batch statistics
                 self._set_batch(columns, label_columns, index, masks)
             self.loss.backward()
-            loss = float(np.mean(self.loss.value))
+            loss = float(np.mean(self.loss.forward()))
         if not math.isfinite(loss):
             node = _first_non_finite(self.loss)
             where = f"; first non-finite value at {node.kind} {node.name!r}" if node is not None else ""
@@ -396,8 +396,9 @@ class Trainer:
         history.train_loss.append(train_loss)
         if self.metric is not None:
             _, value = self._evaluate_columns(*train)
-            history.train_metric.append(value)  # type: ignore[arg-type]
-            logs[f"train_{self.metric_name}"] = value  # type: ignore[assignment]
+            assert value is not None  # a metric is set, so it gave a score
+            history.train_metric.append(value)
+            logs[f"train_{self.metric_name}"] = value
         if dev is not None:
             dev_loss, dev_value = self._evaluate_columns(*dev)
             history.dev_loss.append(dev_loss)

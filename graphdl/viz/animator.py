@@ -52,7 +52,7 @@ def _limits(arrays: Sequence[np.ndarray], pad: float = 0.08) -> tuple[float, flo
     return low - pad * span, high + pad * span
 
 
-def running_mean(values: Sequence[float], window: int) -> np.ndarray:
+def running_mean(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     """The mean of the last ``window`` values at each position (shorter at the start)."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
@@ -472,7 +472,7 @@ class Scene:
             ("", True, 7),  # "0.0921"
         ]
         digit = width("0" * 10) / 10
-        widths = [width(text) if not moving else digit * size for text, moving, size in parts]
+        widths = [width(text) if size is None else digit * size for text, moving, size in parts]
         x = (figure.bbox.width - sum(widths)) / 2
         baseline = 1 - 0.02 - style["fontsize"] * figure.dpi / 72 / figure.bbox.height
         self.title_fields = []

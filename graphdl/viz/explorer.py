@@ -151,7 +151,7 @@ def explorer_html(
 
 
 def _static(name: str) -> str:
-    return resources.files("graphdl.viz").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("graphdl.viz").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
 def _page(title: str, svg: str, data: dict[str, Any]) -> str:

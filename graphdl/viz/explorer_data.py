@@ -125,9 +125,9 @@ def still_data(graph: Graph) -> dict[str, Any]:
         else:
             order = np.arange(size)
             x = {"label": "sample", "values": [float(i) for i in order]}
-        for number, value in enumerate(values):
-            if isinstance(value, np.ndarray) and value.size == size:
-                curves[str(number)] = [_numbers(value[order], CURVE_DIGITS)]
+        for number, cached in enumerate(values):
+            if isinstance(cached, np.ndarray) and cached.size == size:
+                curves[str(number)] = [_numbers(cached[order], CURVE_DIGITS)]
     return {
         "mode": "still",
         "nodes": _node_entries(graph),
@@ -182,8 +182,8 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
             value.append(_numbers(curves[number][:, mask].mean(axis=1), NUMBER_DIGITS))
         elif key is not None and key in snapshots[0].parameters:
             value.append([_number(snapshot.parameters[key]) for snapshot in snapshots])
-        elif node_role(node) == "constant":
-            value.append([_number(np.mean(node.cached_value))] * len(snapshots))
+        elif node_role(node) == "constant" and (constant := node.cached_value) is not None:
+            value.append([_number(np.mean(constant))] * len(snapshots))
         else:  # neither recorded nor replayed: unknown at the recorded steps
             value.append([None] * len(snapshots))
     low, high = (float(grid[mask][0]), float(grid[mask][-1]))

@@ -53,36 +53,36 @@ def plot_loss(
     The y-axis stops just above the 99.5th percentile of ``train``: the few steps above it
     are drawn at the top as red triangles and counted in the legend. The curves stay in
     the lower three quarters, the legend in the band above them."""
-    train = np.asarray(train, dtype=float)
-    if train.size == 0:
+    losses = np.asarray(train, dtype=float)
+    if losses.size == 0:
         raise ValueError("plot_loss needs at least one training loss value")
     figure = _figure((8.0, 4.2))
     axes = figure.add_subplot()
     values = np.asarray(validation, dtype=float) if validation is not None and len(validation) else None
-    cap = clip_level(train if values is None else np.concatenate([train, values]))
-    steps = np.arange(1, train.size + 1)
-    window = smooth or round_window(train.size)
+    cap = clip_level(losses if values is None else np.concatenate([losses, values]))
+    steps = np.arange(1, losses.size + 1)
+    window = smooth or round_window(losses.size)
     if window > 1:  # a long run is drawn as each bin's min and max (see envelope): the same picture
-        axes.plot(*envelope(np.minimum(train, cap)), color=RAW_LOSS, linewidth=0.6, label="train, per step")
+        axes.plot(*envelope(np.minimum(losses, cap)), color=RAW_LOSS, linewidth=0.6, label="train, per step")
         axes.plot(
-            *envelope(np.minimum(running_mean(train, window), cap)), color=MEAN_LOSS, linewidth=2.0,
+            *envelope(np.minimum(running_mean(losses, window), cap)), color=MEAN_LOSS, linewidth=2.0,
             label=f"train, mean of the last {window} steps",
         )  # fmt: skip
     else:
-        axes.plot(steps, np.minimum(train, cap), color=MEAN_LOSS, linewidth=1.8, label="train")
-    clipped = np.flatnonzero(train > cap)
+        axes.plot(steps, np.minimum(losses, cap), color=MEAN_LOSS, linewidth=1.8, label="train")
+    clipped = np.flatnonzero(losses > cap)
     if clipped.size:
-        marked = spread_out(clipped + 1, train.size)
+        marked = spread_out(clipped + 1, losses.size)
         axes.plot(
             marked, np.full(marked.size, cap), linestyle="none", marker="^", markersize=5, color="#b91c1c",
             clip_on=False, label=f"{clipped.size} step{'s' if clipped.size > 1 else ''} above {cap:.3g} "
-            f"(cut off; highest {train.max():.3g})",
+            f"(cut off; highest {losses.max():.3g})",
         )  # fmt: skip
         axes.axhline(cap, color="#d1d5db", linewidth=0.8, linestyle=":", zorder=0)
     if values is not None:
-        at = np.linspace(train.size / values.size, train.size, values.size)
+        at = np.linspace(losses.size / values.size, losses.size, values.size)
         axes.plot(at, values, color="#2563eb", linewidth=2.0, marker="o", markersize=3, label="validation")
-    axes.set_xlim(0, train.size)
+    axes.set_xlim(0, losses.size)
     axes.set_ylim(0, cap / LEGEND_BAND)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)

@@ -125,13 +125,13 @@ class TrainingRecorder:
                 variable.set_value(values)
             self.output.forward()
             outputs = {
-                key: np.array(np.broadcast_to(node.value, self.grid.shape), dtype=float)
+                key: np.array(np.broadcast_to(node.forward(), self.grid.shape), dtype=np.float64)
                 for node, key in self._keys.items()
             }
         finally:
             for variable, value in saved.items():
                 self._restore(variable, value)
-        parameters = {self._keys[p]: float(np.mean(p.value)) for p in self.parameters}
+        parameters = {self._keys[p]: float(np.mean(p.forward())) for p in self.parameters}
         snapshot = Snapshot(step, outputs, parameters, self.losses[-1] if self.losses else None)
         self.snapshots.append(snapshot)
         return snapshot

@@ -150,7 +150,7 @@ def lightness(colour: object) -> float:
     """Relative luminance (WCAG, 0 black to 1 white) of a matplotlib colour."""
     from matplotlib.colors import to_rgb
 
-    channels = np.asarray(to_rgb(colour), dtype=float)  # type: ignore[arg-type]
+    channels = np.asarray(to_rgb(colour), dtype=np.float64)  # type: ignore[arg-type]  # matplotlib checks the colour itself
     linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
     return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
 
