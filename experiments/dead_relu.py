@@ -81,16 +81,6 @@ def build_net(
     return model, nn.attach_loss(model.outputs, "bce")
 
 
-def batch_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np.ndarray) -> list[float]:
-    """Feed ``X`` and ``y`` as one batch, run ``backward()`` and return the L2 norm of each
-    layer's weight gradient, first layer first (the tutorial's ``print_grads``)."""
-    for column, node in enumerate(model.inputs):
-        node.set_value(X[:, column].copy())
-    head.labels[0].set_value(y.astype(float))
-    head.loss.backward()
-    return list(model.weight_gradient_norms().values())
-
-
 def norms_text(norms: Sequence[float]) -> str:
     """``layer 1 weight-gradient norm 0 (exactly), layer 2 …`` (exact zeros spelled out)."""
     texts = ["0 (exactly)" if norm == 0.0 else f"{norm:.1e}" for norm in norms]
@@ -131,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"norms": norms}
     for activation, options in (("relu", None), ("leaky_relu", {"negative_slope": args.slope})):
         model, head = build_net(activation, args.bias, args.std, args.seed, options)
-        norms[activation] = batch_gradient_norms(model, head, X, y)
+        norms[activation] = nn.batch_weight_gradient_norms(model, head, X, y)
         print(f"{activation}, {setting}: {norms_text(norms[activation])}")
         hidden = model.layers[:-1]
         weights = [w for layer in model.layers for w in layer.weights]

@@ -59,18 +59,6 @@ def build_net(
     return model, nn.attach_loss(model.outputs, "bce")
 
 
-def batch_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np.ndarray) -> list[float]:
-    """Feed ``X`` and ``y`` as one batch, run ``backward()`` (the mean loss over the rows)
-    and return the L2 norm of each layer's weight gradient, first layer first (the seed's
-    ``print_grads``). Unlike ``Module.weight_gradient_norms()``, which only reads the
-    gradients already there, this takes the gradient first."""
-    for column, node in enumerate(model.inputs):
-        node.set_value(X[:, column].copy())
-    head.labels[0].set_value(y.astype(float))
-    head.loss.backward()
-    return list(model.weight_gradient_norms().values())
-
-
 def norm_text(norm: float) -> str:
     """A norm for printing: ``1.2e-08``, or ``0 (exactly)`` when no gradient arrives at all."""
     return "0 (exactly)" if norm == 0.0 else f"{norm:.1e}"
@@ -161,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     loss_nodes = {}
     for activation in ACTIVATIONS:
         model, head = build_net(activation, args.bias, args.std, args.seed)
-        norms[activation] = batch_gradient_norms(model, head, X, y)
+        norms[activation] = nn.batch_weight_gradient_norms(model, head, X, y)
         loss_nodes[activation] = head.loss
         loss_nodes[f"{activation}_model"] = model
         print(f"{activation}: {norms_text(norms[activation])}")
