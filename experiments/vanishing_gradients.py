@@ -49,13 +49,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "vanishing_gradients.jso
 def build_net(
     activation: str, bias: float, std: float, seed: int, options: dict[str, Any] | None = None
 ) -> tuple[nn.MLP, nn.LossHead]:
-    """The seed's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` (with ``options``) in the hidden
+    """The tutorial's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` (with ``options``) in the hidden
     layers, a Sigmoid output and binary cross-entropy; weights ~ N(0, std²), every bias = ``bias``."""
     model = nn.MLP(2, LAYER_SIZES, activation=activation, output_activation="sigmoid", activation_options=options)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        init.normal(layer.weights, mean=0.0, std=std, rng=rng)
-        init.constant(layer.biases, bias)
+    init.normal_weights(model, std=std, bias=bias, rng=np.random.default_rng(seed))
     return model, nn.attach_loss(model.outputs, "bce")
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "kaiming_uniform",
     "make_rng",
     "normal",
+    "normal_weights",
     "ones",
     "uniform",
     "xavier_normal",
@@ -78,6 +79,19 @@ def normal(target: Any, mean: float = 0.0, std: float = 1.0, rng: RngLike = None
         raise ValueError(f"normal: std must be >= 0, got {std}")
     variables = _variables(target)
     _set(variables, make_rng(rng).normal(mean, std, size=len(variables)))
+
+
+def normal_weights(model: Any, std: float, bias: float = 0.0, mean: float = 0.0, rng: RngLike = None) -> None:
+    """Layer by layer, input side first: the weights from N(mean, std²), every bias = ``bias``
+    (the tutorials' ``normal_(m.weight, mean, std); constant_(m.bias, bias)`` loop).
+    ``model`` is a layer or model from :mod:`graphdl.nn`."""
+    if not hasattr(model, "fan_layers"):
+        raise TypeError(f"normal_weights needs a layer or model from graphdl.nn, got {type(model).__name__}")
+    generator = make_rng(rng)
+    for layer in model.fan_layers():
+        normal(layer.weights, mean=mean, std=std, rng=generator)
+        if layer.biases:
+            constant(layer.biases, bias)
 
 
 def constant(target: Any, value: float) -> None:

@@ -82,3 +82,14 @@ def test_gains():
 def test_rejects_non_variables():
     with pytest.raises(TypeError, match="Variables"):
         init.zeros([Variable(), 3.0])
+
+
+def test_normal_weights_draws_each_layers_weights_and_sets_every_bias() -> None:
+    model = nn.MLP(2, [3, 1])
+    init.normal_weights(model, std=0.01, bias=-8.0, rng=np.random.default_rng(5))
+    expected = np.random.default_rng(5).normal(0.0, 0.01, size=9)  # 6 weights of layer 1, then 3 of layer 2
+    drawn = [w.value for layer in model.layers for w in layer.weights]
+    assert drawn == list(expected)
+    assert [b.value for layer in model.layers for b in layer.biases] == [-8.0] * 4
+    with pytest.raises(TypeError, match="normal_weights needs a layer or model from graphdl.nn, got list"):
+        init.normal_weights(model.parameters(), std=1.0)
