@@ -31,6 +31,7 @@ __all__ = [
     "normal",
     "normal_weights",
     "ones",
+    "pytorch_linear_default",
     "uniform",
     "xavier_normal",
     "xavier_uniform",
@@ -92,6 +93,16 @@ def normal_weights(model: Any, std: float, bias: float = 0.0, mean: float = 0.0,
         normal(layer.weights, mean=mean, std=std, rng=generator)
         if layer.biases:
             constant(layer.biases, bias)
+
+
+def pytorch_linear_default(layers: Any, rng: RngLike = None) -> None:
+    """PyTorch's default ``nn.Linear`` initialisation: layer by layer, the weights and the
+    biases from U(−b, b) with b = 1/√fan_in. ``layers``: a layer or model from
+    :mod:`graphdl.nn`, or a sequence of layers."""
+    generator = make_rng(rng)
+    for layer in layers.fan_layers() if hasattr(layers, "fan_layers") else list(layers):
+        bound = 1.0 / math.sqrt(layer.fan_in)
+        uniform(layer, -bound, bound, rng=generator)
 
 
 def constant(target: Any, value: float) -> None:
