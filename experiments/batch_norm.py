@@ -93,10 +93,7 @@ def build(batch_norm: bool, hidden: int, seed: int) -> tuple[nn.Model, list[gd.N
     fc1 = nn.Dense(4, hidden, hidden_activation, "fc1", init="zeros")
     fc2 = nn.Dense(hidden, hidden, hidden_activation, "fc2", init="zeros")
     fc3 = nn.Dense(hidden, 3, None, "fc3", init="zeros")
-    rng = np.random.default_rng(seed)
-    for layer in (fc1, fc2, fc3):  # PyTorch's default nn.Linear initialisation, weights and biases
-        bound = 1.0 / np.sqrt(layer.fan_in)
-        gd.init.uniform(layer, -bound, bound, rng=rng)
+    gd.init.pytorch_linear_default((fc1, fc2, fc3), rng=np.random.default_rng(seed))
     if not batch_norm:
         outputs = fc3(fc2(fc1(inputs)))
         return nn.Model(inputs, outputs, modules=[fc1, fc2, fc3]), list(fc2.z)

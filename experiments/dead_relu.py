@@ -74,21 +74,8 @@ def build_net(
     """The tutorial's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` (with ``options``) in the hidden
     layers, a Sigmoid output and binary cross-entropy; weights ~ N(0, std²), every bias = ``bias``."""
     model = nn.MLP(2, LAYER_SIZES, activation=activation, output_activation="sigmoid", activation_options=options)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        init.normal(layer.weights, mean=0.0, std=std, rng=rng)
-        init.constant(layer.biases, bias)
+    init.normal_weights(model, std=std, bias=bias, rng=np.random.default_rng(seed))
     return model, nn.attach_loss(model.outputs, "bce")
-
-
-def batch_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np.ndarray) -> list[float]:
-    """Feed ``X`` and ``y`` as one batch, run ``backward()`` and return the L2 norm of each
-    layer's weight gradient, first layer first (the tutorial's ``print_grads``)."""
-    for column, node in enumerate(model.inputs):
-        node.set_value(X[:, column].copy())
-    head.labels[0].set_value(y.astype(float))
-    head.loss.backward()
-    return list(model.weight_gradient_norms().values())
 
 
 def norms_text(norms: Sequence[float]) -> str:
@@ -131,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"norms": norms}
     for activation, options in (("relu", None), ("leaky_relu", {"negative_slope": args.slope})):
         model, head = build_net(activation, args.bias, args.std, args.seed, options)
-        norms[activation] = batch_gradient_norms(model, head, X, y)
+        norms[activation] = nn.batch_weight_gradient_norms(model, head, X, y)
         print(f"{activation}, {setting}: {norms_text(norms[activation])}")
         hidden = model.layers[:-1]
         weights = [w for layer in model.layers for w in layer.weights]

@@ -127,10 +127,7 @@ def build(step: Step, hidden: int, seed: int) -> tuple[nn.Model, gd.Node, list[g
     inputs = [gd.Variable(name=f"x[{i}]", trainable=False) for i in range(64)]
     fc1 = nn.Dense(64, hidden, step.activation, "fc1", init="zeros", activation_options=options)
     fc2 = nn.Dense(hidden, 10, step.activation, "fc2", init="zeros", activation_options=options)
-    rng = np.random.default_rng(seed)
-    for layer in (fc1, fc2):  # PyTorch's default nn.Linear initialisation, weights and biases
-        bound = 1.0 / np.sqrt(layer.fan_in)
-        gd.init.uniform(layer, -bound, bound, rng=rng)
+    gd.init.pytorch_linear_default((fc1, fc2), rng=np.random.default_rng(seed))
     modules: list[Any] = [fc1]
     hidden_nodes = fc1(inputs)
     if step.layer_norm:

@@ -49,26 +49,11 @@ RESULTS = Path(__file__).resolve().parent / "results" / "vanishing_gradients.jso
 def build_net(
     activation: str, bias: float, std: float, seed: int, options: dict[str, Any] | None = None
 ) -> tuple[nn.MLP, nn.LossHead]:
-    """The seed's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` (with ``options``) in the hidden
+    """The tutorial's Model_MLP_L5: 2-3-3-3-3-1, ``activation`` (with ``options``) in the hidden
     layers, a Sigmoid output and binary cross-entropy; weights ~ N(0, std²), every bias = ``bias``."""
     model = nn.MLP(2, LAYER_SIZES, activation=activation, output_activation="sigmoid", activation_options=options)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        init.normal(layer.weights, mean=0.0, std=std, rng=rng)
-        init.constant(layer.biases, bias)
+    init.normal_weights(model, std=std, bias=bias, rng=np.random.default_rng(seed))
     return model, nn.attach_loss(model.outputs, "bce")
-
-
-def batch_gradient_norms(model: nn.MLP, head: nn.LossHead, X: np.ndarray, y: np.ndarray) -> list[float]:
-    """Feed ``X`` and ``y`` as one batch, run ``backward()`` (the mean loss over the rows)
-    and return the L2 norm of each layer's weight gradient, first layer first (the seed's
-    ``print_grads``). Unlike ``Module.weight_gradient_norms()``, which only reads the
-    gradients already there, this takes the gradient first."""
-    for column, node in enumerate(model.inputs):
-        node.set_value(X[:, column].copy())
-    head.labels[0].set_value(y.astype(float))
-    head.loss.backward()
-    return list(model.weight_gradient_norms().values())
 
 
 def norm_text(norm: float) -> str:
@@ -161,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     loss_nodes = {}
     for activation in ACTIVATIONS:
         model, head = build_net(activation, args.bias, args.std, args.seed)
-        norms[activation] = batch_gradient_norms(model, head, X, y)
+        norms[activation] = nn.batch_weight_gradient_norms(model, head, X, y)
         loss_nodes[activation] = head.loss
         loss_nodes[f"{activation}_model"] = model
         print(f"{activation}: {norms_text(norms[activation])}")

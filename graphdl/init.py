@@ -29,7 +29,9 @@ __all__ = [
     "kaiming_uniform",
     "make_rng",
     "normal",
+    "normal_weights",
     "ones",
+    "pytorch_linear_default",
     "uniform",
     "xavier_normal",
     "xavier_uniform",
@@ -78,6 +80,29 @@ def normal(target: Any, mean: float = 0.0, std: float = 1.0, rng: RngLike = None
         raise ValueError(f"normal: std must be >= 0, got {std}")
     variables = _variables(target)
     _set(variables, make_rng(rng).normal(mean, std, size=len(variables)))
+
+
+def normal_weights(model: Any, std: float, bias: float = 0.0, mean: float = 0.0, rng: RngLike = None) -> None:
+    """Layer by layer, input side first: the weights from N(mean, std²), every bias = ``bias``
+    (the tutorials' ``normal_(m.weight, mean, std); constant_(m.bias, bias)`` loop).
+    ``model`` is a layer or model from :mod:`graphdl.nn`."""
+    if not hasattr(model, "fan_layers"):
+        raise TypeError(f"normal_weights needs a layer or model from graphdl.nn, got {type(model).__name__}")
+    generator = make_rng(rng)
+    for layer in model.fan_layers():
+        normal(layer.weights, mean=mean, std=std, rng=generator)
+        if layer.biases:
+            constant(layer.biases, bias)
+
+
+def pytorch_linear_default(layers: Any, rng: RngLike = None) -> None:
+    """PyTorch's default ``nn.Linear`` initialisation: layer by layer, the weights and the
+    biases from U(−b, b) with b = 1/√fan_in. ``layers``: a layer or model from
+    :mod:`graphdl.nn`, or a sequence of layers."""
+    generator = make_rng(rng)
+    for layer in layers.fan_layers() if hasattr(layers, "fan_layers") else list(layers):
+        bound = 1.0 / math.sqrt(layer.fan_in)
+        uniform(layer, -bound, bound, rng=generator)
 
 
 def constant(target: Any, value: float) -> None:

@@ -156,7 +156,7 @@ def _atomic_write(path: Path, payload: bytes) -> None:
         except OSError:
             pass
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
     _remove_stray_temporaries(path, directory)
 
 
@@ -173,7 +173,9 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Flush ``directory``'s entries to disk, so a rename in it survives a crash; a no-op
+    where folders cannot be opened or fsynced (Windows)."""
     try:
         descriptor = os.open(directory, os.O_RDONLY)
     except OSError:  # e.g. Windows cannot open a folder

@@ -85,6 +85,20 @@ def _hostile_net(names: list[str]) -> tuple:
     return x, label, weights, loss
 
 
+def _interpreter_sgd(loss, x, label, xs, ys, params, lr: float) -> list[float]:
+    """The per-sample SGD loop the compiled ``sgd`` must match, run by the interpreter: the
+    loss of each sample before its step."""
+    losses = []
+    for x_value, y_value in zip(xs, ys):
+        x.set_value(float(x_value))
+        label.set_value(float(y_value))
+        loss.backward()
+        losses.append(loss.value)
+        for p in params:
+            p.update(lr)
+    return losses
+
+
 def _assert_safe_source(source: str) -> None:
     """The program parses to function definitions only, every call is a primitive or a
     helper, and no node text survives outside comments except as identifiers."""
@@ -126,14 +140,7 @@ def test_hostile_names_compile_to_the_interpreters_numbers(rotation) -> None:
     trained = [w.value for w in weights]
     for w, value in zip(weights, start):
         w.set_value(value)
-    expected = []
-    for x_value, y_value in zip(xs, ys):
-        x.set_value(float(x_value))
-        label.set_value(float(y_value))
-        loss.backward()
-        expected.append(loss.value)
-        for w in weights:
-            w.update(0.05)
+    expected = _interpreter_sgd(loss, x, label, xs, ys, weights, 0.05)
     assert losses.tolist() == pytest.approx(expected, abs=1e-12)
     assert trained == pytest.approx([w.value for w in weights], abs=1e-12)
     assert _canary_untouched()
@@ -157,14 +164,7 @@ def test_every_name_the_program_uses_for_itself_is_reserved() -> None:
     _assert_safe_source(compiled.sgd_source)
     after = [w.value, b.value, z.value]
     w.set_value(0.5), b.set_value(0.1), z.set_value(0.2)
-    expected = []
-    for x_value, y_value in zip(xs, ys):
-        x.set_value(float(x_value))
-        column.set_value(float(y_value))
-        loss.backward()
-        expected.append(loss.value)
-        for p in (w, b, z):
-            p.update(0.1)
+    expected = _interpreter_sgd(loss, x, column, xs, ys, (w, b, z), 0.1)
     assert losses.tolist() == pytest.approx(expected, abs=1e-12)
     assert after == pytest.approx([w.value, b.value, z.value], abs=1e-12)
     assert {"lr", "losses", "fallback", "zip", "range", "len", "float", "np", "seed"} <= RESERVED

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from experiment_scripts import is_png, load_experiment, node_fills, run_experiment
 
-from graphdl import Graph
+from graphdl import Graph, nn
 from graphdl.viz.style import DEAD_FILL
 
 
@@ -68,13 +68,13 @@ def test_units_are_dead_because_every_pre_activation_is_negative(experiment) -> 
     X = np.random.default_rng(3).normal(size=(100, 2))
     y = (X[:, 1] > 0).astype(float)
     model, head = experiment.build_net("relu", -8.0, 0.01, 0)
-    experiment.batch_gradient_norms(model, head, X, y)
+    nn.batch_weight_gradient_norms(model, head, X, y)
     for layer in model.layers[:-1]:
         for z in layer.z:
             assert np.all(np.asarray(z.value) < 0)
     # with biases of 1 the same net is alive
     model, head = experiment.build_net("relu", 1.0, 0.01, 0)
-    assert all(n > 0 for n in experiment.batch_gradient_norms(model, head, X, y))
+    assert all(n > 0 for n in nn.batch_weight_gradient_norms(model, head, X, y))
     assert len(Graph(head.loss).parameters()) == 49
 
 

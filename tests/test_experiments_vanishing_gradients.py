@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from experiment_scripts import is_png, load_experiment, node_fills, run_experiment
 
-from graphdl import Graph, compile
+from graphdl import Graph, compile, nn
 from graphdl.viz.style import VANISHING_FILL
 
 
@@ -65,7 +65,7 @@ def test_gradient_matches_the_compiled_graph(experiment) -> None:
     X = np.random.default_rng(1).normal(size=(50, 2))
     y = (X[:, 0] > 0).astype(float)
     model, head = experiment.build_net("sigmoid", 1.0, 0.01, 102)
-    norms = experiment.batch_gradient_norms(model, head, X, y)
+    norms = nn.batch_weight_gradient_norms(model, head, X, y)
     interpreted = {p: float(p.grad) for p in model.parameters()}
     compiled = compile(head.loss, inputs=[*model.inputs, head.labels[0]])
     compiled.backward({model.inputs[0]: X[:, 0], model.inputs[1]: X[:, 1], head.labels[0]: y})

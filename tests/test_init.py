@@ -82,3 +82,28 @@ def test_gains():
 def test_rejects_non_variables():
     with pytest.raises(TypeError, match="Variables"):
         init.zeros([Variable(), 3.0])
+
+
+def test_normal_weights_draws_each_layers_weights_and_sets_every_bias() -> None:
+    model = nn.MLP(2, [3, 1])
+    init.normal_weights(model, std=0.01, bias=-8.0, rng=np.random.default_rng(5))
+    expected = np.random.default_rng(5).normal(0.0, 0.01, size=9)  # 6 weights of layer 1, then 3 of layer 2
+    drawn = [w.value for layer in model.layers for w in layer.weights]
+    assert drawn == list(expected)
+    assert [b.value for layer in model.layers for b in layer.biases] == [-8.0] * 4
+    with pytest.raises(TypeError, match="normal_weights needs a layer or model from graphdl.nn, got list"):
+        init.normal_weights(model.parameters(), std=1.0)
+
+
+def test_pytorch_linear_default_draws_weights_and_biases_within_one_over_root_fan_in() -> None:
+    layers = [nn.Dense(4, 3, None, "fc1"), nn.Dense(3, 2, None, "fc2")]
+    init.pytorch_linear_default(layers, rng=np.random.default_rng(7))
+    generator = np.random.default_rng(7)
+    for layer in layers:
+        bound = 1.0 / math.sqrt(layer.fan_in)
+        expected = generator.uniform(-bound, bound, size=len(layer.parameters()))
+        assert [p.value for p in layer.parameters()] == list(expected)
+        assert all(-bound <= p.value < bound for p in layer.parameters())
+    model = nn.MLP(4, [3, 2])
+    init.pytorch_linear_default(model, rng=np.random.default_rng(7))
+    assert [p.value for p in model.parameters()] == [p.value for layer in layers for p in layer.parameters()]

@@ -1,8 +1,8 @@
 """Kernel code for each primitive of :mod:`graphdl.core.primitives`: plain Python on one float
 that numba can compile (``math`` functions and conditionals, no numpy calls).
 
-Each computes what the primitive's float version computes: selections (``where``,
-``clip``, ``sign``) exactly; the transcendental ones through the C library, which may
+Each computes what the primitive's float version computes: the selections (``where``,
+``clip``, ``sign``) ARE the float versions; the transcendental ones through the C library, which may
 differ from numpy's SIMD kernels in the last bit. ``abs`` is Python's own (numba compiles
 the builtin). :mod:`graphdl.compiler.numba_primitives` compiles this table; a primitive
 missing here makes the numba backend fall back to numpy with a note naming it.
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+
+from graphdl.core.primitives import PRIMITIVES
 
 
 def _exp(x):
@@ -46,26 +48,6 @@ def _pow(base, exponent):
     return base**exponent
 
 
-def _where(condition, if_true, if_false):
-    return if_true if condition else if_false
-
-
-def _sign(x):
-    if x > 0.0:
-        return 1.0
-    if x < 0.0:
-        return -1.0
-    return x * 0.0  # 0.0 for zero, NaN for NaN, as numpy.sign
-
-
-def _clip(x, low, high):
-    if x < low:
-        return low
-    if x > high:
-        return high
-    return x
-
-
 def _batch_sum(x):
     return x  # one sample: the sum over the batch is taken by the kernel's loop
 
@@ -78,9 +60,10 @@ KERNEL_CODE: dict[str, Callable[..., float]] = {
     "log1p": _log1p,
     "tanh": _tanh,
     "pow": _pow,
-    "where": _where,
-    "sign": _sign,
-    "clip": _clip,
+    # the selections' float versions are already plain Python numba compiles: shared, not copied
+    "where": PRIMITIVES["where"].scalar,
+    "sign": PRIMITIVES["sign"].scalar,
+    "clip": PRIMITIVES["clip"].scalar,
     "batch_sum": _batch_sum,
 }
 #: Primitives numba compiles as they are (Python builtins).

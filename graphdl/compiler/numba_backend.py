@@ -33,6 +33,7 @@ import numpy as np
 
 from graphdl.compiler import kernel_code
 from graphdl.compiler.kernel_code import BUILTINS, KERNEL_CODE
+from graphdl.core import primitives as core_primitives
 
 #: Batches from this size run over the cores (prange); smaller ones in one thread (same chunks, same sums).
 PARALLEL_FROM = 20_000
@@ -605,7 +606,8 @@ class NumbaKernels:
         self.spec = spec
         self.grouped = spec.statements > MAX_STATEMENTS
         self.source = grouped_kernel_source(spec) if self.grouped else kernel_source(spec)
-        primitives = Path(kernel_code.__file__).read_bytes()  # kernels inline them: a change must not hit old code
+        # kernels inline the kernel code (some of it from core.primitives): a change must not hit old code
+        primitives = b"".join(Path(module.__file__).read_bytes() for module in (kernel_code, core_primitives))
         key = f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives + self.source.encode()
         digest = hashlib.sha256(key).hexdigest()[:24]
         directory = cache_dir()

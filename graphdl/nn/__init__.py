@@ -3,6 +3,7 @@ layer normalisation, and loss heads. See :mod:`graphdl.nn.layers` for the naming
 
 from graphdl.nn.activations import resolve_activation
 from graphdl.nn.dropout import Dropout, DropoutLayer, draw_masks, dropout_nodes, identity_masks
+from graphdl.nn.gradients import batch_weight_gradient_norms
 from graphdl.nn.layers import MLP, Dense, Neuron
 from graphdl.nn.losses import LOSSES, LossHead, attach_loss
 from graphdl.nn.module import Model, Module, unique_names
@@ -21,6 +22,7 @@ __all__ = [
     "Module",
     "Neuron",
     "attach_loss",
+    "batch_weight_gradient_norms",
     "batch_norm_layers",
     "draw_masks",
     "dropout_nodes",

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from graphdl.io import fsync_directory
 from graphdl.sweep.grid import SweepError, run_key
 
 SYNC_SECONDS = 1.0
@@ -124,20 +125,7 @@ def _rewrite(path: Path, data: bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(partial, path)
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on every platform (Windows); the rename itself is atomic
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    fsync_directory(path.parent)
 
 
 class RecordWriter:
