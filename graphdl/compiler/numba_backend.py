@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -607,7 +608,7 @@ class NumbaKernels:
         self.grouped = spec.statements > MAX_STATEMENTS
         self.source = grouped_kernel_source(spec) if self.grouped else kernel_source(spec)
         # kernels inline the kernel code (some of it from core.primitives): a change must not hit old code
-        primitives = b"".join(Path(module.__file__).read_bytes() for module in (kernel_code, core_primitives))
+        primitives = b"".join(inspect.getsource(module).encode() for module in (kernel_code, core_primitives))
         key = f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives + self.source.encode()
         digest = hashlib.sha256(key).hexdigest()[:24]
         directory = cache_dir()
