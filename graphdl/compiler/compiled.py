@@ -23,7 +23,15 @@ import numpy as np
 from graphdl.compiler import backends, numba_backend
 from graphdl.compiler.codegen import Program, generate, sgd_source
 from graphdl.core.anomaly import AnomalyError, anomaly_active
-from graphdl.core.node import Node, UnsetValueError, Value, Variable, cached_values, check_value
+from graphdl.core.node import (
+    Node,
+    UnsetValueError,
+    Value,
+    Variable,
+    assign_values,
+    cached_values,
+    check_value,
+)
 from graphdl.core.plan import describe
 from graphdl.core.primitives import PRIMITIVES
 
@@ -512,16 +520,20 @@ class CompiledGraph:
         ``p -= lr * grad`` for every parameter, both inside the generated function, as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter would do.
         Returns the loss before the update. Gradients are not stored (use ``backward``)."""
-        self._refresh()
+        target = self.target
+        target.refresh()
+        if target.gradient_plan() is not self._source_plan:
+            self._build()
         if anomaly_active():  # the checked program: backward, then the updates
             loss = self.backward(feed)
             for parameter in self._program.parameters:
                 parameter.update(lr)
             return loss
-        if self._step is None:
+        step = self._step
+        if step is None:
             if not self._program.parameters:
                 raise ValueError(f"step: {self.target.name!r} has no parameters to train")
-            self._step = self._build_step()
+            step = self._step = self._build_step()
         inputs = self.inputs
         values = []
         try:  # fast path: the inputs as keys, one finite float each
@@ -536,7 +548,12 @@ class CompiledGraph:
             values, size = self._feed_values(feed)
             if size is not None:
                 raise ValueError("step: feed one sample (a float per input); use sgd() for a data set") from None
-        arguments = values + self._leaf_values()
+        leaves = cached_values(self._leaves)
+        for value in leaves:
+            if value.__class__ is not float:
+                self._check_leaves(leaves)
+                break
+        arguments = values + leaves
         for op, index, position in self._argument_checks:
             op.check_argument(index, arguments[position])
         lr = float(lr)
@@ -545,12 +562,11 @@ class CompiledGraph:
             loss, new = result
         else:
             try:
-                loss, new = self._step(lr, *arguments)
+                loss, new = step(lr, *arguments)
             except _ARITHMETIC_ERRORS:
                 loss, grads = _one_sample_as_array(self._array_backward, arguments)
                 new = [value - lr * grad for value, grad in zip(arguments[len(inputs) :], grads)]
-        for parameter, value in zip(self._program.parameters, new):
-            parameter.assign(value)
+        assign_values(self._program.parameters, new)
         return loss
 
     def _build_step(self) -> Any:

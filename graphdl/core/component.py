@@ -30,13 +30,17 @@ class Component:
       the end of a step). A gradient whose target no longer exists (``a.exp().backward()``)
       stays valid while it does not change;
     * ``members``: weak references to every node of the graph (for ``clear()``), kept
-      while the structure does not change.
+      while the structure does not change;
+    * ``computed``: whether a value or a gradient was cached in the graph since the last
+      end of a step. When none was and the same Variables are updated again, nothing
+      downstream can be stale, so ending the next step costs no walk (a compiled step
+      loop never caches anything).
 
     Components merge (union-find) when an operator joins two graphs. A component holds
     no strong reference to a node.
     """
 
-    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point", "members")
+    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point", "members", "computed")
 
     def __init__(self) -> None:
         self.merged_into: Component | None = None
@@ -47,6 +51,7 @@ class Component:
         self.flush: tuple[int, tuple, list[weakref.ref[Any]]] | None = None
         self.size = 1
         self.members: tuple[int, list[weakref.ref[Any]]] | None = None
+        self.computed = True
 
 
 def root_of(node: Any) -> Component:
@@ -89,6 +94,7 @@ def join(parents: Sequence[Any]) -> Component:
                 main.pending.update(component.pending)
                 component.pending = {}
             main.flags = main.point = new_version()
+            main.computed = True
     if main is None:
         main = Component()
     if loose:
@@ -112,6 +118,8 @@ def end_step(component: Component) -> None:
     sources = tuple(pending)
     cached = component.flush
     if cached is not None and cached[0] == component.structure and cached[1] == sources:
+        if not component.computed:  # the last flush cleared all this; nothing cached since
+            return
         refs = cached[2]
     else:
         refs = downstream_refs([variable for ref in sources if (variable := ref()) is not None])
@@ -125,6 +133,15 @@ def end_step(component: Component) -> None:
         if node is not None:
             node._value = None
             node._stamp += 1
+    component.computed = False
+
+
+def mark_computed(node: Any) -> None:
+    """A value or a gradient was just cached in ``node``'s graph (see ``Component.computed``)."""
+    component = node._component
+    if component is None or component.merged_into is not None:
+        component = root_of(node)
+    component.computed = True
 
 
 def bring_up_to_date(node: Any) -> None:

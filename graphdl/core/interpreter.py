@@ -14,7 +14,7 @@ import numpy as np
 
 from graphdl.core.anomaly import AnomalyError, anomaly_active
 from graphdl.core.backend import ARRAY, SCALAR
-from graphdl.core.component import root_of
+from graphdl.core.component import mark_computed, root_of
 from graphdl.core.plan import Plan, describe
 from graphdl.core.values import short
 
@@ -42,10 +42,14 @@ def evaluate(order: Iterable[Any], check: bool = False) -> None:
     """
     scalar = SCALAR
     quiet = None
+    marked = False
     try:
         for op in order:
             if op._value is not None or not op.parents:
                 continue
+            if not marked:
+                marked = True
+                mark_computed(op)
             args = [parent._value for parent in op.parents]
             backend = scalar
             for arg in args:
@@ -128,11 +132,10 @@ def reverse_sweep(target: Any, plan: Plan) -> None:
     the target's value is a float (then every value upstream is a float too)."""
     out = target.forward()
     component = target._component
-    tag = (
-        target._ref,
-        target._stamp,
-        (component if component is not None and component.merged_into is None else root_of(target)).point,
-    )
+    if component is None or component.merged_into is not None:
+        component = root_of(target)
+    component.computed = True
+    tag = (target._ref, target._stamp, component.point)
     check = anomaly_active()
     batch = out.__class__ is _ndarray
     pending: dict[Any, Any] = {target: np.full(out.shape, 1.0 / out.size) if batch else 1.0}

@@ -55,6 +55,7 @@ __all__ = [
     "Value",
     "Variable",
     "as_node",
+    "assign_values",
     "cached_values",
     "check_value",
     "topological_order",
@@ -307,6 +308,7 @@ class Node:
         component = self._component
         if component is None or component.merged_into is not None:
             component = root_of(self)
+        component.computed = True
         tag = (self._ref, self._stamp, component.point)
         for node, grad in grads.items() if hasattr(grads, "items") else grads:
             node._grad = grad
@@ -498,6 +500,24 @@ class Variable(Node):
         if component is None or component.merged_into is not None:
             component = root_of(self)
         component.pending[self._ref] = None
+
+
+def assign_values(variables: Sequence[Variable], values: Sequence[Any]) -> None:
+    """``variable.assign(value)`` for each pair, in order: one optimiser step writing many
+    parameters at once (a compiled step, an optimiser) without a method call per parameter.
+    Raises ``ValueError`` (assigning nothing) when the two differ in length."""
+    if len(variables) != len(values):
+        raise ValueError(f"assign_values: {len(variables)} Variables but {len(values)} values")
+    for variable, value in zip(variables, values):
+        if variable.__class__ is not Variable and not isinstance(variable, Variable):
+            raise TypeError(f"assign_values: expected Variables, got {type(variable).__name__}")
+        if value.__class__ is not float or value - value != 0.0:
+            value = check_value(variable, value)
+        variable._value = value
+        component = variable._component
+        if component is None or component.merged_into is not None:
+            component = root_of(variable)
+        component.pending[variable._ref] = None
 
 
 class Operator(Node):
