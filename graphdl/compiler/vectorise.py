@@ -219,14 +219,21 @@ def plan_groups(
 
 
 def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
-    """Rows as a slice when they form an arithmetic progression, else an index array."""
+    """Rows as a slice when they form an arithmetic progression, else an index array. The
+    same row throughout is that one row, broadcast over the group; a progression walking
+    back is a slice with a negative step (views both: gathering would copy every row)."""
     first = rows[0]
     if len(rows) == 1:
         return f"{array}[{first}:{first + 1}]", None
     step = rows[1] - first
-    if step > 0 and all(b - a == step for a, b in zip(rows, rows[1:])):
-        stop = rows[-1] + 1
-        return (f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"), None
+    if all(b - a == step for a, b in zip(rows, rows[1:])):
+        if step == 0:
+            return f"{array}[{first}:{first + 1}]", None
+        if step > 0:
+            stop = rows[-1] + 1
+            return (f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"), None
+        stop = rows[-1] - 1
+        return (f"{array}[{first}:{stop}:{step}]" if stop >= 0 else f"{array}[{first}::{step}]"), None
     return "", np.asarray(rows, dtype=np.intp)
 
 
