@@ -55,3 +55,20 @@ def test_grouped_batch_with_views_equals_the_per_node_program_bit_for_bit() -> N
     compiled.grouping = False
     assert compiled.backward(feed) == grouped_mean
     assert [p.grad for p in params] == grouped
+
+
+def test_views_follow_the_buffers_when_the_batch_size_changes() -> None:
+    """The grouped program's outer-product views are made once per buffer; a new batch
+    size allocates new buffers and new views, never reads the old ones."""
+    x, params, loss = _mlp(4)
+    compiled = gd.compile(loss, inputs=x)
+    reference = gd.compile(loss, inputs=x)
+    reference.grouping = False
+    rng = np.random.default_rng(1)
+    assert "grid(" in compiled.batch_program(40).source
+    for size in (40, 40, 25, 40, 25):
+        feed = {x[0]: rng.normal(size=size), x[1]: rng.normal(size=size)}
+        mean = compiled.backward(feed)
+        grads = [p.grad for p in params]
+        assert reference.backward(feed) == mean
+        assert [p.grad for p in params] == grads

@@ -272,6 +272,23 @@ def grid(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int
     )
 
 
+def _views_of(V: np.ndarray, S: np.ndarray) -> Any:
+    """``grid`` remembering its views of the buffers ``V`` and ``S`` (a program keeps its
+    buffers between calls of one batch size, so each view is made once, not per call)."""
+    made: dict[tuple[bool, int, int, int, int, int], np.ndarray] = {}
+
+    def grid_view(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
+        if array is not V and array is not S:
+            return grid(array, first, n, step_a, m, step_b)
+        key = (array is V, first, n, step_a, m, step_b)
+        view = made.get(key)
+        if view is None:
+            view = made[key] = grid(array, first, n, step_a, m, step_b)
+        return view
+
+    return grid_view
+
+
 def _outer_views(
     operand_rows: list[list[int]], arrays: list[str], gather: Any
 ) -> tuple[list[str], tuple[int, int]] | None:
@@ -432,6 +449,7 @@ class VectorProgram:
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
+            self.namespace["grid"] = _views_of(buffers[1], buffers[2])
         _, V, S = buffers
         for row, column in enumerate(columns):
             V[row] = column
