@@ -72,3 +72,23 @@ def test_views_follow_the_buffers_when_the_batch_size_changes() -> None:
         grads = [p.grad for p in params]
         assert reference.backward(feed) == mean
         assert [p.grad for p in params] == grads
+
+
+def test_long_scalar_sums_read_their_operands_at_once_with_identical_results() -> None:
+    x = Variable(name="x", trainable=False)
+    ws = [Variable(0.1 * k - 0.35, name=f"w{k}") for k in range(12)]
+    penalty = Add([Mul([w, w]) for w in ws])
+    zero = Variable(0.0, name="zero")
+    ratio = Add(list(ws[:9])) / zero  # division: stays numpy scalar arithmetic (inf, no error)
+    loss = (x * ws[0]).tanh() + penalty * 1e-3
+    feed = {x: np.linspace(-1.0, 1.0, 30)}
+    compiled = gd.compile(loss, inputs=[x])
+    compiled.backward(feed)
+    assert ".tolist()" in compiled.batch_source
+    grouped = [w.grad for w in ws]
+    compiled.grouping = False
+    compiled.backward(feed)
+    assert [w.grad for w in ws] == grouped
+    with np.errstate(all="ignore"):
+        value = gd.compile(ratio * x, inputs=[x]).forward(feed)
+    assert np.all(np.isinf(value[feed[x] != 0.0]))

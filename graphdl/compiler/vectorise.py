@@ -61,6 +61,10 @@ _CALLS = {
     "clip": "np.clip",
 }
 _PLACEHOLDER = re.compile(r"\b_(\d+)\b")
+#: A template of placeholders, float literals, ``+ - *`` and brackets only.
+_FLOAT_SAFE = re.compile(r"[\s_\d.e+\-*()]*")
+#: From this many operands a scalar statement reads them with one ``tolist()``.
+_READ_AT_ONCE = 8
 _SCALAR_FUNCTIONS = {name: getattr(np, target.split(".")[1]) for name, target in _CALLS.items()}
 _SCALAR_FUNCTIONS["where"] = np.where
 
@@ -374,6 +378,17 @@ class VectorProgram:
                 # one scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array
                 statement = group.statements[0]
                 operands = [f"s[{scalar_row[o]}]" for o in statement.operands]
+                if len(operands) >= _READ_AT_ONCE and _FLOAT_SAFE.fullmatch(statement.template):
+                    # many operands (a long sum): one tolist() and Python floats, which add
+                    # and multiply exactly as numpy's scalars do (no division: floats raise)
+                    read = [scalar_row[o] for o in statement.operands]
+                    if all(b - a == 1 for a, b in zip(read, read[1:])):
+                        where = f"s[{read[0]}:{read[-1] + 1}]"
+                    else:
+                        where = f"s[i{len(self.namespace)}]"
+                        self.namespace[f"i{len(self.namespace)}"] = np.asarray(read, dtype=np.intp)
+                    body.append(f"o = {where}.tolist()")
+                    operands = [f"o[{k}]" for k in range(len(read))]
                 text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)
                 body.append(f"s[{scalar_row[statement.name]}] = {text}  # {statement.name} ({statement.note})")
                 continue
