@@ -488,7 +488,14 @@ class Variable(Node):
             raise ValueError(
                 f"Variable {self.name!r} has no gradient at the current point: call get_grad() or backward() first"
             )
-        self.assign(self._value - lr * grad)
+        value = self._value - lr * grad  # assign(), inlined: optimisers call this per parameter
+        if value.__class__ is not float or value - value != 0.0:
+            value = check_value(self, value)
+        self._value = value
+        component = self._component
+        if component is None or component.merged_into is not None:
+            component = root_of(self)
+        component.pending[self._ref] = None
 
     def assign(self, value: Any) -> None:
         """Replace the value as an optimiser step does: like :meth:`update`, the cached
