@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from graphdl.core.values import short
 _ndarray = np.ndarray
 _errstate = np.errstate
 _chain = itertools.chain
+_value_of = operator.attrgetter("_value")  # map(_value_of, parents): no per-call frame
 
 
 class UnsetValueError(ValueError):
@@ -50,7 +52,7 @@ def evaluate(order: Iterable[Any], check: bool = False) -> None:
             if not marked:
                 marked = True
                 mark_computed(op)
-            args = [parent._value for parent in op.parents]
+            args = list(map(_value_of, op.parents))
             backend = scalar
             for arg in args:
                 if arg.__class__ is not float:
@@ -156,7 +158,7 @@ def reverse_sweep(target: Any, plan: Plan) -> None:
             node._grad_tag = tag
             if not wanted:
                 continue
-            args = [parent._value for parent in node.parents]
+            args = list(map(_value_of, node.parents))
             if batch:
                 backend = ARRAY if any(arg.__class__ is _ndarray for arg in args) else SCALAR
             derivative = node.vjp if custom else node.derivative
