@@ -72,3 +72,21 @@ def test_repeated_steps_without_evaluation_then_interpreted_values_are_current()
     out.refresh()
     assert a.grad is None
     assert out.forward() == np.exp(1.5)
+
+
+def test_a_step_without_cached_values_stales_only_gradients_of_targets_it_reaches():
+    a, b, x, out = _graph()
+    c = Variable(4.0, name="c")
+    other = c * c + out  # joins the graph; depends on c, which is not updated below
+    alone = c * c
+    compiled = gd.compile(out, [x])
+    for _ in range(2):  # the second round ends its step on the cached work list
+        compiled.backward({x: 2.0})
+        alone.backward()
+        grads = (a.grad, b.grad)
+        assert c.grad == 8.0
+        assign_values([a, b], [a.value - 0.1 * grads[0], b.value - 0.1 * grads[1]])
+        out.refresh()
+        assert a.grad is None and b.grad is None  # out's gradients: a changed
+        assert c.grad == 8.0  # alone's gradient: nothing it depends on changed
+    assert other.forward() == 16.0 + np.exp(a.value * 1.5 + b.value)

@@ -136,7 +136,7 @@ def reverse_sweep(target: Any, plan: Plan) -> None:
     component = target._component
     if component is None or component.merged_into is not None:
         component = root_of(target)
-    component.computed = True
+    component.stamped[target._ref] = None
     tag = (target._ref, target._stamp, component.point)
     check = anomaly_active()
     batch = out.__class__ is _ndarray

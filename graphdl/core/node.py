@@ -308,7 +308,7 @@ class Node:
         component = self._component
         if component is None or component.merged_into is not None:
             component = root_of(self)
-        component.computed = True
+        component.stamped[self._ref] = None
         tag = (self._ref, self._stamp, component.point)
         for node, grad in grads.items() if hasattr(grads, "items") else grads:
             node._grad = grad
