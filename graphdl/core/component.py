@@ -131,9 +131,12 @@ def end_step(component: Component) -> None:
     sources = tuple(pending)
     cached = component.flush
     stamped = component.stamped
-    component.stamped = {}
+    if stamped:
+        component.stamped = {}
     if cached is not None and cached[0] == component.structure and cached[1] == sources:
         if not component.computed:  # the last flush cleared every value; none cached since
+            if not stamped:
+                return
             reached = cached[3]
             for ref in stamped:
                 if ref in reached:  # a target downstream of an updated Variable (or one of them)
