@@ -415,7 +415,8 @@ class CompiledGraph:
         """The grouped batch program for ``size`` samples, or None when batches run ungrouped."""
         if self._batches is None or not self.grouping:
             return None
-        return self._batches.get(with_gradients, size)
+        with _collector_paused():  # the first call of a size builds the program
+            return self._batches.get(with_gradients, size)
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""

@@ -435,7 +435,7 @@ class VectorProgram:
             if not any(is_batch for is_batch, _ in self.outputs_at)
             else None
         )
-        self.groups = len(body)
+        self.groups = sum(not line.startswith("o = ") for line in body)  # the reads are not groups
         self.source = "\n".join(
             [
                 f"def {title}(V, S):",
