@@ -212,6 +212,7 @@ def test_compiled_source_leaves_linecache_with_the_compiled_graph() -> None:
     w = Variable(0.5, name="w")
     before = set(linecache.cache)
     compiled = gd.compile((x * w).tanh(), inputs=[x])
+    compiled.forward({x: 0.3})  # the per-sample program is loaded on first use
     compiled.sgd({x: np.array([0.1, 0.2])}, lr=0.1)
     with gd.detect_anomaly():
         compiled.forward({x: 0.3})

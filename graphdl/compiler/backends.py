@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from graphdl.compiler import numba_backend, vectorise
+from graphdl.compiler.codegen import per_sample_lines
 
 BACKENDS = ("numpy", "numba", "auto")
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
@@ -95,7 +96,7 @@ def step_source(program: Any) -> str:
             f"def step({arguments}):",
             '    """One SGD step for one sample: the loss, and the parameters after the update."""',
             "    seed = 1.0",
-            *("    " + line for line in forward + backward),
+            *("    " + line for line in per_sample_lines(forward + backward)),
             f"    return {program.target_value}, ({updates}{comma})",
             "",
         ]

@@ -363,6 +363,15 @@ def generate(target: Node, inputs: Sequence[Variable], *, checked: bool = False)
     return render(out, forward_lines, backward_lines)
 
 
+_BATCH_SUM_CALL = re.compile(r"(?<![\w.])batch_sum\(")
+
+
+def per_sample_lines(lines: Sequence[str]) -> list[str]:
+    """``lines`` for one sample only: ``batch_sum(e)`` becomes ``(e)`` (on one sample the
+    sum over the batch is the value itself; a call per gradient costs more than its math)."""
+    return [_BATCH_SUM_CALL.sub("(", line) for line in lines]
+
+
 def sgd_source(program: Program) -> str:
     """A per-sample SGD loop over a whole data set in one function: for each sample the
     forward and backward statements of ``program`` with seed 1.0, then
@@ -373,7 +382,7 @@ def sgd_source(program: Program) -> str:
     comma = "," if len(program.parameter_names) == 1 else ""
     loop_names = ", ".join(program.input_names)
     arguments = ", ".join(program.input_names + program.leaf_names)
-    body = "\n            ".join(program.body)
+    body = "\n            ".join(per_sample_lines(program.body))
     updates = "\n        ".join(
         f"{p} = {p} - lr * {g}" for p, g in zip(program.parameter_names, program.gradient_names)
     )

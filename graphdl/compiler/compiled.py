@@ -16,14 +16,22 @@ import linecache
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from graphdl.compiler import backends, numba_backend
 from graphdl.compiler.codegen import Program, generate, sgd_source
 from graphdl.core.anomaly import AnomalyError, anomaly_active
-from graphdl.core.node import Node, UnsetValueError, Value, Variable, cached_values, check_value
+from graphdl.core.node import (
+    Node,
+    UnsetValueError,
+    Value,
+    Variable,
+    assign_values,
+    cached_values,
+    check_value,
+)
 from graphdl.core.plan import describe
 from graphdl.core.primitives import PRIMITIVES
 
@@ -185,9 +193,7 @@ class CompiledGraph:
         with _collector_paused():
             program: Program = generate(self.target, self.inputs)
         self._program = program
-        scalar, array = _load(program.source, "compiled", [SCALAR_NAMESPACE, ARRAY_NAMESPACE], self)
-        self._scalar_forward, self._scalar_backward = scalar["forward"], scalar["backward"]
-        self._array_forward, self._array_backward = array["forward"], array["backward"]
+        self._loaded: tuple[dict[str, Any], ...] | None = None
         self._leaves = program.leaves
         self._argument_checks = program.argument_checks
         self._sgd: Callable[..., Any] | None = None
@@ -216,6 +222,17 @@ class CompiledGraph:
             self.grouping = True
         #: The backend in use: "numba" or "numpy".
         self.backend = chosen
+
+    def _plain(self) -> tuple[dict[str, Any], ...]:
+        """The namespaces of the per-node program: the float one and the numpy one. Python
+        compiles a 20 000-line function in about 0.2 s, so this happens on first use (one
+        sample, or a batch when grouping is off); grouped batches never need it."""
+        loaded = self._loaded
+        if loaded is None:
+            loaded = self._loaded = tuple(
+                _load(self._program.source, "compiled", [SCALAR_NAMESPACE, ARRAY_NAMESPACE], self)
+            )
+        return loaded
 
     def _checked_program(self) -> tuple[Program, dict[str, Any], dict[str, Any]]:
         """The program with anomaly checks after every value and gradient (built on first use)."""
@@ -399,20 +416,25 @@ class CompiledGraph:
         """The grouped batch program for ``size`` samples, or None when batches run ungrouped."""
         if self._batches is None or not self.grouping:
             return None
-        return self._batches.get(with_gradients, size)
+        with _collector_paused():  # the first call of a size builds the program
+            return self._batches.get(with_gradients, size)
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         self._refresh()
         arguments, size = self._arguments(feed)
-        scalar_forward, array_forward = self._scalar_forward, self._array_forward
         checked = self._namespaces()
-        if checked is not None:
-            scalar_forward, array_forward = checked[0]["forward"], checked[1]["forward"]
-        elif self._numba is not None:
+        if checked is None and self._numba is not None:
             result = self._run_numba("one" if size is None else "batch_forward", *self._split(arguments))
             if result is not None:
                 return result[0] if size is None else result
+        if size is not None and checked is None:
+            with _errstate(all="ignore"):
+                grouped = self._grouped(False, size)
+                if grouped is not None:
+                    return grouped.run(*self._split(arguments), 1.0)[0]
+        scalar, array = checked if checked is not None else self._plain()
+        scalar_forward, array_forward = scalar["forward"], array["forward"]
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 return scalar_forward(*arguments)
@@ -420,9 +442,6 @@ class CompiledGraph:
                 with _errstate(all="ignore"):
                     return _to_float(array_forward(*_as_arrays(arguments)))
         with _errstate(all="ignore"):
-            grouped = self._grouped(False, size) if checked is None else None
-            if grouped is not None:
-                return grouped.run(*self._split(arguments), 1.0)[0]
             try:
                 out = array_forward(*arguments)
             except _ARITHMETIC_ERRORS:
@@ -436,16 +455,22 @@ class CompiledGraph:
         (the gradient of that mean), exactly as ``target.backward()`` would."""
         self._refresh()
         arguments, size = self._arguments(feed)
-        scalar_backward, array_backward = self._scalar_backward, self._array_backward
         checked = self._namespaces()
-        if checked is not None:
-            scalar_backward, array_backward = checked[0]["backward"], checked[1]["backward"]
-        elif self._numba is not None and (
-            result := self._run_numba("one" if size is None else "batch_backward", *self._split(arguments))
-        ):
-            out, grads = result
-            self._store(grads)
-            return out if size is None else float(out.mean())
+        if checked is None and self._numba is not None:
+            result = self._run_numba("one" if size is None else "batch_backward", *self._split(arguments))
+            if result:
+                out, grads = result
+                self._store(grads)
+                return out if size is None else float(out.mean())
+        if size is not None and checked is None:
+            with _errstate(all="ignore"):
+                grouped = self._grouped(True, size)
+                if grouped is not None:
+                    out, grads = grouped.run(*self._split(arguments), 1.0 / size)
+                    self._store(grads)
+                    return float(out.mean())
+        scalar, array = checked if checked is not None else self._plain()
+        scalar_backward, array_backward = scalar["backward"], array["backward"]
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 out, grads, _ = scalar_backward(1.0, *arguments)
@@ -454,11 +479,6 @@ class CompiledGraph:
             self._store(grads)
             return out
         with _errstate(all="ignore"):
-            grouped = self._grouped(True, size) if checked is None else None
-            if grouped is not None:
-                out, grads = grouped.run(*self._split(arguments), 1.0 / size)
-                self._store(grads)
-                return float(out.mean())
             seed = self._seed(size) if self._program.target_varies else 1.0
             try:
                 out, grads, kept = array_backward(seed, *arguments)
@@ -497,10 +517,9 @@ class CompiledGraph:
             (namespace,) = _load(source, "sgd loop", [SCALAR_NAMESPACE], self)
             self._sgd, self.sgd_source = namespace["sgd"], source
         columns = [column.tolist() for column in values]
-        array_backward = self._array_backward
 
         def fallback(*arguments: Any) -> tuple[float, list[float]]:
-            return _one_sample_as_array(array_backward, list(arguments))
+            return _one_sample_as_array(self._plain()[1]["backward"], list(arguments))
 
         with _errstate(all="ignore"):
             losses, final = self._sgd(float(lr), fallback, *columns, *arguments[len(self.inputs) :])
@@ -513,16 +532,20 @@ class CompiledGraph:
         ``p -= lr * grad`` for every parameter, both inside the generated function, as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter would do.
         Returns the loss before the update. Gradients are not stored (use ``backward``)."""
-        self._refresh()
+        target = self.target
+        target.refresh()
+        if target.gradient_plan() is not self._source_plan:
+            self._build()
         if anomaly_active():  # the checked program: backward, then the updates
             loss = self.backward(feed)
             for parameter in self._program.parameters:
                 parameter.update(lr)
             return loss
-        if self._step is None:
+        step = self._step
+        if step is None:
             if not self._program.parameters:
                 raise ValueError(f"step: {self.target.name!r} has no parameters to train")
-            self._step = self._build_step()
+            step = self._step = self._build_step()
         inputs = self.inputs
         values: list[Value] = []
         try:  # fast path: the inputs as keys, one finite float each
@@ -537,7 +560,12 @@ class CompiledGraph:
             values, size = self._feed_values(feed)
             if size is not None:
                 raise ValueError("step: feed one sample (a float per input); use sgd() for a data set") from None
-        arguments = values + self._leaf_values()
+        leaves = cached_values(self._leaves)
+        for value in leaves:
+            if value.__class__ is not float:
+                self._check_leaves(leaves)
+                break
+        arguments = values + leaves
         for op, index, position in self._argument_checks:
             op.check_argument(index, arguments[position])
         lr = float(lr)
@@ -546,12 +574,12 @@ class CompiledGraph:
             loss, new = result
         else:
             try:
-                loss, new = self._step(lr, *arguments)
+                loss, new = step(lr, *arguments)
             except _ARITHMETIC_ERRORS:
-                loss, grads = _one_sample_as_array(self._array_backward, arguments)
-                new = [value - lr * grad for value, grad in zip(arguments[len(inputs) :], grads)]
-        for parameter, value in zip(self._program.parameters, new):
-            parameter.assign(value)
+                loss, grads = _one_sample_as_array(self._plain()[1]["backward"], arguments)
+                parameters = cast(list[float], arguments[len(inputs) :])  # checked floats: step() takes one sample
+                new = [value - lr * grad for value, grad in zip(parameters, grads)]
+        assign_values(self._program.parameters, new)
         return loss
 
     def _build_step(self) -> Any:

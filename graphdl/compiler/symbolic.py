@@ -204,8 +204,23 @@ def _wrap(item: Expr, minimum: int) -> str:
 
 def binary(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
-    left, right = lift(left), lift(right)
+    if left.__class__ is not Expr:
+        left = lift(left)
+    if right.__class__ is not Expr:
+        right = lift(right)
     precedence, function = _BINARY[symbol]
+    left_number, right_number = left.number, right.number
+    if left_number is None and right_number is None:  # the common case: two expressions
+        sink = _spill_sink.get()
+        if sink is not None:
+            if left.depth >= MAX_DEPTH:
+                left = Expr(sink(left.text))
+            if right.depth >= MAX_DEPTH:
+                right = Expr(sink(right.text))
+        left_text = left.text if left.precedence >= precedence else f"({left.text})"
+        right_text = right.text if right.precedence > precedence else f"({right.text})"
+        depth = left.depth if left.depth > right.depth else right.depth
+        return Expr(f"{left_text} {symbol} {right_text}", precedence, None, None, depth + 1)
     if left.number is not None and right.number is not None:
         try:
             return literal(function(left.number, right.number))

@@ -63,6 +63,10 @@ _CALLS = {
     "clip": "np.clip",
 }
 _PLACEHOLDER = re.compile(r"\b_(\d+)\b")
+#: A template of placeholders, float literals, ``+ - *`` and brackets only.
+_FLOAT_SAFE = re.compile(r"[\s_\d.e+\-*()]*")
+#: From this many operands a scalar statement reads them with one ``tolist()``.
+_READ_AT_ONCE = 8
 _SCALAR_FUNCTIONS = {name: getattr(np, target.split(".")[1]) for name, target in _CALLS.items()}
 _SCALAR_FUNCTIONS["where"] = np.where
 
@@ -227,14 +231,21 @@ def plan_groups(
 
 
 def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
-    """Rows as a slice when they form an arithmetic progression, else an index array."""
+    """Rows as a slice when they form an arithmetic progression, else an index array. The
+    same row throughout is that one row, broadcast over the group; a progression walking
+    back is a slice with a negative step (views both: gathering would copy every row)."""
     first = rows[0]
     if len(rows) == 1:
         return f"{array}[{first}:{first + 1}]", None
     step = rows[1] - first
-    if step > 0 and all(b - a == step for a, b in zip(rows, rows[1:])):
-        stop = rows[-1] + 1
-        return (f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"), None
+    if all(b - a == step for a, b in zip(rows, rows[1:])):
+        if step == 0:
+            return f"{array}[{first}:{first + 1}]", None
+        if step > 0:
+            stop = rows[-1] + 1
+            return (f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"), None
+        stop = rows[-1] - 1
+        return (f"{array}[{first}:{stop}:{step}]" if stop >= 0 else f"{array}[{first}::{step}]"), None
     return "", np.asarray(rows, dtype=np.intp)
 
 
@@ -271,6 +282,23 @@ def grid(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int
     return np.lib.stride_tricks.as_strided(
         array[first:], shape=(n, m, array.shape[1]), strides=(step_a * rows, step_b * rows, columns)
     )
+
+
+def _views_of(V: np.ndarray, S: np.ndarray) -> Any:
+    """``grid`` remembering its views of the buffers ``V`` and ``S`` (a program keeps its
+    buffers between calls of one batch size, so each view is made once, not per call)."""
+    made: dict[tuple[bool, int, int, int, int, int], np.ndarray] = {}
+
+    def grid_view(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
+        if array is not V and array is not S:
+            return grid(array, first, n, step_a, m, step_b)
+        key = (array is V, first, n, step_a, m, step_b)
+        view = made.get(key)
+        if view is None:
+            view = made[key] = grid(array, first, n, step_a, m, step_b)
+        return view
+
+    return grid_view
 
 
 def _outer_views(
@@ -358,6 +386,17 @@ class VectorProgram:
                 # one scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array
                 statement = group.statements[0]
                 operands = [f"s[{scalar_row[o]}]" for o in statement.operands]
+                if len(operands) >= _READ_AT_ONCE and _FLOAT_SAFE.fullmatch(statement.template):
+                    # many operands (a long sum): one tolist() and Python floats, which add
+                    # and multiply exactly as numpy's scalars do (no division: floats raise)
+                    read = [scalar_row[o] for o in statement.operands]
+                    if all(b - a == 1 for a, b in zip(read, read[1:])):
+                        where = f"s[{read[0]}:{read[-1] + 1}]"
+                    else:
+                        where = f"s[i{len(self.namespace)}]"
+                        self.namespace[f"i{len(self.namespace)}"] = np.asarray(read, dtype=np.intp)
+                    body.append(f"o = {where}.tolist()")
+                    operands = [f"o[{k}]" for k in range(len(read))]
                 text = _PLACEHOLDER.sub(lambda m, ops=operands: ops[int(m.group(1))], statement.template)  # type: ignore[misc]  # a lambda with a default argument (bound for B023)
                 body.append(f"s[{scalar_row[statement.name]}] = {text}  # {statement.name} ({statement.note})")
                 continue
@@ -404,7 +443,7 @@ class VectorProgram:
             if not any(is_batch for is_batch, _ in self.outputs_at)
             else None
         )
-        self.groups = len(body)
+        self.groups = sum(not line.startswith("o = ") for line in body)  # the reads are not groups
         self.source = "\n".join(
             [
                 f"def {title}(V, S):",
@@ -433,6 +472,7 @@ class VectorProgram:
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
+            self.namespace["grid"] = _views_of(buffers[1], buffers[2])
         _, V, S = buffers
         for row, column in enumerate(columns):
             V[row] = column

@@ -30,13 +30,29 @@ class Component:
       the end of a step). A gradient whose target no longer exists (``a.exp().backward()``)
       stays valid while it does not change;
     * ``members``: weak references to every node of the graph (for ``clear()``), kept
-      while the structure does not change.
+      while the structure does not change;
+    * ``computed``: whether a value was cached in the graph since the last end of a
+      step; ``stamped``: weak references to the targets that tagged gradients since then.
+      When no value was cached and the same Variables are updated again, nothing
+      downstream can be stale but those targets' gradients, so ending the next step
+      bumps their stamps and walks nothing (a compiled training loop caches no value).
 
     Components merge (union-find) when an operator joins two graphs. A component holds
     no strong reference to a node.
     """
 
-    __slots__ = ("merged_into", "pending", "structure", "flags", "flush", "size", "point", "members")
+    __slots__ = (
+        "merged_into",
+        "pending",
+        "structure",
+        "flags",
+        "flush",
+        "size",
+        "point",
+        "members",
+        "computed",
+        "stamped",
+    )
 
     def __init__(self) -> None:
         self.merged_into: Component | None = None
@@ -44,9 +60,11 @@ class Component:
         self.structure = new_version()
         self.flags = self.structure
         self.point = self.structure
-        self.flush: tuple[int, tuple, list[weakref.ref[Any]]] | None = None
+        self.flush: tuple[int, tuple, list[weakref.ref[Any]], set[weakref.ref[Any]]] | None = None
         self.size = 1
         self.members: tuple[int, list[weakref.ref[Any]]] | None = None
+        self.computed = True
+        self.stamped: dict[weakref.ref[Any], None] = {}
 
 
 def root_of(node: Any) -> Component:
@@ -89,6 +107,7 @@ def join(parents: Sequence[Any]) -> Component:
                 main.pending.update(component.pending)
                 component.pending = {}
             main.flags = main.point = new_version()
+            main.computed = True
     if main is None:
         main = Component()
     if loose:
@@ -111,11 +130,24 @@ def end_step(component: Component) -> None:
     component.point = new_version()
     sources = tuple(pending)
     cached = component.flush
+    stamped = component.stamped
+    if stamped:
+        component.stamped = {}
     if cached is not None and cached[0] == component.structure and cached[1] == sources:
+        if not component.computed:  # the last flush cleared every value; none cached since
+            if not stamped:
+                return
+            reached = cached[3]
+            for ref in stamped:
+                if ref in reached:  # a target downstream of an updated Variable (or one of them)
+                    node = ref()
+                    if node is not None:
+                        node._stamp += 1
+            return
         refs = cached[2]
     else:
         refs = downstream_refs([variable for ref in sources if (variable := ref()) is not None])
-        component.flush = (component.structure, sources, refs)
+        component.flush = (component.structure, sources, refs, {*refs, *sources})
     for ref in sources:
         variable = ref()
         if variable is not None:
@@ -125,6 +157,15 @@ def end_step(component: Component) -> None:
         if node is not None:
             node._value = None
             node._stamp += 1
+    component.computed = False
+
+
+def mark_computed(node: Any) -> None:
+    """A value was just cached in ``node``'s graph (see ``Component.computed``)."""
+    component = node._component
+    if component is None or component.merged_into is not None:
+        component = root_of(node)
+    component.computed = True
 
 
 def bring_up_to_date(node: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,13 +15,14 @@ import numpy as np
 
 from graphdl.core.anomaly import AnomalyError, anomaly_active
 from graphdl.core.backend import ARRAY, SCALAR
-from graphdl.core.component import root_of
+from graphdl.core.component import mark_computed, root_of
 from graphdl.core.plan import Plan, describe
 from graphdl.core.values import short
 
 _ndarray = np.ndarray
 _errstate = np.errstate
 _chain = itertools.chain
+_value_of = operator.attrgetter("_value")  # map(_value_of, parents): no per-call frame
 
 
 class UnsetValueError(ValueError):
@@ -42,11 +44,15 @@ def evaluate(order: Iterable[Any], check: bool = False) -> None:
     """
     scalar = SCALAR
     quiet = None
+    marked = False
     try:
         for op in order:
             if op._value is not None or not op.parents:
                 continue
-            args = [parent._value for parent in op.parents]
+            if not marked:
+                marked = True
+                mark_computed(op)
+            args = list(map(_value_of, op.parents))
             backend = scalar
             for arg in args:
                 if arg.__class__ is not float:
@@ -128,11 +134,10 @@ def reverse_sweep(target: Any, plan: Plan) -> None:
     the target's value is a float (then every value upstream is a float too)."""
     out = target.forward()
     component = target._component
-    tag = (
-        target._ref,
-        target._stamp,
-        (component if component is not None and component.merged_into is None else root_of(target)).point,
-    )
+    if component is None or component.merged_into is not None:
+        component = root_of(target)
+    component.stamped[target._ref] = None
+    tag = (target._ref, target._stamp, component.point)
     check = anomaly_active()
     batch = out.__class__ is _ndarray
     pending: dict[Any, Any] = {target: np.full(out.shape, 1.0 / out.size) if batch else 1.0}
@@ -153,7 +158,7 @@ def reverse_sweep(target: Any, plan: Plan) -> None:
             node._grad_tag = tag
             if not wanted:
                 continue
-            args = [parent._value for parent in node.parents]
+            args = list(map(_value_of, node.parents))
             if batch:
                 backend = ARRAY if any(arg.__class__ is _ndarray for arg in args) else SCALAR
             derivative = node.vjp if custom else node.derivative

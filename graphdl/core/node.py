@@ -56,6 +56,7 @@ __all__ = [
     "Value",
     "Variable",
     "as_node",
+    "assign_values",
     "cached_values",
     "check_value",
     "topological_order",
@@ -308,6 +309,7 @@ class Node:
         component = self._component
         if component is None or component.merged_into is not None:
             component = root_of(self)
+        component.stamped[self._ref] = None
         tag = (self._ref, self._stamp, component.point)
         for node, grad in grads.items() if hasattr(grads, "items") else grads:
             node._grad = grad
@@ -490,7 +492,14 @@ class Variable(Node):
         value = self._value
         if value is None:
             raise UnsetValueError(f"Variable {self.name!r} has no value: call {self.name}.set_value(...) first")
-        self.assign(value - lr * grad)
+        value = value - lr * grad  # assign(), inlined: optimisers call this per parameter
+        if value.__class__ is not float or value - value != 0.0:
+            value = check_value(self, value)
+        self._value = value
+        component = self._component
+        if component is None or component.merged_into is not None:
+            component = root_of(self)
+        component.pending[self._ref] = None
 
     def assign(self, value: Any) -> None:
         """Replace the value as an optimiser step does: like :meth:`update`, the cached
@@ -502,6 +511,24 @@ class Variable(Node):
         if component is None or component.merged_into is not None:
             component = root_of(self)
         component.pending[self._ref] = None
+
+
+def assign_values(variables: Sequence[Variable], values: Sequence[Any]) -> None:
+    """``variable.assign(value)`` for each pair, in order: one optimiser step writing many
+    parameters at once (a compiled step, an optimiser) without a method call per parameter.
+    Raises ``ValueError`` (assigning nothing) when the two differ in length."""
+    if len(variables) != len(values):
+        raise ValueError(f"assign_values: {len(variables)} Variables but {len(values)} values")
+    for variable, value in zip(variables, values):
+        if variable.__class__ is not Variable and not isinstance(variable, Variable):
+            raise TypeError(f"assign_values: expected Variables, got {type(variable).__name__}")
+        if value.__class__ is not float or value - value != 0.0:
+            value = check_value(variable, value)
+        variable._value = value
+        component = variable._component
+        if component is None or component.merged_into is not None:
+            component = root_of(variable)
+        component.pending[variable._ref] = None
 
 
 class Operator(Node):

@@ -11,6 +11,8 @@ from graphdl.core.node import Operator
 
 
 def _product(factors: Any) -> Any:
+    if len(factors) == 2:  # the common case, without reduce's call overhead (same result)
+        return factors[0] * factors[1]
     return functools.reduce(operator.mul, factors)
 
 
@@ -22,6 +24,8 @@ class Add(Operator):
     symbol = "+"
 
     def formula(self, F: Backend, *terms):
+        if len(terms) == 2:  # the common case, without reduce's call overhead (same result)
+            return terms[0] + terms[1]
         return functools.reduce(operator.add, terms)
 
     def derivative(self, F: Backend, index, out, *terms):
@@ -39,6 +43,8 @@ class Mul(Operator):
         return _product(factors)
 
     def derivative(self, F: Backend, index, out, *factors):
+        if len(factors) == 2:
+            return factors[1 - index]
         others = factors[:index] + factors[index + 1 :]
         return _product(others) if others else 1.0
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.core.node import Variable
+from graphdl.core.node import Variable, assign_values
 from graphdl.nn.module import unique_names
 from graphdl.validation import FINITE, NON_NEGATIVE, POSITIVE, Count, Real, WrongTypeError
 
@@ -159,8 +159,7 @@ class Optimizer:
         if bad.any():
             param = self.params[int(np.argmax(bad))]
             raise FloatingPointError(f"{type(self).__name__} step would make Variable {param.name!r} non-finite")
-        for param, value in zip(self.params, new_values.tolist()):
-            param.assign(value)
+        assign_values(self.params, new_values.tolist())
         self.state = new_state
         self.step_count += 1
 
