@@ -4,11 +4,18 @@ and a resumable runs file."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 
 import numpy as np
-from example_scripts import load_example
+
+
+def load_example(name: str):
+    """The experiment imported under its own name: experiments/ is on the test session's
+    path from the start (pyproject's pythonpath), so sweep worker processes, started by a
+    fork server, import it by that name too."""
+    return importlib.import_module(name)
 
 
 def _quiet(function, *args):

@@ -8,6 +8,8 @@ import concurrent.futures
 import contextlib
 import inspect
 import json
+import multiprocessing
+import multiprocessing.context
 import os
 import pickle
 import random
@@ -290,6 +292,18 @@ def _check_executor(executor: Any, trial: Callable[..., Any], workers: int | Non
         raise SweepError(f"executor must be None, 'processes', a dask Client or an Executor, got {executor!r}")
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Worker processes started by a fork server where the platform has one: forking this
+    process itself is unsafe once it runs threads (numba's parallel kernels, a Dask client,
+    a browser driver), since a lock held by another thread at the fork stays held in the
+    child forever. The server imports numpy and graphdl once, so workers start warm."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["numpy", "graphdl"])
+    return context
+
+
 def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool, int]:
     """``(executor to submit to, whether this sweep owns it, runs it runs at once)``; the
     executor is None for in-process runs. An executor of unknown size counts as 1 (then
@@ -297,7 +311,8 @@ def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool, in
     if executor is None:
         return None, False, 1
     if executor == "processes":
-        return concurrent.futures.ProcessPoolExecutor(max_workers=workers), True, workers or os.cpu_count() or 1
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
+        return pool, True, workers or os.cpu_count() or 1
     if _is_dask_client(executor):
         # its concurrent.futures view; Dask reschedules the runs of a worker that dies
         return executor.get_executor(pure=False), False, _dask_slots(executor)
