@@ -755,7 +755,7 @@ def targets_table(a: dict, b: dict, c: dict, d: dict) -> str:
         why = (
             f"the generated step costs about what one sample of `c.sgd` costs ({fmt_time(a['sgd/numpy'])}); the "
             f"other {fmt_time(a['step/numpy'] - a['sgd/numpy'])} are the feed check, reading the parameters and "
-            "the core's bookkeeping of the update (`assign`, then invalidating what depends on the parameters)"
+            "writing them back (one `assign_values` call that marks the step for the core)"
         )
         row("compiled per-sample step ≥ 30× micrograd (numpy backend, `c.step`)", f"{ratio:.0f}×", ratio >= 30, why)
         ratio = mg / a["sgd/numpy"]
