@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 
-def load_example(name: str):
+def import_experiment(name: str):
     """The experiment imported under its own name: experiments/ is on the test session's
     path from the start (pyproject's pythonpath), so sweep worker processes, started by a
     fork server, import it by that name too."""
@@ -24,7 +24,7 @@ def _quiet(function, *args):
 
 
 def test_init_sensitivity_sweep_is_the_same_on_two_workers_and_resumes(tmp_path) -> None:
-    example = load_example("init_sensitivity")
+    example = import_experiment("init_sensitivity")
     flags = ["--steps", "300", "--runs", "3", "--results", str(tmp_path / "results.json")]
     alone = _quiet(example.main, flags)["sweeps"]
     runs_file = tmp_path / "starts.jsonl"
@@ -45,7 +45,7 @@ def test_init_sensitivity_sweep_is_the_same_on_two_workers_and_resumes(tmp_path)
 
 
 def test_regularization_lambda_sweep_differs_by_lambda_only() -> None:
-    example = load_example("regularization")
+    example = import_experiment("regularization")
     alone = example.weight_decay_sweep([0.0, 3.0], 3, 0, 1)
     pooled = example.weight_decay_sweep([0.0, 3.0], 3, 0, 2)
     assert list(pooled) == [0.0, 3.0]
