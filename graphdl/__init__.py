@@ -10,7 +10,7 @@ from graphdl.ops import *  # noqa: F403
 from graphdl.ops import __all__ as _ops_all
 from graphdl.sweep import sweep
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AnomalyError",
