@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import importlib
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable
@@ -100,7 +102,7 @@ def load_trial(spec: str) -> Callable[..., Any]:
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run ``graphdl sweep``; returns the exit status."""
-    cluster = client = None
+    cluster = client = pool = None
     try:
         if args.dask and args.workers is None:
             raise SweepError("--dask goes with --workers N (the number of local Dask workers)")
@@ -118,7 +120,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             _upload_module(client, trial)
             executor = client
         elif args.workers is not None and args.workers > 1:
-            executor = "processes"
+            pool = executor = _process_pool(args.workers)
         new: list[dict[str, Any]] = []
         records = sweep(
             trial, grid, seeds, executor, args.out, workers=args.workers, batch=args.batch,
@@ -131,6 +133,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         print(f"graphdl sweep: interrupted; the finished runs are in {args.out}, run again to resume", file=sys.stderr)
         return 130
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if client is not None:
             client.close()
         if cluster is not None:
@@ -150,6 +154,16 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             print(f"graphdl sweep: error: {error}", file=sys.stderr)
             return 2
     return 0
+
+
+def _process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    """The command's worker processes. This process is fresh and runs no threads of its own
+    (no parallel numba kernel, no Dask client: the trials run in the workers), so forking it
+    is safe, and the quickest start; ``graphdl.sweep(executor="processes")``, called from
+    long-lived programs, starts its workers from a fork server instead."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 def _dask_client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:

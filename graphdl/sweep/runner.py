@@ -125,7 +125,8 @@ def sweep(
             ``concurrent.futures.Executor`` is used as it is.
         out: the JSON-lines file each record is appended to as soon as it arrives; runs
             already in it (same point and seed) are not run again. None: no file.
-        workers: number of processes for ``executor="processes"``.
+        workers: number of processes for ``executor="processes"``; for an executor you
+            pass, how many runs it runs at once (it sizes the automatic batches; default 1).
         batch: runs sent to a worker in one task (their records arrive together). None:
             about ``TASKS_PER_WORKER`` tasks per worker, at most ``MAX_BATCH`` runs each, which
             keeps the executor's cost per run small for short runs; 1 for one run per task.
@@ -306,8 +307,8 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool, int]:
     """``(executor to submit to, whether this sweep owns it, runs it runs at once)``; the
-    executor is None for in-process runs. An executor of unknown size counts as 1 (then
-    the automatic batch is a single run)."""
+    executor is None for in-process runs. An executor of unknown size counts as
+    ``workers`` or 1 (then the automatic batch is a single run)."""
     if executor is None:
         return None, False, 1
     if executor == "processes":
@@ -321,7 +322,7 @@ def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool, in
 
         client = Client(executor)
         return _ClientPool(client), True, _dask_slots(client)
-    return executor, False, 1
+    return executor, False, workers or 1
 
 
 def _dask_slots(client: Any) -> int:
