@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sweep":
         from graphdl.sweep.command import run_sweep_command
 
-        return run_sweep_command(args)
+        return run_sweep_command(args, own_process=argv is None)  # argv None: run as the `graphdl` program
     from graphdl.viz.demo import DemoInputError, OutputDirectoryError, run_demo
 
     if args.command == "gallery":  # the README's pictures: the demo's defaults

@@ -100,8 +100,10 @@ def load_trial(spec: str) -> Callable[..., Any]:
     return function
 
 
-def run_sweep_command(args: argparse.Namespace) -> int:
-    """Run ``graphdl sweep``; returns the exit status."""
+def run_sweep_command(args: argparse.Namespace, own_process: bool = False) -> int:
+    """Run ``graphdl sweep``; returns the exit status. ``own_process``: this is the
+    ``graphdl`` program's own fresh process (not a call from a running program), so its
+    local workers may be forked from it."""
     cluster = client = pool = None
     try:
         if args.dask and args.workers is None:
@@ -120,7 +122,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             _upload_module(client, trial)
             executor = client
         elif args.workers is not None and args.workers > 1:
-            pool = executor = _process_pool(args.workers)
+            executor = "processes"
+            if own_process:
+                pool = executor = _forked_pool(args.workers)
         new: list[dict[str, Any]] = []
         records = sweep(
             trial, grid, seeds, executor, args.out, workers=args.workers, batch=args.batch,
@@ -156,11 +160,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
-    """The command's worker processes. This process is fresh and runs no threads of its own
-    (no parallel numba kernel, no Dask client: the trials run in the workers), so forking it
-    is safe, and the quickest start; ``graphdl.sweep(executor="processes")``, called from
-    long-lived programs, starts its workers from a fork server instead."""
+def _forked_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    """Worker processes forked from the ``graphdl`` program itself: the quickest start, and
+    safe there, since it runs no threads of its own (no parallel numba kernel, no Dask
+    client: the trials run in the workers). Called from a running program, which may run
+    such threads, the sweep starts its workers from a fork server instead."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
