@@ -505,12 +505,7 @@ class Variable(Node):
         """Replace the value as an optimiser step does: like :meth:`update`, the cached
         values and gradients of the current point stay readable until the graph is next
         brought up to date."""
-        value = check_value(self, value)
-        self._value = value
-        component = self._component
-        if component is None or component.merged_into is not None:
-            component = root_of(self)
-        component.pending[self._ref] = None
+        assign_values((self,), (value,))
 
 
 def assign_values(variables: Sequence[Variable], values: Sequence[Any]) -> None:
