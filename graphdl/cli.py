@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+# The argument checks live below this module (the sweep command uses them too); they stay
+# importable from here, where the experiment scripts import them.
+from graphdl.arguments import non_negative_int, output_folder, positive_float, positive_int
 
-def _whole_number(text: str, minimum: int) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < minimum:
-        raise argparse.ArgumentTypeError(f"expected a number of at least {minimum}, got {number}")
-    return number
-
-
-def positive_int(text: str) -> int:
-    """argparse ``type=`` for a whole number of at least 1 (used by the example scripts too)."""
-    return _whole_number(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """argparse ``type=`` for a whole number of at least 0."""
-    return _whole_number(text, 0)
-
-
-def positive_float(text: str) -> float:
-    """argparse ``type=`` for a finite number above 0, such as a learning rate (``inf``
-    would only end in a TrainingDiverged traceback at the first step)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text}")
-    return value
+__all__ = ["main", "non_negative_int", "output_folder", "positive_float", "positive_int"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,13 +19,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def output_folder(text: str) -> str:
-    """argparse ``type=`` for an output folder: any non-empty name."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder name, got an empty one")
-    return text
 
 
 def demo_steps(text: str) -> int:
