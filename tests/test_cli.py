@@ -52,7 +52,7 @@ def test_one_loss_figure_in_bar_summary_and_last_frame(tmp_path, capsys, monkeyp
     assert any(line.startswith("training [") and f"{figure}  " in line for line in bar)  # its final line
     with Image.open(tmp_path / "training.gif") as gif:
         assert gif.n_frames == 2
-    from graphdl.viz.animator import recent_mean
+    from graphdl.viz.loss_stats import recent_mean
 
     assert figure.endswith(f"{recent_mean(demo_losses(50), 5):.4f}")
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
-from graphdl.viz.animator import round_window
 from graphdl.viz.explorer_svg import node_ids
+from graphdl.viz.loss_stats import round_window
 from graphdl.viz.recorder import TrainingRecorder
 from graphdl.viz.style import display_text, kind_text
 
