@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from graphdl import init as initialisers
+import graphdl.init as initialisers
 from graphdl.core.node import Node, Variable, as_node
 from graphdl.nn.activations import ActivationLike, resolve_activation
+from graphdl.nn.dropout_layer import DropoutLayer
 from graphdl.nn.module import Module, output_values
+from graphdl.nn.norm import LayerNorm
 from graphdl.ops import Add, Mul
 
 
@@ -195,9 +197,6 @@ class MLP(Module):
         rng: initialisers.RngLike = None,
         activation_options: dict[str, Any] | None = None,
     ) -> None:
-        from graphdl.nn.dropout_layer import DropoutLayer
-        from graphdl.nn.norm import LayerNorm
-
         super().__init__(name or "mlp")
         sizes = list(sizes)
         if not sizes:
