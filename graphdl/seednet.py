@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphdl.core.node import Node, Variable
+from graphdl.datasets.synthetic import quadratic_data  # noqa: F401 - the tutorial's data, importable from here too
 from graphdl.ops import Add, LeakyRelu, Mul, Relu, ValueLoss
 
 PARAMETER_NAMES = ("w_11", "w_12", "b_11", "b_12", "w_21", "w_22", "b_21")
@@ -130,13 +131,6 @@ def init_rng(seed: int | None) -> np.random.Generator:
     :func:`quadratic_data`: an independent stream, so the initial parameters are not the
     first training inputs in disguise (both would otherwise be ``uniform`` draws of one stream)."""
     return np.random.default_rng(None if seed is None else [seed, 1])
-
-
-def quadratic_data(n: int = 1500, seed: int | None = 0, low: float = 0.0, high: float = 2.0):
-    """``n`` samples x ~ U(low, high) and labels x², as the tutorial generates them."""
-    rng = np.random.default_rng(seed)
-    xs = rng.uniform(low, high, size=n)
-    return xs, xs * xs
 
 
 def train_per_sample(
