@@ -43,7 +43,7 @@ import numpy as np
 import graphdl
 from graphdl import Add, HingeLoss, Mul, Relu, Variable
 from graphdl.compiler import backends, numba_backend
-from graphdl.seednet import FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
 
 try:
     import micrograd

@@ -139,7 +139,7 @@ def _gallery_extras(out: str, seed: int) -> list:
 
     import numpy as np
 
-    from graphdl.seednet import build_seed_net
+    from graphdl.tutorial_net import build_seed_net
     from graphdl.viz.plots import activation_gallery, init_histograms
 
     folder = Path(out)

@@ -58,7 +58,7 @@ def test_one_loss_figure_in_bar_summary_and_last_frame(tmp_path, capsys, monkeyp
 
 
 def demo_losses(steps: int) -> list[float]:
-    from graphdl.seednet import build_seed_net, init_rng, quadratic_data, train_per_sample
+    from graphdl.tutorial_net import build_seed_net, init_rng, quadratic_data, train_per_sample
 
     net = build_seed_net()
     net.initialise("fig8", rng=init_rng(0))

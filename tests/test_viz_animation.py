@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import Animator, TrainingRecorder
 
 

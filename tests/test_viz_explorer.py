@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from graphdl import Add, Mul, Variable
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import Animator, ExplorerPage, TrainingRecorder, explore
 from graphdl.viz.explorer import Panels, explorer_html, script_json
 

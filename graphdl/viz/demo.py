@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from graphdl.seednet import build_seed_net, init_rng, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, init_rng, quadratic_data, train_per_sample
 
 ANIMATION_FORMATS = ("gif", "mp4", "html")
 MAX_STEPS = 1_000_000  # about a minute of per-sample training; the losses stay below 70 MB
