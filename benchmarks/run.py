@@ -828,7 +828,7 @@ DEMO_TITLE = "E. `graphdl demo` end to end (issue 11)"
 DEMO_CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
-from graphdl.viz.demo import run_demo
+from graphdl.demo import run_demo
 result = run_demo(sys.argv[1], steps=int(sys.argv[2]), every=int(sys.argv[3]) or None, progress=False)
 usage = resource.getrusage(resource.RUSAGE_SELF)
 try:  # this process's own high-water mark (ru_maxrss would include the parent's, kept across exec)

@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 def demo_steps(text: str) -> int:
     """argparse ``type=`` for the demo's ``--steps``: 1 to ``MAX_STEPS``."""
-    from graphdl.viz.demo import MAX_STEPS
+    from graphdl.demo import MAX_STEPS
 
     number = positive_int(text)
     if number > MAX_STEPS:
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from graphdl.sweep.command import run_sweep_command
 
         return run_sweep_command(args, own_process=argv is None)  # argv None: run as the `graphdl` program
-    from graphdl.viz.demo import DemoInputError, OutputDirectoryError, run_demo
+    from graphdl.demo import DemoInputError, OutputDirectoryError, run_demo
 
     if args.command == "gallery":  # the README's pictures: the demo's defaults
         vars(args).update(init="fig8", steps=1500, seed=0, every=None, format="gif", no_graph_panel=False)

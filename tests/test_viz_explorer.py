@@ -239,7 +239,7 @@ def test_bad_input_is_named(tmp_path):
 
 
 def test_default_demo_page_is_under_three_megabytes(tmp_path):
-    from graphdl.viz.demo import run_demo
+    from graphdl.demo import run_demo
 
     result = run_demo(tmp_path, format="html", progress=False)
     page = tmp_path / "training.html"
