@@ -135,8 +135,8 @@ def init_rng(seed: int | None) -> np.random.Generator:
 
 def train_per_sample(
     net: SeedNet,
-    xs: Sequence[float],
-    labels: Sequence[float],
+    xs: Sequence[float] | np.ndarray,
+    labels: Sequence[float] | np.ndarray,
     lr: float = 0.01,
     callback: Callable[[int, float], None] | None = None,
 ) -> list[float]:

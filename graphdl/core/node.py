@@ -372,7 +372,8 @@ class Node:
 
     def leaky_relu(self, negative_slope: float = 0.1) -> Node:
         """``LeakyRelu([self], negative_slope)``."""
-        return _sugar("LeakyRelu")([self], negative_slope=negative_slope)
+        leaky_relu: Any = _sugar("LeakyRelu")  # takes an option
+        return leaky_relu([self], negative_slope=negative_slope)
 
     def sigmoid(self) -> Node:
         """``Sigmoid([self])``."""
