@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from graphdl.io import fsync_directory
+from graphdl.core.files import write_atomically
 from graphdl.sweep.grid import SweepError, run_key
 
 SYNC_SECONDS = 1.0
@@ -119,13 +120,7 @@ def rewrite_records(out: str | os.PathLike[str], records: Iterable[dict[str, Any
 
 
 def _rewrite(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
-    fsync_directory(path.parent)
+    write_atomically(path, data, durable=True, mode=stat.S_IMODE(path.stat().st_mode) if path.exists() else None)
 
 
 class RecordWriter:
