@@ -85,8 +85,12 @@ def load_trial(spec: str) -> Callable[..., Any]:
         if not path.is_file():
             raise SweepError(f"{spec!r}: no file {module_text}")
         folder, module_name = str(path.resolve().parent), path.stem
-    else:
+    elif all(part.isidentifier() for part in module_text.split(".")):
         folder, module_name = os.getcwd(), module_text
+    else:  # ".trials" would be a relative import, which needs a package
+        raise SweepError(
+            f"{spec!r}: {module_text!r} is not a module name (such as mytrials or pkg.trials) nor a .py file"
+        )
     if folder not in sys.path:
         sys.path.insert(0, folder)
     try:

@@ -6,7 +6,7 @@ import itertools
 import json
 import math
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: A grid value: what a run key can hold exactly and JSON gives back unchanged.
@@ -149,18 +149,19 @@ def parse_grid_option(text: str) -> tuple[str, list[GridValue]]:
 
 def parse_seeds_option(text: str) -> list[int]:
     """``A:B`` (range(A, B)), ``A:B:STEP``, or a comma list ``1,4,9``."""
+    span: Sequence[int]
     try:
         if ":" in text:
             parts = [int(part) for part in text.split(":")]
             if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] == 0):
                 raise ValueError
             span = range(*parts)
-            check_count(len(span), f"--seeds {text}")  # counted before listing: 0:10**15 is refused at once
-            seeds = list(span)
         else:
-            seeds = [int(part) for part in text.split(",")]
+            span = [int(part) for part in text.split(",")]
     except ValueError:
         raise SweepError(f"--seeds {text!r}: expected START:STOP, START:STOP:STEP or a list 1,4,9") from None
+    check_count(len(span), f"--seeds {text}")  # counted before listing: 0:10**15 is refused at once
+    seeds = list(span)
     if not seeds:
         raise SweepError(f"--seeds {text!r} gives no seeds")
     return seeds

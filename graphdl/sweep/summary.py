@@ -61,6 +61,13 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def _spread(values: list[float]) -> float:
+    """The sample standard deviation (0 for one value, NaN when a value is infinite)."""
+    if not all(math.isfinite(value) for value in values):
+        return math.nan
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
@@ -103,7 +110,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[PointSummary]:
                 summary.metrics[name] = MetricStats(
                     count=len(values),
                     mean=statistics.fmean(values),
-                    std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                    std=_spread(values),
                     low=min(values),
                     high=max(values),
                     missing=len(ok) - len(values),
