@@ -59,6 +59,8 @@ def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: not a readable results file ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable results file (JSON nested too deeply)") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a results file holds a JSON object, found {type(data).__name__}")
     return data

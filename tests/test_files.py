@@ -62,3 +62,10 @@ def test_the_file_gets_the_umask_mode_or_the_one_asked(tmp_path):
 def test_a_device_is_never_replaced(tmp_path):
     with pytest.raises(OSError, match="is a device, not a file"):
         write_atomically("/dev/null", b"x")
+
+
+def test_a_deeply_nested_results_file_is_a_one_line_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="deep.json: not a readable results file .JSON nested too deeply"):
+        read_results(path)

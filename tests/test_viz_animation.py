@@ -373,3 +373,15 @@ def test_two_threads_saving_to_one_path_leave_a_whole_file(tmp_path):
     with Image.open(path) as picture:
         assert picture.n_frames in (3, 6)
     assert [p.name for p in tmp_path.iterdir()] == ["training.gif"]
+
+
+@pytest.mark.slow  # one save (about 1 s on an idle machine)
+def test_a_link_planted_at_the_old_temporary_name_is_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / ".training.partial.gif").symlink_to(victim)
+    _, recorder, _ = trained(10, every=10)
+    path = Animator(recorder, dpi=20, hold_last=1).save(tmp_path / "training.gif")
+    assert victim.read_text() == "keep me" and not path.is_symlink()
+    with Image.open(path) as picture:
+        assert picture.n_frames == 2
