@@ -199,3 +199,13 @@ def test_an_out_file_that_cannot_be_written_is_a_one_line_error(capsys, out, mes
     shown = capsys.readouterr().err
     assert shown.startswith("graphdl sweep: error: ") and message in shown and "Traceback" not in shown
     assert not Path(out).parent.exists() or Path(out).parent == Path("/proc")
+
+
+def test_an_unterminated_last_line_that_is_whole_json_but_no_record_is_an_error(tmp_path) -> None:
+    out = tmp_path / "runs.jsonl"
+    graphdl.sweep(sweep_trials.worker_pid, seeds=range(2), out=out, progress=False)
+    text = out.read_text() + '{"point": {}}'
+    out.write_text(text)
+    with pytest.raises(SweepError, match="line 3 is not a sweep record"):
+        graphdl.sweep(sweep_trials.worker_pid, seeds=range(2), out=out, progress=False)
+    assert out.read_text() == text

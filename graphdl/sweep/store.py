@@ -97,16 +97,17 @@ def read_records(out: str | os.PathLike[str], repair: bool = False) -> list[dict
         start, offset = offset, offset + len(line) + 1
         if not line.strip():
             continue
+        cut = False  # unreadable as JSON: maybe a record cut off by a crash
         try:
             data = json.loads(line.decode("utf-8"))
             problem = None if is_record(data) else "not a sweep record (point, seed and metrics or error)"
         except (UnicodeDecodeError, ValueError) as error:
-            problem = f"not JSON ({error})"
+            problem, cut = f"not JSON ({error})", True
         except RecursionError:
             problem = "not a sweep record (JSON nested too deeply)"
         if problem is None:
             records.append(data)
-        elif number < len(lines) or complete or not _torn(line):  # only an unfinished last record is torn
+        elif number < len(lines) or complete or not (cut and _torn(line)):  # only an unfinished last record
             raise SweepError(
                 f"{path}: line {number} is {problem}; the file was changed by something other than a sweep "
                 "(or is no sweep file). Fix or move that line, or give another out file (nothing was deleted)"
