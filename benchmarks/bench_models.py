@@ -21,10 +21,6 @@ try:
     from micrograd.nn import MLP as MgMLP
 except ImportError:  # the comparisons that need it are skipped
     MgValue = MgMLP = None
-try:
-    import torch
-except ImportError:
-    torch = None
 
 LR_A = 0.01
 STEPS_A = 1500
@@ -102,6 +98,8 @@ def a_micrograd(xs, ys):
 
 
 def a_torch(xs, ys):
+    import torch
+
     params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in FIG8_INIT]
     w11, w12, b11, b12, w21, w22, b21 = params
     leaky = torch.nn.functional.leaky_relu

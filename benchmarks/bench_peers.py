@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,12 +54,11 @@ def pin_one_thread() -> list[str]:
     torch = torch_module()
     if torch is not None:
         torch.set_num_threads(1)
-    try:
-        import numba
-    except ImportError:
-        pass
-    else:
+    numba = sys.modules.get("numba")
+    if numba is not None:
         numba.set_num_threads(1)
+    else:  # read when numba is imported
+        os.environ["NUMBA_NUM_THREADS"] = "1"
     return pools
 
 

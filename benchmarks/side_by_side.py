@@ -19,6 +19,7 @@ Only graphdl's public API is used (``graphdl.compile``, ``c.step``, ``c.backward
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import statistics
@@ -68,10 +69,7 @@ try:
     import micrograd
 except ImportError:
     micrograd = None
-try:
-    import numba
-except ImportError:
-    numba = None
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -87,7 +85,7 @@ class Config:
 
     quick: bool = False
     peers: bool = True  # False: graphdl alone (no JAX, PyTorch, micrograd, hand numpy)
-    backends: tuple[str, ...] = ("numpy", "numba") if numba is not None else ("numpy",)
+    backends: tuple[str, ...] = ("numpy", "numba") if HAS_NUMBA else ("numpy",)
     rounds: int = 7
     burst: float = 0.05  # seconds per contestant per round
     check_steps: int = 20
@@ -706,7 +704,7 @@ def workload_dag(config: Config) -> Result:
     loss.clear()
     reset()
     outcomes: dict[str, Outcome] = {}
-    for backend in ("default", *(["auto"] if numba is not None and config.subprocesses else [])):
+    for backend in ("default", *(["auto"] if HAS_NUMBA and config.subprocesses else [])):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -804,7 +802,9 @@ def workload_example(config: Config) -> Result:
     """``examples/train_moons.py`` as a new user runs it, with and without numba, cold cache."""
     script = str(ROOT / "examples" / "train_moons.py")
     rows, numbers = [], {}
-    variants = [("without numba", HIDE_NUMBA)] + ([("with numba (graphdl[fast])", RUN_SCRIPT)] if numba else [])
+    if not config.subprocesses:
+        return Result("examples/train_moons.py end to end, cold cache", "Not run (no subprocesses).", numbers)
+    variants = [("without numba", HIDE_NUMBA)] + ([("with numba (graphdl[fast])", RUN_SCRIPT)] if HAS_NUMBA else [])
     for label, code in variants:
         with tempfile.TemporaryDirectory(prefix="graphdl-bench-example-") as folder:
             t0 = time.perf_counter()
