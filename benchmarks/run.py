@@ -1,23 +1,30 @@
-"""graphdl side by side with micrograd, hand-written numpy and PyTorch (when installed).
+"""graphdl side by side with micrograd, hand-written numpy, PyTorch (eager and ``torch.compile``)
+and JAX, each when installed.
 
-    PYTHONPATH=. python benchmarks/run.py            # full run (several minutes), printed only
+    PYTHONPATH=. python benchmarks/run.py            # full run (many minutes), printed only
     PYTHONPATH=. python benchmarks/run.py --write    # ... and benchmarks/RESULTS.md rewritten
-    PYTHONPATH=. python benchmarks/run.py --quick    # fewer micrograd steps on workload C
-    PYTHONPATH=. python benchmarks/run.py --demo-only --write   # only section E, updated in place
+    PYTHONPATH=. python benchmarks/run.py --quick    # fewer micrograd steps, fewer rounds
+    PYTHONPATH=. python benchmarks/run.py --only moons16,seed          # some workloads, printed
+    PYTHONPATH=. python benchmarks/run.py --only e --write             # ... their sections updated in place
 
-One process, one run: every ratio compares numbers measured here, now. Prints a
+One process, one run: every ratio compares numbers measured here, now, with one thread for
+every library (BLAS, OpenMP, XLA, PyTorch, numba; see ``bench_peers.pin_one_thread``). Prints a
 Markdown table per workload and, with ``--write``, replaces benchmarks/RESULTS.md (tracked:
 the README quotes it) with these tables and the machine's details, keeping the sections
-other benchmark scripts wrote between their markers. Times are the median of several
-repeats (shared machines are noisy). Every table has a column per graphdl backend
-(``numpy``, and ``numba`` when installed). Compiled kernels go to a fresh cache
-directory, so numba compile times are cold ones.
+other benchmark scripts wrote between their markers; with ``--only`` only the sections that
+ran are replaced. Compiled kernels go to a fresh cache directory, so numba compile times are
+cold ones. The machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as they are and
+reported in the header.
 
-Workloads:
-  A. the tutorial's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
-  B. the batch-mean gradient of the same net over N = 1 000 and 100 000 samples;
-  C. micrograd's moons demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps;
-  D. scaling with graph size (MLP width) and with batch size, compile times included.
+Workloads (``--only`` names):
+  a. the tutorial's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
+  b. the batch-mean gradient of the same net over N = 1 000 and 100 000 samples;
+  c. micrograd's moons demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps;
+  d. scaling with graph size (MLP width) and with batch size, compile times included;
+  e. ``graphdl demo`` end to end;
+  moons16, moons64, cold16, seed, batch, dag, compile64, example: issue 21's workloads against
+  JAX, torch.compile, torch eager, hand numpy and micrograd in interleaved rounds, each result
+  checked first (``side_by_side.py``), then a table of issue 21's targets, met or not.
 """
 
 from __future__ import annotations
