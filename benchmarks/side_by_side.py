@@ -163,7 +163,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def short(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return f"{type(error).__name__}: {text[:160]}"
+    return f"{type(error).__name__}: {text[:160]}".replace("|", "/")  # a table cell
 
 
 def deviation(a: Any, b: Any) -> float:
@@ -229,7 +229,8 @@ def interpreter_deviation(contestants: Sequence[Contestant], outcomes: dict[str,
 
 
 def outcome_table(outcomes: dict[str, Outcome], baseline: str, unit: str, extra: dict[str, str] | None = None) -> str:
-    """One row per contestant: time per ``unit``, speed relative to ``baseline`` and to graphdl's best."""
+    """One row per contestant: time per ``unit``, speed relative to ``baseline`` (> 1: faster), the
+    check's deviation and how long the check took (compiling included), and notes."""
     base = outcomes.get(baseline)
     base_seconds = base.seconds if base else None
     rows = []
@@ -255,7 +256,7 @@ def outcome_table(outcomes: dict[str, Outcome], baseline: str, unit: str, extra:
 def seconds_of(outcomes: dict[str, Outcome], *names: str) -> float | None:
     """The fastest measured time among ``names`` (None when none was timed)."""
     values = [outcomes[n].seconds for n in names if n in outcomes and outcomes[n].seconds]
-    return min(values) if values else None  # type: ignore[type-var]
+    return min(values) if values else None
 
 
 # ------------------------------------------------------------------ moons MLP
