@@ -41,6 +41,7 @@ __all__ = ["ExplorerPage", "Panels", "explore", "explorer_html", "write_explorer
 POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'"
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 HINT = "Hover over a node (click to keep it) to see its value and grad."
+BACKPROP_TIP = "replay the reverse sweep one node at a time, from the loss back to the parameters (Next/Prev or ←/→)"
 
 
 class ExplorerPage:
@@ -172,6 +173,7 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
     )
     if not playing:
         controls = '<span id="step-label" class="step-label"></span>\n'
+    sweep_note = (data.get("sweep") or {}).get("note", "")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -189,7 +191,14 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
 <p class="subtitle" id="subtitle"></p>
 </header>
 <div class="controls" id="controls">
-{controls}<label class="fill-choice"><input id="fill-by-value" type="checkbox" checked> fill by value</label>
+{controls}<button id="backprop" type="button" class="mode" aria-pressed="false" title="{BACKPROP_TIP}">Backprop</button>
+<label class="fill-choice"><input id="fill-by-value" type="checkbox" checked> fill by value</label>
+</div>
+<div class="controls sweep-bar" id="sweep-bar" hidden>
+<button id="prev" type="button" title="the previous node of the sweep (←)">Prev</button>
+<button id="next" type="button" title="the next node of the sweep (→)">Next</button>
+<span id="sweep-label" class="sweep-label"></span>
+<span class="sweep-note">{html.escape(sweep_note)}</span>
 </div>
 <main>
 <div class="column">

@@ -53,7 +53,9 @@ def graph_svg(graph: Graph, *, use_dot: bool, show_grads: bool = True) -> str:
     if use_dot:
         from graphdl.viz.render import run_dot
 
-        source = to_dot(graph, show_values=True, show_grads=show_grads, highlight_dead=False)
+        source = to_dot(
+            graph, show_values=True, show_grads=show_grads, highlight_dead=False, legend=False, compact=True
+        )
         return _mark_graphviz_svg(run_dot(source, "svg").decode("utf-8"), graph)
     return _draw_svg(graph, show_grads=show_grads)
 
@@ -124,7 +126,7 @@ def _mark_node_parts(group: ET.Element) -> None:
     centre = f"{(left + right) / 2:.2f}"
     for text in group.iter(f"{{{SVG_NS}}}text"):
         content = text.text or ""
-        for prefix, css in (("value ", "value-text"), ("grad ", "grad-text")):
+        for prefix, css in (("value ", "value-text"), ("mean ", "value-text"), ("grad ", "grad-text")):
             if content.startswith(prefix):
                 text.set("class", css)
                 text.set("text-anchor", "middle")
@@ -158,7 +160,7 @@ def _draw_svg(graph: Graph, *, show_grads: bool) -> str:
     index = {node: number for number, node in enumerate(graph.nodes)}
     boxes: dict[Node, tuple[list[tuple[str, float, str | None]], float, float]] = {}
     for node in graph.nodes:
-        rows = node_label_rows(node, show_values=True, show_grads=show_grads, dead=False, vanishing=False)
+        rows = node_label_rows(node, show_values=True, show_grads=show_grads, dead=False, vanishing=False, compact=True)
         lines = [(text, *_font(font)) for text, font in rows]
         width = max(len(text) * size * CHAR_WIDTH for text, size, _ in lines) + 2 * PAD
         height = sum(size * LINE_GAP for _, size, _ in lines) + PAD
@@ -271,7 +273,7 @@ def _box(
         )
         if colour:
             element.set("fill", colour)
-        for prefix, css in (("value ", "value-text"), ("grad ", "grad-text")):
+        for prefix, css in (("value ", "value-text"), ("mean ", "value-text"), ("grad ", "grad-text")):
             if text.startswith(prefix):
                 element.set("class", css)
         element.text = text

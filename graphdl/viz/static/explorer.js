@@ -36,6 +36,14 @@
     return element;
   }
 
+  function short(value) {
+    // three significant digits: the edge labels of the sweep sit in narrow gaps
+    if (value === null || value === undefined) return "—";
+    const size = Math.abs(value);
+    if (value === 0 || (size >= 1e-3 && size < 1e5)) return String(Number(value.toPrecision(3)));
+    return value.toExponential(1);
+  }
+
   function fillFor(value, scale) {
     const t = Math.max(-1, Math.min(1, value / scale));
     const end = t >= 0 ? POSITIVE : NEGATIVE;
@@ -275,15 +283,19 @@
 
   function drawGraph() {
     const byValue = fillByValue.checked;
+    const sample = backprop.on ? sweepFrame() : null;
     indices.forEach((index, position) => {
-      const value = data.value[index][state.frame];
+      const value = sample ? sample.values[index] : data.value[index][state.frame];
       if (shapes[position]) {
         const fill = byValue && value !== null ? fillFor(value, valueScale) : roleFills[position];
         shapes[position].setAttribute("fill", fill);
       }
-      if (valueTexts[position]) valueTexts[position].textContent = (data.batch[index] ? "mean " : "value ") + fmt(value);
+      if (valueTexts[position]) {
+        valueTexts[position].textContent = (data.batch[index] && !sample ? "mean " : "value ") + fmt(value);
+      }
       if (gradTexts[position]) gradTexts[position].textContent = "grad " + fmt(data.grad[index][state.frame]);
     });
+    drawSweep();
     for (const edge of edges) {
       const weight = data.value[edge.carrier][state.frame];
       if (weight === null) continue;
@@ -297,8 +309,186 @@
     }
   }
 
-  // ------------------------------------------------------------------ zoom
+  // ------------------------------------------------------------------ Backprop mode
+  // Replays the engine's recorded reverse sweep (data.sweep: one frame per step, each the
+  // visits in the sweep's order) one node at a time; nothing is computed here.
   const graphSvg = document.querySelector("#graph svg");
+  const sweep = data.sweep || { frames: null, note: "" };
+  const backprop = { on: false, position: 0 };
+  const nodeGroup = new Map(groups.map((group) => [Number(group.dataset.index), group]));
+  const edgesBetween = new Map(); // "parent>child" -> the edge groups, in argument order
+  for (const edge of document.querySelectorAll("#graph g.edge[data-from]")) {
+    const key = edge.dataset.from + ">" + edge.dataset.to;
+    if (!edgesBetween.has(key)) edgesBetween.set(key, []);
+    edgesBetween.get(key).push(edge);
+  }
+  const labelLayer = svgElement("g", { class: "sweep-labels" }, graphSvg.querySelector("g.graph") || graphSvg);
+
+  function sweepFrame() {
+    return sweep.frames[Math.min(state.frame, sweep.frames.length - 1)];
+  }
+
+  function pathsText(products, grad) {
+    if (products.length < 2) return fmt(grad);
+    const sum = products.length <= 3 ? products.map(fmt).join(" + ") : "Σ of " + products.length + " paths";
+    return sum + " = " + fmt(grad);
+  }
+
+  function labelEdge(edge, text, current) {
+    const path = edge.querySelector("path");
+    if (!path) return;
+    const middle = path.getPointAtLength(path.getTotalLength() / 2);
+    const chip = svgElement("g", { class: current ? "sweep-chip current" : "sweep-chip" }, labelLayer);
+    const back = svgElement("rect", { rx: 3 }, chip);
+    const label = svgElement("text", { x: middle.x, y: middle.y + 4, "text-anchor": "middle" }, chip);
+    label.textContent = text;
+    const box = label.getBBox();
+    back.setAttribute("x", box.x - 3);
+    back.setAttribute("y", box.y - 1);
+    back.setAttribute("width", box.width + 6);
+    back.setAttribute("height", box.height + 2);
+  }
+
+  // What the sweep has done after the visit at backprop.position: the products each node
+  // has received, the nodes visited, the paths swept.
+  function sweepState() {
+    const visits = sweepFrame().visits;
+    backprop.position = Math.min(backprop.position, visits.length - 1);
+    const received = new Map();
+    const visited = new Map();
+    const swept = [];
+    for (let position = 0; position <= backprop.position; position++) {
+      const [node, grad, paths] = visits[position];
+      visited.set(node, grad);
+      for (const [parent, occurrence, local, product] of paths) {
+        if (!received.has(parent)) received.set(parent, []);
+        received.get(parent).push(product);
+        swept.push({ node, parent, occurrence, local, grad, product });
+      }
+    }
+    return { visits, received, visited, swept };
+  }
+
+  function drawSweep() {
+    labelLayer.textContent = "";
+    for (const group of groups) group.classList.remove("current", "visited");
+    for (const list of edgesBetween.values()) list.forEach((edge) => edge.classList.remove("swept"));
+    if (!backprop.on) return;
+    const { visits, received, visited, swept } = sweepState();
+    const incoming = new Map(); // the paths each node will receive in the whole sweep
+    for (const [, , paths] of visits) for (const [parent] of paths) incoming.set(parent, (incoming.get(parent) || 0) + 1);
+    const earlier = [];
+    const latest = [];
+    for (const path of swept) {
+      const edge = (edgesBetween.get(path.parent + ">" + path.node) || [])[path.occurrence];
+      if (!edge) continue;
+      edge.classList.add("swept");
+      const current = path.node === visits[backprop.position][0];
+      const text = path.local === null
+        ? "vjp = " + short(path.product)
+        : "∂=" + short(path.local) + " × " + short(path.grad) + " = " + short(path.product);
+      (current ? latest : earlier).push([edge, text, current]);
+    }
+    for (const [edge, text, current] of earlier.concat(latest)) labelEdge(edge, text, current); // the current on top
+    indices.forEach((index, position) => {
+      const group = groups[position];
+      const products = received.get(index) || [];
+      if (visited.has(index)) group.classList.add("visited");
+      if (!gradTexts[position]) return;
+      let text = "grad ?";
+      if (visited.has(index)) text = "grad " + (products.length ? pathsText(products, visited.get(index)) : fmt(visited.get(index)));
+      else if (products.length) {
+        const more = products.length < (incoming.get(index) || 0) ? " + …" : "";
+        text = "grad " + products.map(fmt).join(" + ") + more;
+      }
+      gradTexts[position].textContent = text;
+    });
+    const current = nodeGroup.get(visits[backprop.position][0]);
+    if (current) current.classList.add("current");
+    const [node, grad] = visits[backprop.position];
+    sweepLabel.textContent = "visit " + (backprop.position + 1) + " of " + visits.length + ": d" +
+      nodeName(visits[0][0]) + "/d" + nodeName(node) + " = " + fmt(grad);
+    prevButton.disabled = backprop.position === 0;
+    nextButton.disabled = backprop.position === visits.length - 1;
+  }
+
+  function drawSweepPanel() {
+    const { visits, received } = sweepState();
+    const [node, grad, paths] = visits[backprop.position];
+    const target = nodeName(visits[0][0]);
+    panel.textContent = "";
+    htmlElement("h2", "node-name", nodeName(node), panel);
+    htmlElement("p", "node-kind", "Backprop, visit " + (backprop.position + 1) + " of " + visits.length +
+      (frames > 1 ? ", step " + data.steps[state.frame] : ""), panel);
+    const table = htmlElement("dl", "numbers", null, panel);
+    htmlElement("dt", null, "value", table);
+    htmlElement("dd", "node-value", fmt(sweepFrame().values[node]), table);
+    htmlElement("dt", null, "d" + target + "/d" + nodeName(node), table);
+    htmlElement("dd", "node-grad", fmt(grad), table);
+    const products = received.get(node) || [];
+    if (backprop.position === 0) htmlElement("p", "chain", "The sweep starts here: d" + target + "/d" + target + " = 1.", panel);
+    else if (products.length > 1) {
+      htmlElement("p", "chain", "Reached by " + products.length + " paths; its gradient is their sum: " +
+        pathsText(products, grad), panel);
+    }
+    if (paths.length) {
+      htmlElement("p", "chain", "It sends to its parents (local derivative × its gradient):", panel);
+      const list = htmlElement("ul", "chain-list", null, panel);
+      for (const [parent, , local, product] of paths) {
+        const text = local === null
+          ? nodeName(parent) + ": its operator's own vjp gives " + fmt(product)
+          : "∂" + nodeName(node) + "/∂" + nodeName(parent) + " = " + fmt(local) + ";  " + fmt(local) + " × " + fmt(grad) +
+            " = " + fmt(product);
+        htmlElement("li", null, text, list);
+      }
+    } else if (backprop.position > 0) {
+      htmlElement("p", "chain", "A trainable Variable: the sweep ends here; the optimiser uses this gradient.", panel);
+    }
+    htmlElement("p", "note", sweep.note, panel);
+  }
+
+  const backpropButton = document.getElementById("backprop");
+  const prevButton = document.getElementById("prev");
+  const nextButton = document.getElementById("next");
+  const sweepBar = document.getElementById("sweep-bar");
+  const sweepLabel = document.getElementById("sweep-label");
+
+  function setBackprop(on) {
+    backprop.on = on && Boolean(sweep.frames);
+    backpropButton.setAttribute("aria-pressed", String(backprop.on));
+    backpropButton.classList.toggle("active", backprop.on);
+    sweepBar.hidden = !backprop.on;
+    if (backprop.on) stop();
+    drawGraph();
+    if (backprop.on) drawSweepPanel();
+    else drawPanel();
+  }
+
+  function moveSweep(by) {
+    if (!backprop.on) return;
+    const last = sweepFrame().visits.length - 1;
+    backprop.position = Math.max(0, Math.min(last, backprop.position + by));
+    drawSweep();
+    drawSweepPanel();
+  }
+
+  if (sweep.frames) {
+    backpropButton.addEventListener("click", () => setBackprop(!backprop.on));
+    prevButton.addEventListener("click", () => moveSweep(-1));
+    nextButton.addEventListener("click", () => moveSweep(1));
+  } else {
+    backpropButton.disabled = true;
+    backpropButton.title = sweep.note;
+  }
+  document.addEventListener("keydown", (event) => {
+    if (!backprop.on || event.target.closest("input, select")) return;
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      event.preventDefault();
+      moveSweep(event.key === "ArrowRight" ? 1 : -1);
+    }
+  });
+
+  // ------------------------------------------------------------------ zoom
   const naturalWidth = parseFloat(graphSvg.style.maxWidth) || graphSvg.viewBox.baseVal.width;
   let zoom = null; // null: fit the box's width (never beyond the natural size)
 
@@ -339,6 +529,10 @@
   }
 
   function drawPanel() {
+    if (backprop.on) {
+      drawSweepPanel();
+      return;
+    }
     const index = state.selected;
     panel.textContent = "";
     if (index === null) {
@@ -408,7 +602,7 @@
     }
     drawGraph();
     updaters.forEach((update) => update());
-    if (state.selected !== null) drawPanel();
+    if (state.selected !== null || backprop.on) drawPanel();
   }
 
   function stop() {
