@@ -226,7 +226,7 @@ def test_bad_input_is_named(tmp_path):
         explore(net.loss, tmp_path / "missing" / "page.html")
     with pytest.raises(TypeError, match="expected a Node or a Graph, got str"):
         explore("loss", tmp_path / "page.html")
-    with pytest.raises(TypeError, match="recorder must be a TrainingRecorder, got list"):
+    with pytest.raises(TypeError, match="recorder must be a TrainingRecorder or a RunRecorder, got list"):
         explore(net.loss, tmp_path / "page.html", [recorder])
     empty = TrainingRecorder(net.x, net.add_21, [0.0, 1.0])
     with pytest.raises(ValueError, match="no snapshots"):

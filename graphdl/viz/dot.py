@@ -45,7 +45,7 @@ def _quote(text: str) -> str:
     return '"' + display_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _label(rows: list[tuple[str, str]]) -> str:
+def table_label(rows: list[tuple[str, str]]) -> str:
     """An HTML-table label; each row is (text, extra font attributes)."""
     cells = []
     for text, font in rows:
@@ -150,7 +150,7 @@ def to_dot(
         fill = DEAD_FILL if dead else VANISHING_FILL if vanishing else style.fill
         border = DEAD_BORDER if dead else VANISHING_BORDER if vanishing else style.border
         attributes = [
-            f"label={_label(rows)}",
+            f"label={table_label(rows)}",
             f"shape={style.shape}",
             f"style={_quote(','.join(styles))}",
             f"fillcolor={_quote(fill)}",

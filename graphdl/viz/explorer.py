@@ -30,11 +30,13 @@ from graphdl.core.graph import Graph
 from graphdl.core.node import Node
 from graphdl.viz.dot import as_graph
 from graphdl.viz.explorer_data import Panels, recorded_data, still_data
-from graphdl.viz.explorer_svg import graph_svg
+from graphdl.viz.explorer_run import check_run_recorder, run_data
+from graphdl.viz.explorer_svg import graph_svg, overview_svg
 from graphdl.viz.recorder import TrainingRecorder
+from graphdl.viz.run_recorder import RunRecorder
 from graphdl.viz.style import display_text
 
-__all__ = ["ExplorerPage", "Panels", "explore", "explorer_html", "write_explorer"]
+__all__ = ["ExplorerPage", "Panels", "explore", "explorer_html", "page_data", "write_explorer"]
 
 #: The page may run its inline script and style and fetch nothing at all. (It never
 #: evaluates strings itself; 'unsafe-eval' lets browser-driving tools poll it.)
@@ -74,22 +76,27 @@ class ExplorerPage:
 def explore(
     node_or_graph: Node | Graph,
     path: str | os.PathLike[str] | None = None,
-    recorder: TrainingRecorder | None = None,
+    recorder: TrainingRecorder | RunRecorder | None = None,
     *,
     panels: Panels | None = None,
     title: str | None = None,
 ) -> ExplorerPage:
     """Write the explorer page of ``node_or_graph`` to ``path`` (when given) and return it.
 
-    Without ``recorder``: a still page of the values and grads cached now. With one: the
-    playing page over the recorder's snapshots; ``panels`` (default
-    :meth:`Panels.for_recorder`) chooses the charts. In Jupyter the returned page
-    displays inline.
+    Without ``recorder``: a still page of the values and grads at the current point (the
+    Variables' values now, evaluated on a copy of the graph). With a
+    :class:`TrainingRecorder`: the playing page over its snapshots; ``panels`` (default
+    :meth:`Panels.for_recorder`) chooses the charts. With a
+    :class:`~graphdl.viz.run_recorder.RunRecorder` (a Trainer callback): the page of the
+    run, one frame per recorded epoch, with loss and metric curves, each layer's gradient
+    norm and, for two inputs, the decision boundary. Every page has the Backprop mode.
+    In Jupyter the returned page displays inline.
     """
     graph = as_graph(node_or_graph)
-    if recorder is not None and panels is None:
+    if recorder is not None:
         _check_recorder(recorder)
-        panels = Panels.for_recorder(recorder)
+        if panels is None and isinstance(recorder, TrainingRecorder):
+            panels = Panels.for_recorder(recorder)
     text = explorer_html(graph, recorder, panels=panels, title=title)
     if path is None:
         return ExplorerPage(text)
@@ -99,7 +106,7 @@ def explore(
 def write_explorer(
     path: str | os.PathLike[str],
     node_or_graph: Node | Graph,
-    recorder: TrainingRecorder | None = None,
+    recorder: TrainingRecorder | RunRecorder | None = None,
     *,
     panels: Panels | None = None,
     title: str | None = None,
@@ -120,15 +127,45 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _check_recorder(recorder: Any) -> None:
+    if isinstance(recorder, RunRecorder):
+        check_run_recorder(recorder)
+        return
     if not isinstance(recorder, TrainingRecorder):
-        raise TypeError(f"recorder must be a TrainingRecorder, got {type(recorder).__name__}")
+        raise TypeError(f"recorder must be a TrainingRecorder or a RunRecorder, got {type(recorder).__name__}")
     if not recorder.snapshots:
         raise ValueError("the recorder has no snapshots: train with it as the callback first")
 
 
+def page_data(
+    node_or_graph: Node | Graph,
+    recorder: TrainingRecorder | RunRecorder | None = None,
+    *,
+    panels: Panels | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """The data the explorer page's script draws (JSON-ready): nodes, values and grads
+    per step, charts, the Backprop sweep; see :func:`explore` for what each recorder gives."""
+    from graphdl.viz.render import dot_available
+
+    graph = as_graph(node_or_graph)
+    if recorder is None:
+        data = still_data(graph)
+        title = title or f"graphdl explorer: {', '.join(node.name for node in graph.outputs)}"
+    elif isinstance(recorder, RunRecorder):
+        data = run_data(graph, recorder)
+        title = title or "graphdl explorer: training run"
+    else:
+        _check_recorder(recorder)
+        data = recorded_data(graph, recorder, panels if panels is not None else Panels.for_recorder(recorder))
+        title = title or "graphdl explorer: training replay"
+    data["title"] = title
+    data["layout"] = "Graphviz dot" if dot_available() else "networkx layers (Graphviz's dot not found)"
+    return data
+
+
 def explorer_html(
     node_or_graph: Node | Graph,
-    recorder: TrainingRecorder | None = None,
+    recorder: TrainingRecorder | RunRecorder | None = None,
     *,
     panels: Panels | None = None,
     title: str | None = None,
@@ -137,25 +174,16 @@ def explorer_html(
     from graphdl.viz.render import dot_available
 
     graph = as_graph(node_or_graph)
-    if recorder is None:
-        data = still_data(graph)
-        title = title or f"graphdl explorer: {', '.join(node.name for node in graph.outputs)}"
-    else:
-        _check_recorder(recorder)
-        data = recorded_data(graph, recorder, panels if panels is not None else Panels.for_recorder(recorder))
-        title = title or "graphdl explorer: training replay"
-    data["title"] = title
+    data = page_data(graph, recorder, panels=panels, title=title)
     use_dot = dot_available()
-    data["layout"] = "Graphviz dot" if use_dot else "networkx layers (Graphviz's dot not found)"
-    svg = graph_svg(graph, use_dot=use_dot)
-    return _page(title, svg, data)
+    return _page(data["title"], graph_svg(graph, use_dot=use_dot), data, overview_svg(graph) if use_dot else None)
 
 
 def _static(name: str) -> str:
     return resources.files("graphdl.viz").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
-def _page(title: str, svg: str, data: dict[str, Any]) -> str:
+def _page(title: str, svg: str, data: dict[str, Any], overview: str | None = None) -> str:
     script, style = _static("explorer.js"), _static("explorer.css")
     title = display_text(title)
     if "</" in script or "</" in style:
@@ -174,6 +202,12 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
     if not playing:
         controls = '<span id="step-label" class="step-label"></span>\n'
     sweep_note = (data.get("sweep") or {}).get("note", "")
+    layers_button, overview_box = "", ""
+    if overview is not None:
+        layers_button = (
+            '<button id="zoom-layers" type="button" title="back to one box per layer" hidden>layers</button>\n'
+        )
+        overview_box = f'<div id="overview" class="overview">{overview}</div>\n'
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -207,8 +241,8 @@ def _page(title: str, svg: str, data: dict[str, Any]) -> str:
 <button id="zoom-out" type="button" title="smaller">−</button>
 <button id="zoom-fit" type="button" title="fit the width">fit</button>
 <button id="zoom-in" type="button" title="larger">+</button>
-</div>
-<div id="graph">{svg}</div>
+{layers_button}</div>
+{overview_box}<div id="graph"{" hidden" if overview else ""}>{svg}</div>
 <p class="key" id="key"></p>
 </section>
 <section id="charts" class="charts"></section>

@@ -164,8 +164,92 @@
     return data.nodes[index].name;
   }
 
+  // ------------------------------------------------------------------ a Trainer run's charts
+  function epochChart(box, title, series, options) {
+    const epochs = data.steps;
+    const chart = makeChart(htmlElement("div", "chart-box", null, box), {
+      title, xlim: [epochs[0], Math.max(epochs[epochs.length - 1], epochs[0] + 1)],
+      ylim: limits(series.map(([, values]) => values).concat(options && options.zero ? [[0]] : [])),
+      xlabel: "epoch", legend: options && options.legend,
+    });
+    series.forEach(([label, values], number) => {
+      const colour = UNIT_COLOURS[number % UNIT_COLOURS.length];
+      chart.legend(colour, label);
+      chart.draw(chart.line(colour, 2), epochs, values);
+    });
+    const now = chart.line("#111827", 1, "4,3");
+    updaters.push(() => now.setAttribute("d", "M" + chart.X(data.steps[state.frame]).toFixed(1) + ",0V1000"));
+  }
+
+  function boundaryChart(box, boundary) {
+    const holder = htmlElement("div", "chart-box boundary-box", null, box);
+    const heading = htmlElement("p", "chart-heading", "", holder);
+    const canvas = htmlElement("canvas", "boundary", null, holder);
+    const side = 320;
+    canvas.width = side;
+    canvas.height = side;
+    canvas.setAttribute("aria-label", "decision boundary");
+    const context = canvas.getContext("2d");
+    const n = boundary.size;
+    const field = document.createElement("canvas");
+    field.width = n;
+    field.height = n;
+    const fieldContext = field.getContext("2d");
+    const [x0, x1] = boundary.x;
+    const [y0, y1] = boundary.y;
+    const X = (x) => ((x - x0) / (x1 - x0)) * side;
+    const Y = (y) => side - ((y - y0) / (y1 - y0)) * side;
+    updaters.push(() => {
+      const levels = boundary.frames[state.frame];
+      const image = fieldContext.createImageData(n, n);
+      for (let row = 0; row < n; row++) {
+        for (let column = 0; column < n; column++) {
+          const level = levels[row * n + column] / 100;
+          const colour = fillFor(level, 1).match(/\d+/g).map(Number);
+          const at = ((n - 1 - row) * n + column) * 4; // row 0 is the lowest y
+          image.data.set([colour[0], colour[1], colour[2], 255], at);
+        }
+      }
+      fieldContext.putImageData(image, 0, 0);
+      context.imageSmoothingEnabled = true;
+      context.drawImage(field, 0, 0, side, side);
+      for (const [a, b, label] of boundary.points) {
+        context.beginPath();
+        context.arc(X(a), Y(b), 3, 0, 2 * Math.PI);
+        context.fillStyle = label > boundary.threshold ? "#1d4ed8" : "#c2410c";
+        context.fill();
+        context.lineWidth = 0.8;
+        context.strokeStyle = "white";
+        context.stroke();
+      }
+      heading.textContent = "decision boundary at epoch " + data.steps[state.frame] +
+        " (blue: output above " + fmt(boundary.threshold) + ")";
+    });
+  }
+
+  function runCharts(box) {
+    const run = data.run;
+    const logs = run.logs;
+    const present = (key) => logs[key].some((value) => value !== null);
+    const losses = [["train", logs.train_loss]].concat(present("dev_loss") ? [["dev", logs.dev_loss]] : []);
+    epochChart(box, "loss per epoch", losses, { legend: "right" });
+    if (run.metric && present("train_metric")) {
+      const metric = [["train", logs.train_metric]].concat(present("dev_metric") ? [["dev", logs.dev_metric]] : []);
+      epochChart(box, run.metric + " per epoch", metric);
+    }
+    if (run.boundary) boundaryChart(box, run.boundary);
+    if (run.layers.length) {
+      epochChart(box, "gradient norm per layer (mean over the epoch's steps)",
+        run.layers.map((layer, number) => [layer, run.gradNorms[number]]), { legend: "right", zero: true });
+    }
+  }
+
   function buildCharts() {
     const box = document.getElementById("charts");
+    if (data.run) {
+      runCharts(box);
+      return;
+    }
     const panels = data.panels;
     if (!panels || !data.x) {
       box.hidden = true;
@@ -267,7 +351,7 @@
   }
 
   // ------------------------------------------------------------------ the graph
-  const groups = Array.from(document.querySelectorAll("#graph g.node[data-index]"));
+  const groups = Array.from(document.querySelectorAll("#graph g.node[data-index], #overview g.node[data-index]"));
   const indices = groups.map((group) => Number(group.dataset.index));
   const shapes = groups.map((group) => group.querySelector(".shape"));
   const valueTexts = groups.map((group) => group.querySelector(".value-text"));
@@ -315,7 +399,9 @@
   const graphSvg = document.querySelector("#graph svg");
   const sweep = data.sweep || { frames: null, note: "" };
   const backprop = { on: false, position: 0 };
-  const nodeGroup = new Map(groups.map((group) => [Number(group.dataset.index), group]));
+  const nodeGroup = new Map(
+    Array.from(document.querySelectorAll("#graph g.node[data-index]")).map((group) => [Number(group.dataset.index), group]),
+  );
   const edgesBetween = new Map(); // "parent>child" -> the edge groups, in argument order
   for (const edge of document.querySelectorAll("#graph g.edge[data-from]")) {
     const key = edge.dataset.from + ">" + edge.dataset.to;
@@ -404,7 +490,10 @@
       gradTexts[position].textContent = text;
     });
     const current = nodeGroup.get(visits[backprop.position][0]);
-    if (current) current.classList.add("current");
+    if (current) {
+      current.classList.add("current");
+      if (overviewBox) scrollToElement(current);
+    }
     const [node, grad] = visits[backprop.position];
     sweepLabel.textContent = "visit " + (backprop.position + 1) + " of " + visits.length + ": d" +
       nodeName(visits[0][0]) + "/d" + nodeName(node) + " = " + fmt(grad);
@@ -455,6 +544,7 @@
 
   function setBackprop(on) {
     backprop.on = on && Boolean(sweep.frames);
+    if (backprop.on && overviewBox && !overviewBox.hidden) openLayer(null);
     backpropButton.setAttribute("aria-pressed", String(backprop.on));
     backpropButton.classList.toggle("active", backprop.on);
     sweepBar.hidden = !backprop.on;
@@ -488,31 +578,87 @@
     }
   });
 
-  // ------------------------------------------------------------------ zoom
-  const naturalWidth = parseFloat(graphSvg.style.maxWidth) || graphSvg.viewBox.baseVal.width;
-  let zoom = null; // null: fit the box's width (never beyond the natural size)
+  // ------------------------------------------------------------------ zoom and layers
+  // A big graph opens on its overview (#overview: one box per layer); clicking a box
+  // opens the full graph at that layer, "layers" goes back.
+  const overviewBox = document.getElementById("overview");
+  const graphBox = document.getElementById("graph");
+  const overviewSvg = overviewBox ? overviewBox.querySelector("svg") : null;
+  const layersButton = document.getElementById("zoom-layers");
+  const zooms = new Map(); // svg -> null (fit the box's width, never beyond the natural size) or a factor
+  const natural = (svg) => parseFloat(svg.dataset.natural || svg.style.maxWidth) || svg.viewBox.baseVal.width;
+  for (const svg of [graphSvg, overviewSvg]) if (svg) svg.dataset.natural = natural(svg);
 
-  function applyZoom() {
-    graphSvg.style.maxWidth = zoom === null ? naturalWidth + "px" : "none";
-    graphSvg.style.width = zoom === null ? "100%" : Math.round(naturalWidth * zoom) + "px";
+  function shownSvg() {
+    return overviewBox && !overviewBox.hidden ? overviewSvg : graphSvg;
   }
 
-  function currentZoom() {
-    return zoom === null ? graphSvg.getBoundingClientRect().width / naturalWidth : zoom;
+  function applyZoom(svg) {
+    const zoom = zooms.get(svg) ?? null;
+    svg.style.maxWidth = zoom === null ? natural(svg) + "px" : "none";
+    svg.style.width = zoom === null ? "100%" : Math.round(natural(svg) * zoom) + "px";
+  }
+
+  function currentZoom(svg) {
+    const zoom = zooms.get(svg) ?? null;
+    return zoom === null ? svg.getBoundingClientRect().width / natural(svg) : zoom;
+  }
+
+  function setZoom(svg, zoom) {
+    zooms.set(svg, zoom);
+    applyZoom(svg);
   }
 
   document.getElementById("zoom-in").addEventListener("click", () => {
-    zoom = Math.min(4, currentZoom() * 1.25);
-    applyZoom();
+    const svg = shownSvg();
+    setZoom(svg, Math.min(4, currentZoom(svg) * 1.25));
   });
   document.getElementById("zoom-out").addEventListener("click", () => {
-    zoom = Math.max(0.1, currentZoom() / 1.25);
-    applyZoom();
+    const svg = shownSvg();
+    setZoom(svg, Math.max(0.1, currentZoom(svg) / 1.25));
   });
-  document.getElementById("zoom-fit").addEventListener("click", () => {
-    zoom = null;
-    applyZoom();
-  });
+  document.getElementById("zoom-fit").addEventListener("click", () => setZoom(shownSvg(), null));
+
+  function scrollToElement(element) {
+    const box = graphBox.getBoundingClientRect();
+    const rect = element.getBoundingClientRect();
+    if (rect.left < box.left || rect.right > box.right) graphBox.scrollLeft += rect.left - box.left - 12;
+    if (rect.top < box.top || rect.bottom > box.bottom) graphBox.scrollTop += rect.top - box.top - 12;
+  }
+
+  function showOverview(on) {
+    if (!overviewBox) return;
+    overviewBox.hidden = !on;
+    graphBox.hidden = on;
+    layersButton.hidden = on;
+  }
+
+  function openLayer(layer) {
+    showOverview(false);
+    setZoom(graphSvg, 0.8); // 12-point box text at 12.8 px
+    const cluster = Array.from(graphSvg.querySelectorAll("g.cluster")).find((group) => group.dataset.layer === layer);
+    if (cluster) scrollToElement(cluster);
+  }
+
+  const layerBoxes = overviewSvg ? Array.from(overviewSvg.querySelectorAll("g.layer-box")) : [];
+  for (const box of layerBoxes) {
+    box.setAttribute("tabindex", "0");
+    box.setAttribute("role", "button");
+    box.addEventListener("click", () => openLayer(box.dataset.layer));
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") openLayer(box.dataset.layer);
+    });
+  }
+  if (layersButton) layersButton.addEventListener("click", () => showOverview(true));
+
+  function drawLayerNorms() {
+    for (const box of layerBoxes) {
+      const text = box.querySelector(".norm-text");
+      const layer = data.run ? data.run.layers.indexOf(box.dataset.layer) : -1;
+      if (text) text.textContent = layer < 0 ? "" : "grad norm " + fmt(data.run.gradNorms[layer][state.frame]);
+    }
+  }
+  updaters.push(drawLayerNorms);
 
   // ------------------------------------------------------------------ the node panel
   const panel = document.getElementById("panel");
@@ -594,7 +740,7 @@
     if (slider) slider.value = String(state.frame);
     if (frames > 1) {
       const done = data.steps[state.frame];
-      let text = "step " + done + " / " + data.total;
+      let text = (data.unit || "step") + " " + done + " / " + data.total;
       if (state.smooth && done > 0) text += "   loss " + fmt(state.smooth[done - 1]) + " (mean of last " + state.window + ")";
       stepLabel.textContent = text;
     } else {
@@ -653,7 +799,7 @@
   const subtitle = document.getElementById("subtitle");
   subtitle.textContent =
     (frames > 1
-      ? frames + " recorded steps of " + data.total + " training steps"
+      ? frames + " recorded " + (data.unit || "step") + "s of " + data.total + " training " + (data.unit || "step") + "s"
       : "the graph at its current point") +
     " · " + data.nodes.length + " nodes · layout: " + data.layout;
   document.getElementById("key").textContent =
