@@ -83,8 +83,8 @@ class Visit:
     """A page opened from its file with every other request blocked; collects console
     messages, page errors, dialogs and the requests it tried."""
 
-    def __init__(self, browser, path) -> None:
-        self.page = browser.new_page(viewport={"width": 1300, "height": 900})
+    def __init__(self, browser, path, viewport=(1300, 900)) -> None:
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         self.problems: list[str] = []
         self.blocked: list[str] = []
         url = path.as_uri()
@@ -114,8 +114,8 @@ class Visit:
 def visit(browser):
     opened: list[Visit] = []
 
-    def open_page(path) -> Visit:
-        opened.append(Visit(browser, path))
+    def open_page(path, viewport=(1300, 900)) -> Visit:
+        opened.append(Visit(browser, path, viewport))
         return opened[-1]
 
     yield open_page
@@ -237,4 +237,89 @@ def test_the_loss_legend_sits_top_right_off_the_early_high_losses(visit, pages):
     )
     (left, width), legend = boxes["frame"], boxes["legend"]
     assert len(legend) == 2 and all(x > left + width / 2 for x in legend)
+    assert seen.problems == []
+
+
+# ------------------------------------------------------------------ the issue's contracts
+@pytest.fixture(scope="module")
+def contract_pages(tmp_path_factory):
+    """The demo's page (``graphdl demo --format html``, 200 steps) and the page of a moons
+    MLP trained with the Trainer and a RunRecorder."""
+    from graphdl import datasets, nn, optim
+    from graphdl.train import Trainer
+    from graphdl.viz import RunRecorder
+    from graphdl.viz.demo import run_demo
+
+    folder = tmp_path_factory.mktemp("contracts")
+    run_demo(folder / "demo", steps=200, format="html", progress=False)
+    X, y = datasets.make_moons(120, noise=0.1, seed=0)
+    model = nn.MLP(2, [8, 8, 1], activation="tanh", rng=0)
+    trainer = Trainer(model, optim.Adam(model, lr=0.05), loss="bce_logits", metric="accuracy", progress=False)
+    recorder = RunRecorder((X, y))
+    trainer.fit((X, y), epochs=6, batch_size=32, callbacks=[recorder])
+    moons = explore(trainer.loss, folder / "moons.html", recorder).path
+    return {"demo": folder / "demo" / "training.html", "moons": moons}
+
+
+def current_node(seen: Visit) -> str:
+    return seen.page.eval_on_selector_all(".node.current", "groups => groups.map(g => g.id).join(' ')")
+
+
+def test_backprop_steps_through_the_demo_page_one_node_at_a_time(visit, contract_pages):
+    seen = visit(contract_pages["demo"], (1280, 800))
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    assert current_node(seen) == "node-loss"  # the sweep starts at the loss
+    visited = []
+    for _ in range(3):
+        seen.page.get_by_role("button", name="Next", exact=True).click()
+        visited.append(current_node(seen))
+    assert len(set(visited)) == 3 and all(node.startswith("node-") and " " not in node for node in visited)
+    labels = seen.page.eval_on_selector_all(".sweep-labels text", "texts => texts.map(t => t.textContent)")
+    products = [label for label in labels if label.startswith("∂=") and " × " in label and " = " in label]
+    assert products, labels
+    local, rest = products[0][2:].split(" × ")
+    upstream, product = rest.split(" = ")
+    assert float(local) * float(upstream) == pytest.approx(float(product), rel=0.02)  # the chain rule, in numbers
+    seen.page.get_by_role("button", name="Prev", exact=True).click()
+    assert current_node(seen) == visited[1]
+    seen.page.keyboard.press("ArrowRight")
+    assert current_node(seen) == visited[2]
+    assert "d" + "loss/d" in seen.page.inner_text("#sweep-label")
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    assert current_node(seen) == "" and seen.page.eval_on_selector_all(".sweep-labels text", "t => t.length") == 0
+    assert seen.problems == []
+
+
+def test_demo_box_text_is_readable_and_the_slider_stays_put(visit, contract_pages):
+    seen = visit(contract_pages["demo"], (1280, 800))
+    heights = seen.page.eval_on_selector_all(
+        "#graph g.node text", "texts => texts.map(t => t.getBoundingClientRect().height)"
+    )
+    assert len(heights) > 40 and min(heights) >= 11
+    box = "() => { const r = document.getElementById('step').getBoundingClientRect(); return [r.x, r.width]; }"
+    before = seen.page.evaluate(box)
+    seen.page.focus("#step")
+    seen.page.keyboard.press("End")  # the label grows: "step 200 / 200   loss … (mean of last 20)"
+    assert len(seen.step_label()) > len("step 0 / 200") + 10
+    assert seen.page.evaluate(box) == before
+    assert seen.problems == []
+
+
+def test_the_moons_run_page_boundary_follows_the_slider_and_layers_open(visit, contract_pages):
+    seen = visit(contract_pages["moons"], (1280, 800))
+    picture = "() => document.querySelector('canvas.boundary').toDataURL()"
+    first = seen.page.evaluate(picture)
+    seen.page.focus("#step")
+    seen.page.keyboard.press("End")
+    assert seen.step_label().startswith("epoch 6 / 6")
+    assert seen.page.evaluate(picture) != first
+    assert "epoch 6" in seen.page.inner_text(".boundary-box")
+    assert seen.page.locator("#overview g.layer-box").count() == 3 and seen.page.locator("#graph").is_hidden()
+    norms = seen.page.eval_on_selector_all("#overview .norm-text", "texts => texts.map(t => t.textContent)")
+    assert all(text.startswith("grad norm ") and text != "grad norm —" for text in norms)
+    seen.page.click("#overview g.layer-box[data-layer='fc2']")
+    assert seen.page.locator("#graph").is_visible() and seen.page.locator("#overview").is_hidden()
+    assert seen.page.locator("#charts svg.chart").count() == 3  # loss, accuracy, gradient norms
+    seen.page.click("#zoom-layers")
+    assert seen.page.locator("#overview").is_visible()
     assert seen.problems == []
