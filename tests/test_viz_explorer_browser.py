@@ -323,3 +323,20 @@ def test_the_moons_run_page_boundary_follows_the_slider_and_layers_open(visit, c
     seen.page.click("#zoom-layers")
     assert seen.page.locator("#overview").is_visible()
     assert seen.problems == []
+
+
+def test_in_a_notebook_the_frame_takes_the_pages_height(visit, contract_pages, tmp_path):
+    from graphdl.viz.explorer import ExplorerPage
+
+    page = ExplorerPage(contract_pages["moons"].read_text(encoding="utf-8"))
+    host = tmp_path / "notebook.html"
+    host.write_text(f'<!DOCTYPE html><html><body style="width: 1000px">{page._repr_html_()}</body></html>', "utf-8")
+    seen = visit(host, (1280, 800))
+    frame = seen.page.frames[1]
+    frame.wait_for_selector("#charts svg.chart")
+    inside = frame.evaluate("() => document.documentElement.scrollHeight")
+    seen.page.wait_for_function(
+        "height => Math.abs(document.querySelector('iframe').getBoundingClientRect().height - height) < 8", arg=inside
+    )
+    assert inside > 900 and frame.evaluate("() => document.body.classList.contains('embedded')")
+    assert seen.problems == []

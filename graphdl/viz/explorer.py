@@ -22,6 +22,7 @@ import html
 import json
 import os
 import re
+import uuid
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,37 @@ HINT = "Hover over a node (click to keep it) to see its value and grad."
 BACKPROP_TIP = "replay the reverse sweep one node at a time, from the loss back to the parameters (Next/Prev or ←/→)"
 
 
+#: The notebook side of the frame's height: the page posts ``{graphdlExplorerHeight: px}``.
+RESIZER = (
+    '(function () { const frame = document.getElementById("FRAME");'
+    ' window.addEventListener("message", (event) => {'
+    " if (frame && event.source === frame.contentWindow && event.data && event.data.graphdlExplorerHeight)"
+    ' frame.style.height = Math.ceil(event.data.graphdlExplorerHeight) + 2 + "px"; }); })();'
+)
+#: Heights (px) for estimating a framed page's: header and controls, the key under the graph,
+#: a row of charts, the graph box's limit when framed (the style sheet's ``.embedded``).
+HEADER_HEIGHT, KEY_HEIGHT, CHART_ROW_HEIGHT, FRAMED_GRAPH_HEIGHT = 170, 90, 280, 640
+
+
+def estimated_height(text: str) -> int:
+    """The height in px of the explorer page ``text`` in a frame about 900 px wide: the
+    graph (at most :data:`FRAMED_GRAPH_HEIGHT`) and its charts, two to a row."""
+    box = re.search(r'viewBox="[\d.\-]+ [\d.\-]+ ([\d.]+) ([\d.]+)"', text)
+    graph = FRAMED_GRAPH_HEIGHT
+    if box is not None:
+        width, height = float(box.group(1)), float(box.group(2))
+        graph = min(FRAMED_GRAPH_HEIGHT, int(height * min(860 / max(width, 1.0), 4 / 3)) + 24)
+    data = json.loads(text[text.index('id="graphdl-data">') + 18 : text.index("</script>", text.index('id="graphdl-data">'))])
+    charts = 0
+    if data.get("run"):
+        run = data["run"]
+        charts = 1 + bool(run.get("metric")) + bool(run.get("boundary")) + bool(run.get("layers"))
+    elif data.get("panels"):
+        panels = data["panels"]
+        charts = bool(panels["hidden"]) + bool(panels["weighted"]) + (panels["output"] is not None) + 1
+    return HEADER_HEIGHT + graph + KEY_HEIGHT + -(-charts // 2) * CHART_ROW_HEIGHT + 24
+
+
 class ExplorerPage:
     """An explorer page: its HTML text and the file it was written to (if any).
 
@@ -66,10 +98,16 @@ class ExplorerPage:
         return f"<ExplorerPage{where}, {len(self.html.encode('utf-8')) / 1e6:.2f} MB>"
 
     def _repr_html_(self) -> str:
+        """An isolated frame that takes the page's height: the page tells it (a message
+        from its script), and until then (or where a notebook runs no output scripts) it
+        is as tall as the page's content is estimated to be."""
         source = html.escape(self.html, quote=True)
+        frame = f"graphdl-explorer-{uuid.uuid4().hex}"
         return (
-            f'<iframe srcdoc="{source}" sandbox="allow-scripts" title="graphdl explorer" '
-            'style="width: 100%; height: 860px; border: 1px solid #e5e7eb; border-radius: 6px"></iframe>'
+            f'<iframe id="{frame}" srcdoc="{source}" sandbox="allow-scripts" title="graphdl explorer" '
+            f'style="width: 100%; height: {estimated_height(self.html)}px; border: 1px solid #e5e7eb; '
+            'border-radius: 6px"></iframe>\n'
+            f"<script>{RESIZER.replace('FRAME', frame)}</script>"
         )
 
 

@@ -809,4 +809,13 @@
 
   buildCharts();
   showFrame(0);
+
+  // ------------------------------------------------------------------ in a notebook's frame
+  // The frame takes the page's height: tell the notebook (its output script listens).
+  if (window.parent !== window) {
+    document.body.classList.add("embedded");
+    const tell = () => window.parent.postMessage({ graphdlExplorerHeight: document.documentElement.scrollHeight }, "*");
+    new ResizeObserver(tell).observe(document.body);
+    tell();
+  }
 })();
