@@ -134,3 +134,18 @@ def test_a_run_page_needs_a_fitted_recorder(tmp_path):
         RunRecorder(every=0)
     with pytest.raises(ValueError, match="X has 2 samples but y has 3"):
         RunRecorder((np.zeros((2, 2)), np.zeros(3)))
+
+
+def test_the_moons_example_writes_the_run_page(tmp_path, capsys):
+    import importlib.util
+
+    from experiment_scripts import ROOT
+
+    spec = importlib.util.spec_from_file_location("explore_moons_example", ROOT / "examples" / "explore_moons.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    path = example.main(["--out", str(tmp_path), "--epochs", "2"])
+    assert path == tmp_path / "moons_explorer.html"
+    data = page_data(path.read_text(encoding="utf-8"))
+    assert data["steps"] == [0, 1, 2] and data["run"]["boundary"] is not None and data["title"].endswith("moons")
+    assert f"wrote {path}" in capsys.readouterr().out

@@ -64,7 +64,7 @@ def node_label_rows(
     pages where the graph is scaled to fit)."""
     if compact:
         short = type(node).symbol if isinstance(node, Operator) else ROLE_TITLES[node_role(node)]
-        rows = [(display_text(node.name), 'POINT-SIZE="12"'), (short, 'POINT-SIZE="11" COLOR="#374151"')]
+        rows = [(display_text(node.name), 'POINT-SIZE="12"'), (short, 'POINT-SIZE="12" COLOR="#4b5563"')]
     else:
         rows = [(display_text(node.name), 'POINT-SIZE="12"'), (kind_text(node), 'POINT-SIZE="9" COLOR="#374151"')]
     number_size = 'POINT-SIZE="12"' if compact else 'POINT-SIZE="10"'
@@ -123,7 +123,7 @@ def to_dot(
         raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     graph = as_graph(node_or_graph)
     ids = {node: f"n{number}" for number, node in enumerate(graph.nodes)}
-    spacing = "nodesep=0.12, ranksep=0.22" if compact else "nodesep=0.25, ranksep=0.45"
+    spacing = "nodesep=0.12, ranksep=0.5" if compact else "nodesep=0.25, ranksep=0.45"
     lines = [
         "digraph graphdl {",
         f"  graph [rankdir={rankdir}, bgcolor=white, {spacing}, fontname={_quote(FONT)}"

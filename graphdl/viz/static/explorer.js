@@ -420,14 +420,18 @@
     return sum + " = " + fmt(grad);
   }
 
-  function labelEdge(edge, text, current) {
+  function labelEdge(edge, lines, current) {
     const path = edge.querySelector("path");
     if (!path) return;
     const middle = path.getPointAtLength(path.getTotalLength() / 2);
     const chip = svgElement("g", { class: current ? "sweep-chip current" : "sweep-chip" }, labelLayer);
     const back = svgElement("rect", { rx: 3 }, chip);
-    const label = svgElement("text", { x: middle.x, y: middle.y + 4, "text-anchor": "middle" }, chip);
-    label.textContent = text;
+    const label = svgElement("text", { x: middle.x, y: middle.y - 2, "text-anchor": "middle" }, chip);
+    label.textContent = lines[0];
+    for (const more of lines.slice(1)) {
+      const line = svgElement("tspan", { x: middle.x, dy: "1.1em" }, label);
+      line.textContent = more;
+    }
     const box = label.getBBox();
     back.setAttribute("x", box.x - 3);
     back.setAttribute("y", box.y - 1);
@@ -471,8 +475,8 @@
       edge.classList.add("swept");
       const current = path.node === visits[backprop.position][0];
       const text = path.local === null
-        ? "vjp = " + short(path.product)
-        : "∂=" + short(path.local) + " × " + short(path.grad) + " = " + short(path.product);
+        ? ["vjp", "= " + short(path.product)]
+        : ["∂=" + short(path.local) + " × " + short(path.grad), "= " + short(path.product)];
       (current ? latest : earlier).push([edge, text, current]);
     }
     for (const [edge, text, current] of earlier.concat(latest)) labelEdge(edge, text, current); // the current on top
