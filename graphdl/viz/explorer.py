@@ -67,7 +67,8 @@ def estimated_height(text: str) -> int:
     if box is not None:
         width, height = float(box.group(1)), float(box.group(2))
         graph = min(FRAMED_GRAPH_HEIGHT, int(height * min(860 / max(width, 1.0), 4 / 3)) + 24)
-    data = json.loads(text[text.index('id="graphdl-data">') + 18 : text.index("</script>", text.index('id="graphdl-data">'))])
+    start = text.index('id="graphdl-data">') + len('id="graphdl-data">')
+    data = json.loads(text[start : text.index("</script>", start)])
     charts = 0
     if data.get("run"):
         run = data["run"]

@@ -475,8 +475,8 @@
       edge.classList.add("swept");
       const current = path.node === visits[backprop.position][0];
       const text = path.local === null
-        ? ["vjp", "= " + short(path.product)]
-        : ["∂=" + short(path.local) + " × " + short(path.grad), "= " + short(path.product)];
+        ? ["vjp ", "= " + short(path.product)] // textContent reads "∂=0.3 × 1 = 0.3" (a space ends line 1)
+        : ["∂=" + short(path.local) + " × " + short(path.grad) + " ", "= " + short(path.product)];
       (current ? latest : earlier).push([edge, text, current]);
     }
     for (const [edge, text, current] of earlier.concat(latest)) labelEdge(edge, text, current); // the current on top
