@@ -61,7 +61,8 @@ def _photograph(
             for _ in range(backprop - 1):
                 tab.click("#next")
         else:
-            tab.hover(f"[id='node-{node}']")
+            # a big graph's node may be shown on its overview only
+            tab.locator(f"[id='node-{node}'], [id='overview-node-{node}']").locator("visible=true").first.hover()
         tab.screenshot(path=str(picture), full_page=size is None)
     finally:
         tab.close()

@@ -9,6 +9,7 @@
   const UNIT_COLOURS = ["#2563eb", "#ea580c", "#16a34a", "#9333ea"];
   const FRAMES_PER_SECOND = 8;
   const frames = data.steps.length;
+  const unit = data.unit || "step"; // what the slider moves through: training steps, or a Trainer run's epochs
   const state = { frame: 0, selected: null, pinned: false, timer: null };
   const updaters = []; // functions redrawing the charts for state.frame
 
@@ -512,7 +513,7 @@
     panel.textContent = "";
     htmlElement("h2", "node-name", nodeName(node), panel);
     htmlElement("p", "node-kind", "Backprop, visit " + (backprop.position + 1) + " of " + visits.length +
-      (frames > 1 ? ", step " + data.steps[state.frame] : ""), panel);
+      (frames > 1 ? ", " + unit + " " + data.steps[state.frame] : ""), panel);
     const table = htmlElement("dl", "numbers", null, panel);
     htmlElement("dt", null, "value", table);
     htmlElement("dd", "node-value", fmt(sweepFrame().values[node]), table);
@@ -693,7 +694,7 @@
     htmlElement("h2", "node-name", node.name, panel);
     htmlElement("p", "node-kind", node.kind + (node.kind === node.role ? "" : " · " + node.role), panel);
     const table = htmlElement("dl", "numbers", null, panel);
-    const where = frames > 1 ? " at step " + data.steps[state.frame] : "";
+    const where = frames > 1 ? " at " + unit + " " + data.steps[state.frame] : "";
     htmlElement("dt", null, (data.batch[index] ? "value (mean)" : "value") + where, table);
     htmlElement("dd", "node-value", fmt(data.value[index][state.frame]), table);
     htmlElement("dt", null, "grad" + where, table);
@@ -706,7 +707,7 @@
     if (frames > 1) {
       const values = data.value[index];
       const marker = values[state.frame] === null ? null : [data.steps[state.frame], values[state.frame]];
-      miniChart(panel, (data.batch[index] ? "mean value" : "value") + " over the steps", data.steps, { now: values, all: [values] }, "step", marker);
+      miniChart(panel, (data.batch[index] ? "mean value" : "value") + " over the " + unit + "s", data.steps, { now: values, all: [values] }, unit, marker);
     }
     htmlElement("p", "note", data.note, panel);
     if (state.pinned) htmlElement("p", "hint", "Kept: click the node again to let hovering choose.", panel);
@@ -744,7 +745,7 @@
     if (slider) slider.value = String(state.frame);
     if (frames > 1) {
       const done = data.steps[state.frame];
-      let text = (data.unit || "step") + " " + done + " / " + data.total;
+      let text = unit + " " + done + " / " + data.total;
       if (state.smooth && done > 0) text += "   loss " + fmt(state.smooth[done - 1]) + " (mean of last " + state.window + ")";
       stepLabel.textContent = text;
     } else {
@@ -803,7 +804,7 @@
   const subtitle = document.getElementById("subtitle");
   subtitle.textContent =
     (frames > 1
-      ? frames + " recorded " + (data.unit || "step") + "s of " + data.total + " training " + (data.unit || "step") + "s"
+      ? frames + " recorded " + unit + "s of " + data.total + " training " + unit + "s"
       : "the graph at its current point") +
     " · " + data.nodes.length + " nodes · layout: " + data.layout;
   document.getElementById("key").textContent =
