@@ -56,6 +56,17 @@ BUILDERS = {
     ops.SquaredLoss: lambda r, a, b, c: ops.SquaredLoss([a, _squash(b)]),
     ops.ValueLoss: lambda r, a, b, c: ops.ValueLoss([a, b]),
     ops.BatchMean: lambda r, a, b, c: ops.BatchMean([a, b, 0.0]),  # the estimate; batches: test_batch_ops.py
+    ops.Expm1: lambda r, a, b, c: ops.Expm1([_squash(a)]),
+    ops.Log1p: lambda r, a, b, c: ops.Log1p([_square_plus_one(a)]),
+    ops.Sign: lambda r, a, b, c: ops.Mul([ops.Sign([a]), b]),
+    ops.Where: lambda r, a, b, c: ops.Where([ops.Greater([a, 0.1]), b, c]),
+    ops.Clip: lambda r, a, b, c: ops.Clip([a, -0.5, 0.5]),
+    ops.Greater: lambda r, a, b, c: ops.Mul([ops.Greater([a, b]), c]),
+    ops.GreaterEqual: lambda r, a, b, c: ops.Mul([ops.GreaterEqual([a, b]), c]),
+    ops.Less: lambda r, a, b, c: ops.Mul([ops.Less([a, b]), c]),
+    ops.LessEqual: lambda r, a, b, c: ops.Mul([ops.LessEqual([a, b]), c]),
+    ops.Equal: lambda r, a, b, c: ops.Add([ops.Equal([a, b]), c]),
+    ops.NotEqual: lambda r, a, b, c: ops.Mul([ops.NotEqual([a, b]), c]),
 }
 
 

@@ -9,13 +9,11 @@ that raises is redone on one-element arrays, as the interpreter does per node.
 from __future__ import annotations
 
 import builtins
-import contextlib
-import gc
 import itertools
 import linecache
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -23,6 +21,7 @@ import numpy as np
 from graphdl.compiler import backends, numba_backend
 from graphdl.compiler.codegen import Program, generate, sgd_source
 from graphdl.core.anomaly import AnomalyError, anomaly_active
+from graphdl.core.collector import collector_paused as _collector_paused
 from graphdl.core.node import (
     Node,
     UnsetValueError,
@@ -70,20 +69,6 @@ def _load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: 
         exec(code, namespace)
         loaded.append(namespace)
     return loaded
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Generating a big program allocates many small objects that all live until it is
-    done; the cyclic collector would walk the whole heap again and again meanwhile."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _anomaly_checks(nodes: Sequence[Node]) -> dict[str, Callable[[Any, int], None]]:

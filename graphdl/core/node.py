@@ -553,11 +553,11 @@ class Operator(Node):
     the serialiser and the compiler can read them.
     """
 
-    __slots__ = ()
+    __slots__ = ("_role",)  # set only on the nodes of gradient graphs (see ``role``)
     arity: int | tuple[int, int | None] = 1
     symbol = "?"
     options: tuple[str, ...] = ()
-    role = "operator"
+    _role: str
     #: Argument positions validated by :meth:`check_argument` before the formula runs.
     checked_arguments: tuple[int, ...] = ()
     #: True when the output for one sample depends on other samples of the batch.
@@ -607,6 +607,18 @@ class Operator(Node):
         return grad * self.derivative(F, index, out, *args)
 
     vjp.is_default_vjp = True  # type: ignore[attr-defined]  # a marker plan.py reads on the function
+
+    @property
+    def role(self) -> str:
+        """``"operator"``, or ``"gradient"`` for a node of a gradient graph (``graphdl.grad``
+        sets it); subclasses may set a class attribute instead (losses: ``"loss"``)."""
+        return getattr(self, "_role", "operator")
+
+    @role.setter
+    def role(self, role: str) -> None:
+        if role not in ("operator", "gradient"):
+            raise ValueError(f"{describe(self)}: role must be 'operator' or 'gradient', got {role!r}")
+        self._role = role
 
     def check_argument(self, index: int, value: Any) -> None:
         """Validate the value arriving at argument ``index`` (one of ``checked_arguments``);

@@ -1,7 +1,7 @@
 """Every operator of graphdl: one class per operator, formula and derivative together."""
 
 from graphdl.ops.activations import Elu, Identity, LeakyRelu, Logistic, Relu, Sigmoid, SiLU, Softplus, Swish, Tanh
-from graphdl.ops.arithmetic import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, Sub
+from graphdl.ops.arithmetic import Abs, Add, Div, Exp, Expm1, Log, Log1p, Mul, Neg, Pow, Sub
 from graphdl.ops.batch import BatchMean
 from graphdl.ops.losses import (
     BCEWithLogits,
@@ -12,28 +12,39 @@ from graphdl.ops.losses import (
     SquaredLoss,
     ValueLoss,
 )
+from graphdl.ops.piecewise import Clip, Equal, Greater, GreaterEqual, Less, LessEqual, NotEqual, Sign, Where
 
 __all__ = [
     "Abs",
     "Add",
-    "BCEWithLogits",
     "BatchMean",
+    "BCEWithLogits",
+    "Clip",
     "Div",
     "Elu",
+    "Equal",
     "Exp",
+    "Expm1",
+    "Greater",
+    "GreaterEqual",
     "HingeLoss",
     "Identity",
     "LeakyRelu",
+    "Less",
+    "LessEqual",
     "Log",
-    "LogLoss",
+    "Log1p",
     "Logistic",
+    "LogLoss",
     "Loss",
     "Mul",
     "Neg",
+    "NotEqual",
     "Pow",
     "Relu",
-    "SiLU",
     "Sigmoid",
+    "Sign",
+    "SiLU",
     "SoftmaxCrossEntropy",
     "Softplus",
     "SquaredLoss",
@@ -41,4 +52,5 @@ __all__ = [
     "Swish",
     "Tanh",
     "ValueLoss",
+    "Where",
 ]
