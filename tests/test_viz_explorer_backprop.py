@@ -149,3 +149,20 @@ def test_the_moons_example_writes_the_run_page(tmp_path, capsys):
     data = page_data(path.read_text(encoding="utf-8"))
     assert data["steps"] == [0, 1, 2] and data["run"]["boundary"] is not None and data["title"].endswith("moons")
     assert f"wrote {path}" in capsys.readouterr().out
+
+
+def test_the_gradient_graph_is_built_on_a_copy_and_agrees_with_the_sweep():
+    net, recorder = trained(40, every=20)
+    children = {node: list(node.children) for node in Graph(net.loss).nodes}
+    page = explorer_html(net.loss, recorder)
+    assert {node: list(node.children) for node in Graph(net.loss).nodes} == children  # no gradient nodes on it
+    data = page_data(page)
+    entries = data["sweep"]["gradient"]
+    names = [node["name"] for node in data["nodes"]]
+    assert sum(1 for entry in entries if entry["role"] == "gradient") >= 7
+    for frame in data["sweep"]["frames"]:
+        swept = {names[visit[0]]: visit[1] for visit in frame["visits"]}
+        for number, entry in enumerate(entries):
+            if entry["name"].startswith("d(loss)/d(") and entry["name"][10:-1] in {"w_11", "b_12", "w_22", "b_21"}:
+                assert frame["gradient"][number] == pytest.approx(swept[entry["name"][10:-1]], rel=1e-5)
+    assert 'id="gradient-graph"' in page and 'class="gnode"' in page and "Gradient graph</button>" in page

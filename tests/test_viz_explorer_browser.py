@@ -340,3 +340,22 @@ def test_in_a_notebook_the_frame_takes_the_pages_height(visit, contract_pages, t
     )
     assert inside > 900 and frame.evaluate("() => document.body.classList.contains('embedded')")
     assert seen.problems == []
+
+
+def test_the_gradient_graph_toggle_draws_grad_of_the_loss_with_the_steps_values(visit, contract_pages):
+    seen = visit(contract_pages["demo"], (1280, 800))
+    assert seen.page.locator("#gradient-box").is_hidden()
+    seen.page.get_by_role("button", name="Gradient graph").click()
+    assert seen.page.locator("#gradient-box").is_visible()
+    value = "() => document.querySelector(\"[id='grad-node-d_loss__d_w_11_'] .value-text\").textContent"
+    first = seen.page.evaluate(value)
+    seen.page.focus("#step")
+    seen.page.keyboard.press("End")
+    assert seen.page.evaluate(value) != first and "step 200" in seen.page.inner_text("#gradient-where")
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    for _ in range(16):  # to w_11, the sweep's last node: its gradient is the gradient graph's d(loss)/d(w_11)
+        seen.page.get_by_role("button", name="Next", exact=True).click()
+    assert current_node(seen) == "node-w_11"
+    swept = seen.page.inner_text("#panel .node-grad")
+    assert seen.page.evaluate(value) == "value " + swept
+    assert seen.problems == []

@@ -32,7 +32,7 @@ from graphdl.core.node import Node
 from graphdl.viz.dot import as_graph
 from graphdl.viz.explorer_data import Panels, recorded_data, still_data
 from graphdl.viz.explorer_run import check_run_recorder, run_data
-from graphdl.viz.explorer_svg import graph_svg, overview_svg
+from graphdl.viz.explorer_svg import gradient_svg, graph_svg, overview_svg
 from graphdl.viz.recorder import TrainingRecorder
 from graphdl.viz.run_recorder import RunRecorder
 from graphdl.viz.style import display_text
@@ -215,14 +215,16 @@ def explorer_html(
     graph = as_graph(node_or_graph)
     data = page_data(graph, recorder, panels=panels, title=title)
     use_dot = dot_available()
-    return _page(data["title"], graph_svg(graph, use_dot=use_dot), data, overview_svg(graph) if use_dot else None)
+    gradient = gradient_svg(graph, use_dot=use_dot) if (data.get("sweep") or {}).get("gradient") else None
+    overview = overview_svg(graph) if use_dot else None
+    return _page(data["title"], graph_svg(graph, use_dot=use_dot), data, overview, gradient)
 
 
 def _static(name: str) -> str:
     return resources.files("graphdl.viz").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
-def _page(title: str, svg: str, data: dict[str, Any], overview: str | None = None) -> str:
+def _page(title: str, svg: str, data: dict[str, Any], overview: str | None = None, gradient: str | None = None) -> str:
     script, style = _static("explorer.js"), _static("explorer.css")
     title = display_text(title)
     if "</" in script or "</" in style:
@@ -241,6 +243,18 @@ def _page(title: str, svg: str, data: dict[str, Any], overview: str | None = Non
     if not playing:
         controls = '<span id="step-label" class="step-label"></span>\n'
     sweep_note = (data.get("sweep") or {}).get("note", "")
+    gradient_box, gradient_button = "", ""
+    if gradient is not None:
+        gradient_button = (
+            '<button id="gradient-toggle" type="button" class="mode" aria-pressed="false" '
+            'title="draw the graph of graphdl.grad(loss, parameters) beside the graph">Gradient graph</button>\n'
+        )
+        gradient_box = (
+            '<section class="graph-box gradient-box" id="gradient-box" hidden>\n'
+            '<h2 class="box-title">The gradient graph: <code>graphdl.grad(loss, parameters)</code>, '
+            '<span id="gradient-where"></span></h2>\n'
+            f'<div id="gradient-graph">{gradient}</div>\n</section>\n'
+        )
     layers_button, overview_box = "", ""
     if overview is not None:
         layers_button = (
@@ -265,7 +279,7 @@ def _page(title: str, svg: str, data: dict[str, Any], overview: str | None = Non
 </header>
 <div class="controls" id="controls">
 {controls}<button id="backprop" type="button" class="mode" aria-pressed="false" title="{BACKPROP_TIP}">Backprop</button>
-<label class="fill-choice"><input id="fill-by-value" type="checkbox" checked> fill by value</label>
+{gradient_button}<label class="fill-choice"><input id="fill-by-value" type="checkbox" checked> fill by value</label>
 </div>
 <div class="controls sweep-bar" id="sweep-bar" hidden>
 <button id="prev" type="button" title="the previous node of the sweep (←)">Prev</button>
@@ -284,6 +298,7 @@ def _page(title: str, svg: str, data: dict[str, Any], overview: str | None = Non
 {overview_box}<div id="graph"{" hidden" if overview else ""}>{svg}</div>
 <p class="key" id="key"></p>
 </section>
+{gradient_box}
 <section id="charts" class="charts"></section>
 </div>
 <aside id="panel" class="panel" aria-live="polite"><p class="hint">{HINT}</p></aside>

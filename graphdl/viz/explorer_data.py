@@ -20,7 +20,7 @@ from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
 from graphdl.viz.animator import round_window
 from graphdl.viz.explorer_svg import node_ids
-from graphdl.viz.explorer_sweep import GraphCopy, one_sample, sweep_frame
+from graphdl.viz.explorer_sweep import GraphCopy, gradient_entries, one_sample, sweep_frame
 from graphdl.viz.recorder import TrainingRecorder
 from graphdl.viz.style import display_text, kind_text
 
@@ -203,7 +203,8 @@ def _still_sweep(graph: Graph, copy: GraphCopy) -> dict[str, Any]:
         frame = sweep_frame(copy)
     except (ValueError, ArithmeticError) as error:
         return _no_sweep(str(error))
-    return {"frames": [frame], "note": f"The reverse sweep at {which}" + (f": {sample}." if sample else ".")}
+    note = f"The reverse sweep at {which}" + (f": {sample}." if sample else ".")
+    return {"frames": [frame], "note": note, "gradient": gradient_entries(copy, graph)}
 
 
 def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> dict[str, Any]:
@@ -375,7 +376,11 @@ def _replay(
         else "Grads are not shown: the graph has several sinks."
     )
     sweep = (
-        {"frames": sweep_frames, "note": f"The reverse sweep of one sample, {sample}, at each step's parameters."}
+        {
+            "frames": sweep_frames,
+            "note": f"The reverse sweep of one sample, {sample}, at each step's parameters.",
+            "gradient": gradient_entries(copy, graph),
+        }
         if len(sinks) == 1
         else _no_sweep("the graph has several sinks")
     )

@@ -13,7 +13,7 @@ import numpy as np
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node
 from graphdl.viz.explorer_data import _gradient_number, _no_sweep, _node_entries, _number, _numbers
-from graphdl.viz.explorer_sweep import GraphCopy, one_sample, sweep_frame
+from graphdl.viz.explorer_sweep import GraphCopy, gradient_entries, one_sample, sweep_frame
 from graphdl.viz.run_recorder import LOG_KEYS, RunRecorder
 
 #: Training samples the page's node values and gradients are evaluated on (evenly spread).
@@ -136,6 +136,7 @@ def _replay(graph: Graph, recorder: RunRecorder) -> tuple[list[list[Any]], list[
         {
             "frames": frames,
             "note": f"The reverse sweep of the first training sample, {sample}, at each epoch's parameters.",
+            "gradient": gradient_entries(copy, graph),
         }
         if single
         else _no_sweep("the graph has several sinks")

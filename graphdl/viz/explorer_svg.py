@@ -384,3 +384,20 @@ def overview_svg(graph: Graph) -> str | None:
     width = float(root.get("viewBox", "0 0 0 0").split()[2])
     root.set("style", f"max-width: {width * 4 / 3:.0f}px")
     return ET.tostring(root, encoding="unicode")
+
+
+def gradient_svg(graph: Graph, *, use_dot: bool) -> str | None:
+    """The SVG of the gradient graph of ``graph`` (``graphdl.grad(sink, parameters)``, built
+    on a copy; see :class:`~graphdl.viz.explorer_sweep.GraphCopy`), without grad lines. Its
+    nodes are ``g.gnode`` groups with ids ``grad-node-…`` (apart from the forward graph's
+    ``g.node``) and ``data-index`` into the gradient graph's nodes. None without one."""
+    from graphdl.viz.explorer_sweep import GraphCopy
+
+    try:
+        gradient = GraphCopy(graph).gradient
+    except ValueError:
+        return None
+    if gradient is None:
+        return None
+    svg = graph_svg(gradient, use_dot=use_dot, show_grads=False)
+    return svg.replace('class="node"', 'class="gnode"').replace('id="node-', 'id="grad-node-')

@@ -24,10 +24,18 @@ from graphdl.core.trace import backward_trace
 SWEEP_DIGITS = 6
 
 
+#: Graphs of at most this many nodes get the gradient graph beside them on the page.
+GRADIENT_GRAPH_NODES = 60
+
+
 class GraphCopy:
     """A copy of ``graph`` (same nodes, same order, values of Variables included);
     ``twin[node]`` is the copy of ``node``. Raises ``ValueError`` saying why when the graph
-    cannot be copied (an operator graphdl cannot rebuild by name)."""
+    cannot be copied (an operator graphdl cannot rebuild by name).
+
+    ``gradient``: the graph of ``graphdl.grad(sink, parameters)`` built on the copy (the
+    user's graph gets no new nodes), for a graph of one sink, with parameters, and of at
+    most :data:`GRADIENT_GRAPH_NODES` nodes; else None."""
 
     def __init__(self, graph: Graph) -> None:
         from graphdl.graph_io import graph_from_dict, graph_to_dict
@@ -44,6 +52,12 @@ class GraphCopy:
         self.twin: dict[Node, Node] = dict(zip(graph.nodes, copy.nodes))
         self.index: dict[Node, int] = {node: number for number, node in enumerate(copy.nodes)}
         self.sinks = [node for node in copy.nodes if not node.children]
+        self.gradient: Graph | None = None
+        parameters = [self.twin[node] for node in graph.parameters()]
+        if len(self.sinks) == 1 and parameters and len(copy.nodes) <= GRADIENT_GRAPH_NODES:
+            from graphdl.ops.gradient import grad
+
+            self.gradient = Graph(*grad(self.sinks[0], parameters))
 
 
 def _number(value: Any) -> float | None:
@@ -84,7 +98,12 @@ def sweep_frame(copy: GraphCopy) -> dict[str, Any]:
         for step in steps
     ]
     values = [None if node.cached_value is None else _number(node.cached_value) for node in copy.graph.nodes]
-    return {"values": values, "visits": visits}
+    frame: dict[str, Any] = {"values": values, "visits": visits}
+    if copy.gradient is not None:  # the gradient graph's nodes at the same sample
+        for output in copy.gradient.outputs:
+            output.forward()
+        frame["gradient"] = [_number(node.value) for node in copy.gradient.nodes]
+    return frame
 
 
 def one_sample(copy: GraphCopy, values: dict[Node, Any], sample: int = 0) -> str:
@@ -97,3 +116,12 @@ def one_sample(copy: GraphCopy, values: dict[Node, Any], sample: int = 0) -> str
         copy.twin[node].set_value(number)
         parts.append(f"{node.name} = {number:.4g}")
     return ", ".join(parts)
+
+
+def gradient_entries(copy: GraphCopy, graph: Graph) -> list[dict[str, Any]] | None:
+    """The gradient graph's nodes for the page (name, role, and the index of the same node
+    in ``graph`` when the gradient graph reuses a forward node), or None without one."""
+    if copy.gradient is None:
+        return None
+    forward = {twin: number for number, twin in enumerate(copy.twin[node] for node in graph.nodes)}
+    return [{"name": node.name, "role": node.role, "forward": forward.get(node)} for node in copy.gradient.nodes]

@@ -583,6 +583,40 @@
     }
   });
 
+  // ------------------------------------------------------------------ the gradient graph
+  // graphdl.grad(loss, parameters) drawn beside the graph; its values are the engine's, at
+  // Backprop's sample and the slider's step (sweep.frames[...].gradient).
+  const gradientBox = document.getElementById("gradient-box");
+  const gradientToggle = document.getElementById("gradient-toggle");
+  const gradientGroups = Array.from(document.querySelectorAll("#gradient-graph g.gnode[data-index]"));
+  const gradientSvg = document.querySelector("#gradient-graph svg");
+  if (gradientSvg) {
+    // drawn at one pixel per point (12 px box text), scrolled rather than shrunk to the width
+    gradientSvg.style.width = Math.round(gradientSvg.viewBox.baseVal.width) + "px";
+    gradientSvg.style.maxWidth = "none";
+  }
+
+  function drawGradientGraph() {
+    if (!gradientBox || gradientBox.hidden) return;
+    const values = sweepFrame().gradient;
+    for (const group of gradientGroups) {
+      const text = group.querySelector(".value-text");
+      if (text) text.textContent = "value " + fmt(values[Number(group.dataset.index)]);
+    }
+    document.getElementById("gradient-where").textContent =
+      (frames > 1 ? "at " + unit + " " + data.steps[state.frame] + ", " : "") + "for Backprop's sample";
+  }
+
+  if (gradientToggle) {
+    gradientToggle.addEventListener("click", () => {
+      gradientBox.hidden = !gradientBox.hidden;
+      gradientToggle.setAttribute("aria-pressed", String(!gradientBox.hidden));
+      gradientToggle.classList.toggle("active", !gradientBox.hidden);
+      drawGradientGraph();
+    });
+  }
+  updaters.push(drawGradientGraph);
+
   // ------------------------------------------------------------------ zoom and layers
   // A big graph opens on its overview (#overview: one box per layer); clicking a box
   // opens the full graph at that layer, "layers" goes back.
