@@ -195,7 +195,7 @@ def _still_sweep(graph: Graph, copy: GraphCopy) -> dict[str, Any]:
     """Backprop data of a still page: the sweep of the first sample of the current point."""
     if len(copy.sinks) != 1:
         return _no_sweep("the graph has several sinks")
-    inputs = {node: node.cached_value for node in graph.inputs()}
+    inputs: dict[Node, Any] = {node: node.cached_value for node in graph.inputs()}  # each set (checked)
     size = max((np.size(value) for value in inputs.values()), default=1)
     sample = one_sample(copy, inputs)
     which = f"sample 1 of {size}" if size > 1 else "the current point"

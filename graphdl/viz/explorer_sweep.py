@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ class GraphCopy:
         if [node.kind for node in copy.nodes] != [node.kind for node in graph.nodes]:
             raise ValueError("the graph's copy differs from it")
         self.graph = copy
-        self.twin: dict[Node, Node] = dict(zip(graph.nodes, copy.nodes))
+        self.twin: dict[Node, Any] = dict(zip(graph.nodes, copy.nodes))  # Variables stay Variables
         self.index: dict[Node, int] = {node: number for number, node in enumerate(copy.nodes)}
         self.sinks = [node for node in copy.nodes if not node.children]
         self.gradient: Graph | None = None
@@ -106,7 +107,7 @@ def sweep_frame(copy: GraphCopy) -> dict[str, Any]:
     return frame
 
 
-def one_sample(copy: GraphCopy, values: dict[Node, Any], sample: int = 0) -> str:
+def one_sample(copy: GraphCopy, values: Mapping[Node, Any], sample: int = 0) -> str:
     """Set the copy's Variables of ``values`` (keys: the user's nodes) to their ``sample``-th
     entry (a single number stays as it is); return a text naming the sample."""
     parts = []
