@@ -13,7 +13,7 @@ import graphdl
 from graphdl import ops
 from graphdl.compiler.symbolic import SYMBOLIC, Expr, binary
 from graphdl.core.node import Operator, UnsetValueError, Variable
-from graphdl.seednet import build_seed_net, quadratic_data
+from graphdl.tutorial_net import build_seed_net, quadratic_data
 
 # ---------------------------------------------------------------- random graphs
 
@@ -198,7 +198,7 @@ def test_compiled_sgd_matches_the_seed_loop():
     interpreted, compiled_net = build_seed_net(), build_seed_net()
     interpreted.initialise("fig8")
     compiled_net.initialise("fig8")
-    from graphdl.seednet import train_per_sample
+    from graphdl.tutorial_net import train_per_sample
 
     train_per_sample(interpreted, xs, ys, lr=0.01)
     compiled = graphdl.compile(compiled_net.loss, inputs=[compiled_net.x, compiled_net.label])
@@ -316,7 +316,7 @@ def test_generated_sgd_loop_matches_the_seed_loop():
     interpreted, compiled_net = build_seed_net(), build_seed_net()
     interpreted.initialise("fig8")
     compiled_net.initialise("fig8")
-    from graphdl.seednet import train_per_sample
+    from graphdl.tutorial_net import train_per_sample
 
     expected = train_per_sample(interpreted, xs, ys, lr=0.01)
     compiled = graphdl.compile(compiled_net.loss, inputs=[compiled_net.x, compiled_net.label])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from graphdl import Add, Graph, Mul, Variable
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import TrainingRecorder, explore
 
 render_module = importlib.import_module("graphdl.viz.render")
@@ -246,9 +246,9 @@ def contract_pages(tmp_path_factory):
     """The demo's page (``graphdl demo --format html``, 200 steps) and the page of a moons
     MLP trained with the Trainer and a RunRecorder."""
     from graphdl import datasets, nn, optim
+    from graphdl.demo import run_demo
     from graphdl.train import Trainer
     from graphdl.viz import RunRecorder
-    from graphdl.viz.demo import run_demo
 
     folder = tmp_path_factory.mktemp("contracts")
     run_demo(folder / "demo", steps=200, format="html", progress=False)

@@ -20,6 +20,7 @@ from typing import Any
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
 from graphdl.viz.dot import node_label_rows, table_label, to_dot
+from graphdl.viz.dot_program import run_dot
 from graphdl.viz.layout import layered_positions
 from graphdl.viz.playground import weight_carriers
 from graphdl.viz.style import EDGE_COLOUR, FONT, ROLE_STYLES, cluster_of, display_text
@@ -51,8 +52,6 @@ def node_ids(graph: Graph) -> list[str]:
 def graph_svg(graph: Graph, *, use_dot: bool, show_grads: bool = True) -> str:
     """The SVG text of ``graph`` (Graphviz's layout when ``use_dot``)."""
     if use_dot:
-        from graphdl.viz.render import run_dot
-
         source = to_dot(
             graph, show_values=True, show_grads=show_grads, highlight_dead=False, legend=False, compact=True
         )
@@ -304,11 +303,10 @@ def overview_svg(graph: Graph) -> str | None:
     """The overview of a big graph drawn by Graphviz: one box per layer (``g.layer-box``
     with ``data-layer``, opening the layer in the full graph on click), the other nodes as
     in the full graph (``g.node`` with ``data-index``), one arrow between connected
-    boxes. None for a small graph, a graph without two layers, or without ``dot``."""
-    from graphdl.viz.render import dot_available, run_dot
-
+    boxes (drawn with Graphviz's ``dot``). None for a small graph or a graph without two
+    layers."""
     layers = layer_members(graph)
-    if len(graph.nodes) <= OVERVIEW_NODES or len(layers) < 2 or not dot_available():
+    if len(graph.nodes) <= OVERVIEW_NODES or len(layers) < 2:
         return None
     box_of: dict[int, str] = {}
     for number, prefix in enumerate(layers):
