@@ -150,6 +150,7 @@ LINE_GAP = 1.3
 LAYER_GAP = 46.0
 ROW_GAP = 16.0
 PAD = 8.0
+MIN_WIDTH = 104.0  # room for the longest number line the page writes later (as Graphviz's width=1.45)
 
 
 def _font(attributes: str) -> tuple[float, str | None]:
@@ -166,7 +167,7 @@ def _draw_svg(graph: Graph, *, show_grads: bool) -> str:
     for node in graph.nodes:
         rows = node_label_rows(node, show_values=True, show_grads=show_grads, dead=False, vanishing=False, compact=True)
         lines = [(text, *_font(font)) for text, font in rows]
-        width = max(len(text) * size * CHAR_WIDTH for text, size, _ in lines) + 2 * PAD
+        width = max(MIN_WIDTH, max(len(text) * size * CHAR_WIDTH for text, size, _ in lines) + 2 * PAD)
         height = sum(size * LINE_GAP for _, size, _ in lines) + PAD
         boxes[node] = (lines, width, height)
     positions = layered_positions(graph)

@@ -783,7 +783,7 @@
       if (state.smooth && done > 0) text += "   loss " + fmt(state.smooth[done - 1]) + " (mean of last " + state.window + ")";
       stepLabel.textContent = text;
     } else {
-      stepLabel.textContent = "still: the values and grads cached on the graph now";
+      stepLabel.textContent = "still: one point, no recording";
     }
     drawGraph();
     updaters.forEach((update) => update());
