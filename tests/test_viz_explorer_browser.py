@@ -322,6 +322,27 @@ def test_the_moons_run_page_boundary_follows_the_slider_and_layers_open(visit, c
     assert seen.page.locator("#charts svg.chart").count() == 3  # loss, accuracy, gradient norms
     seen.page.click("#zoom-layers")
     assert seen.page.locator("#overview").is_visible()
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()  # the sweep goes node by node: full graph
+    seen.page.get_by_role("button", name="Next", exact=True).click()
+    assert seen.page.locator("#graph").is_visible() and current_node(seen).startswith("node-")
+    assert seen.problems == []
+
+
+def test_a_node_reached_by_several_paths_shows_their_sum(visit, tmp_path):
+    x, w = Variable(1.5, name="x", trainable=False), Variable(0.4, name="w")
+    a = Mul([x, w], name="a")
+    out = Add(
+        [Mul([a, a], name="square"), Mul([a, Variable(2.0, name="two", trainable=False)], name="double")], name="out"
+    )
+    seen = visit(explore(out, tmp_path / "paths.html").path, (1280, 800))
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    while current_node(seen) != "node-a":
+        seen.page.get_by_role("button", name="Next", exact=True).click()
+    text = seen.page.text_content("[id='node-a'] .grad-text")
+    paths = text.removeprefix("grad ").split(" = ")[0].split(" + ")
+    assert len(paths) == 3 and sum(float(p) for p in paths) == pytest.approx(2 * 0.6 + 2.0, rel=1e-3)
+    assert float(text.split(" = ")[1]) == pytest.approx(3.2, rel=1e-3)  # d out/d a = 2a + 2
+    assert "Reached by 3 paths" in seen.page.inner_text("#panel")
     assert seen.problems == []
 
 
