@@ -337,7 +337,7 @@ def test_a_node_reached_by_several_paths_shows_their_sum(visit, tmp_path):
     seen = visit(explore(out, tmp_path / "paths.html").path, (1280, 800))
     seen.page.get_by_role("button", name="Backprop", exact=True).click()
     while current_node(seen) != "node-a":
-        seen.page.get_by_role("button", name="Next", exact=True).click()
+        seen.page.keyboard.press("ArrowRight")
     text = seen.page.text_content("[id='node-a'] .grad-text")
     paths = text.removeprefix("grad ").split(" = ")[0].split(" + ")
     assert len(paths) == 3 and sum(float(p) for p in paths) == pytest.approx(2 * 0.6 + 2.0, rel=1e-3)
@@ -346,6 +346,7 @@ def test_a_node_reached_by_several_paths_shows_their_sum(visit, tmp_path):
     assert seen.problems == []
 
 
+@pytest.mark.slow  # the moons page loaded in a frame: about 2-3 s
 def test_in_a_notebook_the_frame_takes_the_pages_height(visit, contract_pages, tmp_path):
     from graphdl.viz.explorer import ExplorerPage
 
@@ -374,8 +375,9 @@ def test_the_gradient_graph_toggle_draws_grad_of_the_loss_with_the_steps_values(
     seen.page.keyboard.press("End")
     assert seen.page.evaluate(value) != first and "step 200" in seen.page.inner_text("#gradient-where")
     seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    seen.page.keyboard.press("End")  # not a key of the sweep: nothing moves
     for _ in range(16):  # to w_11, the sweep's last node: its gradient is the gradient graph's d(loss)/d(w_11)
-        seen.page.get_by_role("button", name="Next", exact=True).click()
+        seen.page.keyboard.press("ArrowRight")
     assert current_node(seen) == "node-w_11"
     swept = seen.page.inner_text("#panel .node-grad")
     assert seen.page.evaluate(value) == "value " + swept
