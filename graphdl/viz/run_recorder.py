@@ -78,6 +78,9 @@ class RunRecorder:
                 raise ValueError(f"train: X has {len(self.X)} samples but y has {len(self.y)}")
         self.max_points = max_points
         self.trainer: Any = None
+        self.graph: Graph | None = None  # the trainer's loss graph, from the fit's start
+        self.state_variables: list[Variable] = []
+        self.layers: dict[str, list[Variable]] = {}
         self.frames: list[RunFrame] = []
         self.step_losses: list[float] = []
         self.metric_name: str | None = None
@@ -93,7 +96,7 @@ class RunRecorder:
         self.metric_name = trainer.metric_name
         fed = {*trainer.inputs, *trainer.labels, *getattr(trainer, "_masks", [])}
         self.state_variables = [node for node in self.graph.nodes if isinstance(node, Variable) and node not in fed]
-        self.layers: dict[str, list[Variable]] = {}
+        self.layers = {}
         for parameter in self.graph.parameters():
             self.layers.setdefault(layer_of(parameter), []).append(parameter)
         if self.X is not None and self.X.shape[1] != len(trainer.inputs):
