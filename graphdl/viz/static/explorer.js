@@ -466,6 +466,7 @@
     for (const list of edgesBetween.values()) list.forEach((edge) => edge.classList.remove("swept"));
     if (!backprop.on) return;
     const { visits, received, visited, swept } = sweepState();
+    const sweeps = new Set(visits.map(([node]) => node));
     const incoming = new Map(); // the paths each node will receive in the whole sweep
     for (const [, , paths] of visits) for (const [parent] of paths) incoming.set(parent, (incoming.get(parent) || 0) + 1);
     const earlier = [];
@@ -486,7 +487,7 @@
       const products = received.get(index) || [];
       if (visited.has(index)) group.classList.add("visited");
       if (!gradTexts[position]) return;
-      let text = "grad ?";
+      let text = sweeps.has(index) ? "grad ?" : "grad —"; // "—": the sweep never reaches it (data, constants)
       if (visited.has(index)) text = "grad " + (products.length ? pathsText(products, visited.get(index)) : fmt(visited.get(index)));
       else if (products.length) {
         const more = products.length < (incoming.get(index) || 0) ? " + …" : "";
