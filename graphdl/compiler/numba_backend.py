@@ -13,26 +13,24 @@ them in loops and lets numba compile them. Four kernels, each compiled on first 
 * ``values``: the target's value for every sample of a batch (parallel).
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
-(:func:`cache_dir`), compiled with ``cache=True``: a second process that compiles the
+(:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``: a second process that compiles the
 same graph loads the machine code instead of compiling again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import inspect
 import os
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from graphdl.compiler import kernel_code
+from graphdl.compiler.kernel_cache import cache_dir as cache_dir  # where compiled.py and tests look it up
+from graphdl.compiler.kernel_cache import load_kernels
 from graphdl.compiler.kernel_code import BUILTINS, KERNEL_CODE
 from graphdl.core import primitives as core_primitives
 
@@ -107,17 +105,6 @@ def cores_free() -> bool:
         return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
     except OSError:
         return True
-
-
-def cache_dir() -> Path:
-    """Where compiled kernels are kept: ``$GRAPHDL_CACHE_DIR``, else the user cache directory
-    (``$XDG_CACHE_HOME/graphdl`` or ``~/.cache/graphdl``), subdirectory ``kernels``."""
-    configured = os.environ.get("GRAPHDL_CACHE_DIR")
-    if configured:
-        base = Path(configured)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphdl"
-    return base / "kernels"
 
 
 class KernelSpec:
@@ -589,15 +576,6 @@ def grouped_kernel_source(spec: KernelSpec) -> str:
     return "\n".join(kernel_lines)
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 class NumbaKernels:
     """The kernels of one program, loaded from (or written to) the kernel cache."""
 
@@ -609,17 +587,8 @@ class NumbaKernels:
         self.source = grouped_kernel_source(spec) if self.grouped else kernel_source(spec)
         # kernels inline the kernel code (some of it from core.primitives): a change must not hit old code
         primitives = b"".join(inspect.getsource(module).encode() for module in (kernel_code, core_primitives))
-        key = f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives + self.source.encode()
-        digest = hashlib.sha256(key).hexdigest()[:24]
-        directory = cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"graphdl_kernel_{digest}.py"
-        if not path.exists():
-            temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(self.source, encoding="utf-8")
-            os.replace(temporary, path)  # atomic: a concurrent process sees the whole file or none
-        self.path = path
-        module = _load(path, f"graphdl_kernel_{digest}")
+        module = load_kernels(self.source, salt=f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives)
+        self.path = Path(module.__file__ or "")
         self.sample = module.sample
         self.step = module.step
         self.sgd = module.sgd
