@@ -2,7 +2,8 @@
 slider, Play, hover panels, the tutorial's charts) written by ``graphdl.viz.explore``.
 
     python examples/explore_training.py --out graphdl-demo             # writes explorer.html
-    python examples/explore_training.py --out viz --screenshot viz/explorer.png
+    python examples/explore_training.py --out viz --screenshot viz/explorer.png \
+        --backprop-screenshot viz/explorer_backprop.png
 
 ``--screenshot`` photographs the page with headless chromium through playwright
 (``pip install playwright`` and the system's chromium; nothing is downloaded).
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for explorer.html (default: here)")
     parser.add_argument("--steps", type=int, default=1500, help="per-sample SGD steps (default 1500)")
     parser.add_argument("--screenshot", type=Path, default=None, help="also save a PNG of the page here")
+    parser.add_argument("--backprop-screenshot", type=Path, default=None, help="and one of Backprop at its 7th visit")
     args = parser.parse_args(argv)
 
     net = build_seed_net()
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"wrote {page} ({page.stat().st_size / 1e6:.2f} MB): open it in any browser, offline")
     if args.screenshot is not None:
         print(f"wrote {screenshot(page, args.screenshot)}")
+    if args.backprop_screenshot is not None:
+        print(f"wrote {screenshot(page, args.backprop_screenshot, frame=40, backprop=7, size=(1280, 800))}")
     return page
 
 

@@ -79,6 +79,11 @@ LAYERS: tuple[Layer, ...] = (
                 "`Graph` (a view of everything upstream of some outputs: parameters, summary, validation, "
                 "networkx) and the finite-difference checker",
             ),
+            (
+                ("graphdl.core.trace",),
+                "`backward_trace(target)`: the reverse sweep run with a trace (each node's gradient as the sweep "
+                "completes it, each path's local derivative and product), which the explorer's Backprop mode replays",
+            ),
         ),
     ),
     Layer("ops", ("graphdl.ops",), "the operators, one small class each: arithmetic, activations, losses, batch"),

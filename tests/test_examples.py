@@ -21,8 +21,8 @@ def run_example(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys
 
 def test_examples_are_short_programs() -> None:
     names = sorted(path.stem for path in EXAMPLES.glob("*.py"))
-    assert names == ["animate_training", "compile_graph", "custom_operator", "explore_training", "fit_quadratic",
-                     "render_graph", "train_moons"]  # fmt: skip
+    assert names == ["animate_training", "compile_graph", "custom_operator", "explore_moons", "explore_training",
+                     "fit_quadratic", "render_graph", "train_moons"]  # fmt: skip
     for name in names:
         lines = (EXAMPLES / f"{name}.py").read_text(encoding="utf-8").splitlines()
         assert len(lines) <= 80, f"examples/{name}.py has {len(lines)} lines: an example is read top to bottom"

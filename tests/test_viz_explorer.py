@@ -188,7 +188,10 @@ def test_explore_writes_the_file_and_displays_in_a_notebook(tmp_path):
     assert (tmp_path / "page.html").read_text(encoding="utf-8") == page.html
     assert open(page, encoding="utf-8").read(15) == "<!DOCTYPE html>"
     frame = page._repr_html_()
-    assert frame.startswith("<iframe srcdoc=") and "<script" not in frame and "&lt;script" in frame
+    assert frame.startswith("<iframe id=") and "&lt;script" in frame and "860px" not in frame
+    assert frame.count("<script") == 1 and "graphdlExplorerHeight" in frame.split("</iframe>")[1]  # the resizer only
+    style = frame.split(' style="')[1]  # the frame's own (the page's quotes are escaped)
+    assert 700 <= int(re.search(r"height: (\d+)px", style).group(1)) <= 1600
     inline = explore(net.loss)
     assert inline.path is None and 'id="graphdl-data"' in inline.html
 
@@ -226,7 +229,7 @@ def test_bad_input_is_named(tmp_path):
         explore(net.loss, tmp_path / "missing" / "page.html")
     with pytest.raises(TypeError, match="expected a Node or a Graph, got str"):
         explore("loss", tmp_path / "page.html")
-    with pytest.raises(TypeError, match="recorder must be a TrainingRecorder, got list"):
+    with pytest.raises(TypeError, match="recorder must be a TrainingRecorder or a RunRecorder, got list"):
         explore(net.loss, tmp_path / "page.html", [recorder])
     empty = TrainingRecorder(net.x, net.add_21, [0.0, 1.0])
     with pytest.raises(ValueError, match="no snapshots"):

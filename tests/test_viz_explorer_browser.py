@@ -83,8 +83,8 @@ class Visit:
     """A page opened from its file with every other request blocked; collects console
     messages, page errors, dialogs and the requests it tried."""
 
-    def __init__(self, browser, path) -> None:
-        self.page = browser.new_page(viewport={"width": 1300, "height": 900})
+    def __init__(self, browser, path, viewport=(1300, 900)) -> None:
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         self.problems: list[str] = []
         self.blocked: list[str] = []
         url = path.as_uri()
@@ -114,8 +114,8 @@ class Visit:
 def visit(browser):
     opened: list[Visit] = []
 
-    def open_page(path) -> Visit:
-        opened.append(Visit(browser, path))
+    def open_page(path, viewport=(1300, 900)) -> Visit:
+        opened.append(Visit(browser, path, viewport))
         return opened[-1]
 
     yield open_page
@@ -237,4 +237,148 @@ def test_the_loss_legend_sits_top_right_off_the_early_high_losses(visit, pages):
     )
     (left, width), legend = boxes["frame"], boxes["legend"]
     assert len(legend) == 2 and all(x > left + width / 2 for x in legend)
+    assert seen.problems == []
+
+
+# ------------------------------------------------------------------ the issue's contracts
+@pytest.fixture(scope="module")
+def contract_pages(tmp_path_factory):
+    """The demo's page (``graphdl demo --format html``, 200 steps) and the page of a moons
+    MLP trained with the Trainer and a RunRecorder."""
+    from graphdl import datasets, nn, optim
+    from graphdl.demo import run_demo
+    from graphdl.train import Trainer
+    from graphdl.viz import RunRecorder
+
+    folder = tmp_path_factory.mktemp("contracts")
+    run_demo(folder / "demo", steps=200, format="html", progress=False)
+    X, y = datasets.make_moons(120, noise=0.1, seed=0)
+    model = nn.MLP(2, [8, 8, 1], activation="tanh", rng=0)
+    trainer = Trainer(model, optim.Adam(model, lr=0.05), loss="bce_logits", metric="accuracy", progress=False)
+    recorder = RunRecorder((X, y))
+    trainer.fit((X, y), epochs=6, batch_size=32, callbacks=[recorder])
+    moons = explore(trainer.loss, folder / "moons.html", recorder).path
+    return {"demo": folder / "demo" / "training.html", "moons": moons}
+
+
+def current_node(seen: Visit) -> str:
+    return seen.page.eval_on_selector_all(".node.current", "groups => groups.map(g => g.id).join(' ')")
+
+
+def test_backprop_steps_through_the_demo_page_one_node_at_a_time(visit, contract_pages):
+    seen = visit(contract_pages["demo"], (1280, 800))
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    assert current_node(seen) == "node-loss"  # the sweep starts at the loss
+    visited = []
+    for _ in range(3):
+        seen.page.get_by_role("button", name="Next", exact=True).click()
+        visited.append(current_node(seen))
+    assert len(set(visited)) == 3 and all(node.startswith("node-") and " " not in node for node in visited)
+    labels = seen.page.eval_on_selector_all(".sweep-labels text", "texts => texts.map(t => t.textContent)")
+    products = [label for label in labels if label.startswith("∂=") and " × " in label and " = " in label]
+    assert products, labels
+    local, rest = products[0][2:].split(" × ")
+    upstream, product = rest.split(" = ")
+    assert float(local) * float(upstream) == pytest.approx(float(product), rel=0.02)  # the chain rule, in numbers
+    seen.page.get_by_role("button", name="Prev", exact=True).click()
+    assert current_node(seen) == visited[1]
+    seen.page.keyboard.press("ArrowRight")
+    assert current_node(seen) == visited[2]
+    assert "d" + "loss/d" in seen.page.inner_text("#sweep-label")
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    assert current_node(seen) == "" and seen.page.eval_on_selector_all(".sweep-labels text", "t => t.length") == 0
+    assert seen.problems == []
+
+
+def test_demo_box_text_is_readable_and_the_slider_stays_put(visit, contract_pages):
+    seen = visit(contract_pages["demo"], (1280, 800))
+    heights = seen.page.eval_on_selector_all(
+        "#graph g.node text", "texts => texts.map(t => t.getBoundingClientRect().height)"
+    )
+    assert len(heights) > 40 and min(heights) >= 11
+    box = "() => { const r = document.getElementById('step').getBoundingClientRect(); return [r.x, r.width]; }"
+    before = seen.page.evaluate(box)
+    seen.page.focus("#step")
+    seen.page.keyboard.press("End")  # the label grows: "step 200 / 200   loss … (mean of last 20)"
+    assert len(seen.step_label()) > len("step 0 / 200") + 10
+    assert seen.page.evaluate(box) == before
+    assert seen.problems == []
+
+
+def test_the_moons_run_page_boundary_follows_the_slider_and_layers_open(visit, contract_pages):
+    seen = visit(contract_pages["moons"], (1280, 800))
+    picture = "() => document.querySelector('canvas.boundary').toDataURL()"
+    first = seen.page.evaluate(picture)
+    seen.page.focus("#step")
+    seen.page.keyboard.press("End")
+    assert seen.step_label().startswith("epoch 6 / 6")
+    assert seen.page.evaluate(picture) != first
+    assert "epoch 6" in seen.page.inner_text(".boundary-box")
+    assert seen.page.locator("#overview g.layer-box").count() == 3 and seen.page.locator("#graph").is_hidden()
+    norms = seen.page.eval_on_selector_all("#overview .norm-text", "texts => texts.map(t => t.textContent)")
+    assert all(text.startswith("grad norm ") and text != "grad norm —" for text in norms)
+    seen.page.click("#overview g.layer-box[data-layer='fc2']")
+    assert seen.page.locator("#graph").is_visible() and seen.page.locator("#overview").is_hidden()
+    assert seen.page.locator("#charts svg.chart").count() == 3  # loss, accuracy, gradient norms
+    seen.page.click("#zoom-layers")
+    assert seen.page.locator("#overview").is_visible()
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()  # the sweep goes node by node: full graph
+    seen.page.get_by_role("button", name="Next", exact=True).click()
+    assert seen.page.locator("#graph").is_visible() and current_node(seen).startswith("node-")
+    assert seen.problems == []
+
+
+def test_a_node_reached_by_several_paths_shows_their_sum(visit, tmp_path):
+    x, w = Variable(1.5, name="x", trainable=False), Variable(0.4, name="w")
+    a = Mul([x, w], name="a")
+    out = Add(
+        [Mul([a, a], name="square"), Mul([a, Variable(2.0, name="two", trainable=False)], name="double")], name="out"
+    )
+    seen = visit(explore(out, tmp_path / "paths.html").path, (1280, 800))
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    while current_node(seen) != "node-a":
+        seen.page.keyboard.press("ArrowRight")
+    text = seen.page.text_content("[id='node-a'] .grad-text")
+    paths = text.removeprefix("grad ").split(" = ")[0].split(" + ")
+    assert len(paths) == 3 and sum(float(p) for p in paths) == pytest.approx(2 * 0.6 + 2.0, rel=1e-3)
+    assert float(text.split(" = ")[1]) == pytest.approx(3.2, rel=1e-3)  # d out/d a = 2a + 2
+    assert "Reached by 3 paths" in seen.page.inner_text("#panel")
+    assert seen.problems == []
+
+
+@pytest.mark.slow  # the moons page loaded in a frame: about 2-3 s
+def test_in_a_notebook_the_frame_takes_the_pages_height(visit, contract_pages, tmp_path):
+    from graphdl.viz.explorer import ExplorerPage
+
+    page = ExplorerPage(contract_pages["moons"].read_text(encoding="utf-8"))
+    host = tmp_path / "notebook.html"
+    host.write_text(f'<!DOCTYPE html><html><body style="width: 1000px">{page._repr_html_()}</body></html>', "utf-8")
+    seen = visit(host, (1280, 800))
+    frame = seen.page.frames[1]
+    frame.wait_for_selector("#charts svg.chart")
+    inside = frame.evaluate("() => document.documentElement.scrollHeight")
+    seen.page.wait_for_function(
+        "height => Math.abs(document.querySelector('iframe').getBoundingClientRect().height - height) < 8", arg=inside
+    )
+    assert inside > 900 and frame.evaluate("() => document.body.classList.contains('embedded')")
+    assert seen.problems == []
+
+
+def test_the_gradient_graph_toggle_draws_grad_of_the_loss_with_the_steps_values(visit, contract_pages):
+    seen = visit(contract_pages["demo"], (1280, 800))
+    assert seen.page.locator("#gradient-box").is_hidden()
+    seen.page.get_by_role("button", name="Gradient graph").click()
+    assert seen.page.locator("#gradient-box").is_visible()
+    value = "() => document.querySelector(\"[id='grad-node-d_loss__d_w_11_'] .value-text\").textContent"
+    first = seen.page.evaluate(value)
+    seen.page.focus("#step")
+    seen.page.keyboard.press("End")
+    assert seen.page.evaluate(value) != first and "step 200" in seen.page.inner_text("#gradient-where")
+    seen.page.get_by_role("button", name="Backprop", exact=True).click()
+    seen.page.keyboard.press("End")  # not a key of the sweep: nothing moves
+    for _ in range(16):  # to w_11, the sweep's last node: its gradient is the gradient graph's d(loss)/d(w_11)
+        seen.page.keyboard.press("ArrowRight")
+    assert current_node(seen) == "node-w_11"
+    swept = seen.page.inner_text("#panel .node-grad")
+    assert seen.page.evaluate(value) == "value " + swept
     assert seen.problems == []

@@ -126,12 +126,17 @@ def _check_finite(node: Any, value: Any, what: str, args: list[Any] | None = Non
         raise AnomalyError(f"{describe(node)}: {what} is not finite ({short(value)}){detail}")
 
 
-def reverse_sweep(target: Any, plan: Plan) -> None:
+def reverse_sweep(target: Any, plan: Plan, trace: list[Any] | None = None) -> None:
     """Reverse-mode sweep from ``target`` (already up to date): store d(target)/d(node)
     on the target and every node of ``plan.needs``. For a batch the seed is 1/N per
     sample (the gradient of the mean); a scalar node feeding a batch sums its paths over
     the samples. One sweep for floats and batches: the batch-only work is skipped when
-    the target's value is a float (then every value upstream is a float too)."""
+    the target's value is a float (then every value upstream is a float too).
+
+    ``trace``, when given, receives the sweep as it happens (for showing it, see
+    :func:`graphdl.core.trace.backward_trace`): ``(node, grad)`` when a node's gradient is
+    complete, then ``(node, index, parent, local, contribution)`` for each path to a
+    parent, ``local`` being the operator's own ``derivative`` (None for a custom ``vjp``)."""
     out = target.forward()
     component = target._component
     if component is None or component.merged_into is not None:
@@ -156,6 +161,8 @@ def reverse_sweep(target: Any, plan: Plan) -> None:
                 _check_finite(node, grad, "gradient")
             node._grad = grad
             node._grad_tag = tag
+            if trace is not None:
+                trace.append((node, grad))
             if not wanted:
                 continue
             args = list(map(_value_of, node.parents))
@@ -164,15 +171,19 @@ def reverse_sweep(target: Any, plan: Plan) -> None:
             derivative = node.vjp if custom else node.derivative
             for index, parent in wanted:
                 if custom:
+                    local = None
                     contribution = derivative(backend, index, grad, value, *args)
                 else:
                     try:
-                        contribution = grad * derivative(backend, index, value, *args)
+                        local = derivative(backend, index, value, *args)
                     except ZeroDivisionError:
-                        contribution = grad * _as_numpy_does(derivative, index, value, *args)
+                        local = _as_numpy_does(derivative, index, value, *args)
+                    contribution = grad * local
                 if batch and contribution.__class__ is _ndarray and parent._value.__class__ is not _ndarray:
                     # A scalar feeding a batch: sum this path over the samples now. Adding
                     # it to another path's scalar first would broadcast that scalar N times.
                     contribution = float(contribution.sum())
+                if trace is not None:
+                    trace.append((node, index, parent, local, contribution))
                 previous = get(parent)
                 pending[parent] = contribution if previous is None else previous + contribution

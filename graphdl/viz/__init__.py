@@ -7,11 +7,13 @@ from graphdl.viz.dot import to_dot
 from graphdl.viz.explorer import ExplorerPage, explore
 from graphdl.viz.recorder import Snapshot, TrainingRecorder
 from graphdl.viz.render import GraphvizMissingWarning, dot_available, render, svg_text
+from graphdl.viz.run_recorder import RunRecorder
 
 __all__ = [
     "Animator",
     "ExplorerPage",
     "GraphvizMissingWarning",
+    "RunRecorder",
     "Snapshot",
     "TrainingRecorder",
     "dot_available",

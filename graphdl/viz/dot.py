@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+import numpy as np
+
 from graphdl.core.graph import Graph, node_role
-from graphdl.core.node import Node
+from graphdl.core.node import Node, Operator
 from graphdl.viz.style import (
     COMMUTATIVE_KINDS,
     DEAD_BORDER,
@@ -24,6 +26,7 @@ from graphdl.viz.style import (
     is_dead,
     is_vanishing,
     kind_text,
+    per_sample_gradient,
     text_colour,
     value_text,
 )
@@ -49,7 +52,7 @@ def _literal(text: str) -> str:
     return '"' + display_text(text).replace("\\", "\\" * 4).replace('"', '\\"') + '"'
 
 
-def _label(rows: list[tuple[str, str]]) -> str:
+def table_label(rows: list[tuple[str, str]]) -> str:
     """An HTML-table label; each row is (text, extra font attributes)."""
     cells = []
     for text, font in rows:
@@ -61,16 +64,30 @@ def _label(rows: list[tuple[str, str]]) -> str:
 
 
 def node_label_rows(
-    node: Node, *, show_values: bool, show_grads: bool, dead: bool, vanishing: bool
+    node: Node, *, show_values: bool, show_grads: bool, dead: bool, vanishing: bool, compact: bool = False
 ) -> list[tuple[str, str]]:
-    """The lines of a node's label with their font attributes (shared with the fallback)."""
-    rows = [(display_text(node.name), 'POINT-SIZE="12"'), (kind_text(node), 'POINT-SIZE="9" COLOR="#374151"')]
+    """The lines of a node's label with their font attributes (shared with the fallback).
+    ``compact``: the name with the operator's symbol on one line and no smaller text (for
+    pages where the graph is scaled to fit)."""
+    if compact:
+        short = type(node).symbol if isinstance(node, Operator) else ROLE_TITLES[node_role(node)]
+        rows = [(display_text(node.name), 'POINT-SIZE="12"'), (short, 'POINT-SIZE="12" COLOR="#4b5563"')]
+    else:
+        rows = [(display_text(node.name), 'POINT-SIZE="12"'), (kind_text(node), 'POINT-SIZE="9" COLOR="#374151"')]
+    number_size = 'POINT-SIZE="12"' if compact else 'POINT-SIZE="10"'
     if show_values:
-        rows.append((f"value {value_text(node)}", 'POINT-SIZE="10"'))
+        value = node.cached_value
+        if compact and isinstance(value, np.ndarray) and value.size > 1:
+            rows.append((f"mean {value.mean():.4g}", number_size))
+        else:
+            rows.append((f"value {value_text(node)}", number_size))
     if show_grads:
         grad = grad_text(node)
+        if compact:  # always a grad line, short: the page fills it in
+            scaled = None if node.grad is None else np.mean(per_sample_gradient(node.grad))
+            grad = "—" if scaled is None else f"{scaled:.4g}"
         if grad is not None:
-            rows.append((f"grad {grad}", 'POINT-SIZE="10" COLOR="#1e3a8a"'))
+            rows.append((f"grad {grad}", f'{number_size} COLOR="#1e3a8a"'))
     if dead:
         rows.append(("dead unit (derivative 0)", 'POINT-SIZE="9" COLOR="#b91c1c"'))
     if vanishing:
@@ -89,6 +106,7 @@ def to_dot(
     cluster_separator: str | None = ".",
     title: str | None = None,
     legend: bool = True,
+    compact: bool = False,
 ) -> str:
     """The graph as DOT text.
 
@@ -105,18 +123,22 @@ def to_dot(
     the same scale as the label, see :func:`~graphdl.viz.style.gradient_size`) in light violet
     with a purple outline. The legend explains these marks when any node carries one.
     Nodes named ``prefix<separator>rest`` (``fc1.w[0,1]``) are grouped in a box per prefix.
-    ``legend`` adds a key of the roles present.
+    ``legend`` adds a key of the roles present. ``compact`` draws smaller boxes closer
+    together (name and operator symbol on one line, then value and grad).
     """
     if rankdir not in {"LR", "RL", "TB", "BT"}:
         raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     graph = as_graph(node_or_graph)
     ids = {node: f"n{number}" for number, node in enumerate(graph.nodes)}
+    spacing = "nodesep=0.12, ranksep=0.5" if compact else "nodesep=0.25, ranksep=0.45"
     lines = [
         "digraph graphdl {",
-        f"  graph [rankdir={rankdir}, bgcolor=white, nodesep=0.25, ranksep=0.45, fontname={_quote(FONT)}"
+        f"  graph [rankdir={rankdir}, bgcolor=white, {spacing}, fontname={_quote(FONT)}"
         + (f", label={_quote(title)}, labelloc=t, fontsize=16" if title else "")
         + "];",
-        f'  node [fontname={_quote(FONT)}, penwidth=1.4, margin="0.08,0.04"];',
+        f'  node [fontname={_quote(FONT)}, penwidth=1.4, margin="0.08,0.04"'
+        + (", width=1.45" if compact else "")  # room for the numbers a page writes later
+        + "];",
         f"  edge [color={_quote(EDGE_COLOUR)}, arrowsize=0.7, fontname={_quote(FONT)}, fontsize=9];",
     ]
     clusters: dict[str, list[str]] = {}
@@ -127,13 +149,15 @@ def to_dot(
         style = ROLE_STYLES[role]
         dead = highlight_dead and is_dead(node)
         vanishing = vanishing_threshold is not None and is_vanishing(node, vanishing_threshold)
-        rows = node_label_rows(node, show_values=show_values, show_grads=show_grads, dead=dead, vanishing=vanishing)
+        rows = node_label_rows(
+            node, show_values=show_values, show_grads=show_grads, dead=dead, vanishing=vanishing, compact=compact
+        )
         marks += [mark for mark, present in (("dead", dead), ("vanishing", vanishing)) if present and mark not in marks]
         styles = ["filled"] + (["rounded"] if style.rounded else []) + (["dashed"] if style.dashed else [])
         fill = DEAD_FILL if dead else VANISHING_FILL if vanishing else style.fill
         border = DEAD_BORDER if dead else VANISHING_BORDER if vanishing else style.border
         attributes = [
-            f"label={_label(rows)}",
+            f"label={table_label(rows)}",
             f"shape={style.shape}",
             f"style={_quote(','.join(styles))}",
             f"fillcolor={_quote(fill)}",

@@ -10,7 +10,6 @@ and the gradients. The user's graph is never touched.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
 from graphdl.viz.explorer_svg import node_ids
+from graphdl.viz.explorer_sweep import GraphCopy, gradient_entries, one_sample, sweep_frame
 from graphdl.viz.loss_stats import round_window
 from graphdl.viz.recorder import TrainingRecorder
 from graphdl.viz.style import display_text, kind_text
@@ -105,8 +105,29 @@ def _descendant_count(node: Node, members: set[Node]) -> int:
 
 
 def still_data(graph: Graph) -> dict[str, Any]:
-    """The page data of a still explorer: values and grads cached now (nothing computed)."""
-    values = [node.cached_value for node in graph.nodes]
+    """The page data of a still explorer: every node's value and grad at the current
+    point (the Variables' values now), computed on a copy of the graph so the user's graph
+    is left as it is, and the reverse sweep of one sample of it for Backprop mode. When
+    the point cannot be evaluated (an input without a value, a graph that cannot be
+    copied) the page shows what is cached on the graph and says why."""
+    point, problem = _current_point(graph)
+    if problem is None:
+        try:
+            copy = GraphCopy(graph)
+            for sink in copy.sinks:
+                sink.forward()
+            if len(copy.sinks) == 1:
+                copy.sinks[0].backward()
+            nodes = [copy.twin[node] for node in graph.nodes]
+        except (ValueError, ArithmeticError) as error:
+            problem = f"the point could not be evaluated ({error})"
+    if problem is not None:
+        nodes = list(graph.nodes)
+        note = f"Values and grads cached on the graph now ({problem})."
+    else:
+        grads = "" if len(copy.sinks) == 1 else " Grads are not shown: the graph has several sinks."
+        note = f"At the current point: {point}.{grads}"
+    values = [node.cached_value for node in nodes]
     sizes = {np.size(value) for value in values if isinstance(value, np.ndarray) and np.size(value) > 1}
     x: dict[str, Any] | None = None
     curves: dict[str, list[list[float | None]]] = {}
@@ -128,6 +149,10 @@ def still_data(graph: Graph) -> dict[str, Any]:
         for number, cached in enumerate(values):
             if isinstance(cached, np.ndarray) and cached.size == size:
                 curves[str(number)] = [_numbers(cached[order], CURVE_DIGITS)]
+    batch = [isinstance(value, np.ndarray) and value.size > 1 for value in values]
+    if any(batch):
+        note += " A batch node shows its mean over the batch and its grad as the mean of the samples' own gradients."
+    sweep = _still_sweep(graph, copy) if problem is None else _no_sweep(problem)
     return {
         "mode": "still",
         "nodes": _node_entries(graph),
@@ -136,14 +161,50 @@ def still_data(graph: Graph) -> dict[str, Any]:
         "x": x,
         "xRange": None,
         "value": [[None if value is None else _number(np.mean(value))] for value in values],
-        "batch": [isinstance(value, np.ndarray) and value.size > 1 for value in values],
-        "grad": [[_gradient_number(node.grad)] for node in graph.nodes],
+        "batch": batch,
+        "grad": [[_gradient_number(node.grad)] for node in nodes],
         "curves": curves,
         "losses": None,
         "panels": None,
-        "note": "Values and grads cached on the graph now; a batch node shows its mean over the batch "
-        "and its grad as the mean of the samples' own gradients.",
+        "note": note,
+        "sweep": sweep,
     }
+
+
+def _current_point(graph: Graph) -> tuple[str, str | None]:
+    """A text naming the current point (the data inputs' values) and, when the graph
+    cannot be evaluated there, why."""
+    parts = []
+    for node in graph.inputs():
+        value = node.cached_value
+        if value is None:
+            return "", f"{node.name!r} has no value: call {node.name}.set_value(...) first"
+        if isinstance(value, np.ndarray) and value.size > 1:
+            parts.append(f"{node.name}: {value.size} samples (mean {np.mean(value):.4g})")
+        else:
+            parts.append(f"{node.name} = {float(np.mean(value)):.4g}")
+    parameters = "the parameters' values now"
+    return (", ".join(parts) + "; " + parameters) if parts else parameters, None
+
+
+def _no_sweep(reason: str) -> dict[str, Any]:
+    return {"frames": None, "note": f"Backprop is not available: {reason}."}
+
+
+def _still_sweep(graph: Graph, copy: GraphCopy) -> dict[str, Any]:
+    """Backprop data of a still page: the sweep of the first sample of the current point."""
+    if len(copy.sinks) != 1:
+        return _no_sweep("the graph has several sinks")
+    inputs: dict[Node, Any] = {node: node.cached_value for node in graph.inputs()}  # each set (checked)
+    size = max((np.size(value) for value in inputs.values()), default=1)
+    sample = one_sample(copy, inputs)
+    which = f"sample 1 of {size}" if size > 1 else "the current point"
+    try:
+        frame = sweep_frame(copy)
+    except (ValueError, ArithmeticError) as error:
+        return _no_sweep(str(error))
+    note = f"The reverse sweep at {which}" + (f": {sample}." if sample else ".")
+    return {"frames": [frame], "note": note, "gradient": gradient_entries(copy, graph)}
 
 
 def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> dict[str, Any]:
@@ -172,7 +233,7 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
         key = keys.get(node)
         if key is not None and key in recorded and node_role(node) != "parameter":
             curves[number] = recorder.series(key)
-    replayed_curves, grads, replay_note = _replay(graph, recorder, panels, mask)
+    replayed_curves, grads, replay_note, sweep = _replay(graph, recorder, panels, mask)
     for number, series in replayed_curves.items():
         curves.setdefault(number, series)
     value: list[list[float | None]] = []
@@ -202,6 +263,7 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
         "losses": _numbers(recorder.losses, NUMBER_DIGITS),
         "panels": {**chart, "lossWindow": panels.loss_window or round_window(len(recorder.losses))},
         "note": f"Node values: {average}. " + replay_note,
+        "sweep": sweep,
     }
 
 
@@ -246,34 +308,33 @@ def _grid_feeds(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> dic
 
 def _replay(
     graph: Graph, recorder: TrainingRecorder, panels: Panels, mask: np.ndarray
-) -> tuple[dict[int, np.ndarray], list[list[float | None]], str]:
+) -> tuple[dict[int, np.ndarray], list[list[float | None]], str, dict[str, Any]]:
     """Evaluate a copy of ``graph`` at every snapshot's parameters: its nodes over the
     grid, and grads of its sink's mean over the grid's ``mask`` part. The user's graph
-    is never touched. Returns (curves by node index, grads per node and frame, a note)."""
-    from graphdl.graph_io import graph_from_dict, graph_to_dict
-
+    is never touched. Returns (curves by node index, grads per node and frame, a note,
+    the Backprop data: the sweep of one sample at every snapshot)."""
     frames = len(recorder.snapshots)
     no_grads: list[list[float | None]] = [[None] * frames for _ in graph.nodes]
     index = {node: number for number, node in enumerate(graph.nodes)}
     if recorder.input not in index:
-        return {}, no_grads, "Grads are not shown: the recorder's input is not in this graph."
+        return {}, no_grads, "Grads are not shown: the recorder's input is not in this graph.", _no_sweep("no input")
     fed = _grid_feeds(graph, recorder, panels)
     if isinstance(fed, str):
-        return {}, no_grads, fed
+        return {}, no_grads, fed, _no_sweep(fed.removeprefix("Grads are not shown: ").rstrip("."))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            copy = Graph(*graph_from_dict(graph_to_dict(list(graph.outputs), values=True)).outputs)
-    except (ValueError, TypeError) as error:
-        return {}, no_grads, f"Grads are not shown: the graph could not be copied ({error})."
-    if [node.kind for node in copy.nodes] != [node.kind for node in graph.nodes]:
-        return {}, no_grads, "Grads are not shown: the graph's copy differs from it."
-    twin: dict[Node, Any] = {node: copy.nodes[number] for node, number in index.items()}  # Variables stay Variables
+        copy = GraphCopy(graph)
+    except ValueError as error:
+        return {}, no_grads, f"Grads are not shown: {error}.", _no_sweep(str(error))
+    twin = copy.twin  # Variables stay Variables
     keys = recorder.graph.node_keys()
     grid, part = np.asarray(recorder.grid, dtype=float), np.asarray(recorder.grid, dtype=float)[mask]
-    sinks = [node for node in copy.nodes if not node.children]
+    sinks = copy.sinks
     curves: dict[int, list[np.ndarray]] = {number: [] for number in range(len(graph.nodes))}
     grads: list[list[float | None]] = [[] for _ in graph.nodes]
+
+    sample_at = int(np.flatnonzero(mask)[int(mask.sum()) // 2])  # Backprop's sample: mid training range
+    sweep_frames: list[dict[str, Any]] = []
+    sample = ""
 
     def feed(where: np.ndarray | slice) -> None:
         for variable, values in fed.items():
@@ -294,6 +355,9 @@ def _replay(
             sinks[0].backward()
         for node, number in index.items():
             grads[number].append(_gradient_number(twin[node].grad) if len(sinks) == 1 else None)
+        if len(sinks) == 1:
+            sample = one_sample(copy, fed, sample_at)
+            sweep_frames.append(sweep_frame(copy))
     flat = {"parameter", "constant"}
     series = {number: np.stack(rows) for number, rows in curves.items() if node_role(graph.nodes[number]) not in flat}
     target = "the sink" if len(sinks) != 1 else repr(sinks[0].name)
@@ -311,4 +375,13 @@ def _replay(
         if len(sinks) == 1
         else "Grads are not shown: the graph has several sinks."
     )
-    return series, grads, note
+    sweep = (
+        {
+            "frames": sweep_frames,
+            "note": f"The reverse sweep of one sample, {sample}, at each step's parameters.",
+            "gradient": gradient_entries(copy, graph),
+        }
+        if len(sinks) == 1
+        else _no_sweep("the graph has several sinks")
+    )
+    return series, grads, note, sweep

@@ -19,11 +19,11 @@ from typing import Any
 
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
-from graphdl.viz.dot import node_label_rows, to_dot
+from graphdl.viz.dot import node_label_rows, table_label, to_dot
 from graphdl.viz.dot_program import run_dot
 from graphdl.viz.layout import layered_positions
 from graphdl.viz.playground import weight_carriers
-from graphdl.viz.style import EDGE_COLOUR, ROLE_STYLES
+from graphdl.viz.style import EDGE_COLOUR, FONT, ROLE_STYLES, cluster_of, display_text
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -52,7 +52,9 @@ def node_ids(graph: Graph) -> list[str]:
 def graph_svg(graph: Graph, *, use_dot: bool, show_grads: bool = True) -> str:
     """The SVG text of ``graph`` (Graphviz's layout when ``use_dot``)."""
     if use_dot:
-        source = to_dot(graph, show_values=True, show_grads=show_grads, highlight_dead=False)
+        source = to_dot(
+            graph, show_values=True, show_grads=show_grads, highlight_dead=False, legend=False, compact=True
+        )
         return _mark_graphviz_svg(run_dot(source, "svg").decode("utf-8"), graph)
     return _draw_svg(graph, show_grads=show_grads)
 
@@ -76,11 +78,16 @@ def _mark_graphviz_svg(svg: str, graph: Graph) -> str:
     ids = node_ids(graph)
     index_of = {f"n{number}": number for number in range(len(graph.nodes))}
     carriers = _carrier_indices(graph)
+    prefixes = list(dict.fromkeys(prefix for node in graph.nodes if (prefix := cluster_of(node.name, ".")) is not None))
     for group in root.iter(f"{{{SVG_NS}}}g"):
         classes = group.get("class", "")
         title = group.find(f"{{{SVG_NS}}}title")
         name = title.text if title is not None and title.text else ""
-        if classes == "node":
+        if classes == "cluster" and name.startswith("cluster_"):  # to_dot's cluster_N: the N-th prefix
+            group.set("data-layer", prefixes[int(name[8:])])
+            group.attrib.pop("id", None)
+            group.remove(title)  # type: ignore[arg-type]  # found just above
+        elif classes == "node":
             if name not in index_of:  # the legend
                 group.set("class", "legend")
                 group.attrib.pop("id", None)
@@ -123,7 +130,7 @@ def _mark_node_parts(group: ET.Element) -> None:
     centre = f"{(left + right) / 2:.2f}"
     for text in group.iter(f"{{{SVG_NS}}}text"):
         content = text.text or ""
-        for prefix, css in (("value ", "value-text"), ("grad ", "grad-text")):
+        for prefix, css in (("value ", "value-text"), ("mean ", "value-text"), ("grad ", "grad-text")):
             if content.startswith(prefix):
                 text.set("class", css)
                 text.set("text-anchor", "middle")
@@ -143,6 +150,7 @@ LINE_GAP = 1.3
 LAYER_GAP = 46.0
 ROW_GAP = 16.0
 PAD = 8.0
+MIN_WIDTH = 104.0  # room for the longest number line the page writes later (as Graphviz's width=1.45)
 
 
 def _font(attributes: str) -> tuple[float, str | None]:
@@ -157,9 +165,9 @@ def _draw_svg(graph: Graph, *, show_grads: bool) -> str:
     index = {node: number for number, node in enumerate(graph.nodes)}
     boxes: dict[Node, tuple[list[tuple[str, float, str | None]], float, float]] = {}
     for node in graph.nodes:
-        rows = node_label_rows(node, show_values=True, show_grads=show_grads, dead=False, vanishing=False)
+        rows = node_label_rows(node, show_values=True, show_grads=show_grads, dead=False, vanishing=False, compact=True)
         lines = [(text, *_font(font)) for text, font in rows]
-        width = max(len(text) * size * CHAR_WIDTH for text, size, _ in lines) + 2 * PAD
+        width = max(MIN_WIDTH, max(len(text) * size * CHAR_WIDTH for text, size, _ in lines) + 2 * PAD)
         height = sum(size * LINE_GAP for _, size, _ in lines) + PAD
         boxes[node] = (lines, width, height)
     positions = layered_positions(graph)
@@ -270,7 +278,125 @@ def _box(
         )
         if colour:
             element.set("fill", colour)
-        for prefix, css in (("value ", "value-text"), ("grad ", "grad-text")):
+        for prefix, css in (("value ", "value-text"), ("mean ", "value-text"), ("grad ", "grad-text")):
             if text.startswith(prefix):
                 element.set("class", css)
         element.text = text
+
+
+# ------------------------------------------------------------------ layers of big graphs
+#: A graph with more nodes than this, in at least two layers, opens on its overview.
+OVERVIEW_NODES = 60
+
+
+def layer_members(graph: Graph) -> dict[str, list[int]]:
+    """Node indices by layer: nodes named ``prefix.rest`` grouped by prefix, in order of
+    first appearance (only layers of at least two nodes)."""
+    layers: dict[str, list[int]] = {}
+    for number, node in enumerate(graph.nodes):
+        prefix = cluster_of(node.name, ".")
+        if prefix is not None:
+            layers.setdefault(prefix, []).append(number)
+    return {prefix: members for prefix, members in layers.items() if len(members) >= 2}
+
+
+def overview_svg(graph: Graph) -> str | None:
+    """The overview of a big graph drawn by Graphviz: one box per layer (``g.layer-box``
+    with ``data-layer``, opening the layer in the full graph on click), the other nodes as
+    in the full graph (``g.node`` with ``data-index``), one arrow between connected
+    boxes (drawn with Graphviz's ``dot``). None for a small graph or a graph without two
+    layers."""
+    layers = layer_members(graph)
+    if len(graph.nodes) <= OVERVIEW_NODES or len(layers) < 2:
+        return None
+    box_of: dict[int, str] = {}
+    for number, prefix in enumerate(layers):
+        for member in layers[prefix]:
+            box_of[member] = f"layer{number}"
+    index = {node: number for number, node in enumerate(graph.nodes)}
+    lines = [
+        "digraph overview {",
+        f'  graph [rankdir=LR, nodesep=0.3, ranksep=0.5, fontname="{FONT}"];',
+        f'  node [fontname="{FONT}", penwidth=1.4, margin="0.12,0.06"];',
+        f'  edge [color="{EDGE_COLOUR}", arrowsize=0.8];',
+    ]
+    for number, (prefix, members) in enumerate(layers.items()):
+        parameters = sum(1 for member in members if node_role(graph.nodes[member]) == "parameter")
+        label = table_label(
+            [
+                (display_text(prefix), 'POINT-SIZE="16"'),
+                (f"{parameters} parameters · {len(members)} nodes", 'POINT-SIZE="12" COLOR="#374151"'),
+                ("grad norm —", 'POINT-SIZE="12" COLOR="#1e3a8a"'),
+                ("click to open", 'POINT-SIZE="11" COLOR="#6b7280"'),
+            ]
+        )
+        lines.append(f'  layer{number} [label={label}, shape=box, style="rounded,filled,dashed", fillcolor="#f9fafb"];')
+    for node in graph.nodes:
+        number = index[node]
+        if number in box_of:
+            continue
+        style = ROLE_STYLES[node_role(node)]
+        rows = node_label_rows(node, show_values=True, show_grads=True, dead=False, vanishing=False, compact=True)
+        styles = ",".join(["filled"] + (["rounded"] if style.rounded else []) + (["dashed"] if style.dashed else []))
+        lines.append(
+            f'  n{number} [label={table_label(rows)}, shape={style.shape}, style="{styles}", '
+            f'fillcolor="{style.fill}", color="{style.border}", peripheries={style.peripheries}];'
+        )
+    seen: set[tuple[str, str]] = set()
+    for node in graph.nodes:
+        for parent in node.parents:
+            start = box_of.get(index[parent], f"n{index[parent]}")
+            end = box_of.get(index[node], f"n{index[node]}")
+            if start != end and (start, end) not in seen:
+                seen.add((start, end))
+                lines.append(f"  {start} -> {end};")
+    lines.append("}")
+    svg = run_dot("\n".join(lines), "svg").decode("utf-8")
+    root = ET.fromstring(svg[svg.index("<svg") :])
+    ids = node_ids(graph)
+    names = list(layers)
+    for group in root.iter(f"{{{SVG_NS}}}g"):
+        title = group.find(f"{{{SVG_NS}}}title")
+        name = title.text if title is not None and title.text else ""
+        if group.get("class") == "node" and name.startswith("layer"):
+            group.set("class", "layer-box")
+            group.set("data-layer", names[int(name[5:])])
+            group.attrib.pop("id", None)
+            for text in group.iter(f"{{{SVG_NS}}}text"):
+                if (text.text or "").startswith("grad norm"):
+                    text.set("class", "norm-text")
+        elif group.get("class") == "node" and name.startswith("n"):
+            number = int(name[1:])
+            group.set("id", "overview-" + ids[number])
+            group.set("data-index", str(number))
+            _mark_node_parts(group)
+        elif group.get("class") == "edge":
+            group.set("class", "overview-edge")
+            group.attrib.pop("id", None)
+        if title is not None:
+            group.remove(title)
+    for link in root.iter(f"{{{SVG_NS}}}a"):
+        link.attrib.pop(f"{{{XLINK_NS}}}title", None)
+    root.set("class", "graph-svg overview-svg")
+    for attribute in ("width", "height"):
+        root.attrib.pop(attribute, None)
+    width = float(root.get("viewBox", "0 0 0 0").split()[2])
+    root.set("style", f"max-width: {width * 4 / 3:.0f}px")
+    return ET.tostring(root, encoding="unicode")
+
+
+def gradient_svg(graph: Graph, *, use_dot: bool) -> str | None:
+    """The SVG of the gradient graph of ``graph`` (``graphdl.grad(sink, parameters)``, built
+    on a copy; see :class:`~graphdl.viz.explorer_sweep.GraphCopy`), without grad lines. Its
+    nodes are ``g.gnode`` groups with ids ``grad-node-…`` (apart from the forward graph's
+    ``g.node``) and ``data-index`` into the gradient graph's nodes. None without one."""
+    from graphdl.viz.explorer_sweep import GraphCopy
+
+    try:
+        gradient = GraphCopy(graph).gradient
+    except ValueError:
+        return None
+    if gradient is None:
+        return None
+    svg = graph_svg(gradient, use_dot=use_dot, show_grads=False)
+    return svg.replace('class="node"', 'class="gnode"').replace('id="node-', 'id="grad-node-')
