@@ -76,7 +76,8 @@ def _numbers(values: Any, digits: int) -> list[float | None]:
     return [_number(value, digits) for value in np.ravel(np.asarray(values, dtype=float))]
 
 
-def _node_entries(graph: Graph) -> list[dict[str, Any]]:
+def node_entries(graph: Graph) -> list[dict[str, Any]]:
+    """Per node (in ``graph.nodes`` order) its name, kind, role and SVG id, for the page's script."""
     ids = node_ids(graph)
     return [
         {"name": display_text(node.name), "kind": kind_text(node), "role": node_role(node), "id": ids[number]}
@@ -104,9 +105,18 @@ def _descendant_count(node: Node, members: set[Node]) -> int:
     return len(seen)
 
 
+def current_numbers(graph: Graph) -> tuple[list[float | None], list[float | None]]:
+    """Each node's value (a batch node: its mean) and grad (a batch node: the mean of the
+    samples' own gradients) cached now, in ``graph.nodes`` order; None where none is
+    cached or it is not finite. Computes nothing."""
+    values = [None if node.cached_value is None else _number(np.mean(node.cached_value)) for node in graph.nodes]
+    return values, [_gradient_number(node.grad) for node in graph.nodes]
+
+
 def still_data(graph: Graph) -> dict[str, Any]:
     """The page data of a still explorer: values and grads cached now (nothing computed)."""
     values = [node.cached_value for node in graph.nodes]
+    numbers, grads = current_numbers(graph)
     sizes = {np.size(value) for value in values if isinstance(value, np.ndarray) and np.size(value) > 1}
     x: dict[str, Any] | None = None
     curves: dict[str, list[list[float | None]]] = {}
@@ -130,14 +140,14 @@ def still_data(graph: Graph) -> dict[str, Any]:
                 curves[str(number)] = [_numbers(cached[order], CURVE_DIGITS)]
     return {
         "mode": "still",
-        "nodes": _node_entries(graph),
+        "nodes": node_entries(graph),
         "steps": [0],
         "total": 0,
         "x": x,
         "xRange": None,
-        "value": [[None if value is None else _number(np.mean(value))] for value in values],
+        "value": [[number] for number in numbers],
         "batch": [isinstance(value, np.ndarray) and value.size > 1 for value in values],
-        "grad": [[_gradient_number(node.grad)] for node in graph.nodes],
+        "grad": [[grad] for grad in grads],
         "curves": curves,
         "losses": None,
         "panels": None,
@@ -190,7 +200,7 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
     average = f"mean over {recorder.input.name} in [{low:g}, {high:g}]"
     return {
         "mode": "recorded",
-        "nodes": _node_entries(graph),
+        "nodes": node_entries(graph),
         "steps": [int(snapshot.step) for snapshot in snapshots],
         "total": int(recorder.total_steps or snapshots[-1].step),
         "x": {"label": recorder.input.name, "values": _numbers(grid, NUMBER_DIGITS)},
