@@ -12,10 +12,10 @@ training callback at once:
   view as the callback, not the recorder too) and shows every node at each snapshot,
   completed by the explorer's replay (values over the recorder's grid, and grads).
 
-Updates are throttled (:class:`Throttle`): at most ``max_rate`` per second and never more
-than ``budget`` of the time (an update that took 5 ms waits for 45 ms of training), so the
-view slows training by at most about 10 %. When training ends the widget's slider
-scrubs every frame of the run.
+Updates are throttled (:class:`Throttle`): at most ``max_rate`` per second and only after
+training has run ``1 / budget`` times as long as the last update took (an update that took
+5 ms waits for 50 ms of training), so the view slows training by at most ``budget`` (10 %).
+When training ends the widget's slider scrubs every frame of the run.
 
 The frame data come from the explorer's own functions
 (:func:`~graphdl.viz.explorer_data.current_numbers`, :func:`~graphdl.viz.explorer_data.recorded_data`,
@@ -50,8 +50,8 @@ Frame = dict[str, Any]
 
 class Throttle:
     """Decides when a live view may update: at most ``max_rate`` times per second, and
-    only after training has run ``(1 - budget) / budget`` times as long as the last update
-    took, so updates take at most ``budget`` of the time (0.1: 10 %).
+    only after training has run ``1 / budget`` times as long as the last update took, so
+    updates add at most ``budget`` to the training time (0.1: 10 %).
 
     ``clock`` is any monotonic clock in seconds (tests pass a fake one)."""
 
@@ -76,8 +76,7 @@ class Throttle:
             return True
         now = self.clock()
         cost = self.last_end - self.last_start
-        rest = cost * (1 - self.budget) / self.budget
-        return now - self.last_start >= self.min_interval and now - self.last_end >= rest
+        return now - self.last_start >= self.min_interval and now - self.last_end >= cost / self.budget
 
     def run(self, update: Callable[[], Any]) -> None:
         """Run ``update`` and note when and how long (the next :meth:`due` depends on it)."""
@@ -220,7 +219,7 @@ class LiveView(_WidgetBase):
     installed) with every node's value and grad. Pass the view as a training callback;
     ``recorder`` (a :class:`~graphdl.viz.recorder.TrainingRecorder` of this graph) makes
     each frame a recorder snapshot with every node's value and grad. ``max_rate`` caps
-    the updates per second and ``budget`` the share of time they may take.
+    the updates per second and ``budget`` the time they may add to training (0.1: 10 %).
 
     Raises ImportError (naming ``pip install graphdl[notebook]``) without anywidget.
     """
