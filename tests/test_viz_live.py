@@ -199,7 +199,8 @@ def test_the_widget_ships_its_script_and_style_and_fetches_nothing(live_view):
     script = (static / "live.js").read_text(encoding="utf-8")
     net = build_seed_net()
     view = live_view(net.loss)
-    assert view._esm == script and view._css == (static / "live.css").read_text(encoding="utf-8")
+    sent = view.get_state()  # what the notebook's frontend receives
+    assert sent["_esm"] == script and sent["_css"] == (static / "live.css").read_text(encoding="utf-8")
     assert "export default" in script
     for needle in ("import ", "fetch(", "XMLHttpRequest", "https:"):
         assert needle not in script
