@@ -109,8 +109,13 @@ def current_numbers(graph: Graph) -> tuple[list[float | None], list[float | None
     """Each node's value (a batch node: its mean) and grad (a batch node: the mean of the
     samples' own gradients) cached now, in ``graph.nodes`` order; None where none is
     cached or it is not finite. Computes nothing."""
-    values = [None if node.cached_value is None else _number(np.mean(node.cached_value)) for node in graph.nodes]
-    return values, [_gradient_number(node.grad) for node in graph.nodes]
+    values: list[float | None] = []
+    grads: list[float | None] = []
+    for node in graph.nodes:  # a live view calls this while training: scalars skip numpy
+        value, grad = node.cached_value, node.grad
+        values.append(None if value is None else _number(value if isinstance(value, float) else np.mean(value)))
+        grads.append(_number(grad) if isinstance(grad, float) else _gradient_number(grad))
+    return values, grads
 
 
 def still_data(graph: Graph) -> dict[str, Any]:
