@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> str:
         f"({spent / plain * 100:.1f} % of the training time)"
     )
     print(report)
-    print("runs (seconds):", [round(row[0], 3) for row in results["plain"]], [round(row[0], 3) for row in results["view"]])
+    for name, rows in results.items():
+        print(f"  {name} runs (s):", " ".join(f"{row[0]:.3f}" for row in rows))
     return report
 
 
