@@ -123,6 +123,19 @@ def test_trainer_hooks_send_the_start_the_steps_and_the_whole_run(live_view):
     assert "g" in view.svg and 'class="node"' in view.svg and len(view.nodes) == len(graph.nodes)
 
 
+def test_an_interpreted_trainer_shows_every_node(live_view):
+    X, y = datasets.make_moons(96, noise=0.1, seed=0)
+    model = nn.MLP(2, [3, 1], activation="tanh", rng=0)
+    trainer = Trainer(model, optim.Adam(model, lr=0.05), loss="bce_logits", progress=False, compile=False)
+    view = live_view(trainer.loss)
+    trainer.fit((X, y), epochs=1, batch_size=16, callbacks=[view])
+    graph = Graph(trainer.loss)
+    last = view.frames[-1]
+    assert None not in last["value"]  # every node, operators included: the step's batch means
+    assert last["value"][graph.nodes.index(trainer.loss)] == pytest.approx(trainer.history.step_loss[-1], rel=1e-5)
+    assert last["grad"][graph.nodes.index(trainer.loss)] == 1.0
+
+
 def test_updates_wait_for_the_throttle(live_view):
     trainer, data = moons_trainer()
     view = live_view(trainer.loss)

@@ -248,7 +248,8 @@ class LiveView(_WidgetBase):
             "Frames are the recorder's snapshots: node values are means over its grid, grads those of the replay."
             if recorder is not None
             else "Each frame: the values and grads the training step left on the graph "
-            "(a batch node shows its mean; nodes a compiled step does not keep show —)."
+            "(a batch node shows its mean). A compiled step keeps only the parameters': "
+            "Trainer(..., compile=False) keeps every node's."
         )
 
     # ------------------------------------------------------------------ reading

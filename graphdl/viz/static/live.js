@@ -141,7 +141,7 @@ function render({ model, el }) {
     const height = 120;
     const losses = state.losses;
     lossBox.textContent = "";
-    element("div", "gl-loss-title", lossBox, "training loss");
+    element("div", "gl-loss-title", lossBox, "training loss (grey: per step, red: running mean)");
     const svg = document.createElementNS(SVG_NS, "svg");
     svg.setAttribute("viewBox", "0 0 " + width + " " + height);
     svg.setAttribute("class", "gl-loss-chart");
@@ -154,15 +154,30 @@ function render({ model, el }) {
     const X = (i) => 4 + (i / (count - 1)) * (width - 8);
     const Y = (v) => height - 4 - (Math.min(v, top) / top) * (height - 8);
     const every = Math.max(1, Math.floor(losses.length / 600)); // a few hundred points are enough
-    let d = "";
-    for (let i = 0; i < losses.length; i += every) {
-      if (losses[i] === null) continue;
-      d += (d ? "L" : "M") + X(i).toFixed(1) + "," + Y(losses[i]).toFixed(1);
+    const window = Math.max(1, Math.round(losses.length / 25));
+    const raw = [];
+    const mean = [];
+    let sum = 0;
+    let counted = 0;
+    losses.forEach((value, i) => {
+      if (value !== null) {
+        sum += value;
+        counted++;
+      }
+      const old = i >= window ? losses[i - window] : null;
+      if (old !== null) {
+        sum -= old;
+        counted--;
+      }
+      if (i % every === 0 && value !== null) raw.push([i, value]);
+      if (i % every === 0 && counted > 0) mean.push([i, sum / counted]);
+    });
+    for (const [points, name] of [[raw, "gl-loss-line"], [mean, "gl-loss-mean"]]) {
+      const line = document.createElementNS(SVG_NS, "path");
+      line.setAttribute("d", points.map(([i, v], k) => (k ? "L" : "M") + X(i).toFixed(1) + "," + Y(v).toFixed(1)).join(""));
+      line.setAttribute("class", name);
+      svg.appendChild(line);
     }
-    const line = document.createElementNS(SVG_NS, "path");
-    line.setAttribute("d", d);
-    line.setAttribute("class", "gl-loss-line");
-    svg.appendChild(line);
     const now = document.createElementNS(SVG_NS, "path");
     now.setAttribute("d", "M" + X(Math.max(0, step - 1)).toFixed(1) + ",0V" + height);
     now.setAttribute("class", "gl-loss-now");
