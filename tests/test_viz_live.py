@@ -136,6 +136,16 @@ def test_an_interpreted_trainer_shows_every_node(live_view):
     assert last["grad"][graph.nodes.index(trainer.loss)] == 1.0
 
 
+def test_a_view_attached_to_a_trained_model_counts_on_from_its_steps(live_view):
+    trainer, data = moons_trainer()
+    trainer.fit(data, epochs=1, batch_size=16)
+    view = live_view(trainer.loss)
+    trainer.fit(data, epochs=1, batch_size=16, callbacks=[view])
+    assert view.frames[0]["step"] == 6 and view.frames[-1]["step"] == 12
+    assert view.losses[:6] == [None] * 6  # not seen: the loss of step k stays losses[k - 1]
+    assert view.losses[6:] == pytest.approx(trainer.history.step_loss)
+
+
 def test_updates_wait_for_the_throttle(live_view):
     trainer, data = moons_trainer()
     view = live_view(trainer.loss)

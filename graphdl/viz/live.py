@@ -170,12 +170,20 @@ class _LiveState:
         """Start (or continue) a run after ``done_steps`` steps. ``before_training``: the
         graph is at its starting point (a recorder without snapshots records it)."""
         self.done_steps = done_steps
+        self._pad_losses(done_steps)
         self.running = True
         if before_training and self.recorder is not None and not self.recorder.snapshots:
             self.recorder.start()
 
+    def _pad_losses(self, steps: int) -> None:
+        """Steps the view did not see (trained before it was attached) have no loss: the
+        loss of step ``k`` (1-based) stays ``losses[k - 1]``."""
+        if len(self.losses) < steps:
+            self.losses.extend([None] * (steps - len(self.losses)))
+
     def step(self, step: int, loss: Any) -> None:
         """Note 0-based ``step`` and its loss (and let the recorder record it)."""
+        self._pad_losses(step)
         self.losses.append(None if loss is None else _number(loss))
         self.done_steps = step + 1
         if self.recorder is not None:
