@@ -91,7 +91,7 @@ class Throttle:
 
 
 def _number(value: Any) -> float | None:
-    number = float(np.mean(value))
+    number = float(value) if isinstance(value, float) else float(np.mean(value))  # called at every step
     return number if math.isfinite(number) else None
 
 
