@@ -58,7 +58,7 @@ def test_throttle_waits_the_minimum_interval_and_ten_times_the_last_cost():
 @pytest.mark.parametrize("update_cost", [0.0005, 0.004, 0.03])
 def test_throttle_keeps_a_run_under_ten_updates_a_second_and_ten_percent(update_cost):
     clock = FakeClock()
-    throttle = Throttle(clock=clock)
+    throttle = Throttle(max_rate=10, budget=0.1, clock=clock)
     step_time = 0.002
     for _ in range(5000):  # 10 s of training
         clock.now += step_time

@@ -53,12 +53,12 @@ Frame = dict[str, Any]
 class Throttle:
     """Decides when a live view may update: at most ``max_rate`` times per second, and
     only after training has run ``1 / budget`` times as long as the last update took, so
-    updates add at most ``budget`` to the training time (0.1: 10 %).
+    updates add at most ``budget`` to the training time (0.05: 5 %).
 
     ``clock`` is any monotonic clock in seconds (tests pass a fake one)."""
 
     def __init__(
-        self, max_rate: float = 10.0, budget: float = 0.1, clock: Callable[[], float] = time.perf_counter
+        self, max_rate: float = 10.0, budget: float = 0.05, clock: Callable[[], float] = time.perf_counter
     ) -> None:
         if not max_rate > 0:
             raise ValueError(f"max_rate must be positive, got {max_rate!r}")
