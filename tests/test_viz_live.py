@@ -136,6 +136,29 @@ def test_an_interpreted_trainer_shows_every_node(live_view):
     assert last["grad"][graph.nodes.index(trainer.loss)] == 1.0
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_operators_show_the_steps_values_never_an_evaluations(live_view, compiled):
+    X, y = datasets.make_moons(96, noise=0.1, seed=0)
+    model = nn.MLP(2, [3, 1], activation="tanh", rng=0)
+    trainer = Trainer(
+        model, optim.Adam(model, lr=0.05), loss="bce_logits", metric="accuracy", progress=False, compile=compiled
+    )
+    view = live_view(trainer.loss)
+    clock = view.throttle.clock = FakeClock()
+
+    def one_second_per_step(step: int, loss: float) -> None:
+        clock.now += 1.0
+
+    trainer.fit((X[:64], y[:64]), (X[64:], y[64:]), epochs=2, batch_size=16, callbacks=[one_second_per_step, view])
+    at = Graph(trainer.loss).nodes.index(trainer.loss)
+    after_an_evaluation = view.frames[5]  # step 5: the first of epoch 2, after epoch 1's dev evaluation
+    assert after_an_evaluation["step"] == 5
+    if compiled:  # the loss node holds the dev set's losses, not the step's: not shown
+        assert after_an_evaluation["value"][at] is None
+    else:
+        assert after_an_evaluation["value"][at] == pytest.approx(trainer.history.step_loss[4], rel=1e-5)
+
+
 def test_a_view_attached_to_a_trained_model_counts_on_from_its_steps(live_view):
     trainer, data = moons_trainer()
     trainer.fit(data, epochs=1, batch_size=16)

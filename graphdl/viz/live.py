@@ -97,6 +97,12 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _holds_the_step(loss_node: Node, loss: Any) -> bool:
+    """Whether ``loss_node`` holds the values of the step whose loss was ``loss``."""
+    cached = loss_node.cached_value
+    return cached is not None and math.isclose(float(np.mean(cached)), float(np.mean(loss)), rel_tol=1e-9)
+
+
 def _static(name: str) -> str:
     return resources.files("graphdl.viz").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
@@ -124,11 +130,20 @@ class _LiveState:
         self.panels: Panels | None = None
         self.running = False
         self.done_steps = 0  # training steps seen (the step count frames are labelled with)
+        # (the Trainer's loss node, the step's loss): the operators' cached values are the
+        # step's only when the loss node holds that loss. A compiled step leaves on them what
+        # the last evaluation (say of the dev set) computed.
+        self.step_check: tuple[Node, Any] | None = None
 
     # ------------------------------------------------------------------ frames
     def current_frame(self, step: int) -> Frame:
-        """The values and grads cached on the graph now (as the explorer's still page shows them)."""
+        """The values and grads cached on the graph now (as the explorer's still page shows
+        them); operators' only when they are the step's (see :attr:`step_check`)."""
         values, grads = current_numbers(self.graph)
+        if self.step_check is not None and not _holds_the_step(*self.step_check):
+            for number, node in enumerate(self.graph.nodes):
+                if node.parents:
+                    values[number] = grads[number] = None
         return {"step": step, "value": values, "grad": grads}
 
     def snapshot_frames(self) -> list[Frame]:
@@ -259,8 +274,8 @@ class LiveView(_WidgetBase):
             "Frames are the recorder's snapshots: node values are means over its grid, grads those of the replay."
             if recorder is not None
             else "Each frame: the values and grads the training step left on the graph "
-            "(a batch node shows its mean). A compiled step keeps only the parameters': "
-            "Trainer(..., compile=False) keeps every node's."
+            "(a batch node shows its mean). A compiled step keeps only the parameters' (operators "
+            "show —); Trainer(..., compile=False) keeps every node's."
         )
 
     # ------------------------------------------------------------------ reading
@@ -293,10 +308,12 @@ class LiveView(_WidgetBase):
 
     def on_fit_start(self, trainer: Any) -> None:
         """Trainer hook: show the starting point."""
+        self._state.step_check = None
         self.start(int(getattr(trainer, "global_step", 0)))
 
     def on_step(self, trainer: Any, step: int, loss: Any) -> None:
         """Trainer hook: note the loss; update the widget when the throttle allows."""
+        self._state.step_check = (trainer.loss, loss)
         self._step(step, loss)
 
     def on_fit_end(self, trainer: Any, history: Any = None) -> None:
