@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> str:
         f"  the kernel's CPU time (all its threads, so the sending too; less sensitive to other jobs): "
         f"{cpu_plain:.3f} s and {cpu_view:.3f} s: {cpu_view / cpu_plain:.3f}× "
         f"({(cpu_view / cpu_plain - 1) * 100:+.1f} %)\n"
-        f"  the view: {updates:.0f} updates ({updates / view:.1f} per second), {spent * 1000:.0f} ms in them "
+        f"  the view: {updates:.0f} updates in {view:.2f} s (the start's, then one every 0.1 s at most), "
+        f"{spent * 1000:.0f} ms in them "
         f"({spent / plain * 100:.1f} % of the training time)"
     )
     print(report)
