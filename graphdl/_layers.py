@@ -116,8 +116,9 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "pictures and sweeps",
         ("graphdl.viz", "graphdl.sweep"),
-        "pictures: DOT text and rendering, the training recorder and animator, the explorer page, static "
-        "plots; sweeps: many runs over a grid of settings and seeds, and the `graphdl sweep` command",
+        "pictures: DOT text and rendering, the training recorder and animator, the explorer page, the live "
+        "notebook widget (`LiveView`, optional anywidget), static plots; sweeps: many runs over a grid of "
+        "settings and seeds, and the `graphdl sweep` command",
     ),
     Layer(
         "application",

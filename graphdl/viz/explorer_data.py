@@ -10,7 +10,7 @@ and the gradients. The user's graph is never touched.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +76,8 @@ def _numbers(values: Any, digits: int) -> list[float | None]:
     return [_number(value, digits) for value in np.ravel(np.asarray(values, dtype=float))]
 
 
-def _node_entries(graph: Graph) -> list[dict[str, Any]]:
+def node_entries(graph: Graph) -> list[dict[str, Any]]:
+    """Per node (in ``graph.nodes`` order) its name, kind, role and SVG id, for the page's script."""
     ids = node_ids(graph)
     return [
         {"name": display_text(node.name), "kind": kind_text(node), "role": node_role(node), "id": ids[number]}
@@ -104,6 +105,24 @@ def _descendant_count(node: Node, members: set[Node]) -> int:
     return len(seen)
 
 
+def current_numbers(graph: Graph) -> tuple[list[float | None], list[float | None]]:
+    """Each node's value (a batch node: its mean) and grad (a batch node: the mean of the
+    samples' own gradients) cached now, in ``graph.nodes`` order; None where none is
+    cached or it is not finite. Computes nothing."""
+    return node_numbers(graph.nodes)
+
+
+def node_numbers(nodes: Iterable[Node]) -> tuple[list[float | None], list[float | None]]:
+    """:func:`current_numbers` of these nodes, in their order."""
+    values: list[float | None] = []
+    grads: list[float | None] = []
+    for node in nodes:  # a live view calls this while training: scalars skip numpy
+        value, grad = node.cached_value, node.grad
+        values.append(None if value is None else _number(value if isinstance(value, float) else np.mean(value)))
+        grads.append(_number(grad) if isinstance(grad, float) else _gradient_number(grad))
+    return values, grads
+
+
 def still_data(graph: Graph) -> dict[str, Any]:
     """The page data of a still explorer: every node's value and grad at the current
     point (the Variables' values now), computed on a copy of the graph so the user's graph
@@ -125,9 +144,10 @@ def still_data(graph: Graph) -> dict[str, Any]:
         nodes = list(graph.nodes)
         note = f"Values and grads cached on the graph now ({problem})."
     else:
-        grads = "" if len(copy.sinks) == 1 else " Grads are not shown: the graph has several sinks."
-        note = f"At the current point: {point}.{grads}"
+        several = "" if len(copy.sinks) == 1 else " Grads are not shown: the graph has several sinks."
+        note = f"At the current point: {point}.{several}"
     values = [node.cached_value for node in nodes]
+    numbers, grads = node_numbers(nodes)
     sizes = {np.size(value) for value in values if isinstance(value, np.ndarray) and np.size(value) > 1}
     x: dict[str, Any] | None = None
     curves: dict[str, list[list[float | None]]] = {}
@@ -155,14 +175,14 @@ def still_data(graph: Graph) -> dict[str, Any]:
     sweep = _still_sweep(graph, copy) if problem is None else _no_sweep(problem)
     return {
         "mode": "still",
-        "nodes": _node_entries(graph),
+        "nodes": node_entries(graph),
         "steps": [0],
         "total": 0,
         "x": x,
         "xRange": None,
-        "value": [[None if value is None else _number(np.mean(value))] for value in values],
+        "value": [[number] for number in numbers],
         "batch": batch,
-        "grad": [[_gradient_number(node.grad)] for node in nodes],
+        "grad": [[grad] for grad in grads],
         "curves": curves,
         "losses": None,
         "panels": None,
@@ -251,7 +271,7 @@ def recorded_data(graph: Graph, recorder: TrainingRecorder, panels: Panels) -> d
     average = f"mean over {recorder.input.name} in [{low:g}, {high:g}]"
     return {
         "mode": "recorded",
-        "nodes": _node_entries(graph),
+        "nodes": node_entries(graph),
         "steps": [int(snapshot.step) for snapshot in snapshots],
         "total": int(recorder.total_steps or snapshots[-1].step),
         "x": {"label": recorder.input.name, "values": _numbers(grid, NUMBER_DIGITS)},

@@ -12,7 +12,7 @@ import numpy as np
 
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node
-from graphdl.viz.explorer_data import _gradient_number, _no_sweep, _node_entries, _number, _numbers
+from graphdl.viz.explorer_data import _gradient_number, _no_sweep, _number, _numbers, node_entries
 from graphdl.viz.explorer_sweep import GraphCopy, gradient_entries, one_sample, sweep_frame
 from graphdl.viz.run_recorder import LOG_KEYS, RunRecorder
 
@@ -57,7 +57,7 @@ def run_data(graph: Graph, recorder: RunRecorder) -> dict[str, Any]:
     return {
         "mode": "run",
         "unit": "epoch",
-        "nodes": _node_entries(graph),
+        "nodes": node_entries(graph),
         "steps": [frame.epoch for frame in frames],
         "total": frames[-1].epoch,
         "x": None,
