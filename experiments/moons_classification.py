@@ -33,9 +33,10 @@ the compiled program evaluate the same formulas in the same order, so they agree
     PYTHONPATH=. python experiments/moons_classification.py --out viz
 
 Prints "<run>: test accuracy A (loss L)" for both runs and "the two runs agree: yes/no";
-writes the numbers to ``--results`` (default experiments/results/moons_classification.json;
-the README quotes them); with ``--out DIR`` writes DIR/moons_curves.png (loss and accuracy
-per epoch) and DIR/moons_boundary.png (the decision boundary with the train/dev/test points).
+writes the numbers to DIR/moons_classification.json with ``--out DIR`` (``--write-results``:
+experiments/results/moons_classification.json; the README quotes them); with ``--out DIR``
+writes DIR/moons_curves.png (loss and accuracy per epoch) and DIR/moons_boundary.png (the
+decision boundary with the train/dev/test points).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ import numpy as np
 from graphdl import Add, Logistic, LogLoss, Mul, Node, Variable, datasets, nn, optim
 from graphdl.cli import positive_float
 from graphdl.metrics import accuracy
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.train import Trainer
 
 HIDDEN = 5
@@ -330,7 +331,7 @@ def plot_boundary(hand: Run, toolkit: Run, splits: dict[str, Split], path: Path,
 
 # --------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Moons classification with a 2-5-1 Logistic network, twice.")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1000, help="moons points, split 64/16/20 %% (default 1000)")
     parser.add_argument("--noise", type=float, default=0.5, help="standard deviation of the moons noise (0.5)")
     parser.add_argument("--epochs", type=int, default=1000, help="full-batch gradient steps (default 1000)")
@@ -340,12 +341,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the initial weights")
     parser.add_argument("--grid", type=int, default=200, help="grid points per axis for the boundary (200² = 40 000)")
     parser.add_argument("--out", type=Path, default=None, help="directory for moons_curves.png and moons_boundary.png")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/moons_classification.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if args.samples < 20:
         parser.error("--samples must be at least 20 (every split needs points)")
@@ -390,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"the two runs agree: {'yes' if agree else 'no'}")
     print(f"the tutorial reports test accuracy {TUTORIAL_TEST_ACCURACY:.2f} (its own data and initial weights)")
     summary = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         **{
             key: {
                 "best_epoch": run.best_epoch,
@@ -403,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "largest_differences": differences,
         "agree": agree,
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

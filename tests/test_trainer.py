@@ -1,6 +1,7 @@
 import gc
 import io as stdio
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,7 @@ def test_text_progress_bar():
 
 def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["train_moons.py"])
     runpy.run_path(str(ROOT / "examples" / "train_moons.py"), run_name="__main__")
     out = capsys.readouterr().out
     accuracy = float(out.split("'accuracy': ")[1].split("}")[0])
