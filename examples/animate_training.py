@@ -26,7 +26,7 @@ y = Add([out1, out2, c], name="y")
 loss = SquaredLoss([label, y], name="loss")
 params = [w1, b1, w2, b2, v1, v2, c]
 
-recorder = TrainingRecorder(x, y, np.linspace(-1.5, 1.5, 61), every=80)
+recorder = TrainingRecorder(x, y, np.linspace(-1.5, 1.5, 61), every=80, loss=loss)  # loss= names it in the GIF
 recorder.start()  # snapshot of the untrained net
 rng = np.random.default_rng(0)
 for step in range(400):

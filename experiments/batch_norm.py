@@ -123,8 +123,8 @@ class Snapshots:
         self.values: dict[int, np.ndarray] = {}
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if epoch + 1 in self.epochs:
-            self.values[epoch + 1] = sigmoid_inputs(trainer, self.nodes, self.X)
+        if epoch in self.epochs:
+            self.values[epoch] = sigmoid_inputs(trainer, self.nodes, self.X)
 
 
 def run(batch_norm: bool, lr: float, seed: int, train: Any, test: Any, args: argparse.Namespace) -> dict[str, Any]:

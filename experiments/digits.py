@@ -98,7 +98,7 @@ class Timing:
         self.evaluation_seconds += now - self.last
         self.last = now
         print(
-            f"epoch {epoch + 1:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
+            f"epoch {epoch:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
             f"dev accuracy {logs['dev_accuracy']:.3f}"
         )
 

@@ -59,10 +59,9 @@ class EpochReport:
         self.every, self.epochs = every, epochs
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        number = epoch + 1
-        if number % self.every == 0 or number == self.epochs:
+        if epoch % self.every == 0 or epoch == self.epochs:
             print(
-                f"epoch {number:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
+                f"epoch {epoch:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
                 f"dev accuracy {logs['dev_accuracy']:.3f}"
             )
 

@@ -166,7 +166,7 @@ class Run:
         self.train_accuracy: list[float] = []
         self.dev_loss: list[float] = []
         self.dev_accuracy: list[float] = []
-        self.best_epoch = -1
+        self.best_epoch = 0  # counted from 1; 0 until an epoch has run
         self.test_loss = math.nan
         self.test_accuracy = math.nan
         self.parameters = np.zeros(0)
@@ -202,7 +202,7 @@ def train_hand_built(
 
     X_train, y_train = splits["train"]
     best_accuracy, best_values = -math.inf, [float(p.value) for p in params]
-    for epoch in range(epochs):
+    for epoch in range(1, epochs + 1):  # counted from 1, as the Trainer counts them
         feed(X_train, y_train)  # the whole training set as one batch of 640 samples
         net.loss.backward()  # grads of the MEAN loss over the batch, in every p.grad
         run.train_loss.append(float(np.mean(net.loss.value)))
@@ -248,7 +248,7 @@ def train_toolkit(
     run = Run("toolkit")
     run.train_loss, run.train_accuracy = list(history.train_loss), list(history.train_metric)
     run.dev_loss, run.dev_accuracy = list(history.dev_loss), list(history.dev_metric)
-    run.best_epoch = history.best_epoch if history.best_epoch is not None else -1
+    run.best_epoch = history.best_epoch or 0
     run.test_loss, run.test_accuracy = test["loss"], test["accuracy"]
     run.parameters = np.array([float(p.value) for p in toolkit_parameters(model)])
     run.predict = trainer.predict
@@ -283,7 +283,7 @@ def plot_curves(hand: Run, toolkit: Run, path: Path, subtitle: str) -> Path:
 
     figure = Figure(figsize=(11, 4.3), layout="constrained")
     loss_axes, score_axes = figure.subplots(1, 2)
-    epochs = np.arange(len(hand.train_loss))
+    epochs = np.arange(1, len(hand.train_loss) + 1)
     for axes, key, label in ((loss_axes, "loss", "BCE loss"), (score_axes, "accuracy", "accuracy")):
         for split, colour in (("train", "#e4007f"), ("dev", "#2563eb")):
             axes.plot(epochs, getattr(hand, f"{split}_{key}"), color=colour, linewidth=3.5, alpha=0.45,
@@ -370,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ]
     for run in runs:
         print(
-            f"{run.name}: best dev accuracy {run.dev_accuracy[run.best_epoch]:.4f} at epoch {run.best_epoch}, "
+            f"{run.name}: best dev accuracy {run.dev_accuracy[run.best_epoch - 1]:.4f} at epoch {run.best_epoch}, "
             f"final train loss {run.train_loss[-1]:.4f}, final train accuracy {run.train_accuracy[-1]:.4f}"
         )
         print(f"{run.name}: test accuracy {run.test_accuracy:.4f} (loss {run.test_loss:.4f})")
@@ -390,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         **{
             key: {
                 "best_epoch": run.best_epoch,
-                "best_dev_accuracy": run.dev_accuracy[run.best_epoch],
+                "best_dev_accuracy": run.dev_accuracy[run.best_epoch - 1],
                 "test_accuracy": run.test_accuracy,
                 "test_loss": run.test_loss,
             }

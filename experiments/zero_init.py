@@ -70,10 +70,10 @@ class WeightTrace:
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         self.history.append(hidden_weights(self.model))
-        if epoch < self.show:
+        if epoch <= self.show:
             self.shown_logs = dict(logs)
             print(
-                f"after epoch {epoch + 1} (training loss {logs['train_loss']:.6f}, "
+                f"after epoch {epoch} (training loss {logs['train_loss']:.6f}, "
                 f"dev accuracy {logs['dev_accuracy']:.3f}):"
             )
             print(describe_layers(self.model))

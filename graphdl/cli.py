@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 
 def _whole_number(text: str, minimum: int) -> int:
@@ -42,10 +43,29 @@ def positive_float(text: str) -> float:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit status 2): the message and where to find help."""
+    """argparse with one-line errors (exit status 2): the message and where to find help.
+    An unknown option after a subcommand is that subcommand's error, pointing to its help."""
+
+    _commands: argparse._SubParsersAction | None = None
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        self._commands = super().add_subparsers(**kwargs)
+        return self._commands
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = str(getattr(parsed, "command", ""))
+            owner = self._commands.choices.get(command, self) if self._commands is not None else self
+            actions = owner._actions  # noqa: SLF001 (argparse lists its options nowhere public)
+            known = [option for action in actions for option in action.option_strings]
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close and unknown[0].startswith("-") else ""
+            owner.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+        return parsed
 
 
 def output_folder(text: str) -> str:

@@ -38,11 +38,9 @@ def test_demo_writes_every_file(tmp_path, capsys):
 def test_one_loss_figure_in_bar_summary_and_last_frame(tmp_path, capsys, monkeypatch):
     import io
 
-    from graphdl.viz import demo
-
     terminal = io.StringIO()
     terminal.isatty = lambda: True  # a live progress bar
-    monkeypatch.setattr(demo.sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
     status = main(["demo", "--out", str(tmp_path), "--steps", "50", "--every", "50", "--no-graph-panel"])
     assert status == 0
     summary = capsys.readouterr().out.splitlines()[0]
@@ -253,3 +251,11 @@ def test_mp4_with_ffmpeg_on_path(tmp_path, monkeypatch, capsys):
     status = main(["demo", "--out", str(out), "--steps", "20", "--every", "10", "--format", "mp4", "--quiet"])
     assert status == 0 and f"wrote {out / 'training.mp4'}" in capsys.readouterr().out
     assert int((out / "training.mp4").read_text()) == 1440 * 960 * 4 * (3 + 12)  # 3 frames, the last held 12 more
+
+
+def test_a_mistyped_option_after_a_subcommand_points_to_that_subcommands_help(capsys, tmp_path) -> None:
+    err = one_line_error(capsys, ["demo", "--out", str(tmp_path), "--stpes", "5"], folder=tmp_path)
+    assert err.startswith("graphdl demo: error: unrecognized arguments: --stpes 5 (did you mean --steps?)")
+    assert err.rstrip().endswith("(see graphdl demo --help)")
+    err = one_line_error(capsys, ["gallery", "--qiet"])
+    assert "graphdl gallery: error:" in err and "--quiet?" in err and "see graphdl gallery --help" in err

@@ -89,6 +89,13 @@ def test_animate_training_records_and_sets_up_the_animation(tmp_path, monkeypatc
     grid = animator.recorder.grid
     inside = np.abs(grid) <= 1.0
     assert np.mean(np.abs(final[inside] - np.abs(grid[inside]))) < 0.1  # the net has learnt |x| on [-1, 1]
+    # the loss is named after its node, a SquaredLoss, in the title and on the loss axis
+    assert animator.loss_symbol == "(y − ŷ)²"
+    figure = animator.frame(animator.frame_count - 1)
+    labels = [axes.get_ylabel() for axes in figure.axes]
+    texts = [text.get_text() for text in figure.findobj(lambda artist: hasattr(artist, "get_text"))]
+    assert "loss (y − ŷ)²" in labels and "|y − ŷ|" not in " ".join(labels + texts)
+    assert any("mean (y − ŷ)² over the last" in text for text in texts)
 
 
 @pytest.mark.slow
