@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,3 +260,17 @@ def test_a_mistyped_option_after_a_subcommand_points_to_that_subcommands_help(ca
     assert err.rstrip().endswith("(see graphdl demo --help)")
     err = one_line_error(capsys, ["gallery", "--qiet"])
     assert "graphdl gallery: error:" in err and "--quiet?" in err and "see graphdl gallery --help" in err
+
+
+def test_the_timing_line_adds_up() -> None:
+    from graphdl.cli import timing_line
+
+    timings = {"training": 0.14, "graph": 0.23, "animation": 1.94, "loss plot": 0.12}
+    timings.update(frames=61.0, drawing=1.13, encoding=0.61)
+    line = timing_line(timings, wall=3.04, cpu=2.8)
+    assert line.startswith("took 3.0 s (2.8 s CPU): training 0.1 s, graph 0.2 s, animation 1.9 s (61 frames: ")
+    numbers = [float(number) for number in re.findall(r"(\d+\.\d) s(?! CPU)", line)]
+    total, training, graph, animation, setup, drawing, encoding, loss_plot, rest = numbers
+    assert (setup, drawing, encoding, rest) == (0.2, 1.1, 0.6, 0.7)
+    assert round(training + graph + animation + loss_plot + rest, 1) == total
+    assert round(setup + drawing + encoding, 1) == animation

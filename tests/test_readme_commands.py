@@ -8,6 +8,7 @@ import argparse
 import ast
 import contextlib
 import io
+import os
 import re
 import runpy
 import shutil
@@ -142,3 +143,15 @@ def test_what_an_example_writes_at_the_root_is_ignored(name, tmp_path, monkeypat
         runpy.run_path(str(ROOT / "examples" / f"{name}.py"), run_name="__main__")
     written = sorted(path.name for path in tmp_path.iterdir())
     assert sorted(set(written) - ignored(written)) == []
+
+
+@pytest.mark.slow
+def test_a_pytest_session_leaves_no_kernel_cache_behind(tmp_path) -> None:
+    test = "tests/test_readme_commands.py::test_shown_paths_are_relative_inside_the_current_folder"
+    environment = {**os.environ, "TMPDIR": str(tmp_path)}
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        cwd=ROOT, env=environment, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert not list(tmp_path.glob("graphdl-test-kernels-*"))

@@ -106,13 +106,15 @@ def clip_level(losses: np.ndarray) -> float:
 
 
 def spread_out(steps: np.ndarray, span: int, limit: int = 120) -> np.ndarray:
-    """At most about ``limit`` of the sorted ``steps`` (1 to ``span``), one per stretch of
-    ``span / limit`` steps: markers that would merge into a bar stay apart."""
-    if steps.size <= limit:
-        return steps
-    stretch = math.ceil(span / limit)
-    _, first = np.unique(steps // stretch, return_index=True)
-    return steps[first]
+    """The sorted ``steps`` (1 to ``span``) to mark, at least ``span / limit`` steps apart
+    (about a marker's width on a loss plot): steps closer than that share the first one's
+    marker, so every marker drawn can be seen and counted."""
+    stretch = span / limit
+    kept: list[float] = []
+    for step in steps.tolist():
+        if not kept or step - kept[-1] >= stretch:
+            kept.append(step)
+    return np.asarray(kept, dtype=np.asarray(steps).dtype)
 
 
 def envelope(values: np.ndarray, limit: int = LOSS_POINTS) -> tuple[np.ndarray, np.ndarray]:
