@@ -33,6 +33,8 @@ def test_demo_writes_every_file(tmp_path, capsys):
     assert "w_11" in dot and "grad " in dot and "(n=40)" in dot
     assert "grad mean 1 per sample (n=40)" in dot  # the loss node: d(loss_i)/d(loss_i) = 1
     assert "trained 40 steps (init fig8): mean |y − ŷ| over the last 2 steps " in printed
+    figure = printed.split("trained 40 steps (init fig8): ")[1].splitlines()[0]
+    assert f'label="the trained net (init fig8, 40 steps): {figure}\\n' in dot  # the graph names it the same
     assert "took " in printed and "drawing" in printed and "encoding" in printed
 
 

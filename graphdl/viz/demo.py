@@ -209,8 +209,9 @@ def run_demo(
     del xs, labels
     net.loss.backward()
     samples = f"its {steps} training samples" if stride == 1 else f"every {stride}th of its {steps} training samples"
-    title = (
-        f"the trained net (init {init}, {steps} steps) on {samples}; grad: of the mean loss "
+    title = (  # the run's loss figure named as the bar, the summary and the animation name it
+        f"the trained net (init {init}, {steps} steps): {name} {result.final_loss:.4f}\n"
+        f"values on {samples} (loss: their mean at the trained parameters); grad: of the mean loss "
         "for parameters, the mean of each sample's own d(loss_i)/d(node_i) for the other nodes"
     )
     with warnings.catch_warnings(record=True) as caught:
