@@ -101,12 +101,12 @@ class LossLog:
             self.weight_norm.append(weight_norm(self.weights))
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if epoch == 0 or (epoch + 1) % self.every == 0:
-            self._record(trainer, epoch + 1)
+        if epoch == 1 or epoch % self.every == 0:  # the Trainer counts epochs from 1
+            self._record(trainer, epoch)
 
     def on_fit_end(self, trainer: Trainer, history: Any) -> None:
-        if history.epochs and self.epochs[-1] != history.epochs[-1] + 1:
-            self._record(trainer, history.epochs[-1] + 1)
+        if history.epochs and self.epochs[-1] != history.epochs[-1]:
+            self._record(trainer, history.epochs[-1])
 
 
 def weight_norm(weights: Sequence[Variable]) -> float:
