@@ -155,3 +155,24 @@ def test_a_pytest_session_leaves_no_kernel_cache_behind(tmp_path) -> None:
     )  # fmt: skip
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert not list(tmp_path.glob("graphdl-test-kernels-*"))
+
+
+def timing_keys(value: object, where: str = "") -> list[str]:
+    """Keys that name a duration (``seconds``, ``…_ms…``) anywhere in ``value``."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "second" in key or re.search(r"(^|_)ms($|_)", key):
+                found.append(f"{where}.{key}")
+            found += timing_keys(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += timing_keys(item, f"{where}.{index}")
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in (ROOT / "experiments" / "results").glob("*.json")))
+def test_timings_sit_only_under_timing_which_no_test_compares(name) -> None:
+    results = read_results(ROOT / "experiments" / "results" / f"{name}.json")
+    outside = {key: value for key, value in results.items() if key != "timing"}
+    assert timing_keys(outside) == []
