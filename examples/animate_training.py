@@ -6,10 +6,14 @@ then replays the hidden units, their weighted outputs, the fit and the loss.
 Run: python examples/animate_training.py  (writes training.gif; .html or .mp4 work too)
 """
 
+import argparse
+
 import numpy as np
 
 from graphdl import Add, Mul, Relu, SquaredLoss, Variable
 from graphdl.viz import Animator, TrainingRecorder
+
+argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
 
 x, label = Variable(name="x", trainable=False), Variable(name="label", trainable=False)
 w1, b1, w2, b2 = Variable(0.6, name="w1"), Variable(0.1, name="b1"), Variable(-0.4, name="w2"), Variable(0.2, name="b2")
@@ -22,7 +26,7 @@ y = Add([out1, out2, c], name="y")
 loss = SquaredLoss([label, y], name="loss")
 params = [w1, b1, w2, b2, v1, v2, c]
 
-recorder = TrainingRecorder(x, y, np.linspace(-1.5, 1.5, 61), every=80)
+recorder = TrainingRecorder(x, y, np.linspace(-1.5, 1.5, 61), every=80, loss=loss)  # loss= names it in the GIF
 recorder.start()  # snapshot of the untrained net
 rng = np.random.default_rng(0)
 for step in range(400):

@@ -6,10 +6,14 @@ as the interpreter, for one sample or a whole batch.
 Run: python examples/compile_graph.py
 """
 
+import argparse
+
 import numpy as np
 
 import graphdl
 from graphdl import Variable
+
+argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
 
 # a one-unit net with a squared-error loss
 x, label = Variable(name="x", trainable=False), Variable(name="label", trainable=False)

@@ -6,10 +6,14 @@ interpreter, in compiled programs and in rendered graphs.
 Run: python examples/custom_operator.py
 """
 
+import argparse
+
 import numpy as np
 
 import graphdl
 from graphdl import Operator, Variable
+
+argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
 
 
 class Softsign(Operator):

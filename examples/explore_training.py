@@ -20,7 +20,7 @@ from graphdl.viz.screenshot import screenshot
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for explorer.html (default: here)")
     parser.add_argument("--steps", type=int, default=1500, help="per-sample SGD steps (default 1500)")
     parser.add_argument("--screenshot", type=Path, default=None, help="also save a PNG of the page here")

@@ -4,9 +4,13 @@ Every node is created and wired by hand, then trained one sample at a time with 
 |label − prediction|. Run: python examples/fit_quadratic.py
 """
 
+import argparse
+
 import numpy as np
 
 from graphdl import Add, LeakyRelu, Mul, ValueLoss, Variable
+
+argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
 
 # 1. the graph: two hidden units, a weighted sum, the loss
 x = Variable(name="x", trainable=False)  # data, not a parameter

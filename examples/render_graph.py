@@ -5,8 +5,12 @@ without it graphdl draws the same graph with networkx + matplotlib and says so.
 Run: python examples/render_graph.py  (writes graph.dot, graph.svg and graph.png)
 """
 
+import argparse
+
 from graphdl import Add, Graph, Mul, Tanh, Variable
 from graphdl.viz import render, to_dot
+
+argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
 
 # a small expression, every node named so the picture reads like the formula
 a, b = Variable(2.0, name="a"), Variable(-3.0, name="b")

@@ -3,8 +3,12 @@
 Run: python examples/train_moons.py  (writes best_moons.npz, the best epoch's parameters)
 """
 
+import argparse
+
 from graphdl import datasets, nn, optim
 from graphdl.train import Trainer
+
+argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
 
 X, y = datasets.make_moons(1000, noise=0.1, seed=0)
 train, dev, test = datasets.train_dev_test_split(X, y, (640, 160, 200), seed=0)

@@ -12,9 +12,10 @@ gives the derivative at every grid point.
 
     PYTHONPATH=. python experiments/activations.py --out out/
 
-Prints, per activation, the value and derivative at x = 0 and the largest derivative on
-the grid, writes them to ``--results`` (default experiments/results/activations.json) and,
-with ``--out DIR``, DIR/activation_derivatives.png (one panel per activation).
+Prints, per activation, the value and derivative at x = 0 and the largest derivative on the
+grid, writes them to DIR/activations.json with ``--out DIR`` (``--write-results``:
+experiments/results/activations.json) and, with ``--out DIR``,
+DIR/activation_derivatives.png (one panel per activation).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from graphdl import Elu, LeakyRelu, Relu, Sigmoid, Softplus, Swish, Tanh
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.viz.plots import activation_curve
 
 RESULTS = Path(__file__).resolve().parent / "results" / "activations.json"
@@ -57,12 +58,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
     parser.add_argument("--high", type=float, default=4.0, help="right end of the x grid")
     parser.add_argument("--points", type=int, default=401, help="number of grid points")
     parser.add_argument("--out", type=Path, default=None, help="directory for activation_derivatives.png")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/activations.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if not (math.isfinite(args.low) and math.isfinite(args.high) and args.low < args.high):
         parser.error(f"need finite --low < --high, got [{args.low}, {args.high}]")
@@ -81,8 +77,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.nd
             f"{name}: value at 0 = {f0[0]:.4f}, derivative at 0 = {d0[0]:.4f}, "
             f"largest derivative on [{args.low:g}, {args.high:g}] = {results[name][1].max():.4f}"
         )
-    settings = {key: value for key, value in vars(args).items() if key not in ("out", "results")}
-    print(f"results written: {write_results(args.results, {'settings': settings, 'activations': summary})}")
+    settings = run_settings(args)
+    save_results(args, RESULTS, {"settings": settings, "activations": summary})
 
     if args.out is not None:
         import matplotlib

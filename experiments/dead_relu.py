@@ -16,11 +16,12 @@ hidden unit in between.
 
     PYTHONPATH=. python experiments/dead_relu.py --out viz
 
-Prints the per-layer norms and how many gradients are exactly 0 and units dead; writes
-them to ``--results`` (default experiments/results/dead_relu.json; the README quotes them).
-Writes DIR/dead_relu_graph.png (the ReLU net's graph, every dead unit greyed, values and
-gradients shown) and DIR/dead_relu.png (log-scale bars of the per-layer norms: LeakyReLU
-bars, ReLU marked "exactly 0", which a log scale cannot draw).
+Prints the per-layer norms and how many gradients are exactly 0 and units dead; writes them
+to DIR/dead_relu.json with ``--out DIR`` (``--write-results``:
+experiments/results/dead_relu.json; the README quotes them). Writes DIR/dead_relu_graph.png
+(the ReLU net's graph, every dead unit greyed, values and gradients shown) and
+DIR/dead_relu.png (log-scale bars of the per-layer norms: LeakyReLU bars, ReLU marked
+"exactly 0", which a log scale cannot draw).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from graphdl import datasets, init, nn, viz
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.viz.plots import plot_layer_norms
 from graphdl.viz.style import is_dead
 
@@ -52,12 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bias", type=float, default=-8.0, help="every bias (default -8)")
     parser.add_argument("--slope", type=float, default=0.01, help="LeakyReLU's negative slope (PyTorch's default 0.01)")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/dead_relu.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if args.samples < 2 or not 1 <= args.train <= args.samples:
         parser.error("need --samples >= 2 and 1 <= --train <= --samples")
@@ -158,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f" and {results['leaky_relu']['output_bias_grad']:.2f} (LeakyReLU): no hidden unit lies in its path"
     )
     summary: dict[str, Any] = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         "norms": norms,
     }
     for activation in ("relu", "leaky_relu"):
@@ -173,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "largest_weight_grad": float(np.max(np.abs(run["weight_grads"]))),
             "output_bias_grad": run["output_bias_grad"],
         }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

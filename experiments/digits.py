@@ -20,10 +20,10 @@ line and exits with status 1.
 
 Prints the learning curve, the compile and step times, the accuracies ("test accuracy: ...")
 and the confusion matrix (``graphdl.metrics.classification_report``); writes the numbers to
-``--results`` (default experiments/results/digits.json; the README quotes them) and, with
-``--out DIR``, DIR/digits_confusion.png (the confusion matrix and the test digits the net
-got wrong, most confident mistakes first). The confidence p is read off the graph:
-exp(−cross-entropy) with the net's answer fed as the label.
+DIR/digits.json with ``--out DIR`` (``--write-results``: experiments/results/digits.json;
+the README quotes them) and, with ``--out DIR``, DIR/digits_confusion.png (the confusion
+matrix and the test digits the net got wrong, most confident mistakes first). The confidence
+p is read off the graph: exp(−cross-entropy) with the net's answer fed as the label.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import numpy as np
 from graphdl import Graph, datasets, nn, optim
 from graphdl.cli import non_negative_int, positive_float, positive_int
 from graphdl.metrics import classification_report, confusion_text
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.train import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "digits.json"
@@ -57,12 +57,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--errors", type=non_negative_int, default=12, help="misclassified digits to draw (12)")
     parser.add_argument("--out", type=Path, default=None, help="directory for digits_confusion.png")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/digits.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if args.samples is not None and args.samples < 20:
         parser.error(f"--samples must be at least 20 (to split into train, dev and test), got {args.samples}")
@@ -103,7 +98,7 @@ class Timing:
         self.evaluation_seconds += now - self.last
         self.last = now
         print(
-            f"epoch {epoch + 1:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
+            f"epoch {epoch:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
             f"dev accuracy {logs['dev_accuracy']:.3f}"
         )
 
@@ -143,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(confusion_text(report["confusion"], data.target_names))
     confidence = answer_probability(trainer, test[0], report["predictions"])
     summary = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         **{key: report[key] for key in ("train_accuracy", "dev_accuracy", "test_accuracy", "test_loss", "confusion")},
         "test_size": len(test[1]),
         "parameters": len(model.parameters()),
@@ -151,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         # wall-clock figures of this run on this machine: informative, not reproducible
         "timing": {"compile_seconds": timing.compile_seconds, "step_ms": step_ms, "train_seconds": train_seconds},
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         path = plot(report, confidence, raw_test[0], args, args.out / "digits_confusion.png")

@@ -32,11 +32,12 @@ than the interpreter); the script first checks that it reproduces the interprete
 ``train_per_sample`` exactly on 300 steps.
 
 Prints the steps to fit and the final units of figures 8 and 7 (both activations), and for
-the random starts the share of failed runs and of each fitting mode; writes these numbers
-to ``--results`` (default experiments/results/init_sensitivity.json; the README quotes
-them). With ``--out DIR`` writes DIR/init_sensitivity.png (figures 8 and 7 side by side:
-loss, each unit's contribution and the fitted curve) and DIR/init_sweep.png (modes per
-activation and fraction of runs fitted against steps).
+the random starts the share of failed runs and of each fitting mode; writes these numbers to
+DIR/init_sensitivity.json with ``--out DIR`` (``--write-results``:
+experiments/results/init_sensitivity.json; the README quotes them). With ``--out DIR``
+writes DIR/init_sensitivity.png (figures 8 and 7 side by side: loss, each unit's
+contribution and the fitted curve) and DIR/init_sweep.png (modes per activation and fraction
+of runs fitted against steps).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ import numpy as np
 import graphdl
 import graphdl.results
 from graphdl.cli import positive_int
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.tutorial_net import (
     FIG7_INIT,
     FIG8_INIT,
@@ -368,12 +370,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--runs-file", type=Path, default=None, help="append each random start to this JSON-lines file; resume from it"
     )
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/init_sensitivity.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if args.window < 1:
         parser.error("--window must be at least 1")
@@ -412,11 +409,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         }
         for activation, run in sweeps.items()
     }
-    settings = {
-        key: value for key, value in vars(args).items() if key not in ("out", "results", "workers", "runs_file")
-    }
+    settings = run_settings(args, "workers", "runs_file")
     summary = {"settings": settings, "compiled_difference": difference, "named": named_numbers, "sweeps": sweep_numbers}
-    print(f"results written: {graphdl.results.write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         paths = [plot_named(named, args, args.out / "init_sensitivity.png")]

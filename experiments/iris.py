@@ -16,9 +16,10 @@ here Adam gets lr 0.01.
 
 The 150 flowers are split 96 / 24 / 30 (train / dev / test, shuffled with ``--seed``).
 Prints the learning curve every 10 epochs, the final accuracies ("test accuracy: ...") and
-the test confusion matrix (``graphdl.metrics.classification_report``); writes the numbers
-to ``--results`` (default experiments/results/iris.json; the README quotes them) and, with
-``--out DIR``, DIR/iris_confusion.png (loss and accuracy per epoch, and the confusion matrix).
+the test confusion matrix (``graphdl.metrics.classification_report``); writes the numbers to
+DIR/iris.json with ``--out DIR`` (``--write-results``: experiments/results/iris.json; the
+README quotes them) and, with ``--out DIR``, DIR/iris_confusion.png (loss and accuracy per
+epoch, and the confusion matrix).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 from graphdl import Graph, datasets, nn, optim
 from graphdl.cli import non_negative_int, positive_float, positive_int
 from graphdl.metrics import classification_report, confusion_text
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.train import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "iris.json"
@@ -47,12 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (default 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffling and the init")
     parser.add_argument("--out", type=Path, default=None, help="directory for iris_confusion.png")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/iris.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     return parser.parse_args(argv)
 
 
@@ -63,10 +59,9 @@ class EpochReport:
         self.every, self.epochs = every, epochs
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        number = epoch + 1
-        if number % self.every == 0 or number == self.epochs:
+        if epoch % self.every == 0 or epoch == self.epochs:
             print(
-                f"epoch {number:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
+                f"epoch {epoch:3d}: train loss {logs['train_loss']:.4f}, dev loss {logs['dev_loss']:.4f}, "
                 f"dev accuracy {logs['dev_accuracy']:.3f}"
             )
 
@@ -101,11 +96,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print("test confusion matrix (rows: true species, columns: predicted):")
     print(confusion_text(report["confusion"], data.target_names))
     summary = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         **{key: report[key] for key in ("train_accuracy", "dev_accuracy", "test_accuracy", "test_loss", "confusion")},
         "test_size": len(test[1]),
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         path = plot(history, report["confusion"], data.target_names, args, args.out / "iris_confusion.png")

@@ -33,9 +33,10 @@ the compiled program evaluate the same formulas in the same order, so they agree
     PYTHONPATH=. python experiments/moons_classification.py --out viz
 
 Prints "<run>: test accuracy A (loss L)" for both runs and "the two runs agree: yes/no";
-writes the numbers to ``--results`` (default experiments/results/moons_classification.json;
-the README quotes them); with ``--out DIR`` writes DIR/moons_curves.png (loss and accuracy
-per epoch) and DIR/moons_boundary.png (the decision boundary with the train/dev/test points).
+writes the numbers to DIR/moons_classification.json with ``--out DIR`` (``--write-results``:
+experiments/results/moons_classification.json; the README quotes them); with ``--out DIR``
+writes DIR/moons_curves.png (loss and accuracy per epoch) and DIR/moons_boundary.png (the
+decision boundary with the train/dev/test points).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ import numpy as np
 from graphdl import Add, Logistic, LogLoss, Mul, Node, Variable, datasets, nn, optim
 from graphdl.cli import positive_float
 from graphdl.metrics import accuracy
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.train import Trainer
 
 HIDDEN = 5
@@ -165,7 +166,7 @@ class Run:
         self.train_accuracy: list[float] = []
         self.dev_loss: list[float] = []
         self.dev_accuracy: list[float] = []
-        self.best_epoch = -1
+        self.best_epoch = 0  # counted from 1; 0 until an epoch has run
         self.test_loss = math.nan
         self.test_accuracy = math.nan
         self.parameters = np.zeros(0)
@@ -201,7 +202,7 @@ def train_hand_built(
 
     X_train, y_train = splits["train"]
     best_accuracy, best_values = -math.inf, [float(p.value) for p in params]
-    for epoch in range(epochs):
+    for epoch in range(1, epochs + 1):  # counted from 1, as the Trainer counts them
         feed(X_train, y_train)  # the whole training set as one batch of 640 samples
         net.loss.backward()  # grads of the MEAN loss over the batch, in every p.grad
         run.train_loss.append(float(np.mean(net.loss.value)))
@@ -247,7 +248,7 @@ def train_toolkit(
     run = Run("toolkit")
     run.train_loss, run.train_accuracy = list(history.train_loss), list(history.train_metric)
     run.dev_loss, run.dev_accuracy = list(history.dev_loss), list(history.dev_metric)
-    run.best_epoch = history.best_epoch if history.best_epoch is not None else -1
+    run.best_epoch = history.best_epoch or 0
     run.test_loss, run.test_accuracy = test["loss"], test["accuracy"]
     run.parameters = np.array([float(p.value) for p in toolkit_parameters(model)])
     run.predict = trainer.predict
@@ -282,7 +283,7 @@ def plot_curves(hand: Run, toolkit: Run, path: Path, subtitle: str) -> Path:
 
     figure = Figure(figsize=(11, 4.3), layout="constrained")
     loss_axes, score_axes = figure.subplots(1, 2)
-    epochs = np.arange(len(hand.train_loss))
+    epochs = np.arange(1, len(hand.train_loss) + 1)
     for axes, key, label in ((loss_axes, "loss", "BCE loss"), (score_axes, "accuracy", "accuracy")):
         for split, colour in (("train", "#e4007f"), ("dev", "#2563eb")):
             axes.plot(epochs, getattr(hand, f"{split}_{key}"), color=colour, linewidth=3.5, alpha=0.45,
@@ -330,7 +331,7 @@ def plot_boundary(hand: Run, toolkit: Run, splits: dict[str, Split], path: Path,
 
 # --------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Moons classification with a 2-5-1 Logistic network, twice.")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1000, help="moons points, split 64/16/20 %% (default 1000)")
     parser.add_argument("--noise", type=float, default=0.5, help="standard deviation of the moons noise (0.5)")
     parser.add_argument("--epochs", type=int, default=1000, help="full-batch gradient steps (default 1000)")
@@ -340,12 +341,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the initial weights")
     parser.add_argument("--grid", type=int, default=200, help="grid points per axis for the boundary (200² = 40 000)")
     parser.add_argument("--out", type=Path, default=None, help="directory for moons_curves.png and moons_boundary.png")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/moons_classification.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if args.samples < 20:
         parser.error("--samples must be at least 20 (every split needs points)")
@@ -374,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ]
     for run in runs:
         print(
-            f"{run.name}: best dev accuracy {run.dev_accuracy[run.best_epoch]:.4f} at epoch {run.best_epoch}, "
+            f"{run.name}: best dev accuracy {run.dev_accuracy[run.best_epoch - 1]:.4f} at epoch {run.best_epoch}, "
             f"final train loss {run.train_loss[-1]:.4f}, final train accuracy {run.train_accuracy[-1]:.4f}"
         )
         print(f"{run.name}: test accuracy {run.test_accuracy:.4f} (loss {run.test_loss:.4f})")
@@ -390,11 +386,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"the two runs agree: {'yes' if agree else 'no'}")
     print(f"the tutorial reports test accuracy {TUTORIAL_TEST_ACCURACY:.2f} (its own data and initial weights)")
     summary = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         **{
             key: {
                 "best_epoch": run.best_epoch,
-                "best_dev_accuracy": run.dev_accuracy[run.best_epoch],
+                "best_dev_accuracy": run.dev_accuracy[run.best_epoch - 1],
                 "test_accuracy": run.test_accuracy,
                 "test_loss": run.test_loss,
             }
@@ -403,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "largest_differences": differences,
         "agree": agree,
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

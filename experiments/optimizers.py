@@ -34,11 +34,11 @@ Adam does better than SGD. Three experiments:
 
     PYTHONPATH=. python experiments/optimizers.py --out viz
 
-Prints the numbers of all three and writes them to ``--results`` (default
-experiments/results/optimizers.json; the README quotes them). Writes DIR/optimizers.png
-(trajectories on the surface and f per step), DIR/optimizers_mlp.png (loss curves of the
-five runs, test accuracy) and DIR/ewa.png (raw and smoothed temperatures with Momentum's
-velocity on top).
+Prints the numbers of all three and writes them to DIR/optimizers.json with ``--out DIR``
+(``--write-results``: experiments/results/optimizers.json; the README quotes them). Writes
+DIR/optimizers.png (trajectories on the surface and f per step), DIR/optimizers_mlp.png
+(loss curves of the five runs, test accuracy) and DIR/ewa.png (raw and smoothed temperatures
+with Momentum's velocity on top).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ import numpy as np
 
 from graphdl import Mul, Variable, datasets, nn, optim
 from graphdl.cli import positive_float
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.train import Trainer
 
 OPTIMIZER_NAMES = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
@@ -307,12 +307,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=int, nargs="+", default=[8, 8], help="hidden layer widths (default 8 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the batch order")
     parser.add_argument("--out", type=Path, default=None, help="directory for the PNGs")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/optimizers.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if not all(0.0 <= beta < 1.0 for beta in args.betas):
         parser.error(f"--betas must lie in [0, 1), got {args.betas}")
@@ -369,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"epoch; test accuracy {run['test_accuracy']:.3f}"
         )
     summary = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         "ewa": {
             f"{beta:g}": {
                 "last_average": runs["ewa"][-1],
@@ -390,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             for name, run in classifier.items()
         },
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,9 @@ Initialisations (``--init``):
   ``experiments/init_sensitivity.py`` measures this over many starts.
 
 Prints the loss every 100 steps and, at the end, "mean loss of the last 100 steps: X";
-writes the numbers to ``--results`` (default experiments/results/quadratic_fit.json). With
-``--out DIR`` it writes DIR/quadratic_loss.png (loss per step) and DIR/quadratic_fit.png
-(the fitted curve against x²).
+writes the numbers to DIR/quadratic_fit.json with ``--out DIR`` (``--write-results``:
+experiments/results/quadratic_fit.json). With ``--out DIR`` it writes DIR/quadratic_loss.png
+(loss per step) and DIR/quadratic_fit.png (the fitted curve against x²).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from graphdl import Add, LeakyRelu, Mul, Relu, ValueLoss, Variable
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.tutorial_net import FIG7_INIT, FIG8_INIT, init_rng, quadratic_data
 from graphdl.viz.plots import plot_loss
 
@@ -42,19 +42,14 @@ RESULTS = Path(__file__).resolve().parent / "results" / "quadratic_fit.json"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Fit y = x² on [0, 2] with the tutorial's node-by-node network.")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--init", choices=["fig8", "fig7", "random"], default="fig8", help="initial parameters")
     parser.add_argument("--steps", type=int, default=1500, help="training samples, one SGD step each (default 1500)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data (and of --init random)")
     parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
     parser.add_argument("--relu", action="store_true", help="plain ReLU instead of LeakyReLU(0.1)")
     parser.add_argument("--out", type=Path, default=None, help="directory for the loss and fit PNGs")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/quadratic_fit.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -129,12 +124,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     reached = f"after {steps_to_fit} steps" if steps_to_fit is not None else "never"
     print(f"mean of the last {REPORT_EVERY} losses first below {FIT_THRESHOLD}: {reached}")
     results = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         "last_100_mean": float(np.mean(last)),
         "steps_to_fit": steps_to_fit,
         "params": {param.name: param.value for param in params},
     }
-    print(f"results written: {write_results(args.results, results)}")
+    save_results(args, RESULTS, results)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -39,10 +39,10 @@ Run (the three figures go into DIR)::
 
     PYTHONPATH=. python experiments/regularization.py --out viz
 
-Prints the numbers of all three parts and writes them to ``--results`` (default
-experiments/results/regularization.json; the README quotes them); writes
-DIR/regularization_polynomial.png, DIR/regularization_weight_decay.png and
-DIR/regularization_dropout.png.
+Prints the numbers of all three parts and writes them to DIR/regularization.json with
+``--out DIR`` (``--write-results``: experiments/results/regularization.json; the README
+quotes them); writes DIR/regularization_polynomial.png, DIR/regularization_weight_decay.png
+and DIR/regularization_dropout.png.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ import numpy as np
 import graphdl
 from graphdl import Add, Mul, Variable, datasets, init, nn, optim
 from graphdl.cli import positive_int
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.train import Trainer
 
 TRUE_POLY_WEIGHTS = np.array([5.0, 1.2, -3.4, 5.6])
@@ -101,12 +101,12 @@ class LossLog:
             self.weight_norm.append(weight_norm(self.weights))
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if epoch == 0 or (epoch + 1) % self.every == 0:
-            self._record(trainer, epoch + 1)
+        if epoch == 1 or epoch % self.every == 0:  # the Trainer counts epochs from 1
+            self._record(trainer, epoch)
 
     def on_fit_end(self, trainer: Trainer, history: Any) -> None:
-        if history.epochs and self.epochs[-1] != history.epochs[-1] + 1:
-            self._record(trainer, history.epochs[-1] + 1)
+        if history.epochs and self.epochs[-1] != history.epochs[-1]:
+            self._record(trainer, history.epochs[-1])
 
 
 def weight_norm(weights: Sequence[Variable]) -> float:
@@ -455,12 +455,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0, help="seed of data, initial weights and shuffling")
     parser.add_argument("--out", type=Path, default=None, help="directory for the three PNG figures")
     parser.add_argument("--workers", type=positive_int, default=1, help="processes for the λ sweep")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/regularization.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if any(lam < 0 for lam in args.lambdas):
         parser.error("--lambdas must be >= 0")
@@ -525,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"{name}: train loss {fit['train_loss'][-1]:.4g}, test loss {fit['test_loss'][-1]:.4g}, "
             f"gap {gap:.4g}, test accuracy {fit['test_accuracy']:.3f}"
         )
-    settings = {key: value for key, value in vars(args).items() if key not in ("out", "results", "workers")}
+    settings = run_settings(args, "workers")
     summary = {
         "settings": settings,
         "polynomial": {
@@ -552,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             for name, fit in drop.items()
         },
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,10 @@ although the tiny weights alone still shrink the signal per layer.
     PYTHONPATH=. python experiments/vanishing_gradients.py --out viz
 
 Prints the per-layer norms, how fast they shrink and the first layer's ReLU/Sigmoid ratio;
-writes them to ``--results`` (default experiments/results/vanishing_gradients.json; the
-README quotes them). With ``--bias -8`` (the setting of ``experiments/dead_relu.py``) every
-ReLU norm is exactly 0 and the script says so instead of dividing by it.
+writes them to DIR/vanishing_gradients.json with ``--out DIR`` (``--write-results``:
+experiments/results/vanishing_gradients.json; the README quotes them). With ``--bias -8``
+(the setting of ``experiments/dead_relu.py``) every ReLU norm is exactly 0 and the script
+says so instead of dividing by it.
 
 Writes DIR/vanishing_gradients.png (log-scale bars of the per-layer norms, Sigmoid vs
 ReLU, ``graphdl.viz.plots.plot_layer_norms``) and DIR/vanishing_graph.png (the Sigmoid
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from graphdl import datasets, init, nn, viz
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.viz.plots import plot_layer_norms
 
 ACTIVATIONS = ("sigmoid", "relu")
@@ -79,12 +80,7 @@ def net_parser(description: str, bias: float) -> argparse.ArgumentParser:
     parser.add_argument("--std", type=float, default=0.01, help="weights ~ N(0, std²) (the tutorial: 0.01)")
     parser.add_argument("--bias", type=float, default=bias, help=f"every bias (the tutorial: {bias:g})")
     parser.add_argument("--out", type=Path, default=None, help="directory for the two PNGs")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/vanishing_gradients.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     return parser
 
 
@@ -163,13 +159,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     ]
     print(f"sigmoid: layers whose every weight gradient is below {args.threshold:g}: {', '.join(vanishing_layers)}")
     summary = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         "norms": norms,
         "per_layer_shrink": {activation: per_layer_shrink(norms[activation]) for activation in ACTIVATIONS},
         "first_layer_ratio": ratio if np.isfinite(ratio) else None,
         "vanishing_layers": vanishing_layers,
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

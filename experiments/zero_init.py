@@ -11,14 +11,14 @@ N(0, 1) start, as the tutorial proposes, breaks the symmetry.
 
     PYTHONPATH=. python experiments/zero_init.py --out viz
 
-Prints the weights of both layers after each of the first ``--show`` epochs (default 5,
-the tutorial's whole run), as its ``print_weights`` does: after epoch 1 only the output
-weights have moved (the hidden weights' gradients are exactly 0 while the output weights
-are 0), and every column of the hidden layer is the same. Then, after ``--epochs``
-epochs, the largest difference between any two hidden units and the accuracies of both
-starts. The numbers go to ``--results`` (default experiments/results/zero_init.json; the
-README quotes them). Writes DIR/zero_init.png (each hidden unit's parameters over the
-epochs, both starts).
+Prints the weights of both layers after each of the first ``--show`` epochs (default 5, the
+tutorial's whole run), as its ``print_weights`` does: after epoch 1 only the output weights
+have moved (the hidden weights' gradients are exactly 0 while the output weights are 0), and
+every column of the hidden layer is the same. Then, after ``--epochs`` epochs, the largest
+difference between any two hidden units and the accuracies of both starts. The numbers go to
+DIR/zero_init.json with ``--out DIR`` (``--write-results``:
+experiments/results/zero_init.json; the README quotes them). Writes DIR/zero_init.png (each
+hidden unit's parameters over the epochs, both starts).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 
 from graphdl import datasets, init, nn, optim
 from graphdl.cli import positive_float
-from graphdl.results import write_results
+from graphdl.results import add_results_arguments, run_settings, save_results
 from graphdl.train import Trainer
 
 HIDDEN = 5
@@ -70,10 +70,10 @@ class WeightTrace:
 
     def on_epoch(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         self.history.append(hidden_weights(self.model))
-        if epoch < self.show:
+        if epoch <= self.show:
             self.shown_logs = dict(logs)
             print(
-                f"after epoch {epoch + 1} (training loss {logs['train_loss']:.6f}, "
+                f"after epoch {epoch} (training loss {logs['train_loss']:.6f}, "
                 f"dev accuracy {logs['dev_accuracy']:.3f}):"
             )
             print(describe_layers(self.model))
@@ -145,12 +145,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the Gaussian start")
     parser.add_argument("--out", type=Path, default=None, help="directory for zero_init.png")
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=RESULTS,
-        help="JSON file for the numbers (default: experiments/results/zero_init.json)",
-    )
+    add_results_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
@@ -173,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
             f" test accuracy {result['test_accuracy']:.3f}"
         )
     summary = {
-        "settings": {key: value for key, value in vars(args).items() if key not in ("out", "results")},
+        "settings": run_settings(args),
         **{
             start: {
                 "unit_gap": result["unit_gap"],
@@ -185,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
             for start, result in results.items()
         },
     }
-    print(f"results written: {write_results(args.results, summary)}")
+    save_results(args, RESULTS, summary)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         print(f"figure written: {plot(results, args.out / 'zero_init.png')}")

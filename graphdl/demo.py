@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
+from graphdl.train.progress import ProgressBar
 from graphdl.tutorial_net import build_seed_net, init_rng, quadratic_data, train_per_sample
 
 ANIMATION_FORMATS = ("gif", "mp4", "html")
@@ -48,6 +47,7 @@ class DemoResult:
     files: list[Path] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     loss_window: int = 100
+    loss_symbol: str = "|y − ŷ|"
     final_loss: float = float("nan")
     converged: bool = True
     notes: list[str] = field(default_factory=list)
@@ -59,7 +59,7 @@ class DemoResult:
         """``mean |y − ŷ| over the last 100 steps``: what :attr:`final_loss` is."""
         from graphdl.viz.loss_stats import loss_figure_name
 
-        return loss_figure_name(self.loss_window)
+        return loss_figure_name(self.loss_window, self.loss_symbol)
 
 
 @dataclass
@@ -135,37 +135,6 @@ def prepare_output_dir(out: str | os.PathLike[str]) -> Path:
     return path
 
 
-class ProgressBar:
-    """A one-line text progress bar on a stream (no dependency)."""
-
-    def __init__(self, total: int, label: str = "training", stream: TextIO | None = None, width: int = 30) -> None:
-        self.total, self.width, self.label = max(total, 1), width, label
-        self.stream = stream if stream is not None else sys.stderr
-        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.started = time.perf_counter()
-        self._shown = -1
-
-    def due(self, done: int) -> bool:
-        """Whether :meth:`update` would draw for ``done`` (at most 100 times, and a file or
-        pipe gets only the final line), so a caller computes what it shows only then."""
-        return done >= self.total or (self.live and int(100 * done / self.total) != self._shown)
-
-    def update(self, done: int, extra: str = "") -> None:
-        """Show ``done`` of ``total`` steps, followed by ``extra``."""
-        if not self.due(done):
-            return
-        percent = int(100 * done / self.total)
-        self._shown = percent
-        filled = int(self.width * done / self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        elapsed = time.perf_counter() - self.started
-        extra = f"  {extra}" if extra else ""
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total} {percent:3d}%{extra}  {elapsed:.1f}s")
-        if done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 def fit_note(init: str, steps: int, figure: float, name: str) -> str:
     """Why the fit is not done yet and how many steps the experiments measured for ``init``."""
     text = f"not fitted yet: the {name} is {figure:.3g} (fitted: below {FIT_THRESHOLD:g})"
@@ -195,7 +164,7 @@ def run_demo(
     at most :data:`MAX_FRAMES`). Arguments are checked before any work.
     """
     from graphdl.viz.animator import Animator
-    from graphdl.viz.loss_stats import loss_figure_name, recent_mean, round_window
+    from graphdl.viz.loss_stats import loss_symbol_of, recent_mean, round_window
     from graphdl.viz.plots import plot_loss
     from graphdl.viz.recorder import TrainingRecorder
     from graphdl.viz.render import GraphvizMissingWarning, render
@@ -205,10 +174,11 @@ def run_demo(
     result = DemoResult(notes=list(plan.notes))
     window = round_window(steps)
     result.loss_window = window
-    name = loss_figure_name(window)
 
     started, started_cpu = time.perf_counter(), time.process_time()
     net = build_seed_net()
+    result.loss_symbol = loss_symbol_of(net.loss)  # every label of the loss reads the loss node
+    name = result.loss_name
     net.initialise(init, rng=init_rng(seed))
     xs, labels = quadratic_data(steps, seed=seed)
     recorder = TrainingRecorder.for_seed_net(net, every=plan.every, total_steps=steps)
@@ -240,8 +210,9 @@ def run_demo(
     del xs, labels
     net.loss.backward()
     samples = f"its {steps} training samples" if stride == 1 else f"every {stride}th of its {steps} training samples"
-    title = (
-        f"the trained net (init {init}, {steps} steps) on {samples}; grad: of the mean loss "
+    title = (  # the run's loss figure named as the bar, the summary and the animation name it
+        f"the trained net (init {init}, {steps} steps): {name} {result.final_loss:.4f}\n"
+        f"values on {samples} (loss: their mean at the trained parameters); grad: of the mean loss "
         "for parameters, the mean of each sample's own d(loss_i)/d(node_i) for the other nodes"
     )
     with warnings.catch_warnings(record=True) as caught:
@@ -273,7 +244,7 @@ def run_demo(
 
     started, started_cpu = time.perf_counter(), time.process_time()
     plot_loss(
-        result.losses, smooth=window, ylabel="loss |y − ŷ|", path=folder / "loss.png",
+        result.losses, smooth=window, ylabel=f"loss {result.loss_symbol}", path=folder / "loss.png",
         title=f"Training loss per step (init {init}): {name} {result.final_loss:.4f}",
     )  # fmt: skip
     result.files.append(folder / "loss.png")

@@ -8,6 +8,7 @@ text), and :func:`read_results` gives them back to tests and documentation check
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -64,3 +65,54 @@ def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a results file holds a JSON object, found {type(data).__name__}")
     return data
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a message shows it: relative to the current folder when it lies inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def add_results_arguments(parser: argparse.ArgumentParser, committed: Path) -> None:
+    """Give an experiment script ``--write-results`` and ``--results FILE`` (see :func:`save_results`)."""
+    parser.add_argument(
+        "--write-results",
+        action="store_true",
+        help=f"replace the committed results file experiments/results/{committed.name} (the numbers the README quotes)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help=f"write the numbers to this JSON file (default: OUT/{committed.name} with --out, else none)",
+    )
+
+
+def save_results(args: argparse.Namespace, committed: Path, results: Mapping[str, Any]) -> Path | None:
+    """Write an experiment's ``results`` where its arguments say and print where.
+
+    ``--results FILE`` wins; ``--write-results`` replaces ``committed`` (the file in
+    ``experiments/results/`` that the README quotes); otherwise they go next to the figures,
+    ``OUT/<committed name>`` with ``--out OUT``, or nowhere. Returns the path written, if any.
+    """
+    path = args.results
+    if path is None and args.write_results:
+        path = committed
+    if path is None and getattr(args, "out", None) is not None:
+        path = Path(args.out) / committed.name
+    if path is None:
+        print(f"results not saved (--out DIR writes DIR/{committed.name}, --write-results the committed file)")
+        return None
+    write_results(path, results)
+    print(f"results written: {shown_path(path)}")
+    return path
+
+
+def run_settings(args: argparse.Namespace, *also_left_out: str) -> dict[str, Any]:
+    """An experiment's arguments as its results record them: all but where files go
+    (``out``, ``results``, ``write_results``) and ``also_left_out`` (e.g. ``"workers"``)."""
+    left_out = {"out", "results", "write_results", *also_left_out}
+    return {key: value for key, value in vars(args).items() if key not in left_out}

@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,8 +11,15 @@ import pytest
 
 # Compiled numba kernels go to a cache directory of this test session, never the user's;
 # graphdl.compile(backend="auto") (the Trainer's default) uses numpy unless a test asks for numba.
-os.environ["GRAPHDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="graphdl-test-kernels-")
+KERNEL_CACHE = tempfile.mkdtemp(prefix="graphdl-test-kernels-")
+os.environ["GRAPHDL_CACHE_DIR"] = KERNEL_CACHE
 os.environ.setdefault("GRAPHDL_BACKEND", "numpy")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's kernel cache goes with the session."""
+    shutil.rmtree(KERNEL_CACHE, ignore_errors=True)
+
 
 COMMITTED_RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 

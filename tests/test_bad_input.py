@@ -107,6 +107,22 @@ def test_wrong_arity_names_operator_and_expected_count(build, operator, count) -
     assert operator in message and f"expects {count}" in message
 
 
+@pytest.mark.parametrize(
+    "build, shown",
+    [
+        (lambda x, w: gd.Mul(x, w), "Mul takes its parents as one list: Mul([x, w]), not Mul(x, w)"),
+        (lambda x, w: gd.Add(x, w, 1.0), "Add takes its parents as one list: Add([x, w, 1.0]), not Add(x, w, 1.0)"),
+        (lambda x, w: gd.Tanh(x), "Tanh takes its parents as one list: Tanh([x]), not Tanh(x)"),
+        (lambda x, w: gd.Mul({x, w}), "Mul takes a list of parent nodes, e.g. Mul([a, b]); got set"),
+    ],
+)
+def test_a_forgotten_list_names_the_operator_and_shows_the_list_form(build, shown) -> None:
+    x, w = gd.Variable(1.0, name="x"), gd.Variable(2.0, name="w")
+    with pytest.raises(TypeError) as info:
+        build(x, w)
+    assert str(info.value) == shown
+
+
 def test_wrong_arity_creates_nothing() -> None:
     a = gd.Variable(1.0, name="a")
     with pytest.raises(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,17 +33,17 @@ def test_demo_writes_every_file(tmp_path, capsys):
     assert "w_11" in dot and "grad " in dot and "(n=40)" in dot
     assert "grad mean 1 per sample (n=40)" in dot  # the loss node: d(loss_i)/d(loss_i) = 1
     assert "trained 40 steps (init fig8): mean |y − ŷ| over the last 2 steps " in printed
+    figure = printed.split("trained 40 steps (init fig8): ")[1].splitlines()[0]
+    assert f'label="the trained net (init fig8, 40 steps): {figure}\\n' in dot  # the graph names it the same
     assert "took " in printed and "drawing" in printed and "encoding" in printed
 
 
 def test_one_loss_figure_in_bar_summary_and_last_frame(tmp_path, capsys, monkeypatch):
     import io
 
-    from graphdl import demo
-
     terminal = io.StringIO()
     terminal.isatty = lambda: True  # a live progress bar
-    monkeypatch.setattr(demo.sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
     status = main(["demo", "--out", str(tmp_path), "--steps", "50", "--every", "50", "--no-graph-panel"])
     assert status == 0
     summary = capsys.readouterr().out.splitlines()[0]
@@ -253,3 +254,25 @@ def test_mp4_with_ffmpeg_on_path(tmp_path, monkeypatch, capsys):
     status = main(["demo", "--out", str(out), "--steps", "20", "--every", "10", "--format", "mp4", "--quiet"])
     assert status == 0 and f"wrote {out / 'training.mp4'}" in capsys.readouterr().out
     assert int((out / "training.mp4").read_text()) == 1440 * 960 * 4 * (3 + 12)  # 3 frames, the last held 12 more
+
+
+def test_a_mistyped_option_after_a_subcommand_points_to_that_subcommands_help(capsys, tmp_path) -> None:
+    err = one_line_error(capsys, ["demo", "--out", str(tmp_path), "--stpes", "5"], folder=tmp_path)
+    assert err.startswith("graphdl demo: error: unrecognized arguments: --stpes 5 (did you mean --steps?)")
+    assert err.rstrip().endswith("(see graphdl demo --help)")
+    err = one_line_error(capsys, ["gallery", "--qiet"])
+    assert "graphdl gallery: error:" in err and "--quiet?" in err and "see graphdl gallery --help" in err
+
+
+def test_the_timing_line_adds_up() -> None:
+    from graphdl.cli import timing_line
+
+    timings = {"training": 0.14, "graph": 0.23, "animation": 1.94, "loss plot": 0.12}
+    timings.update(frames=61.0, drawing=1.13, encoding=0.61)
+    line = timing_line(timings, wall=3.04, cpu=2.8)
+    assert line.startswith("took 3.0 s (2.8 s CPU): training 0.1 s, graph 0.2 s, animation 1.9 s (61 frames: ")
+    numbers = [float(number) for number in re.findall(r"(\d+\.\d) s(?! CPU)", line)]
+    total, training, graph, animation, setup, drawing, encoding, loss_plot, rest = numbers
+    assert (setup, drawing, encoding, rest) == (0.2, 1.1, 0.6, 0.7)
+    assert round(training + graph + animation + loss_plot + rest, 1) == total
+    assert round(setup + drawing + encoding, 1) == animation

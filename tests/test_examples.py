@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ EXAMPLES = ROOT / "examples"
 def run_example(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> str:
     """Run ``examples/NAME.py`` as ``python examples/NAME.py`` would, in ``folder``; return what it printed."""
     monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / f"{name}.py")])
     runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name="__main__")
     return capsys.readouterr().out
 
@@ -87,6 +89,13 @@ def test_animate_training_records_and_sets_up_the_animation(tmp_path, monkeypatc
     grid = animator.recorder.grid
     inside = np.abs(grid) <= 1.0
     assert np.mean(np.abs(final[inside] - np.abs(grid[inside]))) < 0.1  # the net has learnt |x| on [-1, 1]
+    # the loss is named after its node, a SquaredLoss, in the title and on the loss axis
+    assert animator.loss_symbol == "(y − ŷ)²"
+    figure = animator.frame(animator.frame_count - 1)
+    labels = [axes.get_ylabel() for axes in figure.axes]
+    texts = [text.get_text() for text in figure.findobj(lambda artist: hasattr(artist, "get_text"))]
+    assert "loss (y − ŷ)²" in labels and "|y − ŷ|" not in " ".join(labels + texts)
+    assert any("mean (y − ŷ)² over the last" in text for text in texts)
 
 
 @pytest.mark.slow
@@ -99,11 +108,13 @@ def test_animate_training_writes_the_gif(tmp_path, monkeypatch, capsys) -> None:
 
 
 def test_the_readme_shows_train_moons_as_it_is() -> None:
-    """The README's "Training a model" snippet is examples/train_moons.py without its docstring."""
+    """The README's "Training a model" snippet is examples/train_moons.py without its docstring and
+    the lines that make it answer --help."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Training a model") :]
     snippet = section[
         section.index("```python\n") + len("```python\n") : section.index("```", section.index("```python\n") + 3)
     ]
     script = (EXAMPLES / "train_moons.py").read_text(encoding="utf-8")
-    assert script.endswith(snippet)
+    code = [line for line in script.splitlines(keepends=True) if "argparse" not in line]
+    assert "".join(code).replace("\n\n\n", "\n\n").endswith(snippet)

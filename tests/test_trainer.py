@@ -1,6 +1,7 @@
 import gc
 import io as stdio
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ def test_learns_moons_to_95_percent(moons, tmp_path):
     assert len(history.step_loss) == 20 * 20  # 640 samples / 32 per batch
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.best_value == max(history.dev_metric)
-    assert history.dev_metric[history.best_epoch] == history.best_value
+    assert history.dev_metric[history.best_epoch - 1] == history.best_value
     saved = checkpoints.read(tmp_path / "best.npz")
     assert saved["metadata"]["epoch"] == history.best_epoch
     assert set(saved["parameters"]) == set(model.named_parameters())
@@ -99,7 +100,7 @@ def test_exploding_training_stops_cleanly(moons):
     train, _, _ = moons
     model = nn.MLP(2, [4, 1], activation="relu", rng=0)
     trainer = Trainer(model, optim.SGD(model, lr=1e200), loss="mse", progress=False)
-    with pytest.raises(TrainingDiverged, match="training stopped at epoch 0, step \\d+") as info:
+    with pytest.raises(TrainingDiverged, match="training stopped at epoch 1, step \\d+") as info:  # epochs count from 1
         trainer.fit(train, epochs=3, batch_size=64)
     assert info.value.step >= 0
     assert all(np.isfinite(p.value) for p in model.parameters())  # no half-applied step
@@ -119,7 +120,7 @@ def test_callbacks_plain_and_object(moons):
 
         def on_epoch(self, trainer, epoch, logs):
             self.epochs.append((epoch, logs["dev_accuracy"]))
-            if epoch == 1:
+            if epoch == 2:
                 trainer.stop_training = True
 
         def on_fit_end(self, trainer, history):
@@ -130,7 +131,7 @@ def test_callbacks_plain_and_object(moons):
     history = trainer.fit(train, dev, epochs=5, batch_size=128, callbacks=callbacks)
     assert [s for s, _ in steps] == list(range(10))  # 2 epochs of 5 steps, then stopped
     assert [loss for _, loss in steps] == history.step_loss
-    assert [e for e, _ in recorder.epochs] == [0, 1] and recorder.started == recorder.ended == 1
+    assert [e for e, _ in recorder.epochs] == [1, 2] and recorder.started == recorder.ended == 1
     with pytest.raises(TypeError, match="callback"):
         trainer.fit(train, epochs=1, callbacks=[42])
 
@@ -179,12 +180,14 @@ def test_text_progress_bar():
     stream = stdio.StringIO()
     bar = TextBar(4, stream=stream, width=8)
     bar.update({"loss": 0.5})
-    bar.close()
-    assert "epoch 1/4 [##......] loss=0.5" in stream.getvalue()
+    bar.close()  # stopped early: the line shows where
+    assert stream.getvalue().startswith("\repoch [##......] 1/4  25%  loss=0.5  ")
+    assert stream.getvalue().endswith("s\n")
 
 
 def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["train_moons.py"])
     runpy.run_path(str(ROOT / "examples" / "train_moons.py"), run_name="__main__")
     out = capsys.readouterr().out
     accuracy = float(out.split("'accuracy': ")[1].split("}")[0])

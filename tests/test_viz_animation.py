@@ -271,6 +271,19 @@ def test_graph_panel_draws_label_and_loss_with_readable_text():
     assert any(t.get_color() == "#ffffff" for t in texts)  # some fills are dark enough for white text
 
 
+def test_the_graph_fills_its_panel_top_to_bottom():
+    _, recorder, _ = trained(40, every=20)
+    figure = Animator(recorder, graph_panel=True).frame(2)
+    figure.canvas.draw()
+    panel, loss_panel = figure.axes[4], figure.axes[3]
+    cell = panel.get_window_extent()
+    assert abs(cell.y0 - loss_panel.get_window_extent().y0) < 2  # the panel reaches the bottom row's foot
+    boxes = [patch.get_window_extent() for patch in panel.patches]
+    lowest, highest = min(box.y0 for box in boxes), max(box.y1 for box in boxes)
+    assert (highest - lowest) / cell.height > 0.85  # no empty third below the graph
+    assert lowest - cell.y0 < 0.08 * cell.height
+
+
 def test_gallery_animation_is_small_enough_for_the_readme():
     from pathlib import Path
 

@@ -126,7 +126,8 @@ def test_loss_plot_marks_clipped_spikes_and_keeps_the_legend_off_the_data():
     assert "train, mean of the last 100 steps" in labels
     marks = next(line for line in axes.lines if line.get_label().startswith("3 steps above"))
     cap = marks.get_ydata()[0]
-    assert list(marks.get_xdata()) == [11, 21, 31] and "highest 60" in marks.get_label()
+    assert list(marks.get_xdata()) == [11, 31]  # 21 would overlap 11's triangle (10 steps: 3 points apart)
+    assert "in 2 marks" in marks.get_label() and "highest 60" in marks.get_label()
     assert cap < 40 and axes.get_ylim()[1] > cap
     for line in axes.lines:
         assert np.max(line.get_ydata()) <= cap
@@ -141,8 +142,18 @@ def test_many_clipped_spikes_get_spread_out_markers_and_an_exact_count():
     losses[::400] = 9.0  # 250 spikes, 0.25% of the steps: above the 99.5th percentile
     figure = plot_loss(losses)
     marks = next(line for line in figure.axes[0].lines if "above" in line.get_label())
-    assert marks.get_label().startswith("250 steps above") and 100 <= len(marks.get_xdata()) <= 120
+    drawn = marks.get_xdata()
+    assert marks.get_label().startswith("250 steps above") and f" in {len(drawn)} marks (cut off" in marks.get_label()
+    assert 60 <= len(drawn) <= 120 and np.min(np.diff(drawn)) >= 100_000 / 120  # each mark visible on its own
     assert np.array_equal(spread_out(np.arange(1.0, 11.0), 10), np.arange(1.0, 11.0))
+
+
+def test_the_legend_counts_the_triangles_drawn_when_spikes_are_neighbours():
+    losses = np.linspace(1.0, 0.1, 1500)
+    losses[[26, 27, 77]] = [2.9, 2.8, 2.85]  # the demo's run: steps 27 and 28 would draw one triangle
+    marks = next(line for line in plot_loss(losses).axes[0].lines if "above" in line.get_label())
+    assert list(marks.get_xdata()) == [27, 78]
+    assert marks.get_label().startswith("3 steps above") and " in 2 marks (cut off; highest 2.9)" in marks.get_label()
 
 
 def test_layer_norms_mark_exact_zeros_instead_of_drawing_them(tmp_path):

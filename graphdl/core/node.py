@@ -77,6 +77,18 @@ def as_node(item: Any, owner: str = "operator") -> Node:
     raise TypeError(f"{owner}: a parent must be a node or a real number, got {type(item).__name__} {item!r}")
 
 
+def _list_form_message(kind: str, given: tuple[Any, ...]) -> str:
+    """What ``Mul(x, w)`` (the list forgotten) is told: the operator and the call in its list form."""
+
+    def shown(item: Any) -> str:
+        return item.name if isinstance(item, Node) else repr(item)
+
+    if len(given) == 1 and not isinstance(given[0], (Node, numbers.Real, str, bytes)):
+        return f"{kind} takes a list of parent nodes, e.g. {kind}([a, b]); got {type(given[0]).__name__}"
+    names = ", ".join(shown(item) for item in given)
+    return f"{kind} takes its parents as one list: {kind}([{names}]), not {kind}({names})"
+
+
 def cached_values(nodes: Iterable[Node]) -> list[Value | None]:
     """``[node.cached_value for node in nodes]``, for hot loops (the compiled program's leaves)."""
     return [node._value for node in nodes]
@@ -581,10 +593,10 @@ class Operator(Node):
         if cls.formula is not Operator.formula:  # marker bases such as Loss compute nothing
             _OPERATOR_CLASSES[cls.kind] = cls
 
-    def __init__(self, parents: Sequence[Any], *, name: str | None = None) -> None:
+    def __init__(self, parents: Sequence[Any], *more_parents: Any, name: str | None = None) -> None:
         kind = type(self).__name__
-        if isinstance(parents, (Node, str, bytes)) or not isinstance(parents, (Sequence, tuple)):
-            raise TypeError(f"{kind} takes a list of parent nodes, e.g. {kind}([a, b]); got {type(parents).__name__}")
+        if more_parents or isinstance(parents, (Node, str, bytes)) or not isinstance(parents, (Sequence, tuple)):
+            raise TypeError(_list_form_message(kind, (parents, *more_parents)))
         self.check_arity(len(parents))
         nodes = tuple(as_node(parent, kind) for parent in parents)
         super().__init__(name, join(nodes))

@@ -43,7 +43,7 @@ class ValueLoss(Loss):
 
     __slots__ = ()
     arity = 2
-    symbol = "|y−ŷ|"
+    symbol = "|y − ŷ|"
 
     def formula(self, F: Backend, label, prediction):
         return F.abs(label - prediction)
@@ -58,7 +58,7 @@ class SquaredLoss(Loss):
 
     __slots__ = ()
     arity = 2
-    symbol = "(y−ŷ)²"
+    symbol = "(y − ŷ)²"
 
     def formula(self, F: Backend, label, prediction):
         error = label - prediction

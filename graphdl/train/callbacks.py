@@ -7,7 +7,7 @@ callback), or an object with any of these methods:
 * ``on_fit_start(trainer)``
 * ``on_step(trainer, step, loss)``: after each step; node values are those of the step
   (the animation recorder reads them here);
-* ``on_epoch(trainer, epoch, logs)``: after each epoch, ``logs`` holds that epoch's
+* ``on_epoch(trainer, epoch, logs)``: after each epoch (counted from 1), ``logs`` holds that epoch's
   ``train_loss``, ``train_<metric>``, ``dev_loss``, ``dev_<metric>``;
 * ``on_fit_end(trainer, history)``.
 
@@ -54,7 +54,10 @@ class History:
     """Per-epoch records of a ``fit``: ``train_loss`` (mean batch loss during the epoch),
     ``train_metric`` (on the whole training set after the epoch), ``dev_loss``,
     ``dev_metric``, the loss of every step in ``step_loss``, and the best epoch by the
-    monitored value (``best_epoch``, ``best_value``, ``checkpoint``)."""
+    monitored value (``best_epoch``, ``best_value``, ``checkpoint``).
+
+    Epochs count from 1, as the progress bar and messages count them: ``epochs`` is
+    ``[1, 2, …]`` and the best epoch's dev metric is ``dev_metric[best_epoch - 1]``."""
 
     def __init__(self, metric_name: str | None, monitor: str) -> None:
         self.metric_name = metric_name

@@ -283,7 +283,7 @@ class Trainer:
         try:
             hooks.call("on_fit_start", self)
             self._set_mode(True)
-            for epoch in range(epochs):
+            for epoch in range(1, epochs + 1):  # epochs count from 1, as the bar shows them
                 order = rng.permutation(n) if shuffle else np.arange(n)
                 total = 0.0
                 for start in range(0, n, batch):

@@ -31,6 +31,7 @@ from graphdl.viz.loss_stats import (
     clip_level,
     envelope,
     loss_figure_name,
+    loss_symbol_of,
     recent_mean,
     round_window,
     running_mean,
@@ -70,7 +71,8 @@ class Animator:
     coloured by their mean value over the training range, edges by the sign and size
     of the weight they carry. Axis limits are fixed over all frames. The loss figure in
     the title is the mean loss over the last ``loss_window`` steps (default
-    :func:`round_window` of the run); ``final_note`` is written over the fit on the
+    :func:`round_window` of the run), written with ``loss_symbol`` (default: the symbol of
+    the recorder's loss node, :func:`loss_symbol_of`); ``final_note`` is written over the fit on the
     last frame (e.g. that the fit has not converged). The last frame is held for
     ``hold_last`` frame durations. The picture is ``figsize × dpi`` pixels.
     """
@@ -89,7 +91,7 @@ class Animator:
         graph_panel: bool = False,
         title: str = "graphdl — fitting y = x² node by node",
         loss_window: int | None = None,
-        loss_symbol: str = "|y − ŷ|",
+        loss_symbol: str | None = None,
         final_note: str | None = None,
         fps: int = 12,
         hold_last: int = 12,
@@ -112,7 +114,7 @@ class Animator:
         self.title = title
         total = recorder.total_steps or recorder.snapshots[-1].step
         self.loss_window = loss_window or round_window(max(total, len(recorder.losses), 1))
-        self.loss_symbol = loss_symbol
+        self.loss_symbol = loss_symbol if loss_symbol is not None else loss_symbol_of(recorder.loss)
         self.final_note = final_note
         self.fps, self.hold_last, self.dpi = fps, hold_last, dpi
         #: wall seconds spent drawing frames and encoding them in the last :meth:`save`, and the frame count

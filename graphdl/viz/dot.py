@@ -28,6 +28,7 @@ from graphdl.viz.style import (
     kind_text,
     per_sample_gradient,
     text_colour,
+    title_lines,
     value_text,
 )
 
@@ -41,8 +42,17 @@ def as_graph(node_or_graph: Node | Graph) -> Graph:
     raise TypeError(f"expected a Node or a Graph, got {type(node_or_graph).__name__}")
 
 
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _quote(text: str) -> str:
-    return '"' + display_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _escaped(display_text(text)) + '"'
+
+
+def _quote_title(title: str) -> str:
+    """A title as a DOT string whose lines break at DOT's own ``\\n`` escape."""
+    return '"' + "\\n".join(_escaped(line) for line in title_lines(title)) + '"'
 
 
 def _literal(text: str) -> str:
@@ -134,7 +144,7 @@ def to_dot(
     lines = [
         "digraph graphdl {",
         f"  graph [rankdir={rankdir}, bgcolor=white, {spacing}, fontname={_quote(FONT)}"
-        + (f", label={_quote(title)}, labelloc=t, fontsize=16" if title else "")
+        + (f", label={_quote_title(title)}, labelloc=t, fontsize=16" if title else "")
         + "];",
         f'  node [fontname={_quote(FONT)}, penwidth=1.4, margin="0.08,0.04"'
         + (", width=1.45" if compact else "")  # room for the numbers a page writes later
@@ -190,21 +200,29 @@ def to_dot(
             extra = f" [headlabel={_quote(str(position))}, labeldistance=1.4]" if ordered else ""
             lines.append(f"  {ids[parent]} -> {ids[node]}{extra};")
     if legend:
-        roles = sorted({node_role(node) for node in graph.nodes}, key=list(ROLE_STYLES).index)
-        lines.extend(_legend(roles, sorted(marks), vanishing_threshold))
+        lines.extend(_legend([node_role(node) for node in graph.nodes], sorted(marks), vanishing_threshold))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _legend(roles: list[str], marks: Sequence[str] = (), vanishing_threshold: float | None = None) -> list[str]:
-    """A key of the roles present, then of the highlights present (``"dead"``, ``"vanishing"``)."""
-    entries = [(ROLE_TITLES[role], ROLE_STYLES[role].fill, ROLE_STYLES[role].border) for role in roles]
+def legend_entries(
+    roles: Sequence[str], marks: Sequence[str] = (), vanishing_threshold: float | None = None
+) -> list[tuple[str, str, str]]:
+    """``(text, fill, border)`` of each key entry every drawing shows: the roles present, in
+    :data:`ROLE_STYLES` order, then the highlights present (``"dead"``, ``"vanishing"``)."""
+    ordered = sorted(set(roles), key=list(ROLE_STYLES).index)
+    entries = [(ROLE_TITLES[role], ROLE_STYLES[role].fill, ROLE_STYLES[role].border) for role in ordered]
     if "dead" in marks:
         entries.append(("dead unit: derivative 0", DEAD_FILL, DEAD_BORDER))
     if "vanishing" in marks:
         entries.append((f"vanishing gradient: |grad| < {vanishing_threshold:g}", VANISHING_FILL, VANISHING_BORDER))
+    return entries
+
+
+def _legend(roles: list[str], marks: Sequence[str] = (), vanishing_threshold: float | None = None) -> list[str]:
+    """The DOT node of :func:`legend_entries`: one row of coloured cells."""
     cells = []
-    for text, fill, border in entries:
+    for text, fill, border in legend_entries(roles, marks, vanishing_threshold):
         cells.append(
             f'<TD BGCOLOR="{fill}" BORDER="1" COLOR="{border}"><FONT POINT-SIZE="9">{html.escape(text)}</FONT></TD>'
         )

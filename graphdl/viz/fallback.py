@@ -4,10 +4,12 @@ colours and labels as the DOT output, layered left to right."""
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from graphdl.core.graph import Graph, node_role
-from graphdl.viz.dot import node_label_rows
+from graphdl.core.node import Node
+from graphdl.viz.dot import legend_entries, node_label_rows
 from graphdl.viz.layout import layered_positions
 from graphdl.viz.style import (
     DEAD_BORDER,
@@ -16,13 +18,16 @@ from graphdl.viz.style import (
     ROLE_STYLES,
     VANISHING_BORDER,
     VANISHING_FILL,
-    display_text,
     is_dead,
     is_vanishing,
+    title_lines,
 )
 
 LAYER_WIDTH = 2.5  # inches between layers
 ROW_HEIGHT = 1.15  # inches between rows
+TITLE_LINE = 0.3  # inches per title line
+LEGEND_ROW = 0.3  # inches below the graph per row of the key
+LEGEND_ENTRY_WIDTH = 2.6  # inches a key entry may take
 
 
 def draw_with_matplotlib(
@@ -35,6 +40,7 @@ def draw_with_matplotlib(
     highlight_dead: bool = True,
     vanishing_threshold: float | None = None,
     title: str | None = None,
+    legend: bool = True,
     **_ignored: Any,
 ) -> bytes:
     """The picture as ``format`` bytes (png, svg or pdf)."""
@@ -57,17 +63,27 @@ def draw_with_matplotlib(
     ys = [point[1] for point in points.values()]
     margin_x, margin_y = LAYER_WIDTH * 0.55, ROW_HEIGHT * 0.7
     width = max(xs) - min(xs) + 2 * margin_x
-    height = max(ys) - min(ys) + 2 * margin_y + (0.4 if title else 0.0)
+    lines = title_lines(title) if title else []
+    top = TITLE_LINE * len(lines) + (TITLE_LINE / 2 if lines else 0.0)
+    marks = {node: _marks(node, highlight_dead, vanishing_threshold) for node in graph.nodes}
+    key = legend_entries(
+        [node_role(node) for node in graph.nodes],
+        [mark for index, mark in enumerate(("dead", "vanishing")) if any(flags[index] for flags in marks.values())],
+        vanishing_threshold,
+    )
+    columns = max(1, min(len(key), int(width // LEGEND_ENTRY_WIDTH)))
+    bottom = LEGEND_ROW * math.ceil(len(key) / columns) if legend else 0.0
+    height = max(ys) - min(ys) + 2 * margin_y + top + bottom
     figure = Figure(figsize=(width, height), dpi=110)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_xlim(min(xs) - margin_x, max(xs) + margin_x)
-    axes.set_ylim(min(ys) - margin_y, max(ys) + margin_y + (0.4 if title else 0.0))
+    axes.set_ylim(min(ys) - margin_y - bottom, max(ys) + margin_y + top)
     axes.axis("off")
-    if title:
+    if lines:
         axes.text(
             (min(xs) + max(xs)) / 2,
-            max(ys) + margin_y,
-            display_text(title),
+            max(ys) + margin_y + top / 2,
+            "\n".join(lines),
             ha="center",
             va="center",
             fontsize=13,
@@ -76,8 +92,7 @@ def draw_with_matplotlib(
     boxes = {}
     for node, (x, y) in points.items():
         style = ROLE_STYLES[node_role(node)]
-        dead = highlight_dead and is_dead(node)
-        vanishing = vanishing_threshold is not None and is_vanishing(node, vanishing_threshold)
+        dead, vanishing = marks[node]
         rows = node_label_rows(node, show_values=show_values, show_grads=show_grads, dead=dead, vanishing=vanishing)
         text = "\n".join(line for line, _ in rows)
         boxes[node] = axes.text(
@@ -104,7 +119,7 @@ def draw_with_matplotlib(
                 "",
                 xy=points[node],
                 xytext=points[parent],
-                zorder=2,
+                zorder=4,  # after the boxes, whose drawing sizes the patches the arrows end at
                 arrowprops={
                     "arrowstyle": "-|>",
                     "color": EDGE_COLOUR,
@@ -116,8 +131,23 @@ def draw_with_matplotlib(
                     "connectionstyle": "arc3,rad=0.0",
                 },
             )
-    # Text boxes get their size at draw time; the arrows are clipped to them, so draw once first.
-    FigureCanvasAgg(figure).draw()
+    if legend:
+        _draw_legend(figure, key, columns)
+    FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=format, facecolor="white")
     return buffer.getvalue()
+
+
+def _marks(node: Node, highlight_dead: bool, vanishing_threshold: float | None) -> tuple[bool, bool]:
+    """Whether ``node`` is drawn as a dead unit and as a vanishing gradient."""
+    dead = highlight_dead and is_dead(node)
+    return dead, vanishing_threshold is not None and is_vanishing(node, vanishing_threshold)
+
+
+def _draw_legend(figure: Any, entries: list[tuple[str, str, str]], columns: int) -> None:
+    """The key of :func:`~graphdl.viz.dot.legend_entries` along the bottom edge, ``columns`` entries a row."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=fill, edgecolor=border, label=text) for text, fill, border in entries]
+    figure.legend(handles=handles, loc="lower center", ncol=columns, fontsize=8, frameon=False, borderaxespad=0.3)

@@ -1,4 +1,4 @@
-"""A layered left-to-right layout without Graphviz (networkx topological generations),
+"""A layered left-to-right layout without Graphviz (the graph's topological generations),
 used by the fallback drawing and the animator's graph panel."""
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ def layered_positions(graph: Graph, sweeps: int = 4) -> dict[Node, tuple[float, 
     """Positions ``(layer, row)`` for every node: layers are the topological generations
     (leaves moved next to their first consumer, as Graphviz does), rows are ordered by
     the mean row of the neighbours to keep edges short, then centred on 0."""
-    import networkx as nx
-
-    keys = graph.node_keys()
-    by_key = {key: node for node, key in keys.items()}
-    digraph = graph.to_networkx()
     layer: dict[Node, int] = {}
-    for number, generation in enumerate(nx.topological_generations(digraph)):
-        for key in generation:
-            layer[by_key[key]] = number
+    for node in graph.nodes:  # topological order: a node's layer is its longest path from an input
+        layer[node] = 1 + max((layer[parent] for parent in node.parents if parent in layer), default=-1)
     members = set(graph.nodes)
     for node in reversed(graph.nodes):
         if not node.parents:

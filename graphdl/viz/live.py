@@ -6,7 +6,7 @@ training callback at once:
 
 * as a :class:`~graphdl.train.Trainer` callback (``fit(..., callbacks=[view])``) it shows
   each node's value and grad as the step left them on the graph, and the loss so far;
-* as a plain ``callback(step, loss)`` (e.g. :func:`graphdl.seednet.train_per_sample`),
+* as a plain ``callback(step, loss)`` (e.g. :func:`graphdl.tutorial_net.train_per_sample`),
   call :meth:`LiveView.start` before training and :meth:`LiveView.finish` after;
 * given a :class:`~graphdl.viz.recorder.TrainingRecorder`, the view drives it (pass the
   view as the callback, not the recorder too) and shows every node at each snapshot,

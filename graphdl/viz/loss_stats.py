@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from graphdl.core.node import Node
+
 LOSS_POINTS = 3000  # a loss curve is drawn with at most this many points (an envelope of longer runs)
 
 
@@ -48,6 +50,14 @@ def loss_figure_name(window: int, symbol: str = "|y − ŷ|") -> str:
     return f"mean {symbol} over the last {window} step{'s' if window != 1 else ''}"
 
 
+def loss_symbol_of(loss: Node | None) -> str:
+    """How a loss is written in labels: its node's operator symbol (``|y − ŷ|`` for a
+    ``ValueLoss``, ``(y − ŷ)²`` for a ``SquaredLoss``), or ``loss`` when no node is known."""
+    if loss is None:
+        return "loss"
+    return str(getattr(type(loss), "symbol", "") or loss.kind)
+
+
 def clip_level(losses: np.ndarray) -> float:
     """Where loss plots cut the y-axis: just above the 99.5th percentile, so a few early
     spikes do not flatten the rest; the spikes above it are marked, not hidden."""
@@ -58,13 +68,15 @@ def clip_level(losses: np.ndarray) -> float:
 
 
 def spread_out(steps: np.ndarray, span: int, limit: int = 120) -> np.ndarray:
-    """At most about ``limit`` of the sorted ``steps`` (1 to ``span``), one per stretch of
-    ``span / limit`` steps: markers that would merge into a bar stay apart."""
-    if steps.size <= limit:
-        return steps
-    stretch = math.ceil(span / limit)
-    _, first = np.unique(steps // stretch, return_index=True)
-    return steps[first]
+    """The sorted ``steps`` (1 to ``span``) to mark, at least ``span / limit`` steps apart
+    (about a marker's width on a loss plot): steps closer than that share the first one's
+    marker, so every marker drawn can be seen and counted."""
+    stretch = span / limit
+    kept: list[float] = []
+    for step in steps.tolist():
+        if not kept or step - kept[-1] >= stretch:
+            kept.append(step)
+    return np.asarray(kept, dtype=np.asarray(steps).dtype)
 
 
 def envelope(values: np.ndarray, limit: int = LOSS_POINTS) -> tuple[np.ndarray, np.ndarray]:

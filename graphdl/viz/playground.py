@@ -90,8 +90,7 @@ class GraphPanel:
         ys = [point[1] for point in positions.values()]
         axes.set_xlim(min(xs) - BOX_WIDTH * 0.55, max(xs) + BOX_WIDTH * 0.55)
         axes.set_ylim(min(ys) - BOX_HEIGHT * 0.6, max(ys) + BOX_HEIGHT * 0.6)
-        axes.set_aspect("equal")
-        axes.axis("off")
+        axes.axis("off")  # no fixed aspect: the graph fills the panel, boxes a little taller than wide
         heading = (
             "5  the graph: each box shows its node's output over x (fill = mean on the training range);\n"
             "    edges carry weights: blue > 0, orange < 0, width = size"

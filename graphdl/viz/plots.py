@@ -67,8 +67,7 @@ def plot_loss(
         marked = spread_out(clipped + 1, losses.size)
         axes.plot(
             marked, np.full(marked.size, cap), linestyle="none", marker="^", markersize=5, color="#b91c1c",
-            clip_on=False, label=f"{clipped.size} step{'s' if clipped.size > 1 else ''} above {cap:.3g} "
-            f"(cut off; highest {losses.max():.3g})",
+            clip_on=False, label=clipped_label(clipped.size, marked.size, cap, losses.max()),
         )  # fmt: skip
         axes.axhline(cap, color="#d1d5db", linewidth=0.8, linestyle=":", zorder=0)
     if values is not None:
@@ -83,6 +82,15 @@ def plot_loss(
     axes.legend(loc="upper right", fontsize=9, ncol=2 if clipped.size or values is not None else 1, framealpha=0.9)
     _save(figure, path)
     return figure
+
+
+def clipped_label(steps: int, marks: int, cap: float, highest: float) -> str:
+    """The legend entry of the cut-off steps' markers, counting the markers drawn:
+    ``3 steps above 2.65 in 2 marks (cut off; highest 2.92)``."""
+    counted = f"{steps} step{'s' if steps > 1 else ''} above {cap:.3g}"
+    if marks != steps:
+        counted += f" in {marks} mark{'s' if marks > 1 else ''}"
+    return f"{counted} (cut off; highest {highest:.3g})"
 
 
 def activation_curve(op_class: type, xs: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.core.graph import Graph
+from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node, Variable
 
 
@@ -35,7 +35,9 @@ class TrainingRecorder:
     ``grid`` in one batch forward pass and keep a :class:`Snapshot`.
 
     ``feeds`` gives other data inputs their values over the grid (an array, or a function
-    of the grid), e.g. ``{label: np.square}`` to record the loss node itself.
+    of the grid), e.g. ``{label: np.square}`` to record the loss node itself. ``loss`` is the
+    loss node whose values the training loop passes in, when ``output`` is not (or does not
+    depend on) it: animations name the loss after it, e.g. ``(y − ŷ)²`` for a ``SquaredLoss``.
     What it keeps per snapshot is small and fixed: each node's values over the grid
     (``len(grid)`` floats) and each parameter's value; per step only the loss.
 
@@ -55,6 +57,7 @@ class TrainingRecorder:
         every: int = 20,
         total_steps: int | None = None,
         feeds: Mapping[Variable, np.ndarray | Callable[[np.ndarray], np.ndarray]] | None = None,
+        loss: Node | None = None,
     ) -> None:
         if not isinstance(input, Variable):
             raise TypeError(f"input must be a Variable, got {type(input).__name__}")
@@ -71,6 +74,13 @@ class TrainingRecorder:
         if input not in graph:
             raise ValueError(f"{output.kind} {output.name!r} does not depend on the input {input.name!r}")
         self.graph = graph
+        #: the loss node whose values the training loop passes in (names the loss in animations);
+        #: by default the graph's own loss node, when the output depends on one
+        self.loss: Node | None = (
+            loss
+            if loss is not None
+            else next((node for node in reversed(graph.nodes) if node_role(node) == "loss"), None)
+        )
         self.feeds: dict[Variable, np.ndarray] = {}
         for variable, values in (feeds or {}).items():
             if not isinstance(variable, Variable) or variable not in graph:

@@ -71,6 +71,12 @@ def display_text(text: str) -> str:
     return "".join(shown)
 
 
+def title_lines(title: str) -> list[str]:
+    """A picture title's lines: it breaks at each newline, and each line is shown as
+    :func:`display_text` shows any text (so no other control character gets through)."""
+    return [display_text(line) for line in title.splitlines()]
+
+
 def kind_text(node: Node) -> str:
     """The second label line: the operator's kind and symbol, or the Variable's role."""
     if isinstance(node, Operator):
