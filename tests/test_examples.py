@@ -42,6 +42,9 @@ def test_custom_operator(tmp_path, monkeypatch, capsys) -> None:
     softsign = np.array([-2.0, 0.0, 2.0]) * 0.8 - 0.3
     expected = np.round(softsign / (1 + np.abs(softsign)), 6)
     assert f"batch: {expected}" in printed
+    d1, d2 = (float(printed.split(f"{label} = ")[1].split(",")[0].split()[0]) for label in ("dy/dx", "d2y/dx2"))
+    z = 1.5 * 0.8 - 0.3  # Softsign's input at x = 1.5: y' = 0.8 / (1 + z)², y'' = -2 · 0.8² / (1 + z)³
+    assert d1 == pytest.approx(0.8 / (1 + z) ** 2, abs=1e-6) and d2 == pytest.approx(-2 * 0.64 / (1 + z) ** 3, abs=1e-6)
     compiled = float(printed.split("compiled mean loss: ")[1].split()[0])
     assert compiled == pytest.approx(np.mean((softsign / (1 + np.abs(softsign)) - 0.5) ** 2), abs=1e-6)
 

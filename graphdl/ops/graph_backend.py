@@ -168,8 +168,11 @@ class GraphBackend:
     # ------------------------------------------------------------ values and nodes
     def lift(self, item: Any) -> NodeExpr:
         """A proxy for ``item``: a proxy, a node or a real number."""
-        if item.__class__ is NodeExpr:
+        kind = item.__class__
+        if kind is NodeExpr:
             return item
+        if kind is float or kind is int:
+            return NodeExpr(self, None, float(item))
         if isinstance(item, Node):
             found = self._wrapped.get(item)
             if found is None:
@@ -193,9 +196,9 @@ class GraphBackend:
             expr.node = constant
         return expr.node
 
-    def build(self, cls: type[Operator], *operands: Any) -> NodeExpr:
+    def build(self, cls: type[Operator], *operands: NodeExpr) -> NodeExpr:
         """``cls([operands...])``, or the same node built before in this call."""
-        parents = [self.node_of(operand) for operand in operands]
+        parents = [operand.node if operand.node is not None else self.node_of(operand) for operand in operands]
         key = (cls, *(sorted(parents, key=id) if cls in _COMMUTATIVE else parents))
         found = self._built.get(key)
         if found is None:
@@ -224,6 +227,8 @@ class GraphBackend:
     def total(self, terms: Sequence[NodeExpr]) -> NodeExpr:
         """The sum of ``terms`` as one ``Add``: numbers added up, zeros dropped, a term
         that comes k times taken k times (``2 * t``)."""
+        if len(terms) == 1:
+            return terms[0]
         number = 0.0
         counts: dict[Any, list[Any]] = {}
         for term in terms:
