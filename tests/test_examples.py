@@ -22,7 +22,7 @@ def run_example(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys
 def test_examples_are_short_programs() -> None:
     names = sorted(path.stem for path in EXAMPLES.glob("*.py"))
     assert names == ["animate_training", "compile_graph", "custom_operator", "explore_training", "fit_quadratic",
-                     "render_graph", "train_moons"]  # fmt: skip
+                     "render_graph", "second_derivative", "train_moons"]  # fmt: skip
     for name in names:
         lines = (EXAMPLES / f"{name}.py").read_text(encoding="utf-8").splitlines()
         assert len(lines) <= 80, f"examples/{name}.py has {len(lines)} lines: an example is read top to bottom"
@@ -56,6 +56,25 @@ def test_render_graph(tmp_path, monkeypatch, capsys) -> None:
     assert dot.startswith("digraph graphdl") and 'tooltip="out"' in dot
     assert (tmp_path / "graph.svg").read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
     assert (tmp_path / "graph.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_second_derivative(tmp_path, monkeypatch, capsys) -> None:
+    lines = (EXAMPLES / "second_derivative.py").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 60
+    monkeypatch.setattr("sys.argv", ["second_derivative.py", "--help"])
+    with pytest.raises(SystemExit) as done:
+        run_example("second_derivative", tmp_path, monkeypatch, capsys)
+    assert done.value.code == 0 and "--out" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # --help writes nothing
+    monkeypatch.setattr("sys.argv", ["second_derivative.py", "--out", str(tmp_path / "pictures")])
+    printed = run_example("second_derivative", tmp_path, monkeypatch, capsys)
+    error = float(printed.split("finite differences of f'|: ")[1].split()[0])
+    assert error < 2e-3  # np.gradient's own error at step 0.025
+    folder = tmp_path / "pictures"
+    assert (folder / "second_derivative.png").read_bytes().startswith(PNG_MAGIC)
+    assert (folder / "gradient_graph.png").read_bytes().startswith(PNG_MAGIC)
+    dot = (folder / "gradient_graph.dot").read_text(encoding="utf-8")
+    assert 'tooltip="d(f)/d(x)"' in dot and 'tooltip="∂(tanh(x))/∂(x)"' in dot
 
 
 def test_compile_graph(tmp_path, monkeypatch, capsys) -> None:

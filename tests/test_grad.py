@@ -191,3 +191,54 @@ def test_bad_arguments_are_clear_errors() -> None:
         grad(2.0, [x])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="seed must be"):
         grad(x * x, [x], seed="1")  # type: ignore[arg-type]
+
+
+def test_a_gradient_graph_saves_and_loads_with_its_role(tmp_path) -> None:
+    from graphdl.graph_io import GraphFormatError, graph_from_dict, graph_to_dict, load_graph, save_graph
+
+    x = Variable(0.7, name="x")
+    y = gd.Relu([x * x - 0.1]) + gd.Clip([x, -0.5, 0.5]) + gd.Log1p([x * x]) + gd.Sign([x])
+    (second,) = grad(grad(y, [x])[0], [x])
+    loaded = load_graph(save_graph(tmp_path / "second.json", second)).node(second.name)
+    assert loaded.forward() == second.forward() and loaded.role == "gradient"
+    kinds = {node.kind for node in gd.Graph(loaded).nodes}
+    assert {"Greater", "Mul", "Div"} <= kinds
+    document = graph_to_dict(second)
+    document["nodes"][-1]["role"] = "loss"
+    with pytest.raises(GraphFormatError, match="field 'role'"):
+        graph_from_dict(document)
+    label = Variable(1.0, name="label", trainable=False)
+    document = graph_to_dict(gd.SquaredLoss([label, x]))
+    document["nodes"][-1]["role"] = "gradient"
+    with pytest.raises(GraphFormatError, match="a role of their own"):
+        graph_from_dict(document)
+
+
+def test_every_primitive_has_a_node_form_that_computes_it() -> None:
+    from graphdl.core.primitives import PRIMITIVES
+    from graphdl.ops.graph_backend import PRIMITIVE_NODES, GraphBackend
+
+    assert set(PRIMITIVE_NODES) == set(PRIMITIVES)
+    arguments = {"where": (1.0, 0.3, -0.2), "clip": (0.7, -0.5, 0.5), "batch_mean": (0.4, -0.3, 0.0)}
+    for name, primitive in PRIMITIVES.items():
+        values = arguments.get(name, (0.6, 1.7)[: primitive.arity])
+        F = GraphBackend()
+        node = getattr(F, name)(*[Variable(value, name=f"a{k}") for k, value in enumerate(values)]).node
+        assert type(node) is PRIMITIVE_NODES[name] and node.role == "gradient"
+        assert node.forward() == primitive.scalar(*values), name
+        F.close()
+
+
+def test_a_formula_branching_in_python_is_a_clear_error() -> None:
+    class Branchy(gd.Operator):
+        __slots__ = ()
+
+        def formula(self, F, x):
+            return x
+
+        def derivative(self, F, index, out, x):
+            return 1.0 if x > 0 else 0.0  # cannot work on a graph: must use F.where
+
+    x = Variable(1.0, name="x")
+    with pytest.raises(TypeError, match="F.where"):
+        grad(Branchy([x]), [x])

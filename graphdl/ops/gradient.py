@@ -58,18 +58,23 @@ def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) ->
     F = GraphBackend()
     try:
         with collector_paused():
-            gradients = _sweep(F, output, wrt, 1.0 if seed is None else seed)
-            return _named_results(F, output, wrt, gradients)
+            gradients, locals_ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
+            return _named_results(F, output, wrt, gradients, locals_)
     finally:
         F.close()
 
 
-def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> dict[Node, NodeExpr]:
-    """The gradient of every node between ``wrt`` and ``output``, in reverse topological order."""
+Local = tuple[NodeExpr, Node, Node]  # a local derivative d(node)/d(parent), the node, the parent
+
+
+def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> tuple[dict[Node, NodeExpr], list[Local]]:
+    """The gradient of every node between ``wrt`` and ``output`` (in reverse topological
+    order), and the local derivatives built on the way."""
     order = [*output.upstream(), output]
     needs = reached_from(order, set(wrt))
     pending: dict[Node, list[NodeExpr]] = {output: [F.lift(seed)]} if output in needs else {}
     gradients: dict[Node, NodeExpr] = {}
+    locals_: list[Local] = []
     node: Any
     for node in reversed(order):
         parts = pending.pop(node, None)
@@ -87,10 +92,12 @@ def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> dic
                 if custom:
                     part = F.lift(node.vjp(F, index, total, out, *args))
                 else:
-                    part = total * (same if same is not None else node.derivative(F, index, out, *args))
+                    local = F.lift(same if same is not None else node.derivative(F, index, out, *args))
+                    locals_.append((local, node, parent))
+                    part = total * local
                 if part.number != 0.0:
                     pending.setdefault(parent, []).append(part)
-    return gradients
+    return gradients, locals_
 
 
 #: Parents from which an operator is asked first whether its derivative is one number.
@@ -133,14 +140,17 @@ def _same_for_every_argument(node: Any, F: GraphBackend) -> float | None:
     return float(answer) if isinstance(answer, numbers.Real) and not isinstance(answer, bool) else None
 
 
-def _named_results(F: GraphBackend, output: Node, wrt: Sequence[Node], gradients: dict[Node, NodeExpr]) -> list[Node]:
-    """One node per ``wrt`` entry, named ``d(output)/d(node)``; then the gradients of the
-    nodes on the way get their names too (those built here, not named yet)."""
+def _named_results(
+    F: GraphBackend, output: Node, wrt: Sequence[Node], gradients: dict[Node, NodeExpr], locals_: list[Local]
+) -> list[Node]:
+    """One node per ``wrt`` entry, named ``d(output)/d(node)``. Then the nodes built here
+    that have no name yet get one: the gradient of each node on the way, ``d(output)/d(h)``,
+    and each operator's local derivative, ``∂(h)/∂(parent)`` (the chain rule's factors)."""
     named: set[Node] = set()
 
-    def name(node: Node, of: Node) -> None:
-        node.name = f"d({output.name})/d({of.name})"
-        note_explicit_name(node.name)
+    def name(node: Node, text: str) -> None:
+        node.name = text
+        note_explicit_name(text)
         named.add(node)
 
     results: list[Node] = []
@@ -153,9 +163,12 @@ def _named_results(F: GraphBackend, output: Node, wrt: Sequence[Node], gradients
         node = expr.node
         if node not in F.created or node in named:  # a forward node, or another result: wrap it
             node = F.identity(node)
-        name(node, target)
+        name(node, f"d({output.name})/d({target.name})")
         results.append(node)
     for of, expr in gradients.items():
         if expr.node in F.created and expr.node not in named:
-            name(expr.node, of)
+            name(expr.node, f"d({output.name})/d({of.name})")
+    for expr, node, parent in locals_:
+        if expr.node in F.created and expr.node not in named:
+            name(expr.node, f"∂({node.name})/∂({parent.name})")
     return results
