@@ -242,3 +242,35 @@ def test_a_formula_branching_in_python_is_a_clear_error() -> None:
     x = Variable(1.0, name="x")
     with pytest.raises(TypeError, match="F.where"):
         grad(Branchy([x]), [x])
+
+
+def test_a_wide_operator_whose_derivative_depends_on_the_position() -> None:
+    """Wide nodes are asked once whether their derivative is one number (Add: 1); one that
+    reads its position or arguments is asked per argument as usual."""
+
+    class Weighted(gd.Operator):
+        __slots__ = ()
+        arity = (1, None)
+
+        def formula(self, F, *args):
+            return sum((k + 1.0) * a for k, a in enumerate(args))
+
+        def derivative(self, F, index, out, *args):
+            return [k + 1.0 for k in range(len(args))][index]
+
+    xs = [Variable(0.1 * k, name=f"x{k}") for k in range(12)]
+    weighted = Weighted(xs)
+    for node, x in zip(grad(weighted, xs), xs):
+        assert node.forward() == x.get_grad(weighted) == float(xs.index(x) + 1)
+    wide = gd.Add([x * x for x in xs])
+    for node, x in zip(grad(wide, xs), xs):
+        assert node.forward() == pytest.approx(2 * x.value)
+
+
+def test_the_output_and_repeated_entries_of_wrt() -> None:
+    x = Variable(0.5, name="x")
+    y = gd.Exp([x], name="y")
+    same, again, itself = grad(y, [x, x, y])
+    assert same.forward() == again.forward() == math.exp(0.5) and same is not again
+    assert same.name == again.name == "d(y)/d(x)"
+    assert itself.forward() == 1.0 and itself.name == "d(y)/d(y)"

@@ -104,8 +104,9 @@ def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> tup
 _MANY = 8
 
 
-class _Untouchable(Exception):
-    """Raised by an :data:`_UNUSED` argument that a derivative tried to use."""
+class _Untouchable(BaseException):
+    """Raised by an :data:`_UNUSED` argument that a derivative tried to use (a BaseException,
+    so a derivative's own ``except Exception`` cannot swallow it and answer anyway)."""
 
 
 class _Unused:
@@ -135,7 +136,7 @@ def _same_for_every_argument(node: Any, F: GraphBackend) -> float | None:
     4 400-term sum of an L2 penalty would take seconds)."""
     try:
         answer = node.derivative(F, _UNUSED, _UNUSED, *([_UNUSED] * len(node.parents)))
-    except Exception:  # it used them (or failed on them): ask per argument
+    except (_Untouchable, Exception):  # it used them (or failed on them): ask per argument
         return None
     return float(answer) if isinstance(answer, numbers.Real) and not isinstance(answer, bool) else None
 
