@@ -274,3 +274,10 @@ def test_the_output_and_repeated_entries_of_wrt() -> None:
     assert same.forward() == again.forward() == math.exp(0.5) and same is not again
     assert same.name == again.name == "d(y)/d(x)"
     assert itself.forward() == 1.0 and itself.name == "d(y)/d(y)"
+
+
+def test_a_derivative_that_folds_to_infinity() -> None:
+    x = Variable(2.0, name="x")
+    y = gd.Div([x, 0.0]) + gd.Log([x - 2.0])
+    (gx,) = grad(y, [x])
+    assert gx.forward() == x.get_grad(y) == math.inf

@@ -157,7 +157,7 @@ def _named_results(
     results: list[Node] = []
     for target in wrt:
         expr = gradients.get(target)
-        if expr is None or expr.node is None:  # not upstream, or a number
+        if expr is None or expr.number is not None:  # not upstream, or a number
             number = 0.0 if expr is None else expr.number
             results.append(Variable(number, name=f"d({output.name})/d({target.name})", trainable=False, _constant=True))
             continue

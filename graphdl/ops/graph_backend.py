@@ -20,6 +20,7 @@ Within one backend (one ``grad`` call) the graph stays small and readable:
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from collections.abc import Callable, Sequence
@@ -188,6 +189,10 @@ class GraphBackend:
     def node_of(self, item: Any) -> Node:
         """The node of ``item``; a number becomes a constant node (one per value)."""
         expr = self.lift(item)
+        if expr.node is None and not math.isfinite(expr.number):  # type: ignore[arg-type]  # a number here
+            # A Variable holds finite values only: build the division that gives inf or NaN.
+            numerator = 0.0 if math.isnan(expr.number) else math.copysign(1.0, expr.number)  # type: ignore[arg-type]
+            expr.node = self.build(Div, self.number(numerator), self.number(0.0)).node
         if expr.node is None:
             key = repr(expr.number)
             constant = self._constants.get(key)
