@@ -281,3 +281,41 @@ def test_a_derivative_that_folds_to_infinity() -> None:
     y = gd.Div([x, 0.0]) + gd.Log([x - 2.0])
     (gx,) = grad(y, [x])
     assert gx.forward() == x.get_grad(y) == math.inf
+
+
+def test_a_constant_gradient_compiles() -> None:
+    x = Variable(name="x", trainable=False)
+    (second,) = grad(grad(x * x + x, [x])[0], [x])  # d²/dx² (x² + x) = 2: a constant node
+    compiled = gd.compile(second, inputs=[x])
+    assert second.role == "constant" and compiled.forward({x: np.array([1.0, 3.0])}) == 2.0
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_graphs_first_and_second_derivatives(seed: int) -> None:
+    """The compiler tests' random graphs (every operator): the gradient graph equals the
+    sweep, the second derivative its finite differences, and compiled on a batch it
+    equals the interpreted one."""
+    import test_compiler  # the random graph builder (a module import: its tests are not collected again)
+
+    target, inputs, params = test_compiler._random_graph(seed)  # noqa: SLF001 - a helper of the tests
+    rng = np.random.default_rng(seed)
+    for variable in inputs:
+        variable.set_value(float(rng.uniform(-2, 2)))
+    target.backward()
+    firsts = grad(target, params)
+    for parameter, node in zip(params, firsts):
+        expected = 0.0 if parameter.grad is None else parameter.grad
+        assert node.forward() == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    second = grad(firsts[0], [params[0]])[0]
+    value, step = params[0].value, 1e-6
+    params[0].set_value(value + step)
+    up = firsts[0].forward()
+    params[0].set_value(value - step)
+    down = firsts[0].forward()
+    params[0].set_value(value)
+    assert second.forward() == pytest.approx((up - down) / (2 * step), rel=1e-4, abs=1e-4)
+    feed = {variable: rng.uniform(-2, 2, 5) for variable in inputs}
+    for variable, column in feed.items():
+        variable.set_value(column)
+    compiled = gd.compile(second, inputs=inputs)
+    np.testing.assert_allclose(compiled.forward(feed), second.forward(), rtol=1e-12, atol=1e-12)
