@@ -94,7 +94,7 @@ def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> tup
                 else:
                     local = F.lift(same if same is not None else node.derivative(F, index, out, *args))
                     locals_.append((local, node, parent))
-                    part = total * local
+                    part = F.mul(total, local)
                 if part.number != 0.0:
                     pending.setdefault(parent, []).append(part)
     return gradients, locals_

@@ -204,7 +204,7 @@ class GraphBackend:
     def build(self, cls: type[Operator], *operands: NodeExpr) -> NodeExpr:
         """``cls([operands...])``, or the same node built before in this call."""
         parents = [operand.node if operand.node is not None else self.node_of(operand) for operand in operands]
-        key = (cls, *(sorted(parents, key=id) if cls in _COMMUTATIVE else parents))
+        key: tuple[Any, ...] = (cls, *(sorted(parents, key=id) if cls in _COMMUTATIVE else parents))  # a·b is b·a
         found = self._built.get(key)
         if found is None:
             node = cls(parents)
@@ -261,17 +261,21 @@ class GraphBackend:
 
     def mul(self, a: Any, b: Any) -> NodeExpr:
         """``a * b``, folding numbers, ``* 1``, ``* -1`` (a negation) and ``* 0``."""
-        a, b = self.lift(a), self.lift(b)
+        if a.__class__ is not NodeExpr:
+            a = self.lift(a)
+        if b.__class__ is not NodeExpr:
+            b = self.lift(b)
+        if a.number is None and b.number is None:  # the common case: two nodes
+            return self.build(Mul, a, b)
         if a.number is not None and b.number is not None:
             return self.number(a.number * b.number)
-        if a.number is not None or b.number is not None:
-            number, other = (a.number, b) if a.number is not None else (b.number, a)
-            if number == 0.0:
-                return self.number(0.0)
-            if number == 1.0:
-                return other
-            if number == -1.0:
-                return self.neg(other)
+        number, other = (a.number, b) if a.number is not None else (b.number, a)
+        if number == 0.0:
+            return self.number(0.0)
+        if number == 1.0:
+            return other
+        if number == -1.0:
+            return self.neg(other)
         return self.build(Mul, a, b)
 
     def product_of_others(self, factors: Sequence[Any], index: int) -> NodeExpr:
