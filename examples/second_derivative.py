@@ -1,8 +1,8 @@
 """f, f′ and f″ of f(x) = x·tanh(x), all three graphs: graphdl.grad builds f′ from each
 operator's own derivative, and graphdl.grad of f′ is f″. One batch of xs evaluates each curve
-in one pass; the plot compares them with finite differences, and f′'s graph is rendered.
-Run: python examples/second_derivative.py --out DIR  (writes second_derivative.png and
-gradient_graph.png/.dot there)
+in one pass; the plot compares them with finite differences, and f′'s graph is rendered, as is
+the gradient graph of the tutorial's network (its loss w.r.t. all seven parameters).
+Run: python examples/second_derivative.py --out DIR  (writes the three pictures, and .dot files)
 """
 
 import argparse
@@ -16,6 +16,7 @@ import numpy as np
 
 import graphdl
 from graphdl import Variable
+from graphdl.seednet import build_seed_net
 from graphdl.viz import render
 
 parser = argparse.ArgumentParser(description="Plot f, f' and f'' of x*tanh(x) from gradient graphs.")
@@ -48,4 +49,12 @@ figure.savefig(out / "second_derivative.png", dpi=110)
 x.set_value(0.8)  # one sample, so the drawing shows each node's value
 df.forward()
 render(df, out / "gradient_graph.png", rankdir="LR")
-print(f"wrote {out / 'second_derivative.png'} and {out / 'gradient_graph.png'} (+ .dot)")
+
+net = build_seed_net()  # the tutorial's net at figure 8's start, one sample
+net.initialise("fig8")
+net.x.set_value(1.5)
+net.label.set_value(2.25)
+grads = graphdl.grad(net.loss, net.params)  # seven gradients, one graph sharing its nodes
+print("tutorial net:", ", ".join(f"{g.name} = {g.forward():.4f}" for g in grads))
+render(graphdl.Graph(*grads), out / "seed_gradient_graph.png")
+print(f"wrote second_derivative.png, gradient_graph.png and seed_gradient_graph.png (+ .dot) to {out}")

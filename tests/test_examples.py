@@ -75,6 +75,10 @@ def test_second_derivative(tmp_path, monkeypatch, capsys) -> None:
     assert (folder / "gradient_graph.png").read_bytes().startswith(PNG_MAGIC)
     dot = (folder / "gradient_graph.dot").read_text(encoding="utf-8")
     assert 'tooltip="d(f)/d(x)"' in dot and 'tooltip="∂(tanh(x))/∂(x)"' in dot
+    assert (folder / "seed_gradient_graph.png").read_bytes().startswith(PNG_MAGIC)
+    seed_dot = (folder / "seed_gradient_graph.dot").read_text(encoding="utf-8")
+    assert all(f'tooltip="d(loss)/d({name})"' in seed_dot for name in ("w_11", "b_12", "w_22", "b_21"))
+    assert "d(loss)/d(w_11) = " in printed
 
 
 def test_compile_graph(tmp_path, monkeypatch, capsys) -> None:
