@@ -27,6 +27,7 @@ demo:
 gallery:
 	$(PYTHON) -m graphdl gallery --out viz --quiet
 	for script in $(EXPERIMENTS); do PYTHONPATH=. $(PYTHON) $$script --out viz --write-results > /dev/null || exit 1; done
+	PYTHONPATH=. $(PYTHON) examples/second_derivative.py --out viz > /dev/null
 	if $(PYTHON) -c "import playwright" 2> /dev/null; then \
 	  PYTHONPATH=. $(PYTHON) examples/explore_training.py --out "$$(mktemp -d)" --screenshot viz/explorer.png > /dev/null || exit 1; \
 	else echo "note: viz/explorer.png kept as it is (its screenshot needs pip install playwright and chromium)"; fi

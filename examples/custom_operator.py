@@ -2,7 +2,8 @@
 
 ``Softsign([x])`` = x / (1 + |x|), with derivative 1 / (1 + |x|)². Written once against the
 backend ``F`` (Python floats, numpy batches, or the compiler's symbols), it works in the
-interpreter, in compiled programs and in rendered graphs.
+interpreter, in compiled programs, in rendered graphs and in gradient graphs (graphdl.grad),
+which differentiate it twice with no extra code.
 Run: python examples/custom_operator.py
 """
 
@@ -41,6 +42,10 @@ print(f"d loss / d w = {w.get_grad(loss):.6f}")
 
 # the derivative agrees with finite differences (raises GradcheckError otherwise)
 print(f"gradcheck: worst relative error {graphdl.gradcheck(loss, [w, b]):.1e}")
+
+# graphdl.grad turns the same derivative into a graph, which differentiates again
+dy = graphdl.grad(y, [x])[0]
+print(f"dy/dx = {dy.forward():.6f}, d2y/dx2 = {graphdl.grad(dy, [x])[0].forward():.6f}")
 
 # a batch of inputs and the compiled program use the same two formulas
 x.set_value(np.array([-2.0, 0.0, 2.0]))

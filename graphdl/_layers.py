@@ -86,7 +86,13 @@ LAYERS: tuple[Layer, ...] = (
             ),
         ),
     ),
-    Layer("ops", ("graphdl.ops",), "the operators, one small class each: arithmetic, activations, losses, batch"),
+    Layer(
+        "ops",
+        ("graphdl.ops",),
+        "the operators, one small class each: arithmetic, activations, losses, comparisons and selections "
+        "(`piecewise.py`, the node forms of `where`, `sign`, `clip`), batch statistics; and `graphdl.grad` "
+        "(`gradient.py`) with the graph backend it runs derivatives on (`graph_backend.py`)",
+    ),
     Layer(
         "compiler",
         ("graphdl.compiler",),

@@ -5,6 +5,7 @@ then builds new nodes (the file is data: nothing in it is executed or unpickled)
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from collections.abc import Iterable
@@ -57,12 +58,14 @@ def graph_to_dict(*outputs: Node | Iterable[Node], values: bool = True) -> dict[
         else:
             entry["parents"] = [ids[parent] for parent in node.parents]
             entry["options"] = node.option_values()
+            if node.role == "gradient":  # a node of a gradient graph (graphdl.grad), drawn as one
+                entry["role"] = "gradient"
         nodes.append(entry)
     return {"format": FORMAT, "version": VERSION, "nodes": nodes, "outputs": [ids[node] for node in flat]}
 
 
 _VARIABLE_FIELDS = {"id", "name", "kind", "trainable", "constant", "value"}
-_OPERATOR_FIELDS = {"id", "name", "kind", "parents", "options"}
+_OPERATOR_FIELDS = {"id", "name", "kind", "parents", "options", "role"}
 _DOCUMENT_FIELDS = {"format", "version", "nodes", "outputs"}
 _ID = Count()
 _FLAG = Flag()
@@ -100,6 +103,14 @@ def _check_name(value: Any, what: str) -> str:
 def _check_kind(value: Any, kinds: dict[str, type[Operator]]) -> str:
     if value != "Variable" and (not isinstance(value, str) or value not in kinds):
         raise ValueError(f"unknown kind {short_repr(value)}")
+    return value
+
+
+def _check_role(value: Any, cls: type[Operator]) -> str:
+    if value != "gradient":
+        raise ValueError(f"the only role a file may give an operator is 'gradient', got {short_repr(value)}")
+    if not isinstance(inspect.getattr_static(cls, "role"), property):  # a loss: its class says its role
+        raise ValueError(f"{cls.__name__} nodes have a role of their own ({cls.role!r})")
     return value
 
 
@@ -160,6 +171,8 @@ def _check_entry(entry: Any, position: int, kinds: dict[str, type[Operator]]) ->
         if field not in entry and (field == "parents" or cls.options):
             raise _refuse(entry, position, field, "missing")
     checked["parents"] = _check_field(entry, position, "parents", _check_parents, cls)
+    if "role" in entry:
+        checked["role"] = _check_field(entry, position, "role", _check_role, cls)
     options = _check_field(entry, position, "options", _check_option_names, cls) if "options" in entry else {}
     checked["options"] = {}
     for option, value in options.items():
@@ -266,7 +279,9 @@ def graph_from_dict(document: Any) -> Graph:
                 )
             else:
                 parents = [built[parent] for parent in entry["parents"]]
-                built[entry["id"]] = kinds[entry["kind"]](parents, name=name, **entry["options"])
+                built[entry["id"]] = node = kinds[entry["kind"]](parents, name=name, **entry["options"])
+                if "role" in entry:
+                    node.role = entry["role"]
         except (TypeError, ValueError) as error:
             raise _refuse(entry, position, None, str(error)) from None
     return Graph(*[built[output] for output in outputs])

@@ -223,6 +223,57 @@ SPECS: list[OpSpec] = [
 SPEC_IDS = [spec.name for spec in SPECS]
 
 
+def _torch_softmax_ce(T, *args):
+    *logits, label = args
+    return T.logsumexp(T.stack(logits), 0) - logits[int(label.item())]
+
+
+# The same operators written with PyTorch ``T`` on tensors, for checking first and second
+# derivatives with torch.autograd (create_graph=True). Operators PyTorch cannot
+# differentiate (the comparisons) are absent: finite differences check them.
+TORCH_FORMULAS: dict[str, Callable] = {
+    "Add2": lambda T, a, b: a + b,
+    "Add1": lambda T, a: a + 0.0,
+    "Add4": lambda T, a, b, c, d: a + b + c + d,
+    "Mul2": lambda T, a, b: a * b,
+    "Mul3": lambda T, a, b, c: a * b * c,
+    "Sub": lambda T, a, b: a - b,
+    "Neg": lambda T, a: -a,
+    "Div": lambda T, a, b: a / b,
+    "PowNode": lambda T, a, b: a**b,
+    "PowConst3": lambda T, a: a**3,
+    "PowConstHalf": lambda T, a: a**0.5,
+    "Exp": lambda T, a: T.exp(a),
+    "Log": lambda T, a: T.log(a),
+    "Abs": lambda T, a: T.abs(a),
+    "LeakyRelu": lambda T, a: T.nn.functional.leaky_relu(a, 0.1),
+    "LeakyRelu0.3": lambda T, a: T.nn.functional.leaky_relu(a, 0.3),
+    "Relu": lambda T, a: T.relu(a),
+    "Sigmoid": lambda T, a: T.sigmoid(a),
+    "Logistic": lambda T, a: T.sigmoid(a),
+    "Tanh": lambda T, a: T.tanh(a),
+    "Elu": lambda T, a: T.nn.functional.elu(a, 1.0),
+    "Elu0.5": lambda T, a: T.nn.functional.elu(a, 0.5),
+    "Softplus": lambda T, a: T.nn.functional.softplus(a),
+    "Swish": lambda T, a: T.nn.functional.silu(a),
+    "SiLU": lambda T, a: T.nn.functional.silu(a),
+    "Identity": lambda T, a: a + 0.0,
+    "ValueLoss": lambda T, y, p: T.abs(y - p),
+    "SquaredLoss": lambda T, y, p: (y - p) ** 2,
+    "LogLoss": lambda T, y, p: -(y * T.log(p) + (1 - y) * T.log(1 - p)),
+    "BCEWithLogits": lambda T, y, z: T.nn.functional.binary_cross_entropy_with_logits(z, y),
+    "SoftmaxCE3": _torch_softmax_ce,
+    "SoftmaxCE5": _torch_softmax_ce,
+    "HingeLoss": lambda T, y, s: T.relu(1.0 - y * s),
+    "Dropout": lambda T, x, mask: x * mask,
+    "Expm1": lambda T, a: T.expm1(a),
+    "Log1p": lambda T, a: T.log1p(a),
+    "Sign": lambda T, a: T.sign(a),
+    "Where": lambda T, c, a, b: T.where(c != 0, a, b),
+    "Clip": lambda T, x, low, high: T.minimum(T.maximum(x, low), high),
+}
+
+
 def positions(spec: OpSpec, count: int) -> tuple[int, ...]:
     """The differentiable argument positions of ``spec`` for ``count`` arguments."""
     return spec.differentiable if spec.differentiable is not None else tuple(range(count))

@@ -10,6 +10,7 @@ import pytest
 from graphdl.compiler.symbolic import SYMBOLIC
 from graphdl.core.backend import ARRAY, SCALAR, Backend
 from graphdl.core.primitives import PRIMITIVES
+from graphdl.ops.graph_backend import GraphBackend
 
 
 def protocol_methods() -> dict[str, int]:
@@ -25,7 +26,7 @@ def test_protocol_lists_every_primitive_with_its_arity():
     assert protocol_methods() == {name: primitive.arity for name, primitive in PRIMITIVES.items()}
 
 
-@pytest.mark.parametrize("backend", [SCALAR, ARRAY, SYMBOLIC], ids=lambda backend: backend.name)
+@pytest.mark.parametrize("backend", [SCALAR, ARRAY, SYMBOLIC, GraphBackend()], ids=lambda backend: backend.name)
 def test_every_backend_provides_the_protocol(backend):
     for name in protocol_methods():
         assert callable(getattr(backend, name)), f"{backend.name} backend lacks {name}"

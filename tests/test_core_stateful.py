@@ -3,6 +3,9 @@ backward, get_grad, .value, update, clear and new graphs built on the same Varia
 on two independent graphs interleaved, checked step by step against a model that
 recomputes every number from scratch (a fresh graph at the values the rules say).
 
+Gradient graphs (``graphdl.grad``) built on the same Variables are ordinary nodes of the
+same graph: read at any time, they are the gradient at the current point.
+
 The rules (see the README's "update and clear"): ``set_value`` starts a new point;
 ``update`` changes the value at once while the step's cached values and gradients stay
 readable; ``forward``, ``backward``, ``clear`` and any computation of something not
@@ -20,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from graphdl import LeakyRelu, Variable
+from graphdl import LeakyRelu, Variable, grad
 
 NAMES = ("a", "b", "c")
 
@@ -78,6 +81,7 @@ class World:
         self.pending = False  # an optimiser step is in progress
         self.owner: list[Target | None] = [None, None, None]  # whose gradient each Variable holds
         self.targets: list[Target] = []
+        self.gradients: list[tuple[int, int, object]] = []  # (template, Variable index, gradient node)
         self.build(index % len(TEMPLATES))
 
     def build(self, template: int) -> None:
@@ -206,6 +210,26 @@ class CoreRules(RuleBasedStateMachine):
             other.value_at = other.grads_at = None
         world.owner = [None, None, None]
         assert all(other.node.cached_value is None for other in world.targets)
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7), i=st.integers(0, 2), again=st.booleans())
+    def gradient_graph(self, w: int, pick: int, i: int, again: bool) -> None:
+        """Build a target's gradient graph w.r.t. one Variable (or take one built before)
+        and evaluate it: the gradient at the current point, as the reference sweep says."""
+        world = self.worlds[w]
+        if again and world.gradients:
+            template, i, node = world.gradients[pick % len(world.gradients)]
+        else:
+            target = self.target_of(world, pick)
+            template, node = target.template, grad(target.node, [world.variables[i]])[0]
+            if len(world.gradients) < 4:
+                world.gradients.append((template, i, node))
+        got = node.forward()
+        world.bring_up_to_date()
+        expected = reference(template, world.point())[1][i]
+        assert same(got, expected) or math.isclose(got, expected, rel_tol=1e-12, abs_tol=1e-300)
+        for target in world.targets:  # forward values the gradient reused are at this point now
+            if target.value_at is None and target.node.cached_value is not None:
+                target.value_at = world.point()
 
     @rule(w=st.integers(0, 1), template=st.integers(0, len(TEMPLATES) - 1))
     def build_a_new_graph_on_the_same_variables(self, w: int, template: int) -> None:

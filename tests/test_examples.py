@@ -13,10 +13,12 @@ from experiment_scripts import PNG_MAGIC, ROOT
 EXAMPLES = ROOT / "examples"
 
 
-def run_example(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> str:
-    """Run ``examples/NAME.py`` as ``python examples/NAME.py`` would, in ``folder``; return what it printed."""
+def run_example(
+    name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str
+) -> str:
+    """Run ``examples/NAME.py`` as ``python examples/NAME.py ARGS`` would, in ``folder``; return what it printed."""
     monkeypatch.chdir(folder)
-    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / f"{name}.py")])
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / f"{name}.py"), *args])
     runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name="__main__")
     return capsys.readouterr().out
 
@@ -24,7 +26,7 @@ def run_example(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys
 def test_examples_are_short_programs() -> None:
     names = sorted(path.stem for path in EXAMPLES.glob("*.py"))
     assert names == ["animate_training", "compile_graph", "custom_operator", "explore_moons", "explore_training",
-                     "fit_quadratic", "render_graph", "train_moons"]  # fmt: skip
+                     "fit_quadratic", "render_graph", "second_derivative", "train_moons"]  # fmt: skip
     for name in names:
         lines = (EXAMPLES / f"{name}.py").read_text(encoding="utf-8").splitlines()
         assert len(lines) <= 80, f"examples/{name}.py has {len(lines)} lines: an example is read top to bottom"
@@ -44,6 +46,9 @@ def test_custom_operator(tmp_path, monkeypatch, capsys) -> None:
     softsign = np.array([-2.0, 0.0, 2.0]) * 0.8 - 0.3
     expected = np.round(softsign / (1 + np.abs(softsign)), 6)
     assert f"batch: {expected}" in printed
+    d1, d2 = (float(printed.split(f"{label} = ")[1].split(",")[0].split()[0]) for label in ("dy/dx", "d2y/dx2"))
+    z = 1.5 * 0.8 - 0.3  # Softsign's input at x = 1.5: y' = 0.8 / (1 + z)², y'' = -2 · 0.8² / (1 + z)³
+    assert d1 == pytest.approx(0.8 / (1 + z) ** 2, abs=1e-6) and d2 == pytest.approx(-2 * 0.64 / (1 + z) ** 3, abs=1e-6)
     compiled = float(printed.split("compiled mean loss: ")[1].split()[0])
     assert compiled == pytest.approx(np.mean((softsign / (1 + np.abs(softsign)) - 0.5) ** 2), abs=1e-6)
 
@@ -55,6 +60,27 @@ def test_render_graph(tmp_path, monkeypatch, capsys) -> None:
     assert dot.startswith("digraph graphdl") and 'tooltip="out"' in dot
     assert (tmp_path / "graph.svg").read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
     assert (tmp_path / "graph.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_second_derivative(tmp_path, monkeypatch, capsys) -> None:
+    lines = (EXAMPLES / "second_derivative.py").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 60
+    with pytest.raises(SystemExit) as done:
+        run_example("second_derivative", tmp_path, monkeypatch, capsys, "--help")
+    assert done.value.code == 0 and "--out" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # --help writes nothing
+    printed = run_example("second_derivative", tmp_path, monkeypatch, capsys, "--out", str(tmp_path / "pictures"))
+    error = float(printed.split("finite differences of f'|: ")[1].split()[0])
+    assert error < 2e-3  # np.gradient's own error at step 0.025
+    folder = tmp_path / "pictures"
+    assert (folder / "second_derivative.png").read_bytes().startswith(PNG_MAGIC)
+    assert (folder / "gradient_graph.png").read_bytes().startswith(PNG_MAGIC)
+    dot = (folder / "gradient_graph.dot").read_text(encoding="utf-8")
+    assert 'tooltip="d(f)/d(x)"' in dot and 'tooltip="∂(tanh(x))/∂(x)"' in dot
+    assert (folder / "seed_gradient_graph.png").read_bytes().startswith(PNG_MAGIC)
+    seed_dot = (folder / "seed_gradient_graph.dot").read_text(encoding="utf-8")
+    assert all(f'tooltip="d(loss)/d({name})"' in seed_dot for name in ("w_11", "b_12", "w_22", "b_21"))
+    assert "d(loss)/d(w_11) = " in printed
 
 
 def test_compile_graph(tmp_path, monkeypatch, capsys) -> None:

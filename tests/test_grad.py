@@ -4,9 +4,12 @@ sharing, batches, seeds, higher derivatives, compile and render)."""
 from __future__ import annotations
 
 import math
+import runpy
+import sys
 
 import numpy as np
 import pytest
+from experiment_scripts import ROOT
 
 import graphdl as gd
 from graphdl import Variable, grad
@@ -142,19 +145,13 @@ def test_batch_mean_gradient_keeps_the_mean_rule() -> None:
     assert np.mean(gw.forward()) == pytest.approx(w.get_grad(loss), rel=1e-12)
 
 
-def test_custom_operator_differentiates_twice_without_extra_code() -> None:
-    class Softsign(gd.Operator):
-        __slots__ = ()
-
-        def formula(self, F, x):
-            return x / (1.0 + F.abs(x))
-
-        def derivative(self, F, index, out, x):
-            return 1.0 / ((1.0 + F.abs(x)) * (1.0 + F.abs(x)))
-
+def test_custom_operator_differentiates_twice_without_extra_code(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["custom_operator.py"])  # the example reads its command line
+    softsign = runpy.run_path(str(ROOT / "examples" / "custom_operator.py"))["Softsign"]
+    assert "d2y/dx2 = " in capsys.readouterr().out
     for value in (-1.3, 0.6):
         x = Variable(value, name="x")
-        (first,) = grad(Softsign([x]), [x])
+        (first,) = grad(softsign([x]), [x])
         (second,) = grad(first, [x])
         assert first.forward() == pytest.approx(1 / (1 + abs(value)) ** 2, rel=1e-14)
         assert second.forward() == pytest.approx(-2 * math.copysign(1, value) / (1 + abs(value)) ** 3, rel=1e-14)
@@ -196,3 +193,131 @@ def test_bad_arguments_are_clear_errors() -> None:
         grad(2.0, [x])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="seed must be"):
         grad(x * x, [x], seed="1")  # type: ignore[arg-type]
+
+
+def test_a_gradient_graph_saves_and_loads_with_its_role(tmp_path) -> None:
+    from graphdl.graph_io import GraphFormatError, graph_from_dict, graph_to_dict, load_graph, save_graph
+
+    x = Variable(0.7, name="x")
+    y = gd.Relu([x * x - 0.1]) + gd.Clip([x, -0.5, 0.5]) + gd.Log1p([x * x]) + gd.Sign([x])
+    (second,) = grad(grad(y, [x])[0], [x])
+    loaded = load_graph(save_graph(tmp_path / "second.json", second)).node(second.name)
+    assert loaded.forward() == second.forward() and loaded.role == "gradient"
+    kinds = {node.kind for node in gd.Graph(loaded).nodes}
+    assert {"Greater", "Mul", "Div"} <= kinds
+    document = graph_to_dict(second)
+    document["nodes"][-1]["role"] = "loss"
+    with pytest.raises(GraphFormatError, match="field 'role'"):
+        graph_from_dict(document)
+    label = Variable(1.0, name="label", trainable=False)
+    document = graph_to_dict(gd.SquaredLoss([label, x]))
+    document["nodes"][-1]["role"] = "gradient"
+    with pytest.raises(GraphFormatError, match="a role of their own"):
+        graph_from_dict(document)
+
+
+def test_every_primitive_has_a_node_form_that_computes_it() -> None:
+    from graphdl.core.primitives import PRIMITIVES
+    from graphdl.ops.graph_backend import PRIMITIVE_NODES, GraphBackend
+
+    assert set(PRIMITIVE_NODES) == set(PRIMITIVES)
+    arguments = {"where": (1.0, 0.3, -0.2), "clip": (0.7, -0.5, 0.5), "batch_mean": (0.4, -0.3, 0.0)}
+    for name, primitive in PRIMITIVES.items():
+        values = arguments.get(name, (0.6, 1.7)[: primitive.arity])
+        F = GraphBackend()
+        node = getattr(F, name)(*[Variable(value, name=f"a{k}") for k, value in enumerate(values)]).node
+        assert type(node) is PRIMITIVE_NODES[name] and node.role == "gradient"
+        assert node.forward() == primitive.scalar(*values), name
+        F.close()
+
+
+def test_a_formula_branching_in_python_is_a_clear_error() -> None:
+    class Branchy(gd.Operator):
+        __slots__ = ()
+
+        def formula(self, F, x):
+            return x
+
+        def derivative(self, F, index, out, x):
+            return 1.0 if x > 0 else 0.0  # cannot work on a graph: must use F.where
+
+    x = Variable(1.0, name="x")
+    with pytest.raises(TypeError, match="F.where"):
+        grad(Branchy([x]), [x])
+
+
+def test_a_wide_operator_whose_derivative_depends_on_the_position() -> None:
+    """Wide nodes are asked once whether their derivative is one number (Add: 1); one that
+    reads its position or arguments is asked per argument as usual."""
+
+    class Weighted(gd.Operator):
+        __slots__ = ()
+        arity = (1, None)
+
+        def formula(self, F, *args):
+            return sum((k + 1.0) * a for k, a in enumerate(args))
+
+        def derivative(self, F, index, out, *args):
+            return [k + 1.0 for k in range(len(args))][index]
+
+    xs = [Variable(0.1 * k, name=f"x{k}") for k in range(12)]
+    weighted = Weighted(xs)
+    for node, x in zip(grad(weighted, xs), xs):
+        assert node.forward() == x.get_grad(weighted) == float(xs.index(x) + 1)
+    wide = gd.Add([x * x for x in xs])
+    for node, x in zip(grad(wide, xs), xs):
+        assert node.forward() == pytest.approx(2 * x.value)
+
+
+def test_the_output_and_repeated_entries_of_wrt() -> None:
+    x = Variable(0.5, name="x")
+    y = gd.Exp([x], name="y")
+    same, again, itself = grad(y, [x, x, y])
+    assert same.forward() == again.forward() == math.exp(0.5) and same is not again
+    assert same.name == again.name == "d(y)/d(x)"
+    assert itself.forward() == 1.0 and itself.name == "d(y)/d(y)"
+
+
+def test_a_derivative_that_folds_to_infinity() -> None:
+    x = Variable(2.0, name="x")
+    y = gd.Div([x, 0.0]) + gd.Log([x - 2.0])
+    (gx,) = grad(y, [x])
+    assert gx.forward() == x.get_grad(y) == math.inf
+
+
+def test_a_constant_gradient_compiles() -> None:
+    x = Variable(name="x", trainable=False)
+    (second,) = grad(grad(x * x + x, [x])[0], [x])  # d²/dx² (x² + x) = 2: a constant node
+    compiled = gd.compile(second, inputs=[x])
+    assert second.role == "constant" and compiled.forward({x: np.array([1.0, 3.0])}) == 2.0
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_graphs_first_and_second_derivatives(seed: int) -> None:
+    """The compiler tests' random graphs (every operator): the gradient graph equals the
+    sweep, the second derivative its finite differences, and compiled on a batch it
+    equals the interpreted one."""
+    import test_compiler  # the random graph builder (a module import: its tests are not collected again)
+
+    target, inputs, params = test_compiler._random_graph(seed)  # noqa: SLF001 - a helper of the tests
+    rng = np.random.default_rng(seed)
+    for variable in inputs:
+        variable.set_value(float(rng.uniform(-2, 2)))
+    target.backward()
+    firsts = grad(target, params)
+    for parameter, node in zip(params, firsts):
+        expected = 0.0 if parameter.grad is None else parameter.grad
+        assert node.forward() == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    second = grad(firsts[0], [params[0]])[0]
+    value, step = params[0].value, 1e-6
+    params[0].set_value(value + step)
+    up = firsts[0].forward()
+    params[0].set_value(value - step)
+    down = firsts[0].forward()
+    params[0].set_value(value)
+    assert second.forward() == pytest.approx((up - down) / (2 * step), rel=1e-4, abs=1e-4)
+    feed = {variable: rng.uniform(-2, 2, 5) for variable in inputs}
+    for variable, column in feed.items():
+        variable.set_value(column)
+    compiled = gd.compile(second, inputs=inputs)
+    np.testing.assert_allclose(compiled.forward(feed), second.forward(), rtol=1e-12, atol=1e-12)

@@ -150,7 +150,11 @@ def layout(target: Node, inputs: Sequence[Variable], *, checked: bool = False) -
     for node in inputs:  # an input the target does not use is still an argument
         if node not in value_name:
             value_name[node] = names.claim(node.name)
-    grad_name = {node: names.claim(f"g_{value_name[node]}") for node in order if node in plan.needs or node is target}
+    grad_name = {  # a constant target (a folded gradient graph: d²(x²)/dx² = 2) has no value name
+        node: names.claim(f"g_{value_name.get(node, node.name)}")
+        for node in order
+        if node in plan.needs or node is target
+    }
     return Layout(
         target=target,
         inputs=tuple(inputs),

@@ -25,6 +25,10 @@ class Backend(Protocol):
     """
 
     name: str
+    #: ``product_of_others(factors, index)``: the product of every factor but one, for a
+    #: backend that can share partial products between indices (the graph backend); None
+    #: for the numeric backends, which multiply the others directly.
+    product_of_others: Callable[[Any, int], Any] | None
 
     def exp(self, x: Any, /) -> Any: ...
     def expm1(self, x: Any, /) -> Any: ...
@@ -45,6 +49,8 @@ class Namespace:
     Each primitive is an instance attribute (one dictionary lookup per call, the cheapest
     Python offers); ``name`` says which flavour this is.
     """
+
+    product_of_others: Callable[[Any, int], Any] | None = None  # see Backend.product_of_others
 
     def __init__(self, name: str, functions: Mapping[str, Callable[..., Any]]) -> None:
         self.name = name

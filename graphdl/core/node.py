@@ -193,6 +193,15 @@ class Node:
         """The nodes without children reachable downstream from this node (itself if it has none)."""
         return [node for node in [self, *self.descendants()] if not node.children]
 
+    def _target_candidates(self) -> list[Node]:
+        """The sinks a default target is chosen from: those of the forward graph. The sinks of
+        gradient graphs (``graphdl.grad``: role ``"gradient"``) are built on the forward nodes
+        they reuse but are not what ``w.get_grad()`` means; they count only when nothing else
+        is reached."""
+        sinks = self.sinks()
+        forward = [node for node in sinks if node.role != "gradient"]
+        return forward or sinks
+
     def _default_target(self) -> Node:
         component = self._component
         structure = (component if component is not None and component.merged_into is None else root_of(self)).structure
@@ -207,10 +216,10 @@ class Node:
         # collector last ran. Collect the young generations first (cheap; where a temporary
         # dropped since is), and everything before reporting several sinks.
         gc.collect(1)
-        found = self.sinks()
+        found = self._target_candidates()
         if len(found) != 1:
             gc.collect()
-            found = self.sinks()
+            found = self._target_candidates()
         if len(found) != 1:
             names = ", ".join(repr(node.name) for node in found)
             raise ValueError(

@@ -47,9 +47,9 @@ class Mul(Operator):
             return factors[1 - index]
         # A backend that builds nodes offers the product of the others from shared prefix
         # and suffix products: n factors then cost O(n) nodes, not n products of n - 1.
-        shared = getattr(type(F), "product_of_others", None)
+        shared = F.product_of_others
         if shared is not None:
-            return shared(F, factors, index)
+            return shared(factors, index)
         others = factors[:index] + factors[index + 1 :]
         return _product(others) if others else 1.0
 

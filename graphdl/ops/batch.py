@@ -33,6 +33,16 @@ class BatchMean(Operator):
     Batch statistics need at least two samples: with ``use_batch`` 1, one sample (a float,
     or a batch of one) raises ``ValueError`` naming the node instead of normalising every
     value to zero.
+
+    Gradients follow the batch-mean rule. Its ``vjp`` gives every sample j the batch mean
+    of the incoming gradient, (1/N) Σ_i grad_i (0 while the estimate is used). The
+    interpreter's sweep seeds the sink with 1/N per sample, so a scalar parameter's
+    gradient is that of the mean loss. A gradient graph (``graphdl.grad``) seeds 1 per
+    sample and calls the same ``vjp`` with the graph backend, which builds a ``BatchMean``
+    of the gradient node: sample j's entry is then d(Σ_i loss_i)/d(x_j), so a scalar
+    parameter's gradient node still averages to ``get_grad()`` (its entries are no longer
+    one sample's own gradient: through a batch statistic, every loss depends on every
+    sample), and its second derivative averages to that of the mean loss.
     """
 
     __slots__ = ()

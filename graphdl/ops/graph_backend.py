@@ -20,6 +20,7 @@ Within one backend (one ``grad`` call) the graph stays small and readable:
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from collections.abc import Callable, Sequence
@@ -168,8 +169,11 @@ class GraphBackend:
     # ------------------------------------------------------------ values and nodes
     def lift(self, item: Any) -> NodeExpr:
         """A proxy for ``item``: a proxy, a node or a real number."""
-        if item.__class__ is NodeExpr:
+        kind = item.__class__
+        if kind is NodeExpr:
             return item
+        if kind is float or kind is int:
+            return NodeExpr(self, None, float(item))
         if isinstance(item, Node):
             found = self._wrapped.get(item)
             if found is None:
@@ -185,6 +189,10 @@ class GraphBackend:
     def node_of(self, item: Any) -> Node:
         """The node of ``item``; a number becomes a constant node (one per value)."""
         expr = self.lift(item)
+        if expr.node is None and not math.isfinite(expr.number):  # type: ignore[arg-type]  # a number here
+            # A Variable holds finite values only: build the division that gives inf or NaN.
+            numerator = 0.0 if math.isnan(expr.number) else math.copysign(1.0, expr.number)  # type: ignore[arg-type]
+            expr.node = self.build(Div, self.number(numerator), self.number(0.0)).node
         if expr.node is None:
             key = repr(expr.number)
             constant = self._constants.get(key)
@@ -193,10 +201,10 @@ class GraphBackend:
             expr.node = constant
         return expr.node
 
-    def build(self, cls: type[Operator], *operands: Any) -> NodeExpr:
+    def build(self, cls: type[Operator], *operands: NodeExpr) -> NodeExpr:
         """``cls([operands...])``, or the same node built before in this call."""
-        parents = [self.node_of(operand) for operand in operands]
-        key = (cls, *(sorted(parents, key=id) if cls in _COMMUTATIVE else parents))
+        parents = [operand.node if operand.node is not None else self.node_of(operand) for operand in operands]
+        key: tuple[Any, ...] = (cls, *(sorted(parents, key=id) if cls in _COMMUTATIVE else parents))  # a·b is b·a
         found = self._built.get(key)
         if found is None:
             node = cls(parents)
@@ -224,6 +232,8 @@ class GraphBackend:
     def total(self, terms: Sequence[NodeExpr]) -> NodeExpr:
         """The sum of ``terms`` as one ``Add``: numbers added up, zeros dropped, a term
         that comes k times taken k times (``2 * t``)."""
+        if len(terms) == 1:
+            return terms[0]
         number = 0.0
         counts: dict[Any, list[Any]] = {}
         for term in terms:
@@ -251,17 +261,21 @@ class GraphBackend:
 
     def mul(self, a: Any, b: Any) -> NodeExpr:
         """``a * b``, folding numbers, ``* 1``, ``* -1`` (a negation) and ``* 0``."""
-        a, b = self.lift(a), self.lift(b)
+        if a.__class__ is not NodeExpr:
+            a = self.lift(a)
+        if b.__class__ is not NodeExpr:
+            b = self.lift(b)
+        if a.number is None and b.number is None:  # the common case: two nodes
+            return self.build(Mul, a, b)
         if a.number is not None and b.number is not None:
             return self.number(a.number * b.number)
-        if a.number is not None or b.number is not None:
-            number, other = (a.number, b) if a.number is not None else (b.number, a)
-            if number == 0.0:
-                return self.number(0.0)
-            if number == 1.0:
-                return other
-            if number == -1.0:
-                return self.neg(other)
+        number, other = (a.number, b) if a.number is not None else (b.number, a)
+        if number == 0.0:
+            return self.number(0.0)
+        if number == 1.0:
+            return other
+        if number == -1.0:
+            return self.neg(other)
         return self.build(Mul, a, b)
 
     def product_of_others(self, factors: Sequence[Any], index: int) -> NodeExpr:
