@@ -321,3 +321,16 @@ def test_random_graphs_first_and_second_derivatives(seed: int) -> None:
         variable.set_value(column)
     compiled = gd.compile(second, inputs=inputs)
     np.testing.assert_allclose(compiled.forward(feed), second.forward(), rtol=1e-12, atol=1e-12)
+
+
+def test_get_grad_still_means_the_loss_after_a_gradient_graph_is_built() -> None:
+    x, w = Variable(2.0, name="x", trainable=False), Variable(3.0, name="w")
+    loss = (x * w - 1.0) ** 2
+    gw = grad(loss, [w])[0]  # its nodes hang on x, w and loss's nodes: new sinks downstream of w
+    assert w.get_grad() == 2 * (2.0 * 3.0 - 1.0) * 2.0  # still d(loss)/d(w), not an ambiguity
+    assert gw.forward() == w.get_grad()
+    assert grad(gw, [w])[0].forward() == 8.0  # a gradient graph differentiates as any graph
+    other = w * 2.0  # a second forward sink: now the default target is ambiguous again
+    with pytest.raises(ValueError, match="several sinks"):
+        w.get_grad()
+    assert other.forward() == 6.0
