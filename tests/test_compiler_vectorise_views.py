@@ -9,7 +9,7 @@ import numpy as np
 
 import graphdl as gd
 from graphdl import Add, Mul, Relu, Variable
-from graphdl.compiler.vectorise import _span
+from graphdl.compiler.numpy_runner import _span
 
 
 def test_span_reads_progressions_as_slices() -> None:
