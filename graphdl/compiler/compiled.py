@@ -374,12 +374,15 @@ class CompiledGraph:
         values, leaves, size = self._arguments(feed)
         return self._call("forward", values, leaves, size)
 
-    def gradients(self, feed: Mapping[Any, Any]) -> tuple[float, np.ndarray]:
+    def gradients(self, feed: Mapping[Any, Any], store: bool = False) -> tuple[float, np.ndarray]:
         """The mean of the target over the batch and the gradient of that mean with respect
-        to every parameter (an array in :attr:`parameters` order); nothing is stored."""
+        to every parameter (an array in :attr:`parameters` order). ``store=True`` also
+        writes every parameter's ``.grad``, as :meth:`backward` does."""
         self._refresh()
         values, leaves, size = self._arguments(feed)
         out, grads = self._call("backward", values, leaves, size)
+        if store:
+            self.target.store_gradients(zip(self._parameters, grads.tolist() if grads.__class__ is _ndarray else grads))
         mean = out if size is None else (float(out.mean()) if out.__class__ is _ndarray else float(out))
         return mean, np.asarray(grads, dtype=np.float64)
 
