@@ -42,8 +42,8 @@ from graphdl.core import primitives as core_primitives
 PARALLEL_FROM = 20_000
 #: Chunks of a batch gradient: partial sums per chunk, added in order (deterministic).
 CHUNKS = 64
-#: Straight-line statements above which numba's compile time (about 10 ms a statement) no longer pays.
-MAX_STATEMENTS = 2_500
+#: Statements above which numba's compile time (about 10 ms a straight-line statement) no longer pays.
+MAX_STATEMENTS = 400
 #: Bumped when the kernel template changes, so stale cache files are not reused.
 KERNEL_VERSION = "5"
 _JIT = 'njit(cache=True, error_model="numpy")'
