@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.compiler import registry
+from graphdl.compiler import matrices, registry
 from graphdl.compiler.groups import Group, plan_groups, progression, varies_in
 from graphdl.compiler.ir import Program
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
@@ -192,7 +192,10 @@ class GroupedProgram:
     """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs)."""
 
     def __init__(self, program: Program, gradients: bool, grouped: bool = True) -> None:
+        outputs = [program.target, *program.gradients] if gradients else [program.target]
         statements = program.statements if gradients else program.forward
+        if grouped:
+            statements = matrices.prepare(statements, outputs, program.varies, len(program.names))
         batch_row: dict[int, int] = {slot: k for k, slot in enumerate(program.input_slots)}
         self.seed_row = batch_row[program.seed_slot] = len(batch_row)
         scalar_row: dict[int, int] = {slot: k for k, slot in enumerate(program.leaf_slots)}
@@ -218,10 +221,23 @@ class GroupedProgram:
         names = program.names
         body: list[str] = []
 
+        def name_of(slot: int) -> str:
+            return names[slot] if slot < len(names) else f"t{slot}"  # t: a statement the matrix pass added
+
+        def row_of(is_batch: bool, slot: int) -> int:
+            return (batch_row if is_batch else scalar_row)[slot]
+
         def gather(source_rows: list[int], array: str = "S") -> str:
             name = f"i{len(self.namespace)}"
             self.namespace[name] = np.asarray(source_rows, dtype=np.intp)
             return f"{array}[{name}]"
+
+        def read_rows(source_rows: list[int], array: str) -> str:
+            """Rows as a 2-D operand of a matrix product: a slice view when they are evenly spaced."""
+            found = progression(source_rows)
+            if found is not None and found[1] != 0 and len(source_rows) > 1:
+                return _span(source_rows, array)[0]
+            return gather(source_rows, array)
 
         for group in ordered:
             translator = translations[(group.template.key, group.batch)]
@@ -231,9 +247,16 @@ class GroupedProgram:
                 rows[statement.slot] = len(rows)
             array_out = "V" if translator.varies else "S"
             out, _ = _span(list(range(start, len(rows))), array_out)
-            first, last = names[group.statements[0].slot], names[group.statements[-1].slot]
+            first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
             if not translator.varies and not any(group.batch) and len(group.statements) == 1:
                 body += self._scalar_statement(group, scalar_row, first)
+                continue
+            shown = f"{group.label}: {first} … {last}" if len(group.statements) > 1 else f"{first} ({group.label})"
+            product = matrices.dense_call(group, row_of, read_rows, out) if translator.varies else None
+            if product is None and not translator.varies:
+                product = matrices.outer_sum_call(group, row_of, read_rows, start)
+            if product is not None:  # a matrix product: one BLAS call for the whole group
+                body += [*product[:-1], f"{product[-1]}  # {shown}, as a matrix product"]
                 continue
             operand_rows = [
                 [(batch_row if is_batch else scalar_row)[ops[position]] for ops in group.operands]
@@ -249,7 +272,6 @@ class GroupedProgram:
                 for source_rows, array in zip(operand_rows, arrays):
                     text, index = _span(source_rows, array)
                     operand_texts.append(gather(source_rows, array) if index is not None else text)
-            shown = f"{group.label}: {first} … {last}" if len(group.statements) > 1 else f"{first} ({group.label})"
             body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
         self.batch_rows, self.scalar_rows = len(batch_row), len(scalar_row)
 
