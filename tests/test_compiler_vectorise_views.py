@@ -76,7 +76,7 @@ def test_views_follow_the_buffers_when_the_batch_size_changes() -> None:
         np.testing.assert_allclose([p.grad for p in params], grads, rtol=1e-12, atol=1e-15)
 
 
-def test_long_scalar_sums_read_their_operands_at_once_with_identical_results() -> None:
+def test_long_scalar_sums_are_one_call_with_identical_results() -> None:
     x = Variable(name="x", trainable=False)
     ws = [Variable(0.1 * k - 0.35, name=f"w{k}") for k in range(12)]
     penalty = Add([Mul([w, w]) for w in ws])
@@ -86,7 +86,7 @@ def test_long_scalar_sums_read_their_operands_at_once_with_identical_results() -
     feed = {x: np.linspace(-1.0, 1.0, 30)}
     compiled = gd.compile(loss, inputs=[x])
     compiled.backward(feed)
-    assert ".tolist()" in compiled.batch_source
+    assert "np.add.accumulate(" in compiled.batch_source  # a long sum in one call, added left to right
     grouped = [w.grad for w in ws]
     compiled.grouping = False
     compiled.backward(feed)

@@ -63,10 +63,9 @@ def _is_clean_batch(value: Any) -> bool:
 def choose(requested: str, program: Program, nodes: Sequence[Any]) -> tuple[str, str | None]:
     """The backend to use for ``program`` and, when it differs from the request, why."""
     if requested == "auto":
-        preferred = os.environ.get("GRAPHDL_BACKEND", "").strip().lower()
-        if preferred == "numpy":
-            return "numpy", None
-        requested = "numba" if preferred == "numba" else "auto"
+        # numpy unless asked: its batches are matrix products, it starts at once, and results
+        # never depend on whether numba is installed or its kernels were compiled yet
+        requested = "numba" if os.environ.get("GRAPHDL_BACKEND", "").strip().lower() == "numba" else "numpy"
     if requested == "numpy":
         return "numpy", None
     note = None
@@ -157,7 +156,7 @@ class CompiledGraph:
         self._numba: Any = None
         if chosen == "numba":
             try:
-                self._numba = numba_runner.NumbaRunner(program, background=self.requested_backend == "auto")
+                self._numba = numba_runner.NumbaRunner(program)
             except numba_runner.TooBig as error:
                 chosen = "numpy"
                 if self.requested_backend == "numba":
@@ -182,15 +181,12 @@ class CompiledGraph:
 
     def _runner(self) -> Any:
         """The runner for this call: the checked Python program inside ``detect_anomaly()``,
-        else numba when its kernels are ready, else the numpy runner."""
+        else numba when it is the backend, else the numpy runner."""
         if anomaly_active():
             if self._checked is None:
                 self._checked = PythonRunner(self._program, self, checked=True)
             return self._checked
-        numba = self._numba
-        if numba is not None and numba.ready():
-            return numba
-        return self._numpy
+        return self._numba if self._numba is not None else self._numpy
 
     # --------------------------------------------------------------- properties
     @property
@@ -471,8 +467,8 @@ def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = 
 
     ``backend``: ``"numpy"`` (Python floats for one sample, grouped numpy calls for a
     batch), ``"numba"`` (machine code; needs ``pip install "graphdl[fast]"``, else a
-    one-line warning and numpy) or ``"auto"`` (numpy at once, numba as soon as its
-    kernels are compiled in the background or found in the disk cache). Every backend has
-    the same methods.
+    one-line warning and numpy) or ``"auto"`` (numpy, which starts at once and runs a
+    batch's dense layers as matrix products; numba when ``GRAPHDL_BACKEND=numba``). Every
+    backend has the same methods.
     """
     return CompiledGraph(target, inputs, backend)

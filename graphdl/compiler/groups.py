@@ -23,29 +23,54 @@ class Template:
     """A statement's expression with placeholders ``_0, _1, ...`` for the slots it reads."""
 
     key: Any
-    expr: Expr
     operands: tuple[int, ...]
+    source: Expr
+
+    @property
+    def expr(self) -> Expr:
+        """The expression with placeholder leaves (``Expr('_k', k)``), built on first use."""
+        built = self.__dict__.get("_expr")
+        if built is None:
+            position = {slot: k for k, slot in enumerate(self.operands)}
+            built = self.__dict__["_expr"] = _placeholders(self.source, position)
+        return built
+
+
+def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
+    if item.op == REF:
+        if item.slot is None:
+            return item
+        k = position[item.slot]
+        return Expr(f"_{k}", k)
+    if not item.args:
+        return item
+    args = tuple(_placeholders(a, position) for a in item.args)
+    return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
 
 
 def template(expr: Expr) -> Template:
-    """The template of ``expr`` and the slots its placeholders stand for."""
+    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for."""
     operands: dict[int, int] = {}
 
-    def walk(item: Expr) -> tuple[Any, Expr]:
-        if item.op == REF:
-            if item.slot is None:
-                return ("name", item.name), item
-            k = operands.setdefault(item.slot, len(operands))
-            return ("_", k), Expr(f"_{k}", k)
-        if item.op == NUMBER:
-            return ("num", item.name), item
-        parts = [walk(a) for a in item.args]
-        key = (item.op, *(p[0] for p in parts))
-        rebuilt = Expr(item.name, op=item.op, args=tuple(p[1] for p in parts), precedence=item.precedence)
-        return key, rebuilt
+    def walk(item: Expr) -> Any:
+        op = item.op
+        if op == REF:
+            slot = item.slot
+            if slot is None:
+                return item.name
+            k = operands.get(slot)
+            if k is None:
+                k = operands[slot] = len(operands)
+            return k
+        if op == NUMBER:
+            return item.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+        args = item.args
+        if len(args) == 2:
+            return (op, walk(args[0]), walk(args[1]))
+        return (op, *[walk(a) for a in args])
 
-    key, rebuilt = walk(expr)
-    return Template(key, rebuilt, tuple(operands))
+    key = walk(expr)
+    return Template(key, tuple(operands), expr)
 
 
 @dataclass

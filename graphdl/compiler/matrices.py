@@ -77,7 +77,7 @@ def prepare(
             expr, spilled = _spill_sums(expr, batch, free)
             out += spilled
             free += len(spilled)
-        out.append(replace(statement, expr=expr))
+        out.append(statement if expr is statement.expr else replace(statement, expr=expr))
     return [s for s in out if s.slot not in inlined]
 
 
@@ -87,7 +87,13 @@ def _is_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
 
 
 def _has_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
-    return _is_sum_of_batch_product(expr, batch) or any(_has_sum_of_batch_product(a, batch) for a in expr.args)
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op == "batch_sum" and _is_sum_of_batch_product(item, batch):
+            return True
+        stack.extend(item.args)
+    return False
 
 
 def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Statement]]:
@@ -111,15 +117,16 @@ def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Stat
 def dense_call(
     group: Group, row_of: Callable[[bool, int], int], gather: Callable[[list[int], str], str], out: str
 ) -> list[str] | None:
-    """``out = W @ X (+ bias)`` when every statement of ``group`` is a sum of ``batch_t * scalar_st``
-    terms (plus at most one scalar term) whose batches are the same for all statements.
+    """``out = W @ X (+ carry) (+ bias)`` when every statement of ``group`` is a sum of
+    ``batch_t * scalar_st`` terms whose batches are the same for all statements, plus at most
+    one scalar term (a bias) and one batch term (the part of a long sum written before).
     ``gather(rows, array)`` reads rows of ``V`` or ``S`` (a view when it can)."""
     template = group.template.expr
     terms = _terms(template)
     if len(terms) < 2:
         return None
     placeholders = [True if b else False for b in group.batch]
-    batch_positions, scalar_positions, bias = [], [], None
+    batch_positions, scalar_positions, bias, carry = [], [], None, None
     for term in terms:
         if term.op == "*" and all(a.op == REF and a.slot is not None for a in term.args):
             p, q = term.args[0].slot, term.args[1].slot
@@ -129,6 +136,9 @@ def dense_call(
                 continue
         if term.op == REF and term.slot is not None and not placeholders[term.slot] and bias is None:
             bias = term.slot
+            continue
+        if term.op == REF and term.slot is not None and placeholders[term.slot] and carry is None:
+            carry = term.slot  # the part of a long sum written before (a temporary)
             continue
         return None
     operands = group.operands
@@ -141,6 +151,8 @@ def dense_call(
     X = gather(batch_rows, "V")
     W = f"{gather(weights, 'S')}.reshape({len(operands)}, {len(scalar_positions)})"
     lines = [f"np.matmul({W}, {X}, out={out})"]
+    if carry is not None:
+        lines.append(f"np.add({out}, {gather([row_of(True, ops[carry]) for ops in operands], 'V')}, out={out})")
     if bias is not None:
         lines.append(f"np.add({out}, {gather([row_of(False, ops[bias]) for ops in operands], 'S')}, out={out})")
     return lines

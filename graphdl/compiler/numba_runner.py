@@ -14,8 +14,7 @@ graph (with new automatic names) finds the same kernels in the disk cache. Kerne
 * ``values_chunk`` / ``forward_values``: the target's value for every sample.
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
-(:func:`cache_dir`), compiled with ``cache=True``. With ``background=True`` (the
-``"auto"`` backend) they compile in a thread while the numpy runner serves calls.
+(:func:`cache_dir`), compiled with ``cache=True``.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import importlib.util
 import inspect
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -257,45 +255,18 @@ def kernel_file(source: str) -> Path:
 
 
 class NumbaRunner:
-    """The numba kernels of one program, called with the compiled graph's argument lists.
-    With ``background=True`` the kernels compile in a thread; :meth:`ready` says when."""
+    """The numba kernels of one program (each compiled on its first call), called with the
+    compiled graph's argument lists."""
 
     name = "numba"
 
-    def __init__(self, program: Program, background: bool = False) -> None:
+    def __init__(self, program: Program) -> None:
         self.program = program
         self.source = kernel_source(program)
         self.path = kernel_file(self.source)
         self.module = _load(self.path, self.path.stem)
         self.sample = self.module.sample
         self.inputs = len(program.input_slots)
-        self._ready = threading.Event()
-        self.error: BaseException | None = None
-        if background:
-            threading.Thread(target=self._warm, name="graphdl numba compile", daemon=True).start()
-        else:
-            self._ready.set()
-
-    def _warm(self) -> None:
-        """Compile every kernel the runner calls, on tiny arguments (the thread of ``"auto"``)."""
-        try:
-            n_leaves = len(self.program.leaf_slots)
-            columns = tuple(np.zeros(2) for _ in range(self.inputs))
-            leaves = np.zeros(n_leaves)
-            with np.errstate(all="ignore"):
-                self.module.sample(1.0, np.zeros(self.inputs), leaves)
-                self.module.step(0.0, np.zeros(self.inputs), leaves)
-                self.module.sgd(0.0, columns, leaves)
-                self.module.gradient(0.5, columns, leaves, np.empty(2))
-                self.module.forward_values(columns, leaves, np.empty(2))
-        except BaseException as error:
-            self.error = error
-            return
-        self._ready.set()
-
-    def ready(self) -> bool:
-        """True once the kernels can run without a compile pause."""
-        return self._ready.is_set()
 
     def _pick(self, name: str, count: int) -> Any:
         return getattr(self.module, name + ("_parallel" if count >= PARALLEL_FROM and cores_free() else ""))

@@ -79,7 +79,7 @@ class _Translator:
         if op in COMPARISONS:
             return f"{_COMPARE[op]}({self._emit(args[0])}, {self._emit(args[1])})"
         if op == "batch_sum":
-            return f"np.sum({self._emit(args[0])}, axis=-1, keepdims=True)"
+            return f"np.add.reduce({self._emit(args[0])}, axis=-1, keepdims=True)"
         if op == "where":
             return f"np.where({', '.join(self._emit(a) for a in args)})"
         if op == "batch_mean":  # each row's mean over its samples, for every sample
@@ -179,6 +179,17 @@ def _outer_views(operand_rows: list[list[int]], arrays: list[str], gather: Any) 
         else:
             return texts, n, m
     return None
+
+
+def _left_sum(expr: Expr, count: int) -> bool:
+    """Whether ``expr`` is ``_0 + _1 + ... + _{count-1}`` (left to right, each placeholder once)."""
+    k = count - 1
+    while expr.op == "+":
+        right = expr.args[1]
+        if right.op != REF or right.slot != k:
+            return False
+        expr, k = expr.args[0], k - 1
+    return expr.op == REF and expr.slot == 0 and k == 0
 
 
 def _float_safe(expr: Expr) -> bool:
@@ -309,6 +320,11 @@ class GroupedProgram:
         read = [scalar_row[o] for o in operands]
         texts = [f"s[{r}]" for r in read]
         lines = []
+        if len(texts) >= _READ_AT_ONCE and _left_sum(group.template.expr, len(texts)):
+            # a long sum of distinct values, left to right: np.add.accumulate adds in that order
+            index = f"i{len(self.namespace)}"
+            self.namespace[index] = np.asarray(read, dtype=np.intp)
+            return [f"s[{scalar_row[statement.slot]}] = np.add.accumulate(s[{index}])[-1]  # {name} ({group.label})"]
         if len(texts) >= _READ_AT_ONCE and _float_safe(group.template.expr):
             # many operands (a long sum): one tolist() and Python floats, which add and
             # multiply exactly as numpy's scalars do (no division: floats raise)

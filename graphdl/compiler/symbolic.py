@@ -82,8 +82,17 @@ class Expr:
     ) -> None:
         self.op, self.args, self.name, self.slot, self.number = op, args, name, slot, number
         self.precedence, self.negated = precedence, negated
-        self.depth = 1 + max((a.depth for a in args), default=0)
-        self.size = 1 + sum(a.size for a in args)
+        if not args:
+            self.depth = self.size = 1
+        elif len(args) == 1:
+            self.depth, self.size = args[0].depth + 1, args[0].size + 1
+        else:
+            depth = size = 0
+            for arg in args:
+                size += arg.size
+                if arg.depth > depth:
+                    depth = arg.depth
+            self.depth, self.size = depth + 1, size + 1
         self._text: str | None = None
 
     @property
@@ -208,8 +217,9 @@ def _render_one(expr: Expr, leaf: Callable[[Expr], str]) -> str:
 
 
 #: Deepest operator nesting in one expression; deeper chains (an Add of thousands of
-#: terms) are split into temporaries so Python's compiler accepts them.
-MAX_DEPTH = 64
+#: terms) are split into temporaries so Python's compiler accepts them, nested numpy calls
+#: included (at most 200 nested brackets); a dense layer of up to 149 inputs stays one sum.
+MAX_DEPTH = 150
 #: Largest operand (in tree nodes, a shared subtree counted at each use) a call or a
 #: comparison embeds; a larger one goes to a temporary. A formula that uses one
 #: subexpression twice, such as the running maximum ``where(m > z, m, z)`` of a

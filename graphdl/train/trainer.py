@@ -212,7 +212,7 @@ class Trainer:
                 return None
             try:
                 inputs = [*self.inputs, *self.labels, *self._masks]
-                self._compiled = compile_function(self.loss, inputs=inputs, backend="auto")  # numba when it pays
+                self._compiled = compile_function(self.loss, inputs=inputs, backend="auto")  # GRAPHDL_BACKEND picks
             except Exception as error:  # any failure: fall back to the interpreter and say why
                 if self._compile_mode is True:
                     raise
