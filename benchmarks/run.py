@@ -43,7 +43,7 @@ import numpy as np
 import graphdl
 from graphdl import Add, HingeLoss, Mul, Relu, Variable
 from graphdl.compiler import numba_runner
-from graphdl.seednet import FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
 
 try:
     import micrograd
@@ -827,7 +827,7 @@ DEMO_TITLE = "E. `graphdl demo` end to end (issue 11)"
 DEMO_CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
-from graphdl.viz.demo import run_demo
+from graphdl.demo import run_demo
 result = run_demo(sys.argv[1], steps=int(sys.argv[2]), every=int(sys.argv[3]) or None, progress=False)
 usage = resource.getrusage(resource.RUSAGE_SELF)
 try:  # this process's own high-water mark (ru_maxrss would include the parent's, kept across exec)

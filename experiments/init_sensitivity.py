@@ -53,7 +53,7 @@ import numpy as np
 import graphdl
 import graphdl.results
 from graphdl.cli import positive_int
-from graphdl.seednet import (
+from graphdl.tutorial_net import (
     FIG7_INIT,
     FIG8_INIT,
     PARAMETER_NAMES,

@@ -33,7 +33,7 @@ import numpy as np
 
 from graphdl import Add, LeakyRelu, Mul, Relu, ValueLoss, Variable
 from graphdl.results import write_results
-from graphdl.seednet import FIG7_INIT, FIG8_INIT, init_rng, quadratic_data
+from graphdl.tutorial_net import FIG7_INIT, FIG8_INIT, init_rng, quadratic_data
 from graphdl.viz.plots import plot_loss
 
 REPORT_EVERY = 100

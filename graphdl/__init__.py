@@ -8,6 +8,7 @@ from graphdl.core.graph import Graph
 from graphdl.core.node import Node, Operator, UnsetValueError, Variable, topological_order
 from graphdl.ops import *  # noqa: F403
 from graphdl.ops import __all__ as _ops_all
+from graphdl.ops.gradient import grad
 from graphdl.sweep import sweep
 
 __version__ = "0.2.0"
@@ -23,6 +24,7 @@ __all__ = [
     "UnsetValueError",
     "Variable",
     "detect_anomaly",
+    "grad",
     "gradcheck",
     "sweep",
     "topological_order",

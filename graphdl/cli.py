@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+# The argument checks live below this module (the sweep command uses them too); they stay
+# importable from here, where the experiment scripts import them.
+from graphdl.arguments import non_negative_int, output_folder, positive_float, positive_int
 
-def _whole_number(text: str, minimum: int) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < minimum:
-        raise argparse.ArgumentTypeError(f"expected a number of at least {minimum}, got {number}")
-    return number
-
-
-def positive_int(text: str) -> int:
-    """argparse ``type=`` for a whole number of at least 1 (used by the example scripts too)."""
-    return _whole_number(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """argparse ``type=`` for a whole number of at least 0."""
-    return _whole_number(text, 0)
-
-
-def positive_float(text: str) -> float:
-    """argparse ``type=`` for a finite number above 0, such as a learning rate (``inf``
-    would only end in a TrainingDiverged traceback at the first step)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text}")
-    return value
+__all__ = ["main", "non_negative_int", "output_folder", "positive_float", "positive_int"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,16 +21,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def output_folder(text: str) -> str:
-    """argparse ``type=`` for an output folder: any non-empty name."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder name, got an empty one")
-    return text
-
-
 def demo_steps(text: str) -> int:
     """argparse ``type=`` for the demo's ``--steps``: 1 to ``MAX_STEPS``."""
-    from graphdl.viz.demo import MAX_STEPS
+    from graphdl.demo import MAX_STEPS
 
     number = positive_int(text)
     if number > MAX_STEPS:
@@ -130,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from graphdl.sweep.command import run_sweep_command
 
         return run_sweep_command(args, own_process=argv is None)  # argv None: run as the `graphdl` program
-    from graphdl.viz.demo import DemoInputError, OutputDirectoryError, run_demo
+    from graphdl.demo import DemoInputError, OutputDirectoryError, run_demo
 
     if args.command == "gallery":  # the README's pictures: the demo's defaults
         vars(args).update(init="fig8", steps=1500, seed=0, every=None, format="gif", no_graph_panel=False)
@@ -173,7 +139,7 @@ def _gallery_extras(out: str, seed: int) -> list:
 
     import numpy as np
 
-    from graphdl.seednet import build_seed_net
+    from graphdl.tutorial_net import build_seed_net
     from graphdl.viz.plots import activation_gallery, init_histograms
 
     folder = Path(out)

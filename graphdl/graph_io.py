@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from graphdl.core.graph import Graph
-from graphdl.core.node import Node, Operator, Variable, check_value, topological_order
+from graphdl.core.node import Node, Operator, Variable, check_value, operator_classes, topological_order
 from graphdl.io import _atomic_write, open_regular_file
 from graphdl.validation import Count, Flag, check_option, short_repr
 
@@ -29,17 +29,8 @@ class GraphFormatError(ValueError):
 
 
 def operator_kinds() -> dict[str, type[Operator]]:
-    """Every operator class defined so far, by kind (class name)."""
-    import graphdl.nn  # noqa: F401 - registers Dropout
-
-    kinds: dict[str, type[Operator]] = {}
-    stack = list(Operator.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if cls.formula is not Operator.formula:  # skip marker bases such as Loss
-            kinds.setdefault(cls.kind, cls)
-    return kinds
+    """Every operator class defined so far, by kind (each registers when its class is defined)."""
+    return operator_classes()
 
 
 def _value(value: Any) -> Any:

@@ -4,6 +4,7 @@ inputs may be drawn without touching a kink, and an independent reference formul
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -69,6 +70,25 @@ def _softmax_draw(k):
 
 def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def _apart(rng):
+    """Two numbers at least 0.05 apart (a comparison away from its tie)."""
+    a = float(rng.uniform(-3, 3))
+    return a, _away(rng, -3, 3, kink=a)
+
+
+def _clip_draw(rng):
+    low, high = sorted(rng.uniform(-2, 2, 2).tolist())
+    high += 0.2
+    while True:
+        x = float(rng.uniform(-3, 3))
+        if min(abs(x - low), abs(x - high)) > 0.05:
+            return x, low, high
+
+
+def _comparison(name, relation):
+    return OpSpec(name, lambda p: getattr(gd, name)(p), _apart, lambda a, b: float(relation(a, b)))
 
 
 SPECS: list[OpSpec] = [
@@ -174,6 +194,24 @@ SPECS: list[OpSpec] = [
         constant_positions=(5,),
     ),
     OpSpec("HingeLoss", lambda p: gd.HingeLoss(p), _hinge_draw, lambda y, s: max(0.0, 1.0 - y * s)),
+    OpSpec("Expm1", lambda p: gd.Expm1(p), lambda r: (float(r.uniform(-3, 3)),), math.expm1),
+    OpSpec("Log1p", lambda p: gd.Log1p(p), lambda r: (float(r.uniform(-0.9, 5)),), math.log1p),
+    OpSpec("Sign", lambda p: gd.Sign(p), lambda r: (_away(r, -3, 3),), lambda a: math.copysign(1.0, a)),
+    OpSpec(
+        "Where",
+        lambda p: gd.Where(p),
+        lambda r: (float(r.random() < 0.5), *r.uniform(-3, 3, 2).tolist()),
+        lambda c, a, b: a if c else b,
+        differentiable=(1, 2),
+        constant_positions=(0,),
+    ),
+    OpSpec("Clip", lambda p: gd.Clip(p), _clip_draw, lambda x, low, high: min(max(x, low), high)),
+    _comparison("Greater", operator.gt),
+    _comparison("GreaterEqual", operator.ge),
+    _comparison("Less", operator.lt),
+    _comparison("LessEqual", operator.le),
+    _comparison("Equal", operator.eq),
+    _comparison("NotEqual", operator.ne),
     OpSpec(
         "Dropout",
         lambda p: gd.nn.Dropout(p, keep=0.5),

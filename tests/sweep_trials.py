@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from graphdl import Variable
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 
 COUNTER_ENV = "GRAPHDL_SWEEP_TEST_COUNTER"
 

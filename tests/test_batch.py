@@ -65,7 +65,7 @@ def test_batch_of_one_equals_the_scalar_case_exactly(spec: OpSpec) -> None:
 
 
 def test_seed_net_batch_of_one_equals_scalar_training_step_exactly() -> None:
-    from graphdl.seednet import build_seed_net
+    from graphdl.tutorial_net import build_seed_net
 
     grads = []
     for x_value in (0.7, np.array([0.7])):
@@ -79,7 +79,7 @@ def test_seed_net_batch_of_one_equals_scalar_training_step_exactly() -> None:
 
 
 def test_batch_gradient_of_the_seed_net_is_the_mean_of_per_sample_gradients() -> None:
-    from graphdl.seednet import build_seed_net, quadratic_data
+    from graphdl.tutorial_net import build_seed_net, quadratic_data
 
     xs, ys = quadratic_data(50, seed=1)
     net = build_seed_net()

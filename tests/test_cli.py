@@ -38,7 +38,7 @@ def test_demo_writes_every_file(tmp_path, capsys):
 def test_one_loss_figure_in_bar_summary_and_last_frame(tmp_path, capsys, monkeypatch):
     import io
 
-    from graphdl.viz import demo
+    from graphdl import demo
 
     terminal = io.StringIO()
     terminal.isatty = lambda: True  # a live progress bar
@@ -52,13 +52,13 @@ def test_one_loss_figure_in_bar_summary_and_last_frame(tmp_path, capsys, monkeyp
     assert any(line.startswith("training [") and f"{figure}  " in line for line in bar)  # its final line
     with Image.open(tmp_path / "training.gif") as gif:
         assert gif.n_frames == 2
-    from graphdl.viz.animator import recent_mean
+    from graphdl.viz.loss_stats import recent_mean
 
     assert figure.endswith(f"{recent_mean(demo_losses(50), 5):.4f}")
 
 
 def demo_losses(steps: int) -> list[float]:
-    from graphdl.seednet import build_seed_net, init_rng, quadratic_data, train_per_sample
+    from graphdl.tutorial_net import build_seed_net, init_rng, quadratic_data, train_per_sample
 
     net = build_seed_net()
     net.initialise("fig8", rng=init_rng(0))
@@ -107,7 +107,7 @@ def test_bad_arguments_are_one_line_errors_before_any_work(tmp_path, capsys):
 
 
 def test_run_demo_checks_its_arguments_too(tmp_path):
-    from graphdl.viz.demo import DemoInputError, run_demo
+    from graphdl.demo import DemoInputError, run_demo
 
     for options, message in (
         ({"out": " "}, "--out"),
@@ -122,7 +122,7 @@ def test_run_demo_checks_its_arguments_too(tmp_path):
 
 
 def test_too_many_frames_pick_a_larger_every(tmp_path):
-    from graphdl.viz.demo import MAX_FRAMES, check_demo_arguments, frame_count
+    from graphdl.demo import MAX_FRAMES, check_demo_arguments, frame_count
 
     plan = check_demo_arguments(tmp_path, steps=20000, seed=0, every=1, format="gif")
     assert plan.frames == frame_count(20000, plan.every) <= MAX_FRAMES and plan.every == 21
@@ -231,7 +231,7 @@ def test_positive_float_argument_type() -> None:
 
 def test_long_runs_draw_the_graph_on_a_sample_of_the_data(tmp_path, monkeypatch):
     """Bounded memory: the graph of a very long run is evaluated on every k-th training sample."""
-    from graphdl.viz import demo
+    from graphdl import demo
 
     monkeypatch.setattr(demo, "GRAPH_SAMPLES", 10)
     result = demo.run_demo(tmp_path, steps=40, every=40, graph_panel=False, progress=False)

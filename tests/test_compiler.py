@@ -13,7 +13,7 @@ import graphdl
 from graphdl import ops
 from graphdl.compiler.symbolic import SYMBOLIC, Expr, binary
 from graphdl.core.node import Operator, UnsetValueError, Variable
-from graphdl.seednet import build_seed_net, quadratic_data
+from graphdl.tutorial_net import build_seed_net, quadratic_data
 
 # ---------------------------------------------------------------- random graphs
 
@@ -56,6 +56,17 @@ BUILDERS = {
     ops.SquaredLoss: lambda r, a, b, c: ops.SquaredLoss([a, _squash(b)]),
     ops.ValueLoss: lambda r, a, b, c: ops.ValueLoss([a, b]),
     ops.BatchMean: lambda r, a, b, c: ops.BatchMean([a, b, 0.0]),  # the estimate; batches: test_batch_ops.py
+    ops.Expm1: lambda r, a, b, c: ops.Expm1([_squash(a)]),
+    ops.Log1p: lambda r, a, b, c: ops.Log1p([_square_plus_one(a)]),
+    ops.Sign: lambda r, a, b, c: ops.Mul([ops.Sign([a]), b]),
+    ops.Where: lambda r, a, b, c: ops.Where([ops.Greater([a, 0.1]), b, c]),
+    ops.Clip: lambda r, a, b, c: ops.Clip([a, -0.5, 0.5]),
+    ops.Greater: lambda r, a, b, c: ops.Mul([ops.Greater([a, b]), c]),
+    ops.GreaterEqual: lambda r, a, b, c: ops.Mul([ops.GreaterEqual([a, b]), c]),
+    ops.Less: lambda r, a, b, c: ops.Mul([ops.Less([a, b]), c]),
+    ops.LessEqual: lambda r, a, b, c: ops.Mul([ops.LessEqual([a, b]), c]),
+    ops.Equal: lambda r, a, b, c: ops.Add([ops.Equal([a, b]), c]),
+    ops.NotEqual: lambda r, a, b, c: ops.Mul([ops.NotEqual([a, b]), c]),
 }
 
 
@@ -187,7 +198,7 @@ def test_compiled_sgd_matches_the_seed_loop():
     interpreted, compiled_net = build_seed_net(), build_seed_net()
     interpreted.initialise("fig8")
     compiled_net.initialise("fig8")
-    from graphdl.seednet import train_per_sample
+    from graphdl.tutorial_net import train_per_sample
 
     train_per_sample(interpreted, xs, ys, lr=0.01)
     compiled = graphdl.compile(compiled_net.loss, inputs=[compiled_net.x, compiled_net.label])
@@ -305,7 +316,7 @@ def test_generated_sgd_loop_matches_the_seed_loop():
     interpreted, compiled_net = build_seed_net(), build_seed_net()
     interpreted.initialise("fig8")
     compiled_net.initialise("fig8")
-    from graphdl.seednet import train_per_sample
+    from graphdl.tutorial_net import train_per_sample
 
     expected = train_per_sample(interpreted, xs, ys, lr=0.01)
     compiled = graphdl.compile(compiled_net.loss, inputs=[compiled_net.x, compiled_net.label])

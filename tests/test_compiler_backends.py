@@ -19,7 +19,7 @@ import graphdl
 from graphdl import ops
 from graphdl.compiler import numba_runner, numpy_runner, registry
 from graphdl.core.node import Variable
-from graphdl.seednet import build_seed_net, quadratic_data
+from graphdl.tutorial_net import build_seed_net, quadratic_data
 
 HAS_NUMBA = numba_runner.available()
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
@@ -290,7 +290,7 @@ def test_kernels_are_cached_on_disk_by_source(tmp_path, monkeypatch):
     assert any(name.endswith(".nbi") for name in os.listdir(tmp_path / "kernels" / "__pycache__"))
     # a second process compiling the same graph loads the machine code instead of compiling
     script = (
-        "import graphdl\nfrom graphdl.seednet import build_seed_net\n"
+        "import graphdl\nfrom graphdl.tutorial_net import build_seed_net\n"
         "net = build_seed_net(); net.initialise('fig8')\n"
         "c = graphdl.compile(net.loss, inputs=[net.x, net.label], backend='numba')\n"
         "c.backward({net.x: 1.0, net.label: 2.0})\n"

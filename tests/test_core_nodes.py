@@ -11,7 +11,7 @@ import pytest
 
 import graphdl as gd
 from graphdl import Add, Div, Exp, LeakyRelu, Log, Mul, Neg, Pow, Relu, Sigmoid, Sub, Tanh, ValueLoss, Variable
-from graphdl.seednet import SeedNet, build_seed_net
+from graphdl.tutorial_net import SeedNet, build_seed_net
 
 
 def _seed_point(x_value: float = 1.3):

@@ -16,7 +16,7 @@ import pytest
 
 import graphdl as gd
 from graphdl import Operator, Relu, Variable
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 
 
 # ------------------------------------------------------------- 1. update() rule

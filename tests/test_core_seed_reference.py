@@ -1,4 +1,4 @@
-"""The core tutorial's per-sample loop (``graphdl.seednet.train_per_sample``) against a
+"""The core tutorial's per-sample loop (``graphdl.tutorial_net.train_per_sample``) against a
 reference written with plain Python floats and derivatives derived by hand."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graphdl as gd
-from graphdl.seednet import FIG7_INIT, FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import FIG7_INIT, FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
 
 
 def hand_derived_training(init, xs, labels, lr, negative_slope=0.1):

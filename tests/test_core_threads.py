@@ -13,7 +13,7 @@ import pytest
 import graphdl as gd
 from graphdl import Variable
 from graphdl.core.anomaly import anomaly_enabled
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 
 
 @pytest.fixture

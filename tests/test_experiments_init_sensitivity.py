@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from experiment_scripts import is_png, load_experiment, run_experiment
 
-from graphdl.seednet import FIG7_INIT, FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import FIG7_INIT, FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from experiment_scripts import is_png, load_experiment, run_experiment
 
-from graphdl.seednet import PARAMETER_NAMES, build_seed_net, init_rng, quadratic_data, train_per_sample
+from graphdl.tutorial_net import PARAMETER_NAMES, build_seed_net, init_rng, quadratic_data, train_per_sample
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_short_run_writes_its_numbers_and_both_figures(experiment, tmp_path) -> 
     ("flags", "activation"), [(["--init", "fig7"], "leaky_relu"), (["--init", "fig8", "--relu"], "relu")]
 )
 def test_the_scripts_loop_is_train_per_sample(experiment, tmp_path, flags, activation) -> None:
-    """The hand-written loop of the script gives exactly what ``graphdl.seednet.train_per_sample`` gives."""
+    """The hand-written loop of the script gives exactly what ``graphdl.tutorial_net.train_per_sample`` gives."""
     returned, _ = run_experiment(experiment, ["--steps", "300", "--seed", "5", *flags], tmp_path)
     net = build_seed_net(activation=activation)
     net.initialise(flags[1])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphdl as gd
-from graphdl.seednet import build_seed_net
+from graphdl.tutorial_net import build_seed_net
 
 
 class WrongSquare(gd.Operator):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphdl as gd
-from graphdl.seednet import FIG8_INIT, build_seed_net
+from graphdl.tutorial_net import FIG8_INIT, build_seed_net
 
 
 def _net():

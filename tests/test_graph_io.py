@@ -5,7 +5,7 @@ import pytest
 
 from graphdl import LeakyRelu, gradcheck, nn
 from graphdl.graph_io import GraphFormatError, graph_from_dict, graph_to_dict, load_graph, save_graph
-from graphdl.seednet import build_seed_net
+from graphdl.tutorial_net import build_seed_net
 
 
 @pytest.fixture

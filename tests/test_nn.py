@@ -147,7 +147,7 @@ def test_attach_loss_heads():
 
 
 def test_model_wraps_a_hand_built_graph():
-    from graphdl.seednet import build_seed_net
+    from graphdl.tutorial_net import build_seed_net
 
     net = build_seed_net()
     model = nn.Model([net.x], [net.add_21])

@@ -1,7 +1,7 @@
 import numpy as np
 
 from graphdl import Add, LeakyRelu, Mul, ValueLoss, Variable, gradcheck
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 
 
 def test_contract_example_from_design():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import Animator, TrainingRecorder
 
 
@@ -196,7 +196,7 @@ def test_html_player_and_unknown_formats(tmp_path):
 
 
 def test_round_loss_window_and_one_named_loss_figure():
-    from graphdl.viz.animator import loss_figure_name, recent_mean, round_window
+    from graphdl.viz.loss_stats import loss_figure_name, recent_mean, round_window
 
     assert [round_window(n) for n in (1, 9, 50, 100, 1500, 9000, 20000)] == [1, 1, 5, 10, 100, 500, 2000]
     _, recorder, losses = trained(100, every=50)
@@ -216,7 +216,7 @@ def title_of(figure) -> str:
 
 
 def test_loss_panel_envelope_keeps_long_runs_small_and_spikes_visible():
-    from graphdl.viz.animator import LOSS_POINTS, envelope
+    from graphdl.viz.loss_stats import LOSS_POINTS, envelope
 
     values = np.random.default_rng(1).uniform(0, 1, 200_001)
     values[123_456] = 50.0

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from graphdl import Add, Mul, Variable
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import Animator, ExplorerPage, TrainingRecorder, explore
 from graphdl.viz.explorer import Panels, explorer_html, script_json
 
@@ -239,7 +239,7 @@ def test_bad_input_is_named(tmp_path):
 
 
 def test_default_demo_page_is_under_three_megabytes(tmp_path):
-    from graphdl.viz.demo import run_demo
+    from graphdl.demo import run_demo
 
     result = run_demo(tmp_path, format="html", progress=False)
     page = tmp_path / "training.html"

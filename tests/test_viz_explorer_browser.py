@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from graphdl import Add, Graph, Mul, Variable
-from graphdl.seednet import build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, quadratic_data, train_per_sample
 from graphdl.viz import TrainingRecorder, explore
 
 render_module = importlib.import_module("graphdl.viz.render")

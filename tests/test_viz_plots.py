@@ -135,7 +135,7 @@ def test_loss_plot_marks_clipped_spikes_and_keeps_the_legend_off_the_data():
 
 
 def test_many_clipped_spikes_get_spread_out_markers_and_an_exact_count():
-    from graphdl.viz.animator import spread_out
+    from graphdl.viz.loss_stats import spread_out
 
     losses = np.full(100_000, 0.1)
     losses[::400] = 9.0  # 250 spikes, 0.25% of the steps: above the 99.5th percentile

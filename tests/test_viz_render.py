@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from graphdl import Graph, Mul, Relu, Variable
-from graphdl.seednet import build_seed_net
+from graphdl.tutorial_net import build_seed_net
 from graphdl.viz import GraphvizMissingWarning, render, to_dot
 from graphdl.viz.style import DEAD_FILL, VANISHING_BORDER, VANISHING_FILL
 

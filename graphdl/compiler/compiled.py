@@ -12,11 +12,9 @@ written once per step and read back only when something else changed them.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,26 +24,13 @@ from graphdl.compiler.ir import Program, lower
 from graphdl.compiler.numpy_runner import NumpyRunner
 from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner
 from graphdl.core.anomaly import anomaly_active
+from graphdl.core.collector import collector_paused as _collector_paused
 from graphdl.core.node import Node, UnsetValueError, Value, Variable, VariableBlock, check_value
 
 __all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "compile"]
 
 _ndarray = np.ndarray
 BACKENDS = ("numpy", "numba", "auto")
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Lowering a big graph allocates many small objects that all live until it is done;
-    the cyclic collector would walk the whole heap again and again meanwhile."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _is_clean_batch(value: Any) -> bool:

@@ -12,8 +12,8 @@ from graphdl.core.node import Node, Operator, Value, Variable, topological_order
 
 
 def node_role(node: Node) -> str:
-    """What a node is for: ``"parameter"``, ``"input"``, ``"constant"``, ``"loss"`` or
-    ``"operator"`` (the node's ``role``: a class attribute of each operator)."""
+    """What a node is for: ``"parameter"``, ``"input"``, ``"constant"``, ``"loss"``,
+    ``"operator"`` or ``"gradient"`` (a node of a gradient graph): the node's ``role``."""
     return node.role
 
 

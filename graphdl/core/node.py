@@ -63,6 +63,8 @@ __all__ = [
     "assign_values",
     "cached_values",
     "check_value",
+    "install_sugar",
+    "operator_classes",
     "topological_order",
 ]
 
@@ -336,61 +338,62 @@ class Node:
 
     # -------------------------------------------------------------------- sugar
     def __add__(self, other: Any) -> Node:
-        return _binary(Add, self, other)
+        return _binary(_sugar("Add"), self, other)
 
     def __radd__(self, other: Any) -> Node:
-        return _binary(Add, other, self)
+        return _binary(_sugar("Add"), other, self)
 
     def __sub__(self, other: Any) -> Node:
-        return _binary(Sub, self, other)
+        return _binary(_sugar("Sub"), self, other)
 
     def __rsub__(self, other: Any) -> Node:
-        return _binary(Sub, other, self)
+        return _binary(_sugar("Sub"), other, self)
 
     def __mul__(self, other: Any) -> Node:
-        return _binary(Mul, self, other)
+        return _binary(_sugar("Mul"), self, other)
 
     def __rmul__(self, other: Any) -> Node:
-        return _binary(Mul, other, self)
+        return _binary(_sugar("Mul"), other, self)
 
     def __truediv__(self, other: Any) -> Node:
-        return _binary(Div, self, other)
+        return _binary(_sugar("Div"), self, other)
 
     def __rtruediv__(self, other: Any) -> Node:
-        return _binary(Div, other, self)
+        return _binary(_sugar("Div"), other, self)
 
     def __pow__(self, other: Any) -> Node:
-        return _binary(Pow, self, other)
+        return _binary(_sugar("Pow"), self, other)
 
     def __rpow__(self, other: Any) -> Node:
-        return _binary(Pow, other, self)
+        return _binary(_sugar("Pow"), other, self)
 
     def __neg__(self) -> Node:
-        return Neg([self])
+        return _sugar("Neg")([self])
 
     def relu(self) -> Node:
         """``Relu([self])``."""
-        return Relu([self])
+        return _sugar("Relu")([self])
 
     def leaky_relu(self, negative_slope: float = 0.1) -> Node:
         """``LeakyRelu([self], negative_slope)``."""
-        return LeakyRelu([self], negative_slope=negative_slope)
+        leaky_relu: Any = _sugar("LeakyRelu")  # takes an option
+        return leaky_relu([self], negative_slope=negative_slope)
 
     def sigmoid(self) -> Node:
         """``Sigmoid([self])``."""
-        return Sigmoid([self])
+        return _sugar("Sigmoid")([self])
 
     def tanh(self) -> Node:
         """``Tanh([self])``."""
-        return Tanh([self])
+        return _sugar("Tanh")([self])
 
     def exp(self) -> Node:
         """``Exp([self])``."""
-        return Exp([self])
+        return _sugar("Exp")([self])
 
     def log(self) -> Node:
         """``Log([self])``."""
-        return Log([self])
+        return _sugar("Log")([self])
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name!r} value={short(self._value)} grad={short(self.grad)}>"
@@ -591,15 +594,20 @@ class Operator(Node):
     the serialiser and the compiler can read them.
     """
 
-    __slots__ = ()
+    __slots__ = ("_role",)  # set only on the nodes of gradient graphs (see ``role``)
     arity: int | tuple[int, int | None] = 1
     symbol = "?"
     options: tuple[str, ...] = ()
-    role = "operator"
+    _role: str
     #: Argument positions validated by :meth:`check_argument` before the formula runs.
     checked_arguments: tuple[int, ...] = ()
     #: True when the output for one sample depends on other samples of the batch.
     reduces_batch = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.formula is not Operator.formula:  # marker bases such as Loss compute nothing
+            _OPERATOR_CLASSES[cls.kind] = cls
 
     def __init__(self, parents: Sequence[Any], *, name: str | None = None) -> None:
         kind = type(self).__name__
@@ -646,6 +654,18 @@ class Operator(Node):
 
     vjp.is_default_vjp = True  # type: ignore[attr-defined]  # a marker plan.py reads on the function
 
+    @property
+    def role(self) -> str:
+        """``"operator"``, or ``"gradient"`` for a node of a gradient graph (``graphdl.grad``
+        sets it); subclasses may set a class attribute instead (losses: ``"loss"``)."""
+        return getattr(self, "_role", "operator")
+
+    @role.setter
+    def role(self, role: str) -> None:
+        if role not in ("operator", "gradient"):
+            raise ValueError(f"{describe(self)}: role must be 'operator' or 'gradient', got {role!r}")
+        self._role = role
+
     def check_argument(self, index: int, value: Any) -> None:
         """Validate the value arriving at argument ``index`` (one of ``checked_arguments``);
         raise ``ValueError`` naming this node and the first bad value."""
@@ -679,6 +699,31 @@ class Operator(Node):
         return {option: getattr(self, option) for option in self.options}
 
 
-# The operator classes are needed by the sugar above; they import this module.
-from graphdl.ops.activations import LeakyRelu, Relu, Sigmoid, Tanh  # noqa: E402
-from graphdl.ops.arithmetic import Add, Div, Exp, Log, Mul, Neg, Pow, Sub  # noqa: E402
+# Every operator class defined so far, by kind: filled as each class is defined (a later
+# class of the same kind replaces an earlier one). The loaders rebuild nodes from it.
+_OPERATOR_CLASSES: dict[str, type[Operator]] = {}
+
+# The classes behind the sugar (``x + y``, ``x.relu()``, ...). The operators live above
+# the core, so :mod:`graphdl.ops` hands them over with :func:`install_sugar` when imported.
+_SUGAR: dict[str, type[Operator]] = {}
+SUGAR_KINDS = ("Add", "Sub", "Mul", "Div", "Pow", "Neg", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log")
+
+
+def operator_classes() -> dict[str, type[Operator]]:
+    """Every operator class defined so far, by kind (``{"Add": Add, ...}``)."""
+    return dict(_OPERATOR_CLASSES)
+
+
+def install_sugar(classes: Mapping[str, type[Operator]]) -> None:
+    """Use ``classes`` (one per kind of :data:`SUGAR_KINDS`) for the operator sugar of every node."""
+    missing = [kind for kind in SUGAR_KINDS if kind not in classes]
+    if missing:
+        raise ValueError(f"install_sugar: no operator class for {', '.join(missing)}")
+    _SUGAR.update({kind: classes[kind] for kind in SUGAR_KINDS})
+
+
+def _sugar(kind: str) -> type[Operator]:
+    try:
+        return _SUGAR[kind]
+    except KeyError:
+        raise RuntimeError(f"the operator sugar needs graphdl.ops ({kind} is not installed): import graphdl") from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from graphdl.datasets.base import Dataset
-from graphdl.seednet import quadratic_data
 
 
 def _check_count(name: str, n: int, minimum: int = 2) -> None:
@@ -18,6 +17,16 @@ def _check_noise(name: str, noise: float | None) -> float:
     if noise < 0:
         raise ValueError(f"{name}: noise must be >= 0, got {noise}")
     return noise
+
+
+def quadratic_data(
+    n: int = 1500, seed: int | None = 0, low: float = 0.0, high: float = 2.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` samples x ~ U(low, high) and labels x², as the core tutorial generates them
+    (one stream: the tutorial's network trains on them in this order)."""
+    rng = np.random.default_rng(seed)
+    xs = rng.uniform(low, high, size=n)
+    return xs, xs * xs
 
 
 def quadratic(n_samples: int = 1500, seed: int | None = 0, low: float = 0.0, high: float = 2.0) -> Dataset:

@@ -2,7 +2,8 @@
 layer normalisation, and loss heads. See :mod:`graphdl.nn.layers` for the naming scheme."""
 
 from graphdl.nn.activations import resolve_activation
-from graphdl.nn.dropout import Dropout, DropoutLayer, draw_masks, dropout_nodes, identity_masks
+from graphdl.nn.dropout import Dropout, draw_masks, dropout_nodes, identity_masks
+from graphdl.nn.dropout_layer import DropoutLayer
 from graphdl.nn.gradients import batch_weight_gradient_norms
 from graphdl.nn.layers import MLP, Dense, Neuron
 from graphdl.nn.losses import LOSSES, LossHead, attach_loss

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from graphdl import init as initialisers
+import graphdl.init as initialisers
 from graphdl.core.node import Node, Variable, as_node
 from graphdl.nn.activations import ActivationLike, resolve_activation
+from graphdl.nn.dropout_layer import DropoutLayer
 from graphdl.nn.module import Module, output_values
+from graphdl.nn.norm import LayerNorm
 from graphdl.ops import Add, Mul
 
 
@@ -174,7 +176,7 @@ class MLP(Module):
     """A multilayer perceptron: input Variables ``x[0]…`` and Dense layers ``fc1, fc2, …``.
 
     ``MLP(n_in, [16, 16, 1], activation="relu", output_activation=None)`` builds
-    everything at once. ``dropout=p`` inserts a :class:`~graphdl.nn.dropout.DropoutLayer`
+    everything at once. ``dropout=p`` inserts a :class:`~graphdl.nn.dropout_layer.DropoutLayer`
     (drop probability ``p``) after each hidden layer; ``layer_norm=True`` normalises each
     hidden layer's pre-activations with a :class:`~graphdl.nn.norm.LayerNorm`.
     With ``name="enc"`` the layers are ``enc.fc1`` … and the inputs ``enc.x[0]`` ….
@@ -195,9 +197,6 @@ class MLP(Module):
         rng: initialisers.RngLike = None,
         activation_options: dict[str, Any] | None = None,
     ) -> None:
-        from graphdl.nn.dropout import DropoutLayer
-        from graphdl.nn.norm import LayerNorm
-
         super().__init__(name or "mlp")
         sizes = list(sizes)
         if not sizes:

@@ -10,6 +10,7 @@ import numpy as np
 
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node, Variable
+from graphdl.nn.dropout import dropout_nodes, identity_masks
 
 
 class Module:
@@ -173,8 +174,6 @@ def output_values(module: Module, X: Any) -> float | np.ndarray:
     ``TypeError`` for data that is not numbers or a model built on inputs that are not
     Variables (call the model it is built on instead).
     """
-    from graphdl.nn.dropout import dropout_nodes, identity_masks
-
     owner = f"{type(module).__name__} {module.name!r}"
     if not module.outputs:
         raise ValueError(f"{owner} has not been built on inputs yet")

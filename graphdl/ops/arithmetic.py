@@ -45,6 +45,11 @@ class Mul(Operator):
     def derivative(self, F: Backend, index, out, *factors):
         if len(factors) == 2:
             return factors[1 - index]
+        # A backend that builds nodes offers the product of the others from shared prefix
+        # and suffix products: n factors then cost O(n) nodes, not n products of n - 1.
+        shared = getattr(type(F), "product_of_others", None)
+        if shared is not None:
+            return shared(F, factors, index)
         others = factors[:index] + factors[index + 1 :]
         return _product(others) if others else 1.0
 
@@ -139,6 +144,34 @@ class Log(Operator):
 
     def derivative(self, F: Backend, index, out, a):
         return 1.0 / a
+
+
+class Expm1(Operator):
+    """``Expm1([a])`` = e ** a − 1, exact near 0."""
+
+    __slots__ = ()
+    arity = 1
+    symbol = "expm1"
+
+    def formula(self, F: Backend, a):
+        return F.expm1(a)
+
+    def derivative(self, F: Backend, index, out, a):
+        return out + 1.0
+
+
+class Log1p(Operator):
+    """``Log1p([a])`` = log(1 + a), exact near 0."""
+
+    __slots__ = ()
+    arity = 1
+    symbol = "log1p"
+
+    def formula(self, F: Backend, a):
+        return F.log1p(a)
+
+    def derivative(self, F: Backend, index, out, a):
+        return 1.0 / (1.0 + a)
 
 
 class Abs(Operator):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from graphdl.arguments import positive_int as _workers  # --workers and --batch: whole numbers >= 1
 from graphdl.sweep.grid import SweepError, parse_grid_option, parse_seeds_option
 from graphdl.sweep.runner import sweep
 from graphdl.sweep.summary import format_summary, plot_metric, summarize
@@ -64,12 +65,6 @@ def add_sweep_command(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--png", type=Path, default=None, metavar="FILE", help="--plot's file (default OUT_METRIC.png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
-
-
-def _workers(text: str) -> int:  # --workers and --batch: whole numbers >= 1
-    from graphdl.cli import positive_int
-
-    return positive_int(text)
 
 
 def load_trial(spec: str) -> Callable[..., Any]:

@@ -1,7 +1,7 @@
 """The callback protocol of :class:`~graphdl.train.Trainer`.
 
 A callback is either a plain callable, called after every optimisation step as
-``fn(step, loss)`` (the same signature as :func:`graphdl.seednet.train_per_sample`'s
+``fn(step, loss)`` (the same signature as :func:`graphdl.tutorial_net.train_per_sample`'s
 callback), or an object with any of these methods:
 
 * ``on_fit_start(trainer)``

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-import graphdl
-from graphdl import io as checkpoints
-from graphdl import metrics as metric_functions
+import graphdl.io as checkpoints
+import graphdl.metrics as metric_functions
+from graphdl.compiler import compiled
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node, Variable
 from graphdl.nn.dropout import draw_masks, dropout_nodes, identity_masks
@@ -73,7 +73,7 @@ class Trainer:
       with new label Variables; or a loss node you built, with ``labels=[...]``;
     * ``metric``: ``"accuracy"``, ``"mse"``, a function ``(outputs, labels) -> float`` or
       None; ``metric_mode`` says whether higher (``"max"``) or lower is better;
-    * ``compile``: ``"auto"`` uses ``graphdl.compile`` for training steps when it exists
+    * ``compile``: ``"auto"`` uses ``graphdl.compile`` for training steps
       (its fastest backend: numba machine code when installed and the graph is small
       enough for compiling to pay, else numpy), ``False`` always interprets.
 
@@ -138,8 +138,6 @@ class Trainer:
         self._batch_norms = batch_norm_layers(model)  # their running statistics follow each step
         if compile not in ("auto", True, False):
             raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
-        if compile is True and getattr(graphdl, "compile", None) is None:
-            raise RuntimeError("compile=True but this graphdl has no graphdl.compile")
         self._compile_mode = compile
         self._compiled: Any = None
         self._order_cache: tuple[Any, np.ndarray | None] | None = None
@@ -207,12 +205,9 @@ class Trainer:
         if self._compile_mode is False:
             return None
         if self._compiled is None:
-            compile_function = getattr(graphdl, "compile", None)
-            if compile_function is None:
-                return None
             try:
                 inputs = [*self.inputs, *self.labels, *self._masks]
-                self._compiled = compile_function(self.loss, inputs=inputs, backend="auto")  # GRAPHDL_BACKEND picks
+                self._compiled = compiled.compile(self.loss, inputs=inputs, backend="auto")  # GRAPHDL_BACKEND picks
             except Exception as error:  # any failure: fall back to the interpreter and say why
                 if self._compile_mode is True:
                     raise

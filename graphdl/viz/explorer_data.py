@@ -19,8 +19,8 @@ import numpy as np
 
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
-from graphdl.viz.animator import round_window
 from graphdl.viz.explorer_svg import node_ids
+from graphdl.viz.loss_stats import round_window
 from graphdl.viz.recorder import TrainingRecorder
 from graphdl.viz.style import display_text, kind_text
 
@@ -42,7 +42,7 @@ class Panels:
     and ``train_range`` is shaded and is where node fills and grads are averaged. The
     loss chart's mean is over the last ``loss_window`` steps (default: the round window the
     animation uses, 100 for 1500 steps).
-    The defaults are the tutorial's network (:func:`graphdl.seednet.build_seed_net`).
+    The defaults are the tutorial's network (:func:`graphdl.tutorial_net.build_seed_net`).
     """
 
     hidden: Sequence[str] = ("add_11", "add_12")

@@ -20,6 +20,7 @@ from typing import Any
 from graphdl.core.graph import Graph, node_role
 from graphdl.core.node import Node
 from graphdl.viz.dot import node_label_rows, to_dot
+from graphdl.viz.dot_program import run_dot
 from graphdl.viz.layout import layered_positions
 from graphdl.viz.playground import weight_carriers
 from graphdl.viz.style import EDGE_COLOUR, ROLE_STYLES
@@ -51,8 +52,6 @@ def node_ids(graph: Graph) -> list[str]:
 def graph_svg(graph: Graph, *, use_dot: bool, show_grads: bool = True) -> str:
     """The SVG text of ``graph`` (Graphviz's layout when ``use_dot``)."""
     if use_dot:
-        from graphdl.viz.render import run_dot
-
         source = to_dot(graph, show_values=True, show_grads=show_grads, highlight_dead=False)
         return _mark_graphviz_svg(run_dot(source, "svg").decode("utf-8"), graph)
     return _draw_svg(graph, show_grads=show_grads)

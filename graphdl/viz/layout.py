@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node
+from graphdl.viz.dot_program import dot_available, run_dot
 
 
 def layered_positions(graph: Graph, sweeps: int = 4) -> dict[Node, tuple[float, float]]:
@@ -61,8 +62,6 @@ BOX_HEIGHT = 0.62
 def panel_positions(graph: Graph) -> dict[Node, tuple[float, float]]:
     """Node centres in inches for a left-to-right drawing of fixed-size boxes: laid out by
     Graphviz's ``dot`` when it is on PATH, otherwise by :func:`layered_positions`."""
-    from graphdl.viz.render import dot_available, run_dot
-
     if dot_available():
         ids = {node: f"n{number}" for number, node in enumerate(graph.nodes)}
         lines = [

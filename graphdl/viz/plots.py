@@ -10,16 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.viz.animator import (
-    LEGEND_BAND,
-    MEAN_LOSS,
-    RAW_LOSS,
-    clip_level,
-    envelope,
-    round_window,
-    running_mean,
-    spread_out,
-)
+from graphdl.viz.animator import LEGEND_BAND, MEAN_LOSS, RAW_LOSS
+from graphdl.viz.loss_stats import clip_level, envelope, round_window, running_mean, spread_out
 
 
 def _figure(size: tuple[float, float]) -> Any:
@@ -47,7 +39,7 @@ def plot_loss(
     path: str | Path | None = None,
 ) -> Any:
     """Loss curves: ``train`` (raw, faint, and its running mean over the last ``smooth``
-    steps, by default a round tenth of the run, see :func:`~graphdl.viz.animator.round_window`)
+    steps, by default a round tenth of the run, see :func:`~graphdl.viz.loss_stats.round_window`)
     and, when given, ``validation`` (spread over the same x range, e.g. one value per epoch).
 
     The y-axis stops just above the 99.5th percentile of ``train``: the few steps above it

@@ -88,7 +88,7 @@ class TrainingRecorder:
     def for_seed_net(
         cls, net: Any, *, every: int = 20, grid: np.ndarray | None = None, total_steps: int | None = None
     ) -> TrainingRecorder:
-        """A recorder for :func:`graphdl.seednet.build_seed_net`'s network, over x in [−0.5, 2.5]
+        """A recorder for :func:`graphdl.tutorial_net.build_seed_net`'s network, over x in [−0.5, 2.5]
         (the tutorial's plotting range), through the loss with the label x² on the grid."""
         grid = np.linspace(-0.5, 2.5, 121) if grid is None else grid
         return cls(net.x, net.loss, grid, every=every, total_steps=total_steps, feeds={net.label: np.square})

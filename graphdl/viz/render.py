@@ -8,8 +8,6 @@ Graphviz's layout.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
 import warnings
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node
 from graphdl.viz.dot import as_graph, to_dot
+from graphdl.viz.dot_program import dot_available, run_dot
 
 FORMATS = ("png", "svg", "pdf")
 INSTALL_HINT = (
@@ -29,11 +28,6 @@ INSTALL_HINT = (
 
 class GraphvizMissingWarning(UserWarning):
     """The ``dot`` program was not found; the fallback drawing was used."""
-
-
-def dot_available() -> bool:
-    """Whether Graphviz's ``dot`` program is on PATH right now."""
-    return shutil.which("dot") is not None
 
 
 def _format_for(path: Path, format: str | None) -> tuple[Path, str]:
@@ -68,18 +62,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def run_dot(source: str, format: str) -> bytes:
-    """Lay out and draw DOT ``source`` with the ``dot`` program; returns the image bytes."""
-    executable = shutil.which("dot")
-    if executable is None:
-        raise FileNotFoundError("Graphviz's `dot` program is not on PATH")
-    result = subprocess.run([executable, f"-T{format}"], input=source.encode("utf-8"), capture_output=True, check=False)
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"dot failed (exit {result.returncode}): {message}")
-    return result.stdout
 
 
 def render(

@@ -30,6 +30,7 @@ ROLE_STYLES: dict[str, RoleStyle] = {
     "constant": RoleStyle(fill="#f3f4f6", border="#6b7280", shape="box", rounded=False, dashed=True),
     "operator": RoleStyle(fill="#dcfce7", border="#15803d", shape="box", rounded=True),
     "loss": RoleStyle(fill="#fee2e2", border="#b91c1c", shape="box", rounded=True, peripheries=2),
+    "gradient": RoleStyle(fill="#fce7f3", border="#be185d", shape="box", rounded=True),
 }
 ROLE_TITLES = {
     "input": "data input",
@@ -37,6 +38,7 @@ ROLE_TITLES = {
     "constant": "constant",
     "operator": "operator",
     "loss": "loss",
+    "gradient": "gradient",
 }
 
 DEAD_FILL = "#d1d5db"

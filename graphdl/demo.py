@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from graphdl.seednet import build_seed_net, init_rng, quadratic_data, train_per_sample
+from graphdl.tutorial_net import build_seed_net, init_rng, quadratic_data, train_per_sample
 
 ANIMATION_FORMATS = ("gif", "mp4", "html")
 MAX_STEPS = 1_000_000  # about a minute of per-sample training; the losses stay below 70 MB
@@ -57,7 +57,7 @@ class DemoResult:
     @property
     def loss_name(self) -> str:
         """``mean |y − ŷ| over the last 100 steps``: what :attr:`final_loss` is."""
-        from graphdl.viz.animator import loss_figure_name
+        from graphdl.viz.loss_stats import loss_figure_name
 
         return loss_figure_name(self.loss_window)
 
@@ -194,7 +194,8 @@ def run_demo(
     ``every`` is the number of steps between animation frames (default: about 60 frames,
     at most :data:`MAX_FRAMES`). Arguments are checked before any work.
     """
-    from graphdl.viz.animator import Animator, loss_figure_name, recent_mean, round_window
+    from graphdl.viz.animator import Animator
+    from graphdl.viz.loss_stats import loss_figure_name, recent_mean, round_window
     from graphdl.viz.plots import plot_loss
     from graphdl.viz.recorder import TrainingRecorder
     from graphdl.viz.render import GraphvizMissingWarning, render
