@@ -231,24 +231,25 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
                 continue
             state.assign(own, gradient, "grad", node)
             args = [symbol[parent] for parent in node.parents]
+            operator: Any = node  # an operator (a target or a node with wanted parents)
             for index, parent in wanted:
                 if custom:
-                    product = lift(node.vjp(SYMBOLIC, index, own, symbol[node], *args))
+                    product = lift(operator.vjp(SYMBOLIC, index, own, symbol[node], *args))
                 else:
-                    product = binary("*", own, node.derivative(SYMBOLIC, index, symbol[node], *args))
+                    product = binary("*", own, operator.derivative(SYMBOLIC, index, symbol[node], *args))
                 contributions.setdefault(parent, []).append((product, node in varies_nodes))
         backward = state.lines
 
     input_slots = tuple(symbol[node].slot for node in inputs)
     leaves_all = (*parameters, *data)
     leaf_slots = tuple(symbol[node].slot for node in leaves_all)
-    varies = {symbol[node].slot for node in varies_nodes if symbol[node].slot is not None}
-    if target in varies_nodes:
-        varies.add(seed.slot)  # type: ignore[arg-type]  # the seed is a slot
+    varies: set[int] = {slot for node in varies_nodes if (slot := symbol[node].slot) is not None}
+    if target in varies_nodes and seed.slot is not None:
+        varies.add(seed.slot)
     for statement in [*forward, *backward]:  # temporaries and gradients: they vary with what they read
         if statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
-    positions = {node: k for k, node in enumerate([*inputs, *leaves_all])}
+    positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
     program = Program(
         names=state.slot_names,
         inputs=tuple(inputs),

@@ -67,8 +67,8 @@ def prepare(
             new_terms = []
             for term in terms:
                 if term.op == REF and term.slot in products:
-                    inlined.add(term.slot)  # type: ignore[arg-type]  # a ref with a slot
-                    term = products[term.slot].expr  # type: ignore[index]
+                    inlined.add(term.slot)
+                    term = products[term.slot].expr
                 new_terms.append(term)
             expr = new_terms[0]
             for term in new_terms[1:]:
@@ -125,20 +125,24 @@ def dense_call(
     terms = _terms(template)
     if len(terms) < 2:
         return None
-    placeholders = [True if b else False for b in group.batch]
-    batch_positions, scalar_positions, bias, carry = [], [], None, None
+    placeholders = group.batch
+    batch_positions: list[int] = []
+    scalar_positions: list[int] = []
+    bias: int | None = None
+    carry: int | None = None
     for term in terms:
-        if term.op == "*" and all(a.op == REF and a.slot is not None for a in term.args):
+        if term.op == "*" and term.args[0].slot is not None and term.args[1].slot is not None:
             p, q = term.args[0].slot, term.args[1].slot
-            if placeholders[p] != placeholders[q]:  # type: ignore[index]
-                batch_positions.append(p if placeholders[p] else q)  # type: ignore[index]
-                scalar_positions.append(q if placeholders[p] else p)  # type: ignore[index]
+            if term.args[0].op == REF and term.args[1].op == REF and placeholders[p] != placeholders[q]:
+                batch_positions.append(p if placeholders[p] else q)
+                scalar_positions.append(q if placeholders[p] else p)
                 continue
-        if term.op == REF and term.slot is not None and not placeholders[term.slot] and bias is None:
-            bias = term.slot
+        slot = term.slot if term.op == REF else None
+        if slot is not None and not placeholders[slot] and bias is None:
+            bias = slot
             continue
-        if term.op == REF and term.slot is not None and placeholders[term.slot] and carry is None:
-            carry = term.slot  # the part of a long sum written before (a temporary)
+        if slot is not None and placeholders[slot] and carry is None:
+            carry = slot  # the part of a long sum written before (a temporary)
             continue
         return None
     operands = group.operands

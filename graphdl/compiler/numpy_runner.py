@@ -63,7 +63,8 @@ class _Translator:
 
     @staticmethod
     def _takes_out(node: Expr) -> bool:
-        return node.op in BINARY or node.op == NEG or (node.op in registry.FORMS and registry.FORMS[node.op].numpy)
+        forms = registry.FORMS.get(node.op)
+        return node.op in BINARY or node.op == NEG or (forms is not None and forms.numpy is not None)
 
     def _emit(self, node: Expr, out: str | None = None) -> str:
         suffix = f", out={out}" if out else ""

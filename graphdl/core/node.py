@@ -534,8 +534,8 @@ def assign_values(variables: Sequence[Variable], values: Sequence[Any]) -> None:
 
 
 _read_value = operator.attrgetter("_value")
-_write_value = Node._value.__set__  # type: ignore[attr-defined]  # the slot's descriptor: a C call
-_drain = collections.deque(maxlen=0).extend
+_write_value: Any = Node.__dict__["_value"].__set__  # the slot's descriptor: one C call per Variable
+_drain: Any = collections.deque(maxlen=0).extend
 
 
 class VariableBlock:
