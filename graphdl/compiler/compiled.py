@@ -132,6 +132,7 @@ class CompiledGraph:
         self._leaf_block = VariableBlock(program.leaves)
         self._parameter_block = VariableBlock(program.parameters)
         self._known: list[Any] = []
+        self._stale = True
         #: The leaves' values (parameters first) as one float64 array, the runners' argument.
         self.values = np.empty(len(self._leaves))
         self._python = PythonRunner(program, self)
@@ -299,8 +300,8 @@ class CompiledGraph:
 
     # --------------------------------------------------------------- parameters
     def _leaf_values(self) -> list[Any]:
-        """The leaves' current values (parameters first), checked; ``self.values`` follows.
-        Re-read from the Variables only when something other than this program changed them."""
+        """The leaves' current values (parameters first), checked. They are validated again only
+        when something other than this program changed them."""
         current = self._leaf_block.read()
         if current != self._known:
             for leaf, value in zip(self._leaves, current):
@@ -314,25 +315,34 @@ class CompiledGraph:
                             f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
                             "list it in inputs= and feed it"
                         )
-            self.values[:] = current
             self._known = current
+            self._stale = True
         return current
+
+    def _array(self) -> np.ndarray:
+        """``self.values``: the leaves' values as one float64 array, brought up to date."""
+        if self._stale:
+            self.values[:] = self._known
+            self._stale = False
+        return self.values
 
     def _write(self, new: Any) -> None:
         """Write the parameters' new values (a list or an array, parameters first) as one
         optimiser step: the Variables' values change at once, the step's point stays
         readable until the graph is next brought up to date."""
         count = len(self._parameters)
-        values = new.tolist() if new.__class__ is _ndarray else list(new)
+        values = new.tolist() if new.__class__ is _ndarray else new
+        if len(values) != count:
+            values = values[:count]
         self._parameter_block.write(values)
         self._known[:count] = values
-        self.values[:count] = values
+        self._stale = True
 
     def parameter_values(self) -> np.ndarray:
         """The parameters' current values as one array (a copy), in :attr:`parameters` order."""
         self._refresh()
         self._leaf_values()
-        return self.values[: len(self._parameters)].copy()
+        return self._array()[: len(self._parameters)].copy()
 
     def assign_parameters(self, values: Any) -> None:
         """Write every parameter at once (an optimiser step computed on arrays)."""
@@ -348,6 +358,20 @@ class CompiledGraph:
         for op, index, position in self._program.argument_checks:
             op.check_argument(index, (values + leaves)[position])
         return values, leaves, size
+
+    def _finite_floats(self, feed: Mapping[Any, Any]) -> list[float] | None:
+        """The feed's values when it maps each input Variable to a finite float, else None."""
+        inputs = self.inputs
+        try:
+            if len(feed) != len(inputs):
+                return None
+            values = [feed[variable] for variable in inputs]
+        except (KeyError, TypeError):
+            return None
+        for value in values:
+            if value.__class__ is not float or value - value != 0.0:
+                return None
+        return values
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
@@ -388,16 +412,26 @@ class CompiledGraph:
         self._refresh()
         if not self._parameters:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
-        values, leaves, size = self._arguments(feed)
+        values = self._finite_floats(feed)
+        if values is not None:  # the per-sample fast path: one finite float per input, by Variable
+            leaves = self._leaf_values()
+            size = None
+            for op, index, position in self._program.argument_checks:
+                op.check_argument(index, (values + leaves)[position])
+        else:
+            values, leaves, size = self._arguments(feed)
         lr = float(lr)
         runner = self._runner()
         if size is None and runner is not self._checked:
-            loss, new = self._guarded(runner, "step", lr, values, leaves)
-            self._write(new[: len(self._parameters)])
+            if runner is self._numpy:
+                loss, new = self._python.step(lr, values, leaves)
+            else:
+                loss, new = self._guarded(runner, "step", lr, values, leaves)
+            self._write(new)
             return loss
         out, grads = self._call("backward", values, leaves, size)
         count = len(self._parameters)
-        self._write(self.values[:count] - lr * np.asarray(grads, dtype=np.float64))
+        self._write(self._array()[:count] - lr * np.asarray(grads, dtype=np.float64))
         if size is None:
             return out
         return float(out.mean()) if out.__class__ is _ndarray else float(out)

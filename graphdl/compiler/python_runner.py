@@ -328,14 +328,13 @@ class PythonRunner:
             out, grads, _ = self.array["backward"](np.ones(1), *_as_arrays(arguments))
         return to_float(out), [to_float(g) for g in grads]
 
-    def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        """One per-sample SGD step: the loss, and the leaves' new values (parameters first)."""
+    def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, Sequence[float]]:
+        """One per-sample SGD step: the loss, and the parameters' new values."""
         step = self._step
         if step is None:
             step = self._step = load(self.step_source, "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
         try:
-            loss, new = step(lr, *values, *leaves)
-            return loss, list(new)
+            return step(lr, *values, *leaves)  # type: ignore[no-any-return]  # (loss, new values)
         except ARITHMETIC_ERRORS:
             loss, grads = self.one_as_array(values + leaves)
             return loss, [value - lr * grad for value, grad in zip(leaves, grads)]

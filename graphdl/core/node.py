@@ -554,7 +554,7 @@ class VariableBlock:
         """The cached values, in order."""
         return list(map(_read_value, self.variables))
 
-    def write(self, values: list[float]) -> None:
+    def write(self, values: Sequence[float]) -> None:
         """Assign ``values`` (finite floats, one per Variable, in order) as one optimiser step."""
         if len(values) != len(self.variables):
             raise ValueError(f"VariableBlock.write: {len(self.variables)} Variables but {len(values)} values")
