@@ -334,7 +334,7 @@ class PythonRunner:
         if step is None:
             step = self._step = load(self.step_source, "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
         try:
-            return step(lr, *values, *leaves)  # type: ignore[no-any-return]  # (loss, new values)
+            return step(lr, *values, *leaves)  # (loss, new values)
         except ARITHMETIC_ERRORS:
             loss, grads = self.one_as_array(values + leaves)
             return loss, [value - lr * grad for value, grad in zip(leaves, grads)]
