@@ -26,7 +26,6 @@ import math
 import os
 import stat
 import struct
-import tempfile
 import tokenize
 import zipfile
 import zlib
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.core.files import remove_stray_temporaries, write_atomically
 from graphdl.core.node import Variable
 from graphdl.nn.module import unique_names
 from graphdl.validation import FINITE, Count, short_repr
@@ -129,101 +129,12 @@ def _npz_bytes(values: dict[str, float | list[float]], header: dict[str, Any]) -
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically: a temporary file in the same folder
-    (named after ``path`` and this process id), flushed and fsynced, renamed over
-    ``path``, then the folder fsynced so the rename itself survives a crash. The file
-    gets the usual mode (0666 minus the umask). A successful save also removes the
-    temporary files that killed saves of the same path left behind."""
-    try:
-        kind = stat.S_IFMT(os.stat(path).st_mode)
-    except OSError:
-        kind = stat.S_IFREG  # nothing there yet (or nothing readable): the write tells
-    if kind in _FILE_KINDS:  # the rename would put a file where /dev/null was
-        raise OSError(f"{path} is a {_FILE_KINDS[kind]}, not a file: refusing to replace it")
-    directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            if hasattr(os, "fchmod"):
-                os.fchmod(handle.fileno(), 0o666 & ~_umask())
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    fsync_directory(directory)
-    _remove_stray_temporaries(path, directory)
-
-
-def _umask() -> int:
-    try:  # Linux shows it without changing it (changing it races with other threads)
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def fsync_directory(directory: Path) -> None:
-    """Flush ``directory``'s entries to disk, so a rename in it survives a crash; a no-op
-    where folders cannot be opened or fsynced (Windows)."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a folder
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def _remove_stray_temporaries(path: Path, directory: Path) -> None:
-    """Delete ``.<name>.<pid>-<random>.tmp`` files of ``path`` whose process is gone
-    (a save killed mid-write), and the pid-less ones older graphdl versions wrote."""
-    prefix, suffix = f".{path.name}.", ".tmp"
-    try:
-        candidates = [entry for entry in os.scandir(directory) if entry.name.startswith(prefix)]
-    except OSError:
-        return
-    for entry in candidates:
-        middle = entry.name[len(prefix) : -len(suffix)] if entry.name.endswith(suffix) else None
-        if not middle or "." in middle:
-            continue
-        pid_text, dash, _ = middle.partition("-")
-        if dash and pid_text.isdigit() and _process_alive(int(pid_text)):
-            continue  # that process (maybe this one, in another thread) may be saving right now
-        try:
-            if entry.is_file(follow_symlinks=False):
-                os.unlink(entry.path)
-        except OSError:
-            pass
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would terminate the process
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, OverflowError):
-        return True  # exists (owned by someone else) or cannot tell: leave its file alone
-    try:  # Linux: a killed process its parent has not reaped yet is a zombie, not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as status:
-            return status.read().rpartition(")")[2].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
+    """Write ``payload`` to ``path`` atomically and durably (:func:`graphdl.core.files.replacing`:
+    a temporary file from ``mkstemp`` in the same folder, fsynced, renamed over ``path``, the
+    folder fsynced); the file gets the usual mode (0666 minus the umask). A successful save
+    also removes the temporary files that killed saves of the same path left behind."""
+    write_atomically(path, payload, durable=True)
+    remove_stray_temporaries(path)
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:

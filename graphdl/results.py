@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.core.files import write_atomically
+
 
 def _plain(value: Any, where: str) -> Any:
     """``value`` as plain JSON data: numpy scalars and arrays become numbers and lists."""
@@ -46,9 +48,7 @@ def write_results(path: str | os.PathLike[str], results: Mapping[str, Any]) -> P
     path = Path(path)
     text = json.dumps(_plain(results, path.stem), indent=2, sort_keys=True) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    write_atomically(path, text)
     return path
 
 
@@ -59,6 +59,8 @@ def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: not a readable results file ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable results file (JSON nested too deeply)") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a results file holds a JSON object, found {type(data).__name__}")
     return data

@@ -93,3 +93,17 @@ def exits_on_odd(seed: int) -> dict:
     if seed % 2:
         sys.exit(f"seed {seed}: giving up")
     return {"seed": seed}
+
+
+def gated(seed: int, gate: str) -> dict:
+    """Waits (at most 20 s) until the file ``gate`` exists: a sweep that is surely running."""
+    deadline = time.monotonic() + 20
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    _count_call(seed)
+    return {"seed_squared": seed * seed}
+
+
+def nan_metric(seed: int) -> dict:
+    """A diverged run: NaN and infinite metrics, also inside a list."""
+    return {"v": float("nan"), "peak": float("inf") if seed else 1.0, "curve": [1.0, float("-inf")]}

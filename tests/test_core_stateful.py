@@ -15,6 +15,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -153,6 +154,27 @@ class CoreRules(RuleBasedStateMachine):
         if not (world.owner[i] is target and target.grads_at is not None):
             world.sweep(target)
         assert same(got, reference(target.template, target.grads_at)[1][i])
+
+    @rule(w=st.integers(0, 1), i=st.integers(0, 2))
+    def get_grad_of_the_default_target(self, w: int, i: int) -> None:
+        """``get_grad()`` with no target: the graph's unique sink (several: an error)."""
+        world = self.worlds[w]
+        if len(world.targets) > 1:
+            with pytest.raises(ValueError, match="reaches several sinks"):
+                world.variables[i].get_grad()
+            return
+        got = world.variables[i].get_grad()
+        target = world.targets[0]
+        if not (world.owner[i] is target and target.grads_at is not None):
+            world.sweep(target)
+        assert same(got, reference(target.template, target.grads_at)[1][i])
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7))
+    def drop_a_node_inside_a_reference_cycle(self, w: int, pick: int) -> None:
+        """A node built on a target and dropped inside a cycle (a traceback, a container
+        holding itself) lives until the cyclic collector runs; it must change nothing."""
+        junk: list = [self.target_of(self.worlds[w], pick).node * 2.0]
+        junk.append(junk)
 
     @rule(w=st.integers(0, 1), i=st.integers(0, 2), lr=st.floats(0.01, 0.3))
     def update(self, w: int, i: int, lr: float) -> None:

@@ -12,7 +12,7 @@ import pytest
 import sweep_trials
 
 import graphdl
-from graphdl.sweep import SweepError, SweepWarning, read_records, run_key
+from graphdl.sweep import SweepError, SweepWarning, metric_value, read_records, run_key
 from graphdl.sweep.grid import parse_grid_option, parse_seeds_option, parse_value
 
 GRID = {"activation": ["relu", "leaky_relu"], "steps": [10]}
@@ -126,7 +126,9 @@ def test_a_trial_returning_no_dict_or_unstorable_values_is_a_failed_run(tmp_path
         "message": "metric 'values' is a set; metrics are numbers, strings, lists or dicts",
         "traceback": records[1]["error"]["traceback"],
     }
-    assert math.isnan(records[2]["metrics"]["loss"])  # NaN is a number: a diverged run, kept
+    # NaN is a number (a diverged run, kept), stored as standard JSON: null plus its text
+    assert records[2]["metrics"]["loss"] is None and records[2]["non_finite"] == {"loss": "NaN"}
+    assert math.isnan(metric_value(records[2], "loss"))
 
 
 def test_a_cut_off_last_line_is_reported_and_its_run_redone(tmp_path, counter) -> None:
@@ -237,12 +239,12 @@ def test_progress_bar_counts_runs_and_failures(capsys) -> None:
     assert "4/4" in shown and "failed=2" in shown and "run" in shown
 
 
-def test_a_last_line_that_is_no_record_is_dropped_with_a_warning_that_shows_it(tmp_path, counter) -> None:
+def test_a_cut_off_last_line_is_dropped_with_a_warning_that_shows_it(tmp_path, counter) -> None:
     out = tmp_path / "runs.jsonl"
     grid = {"scale": [1.0]}
     first = graphdl.sweep(sweep_trials.sometimes_fails, grid=grid, seeds=[0, 2], out=out, progress=False)
     lines_before = out.read_text(encoding="utf-8").splitlines(keepends=True)
-    out.write_text(lines_before[0] + '{"point": {"scale": 1.0}, "seed": 2, "metr\n', encoding="utf-8")
+    out.write_text(lines_before[0] + '{"point": {"scale": 1.0}, "seed": 2, "metr', encoding="utf-8")
     shown = re.escape("""'{"point": {"scale": 1.0}, "seed": 2, "metr')""")
     with pytest.warns(SweepWarning, match=rf"line 2, \d+ bytes: {shown}"):
         again = graphdl.sweep(sweep_trials.sometimes_fails, grid=grid, seeds=[0, 2], out=out, progress=False)

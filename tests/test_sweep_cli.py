@@ -38,18 +38,24 @@ def test_sweep_prints_a_table_per_grid_point_and_plots_a_metric(tmp_path, capsys
     # the same command again runs nothing and prints the same table
     assert main([*argv, "--quiet"]) == 0
     again = capsys.readouterr().out
-    assert "8 runs: 0 run now, 8 already in" in again
+    assert f"8 runs already in {out}; nothing to do" in again
     assert again.split("\n8 runs")[0] == printed.split("\n8 runs")[0]
 
 
 def test_failures_are_counted_and_a_trial_file_path_works(tmp_path, capsys) -> None:
     out = tmp_path / "runs.jsonl"
     argv = ["sweep", f"{TRIALS}:sometimes_fails", "--grid", "scale=3", "--seeds", "0,1,2,5", "--out", str(out)]
-    assert main([*argv, "--quiet"]) == 0
-    printed = capsys.readouterr().out
+    assert main([*argv, "--quiet"]) == 1  # runs failed: not a success
+    printed, shown = capsys.readouterr()
     assert re.search(r"^3 +4 +2 \(2 ValueError\) +3 ± 4\.2", printed, re.MULTILINE), printed
     assert "4 runs: 4 run now, 0 already in" in printed and "; 2 failed" in printed
     assert "first failure: {'scale': 3} seed 1: ValueError: odd seed 1 refused" in printed
+    assert 'raise ValueError(f"odd seed {seed} refused")' in shown  # the first one's traceback
+    assert f"2 of 4 runs failed; each failed run's record in {out} holds its traceback" in shown
+    assert "--retry-failed" in shown
+    # run again: nothing to do, still a failure until the failed runs succeed
+    assert main([*argv, "--quiet"]) == 1
+    assert f"4 runs already in {out}; nothing to do (2 failed)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,64 @@ def test_a_cluster_restart_mid_sweep_still_gives_every_record(client, tmp_path) 
     )
     assert [r["metrics"] for r in records] == [r["metrics"] for r in sequential]
     assert len(out.read_text().splitlines()) == 6
+
+
+@pytest.mark.slow  # a second Python process beside the cluster
+def test_a_sweep_on_dask_holds_the_out_file_for_its_whole_length(client, tmp_path) -> None:
+    """The lock is the client's: while a Dask sweep runs, a second process's sweep on the
+    same file is refused; a Dask sweep is refused while another process holds the file."""
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    from graphdl.sweep import SweepBusy
+    from graphdl.sweep.lock import lock_path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")])}
+    out, gate = tmp_path / "runs.jsonl", tmp_path / "gate"
+    grid = {"gate": [str(gate)]}
+    outcome: dict = {}
+
+    def on_dask() -> None:
+        outcome["records"] = graphdl.sweep(
+            sweep_trials.gated, grid=grid, seeds=range(4), executor=client, out=out, progress=False
+        )
+
+    thread = threading.Thread(target=on_dask)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (lock_path(out).exists() and lock_path(out).read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        command = ["sweep", "sweep_trials:gated", "--grid", f"gate={gate}", "--seeds", "0:4", "--out", str(out)]
+        second = subprocess.run(
+            [sys.executable, "-m", "graphdl", *command, "--quiet"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert second.returncode == 2
+        assert f"{out} is being written by another sweep (pid {os.getpid()}" in second.stderr
+    finally:
+        gate.touch()
+        thread.join(60)
+    assert len(outcome["records"]) == 4 and len(out.read_text().splitlines()) == 4
+    # the other way round: a process holds the file, the Dask sweep is refused
+    gate.unlink()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, graphdl, sweep_trials\n"
+         "graphdl.sweep(sweep_trials.gated, grid={'gate': [sys.argv[2]]}, seeds=range(8), out=sys.argv[1], "
+         "progress=False)", str(out), str(gate)],
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while lock_path(out).read_text().strip() != str(holder.pid) if lock_path(out).exists() else True:
+            assert time.monotonic() < deadline and holder.poll() is None
+            time.sleep(0.01)
+        with pytest.raises(SweepBusy, match=rf"pid {holder.pid}"):
+            graphdl.sweep(sweep_trials.gated, grid=grid, seeds=range(8), executor=client, out=out, progress=False)
+    finally:
+        gate.touch()
+        assert holder.wait(30) == 0
+    assert len(out.read_text().splitlines()) == 8

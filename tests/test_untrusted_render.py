@@ -56,3 +56,21 @@ def test_render_writes_picture_and_dot_for_odd_names(tmp_path):
     assert out.read_bytes().startswith(MAGIC["png"])
     dot = out.with_suffix(".dot") if out.with_suffix(".dot").exists() else next(tmp_path.glob("*.dot"))
     assert "a\\x07b" in dot.read_text(encoding="utf-8")
+
+
+ESCAPES = ["\\N", "\\G", "\\L", "\\E", "\\T", "\\H", "a\\b", '\\"q', "end\\", "\\\\N"]
+
+
+@pytest.mark.skipif(not dot_available(), reason="Graphviz's dot is not installed")
+def test_svg_tooltips_and_cluster_labels_show_backslash_names_literally():
+    import html
+    import re
+
+    leaves = [gd.Variable(float(k), name=name) for k, name in enumerate(ESCAPES)]
+    grouped = [gd.Variable(1.0, name=f"{prefix}.w") for prefix in ("\\G", "\\N")]
+    svg = run_dot(to_dot(Graph(gd.Add([*leaves, *grouped], name="total"))), "svg").decode("utf-8")
+    tooltips = [html.unescape(t) for t in re.findall(r'<a xlink:title="([^"]*)"', svg)]
+    for name in [*ESCAPES, "\\G.w", "\\N.w"]:
+        assert name in tooltips, (name, tooltips)
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    assert "\\G" in texts and "\\N" in texts  # the cluster labels

@@ -3,6 +3,8 @@ path before training, and set_value refuses masked arrays (item 6)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,55 @@ def test_data_that_would_be_mangled_is_refused_before_training(X, y, message):
     with pytest.raises(ValueError, match=message):
         trainer.fit((X, y), epochs=1)
     assert [p.value for p in model.parameters()] == before
+
+
+def test_restore_best_restores_this_runs_best_even_when_another_run_overwrote_the_checkpoint(tmp_path):
+    """Two runs sharing a checkpoint name: each ends with its own best parameters."""
+    X = np.linspace(-1, 1, 32).reshape(-1, 1)
+    y = X[:, 0] ** 2
+    shared = tmp_path / "best.json"
+
+    class OtherRunSaves:  # another run writes the shared file after each of this run's epochs
+        def __init__(self, other):
+            self.other = other
+
+        def on_epoch(self, trainer, epoch, logs):
+            gd.io.save(shared, self.other.parameters())
+
+    other, _, _ = _trainer()
+    for p in other.parameters():
+        p.set_value(5.0)
+    model, _, trainer = _trainer()
+    history = trainer.fit((X, y), (X, y), epochs=5, batch_size=8, checkpoint=shared, restore_best=True,
+                          callbacks=[OtherRunSaves(other)])  # fmt: skip
+    assert history.best_value == min(history.dev_loss)
+    assert all(p.value != 5.0 for p in model.parameters())
+    assert trainer.evaluate((X, y))["loss"] == pytest.approx(history.best_value, abs=1e-12)
+
+
+def test_restore_best_works_without_a_checkpoint_file():
+    X = np.linspace(-1, 1, 32).reshape(-1, 1)
+    y = X[:, 0] ** 2
+    model, _, trainer = _trainer()
+    history = trainer.fit((X, y), (X, y), epochs=4, batch_size=8, restore_best=True)
+    assert trainer.evaluate((X, y))["loss"] == pytest.approx(history.best_value, abs=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [2.5, True, 2.0, "8", np.float64(4)])
+def test_a_batch_size_that_is_no_whole_number_is_refused(batch_size):
+    _, _, trainer = _trainer()
+    X = np.zeros((8, 1))
+    with pytest.raises(
+        TypeError,
+        match=re.escape(f"batch_size must be a whole number of samples (or None for all), got {batch_size!r}"),
+    ):
+        trainer.fit((X, X[:, 0]), epochs=1, batch_size=batch_size)
+
+
+def test_a_feature_beyond_float_range_is_a_one_line_error():
+    _, _, trainer = _trainer()
+    with pytest.raises(ValueError, match="train: X holds a number too large for a float"):
+        trainer.fit(([[10**400], [1]], [0.0, 1.0]), epochs=1)
+    with pytest.raises(ValueError, match="train: y holds a number too large for a float"):
+        trainer.fit(([[1.0], [2.0]], [10**400, 1]), epochs=1)
+    assert trainer.fit((np.array([[1.0], [2.0]]), [np.int64(3), 1]), epochs=1, batch_size=np.int64(2))

@@ -307,3 +307,81 @@ def test_a_failing_ffmpeg_is_reported_and_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="ffmpeg failed \\(exit 1\\): Unknown encoder libx264"):
         Animator(recorder, dpi=20).save(tmp_path / "training.mp4")
     assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".*partial*"))
+
+
+SAVE_AT_ONCE = """
+import os, sys, time
+import matplotlib
+matplotlib.use("Agg")
+sys.path.insert(0, sys.argv[4])
+from test_viz_animation import trained
+from graphdl.viz import Animator
+_, recorder, _ = trained(20, every=10)
+animator = Animator(recorder, dpi=20, hold_last=int(sys.argv[2]))
+open(sys.argv[3] + "." + sys.argv[2], "w").close()  # ready
+while not all(os.path.exists(sys.argv[3] + "." + k) for k in ("1", "4")):
+    time.sleep(0.002)
+animator.save(sys.argv[1], progress=lambda frame, total: time.sleep(0.02))
+"""
+
+
+@pytest.mark.slow  # two Python processes with matplotlib (about 3 s)
+def test_two_saves_to_one_path_at_once_both_succeed_and_the_last_wins_whole(tmp_path):
+    """Two processes (two `graphdl demo --out same`) save an animation to one path at once:
+    each writes its own temporary file; the file is one of the two, complete."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    path, ready = tmp_path / "training.gif", tmp_path / "ready"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", SAVE_AT_ONCE, str(path), hold, str(ready), str(root / "tests")],
+                         env=env, stderr=subprocess.PIPE, text=True)
+        for hold in ("1", "4")
+    ]  # fmt: skip
+    for process in processes:
+        assert process.wait(60) == 0, process.stderr.read()
+    with Image.open(path) as picture:
+        assert picture.n_frames in (3 + 1 - 1, 3 + 4 - 1)  # 3 snapshots, the last held: one save, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ready.1", "ready.4", "training.gif"]
+
+
+@pytest.mark.slow  # two saves (about 1.5 s on an idle machine)
+def test_two_threads_saving_to_one_path_leave_a_whole_file(tmp_path):
+    import threading
+
+    _, recorder, _ = trained(20, every=10)
+    path, errors = tmp_path / "training.gif", []
+    barrier = threading.Barrier(2)
+
+    def save(hold: int) -> None:
+        animator = Animator(recorder, dpi=20, hold_last=hold)
+        barrier.wait()
+        try:
+            animator.save(path, progress=lambda frame, total: None)
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(hold,)) for hold in (1, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with Image.open(path) as picture:
+        assert picture.n_frames in (3, 6)
+    assert [p.name for p in tmp_path.iterdir()] == ["training.gif"]
+
+
+@pytest.mark.slow  # one save (about 1 s on an idle machine)
+def test_a_link_planted_at_the_old_temporary_name_is_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / ".training.partial.gif").symlink_to(victim)
+    _, recorder, _ = trained(10, every=10)
+    path = Animator(recorder, dpi=20, hold_last=1).save(tmp_path / "training.gif")
+    assert victim.read_text() == "keep me" and not path.is_symlink()
+    with Image.open(path) as picture:
+        assert picture.n_frames == 2

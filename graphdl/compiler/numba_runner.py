@@ -14,25 +14,24 @@ graph (with new automatic names) finds the same kernels in the disk cache. Kerne
 * ``values_chunk`` / ``forward_values``: the target's value for every sample.
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
-(:func:`cache_dir`), compiled with ``cache=True``.
+(:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import inspect
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from graphdl.compiler import registry
 from graphdl.compiler.ir import Program, Statement
+from graphdl.compiler.kernel_cache import cache_dir as cache_dir  # compiled.py and tests look it up here
+from graphdl.compiler.kernel_cache import load_kernels
 from graphdl.compiler.symbolic import Expr, render
 from graphdl.core import primitives as core_primitives
 
@@ -65,17 +64,6 @@ def cores_free() -> bool:
         return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
     except OSError:
         return True
-
-
-def cache_dir() -> Path:
-    """Where compiled kernels are kept: ``$GRAPHDL_CACHE_DIR``, else the user cache directory
-    (``$XDG_CACHE_HOME/graphdl`` or ``~/.cache/graphdl``), subdirectory ``kernels``."""
-    configured = os.environ.get("GRAPHDL_CACHE_DIR")
-    if configured:
-        base = Path(configured)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphdl"
-    return base / "kernels"
 
 
 def _positional(leaf: Expr) -> str:
@@ -227,31 +215,13 @@ def kernel_source(program: Program) -> str:
     return "\n".join([*out, ""])
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def kernel_file(source: str) -> Path:
-    """The cache file holding ``source`` (written atomically when missing). The key covers the
-    kernel code of the primitives too: a change there must not hit old machine code."""
+def kernel_salt() -> bytes:
+    """What the machine code depends on besides the kernel source: the template version, numba's
+    version and the kernel code of the primitives (a change there must not hit old code)."""
     import numba
 
     primitives = b"".join(inspect.getsource(module).encode() for module in (registry, core_primitives))
-    key = f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives + source.encode()
-    digest = hashlib.sha256(key).hexdigest()[:24]
-    directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"graphdl_kernel_{digest}.py"
-    if not path.exists():
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(source, encoding="utf-8")
-        os.replace(temporary, path)  # atomic: a concurrent process sees the whole file or none
-    return path
+    return f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives
 
 
 class NumbaRunner:
@@ -263,8 +233,9 @@ class NumbaRunner:
     def __init__(self, program: Program) -> None:
         self.program = program
         self.source = kernel_source(program)
-        self.path = kernel_file(self.source)
-        self.module = _load(self.path, self.path.stem)
+        self.module = load_kernels(self.source, kernel_salt())
+        #: The kernel file in the cache (a name in memory when the cache folder is not used).
+        self.path = Path(self.module.__file__ or "")
         self.sample = self.module.sample
         self.inputs = len(program.input_slots)
 

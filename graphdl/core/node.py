@@ -26,6 +26,7 @@ graph nobody refers to is freed by reference counting alone.
 from __future__ import annotations
 
 import collections
+import gc
 import itertools
 import math
 import numbers
@@ -192,7 +193,16 @@ class Node:
             sink = cached[1]()
             if sink is not None:
                 return sink
+        # Children are weak references: a node nothing reaches any more (dropped while inside a
+        # reference cycle: a list holding itself, a stored traceback) lives on until the cyclic
+        # collector runs, and would count as a sink, so the target would depend on when the
+        # collector last ran. Collect the young generations first (cheap; where a temporary
+        # dropped since is), and everything before reporting several sinks.
+        gc.collect(1)
         found = self.sinks()
+        if len(found) != 1:
+            gc.collect()
+            found = self.sinks()
         if len(found) != 1:
             names = ", ".join(repr(node.name) for node in found)
             raise ValueError(

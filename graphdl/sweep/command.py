@@ -7,6 +7,7 @@ import concurrent.futures
 import importlib
 import multiprocessing
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -79,8 +80,12 @@ def load_trial(spec: str) -> Callable[..., Any]:
         if not path.is_file():
             raise SweepError(f"{spec!r}: no file {module_text}")
         folder, module_name = str(path.resolve().parent), path.stem
-    else:
+    elif all(part.isidentifier() for part in module_text.split(".")):
         folder, module_name = os.getcwd(), module_text
+    else:  # ".trials" would be a relative import, which needs a package
+        raise SweepError(
+            f"{spec!r}: {module_text!r} is not a module name (such as mytrials or pkg.trials) nor a .py file"
+        )
     if folder not in sys.path:
         sys.path.insert(0, folder)
     try:
@@ -140,11 +145,13 @@ def run_sweep_command(args: argparse.Namespace, own_process: bool = False) -> in
             cluster.close()
     failed = [record for record in records if "error" in record]
     print(format_summary(summarize(records)))
-    resumed = len(records) - len(new)
-    print(f"{len(records)} runs: {len(new)} run now, {resumed} already in {args.out}; {len(failed)} failed")
-    if failed:
-        first, what = failed[0], failed[0]["error"]
-        print(f"first failure: {first['point']} seed {first['seed']}: {what['type']}: {what['message']}")
+    if new:
+        resumed = len(records) - len(new)
+        print(f"{len(records)} runs: {len(new)} run now, {resumed} already in {args.out}; {len(failed)} failed")
+    else:
+        print(
+            f"{len(records)} runs already in {args.out}; nothing to do" + (f" ({len(failed)} failed)" if failed else "")
+        )
     if args.plot:
         png = args.png or Path(args.out).with_name(f"{Path(args.out).stem}_{args.plot}.png")
         try:
@@ -152,7 +159,23 @@ def run_sweep_command(args: argparse.Namespace, own_process: bool = False) -> in
         except SweepError as error:
             print(f"graphdl sweep: error: {error}", file=sys.stderr)
             return 2
+    if failed:
+        _report_failures(failed, len(records), str(args.out))
+        return 1
     return 0
+
+
+def _report_failures(failed: list[dict[str, Any]], total: int, out: str) -> None:
+    """The count of failed runs, the first one's traceback, and where to see the others."""
+    first, what = failed[0], failed[0]["error"]
+    print(f"first failure: {first['point']} seed {first['seed']}: {what['type']}: {what['message']}")
+    if what.get("traceback"):
+        print("  " + what["traceback"].replace("\n", "\n  "), file=sys.stderr)
+    print(
+        f"graphdl sweep: {len(failed)} of {total} runs failed; each failed run's record in {out} holds its "
+        f"traceback (see them with: grep '\"error\"' {shlex.quote(out)}); --retry-failed runs them again",
+        file=sys.stderr,
+    )
 
 
 def _forked_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:

@@ -6,13 +6,15 @@ import itertools
 import json
 import math
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: A grid value: what a run key can hold exactly and JSON gives back unchanged.
 GridValue = int | float | bool | str | None
 #: ``(point, seed)``: the keyword arguments of one run besides its seed, and the seed.
 Run = tuple[dict[str, GridValue], int]
+#: The most runs one sweep takes (a million records is a file of a few hundred MB).
+MAX_RUNS = 1_000_000
 
 
 class SweepError(ValueError):
@@ -60,12 +62,17 @@ def _check_value(name: str, value: Any) -> None:
         )
     if isinstance(value, float) and math.isnan(value):
         raise SweepError(f"grid axis {name!r}: NaN cannot key a run (NaN != NaN)")
+    if isinstance(value, float) and math.isinf(value):
+        raise SweepError(f"grid axis {name!r}: {value} cannot be stored in a JSON file (standard JSON has no infinity)")
 
 
 def check_seeds(seeds: Iterable[int]) -> list[int]:
-    """``seeds`` as a list of distinct ints; raises :class:`SweepError` on anything else."""
+    """``seeds`` as a list of distinct ints; raises :class:`SweepError` on anything else,
+    and on more than :data:`MAX_RUNS` seeds (counted before listing them)."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise SweepError(f"seeds must be a list or range of whole numbers, got {seeds!r}")
+    if isinstance(seeds, range):
+        check_count(len(seeds), f"seeds {seeds!r}")
     checked = []
     for seed in seeds:
         try:
@@ -82,8 +89,16 @@ def check_seeds(seeds: Iterable[int]) -> list[int]:
     return checked
 
 
+def check_count(count: int, what: str) -> None:
+    """Raise :class:`SweepError` when ``what`` gives more than :data:`MAX_RUNS` runs."""
+    if count > MAX_RUNS:
+        raise SweepError(f"{what} gives {count:,} runs, more than a sweep takes ({MAX_RUNS:,}); split it up")
+
+
 def expand(grid: Mapping[str, list[GridValue]], seeds: list[int]) -> list[Run]:
-    """Every ``(point, seed)``: grid points in the grid's order (last axis fastest), seeds inner."""
+    """Every ``(point, seed)``: grid points in the grid's order (last axis fastest), seeds inner.
+    Raises :class:`SweepError` for more than :data:`MAX_RUNS` runs (counted first)."""
+    check_count(math.prod(len(values) for values in grid.values()) * len(seeds), "the grid times the seeds")
     names = list(grid)
     points = [dict(zip(names, values)) for values in itertools.product(*grid.values())]
     return [(point, seed) for point in points for seed in seeds]
@@ -134,16 +149,19 @@ def parse_grid_option(text: str) -> tuple[str, list[GridValue]]:
 
 def parse_seeds_option(text: str) -> list[int]:
     """``A:B`` (range(A, B)), ``A:B:STEP``, or a comma list ``1,4,9``."""
+    span: Sequence[int]
     try:
         if ":" in text:
             parts = [int(part) for part in text.split(":")]
-            if len(parts) not in (2, 3):
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] == 0):
                 raise ValueError
-            seeds = list(range(*parts))
+            span = range(*parts)
         else:
-            seeds = [int(part) for part in text.split(",")]
+            span = [int(part) for part in text.split(",")]
     except ValueError:
         raise SweepError(f"--seeds {text!r}: expected START:STOP, START:STOP:STEP or a list 1,4,9") from None
+    check_count(len(span), f"--seeds {text}")  # counted before listing: 0:10**15 is refused at once
+    seeds = list(span)
     if not seeds:
         raise SweepError(f"--seeds {text!r} gives no seeds")
     return seeds

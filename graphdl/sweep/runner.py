@@ -8,6 +8,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import json
+import math
 import multiprocessing
 import multiprocessing.context
 import os
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from graphdl.sweep.grid import SweepError, TrialError, check_grid, check_seeds, expand, run_key
+from graphdl.sweep.lock import locked
 from graphdl.sweep.store import RecordWriter, check_out_path, index_records, read_records, rewrite_records
 
 Record = dict[str, Any]
@@ -33,15 +35,21 @@ def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], se
 
     Never raises for a failing trial: the record then holds ``error`` (type, message and
     the end of the traceback) instead of ``metrics``. The record is returned as it reads
-    back from JSON, so in-memory and on-disk records are equal."""
+    back from JSON, so in-memory and on-disk records are equal. A NaN or infinite metric
+    value is stored as ``null``, and the record's ``non_finite`` field maps its name
+    (``loss``, ``curve[3]``, ``stats.max``) to ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``:
+    every line is standard JSON (:func:`graphdl.sweep.summary.metric_value` reads it back)."""
     record: Record = {"point": point, "seed": seed}
     try:
         with _global_generators_seeded(seed):
             metrics = trial(seed=seed, **point)
         if not isinstance(metrics, Mapping):
             raise TypeError(f"the trial returned a {type(metrics).__name__}, not a dict of metrics")
-        record["metrics"] = {str(name): _plain(value, str(name)) for name, value in metrics.items()}
-        return json.loads(json.dumps(record, ensure_ascii=False))
+        non_finite: dict[str, str] = {}
+        record["metrics"] = {str(name): _plain(value, str(name), non_finite) for name, value in metrics.items()}
+        if non_finite:
+            record["non_finite"] = non_finite
+        return json.loads(json.dumps(record, ensure_ascii=False, allow_nan=False))
     # A failing run is data: recorded, and the sweep goes on. SystemExit too (a trial that
     # calls sys.exit, or a script's argparse error): it would end the whole sweep, or, raised
     # again from a worker process, the caller's program. Ctrl-C still stops the sweep.
@@ -81,16 +89,20 @@ def _global_generators_seeded(seed: int) -> Iterator[None]:
             numpy.random.set_state(numpy_state)
 
 
-def _plain(value: Any, where: str) -> Any:
-    """``value`` as JSON data: numpy numbers and arrays become numbers and lists."""
+def _plain(value: Any, where: str, non_finite: dict[str, str]) -> Any:
+    """``value`` as standard JSON data: numpy numbers and arrays become numbers and lists;
+    a NaN or infinite float becomes None, its text noted in ``non_finite[where]``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        non_finite[where] = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return None
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, Mapping):
-        return {str(key): _plain(item, f"{where}.{key}") for key, item in value.items()}
+        return {str(key): _plain(item, f"{where}.{key}", non_finite) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return [_plain(item, f"{where}[{index}]", non_finite) for index, item in enumerate(value)]
     if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy here
-        return _plain(value.tolist(), where)
+        return _plain(value.tolist(), where, non_finite)
     raise TypeError(f"metric {where!r} is a {type(value).__name__}; metrics are numbers, strings, lists or dicts")
 
 
@@ -124,7 +136,9 @@ def sweep(
             Dask cluster such as ``LocalCluster``) runs on its cluster; any other
             ``concurrent.futures.Executor`` is used as it is.
         out: the JSON-lines file each record is appended to as soon as it arrives; runs
-            already in it (same point and seed) are not run again. None: no file.
+            already in it (same point and seed) are not run again. None: no file. Its folder
+            must exist; a symbolic link is followed to its target. The sweep holds a lock on
+            it (``.<out>.lock``) from start to end: a second sweep on the same file is refused.
         workers: number of processes for ``executor="processes"``; for an executor you
             pass, how many runs it runs at once (it sizes the automatic batches; default 1).
         batch: runs sent to a worker in one task (their records arrive together). None:
@@ -138,9 +152,12 @@ def sweep(
     Returns:
         One record per run, in grid order then seed order: ``{"point": {...}, "seed": s,
         "metrics": {...}}``, or ``{"point", "seed", "error": {"type", "message",
-        "traceback"}}`` for a run whose trial raised (the sweep goes on).
+        "traceback"}}`` for a run whose trial raised (the sweep goes on). A NaN or infinite
+        metric is ``None`` there, with its text in the record's ``non_finite`` field
+        (``{"loss": "NaN"}``), so that every line of ``out`` is standard JSON.
 
     Raises:
+        SweepBusy: another sweep is writing ``out`` (the message names its pid).
         SweepError: bad grid, seeds, trial, executor or out file (before any run starts), or
             an executor that broke down mid-sweep (the records that arrived stay in ``out``;
             the same call resumes).
@@ -151,7 +168,33 @@ def sweep(
     runs = expand(checked_grid, check_seeds(seeds))
     _check_signature(trial, list(checked_grid))
     path = check_out_path(out) if out is not None else None
+    _check_executor(executor, trial, workers)
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise SweepError(f"batch must be a whole number of at least 1, got {batch!r}")
+    # one sweep per out file, from reading it to its last record: two sweeps would run the same
+    # runs twice, and a retry_failed rewrite would cut off the other sweep's appends
+    with locked(path) if path is not None else contextlib.nullcontext():
+        try:
+            results = _sweep_locked(trial, runs, executor, path, workers, batch, retry_failed, progress, on_record)
+        except OSError as error:  # the out file cannot be read or written (e.g. out=/proc/x.jsonl)
+            if path is None or error.filename is None:
+                raise
+            raise SweepError(f"cannot use out {str(path)!r}: {error.strerror or error}") from None
+    return [results[run_key(point, seed)] for point, seed in runs]
 
+
+def _sweep_locked(
+    trial: Callable[..., Mapping[str, Any]],
+    runs: list[tuple[dict[str, Any], int]],
+    executor: Any,
+    path: Any,
+    workers: int | None,
+    batch: int | None,
+    retry_failed: bool,
+    progress: bool,
+    on_record: Callable[[Record], None] | None,
+) -> dict[str, Record]:
+    """The records of ``runs`` by run key: those already in ``path``, and the others run now."""
     done: dict[str, Record] = {}
     if path is not None:
         existing = read_records(path, repair=True)
@@ -163,9 +206,6 @@ def sweep(
     pending = [(point, seed) for point, seed in runs if run_key(point, seed) not in done]
 
     results: dict[str, Record] = dict(done)
-    _check_executor(executor, trial, workers)
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-        raise SweepError(f"batch must be a whole number of at least 1, got {batch!r}")
     if pending:
         writer = RecordWriter(path) if path is not None else None
         pool, owned, slots = _resolve_executor(executor, workers)
@@ -195,7 +235,7 @@ def sweep(
                 writer.close()
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
-    return [results[run_key(point, seed)] for point, seed in runs]
+    return results
 
 
 def _auto_batch(runs: int, workers: int) -> int:

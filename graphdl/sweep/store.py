@@ -3,23 +3,24 @@
 Each append is flushed to the operating system at once, so a crashed or killed sweep
 loses at most the line being written; it is fsync'd to the disk at most once every
 ``SYNC_SECONDS`` (and when the sweep ends), so a power cut loses at most that much. Reading
-back tolerates exactly that: a last line that is not a whole record is reported (with its
+back tolerates exactly that: a last line cut off before its newline is reported (with its
 beginning) and dropped (the file is rewritten atomically without it) and its run is redone.
-A bad line anywhere else is an error: the file was not written by a sweep alone, and
-nothing is deleted to guess around it.
+A bad line anywhere else, or a whole last line that is no record, is an error: the file was
+not written by a sweep alone, and nothing is deleted to guess around it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from graphdl.io import fsync_directory
+from graphdl.core.files import write_atomically
 from graphdl.sweep.grid import SweepError, run_key
 
 SYNC_SECONDS = 1.0
@@ -30,22 +31,24 @@ class SweepWarning(UserWarning):
 
 
 def check_out_path(out: str | os.PathLike[str]) -> Path:
-    """``out`` as a Path to a regular file (existing or not); raises :class:`SweepError`
-    for a folder or a parent that is not a folder."""
+    """``out`` as a Path to a regular file (existing or not) in an existing folder; a
+    symbolic link is resolved to its target. Raises :class:`SweepError` for a folder, a
+    device, pipe or socket, or a missing parent folder."""
     if not os.fspath(out):
         raise SweepError("out is an empty path; give the path of a .jsonl file")
     path = Path(out)
+    if path.is_symlink():  # a link to shared storage: its target is the file read, appended and rewritten
+        path = Path(os.path.realpath(path))
     if path.is_dir():
         raise SweepError(f"out {str(path)!r} is a folder; give the path of a .jsonl file inside it")
     if path.exists() and not path.is_file():  # /dev/zero would be read forever, /dev/null replaced on repair
         raise SweepError(
             f"out {str(path)!r} is not a regular file (a device, pipe or socket); use out=None to keep no file"
         )
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise SweepError(f"out {str(path)!r}: {str(parent)!r} is a file, not a folder")
-            break
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist; create it first"
+        raise SweepError(f"out {str(path)!r}: the folder {str(folder)!r} {what}")
     return path
 
 
@@ -62,16 +65,26 @@ def is_record(data: Any) -> bool:
 
 
 def record_line(record: dict[str, Any]) -> str:
-    """The line (with its newline) that stores ``record``."""
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    """The line (with its newline) that stores ``record``: standard JSON (no NaN or Infinity,
+    which :func:`graphdl.sweep.runner.run_trial` stores as null plus a ``non_finite`` field)."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _torn(line: bytes) -> bool:
+    """True when ``line`` can be the start of a record line cut off by a crash."""
+    return line.startswith(_RECORD_START) or _RECORD_START.startswith(line)
+
+
+_RECORD_START = b'{"point": '
 
 
 def read_records(out: str | os.PathLike[str], repair: bool = False) -> list[dict[str, Any]]:
     """Every record in ``out``, in file order ([] when the file does not exist).
 
-    A cut-off last line (a crash mid-write) is reported with a :class:`SweepWarning` and left
-    out; with ``repair`` (as a sweep reads it) it is also removed from the file (atomic
-    rewrite). Any other unreadable line raises :class:`SweepError` naming the file and line.
+    A cut-off last line (a crash mid-write: no newline at its end, the start of a record) is
+    reported with a :class:`SweepWarning` and left out; with ``repair`` (as a sweep reads it)
+    it is also removed from the file (atomic rewrite). Any other unreadable line raises
+    :class:`SweepError` naming the file and line, and the file is left as it is.
     """
     path = check_out_path(out)
     if not path.exists():
@@ -84,17 +97,20 @@ def read_records(out: str | os.PathLike[str], repair: bool = False) -> list[dict
         start, offset = offset, offset + len(line) + 1
         if not line.strip():
             continue
+        cut = False  # unreadable as JSON: maybe a record cut off by a crash
         try:
             data = json.loads(line.decode("utf-8"))
             problem = None if is_record(data) else "not a sweep record (point, seed and metrics or error)"
         except (UnicodeDecodeError, ValueError) as error:
-            problem = f"not JSON ({error})"
+            problem, cut = f"not JSON ({error})", True
+        except RecursionError:
+            problem = "not a sweep record (JSON nested too deeply)"
         if problem is None:
             records.append(data)
-        elif number < len(lines):
+        elif number < len(lines) or complete or not (cut and _torn(line)):  # only an unfinished last record
             raise SweepError(
-                f"{path}: line {number} is {problem}; the file was changed by something other than a sweep. "
-                "Fix or move that line (nothing was deleted)"
+                f"{path}: line {number} is {problem}; the file was changed by something other than a sweep "
+                "(or is no sweep file). Fix or move that line, or give another out file (nothing was deleted)"
             )
         else:
             action = "removed it; its run will be redone" if repair else "its run will be redone"
@@ -119,13 +135,7 @@ def rewrite_records(out: str | os.PathLike[str], records: Iterable[dict[str, Any
 
 
 def _rewrite(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
-    fsync_directory(path.parent)
+    write_atomically(path, data, durable=True, mode=stat.S_IMODE(path.stat().st_mode) if path.exists() else None)
 
 
 class RecordWriter:
@@ -134,8 +144,10 @@ class RecordWriter:
 
     def __init__(self, out: str | os.PathLike[str], sync_seconds: float = SYNC_SECONDS) -> None:
         self.path = check_out_path(out)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        try:
+            self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        except OSError as error:
+            raise SweepError(f"cannot write out {str(self.path)!r}: {error.strerror}") from None
         self._sync_seconds = sync_seconds
         self._synced_at = time.monotonic()
 

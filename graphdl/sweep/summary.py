@@ -17,7 +17,8 @@ from graphdl.sweep.grid import SweepError, run_key
 @dataclass
 class MetricStats:
     """One numeric metric over the successful runs of a grid point (bools count as 0/1;
-    runs where the metric is missing, None or NaN are left out and counted in ``missing``)."""
+    runs where the metric is missing, None or NaN are left out and counted in ``missing``,
+    the NaN ones also in ``nan``). With no number at all, ``count`` is 0 and the statistics NaN."""
 
     count: int
     mean: float
@@ -26,6 +27,7 @@ class MetricStats:
     high: float
     missing: int
     boolean: bool = False  # every value was True/False: the mean is the fraction True
+    nan: int = 0  # runs where the metric is NaN (a diverged run)
 
 
 @dataclass
@@ -39,16 +41,46 @@ class PointSummary:
     metrics: dict[str, MetricStats] = field(default_factory=dict)
 
 
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def metric_value(record: Mapping[str, Any], metric: str) -> Any:
+    """The value of ``metric`` in a successful record, with a NaN or infinity (stored as
+    null plus the record's ``non_finite`` text) given back as the float it was."""
+    value = record["metrics"].get(metric)
+    if value is None:
+        text = (record.get("non_finite") or {}).get(metric)
+        if isinstance(text, str) and text in _NON_FINITE:
+            return _NON_FINITE[text]
+    return value
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, (bool, int, float)) and not (isinstance(value, float) and math.isnan(value)):
         return float(value)
     return None
 
 
+def _spread(values: list[float]) -> float:
+    """The sample standard deviation (0 for one value, NaN when a value is infinite)."""
+    if not all(math.isfinite(value) for value in values):
+        return math.nan
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def numeric_values(records: Iterable[Mapping[str, Any]], metric: str) -> list[float]:
-    """The values of ``metric`` in the successful ``records`` that have a number for it."""
-    values = (_number(record["metrics"].get(metric)) for record in records if "metrics" in record)
+    """The values of ``metric`` in the successful ``records`` that have a number (not NaN) for it."""
+    values = (_number(metric_value(record, metric)) for record in records if "metrics" in record)
     return [value for value in values if value is not None]
+
+
+def nan_count(records: Iterable[Mapping[str, Any]], metric: str) -> int:
+    """How many successful ``records`` have NaN for ``metric``."""
+    return sum(_is_nan(metric_value(record, metric)) for record in records if "metrics" in record)
 
 
 def group_by_point(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -61,7 +93,7 @@ def group_by_point(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mappi
 
 def summarize(records: Iterable[Mapping[str, Any]]) -> list[PointSummary]:
     """One :class:`PointSummary` per grid point, in the order the points first appear.
-    A metric is summarised when at least one successful run gives it a number."""
+    A metric is summarised when at least one successful run gives it a number or NaN."""
     summaries = []
     for group in group_by_point(records).values():
         summary = PointSummary(dict(group[0]["point"]), runs=len(group))
@@ -73,17 +105,21 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[PointSummary]:
                 summary.errors[kind] = summary.errors.get(kind, 0) + 1
         names = list(dict.fromkeys(name for record in ok for name in record["metrics"]))
         for name in names:
-            values = numeric_values(ok, name)
+            values, nans = numeric_values(ok, name), nan_count(ok, name)
             if values:
                 summary.metrics[name] = MetricStats(
                     count=len(values),
                     mean=statistics.fmean(values),
-                    std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                    std=_spread(values),
                     low=min(values),
                     high=max(values),
                     missing=len(ok) - len(values),
                     boolean=all(isinstance(r["metrics"].get(name), bool) for r in ok if name in r["metrics"]),
+                    nan=nans,
                 )
+            elif nans:
+                nan = math.nan
+                summary.metrics[name] = MetricStats(0, nan, nan, nan, nan, missing=len(ok), nan=nans)
         summaries.append(summary)
     return summaries
 
@@ -96,7 +132,7 @@ def point_label(point: Mapping[str, Any]) -> str:
 def format_summary(summaries: list[PointSummary], metrics: Iterable[str] | None = None) -> str:
     """A plain-text table: one row per grid point with its runs, failures and, per metric,
     ``mean ± std`` (``k/n true`` for a True/False metric; ``[n]`` after it when only n runs
-    have a number for it)."""
+    have a number for it, ``k NaN`` when k runs gave NaN)."""
     if metrics is None:
         metrics = list(dict.fromkeys(name for summary in summaries for name in summary.metrics))
     metrics = list(metrics)
@@ -114,11 +150,15 @@ def format_summary(summaries: list[PointSummary], metrics: Iterable[str] | None 
             stats = summary.metrics.get(name)
             if stats is None:
                 row.append("-")
+            elif stats.count == 0:
+                row.append(f"NaN (all {stats.nan})" if stats.nan == stats.missing else f"- ({stats.nan} NaN)")
             else:
                 text = f"{stats.mean:.4g} ± {stats.std:.2g}"
                 if stats.boolean:
                     text = f"{round(stats.mean * stats.count)}/{stats.count} true"
-                row.append(text + (f" [{stats.count}]" if stats.missing else ""))
+                row.append(
+                    text + (f" [{stats.count}]" if stats.missing else "") + (f" ({stats.nan} NaN)" if stats.nan else "")
+                )
         rows.append(row)
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -134,8 +174,14 @@ def plot_metric(records: Iterable[Mapping[str, Any]], metric: str, path: str | o
     groups = list(group_by_point(records).values())
     values = [numeric_values(group, metric) for group in groups]
     if not any(values):
-        known = sorted({name for group in groups for r in group if "metrics" in r for name in r["metrics"]})
-        raise SweepError(f"no run has a numeric metric {metric!r}; the runs' metrics are: {', '.join(known)}")
+        ok = [record for group in groups for record in group if "metrics" in record]
+        known = sorted({name for record in ok for name in record["metrics"]})
+        nans = nan_count(ok, metric)
+        if nans:
+            raise SweepError(f"metric {metric!r} is NaN in every run that has it ({nans} runs): nothing to plot")
+        if metric in known:
+            raise SweepError(f"metric {metric!r} has no number in any run (it is text or null): nothing to plot")
+        raise SweepError(f"no run has a numeric metric {metric!r}; the runs' metrics are: {', '.join(known) or 'none'}")
     labels = [point_label(group[0]["point"]) for group in groups]
     figure = Figure(figsize=(max(5.0, 1.3 * len(groups) + 2.0), 4.5), layout="constrained")
     axes = figure.subplots()

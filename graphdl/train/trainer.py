@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -239,7 +240,8 @@ class Trainer:
 
         ``checkpoint``: a ``.npz``/``.json`` path where the parameters (and optimiser
         state) are saved whenever ``monitor`` improves (default: the dev metric, else the
-        dev loss, else the training loss); ``restore_best`` loads the best back at the end.
+        dev loss, else the training loss); ``restore_best`` puts the best epoch's parameters back
+        at the end (kept in memory: the file is a by-product, which another run may overwrite).
         Raises :class:`TrainingDiverged` naming the step and the node if the loss or a
         gradient becomes NaN or infinite. Returns the :class:`History`.
         """
@@ -250,6 +252,8 @@ class Trainer:
         columns, label_columns = self._split(train, "train")
         dev_data = self._split(dev, "dev") if dev is not None else None
         n = len(columns[0])
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)):
+            raise TypeError(f"batch_size must be a whole number of samples (or None for all), got {batch_size!r}")
         batch = n if batch_size is None else int(batch_size)
         if batch < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
@@ -274,6 +278,7 @@ class Trainer:
         compiled = self._compiled_graph()
         bar = progress_bar(epochs, self.progress if progress is None else progress)
         self.stop_training = False
+        best: tuple[list[Variable], list[Any]] | None = None  # the best epoch's parameters, for restore_best
         gc_was_enabled = gc.isenabled()
         gc.disable()  # nodes are cycle-free; the cyclic collector would only slow the hot loop
         try:
@@ -291,14 +296,17 @@ class Trainer:
                     if self.stop_training:
                         break
                 logs = self._end_of_epoch(epoch, total / n, (columns, label_columns), dev_data, history)
-                self._track_best(epoch, logs, history, higher_is_better, checkpoint)
+                if self._track_best(epoch, logs, history, higher_is_better, checkpoint) and restore_best:
+                    saved = self._saved_parameters()
+                    best = (saved, [_copied(variable.value) for variable in saved])
                 hooks.call("on_epoch", self, epoch, logs)
                 hidden = ("epoch", f"train_{self.metric_name}")
                 bar.update({key: value for key, value in logs.items() if key not in hidden})
                 if self.stop_training:
                     break
-            if restore_best and checkpoint is not None and history.best_epoch is not None:
-                checkpoints.load(checkpoint, self._saved_parameters())
+            if restore_best and best is not None:  # from memory: the checkpoint file may be another run's by now
+                for variable, value in zip(*best):
+                    variable.set_value(value)
             hooks.call("on_fit_end", self, history)
         finally:
             self._set_mode(True)
@@ -432,7 +440,8 @@ class Trainer:
         self._set_mode(True)
         return logs
 
-    def _track_best(self, epoch: int, logs: dict[str, float], history: History, higher: bool, checkpoint: Any) -> None:
+    def _track_best(self, epoch: int, logs: dict[str, float], history: History, higher: bool, checkpoint: Any) -> bool:
+        """Record the epoch when ``monitor`` improved (and save the checkpoint); True when it did."""
         key = history.monitor.replace("metric", str(self.metric_name)) if history.monitor.endswith("metric") else None
         value = logs[key] if key else logs[history.monitor]
         best = history.best_value
@@ -446,6 +455,8 @@ class Trainer:
                     self.optimizer,
                     metadata={"epoch": epoch, "monitor": history.monitor, "value": value},
                 )
+            return True
+        return False
 
     # --------------------------------------------------------------- evaluation
     def _forward_outputs(self, columns: list[np.ndarray], label_columns: list[np.ndarray] | None) -> np.ndarray:
@@ -488,6 +499,10 @@ class Trainer:
         return metric_functions.classify(self.predict(X), self.threshold)
 
 
+def _copied(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
 def _as_numbers(data: Any, what: str, which: str) -> np.ndarray:
     """``data`` as a float array, or a ValueError naming ``what`` and ``which`` (X or y):
     a masked array would lose its mask and a complex one its imaginary part silently."""
@@ -500,5 +515,7 @@ def _as_numbers(data: Any, what: str, which: str) -> np.ndarray:
         if array.dtype.kind == "c":
             raise ValueError(f"{which} holds complex numbers")
         return np.asarray(array, dtype=float)
+    except OverflowError:
+        raise ValueError(f"{what}: {which} holds a number too large for a float (beyond ±1.8e308)") from None
     except (TypeError, ValueError) as error:
         raise ValueError(f"{what}: {which} must be a regular array of real numbers ({error})") from None

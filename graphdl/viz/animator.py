@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from graphdl.core.files import replacing
 from graphdl.viz.encoders import FFMPEG_HINT, GifEncoder, HtmlEncoder, Mp4Encoder, ffmpeg_path, swatch_colours
 from graphdl.viz.loss_stats import (
     clip_level,
@@ -151,16 +152,13 @@ class Animator:
         if format == "html":  # the interactive explorer page, not a player of pictures
             return self._save_explorer(path)
         fps = fps or self.fps
-        temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
-        try:
+        # a temporary file of its own (two saves to one path at once: the last one finished wins, whole)
+        with replacing(path, suffix=path.suffix) as temporary:
             if format == "gif":
                 with open(temporary, "wb") as stream:
                     self._render(GifEncoder(stream, fps, colours=self._palette_colours()), progress)
             else:
                 self._render(Mp4Encoder(str(temporary), fps), progress)
-            temporary.replace(path)
-        finally:
-            temporary.unlink(missing_ok=True)
         return path
 
     def _save_explorer(self, path: Path) -> Path:

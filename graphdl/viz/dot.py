@@ -42,6 +42,13 @@ def _quote(text: str) -> str:
     return '"' + display_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _literal(text: str) -> str:
+    """A quoted tooltip that Graphviz shows as written: it reads ``\\N``, ``\\G``, ``\\L``...
+    in a tooltip as the node's id, the graph's name, the label, and undoes one more level of
+    backslashes than in a label, so every backslash is doubled twice."""
+    return '"' + display_text(text).replace("\\", "\\" * 4).replace('"', '\\"') + '"'
+
+
 def _label(rows: list[tuple[str, str]]) -> str:
     """An HTML-table label; each row is (text, extra font attributes)."""
     cells = []
@@ -138,7 +145,7 @@ def to_dot(
             attributes.append(f"peripheries={style.peripheries}")
         if vanishing or dead:
             attributes.append("penwidth=2.6")
-        attributes.append(f"tooltip={_quote(node.name)}")
+        attributes.append(f"tooltip={_literal(node.name)}")
         line = f"{ids[node]} [{', '.join(attributes)}];"
         cluster = cluster_of(node.name, cluster_separator)
         if cluster is None:

@@ -108,7 +108,7 @@ def write_explorer(
 
 
 def _write(path: Path, text: str) -> Path:
-    from graphdl.viz.render import write_atomically
+    from graphdl.core.files import write_atomically
 
     if path.suffix.lower() not in {".html", ".htm"}:
         raise ValueError(f"{path}: the explorer is an HTML page; use a .html file name")

@@ -8,11 +8,11 @@ Graphviz's layout.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
+from graphdl.core.files import write_atomically
 from graphdl.core.graph import Graph
 from graphdl.core.node import Node
 from graphdl.viz.dot import as_graph, to_dot
@@ -42,26 +42,6 @@ def _format_for(path: Path, format: str | None) -> tuple[Path, str]:
     if suffix != format:
         path = path.with_name(path.name + "." + format)
     return path, format
-
-
-def write_atomically(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so a failure leaves no half-written file."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual mode
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def render(
