@@ -146,7 +146,7 @@ def dense_call(
             continue
         return None
     operands = group.operands
-    if len(batch_positions) < 2 and len(operands) < 2:
+    if not batch_positions or (len(batch_positions) < 2 and len(operands) < 2):
         return None
     batch_rows = [row_of(True, operands[0][p]) for p in batch_positions]
     if any(ops[p] != operands[0][p] for ops in operands for p in batch_positions):
