@@ -1,23 +1,30 @@
-"""graphdl side by side with micrograd, hand-written numpy and PyTorch (when installed).
+"""graphdl side by side with micrograd, hand-written numpy, PyTorch (eager and ``torch.compile``)
+and JAX, each when installed.
 
-    PYTHONPATH=. python benchmarks/run.py            # full run (several minutes), printed only
+    PYTHONPATH=. python benchmarks/run.py            # full run (many minutes), printed only
     PYTHONPATH=. python benchmarks/run.py --write    # ... and benchmarks/RESULTS.md rewritten
-    PYTHONPATH=. python benchmarks/run.py --quick    # fewer micrograd steps on workload C
-    PYTHONPATH=. python benchmarks/run.py --demo-only --write   # only section E, updated in place
+    PYTHONPATH=. python benchmarks/run.py --quick    # fewer micrograd steps, fewer rounds
+    PYTHONPATH=. python benchmarks/run.py --only moons16,seed          # some workloads, printed
+    PYTHONPATH=. python benchmarks/run.py --only e --write             # ... their sections updated in place
 
-One process, one run: every ratio compares numbers measured here, now. Prints a
+One process, one run: every ratio compares numbers measured here, now, with one thread for
+every library (BLAS, OpenMP, XLA, PyTorch, numba; see ``bench_peers.pin_one_thread``). Prints a
 Markdown table per workload and, with ``--write``, replaces benchmarks/RESULTS.md (tracked:
 the README quotes it) with these tables and the machine's details, keeping the sections
-other benchmark scripts wrote between their markers. Times are the median of several
-repeats (shared machines are noisy). Every table has a column per graphdl backend
-(``numpy``, and ``numba`` when installed). Compiled kernels go to a fresh cache
-directory, so numba compile times are cold ones.
+other benchmark scripts wrote between their markers; with ``--only`` only the sections that
+ran are replaced. Compiled kernels go to a fresh cache directory, so numba compile times are
+cold ones. The machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as they are and
+reported in the header.
 
-Workloads:
-  A. the tutorial's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
-  B. the batch-mean gradient of the same net over N = 1 000 and 100 000 samples;
-  C. micrograd's moons demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps;
-  D. scaling with graph size (MLP width) and with batch size, compile times included.
+Workloads (``--only`` names):
+  a. the tutorial's x² net, figure 8's initialisation, 1500 per-sample SGD steps;
+  b. the batch-mean gradient of the same net over N = 1 000 and 100 000 samples;
+  c. micrograd's moons demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps;
+  d. scaling with graph size (MLP width) and with batch size, compile times included;
+  e. ``graphdl demo`` end to end;
+  moons16, moons64, cold16, seed, batch, dag, compile64, example: issue 21's workloads against
+  JAX, torch.compile, torch eager, hand numpy and micrograd in interleaved rounds, each result
+  checked first (``side_by_side.py``), then a table of issue 21's targets, met or not.
 """
 
 from __future__ import annotations
@@ -28,27 +35,42 @@ import functools
 import gc
 import os
 import platform
-import random
 import re
 import statistics
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import bench_peers
 import numpy as np
+import side_by_side
+from bench_models import (
+    LR_A,
+    STEPS_A,
+    GraphMLP,
+    HandNumpyBuffers,
+    a_compiled_loop,
+    a_interpreted,
+    a_micrograd,
+    a_setup,
+    a_step,
+    a_torch,
+    c_micrograd,
+    hand_numpy,
+    initial_weights,
+    make_moons,
+    quiet_compile,
+    seed_data,
+)
 
 import graphdl
-from graphdl import Add, HingeLoss, Mul, Relu, Variable
 from graphdl.compiler import numba_runner
-from graphdl.tutorial_net import FIG8_INIT, build_seed_net, quadratic_data, train_per_sample
+from graphdl.tutorial_net import FIG8_INIT, build_seed_net, quadratic_data
 
 try:
     import micrograd
-    from micrograd.engine import Value as MgValue
-    from micrograd.nn import MLP as MgMLP
 except ImportError:  # pragma: no cover - the comparison needs it
     micrograd = None
 try:
@@ -56,8 +78,6 @@ try:
 except ImportError:
     torch = None
 
-LR_A = 0.01
-STEPS_A = 1500
 OUT = Path(__file__).with_name("RESULTS.md")
 HAS_NUMBA = numba_runner.available()
 BACKENDS = ("numpy", "numba") if HAS_NUMBA else ("numpy",)
@@ -95,13 +115,6 @@ def torch_fastest(measure: Callable[[], float]) -> float:
         torch.set_num_threads(default)
 
 
-def quiet_compile(target, inputs, backend: str):
-    """graphdl.compile without the fallback note (the tables say which backend ran)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return graphdl.compile(target, inputs=inputs, backend=backend)
-
-
 def fmt_time(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.2f} µs"
@@ -127,28 +140,6 @@ def cpu_model() -> str:
 
 
 # ------------------------------------------------------------ workload A
-def seed_data() -> tuple[list[float], list[float]]:
-    xs, ys = quadratic_data(STEPS_A, seed=0)
-    return xs.tolist(), ys.tolist()
-
-
-def a_interpreted(xs, ys):
-    net = build_seed_net()
-    net.initialise("fig8")
-    train_per_sample(net, xs, ys, lr=LR_A)
-    return [p.value for p in net.params]
-
-
-def a_setup(backend: str):
-    """The seed net compiled with ``backend`` (compiling, and numba's kernels, outside the timings)."""
-    net = build_seed_net()
-    net.initialise("fig8")
-    compiled = quiet_compile(net.loss, [net.x, net.label], backend)
-    compiled.backward({net.x: 1.0, net.label: 1.0})
-    compiled.step({net.x: 1.0, net.label: 1.0}, LR_A)
-    compiled.sgd({net.x: np.ones(2), net.label: np.ones(2)}, lr=LR_A)
-    net.initialise("fig8")
-    return net, compiled
 
 
 def a_compiled(setup, xs, ys):
@@ -161,56 +152,6 @@ def a_compiled(setup, xs, ys):
         for param in params:
             param.update(LR_A)
     return [p.value for p in params]
-
-
-def a_step(setup, xs, ys):
-    net, compiled = setup
-    net.initialise("fig8")
-    x, label, step = net.x, net.label, compiled.step
-    for x_value, y_value in zip(xs, ys):
-        step({x: x_value, label: y_value}, LR_A)
-    return [p.value for p in net.params]
-
-
-def a_compiled_loop(setup, xs, ys):
-    net, compiled = setup
-    net.initialise("fig8")
-    compiled.sgd({net.x: np.array(xs), net.label: np.array(ys)}, lr=LR_A)
-    return [p.value for p in net.params]
-
-
-def a_micrograd(xs, ys):
-    params = [MgValue(v) for v in FIG8_INIT]
-    w11, w12, b11, b12, w21, w22, b21 = params
-
-    def leaky_relu(v):  # micrograd has no LeakyReLU: the same function from its ops
-        return v.relu() - 0.1 * (-v).relu()
-
-    for x_value, y_value in zip(xs, ys):
-        out = leaky_relu(x_value * w11 + b11) * w21 + leaky_relu(x_value * w12 + b12) * w22 + b21
-        error = y_value - out
-        loss = error.relu() + (-error).relu()  # |error|, with derivative sign(error) (0 at 0)
-        for p in params:
-            p.grad = 0.0
-        loss.backward()
-        for p in params:
-            p.data -= LR_A * p.grad
-    return [p.data for p in params]
-
-
-def a_torch(xs, ys):
-    params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in FIG8_INIT]
-    w11, w12, b11, b12, w21, w22, b21 = params
-    leaky = torch.nn.functional.leaky_relu
-    for x_value, y_value in zip(xs, ys):
-        out = leaky(x_value * w11 + b11, 0.1) * w21 + leaky(x_value * w12 + b12, 0.1) * w22 + b21
-        loss = torch.abs(y_value - out)
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR_A * p.grad
-                p.grad = None
-    return [float(p.detach()) for p in params]
 
 
 def workload_a() -> tuple[str, dict[str, float]]:
@@ -267,62 +208,6 @@ def workload_a() -> tuple[str, dict[str, float]]:
 
 
 # ------------------------------------------------------------ workload B
-def hand_numpy(x, y, w11, w12, b11, b12, w21, w22, b21):
-    """The seed net's forward and backward written by hand in plain numpy expressions."""
-    a1 = x * w11 + b11
-    a2 = x * w12 + b12
-    h1 = np.where(a1 > 0, a1, 0.1 * a1)
-    h2 = np.where(a2 > 0, a2, 0.1 * a2)
-    out = h1 * w21 + h2 * w22 + b21
-    error = y - out
-    loss = np.abs(error)
-    g = -np.sign(error) / x.size
-    g1 = g * w21 * np.where(a1 > 0, 1.0, 0.1)
-    g2 = g * w22 * np.where(a2 > 0, 1.0, 0.1)
-    grads = ((g1 * x).sum(), (g2 * x).sum(), g1.sum(), g2.sum(), (g * h1).sum(), (g * h2).sum(), g.sum())
-    return loss.mean(), grads
-
-
-class HandNumpyBuffers:
-    """The same forward and backward with preallocated ``out=`` buffers (no temporaries; no
-    BLAS call, whose threads stall on a busy shared machine)."""
-
-    def __init__(self, n: int) -> None:
-        self.a1, self.a2, self.h1, self.h2, self.out, self.g, self.g1, self.g2, self.t = (np.empty(n) for _ in range(9))
-        self.mask = np.empty(n, dtype=bool)
-
-    def __call__(self, x, y, w11, w12, b11, b12, w21, w22, b21):
-        a1, a2, h1, h2, out, g, g1, g2, t, mask = (
-            self.a1, self.a2, self.h1, self.h2, self.out, self.g, self.g1, self.g2, self.t, self.mask,
-        )  # fmt: skip
-        np.multiply(x, w11, out=a1)
-        a1 += b11
-        np.multiply(x, w12, out=a2)
-        a2 += b12
-        for a, h in ((a1, h1), (a2, h2)):  # LeakyReLU(0.1) = max(a, 0.1 a), exactly
-            np.multiply(a, 0.1, out=h)
-            np.maximum(a, h, out=h)
-        np.multiply(h1, w21, out=out)
-        np.multiply(h2, w22, out=t)
-        out += t
-        out += b21
-        np.subtract(y, out, out=t)
-        np.absolute(t, out=out)
-        loss = out.sum() / x.size
-        np.sign(t, out=g)
-        g *= -1.0 / x.size
-        for a, w, gk in ((a1, w21, g1), (a2, w22, g2)):  # g · w · (1 where a > 0 else 0.1)
-            np.greater(a, 0.0, out=mask)
-            np.multiply(mask, 0.9, out=gk)
-            gk += 0.1
-            gk *= g
-            gk *= w
-
-        def dot(u, v):
-            np.multiply(u, v, out=t)
-            return t.sum()
-
-        return loss, (dot(g1, x), dot(g2, x), g1.sum(), g2.sum(), dot(g, h1), dot(g, h2), g.sum())
 
 
 def batch_timings(n: int) -> dict[str, float]:
@@ -398,57 +283,6 @@ def workload_b() -> tuple[str, dict[str, float]]:
 
 
 # ------------------------------------------------------------ workload C
-def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaving half circles (the moons data set), labels ±1."""
-    rng = np.random.default_rng(seed)
-    outer, inner = n // 2, n - n // 2
-    t_outer, t_inner = np.linspace(0, np.pi, outer), np.linspace(0, np.pi, inner)
-    points = np.vstack(
-        [
-            np.column_stack([np.cos(t_outer), np.sin(t_outer)]),
-            np.column_stack([1 - np.cos(t_inner), 1 - np.sin(t_inner) - 0.5]),
-        ]
-    )
-    labels = np.concatenate([-np.ones(outer), np.ones(inner)])
-    points += rng.normal(scale=noise, size=points.shape)
-    order = rng.permutation(n)
-    return points[order], labels[order]
-
-
-def initial_weights(sizes: list[int], seed: int = 1337) -> list[list[tuple[list[float], float]]]:
-    """Per layer, per neuron: (weights, bias), drawn like micrograd (U(−1, 1), bias 0)."""
-    rng = random.Random(seed)
-    layers = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        layers.append([([rng.uniform(-1, 1) for _ in range(fan_in)], 0.0) for _ in range(fan_out)])
-    return layers
-
-
-class GraphMLP:
-    """An MLP of scalar graphdl nodes (one graph = one sample), in micrograd's summation order."""
-
-    def __init__(self, init, alpha: float = 1e-4) -> None:
-        self.x = [Variable(name=f"x{i}", trainable=False) for i in range(len(init[0][0][0]))]
-        self.label = Variable(name="label", trainable=False)
-        self.params: list[Variable] = []
-        activations = self.x
-        for depth, layer in enumerate(init):
-            last = depth == len(init) - 1
-            outputs = []
-            for j, (weights, bias) in enumerate(layer):
-                ws = [Variable(w, name=f"w{depth + 1}_{j}_{i}") for i, w in enumerate(weights)]
-                b = Variable(bias, name=f"b{depth + 1}_{j}")
-                self.params += [*ws, b]
-                total = Add([b, *(Mul([w, a]) for w, a in zip(ws, activations))], name=f"z{depth + 1}_{j}")
-                outputs.append(total if last else Relu([total], name=f"h{depth + 1}_{j}"))
-            activations = outputs
-        self.score = activations[0]
-        penalty = Mul([alpha, Add([Mul([p, p]) for p in self.params])], name="l2")
-        self.loss = Add([HingeLoss([self.label, self.score], name="hinge"), penalty], name="loss")
-        self.inputs = [*self.x, self.label]
-
-    def feed(self, points: np.ndarray, labels: np.ndarray) -> dict:
-        return {**{x: np.ascontiguousarray(points[:, i]) for i, x in enumerate(self.x)}, self.label: labels}
 
 
 def compiled_mlp(model: GraphMLP, mode: str):
@@ -488,33 +322,6 @@ def c_graphdl(init, points, labels, steps: int, mode: str):
     scores = scorer.forward({x: feed[x] for x in model.x})
     accuracy = float(np.mean((scores > 0) == (labels > 0)))
     return elapsed / steps, accuracy, [p.value for p in model.params], backend, compile_seconds
-
-
-def c_micrograd(init, points, labels, steps: int):
-    random.seed(0)
-    sizes = [len(init[0][0][0])] + [len(layer) for layer in init]
-    model = MgMLP(sizes[0], sizes[1:])
-    for layer, values in zip(model.layers, init):
-        for neuron, (weights, bias) in zip(layer.neurons, values):
-            for w, value in zip(neuron.w, weights):
-                w.data = value
-            neuron.b.data = bias
-    started = time.perf_counter()
-    for k in range(steps):
-        inputs = [[MgValue(float(v)) for v in row] for row in points]
-        scores = [model(row) for row in inputs]
-        losses = [(1 + -float(y) * s).relu() for y, s in zip(labels, scores)]
-        data_loss = sum(losses) * (1.0 / len(losses))
-        total = data_loss + 1e-4 * sum(p * p for p in model.parameters())
-        model.zero_grad()
-        total.backward()
-        lr = 1.0 - 0.9 * k / 100
-        for p in model.parameters():
-            p.data -= lr * p.grad
-    elapsed = time.perf_counter() - started
-    scores = [model([MgValue(float(v)) for v in row]).data for row in points]
-    accuracy = float(np.mean((np.array(scores) > 0) == (labels > 0)))
-    return elapsed / steps, accuracy, [p.data for p in model.parameters()]
 
 
 def c_torch(init, points, labels, steps: int):
@@ -824,6 +631,7 @@ def targets_table(a: dict, b: dict, c: dict, d: dict) -> str:
 
 # ------------------------------------------------- E. the demo end to end
 DEMO_TITLE = "E. `graphdl demo` end to end (issue 11)"
+ISSUE_21_TITLE = "Targets (issue 21): side by side with JAX and torch.compile, 1 thread each"
 DEMO_CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
@@ -880,17 +688,36 @@ def demo_end_to_end(runs: tuple[tuple[int, int], ...] = ((1500, 0), (20000, 1)))
     return header + "\n" + "\n".join(rows) + "\n\n" + note
 
 
-def write_demo_section(body: str) -> None:
-    """Put section E into RESULTS.md in place (replacing an older one), leaving the rest as it is."""
+def merged_rows(old_section: str, new_table: str) -> str:
+    """``new_table`` with the rows of the table in ``old_section`` that it does not replace
+    (a row is identified by its first cell), old rows first, in their order."""
+    new_lines = new_table.splitlines()
+    new_rows = {line.split("|")[1].strip(): line for line in new_lines[2:] if line.startswith("|")}
+    old_rows = [line for line in old_section.splitlines()[2:] if line.startswith("|") and "---" not in line][1:]
+    rows = [new_rows.pop(line.split("|")[1].strip(), line) for line in old_rows]
+    return "\n".join([*new_lines[:2], *rows, *new_rows.values()])
+
+
+def write_sections(sections: list[tuple[str, str]], note: str) -> None:
+    """Put each ``(heading, body)`` into RESULTS.md in place of the section whose heading starts
+    the same way (up to its first ``:`` or ``.``), or before "What limits each path" when new;
+    the rest of the file stays as it is. ``note`` (when and how this partial run was made)
+    ends each section."""
     text = OUT.read_text(encoding="utf-8") if OUT.exists() else "# graphdl benchmarks\n"
-    section = f"## {DEMO_TITLE}\n\n{body}\n"
-    start = text.find(f"## {DEMO_TITLE}")
-    if start < 0:
-        marker = text.find("## What limits each path")
-        text = text + "\n" + section if marker < 0 else text[:marker] + section + "\n" + text[marker:]
-    else:
-        end = text.find("\n## ", start + 3)
-        text = text[:start] + section + (text[end:] if end >= 0 else "")
+    for heading, body in sections:
+        section = f"## {heading}\n\n{body}\n\n{note}\n"
+        key = "## " + re.split(r"(?<=[.:])", heading, maxsplit=1)[0]
+        start = text.find(key)
+        if start < 0:
+            marker = text.find("## What limits each path")
+            text = text + "\n" + section if marker < 0 else text[:marker] + section + "\n" + text[marker:]
+        else:
+            end = text.find("\n## ", start + 3)
+            kept = text.find("\n<!-- ", start + 3)
+            end = min(e for e in (end, kept, len(text)) if e >= 0)
+            if heading == ISSUE_21_TITLE:  # the targets of the workloads that did not run stay
+                section = f"## {heading}\n\n{merged_rows(text[start:end], body)}\n\n{note}\n"
+            text = text[:start] + section + text[end:]
     OUT.write_text(text, encoding="utf-8")
 
 
@@ -905,42 +732,121 @@ def kept_sections() -> str:
 
 
 # ------------------------------------------------------------------- main
+SECTIONS = ("a", "b", "c", "d", "e")
+
+
+def selected(only: str | None) -> list[str]:
+    """The workloads ``--only`` names (all of them without it), in run order."""
+    every = [*SECTIONS, *side_by_side.WORKLOADS]
+    if not only:
+        return every
+    names = [name.strip().lower() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in every]
+    if unknown:
+        raise SystemExit(f"run.py: unknown workload {', '.join(unknown)}; choose from {', '.join(every)}")
+    return [name for name in every if name in names]
+
+
+def machine_state() -> dict[str, str]:
+    """What the report says about how this run was made: the BLAS settings the machine left
+    in the environment (never changed here), and the load from other processes."""
+    blas = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    return {
+        "blas": ", ".join(f"{k}={v}" for k, v in blas.items()) or "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset",
+        "load": f"{os.getloadavg()[0]:.1f}",
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="run micrograd for 10 steps on workload C, not 100")
-    parser.add_argument("--write", action="store_true", help="also replace benchmarks/RESULTS.md with this run")
-    parser.add_argument("--demo-only", action="store_true", help="time only `graphdl demo` (section E)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer micrograd steps (workload C), fewer rounds and smaller cold runs"
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="also write benchmarks/RESULTS.md: the whole file for a full run, the sections that ran with --only",
+    )
+    parser.add_argument("--demo-only", action="store_true", help="time only `graphdl demo` (section E; = --only e)")
+    parser.add_argument(
+        "--only",
+        metavar="NAME[,NAME]",
+        help=f"run only these workloads: {', '.join((*SECTIONS, *side_by_side.WORKLOADS))}",
+    )
     args = parser.parse_args(argv)
-    if args.demo_only:
-        body = demo_end_to_end()
-        print(f"## {DEMO_TITLE}\n\n{body}")
-        if args.write:
-            write_demo_section(body)
-        return
+    names = selected("e" if args.demo_only else args.only)
+    partial = len(names) < len(SECTIONS) + len(side_by_side.WORKLOADS)
+    pools = bench_peers.pin_one_thread()
+    state_before = machine_state()
     os.environ["GRAPHDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="graphdl-bench-kernels-")  # cold compiles
     started = time.perf_counter()
-    sections = []
+    sections: list[tuple[str, str]] = []
 
     def section(title: str, body: str) -> None:
         print(f"\n## {title}\n\n{body}", flush=True)
-        sections.append(f"## {title}\n\n{body}")
+        sections.append((title, body))
 
-    a_text, a = workload_a()
-    section(f"A. Seed x² net, {STEPS_A} per-sample SGD steps (figure 8 init, LeakyReLU 0.1, lr {LR_A})", a_text)
-    b_text, b = workload_b()
-    section("B. Batch-mean gradient of the seed net", b_text)
-    c_text, c = workload_c(micrograd_steps=10 if args.quick else 100)
-    section("C. micrograd's moons demo: MLP(2, [16, 16, 1]), 100 points, hinge + 1e-4 L2", c_text)
-    d_text, d = workload_d(micrograd_widths=(4, 16), numba_widths=() if args.quick else (1, 2, 4, 6))
-    section("D. Scaling: graph size (MLP width) and batch size", d_text)
-    section(DEMO_TITLE, demo_end_to_end())
-    section("Targets (issue 13), side by side", targets_table(a, b, c, d))
+    old: dict[str, dict] = {}
+    if "a" in names:
+        a_text, old["a"] = workload_a()
+        section(f"A. Seed x² net, {STEPS_A} per-sample SGD steps (figure 8 init, LeakyReLU 0.1, lr {LR_A})", a_text)
+    if "b" in names:
+        b_text, old["b"] = workload_b()
+        section("B. Batch-mean gradient of the seed net", b_text)
+    if "c" in names:
+        c_text, old["c"] = workload_c(micrograd_steps=10 if args.quick else 100)
+        section("C. micrograd's moons demo: MLP(2, [16, 16, 1]), 100 points, hinge + 1e-4 L2", c_text)
+    if "d" in names:
+        d_text, old["d"] = workload_d(micrograd_widths=(4, 16), numba_widths=() if args.quick else (1, 2, 4, 6))
+        section("D. Scaling: graph size (MLP width) and batch size", d_text)
+    if "e" in names:
+        section(DEMO_TITLE, demo_end_to_end())
+    if all(name in old for name in "abcd"):
+        section("Targets (issue 13), side by side", targets_table(old["a"], old["b"], old["c"], old["d"]))
+    config = side_by_side.Config.quick_run() if args.quick else side_by_side.Config()
+    results = {}
+    for name in side_by_side.WORKLOADS:
+        if name in names:
+            results[name] = side_by_side.run_reported(name, config)
+            section(f"F·{name}: {results[name].title}", results[name].text)
+    if results:
+        section(ISSUE_21_TITLE, side_by_side.targets_table(results))
 
     elapsed = time.perf_counter() - started
+    state_after = machine_state()
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
     if micrograd is not None:
         versions.append(f"micrograd {getattr(micrograd, '__version__', '0.1.0')}")
     versions.append(f"PyTorch {torch.__version__}" if torch is not None else "PyTorch not installed")
+    jax = bench_peers.jax_module() if results else None
+    versions.append(f"JAX {jax.__version__}" if jax is not None else "JAX not installed")
+    if HAS_NUMBA:
+        import numba
+
+        versions.append(f"numba {numba.__version__}")
+    load = (
+        f"load average {state_before['load']} at the start, {state_after['load']} at the end, on {os.cpu_count()} cores"
+    )
+    busy = max(float(state_before["load"]), float(state_after["load"])) > 1.0
+    how = (
+        f"One thread for every library ({', '.join(f'{k}={v}' for k, v in bench_peers.ONE_THREAD_ENV.items())}, "
+        "threadpoolctl limits, `torch.set_num_threads(1)`, `numba.set_num_threads(1)`); BLAS as the machine left "
+        f"it ({state_before['blas']}); thread pools: {'; '.join(pools) or 'none found'}."
+    )
+    under_load = (
+        f"**Measured under load** ({load}): other jobs shared the cores, so absolute times are inflated and "
+        "noisy; the ratios come from interleaved rounds and are the figures to read, but rerun on a quiet machine "
+        "before quoting them."
+        if busy
+        else f"Machine quiet ({load})."
+    )
+    if partial:
+        command = f"`benchmarks/run.py --only {','.join(names)}{' --quick' if args.quick else ''}`"
+        note = f"_Updated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by {command}; {load}._"
+        if args.write:
+            write_sections(sections, note)
+            print(f"\nupdated {len(sections)} section(s) of {OUT} ({elapsed:.0f} s)")
+        return
     header = "\n".join(
         [
             "# graphdl benchmarks",
@@ -948,8 +854,11 @@ def main(argv: list[str] | None = None) -> None:
             f"Measured {datetime.date.today().isoformat()} by `benchmarks/run.py`{' --quick' if args.quick else ''} "
             f"in one process ({elapsed:.0f} s): {cpu_model()}, {os.cpu_count()} cores; {', '.join(versions)}; "
             f"{platform.system()} {platform.machine()}. Times are medians of several runs on a shared machine "
-            "(±30%; PyTorch: the faster of its default threads and one thread); ratios come from the same run. "
-            "The garbage collector is left on, as users have it.",
+            "(±30%); ratios come from the same run. The garbage collector is left on, as users have it.",
+            "",
+            how,
+            "",
+            under_load,
         ]
     )
     limits = "\n".join(
@@ -969,7 +878,8 @@ def main(argv: list[str] | None = None) -> None:
             "The price is compile time, which grows with every statement, so big graphs stay on numpy.",
         ]
     )
-    report = header + "\n\n" + "\n\n".join(sections) + "\n\n" + limits + "\n" + kept_sections()
+    body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
+    report = header + "\n\n" + body + "\n\n" + limits + "\n" + kept_sections()
     if args.write:
         OUT.write_text(report, encoding="utf-8")
         print(f"\nwrote {OUT} ({elapsed:.0f} s)")

@@ -10,7 +10,7 @@ import pytest
 
 import graphdl as gd
 from graphdl import Variable, grad
-from graphdl.seednet import build_seed_net
+from graphdl.tutorial_net import build_seed_net
 
 
 @pytest.fixture

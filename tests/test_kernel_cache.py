@@ -112,7 +112,7 @@ def test_the_cache_keeps_only_the_most_recently_used_kernels(cache, monkeypatch)
 @pytest.mark.slow  # compiles the tutorial net's kernels (about 2 s)
 def test_a_planted_file_under_a_graphs_kernel_name_does_not_run_in_compile(cache, tmp_path):
     import graphdl
-    from graphdl.seednet import build_seed_net
+    from graphdl.tutorial_net import build_seed_net
 
     net = build_seed_net()
     net.initialise("fig8")
