@@ -336,7 +336,10 @@ class CompiledGraph:
             values = values[:count]
         self._parameter_block.write(values)
         self._known[:count] = values
-        self._stale = True
+        if new.__class__ is _ndarray and not self._stale:
+            self.values[:count] = new  # the array stays current: no list to convert next time
+        else:
+            self._stale = True
 
     def parameter_values(self) -> np.ndarray:
         """The parameters' current values as one array (a copy), in :attr:`parameters` order."""
