@@ -66,7 +66,7 @@ from bench_models import (
 )
 
 import graphdl
-from graphdl.compiler import backends, numba_backend
+from graphdl.compiler import numba_runner
 from graphdl.tutorial_net import FIG8_INIT, build_seed_net, quadratic_data
 
 try:
@@ -79,7 +79,7 @@ except ImportError:
     torch = None
 
 OUT = Path(__file__).with_name("RESULTS.md")
-HAS_NUMBA = numba_backend.available()
+HAS_NUMBA = numba_runner.available()
 BACKENDS = ("numpy", "numba") if HAS_NUMBA else ("numpy",)
 
 
@@ -436,15 +436,15 @@ def numba_compile_scaling(widths: tuple[int, ...]) -> tuple[str, list[tuple[int,
         model = GraphMLP(initial_weights([2, width, width, 1]))
         compiled = quiet_compile(model.loss, model.inputs, "numpy")
         program = compiled.program
-        statements = sum(len(part) for part in backends.split(program))
-        kernels = backends.NumbaRunner(program, f"scaling {width}")
+        statements = len(program.statements)
+        kernels = numba_runner.NumbaRunner(program)
         leaves = [p.value for p in program.leaves]
         one = [float(points[0, 0]), float(points[0, 1]), float(labels[0])]
         columns = [np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1]), labels]
-        sample_seconds, _ = timed(functools.partial(kernels.one, one, leaves))
-        gradient_seconds, _ = timed(functools.partial(kernels.batch_backward, columns, leaves))
+        sample_seconds, _ = timed(functools.partial(kernels.backward, one, leaves, None))
+        gradient_seconds, _ = timed(functools.partial(kernels.backward, columns, leaves, len(labels)))
         t0 = time.perf_counter()
-        backends.NumbaRunner(program, f"scaling {width}").one(one, leaves)  # the same source: loaded from disk
+        numba_runner.NumbaRunner(program).backward(one, leaves, None)  # the same source: loaded from disk
         load_seconds = time.perf_counter() - t0
         samples.append((statements, sample_seconds, gradient_seconds))
         rows.append(
@@ -479,7 +479,7 @@ def workload_d(micrograd_widths: tuple[int, ...], numba_widths: tuple[int, ...])
             numbers[f"{mode} step@{width}"] = step
             numbers[f"{mode} compile@{width}"] = compile_seconds + first
             numbers[f"{mode} codegen@{width}"] = compile_seconds
-        statements = sum(len(part) for part in backends.split(compiled.program))
+        statements = len(compiled.program.statements)
         grouped = cells["numpy"]
         groups = quiet_compile(model.loss, model.inputs, "numpy").batch_program(100).groups
 
@@ -533,7 +533,7 @@ def workload_d(micrograd_widths: tuple[int, ...], numba_widths: tuple[int, ...])
         numbers["numba per statement"] = statistics.median((a + b) / n for n, a, b in samples)
         scaling_text = (
             "Cold numba compile time against graph size (straight-line kernels, fresh cache; the backend "
-            f"falls back to numpy above {numba_backend.MAX_STATEMENTS} statements):\n\n" + scaling_text
+            f"falls back to numpy above {numba_runner.MAX_STATEMENTS} statements):\n\n" + scaling_text
         )
     rows = []
     for n in (1, 10, 100, 1_000, 10_000, 100_000):
@@ -608,8 +608,7 @@ def targets_table(a: dict, b: dict, c: dict, d: dict) -> str:
         if per:
             row(
                 "how numba's compile time grows (straight-line kernels)",
-                f"≈ {1e3 * per:.0f} ms per statement; loops over groups above {numba_backend.MAX_STATEMENTS} "
-                f"statements, numpy above {numba_backend.MAX_GROUPED_STATEMENTS}",
+                f"≈ {1e3 * per:.0f} ms per statement; numpy above {numba_runner.MAX_STATEMENTS} statements",
                 None,
             )
     ratio = d["per-node step@64"] / d["numpy step@64"]

@@ -96,9 +96,10 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "compiler",
         ("graphdl.compiler",),
-        "`graphdl.compile`: the graph turned into straight-line Python (`symbolic.py` is a third backend whose "
-        '"numbers" are source text, `codegen.py` writes the program, `compiled.py` runs it; numpy and numba '
-        "kernels)",
+        "`graphdl.compile`: the graph lowered once into a statement list (`symbolic.py` is a third backend "
+        "whose values are expression trees, `ir.py` lowers the graph and its reverse sweep) that runners "
+        "consume: `python_runner.py` (the readable program), `numpy_runner.py` (groups of like statements, "
+        "dense layers as matrix products) and `numba_runner.py`; `compiled.py` picks a runner and stores results",
     ),
     Layer(
         "toolkit",

@@ -154,7 +154,9 @@ def test_compiled_and_interpreted_training_agree() -> None:
         history = trainer.fit((X, y), epochs=2, batch_size=16, progress=False)
         results.append((history.step_loss, [p.value for p in model.parameters()], norm.running_var[2].value))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10)
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9, atol=1e-12)
+    # the biases before the normalisation have a zero gradient: their values (~1e-10) are rounding
+    # noise Adam amplifies, and the compiled matrix products round in another order
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9, atol=1e-8)
     assert results[0][2] == pytest.approx(results[1][2], rel=1e-10)
 
 

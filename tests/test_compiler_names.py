@@ -13,7 +13,7 @@ import pytest
 
 import graphdl as gd
 from graphdl import LeakyRelu, Mul, ValueLoss, Variable
-from graphdl.compiler.codegen import RESERVED, Names
+from graphdl.compiler.ir import RESERVED, Names
 from graphdl.compiler.symbolic import CALLABLE
 
 CANARY = "graphdl_test_canary"

@@ -1,15 +1,17 @@
 """Operands of a grouped statement that repeat one row, or walk rows backwards, are read
-as views (a broadcast row, a negative-step slice) instead of gathered copies."""
+as views (a broadcast row, a negative-step slice) instead of gathered copies; a dense
+layer is a matrix product."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
+import pytest
 
 import graphdl as gd
 from graphdl import Add, Mul, Relu, Variable
-from graphdl.compiler.vectorise import _span
+from graphdl.compiler.numpy_runner import _span
 
 
 def test_span_reads_progressions_as_slices() -> None:
@@ -42,7 +44,7 @@ def _mlp(width: int):
     return x, params, activations[0] * activations[0]
 
 
-def test_grouped_batch_with_views_equals_the_per_node_program_bit_for_bit() -> None:
+def test_grouped_batch_with_matrix_products_equals_the_per_node_program() -> None:
     x, params, loss = _mlp(6)
     compiled = gd.compile(loss, inputs=x)
     rng = np.random.default_rng(0)
@@ -50,31 +52,31 @@ def test_grouped_batch_with_views_equals_the_per_node_program_bit_for_bit() -> N
     grouped_mean = compiled.backward(feed)
     grouped = [p.grad for p in params]
     source = compiled.batch_source
-    assert not re.search(r"V\[i\d+\]", source)  # no batch rows gathered (copied) at all
-    assert re.search(r"S\[\d+:\d*:-\d+\]", source)  # a backward walk read as a view
+    # forward: three dense layers; backward: the hidden inputs of one layer, the weights of three
+    assert source.count("np.matmul(") == 7, source
+    assert re.search(r"V\[\d+:\d*:-\d+\]", source)  # a backward walk read as a view
     compiled.grouping = False
-    assert compiled.backward(feed) == grouped_mean
-    assert [p.grad for p in params] == grouped
+    assert compiled.backward(feed) == pytest.approx(grouped_mean, rel=1e-12)
+    np.testing.assert_allclose([p.grad for p in params], grouped, rtol=1e-12, atol=1e-15)
 
 
 def test_views_follow_the_buffers_when_the_batch_size_changes() -> None:
-    """The grouped program's outer-product views are made once per buffer; a new batch
-    size allocates new buffers and new views, never reads the old ones."""
+    """The grouped program's views are made once per buffer; a new batch size allocates
+    new buffers and new views, never reads the old ones."""
     x, params, loss = _mlp(4)
     compiled = gd.compile(loss, inputs=x)
     reference = gd.compile(loss, inputs=x)
     reference.grouping = False
     rng = np.random.default_rng(1)
-    assert "grid(" in compiled.batch_program(40).source
     for size in (40, 40, 25, 40, 25):
         feed = {x[0]: rng.normal(size=size), x[1]: rng.normal(size=size)}
         mean = compiled.backward(feed)
         grads = [p.grad for p in params]
-        assert reference.backward(feed) == mean
-        assert [p.grad for p in params] == grads
+        assert reference.backward(feed) == pytest.approx(mean, rel=1e-12)
+        np.testing.assert_allclose([p.grad for p in params], grads, rtol=1e-12, atol=1e-15)
 
 
-def test_long_scalar_sums_read_their_operands_at_once_with_identical_results() -> None:
+def test_long_scalar_sums_are_one_call_with_identical_results() -> None:
     x = Variable(name="x", trainable=False)
     ws = [Variable(0.1 * k - 0.35, name=f"w{k}") for k in range(12)]
     penalty = Add([Mul([w, w]) for w in ws])
@@ -84,11 +86,11 @@ def test_long_scalar_sums_read_their_operands_at_once_with_identical_results() -
     feed = {x: np.linspace(-1.0, 1.0, 30)}
     compiled = gd.compile(loss, inputs=[x])
     compiled.backward(feed)
-    assert ".tolist()" in compiled.batch_source
+    assert "np.add.accumulate(" in compiled.batch_source  # a long sum in one call, added left to right
     grouped = [w.grad for w in ws]
     compiled.grouping = False
     compiled.backward(feed)
-    assert [w.grad for w in ws] == grouped
+    np.testing.assert_allclose([w.grad for w in ws], grouped, rtol=1e-12, atol=1e-15)
     with np.errstate(all="ignore"):
         value = gd.compile(ratio * x, inputs=[x]).forward(feed)
     assert np.all(np.isinf(value[feed[x] != 0.0]))

@@ -228,8 +228,13 @@ def test_compiled_source_leaves_linecache_with_the_compiled_graph() -> None:
 def test_no_module_level_mutable_state_in_the_core() -> None:
     """Nothing module-level and mutable in graphdl.core and graphdl.compiler, apart from
     the name counters (each behind a lock) and the per-thread context variables."""
-    import graphdl.compiler.codegen
     import graphdl.compiler.compiled
+    import graphdl.compiler.groups
+    import graphdl.compiler.ir
+    import graphdl.compiler.numba_runner
+    import graphdl.compiler.numpy_runner
+    import graphdl.compiler.python_runner
+    import graphdl.compiler.registry
     import graphdl.compiler.symbolic
     import graphdl.core.anomaly
     import graphdl.core.component
@@ -250,7 +255,12 @@ def test_no_module_level_mutable_state_in_the_core() -> None:
         graphdl.core.plan,
         graphdl.core.primitives,
         graphdl.core.anomaly,
-        graphdl.compiler.codegen,
+        graphdl.compiler.ir,
+        graphdl.compiler.groups,
+        graphdl.compiler.registry,
+        graphdl.compiler.python_runner,
+        graphdl.compiler.numpy_runner,
+        graphdl.compiler.numba_runner,
         graphdl.compiler.symbolic,
         graphdl.compiler.compiled,
     ]

@@ -11,8 +11,8 @@ from core_opspecs import BATCH_SPECS, SPECS
 import graphdl
 import graphdl.nn
 from graphdl import Operator
-from graphdl.compiler.codegen import RESERVED
 from graphdl.compiler.compiled import ARRAY_NAMESPACE, SCALAR_NAMESPACE
+from graphdl.compiler.ir import RESERVED
 from graphdl.compiler.symbolic import SYMBOLIC, Expr
 from graphdl.core.backend import ARRAY, SCALAR
 from graphdl.core.primitives import PRIMITIVES

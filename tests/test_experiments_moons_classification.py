@@ -18,7 +18,11 @@ def test_smoke_both_runs_agree_and_write_the_figures(experiment, tmp_path) -> No
     hand, toolkit = returned["hand"], returned["toolkit"]
     assert [len(y) for _, y in returned["splits"].values()] == [640, 160, 200]
     assert results["agree"] is True and returned["agree"]
-    assert set(results["largest_differences"].values()) == {0.0}
+    differences = results["largest_differences"]
+    assert differences["accuracies"] == 0.0 and differences["grid classes"] == 0.0
+    # the two graphs are built differently; compiled dense layers are matrix products, which
+    # round in their own order: the runs agree to rounding, not bit for bit
+    assert max(differences.values()) <= 1e-12
     for key, run in (("hand_built", hand), ("toolkit", toolkit)):
         assert results[key] == {
             "best_epoch": run.best_epoch,

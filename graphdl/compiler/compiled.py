@@ -1,114 +1,41 @@
-"""``CompiledGraph``: the generated program bound to the graph's nodes.
+"""``CompiledGraph``: a graph lowered once (:mod:`graphdl.compiler.ir`) and run by a runner.
 
-One source text is executed in two namespaces: primitives bound to the scalar
-backend's float functions (one sample) and to numpy ufuncs (a batch). Python float
-arithmetic raises where IEEE arithmetic gives ±inf or NaN (``1.0 / 0.0``), so a call
-that raises is redone on one-element arrays, as the interpreter does per node.
+Runners share one interface: ``forward(values, leaves, size)``, ``backward(values, leaves,
+size)`` (the target and the gradient of its batch mean), ``step(lr, values, leaves)`` (one
+per-sample SGD step) and ``sgd(lr, columns, leaves)``: the Python runner
+(:mod:`~graphdl.compiler.python_runner`, the readable program), the grouped-numpy runner
+(:mod:`~graphdl.compiler.numpy_runner`) and the numba runner
+(:mod:`~graphdl.compiler.numba_runner`). A compiled graph's methods pick a runner, call
+it and store the results. The parameters live in one float64 array; the Variables are
+written once per step and read back only when something else changed them.
 """
 
 from __future__ import annotations
 
-import builtins
-import itertools
-import linecache
+import os
 import warnings
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from graphdl.compiler import backends, numba_backend
-from graphdl.compiler.codegen import Program, generate, sgd_source
-from graphdl.core.anomaly import AnomalyError, anomaly_active
+from graphdl.compiler import numba_runner, registry
+from graphdl.compiler.ir import Program, lower
+from graphdl.compiler.numpy_runner import NumpyRunner
+from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner
+from graphdl.core.anomaly import anomaly_active
 from graphdl.core.collector import collector_paused as _collector_paused
-from graphdl.core.node import (
-    Node,
-    UnsetValueError,
-    Value,
-    Variable,
-    assign_values,
-    cached_values,
-    check_value,
-)
-from graphdl.core.plan import describe
-from graphdl.core.primitives import PRIMITIVES
+from graphdl.core.node import Node, UnsetValueError, Value, Variable, VariableBlock, check_value
+
+__all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "compile"]
 
 _ndarray = np.ndarray
-_errstate = np.errstate
-_ARITHMETIC_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
-_serial = itertools.count(1)
-_KEEP_FLOATS = 8_000_000  # keep at most 64 MB of a batch's arrays between calls
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _batch_sum(values: Any) -> float:
-    return float(values.sum()) if values.__class__ is _ndarray else values
-
-
-_COMMON = {"inf": float("inf"), "nan": float("nan"), "__builtins__": builtins}
-#: The namespace one sample runs in: the float version of every primitive.
-SCALAR_NAMESPACE = {**_COMMON, **{name: p.scalar for name, p in PRIMITIVES.items()}, "batch_sum": _same}
-#: The namespace a batch runs in: the numpy version of every primitive.
-ARRAY_NAMESPACE = {**_COMMON, **{name: p.array for name, p in PRIMITIVES.items()}, "batch_sum": _batch_sum}
-
-
-def _load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: object) -> list[dict[str, Any]]:
-    """Execute ``source`` in a copy of each namespace. The text is registered in
-    :mod:`linecache` (tracebacks show the generated line) for as long as ``owner`` lives."""
-    filename = f"<graphdl {label} #{next(_serial)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    weakref.finalize(owner, linecache.cache.pop, filename, None)
-    code = builtins.compile(source, filename, "exec")
-    loaded = []
-    for namespace in namespaces:
-        namespace = dict(namespace)
-        exec(code, namespace)
-        loaded.append(namespace)
-    return loaded
-
-
-def _anomaly_checks(nodes: Sequence[Node]) -> dict[str, Callable[[Any, int], None]]:
-    """``check(value, k)`` and ``check_grad(g, k)`` for a checked program: raise
-    :class:`AnomalyError` naming ``nodes[k]`` when the value is not finite."""
-
-    def finite(value: Any) -> bool:
-        if value.__class__ is float:
-            return value - value == 0.0
-        return bool(np.isfinite(value).all())
-
-    def check(value: Any, k: int) -> None:
-        if not finite(value):
-            raise AnomalyError(f"{describe(nodes[k])}: value is not finite ({_summary(value)}) in the compiled program")
-
-    def check_grad(value: Any, k: int) -> None:
-        if not finite(value):
-            raise AnomalyError(
-                f"{describe(nodes[k])}: gradient is not finite ({_summary(value)}) in the compiled program"
-            )
-
-    return {"check": check, "check_grad": check_grad}
-
-
-def _summary(value: Any) -> str:
-    if value.__class__ is _ndarray:
-        bad = value[~np.isfinite(value)]
-        return f"{bad.size} of {value.size} samples, first {bad[0]}"
-    return repr(float(value))
-
-
-def _to_float(value: Any) -> float:
-    if value.__class__ is _ndarray and value.ndim == 1:
-        return float(value[0])
-    return float(value)
+BACKENDS = ("numpy", "numba", "auto")
 
 
 def _is_clean_batch(value: Any) -> bool:
-    """A 1-D float64 array of finite numbers, usable as is (the compiled code never writes
-    into its arguments). A finite sum proves every element finite without a temporary."""
+    """A 1-D float64 array of finite numbers, usable as is (runners never write into their
+    arguments). A finite sum proves every element finite without a temporary."""
     return (
         value.__class__ is _ndarray
         and value.dtype == np.float64
@@ -118,25 +45,49 @@ def _is_clean_batch(value: Any) -> bool:
     )
 
 
-def _as_arrays(values: Sequence[Any]) -> list[Any]:
-    return [np.array([v]) if v.__class__ is not _ndarray else v for v in values]
+def choose(requested: str, program: Program, nodes: Sequence[Any]) -> tuple[str, str | None]:
+    """The backend to use for ``program`` and, when it differs from the request, why."""
+    if requested == "auto":
+        # numpy unless asked: its batches are matrix products, it starts at once, and results
+        # never depend on whether numba is installed or its kernels were compiled yet
+        requested = "numba" if os.environ.get("GRAPHDL_BACKEND", "").strip().lower() == "numba" else "numpy"
+    if requested == "numpy":
+        return "numpy", None
+    note = None
+    if not numba_runner.available():
+        note = 'graphdl.compile: numba is not installed (pip install "graphdl[fast]"); using the numpy backend'
+    elif not program.target_varies or not program.inputs:
+        note = "graphdl.compile: the target does not depend on an input; using the numpy backend"
+    elif batch_statistics := [n for n in nodes if getattr(n, "reduces_batch", False)]:
+        node = batch_statistics[0]
+        note = (
+            f"graphdl.compile: the graph has {node.kind} {node.name!r} (batch statistics), which a per-sample "
+            "kernel cannot compute; using the numpy backend"
+        )
+    elif unknown := registry.missing("numba", program.calls()):
+        note = (
+            f"graphdl.compile: the numba backend has no kernel code for {', '.join(unknown)}; using the numpy backend"
+        )
+    if note is None:
+        return "numba", None
+    return "numpy", note if requested == "numba" else None
 
 
 class CompiledGraph:
-    """The graph upstream of ``target`` compiled to one straight-line Python function.
+    """The graph upstream of ``target`` lowered once and run by a runner.
 
     Build it with :func:`graphdl.compile`. ``forward(feed)`` returns the target's
     value (a float, or an array for a batch); ``backward(feed)`` returns the mean of
     the target over the batch and writes ``.grad`` of every parameter, as
-    ``target.backward()`` would. ``feed`` maps each input Variable (or its name) to a
-    float or a 1-D array. Parameters are read when called, so updates between calls
-    are seen. ``source`` is the generated program.
+    ``target.backward()`` would. ``step(feed, lr)`` is one SGD step (per sample, or on the
+    batch mean); ``sgd(feed, lr)`` per-sample SGD over a data set. ``feed`` maps each input
+    Variable (or its name) to a float or a 1-D array. Parameters are read when called, so
+    updates between calls are seen. ``source`` is the generated program.
     """
 
     def __init__(self, target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> None:
-        if backend not in backends.BACKENDS:
-            choices = ", ".join(map(repr, backends.BACKENDS))
-            raise ValueError(f"compile: backend must be one of {choices}, got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.requested_backend = backend
         if not isinstance(target, Node):
             raise TypeError(f"compile: target must be a node, got {type(target).__name__}")
@@ -145,8 +96,6 @@ class CompiledGraph:
         self._by_name: dict[str, Variable | None] = {}
         for variable in self.inputs:
             self._by_name[variable.name] = None if variable.name in self._by_name else variable
-        self._seed_cache: tuple[int, np.ndarray] | None = None
-        self._kept: tuple | None = None
         self._build()
 
     # ------------------------------------------------------------------ building
@@ -176,63 +125,37 @@ class CompiledGraph:
     def _build(self) -> None:
         self._source_plan = self.target.gradient_plan()  # a new plan object = a trainable flag changed
         with _collector_paused():
-            program: Program = generate(self.target, self.inputs)
+            program = lower(self.target, self.inputs)
         self._program = program
-        self._loaded: tuple[dict[str, Any], ...] | None = None
         self._leaves = program.leaves
-        self._argument_checks = program.argument_checks
-        self._sgd: Callable[..., Any] | None = None
-        self._checked: tuple[Program, dict[str, Any], dict[str, Any]] | None = None
-        self._step: Callable[..., Any] | None = None
-        self._setup_backend(program)
-
-    def _setup_backend(self, program: Program) -> None:
-        chosen, note = backends.choose(self.requested_backend, program, self.target.ancestors())
-        self._numba = None
+        self._parameters = program.parameters
+        self._leaf_block = VariableBlock(program.leaves)
+        self._parameter_block = VariableBlock(program.parameters)
+        self._known: list[Any] = []
+        self._stale = True
+        #: The leaves' values (parameters first) as one float64 array, the runners' argument.
+        self.values = np.empty(len(self._leaves))
+        self._python = PythonRunner(program, self)
+        self._numpy = NumpyRunner(program, self._python)
+        self._checked: PythonRunner | None = None
+        chosen, note = choose(self.requested_backend, program, self.target.ancestors())
+        self._numba: Any = None
         if chosen == "numba":
             try:
-                self._numba = backends.NumbaRunner(program, repr(self.target.name))
-            except numba_backend.TooBig as error:
+                self._numba = numba_runner.NumbaRunner(program)
+            except numba_runner.TooBig as error:
                 chosen = "numpy"
                 if self.requested_backend == "numba":
                     note = f"graphdl.compile: {error}; using the numpy backend"
             except OSError as error:  # the kernel cache cannot be written
                 chosen = "numpy"
-                where = numba_backend.cache_dir()
-                note = f"graphdl.compile: no kernel cache at {where} ({error}); using the numpy backend"
-        backends.announce(note)
-        self._batches = backends.BatchPrograms(program) if program.target_varies else None
-        if not hasattr(self, "grouping"):
-            #: Batches run one numpy call per group of like statements; False runs one call per node.
-            self.grouping = True
+                note = (
+                    f"graphdl.compile: no kernel cache at {numba_runner.cache_dir()} ({error}); using the numpy backend"
+                )
+        if note:
+            warnings.warn(note, RuntimeWarning, stacklevel=4)
         #: The backend in use: "numba" or "numpy".
         self.backend = chosen
-
-    def _plain(self) -> tuple[dict[str, Any], ...]:
-        """The namespaces of the per-node program: the float one and the numpy one. Python
-        compiles a 20 000-line function in about 0.2 s, so this happens on first use (one
-        sample, or a batch when grouping is off); grouped batches never need it."""
-        loaded = self._loaded
-        if loaded is None:
-            loaded = self._loaded = tuple(
-                _load(self._program.source, "compiled", [SCALAR_NAMESPACE, ARRAY_NAMESPACE], self)
-            )
-        return loaded
-
-    def _checked_program(self) -> tuple[Program, dict[str, Any], dict[str, Any]]:
-        """The program with anomaly checks after every value and gradient (built on first use)."""
-        if self._checked is None:
-            with _collector_paused():
-                program = generate(self.target, self.inputs, checked=True)
-            checks = _anomaly_checks(program.checked_nodes)
-            scalar, array = _load(
-                program.source,
-                "compiled, anomaly checks",
-                [{**SCALAR_NAMESPACE, **checks}, {**ARRAY_NAMESPACE, **checks}],
-                self,
-            )
-            self._checked = (program, scalar, array)
-        return self._checked
 
     def _refresh(self) -> None:
         """Bring the graph up to date (end a pending optimiser step) and rebuild when a
@@ -242,50 +165,74 @@ class CompiledGraph:
         if target.gradient_plan() is not self._source_plan:
             self._build()
 
+    def _runner(self) -> Any:
+        """The runner for this call: the checked Python program inside ``detect_anomaly()``,
+        else numba when it is the backend, else the numpy runner."""
+        if anomaly_active():
+            if self._checked is None:
+                self._checked = PythonRunner(self._program, self, checked=True)
+            return self._checked
+        return self._numba if self._numba is not None else self._numpy
+
     # --------------------------------------------------------------- properties
+    @property
+    def grouping(self) -> bool:
+        """Batches run one numpy call per group of like statements; False runs one call per node."""
+        return self._numpy.grouping
+
+    @grouping.setter
+    def grouping(self, flag: bool) -> None:
+        self._numpy.grouping = bool(flag)
+
     @property
     def source(self) -> str:
         """The generated Python program (``forward`` and ``backward``)."""
         self._refresh()
-        return self._program.source
+        return self._python.source
+
+    @property
+    def step_source(self) -> str:
+        """The per-sample SGD step as one Python function."""
+        return self._python.step_source
+
+    @property
+    def sgd_source(self) -> str:
+        """The per-sample SGD loop as one Python function."""
+        return self._python.sgd_source
 
     @property
     def batch_source(self) -> str:
-        """The program a batch runs: one numpy call per group of like statements (numpy
-        backend), or the numba kernels (numba backend)."""
+        """The program a batch runs: the grouped numpy program (one call per group of like
+        statements, a dense layer one matrix product), or the numba kernels."""
         self._refresh()
         if self._numba is not None:
             return self._numba.source
-        grouped = self._batches.source() if self._batches is not None else None
-        return self._program.source if grouped is None else grouped
+        return self._numpy.source()
 
     @property
     def program(self) -> Program:
-        """The generated program: its source, statements and argument layout."""
+        """The lowered program: statements, slots and argument layout."""
         self._refresh()
         return self._program
 
     @property
     def kernels(self) -> Any:
-        """The numba kernels (:class:`graphdl.compiler.numba_backend.NumbaKernels`), or None
-        when the numpy backend runs."""
+        """The numba runner (its ``source``, ``module`` and kernels), or None on numpy."""
         self._refresh()
-        return None if self._numba is None else self._numba.kernels
+        return self._numba
 
     def batch_program(self, size: int, gradients: bool = True) -> Any:
-        """The grouped numpy program a batch of ``size`` samples runs
-        (:class:`graphdl.compiler.vectorise.VectorProgram`), or None when the per-node program
-        runs (numba backend, ``grouping`` off, or a target that does not depend on an input)."""
+        """The grouped numpy program a batch of ``size`` samples runs, or None when another runs."""
         self._refresh()
-        if self._batches is None or not self.grouping or self._numba is not None:
+        if self._numba is not None:
             return None
-        return self._batches.get(gradients, size)
+        return self._numpy.grouped(gradients, size)
 
     @property
     def parameters(self) -> list[Variable]:
         """The trainable Variables upstream of the target that are not inputs (topological order)."""
         self._refresh()
-        return list(self._program.parameters)
+        return list(self._parameters)
 
     def __repr__(self) -> str:
         program = getattr(self, "_program", None)
@@ -351,131 +298,146 @@ class CompiledGraph:
         )
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
-    def _check_leaves(self, values: list[Any]) -> None:
-        for leaf, value in zip(self._leaves, values):
-            if value is None:
-                raise UnsetValueError(
-                    f"Variable {leaf.name!r} has no value: set_value it, or list it in inputs= and feed it"
-                )
-            if value.__class__ is _ndarray:
-                raise ValueError(
-                    f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
-                    "list it in inputs= and feed it"
-                )
+    # --------------------------------------------------------------- parameters
+    def _leaf_values(self) -> list[Any]:
+        """The leaves' current values (parameters first), checked. They are validated again only
+        when something other than this program changed them."""
+        current = self._leaf_block.read()
+        if current != self._known:
+            for leaf, value in zip(self._leaves, current):
+                if value.__class__ is not float:
+                    if value is None:
+                        raise UnsetValueError(
+                            f"Variable {leaf.name!r} has no value: set_value it, or list it in inputs= and feed it"
+                        )
+                    if value.__class__ is _ndarray:
+                        raise ValueError(
+                            f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
+                            "list it in inputs= and feed it"
+                        )
+            self._known = current
+            self._stale = True
+        return current
 
-    def _seed(self, size: int) -> np.ndarray:
-        cached = self._seed_cache
-        if cached is None or cached[0] != size:
-            seed = np.full(size, 1.0 / size)
-            seed.flags.writeable = False
-            cached = self._seed_cache = (size, seed)
-        return cached[1]
+    def _array(self) -> np.ndarray:
+        """``self.values``: the leaves' values as one float64 array, brought up to date."""
+        if self._stale:
+            self.values[:] = self._known
+            self._stale = False
+        return self.values
+
+    def _write(self, new: Any) -> None:
+        """Write the parameters' new values (a list or an array, parameters first) as one
+        optimiser step: the Variables' values change at once, the step's point stays
+        readable until the graph is next brought up to date."""
+        count = len(self._parameters)
+        values = new.tolist() if new.__class__ is _ndarray else new
+        if len(values) != count:
+            values = values[:count]
+        self._parameter_block.write(values)
+        self._known[:count] = values
+        if new.__class__ is _ndarray and not self._stale:
+            self.values[:count] = new  # the array stays current: no list to convert next time
+        else:
+            self._stale = True
+
+    def parameter_values(self) -> np.ndarray:
+        """The parameters' current values as one array (a copy), in :attr:`parameters` order."""
+        self._refresh()
+        self._leaf_values()
+        return self._array()[: len(self._parameters)].copy()
+
+    def assign_parameters(self, values: Any) -> None:
+        """Write every parameter at once (an optimiser step computed on arrays)."""
+        if len(values) != len(self._parameters):
+            raise ValueError(f"assign_parameters: {len(self._parameters)} parameters, got {len(values)} values")
+        self._write(values)
 
     # ------------------------------------------------------------------ running
-    def _leaf_values(self) -> list[Value]:
-        """The current values of the leaves the program reads, checked."""
-        values: list[Any] = cached_values(self._leaves)  # a None is rejected by _check_leaves below
-        for value in values:
-            if value.__class__ is not float:
-                self._check_leaves(values)
-                break
-        return values
-
-    def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], int | None]:
-        """The fed values and the leaves' current values, checked, and the batch size."""
+    def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], list[Any], int | None]:
+        """The fed values, the leaves' values (checked) and the batch size."""
         values, size = self._feed_values(feed)
-        arguments = values + self._leaf_values()
-        if self._argument_checks:
-            for op, index, position in self._argument_checks:
-                op.check_argument(index, arguments[position])
-        return arguments, size
+        leaves = self._leaf_values()
+        for op, index, position in self._program.argument_checks:
+            op.check_argument(index, (values + leaves)[position])
+        return values, leaves, size
 
-    def _namespaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The anomaly-checking program's namespaces inside ``detect_anomaly()``, else None."""
-        if anomaly_active():
-            _, scalar, array = self._checked_program()
-            return scalar, array
-        return None
-
-    def _grouped(self, with_gradients: bool, size: int) -> Any:
-        """The grouped batch program for ``size`` samples, or None when batches run ungrouped."""
-        if self._batches is None or not self.grouping:
+    def _finite_floats(self, feed: Mapping[Any, Any]) -> list[float] | None:
+        """The feed's values when it maps each input Variable to a finite float, else None."""
+        inputs = self.inputs
+        try:
+            if len(feed) != len(inputs):
+                return None
+            values = [feed[variable] for variable in inputs]
+        except (KeyError, TypeError):
             return None
-        with _collector_paused():  # the first call of a size builds the program
-            return self._batches.get(with_gradients, size)
+        for value in values:
+            if value.__class__ is not float or value - value != 0.0:
+                return None
+        return values
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         self._refresh()
-        arguments, size = self._arguments(feed)
-        checked = self._namespaces()
-        if checked is None and self._numba is not None:
-            result = self._run_numba("one" if size is None else "batch_forward", *self._split(arguments))
-            if result is not None:
-                return result[0] if size is None else result
-        if size is not None and checked is None:
-            with _errstate(all="ignore"):
-                grouped = self._grouped(False, size)
-                if grouped is not None:
-                    return grouped.run(*self._split(arguments), 1.0)[0]
-        scalar, array = checked if checked is not None else self._plain()
-        scalar_forward, array_forward = scalar["forward"], array["forward"]
-        if size is None:  # float arithmetic and the float primitives never emit numpy warnings
-            try:
-                return scalar_forward(*arguments)
-            except _ARITHMETIC_ERRORS:
-                with _errstate(all="ignore"):
-                    return _to_float(array_forward(*_as_arrays(arguments)))
-        with _errstate(all="ignore"):
-            try:
-                out = array_forward(*arguments)
-            except _ARITHMETIC_ERRORS:
-                out = array_forward(*_as_arrays(arguments))
-        if out.__class__ is not _ndarray or out.ndim == 0 or out.size != size:
-            return _to_float(out)
-        return out
+        values, leaves, size = self._arguments(feed)
+        return self._call("forward", values, leaves, size)
+
+    def gradients(self, feed: Mapping[Any, Any], store: bool = False) -> tuple[float, np.ndarray]:
+        """The mean of the target over the batch and the gradient of that mean with respect
+        to every parameter (an array in :attr:`parameters` order). ``store=True`` also
+        writes every parameter's ``.grad``, as :meth:`backward` does."""
+        self._refresh()
+        values, leaves, size = self._arguments(feed)
+        out, grads = self._call("backward", values, leaves, size)
+        if store:
+            self.target.store_gradients(zip(self._parameters, grads.tolist() if grads.__class__ is _ndarray else grads))
+        mean = out if size is None else (float(out.mean()) if out.__class__ is _ndarray else float(out))
+        return mean, np.asarray(grads, dtype=np.float64)
 
     def backward(self, feed: Mapping[Any, Any]) -> float:
         """Return the mean of the target over the batch and write every parameter's ``.grad``
         (the gradient of that mean), exactly as ``target.backward()`` would."""
         self._refresh()
-        arguments, size = self._arguments(feed)
-        checked = self._namespaces()
-        if checked is None and self._numba is not None:
-            result = self._run_numba("one" if size is None else "batch_backward", *self._split(arguments))
-            if result:
-                out, grads = result
-                self._store(grads)
-                return out if size is None else float(out.mean())
-        if size is not None and checked is None:
-            with _errstate(all="ignore"):
-                grouped = self._grouped(True, size)
-                if grouped is not None:
-                    out, grads = grouped.run(*self._split(arguments), 1.0 / size)
-                    self._store(grads)
-                    return float(out.mean())
-        scalar, array = checked if checked is not None else self._plain()
-        scalar_backward, array_backward = scalar["backward"], array["backward"]
-        if size is None:  # float arithmetic and the float primitives never emit numpy warnings
-            try:
-                out, grads, _ = scalar_backward(1.0, *arguments)
-            except _ARITHMETIC_ERRORS:
-                out, grads = _one_sample_as_array(array_backward, arguments)
-            self._store(grads)
+        values, leaves, size = self._arguments(feed)
+        out, grads = self._call("backward", values, leaves, size)
+        grads = grads.tolist() if grads.__class__ is _ndarray else grads
+        self.target.store_gradients(zip(self._parameters, grads))
+        if size is None:
             return out
-        with _errstate(all="ignore"):
-            seed = self._seed(size) if self._program.target_varies else 1.0
-            try:
-                out, grads, kept = array_backward(seed, *arguments)
-            except _ARITHMETIC_ERRORS:
-                out, grads, kept = array_backward(seed, *_as_arrays(arguments))
-        # Freeing every temporary at once lets the allocator return the memory to the
-        # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
-        # keep this call's arrays until the next call, within a memory cap.
-        self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
-        mean = float(out.mean()) if out.__class__ is _ndarray else float(out)
-        self._store([_to_float(g) for g in grads])
-        return mean
+        return float(out.mean()) if out.__class__ is _ndarray else float(out)
+
+    def step(self, feed: Mapping[Any, Any], lr: float) -> float:
+        """One SGD step. With one sample: the gradient of the target at ``feed`` and
+        ``p -= lr * grad`` for every parameter, both inside one generated function. With a
+        batch: one full-batch step on the gradient of the mean. Either way the same as
+        ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
+        (the mean for a batch) before the update. Gradients are not stored."""
+        self._refresh()
+        if not self._parameters:
+            raise ValueError(f"step: {self.target.name!r} has no parameters to train")
+        values = self._finite_floats(feed)
+        if values is not None:  # the per-sample fast path: one finite float per input, by Variable
+            leaves = self._leaf_values()
+            size = None
+            for op, index, position in self._program.argument_checks:
+                op.check_argument(index, (values + leaves)[position])
+        else:
+            values, leaves, size = self._arguments(feed)
+        lr = float(lr)
+        runner = self._runner()
+        if size is None and runner is not self._checked:
+            if runner is self._numpy:
+                loss, new = self._python.step(lr, values, leaves)
+            else:
+                loss, new = self._guarded(runner, "step", lr, values, leaves)
+            self._write(new)
+            return loss
+        out, grads = self._call("backward", values, leaves, size)
+        count = len(self._parameters)
+        self._write(self._array()[:count] - lr * np.asarray(grads, dtype=np.float64))
+        if size is None:
+            return out
+        return float(out.mean()) if out.__class__ is _ndarray else float(out)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
         """Per-sample SGD over a data set in one generated loop (no Python call per sample):
@@ -484,131 +446,41 @@ class CompiledGraph:
         each input to a 1-D array (one entry per sample). Returns the per-sample losses
         and leaves the parameters at their final values."""
         self._refresh()
-        if not self._program.parameters:
+        if not self._parameters:
             raise ValueError(f"sgd: {self.target.name!r} has no parameters to train")
-        arguments, size = self._arguments(feed)
-        values = arguments[: len(self.inputs)]
+        values, leaves, size = self._arguments(feed)
         if size is None:
             values = [np.array([v]) for v in values]
-        if self._numba is not None and (
-            result := self._run_numba("sgd", float(lr), values, arguments[len(self.inputs) :])
-        ):
-            losses, final = result
-            for parameter, value in zip(self._program.parameters, final):
-                parameter.set_value(value)
-            return losses
-        if self._sgd is None:
-            source = sgd_source(self._program)
-            (namespace,) = _load(source, "sgd loop", [SCALAR_NAMESPACE], self)
-            self._sgd, self.sgd_source = namespace["sgd"], source
-        columns = [column.tolist() for column in values]
+        runner = self._runner()
+        if runner is self._checked:
+            runner = self._python
+        losses, final = self._guarded(runner, "sgd", float(lr), values, leaves)
+        self._write(final[: len(self._parameters)])
+        return losses
 
-        def fallback(*arguments: Any) -> tuple[float, list[float]]:
-            return _one_sample_as_array(self._plain()[1]["backward"], list(arguments))
+    def _call(self, method: str, values: list[Any], leaves: list[Any], size: int | None) -> Any:
+        return self._guarded(self._runner(), method, values, leaves, size)
 
-        with _errstate(all="ignore"):
-            losses, final = self._sgd(float(lr), fallback, *columns, *arguments[len(self.inputs) :])
-        for parameter, value in zip(self._program.parameters, final):
-            parameter.set_value(value)
-        return np.array(losses)
-
-    def step(self, feed: Mapping[Any, Any], lr: float) -> float:
-        """One per-sample SGD step: the gradient of the target at ``feed`` (one sample) and
-        ``p -= lr * grad`` for every parameter, both inside the generated function, as
-        ``backward(feed)`` followed by ``p.update(lr)`` for each parameter would do.
-        Returns the loss before the update. Gradients are not stored (use ``backward``)."""
-        target = self.target
-        target.refresh()
-        if target.gradient_plan() is not self._source_plan:
-            self._build()
-        if anomaly_active():  # the checked program: backward, then the updates
-            loss = self.backward(feed)
-            for parameter in self._program.parameters:
-                parameter.update(lr)
-            return loss
-        step = self._step
-        if step is None:
-            if not self._program.parameters:
-                raise ValueError(f"step: {self.target.name!r} has no parameters to train")
-            step = self._step = self._build_step()
-        inputs = self.inputs
-        values: list[Value] = []
-        try:  # fast path: the inputs as keys, one finite float each
-            for variable in inputs:
-                value = feed[variable]
-                if value.__class__ is not float or value - value != 0.0:
-                    raise KeyError
-                values.append(value)
-            if len(feed) != len(inputs):
-                raise KeyError
-        except (KeyError, TypeError):
-            values, size = self._feed_values(feed)
-            if size is not None:
-                raise ValueError("step: feed one sample (a float per input); use sgd() for a data set") from None
-        leaves = cached_values(self._leaves)
-        for value in leaves:
-            if value.__class__ is not float:
-                self._check_leaves(leaves)
-                break
-        arguments = values + leaves
-        for op, index, position in self._argument_checks:
-            op.check_argument(index, arguments[position])
-        lr = float(lr)
-        result = self._run_numba("step", lr, *self._split(arguments)) if self._numba is not None else None
-        if result is not None:
-            loss, new = result
-        else:
-            try:
-                loss, new = step(lr, *arguments)
-            except _ARITHMETIC_ERRORS:
-                loss, grads = _one_sample_as_array(self._plain()[1]["backward"], arguments)
-                parameters = cast(list[float], arguments[len(inputs) :])  # checked floats: step() takes one sample
-                new = [value - lr * grad for value, grad in zip(parameters, grads)]
-        assign_values(self._program.parameters, new)
-        return loss
-
-    def _build_step(self) -> Any:
-        source = backends.step_source(self._program)
-        (namespace,) = _load(source, "step", [SCALAR_NAMESPACE], self)
-        self.step_source = source
-        return namespace["step"]
-
-    def _run_numba(self, method: str, *arguments: Any) -> Any:
-        """A numba kernel's result, or None when numba could not compile it: then a one-line
+    def _guarded(self, runner: Any, method: str, *arguments: Any) -> Any:
+        """``runner.method(*arguments)``; when numba cannot compile a kernel: a one-line
         warning, and this compiled graph runs on the numpy backend from now on."""
         try:
-            return getattr(self._numba, method)(*arguments)
+            return getattr(runner, method)(*arguments)
         except Exception as error:
-            if not type(error).__module__.startswith("numba"):
+            if runner is not self._numba or not type(error).__module__.startswith("numba"):
                 raise
             warnings.warn(
                 f"graphdl.compile: numba could not compile the kernels ({type(error).__name__}); "
                 "using the numpy backend",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             self._numba, self.backend = None, "numpy"
-            return None
-
-    def _split(self, arguments: list[Any]) -> tuple[list[Any], list[Any]]:
-        """The fed values and the leaves' values."""
-        count = len(self.inputs)
-        return arguments[:count], arguments[count:]
-
-    def _store(self, grads: Sequence[Value]) -> None:
-        gradients: dict[Node, Value] = dict(zip(self._program.parameters, grads))
-        self.target.store_gradients(gradients)
-
-
-def _one_sample_as_array(array_backward: Callable[..., Any], arguments: list[Any]) -> tuple[float, list[float]]:
-    """One sample through the numpy program (as IEEE arithmetic: 1/0 is inf, not an error)."""
-    with _errstate(all="ignore"):
-        out, grads, _ = array_backward(np.ones(1), *_as_arrays(arguments))
-    return _to_float(out), [_to_float(g) for g in grads]
+            return getattr(self._numpy, method)(*arguments)
 
 
 def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:
-    """Compile the graph upstream of ``target`` into straight-line Python.
+    """Compile the graph upstream of ``target``.
 
     ``inputs`` lists the Variables fed per call (``x``, ``label``, ...); every other
     trainable Variable upstream is a parameter, read at call time and given a
@@ -617,7 +489,8 @@ def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = 
 
     ``backend``: ``"numpy"`` (Python floats for one sample, grouped numpy calls for a
     batch), ``"numba"`` (machine code; needs ``pip install "graphdl[fast]"``, else a
-    one-line warning and numpy) or ``"auto"`` (numba when installed and the graph is
-    small enough for its compile time to pay). Every backend has the same methods.
+    one-line warning and numpy) or ``"auto"`` (numpy, which starts at once and runs a
+    batch's dense layers as matrix products; numba when ``GRAPHDL_BACKEND=numba``). Every
+    backend has the same methods.
     """
     return CompiledGraph(target, inputs, backend)

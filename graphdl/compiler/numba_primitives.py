@@ -1,6 +1,6 @@
-"""The kernel code of every primitive (:mod:`graphdl.compiler.kernel_code`) compiled by numba,
-under the names the compiled statements call. Kernels run with numpy's error model, so
-``1.0 / 0.0`` is ``inf``, never an exception. Imported only when the numba backend is used.
+"""The kernel code of every primitive (:data:`graphdl.compiler.registry.KERNEL_CODE`) compiled
+by numba, under the names the kernels call. Kernels run with numpy's error model, so
+``1.0 / 0.0`` is ``inf``, never an exception. Imported only by numba kernels.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 
 from numba import njit
 
-from graphdl.compiler.kernel_code import KERNEL_CODE
+from graphdl.compiler.registry import KERNEL_CODE
 
 inf = math.inf
 nan = math.nan

@@ -1,15 +1,15 @@
-"""The symbolic backend: run an operator's one formula on symbols and get Python source.
+"""The symbolic backend: run an operator's one formula on symbols and get an expression tree.
 
 An operator's ``formula(F, *args)`` and ``derivative(F, index, out, *args)`` are
 written with Python arithmetic, comparisons and the primitives of ``F``. Called with
 :data:`SYMBOLIC` and :class:`Expr` arguments instead of numbers, the very same code
-builds expression text such as ``where(add_11 > 0.0, add_11, 0.1 * add_11)``, which
-the code generator then writes into the compiled program. No formula is written twice.
+builds a tree of :class:`Expr` nodes (an operation and its arguments), which the compiler
+lowers into its statement list. No formula is written twice.
 
-Text is rendered with Python's precedence rules, so it carries only the brackets it
-needs. Rewrites are limited to ones that are exact in IEEE arithmetic (``a * 1.0`` is
-``a``, ``a * -1.0`` is ``-a``, ``--a`` is ``a``, arithmetic on two literals is folded
-in Python floats), so compiled and interpreted results stay bit-identical.
+A tree renders as Python text with Python's precedence rules, so it carries only the
+brackets it needs. Rewrites are limited to ones that are exact in IEEE arithmetic
+(``a * 1.0`` is ``a``, ``a * -1.0`` is ``-a``, ``--a`` is ``a``, arithmetic on two
+literals is folded in Python floats), so compiled and interpreted results stay bit-identical.
 """
 
 from __future__ import annotations
@@ -35,37 +35,73 @@ _MUL = 12
 _UNARY = 13
 _ATOM = 100
 
-_BINARY = {
+#: Arithmetic operations: symbol -> (precedence, the float operation).
+BINARY = {
     "+": (_ADD, operator.add),
     "-": (_ADD, operator.sub),
     "*": (_MUL, operator.mul),
     "/": (_MUL, operator.truediv),
 }
+COMPARISONS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+#: Functions an expression may call: the primitives and the batch sum of the reverse sweep.
+CALLABLE = frozenset({*PRIMITIVES, "batch_sum"})
+#: Leaf operations: a named value (``ref``, with its slot in the program) and a number.
+REF, NUMBER, NEG = "ref", "num", "neg"
 
 
 class Expr:
-    """A symbolic value: source text plus its precedence (and its number when it is a literal).
+    """A node of an expression tree: ``op`` (``"ref"``, ``"num"``, ``"neg"``, ``+ - * /``, a
+    comparison, or the name of a called function) and its ``args``. A ``ref`` leaf names a
+    value (``name``, and ``slot``: its position in the compiled program, None for free text);
+    a ``num`` leaf holds ``number``.
 
-    Python's operators on an ``Expr`` return new ``Expr`` objects; using one where a
-    truth value is needed (``if x > 0``) raises ``TypeError``, because compiled code
-    cannot branch per sample: formulas must select with ``F.where``.
+    Python's operators on an ``Expr`` return new trees; using one where a truth value is
+    needed (``if x > 0``) raises ``TypeError``, because compiled code cannot branch per
+    sample: formulas must select with ``F.where``.
     """
 
-    __slots__ = ("text", "precedence", "number", "negated", "depth")
+    __slots__ = ("op", "args", "name", "slot", "number", "precedence", "negated", "depth", "size", "_text")
 
     def __init__(
         self,
-        text: str,
-        precedence: int = _ATOM,
+        name: str,
+        slot: int | None = None,
+        *,
+        op: str = REF,
+        args: tuple[Expr, ...] = (),
         number: float | None = None,
+        precedence: int = _ATOM,
         negated: Expr | None = None,
-        depth: int = 1,
-    ):
-        self.text = text
-        self.precedence = precedence
-        self.number = number
-        self.negated = negated
-        self.depth = depth
+    ) -> None:
+        self.op, self.args, self.name, self.slot, self.number = op, args, name, slot, number
+        self.precedence, self.negated = precedence, negated
+        if not args:
+            self.depth = self.size = 1
+        elif len(args) == 1:
+            self.depth, self.size = args[0].depth + 1, args[0].size + 1
+        else:
+            depth = size = 0
+            for arg in args:
+                size += arg.size
+                if arg.depth > depth:
+                    depth = arg.depth
+            self.depth, self.size = depth + 1, size + 1
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The expression as Python text (leaves by their names)."""
+        text = self._text
+        if text is None:
+            text = self._text = render(self, _own_name)
+        return text
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
@@ -76,7 +112,6 @@ class Expr:
             "formulas must select with F.where(condition, a, b) so they work per sample"
         )
 
-    # arithmetic
     def __add__(self, other: Any) -> Expr:
         return binary("+", self, other)
 
@@ -138,29 +173,70 @@ class Expr:
     __hash__ = None  # type: ignore[assignment]  # Expr's == builds an expression, so it is unhashable
 
 
-#: Deepest operator nesting written in one expression; deeper chains (an Add of
-#: thousands of terms) are split into temporaries so Python's compiler accepts them.
-MAX_DEPTH = 64
-#: Longest operand text a primitive call or a comparison embeds; a longer one goes to a
-#: temporary. A formula that uses one subexpression twice, such as the running maximum
-#: ``where(m > z, m, z)`` of a log-sum-exp, would otherwise double its text at every
-#: step (2**K copies for K logits); with the sink reusing the temporary of a text it has
-#: seen, it stays linear.
-MAX_OPERAND_TEXT = 80
-#: Functions generated code may call: the primitives and the batch sum of the reverse sweep.
-CALLABLE = frozenset({*PRIMITIVES, "batch_sum"})
+def _own_name(leaf: Expr) -> str:
+    return leaf.name
+
+
+def render(expr: Expr, leaf: Callable[[Expr], str], one_sample: bool = False) -> str:
+    """``expr`` as Python text; ``leaf(e)`` gives the text of each ``ref`` leaf. With
+    ``one_sample``, ``batch_sum(e)`` is ``(e)`` (the sum over one sample is the value)."""
+    op, args = expr.op, expr.args
+    if args and one_sample:
+        return _render_one(expr, leaf)
+    if op == REF:
+        return leaf(expr)
+    if op == NUMBER:
+        return expr.name
+    if op in BINARY:
+        left, right = args
+        left_text = render(left, leaf)
+        right_text = render(right, leaf)
+        if left.precedence < expr.precedence:
+            left_text = f"({left_text})"
+        if right.precedence <= expr.precedence:  # a + (b + c): floats are not associative
+            right_text = f"({right_text})"
+        return f"{left_text} {op} {right_text}"
+    if op == NEG:
+        text = render(args[0], leaf)
+        return f"-{text}" if args[0].precedence >= _UNARY else f"-({text})"
+    if op in COMPARISONS:
+        texts = [render(a, leaf) if a.precedence > _COMPARE else f"({render(a, leaf)})" for a in args]
+        return f"{texts[0]} {op} {texts[1]}"
+    return f"{op}({', '.join(render(a, leaf) for a in args)})"
+
+
+def _render_one(expr: Expr, leaf: Callable[[Expr], str]) -> str:
+    def inner(e: Expr) -> str:
+        return render(e, leaf, True)
+
+    if expr.op == "batch_sum":
+        return f"({inner(expr.args[0])})"
+    texts = [inner(a) for a in expr.args]
+    copies = [Expr(t, op=REF, precedence=a.precedence) for t, a in zip(texts, expr.args)]
+    return render(Expr(expr.name, op=expr.op, args=tuple(copies), precedence=expr.precedence), _own_name)
+
+
+#: Deepest operator nesting in one expression; deeper chains (an Add of thousands of
+#: terms) are split into temporaries so Python's compiler accepts them, nested numpy calls
+#: included (at most 200 nested brackets); a dense layer of up to 149 inputs stays one sum.
+MAX_DEPTH = 150
+#: Largest operand (in tree nodes, a shared subtree counted at each use) a call or a
+#: comparison embeds; a larger one goes to a temporary. A formula that uses one
+#: subexpression twice, such as the running maximum ``where(m > z, m, z)`` of a
+#: log-sum-exp, would otherwise double its text at every step (2**K copies for K logits).
+MAX_OPERAND_SIZE = 12
 
 # The active sink, per thread / context (two threads may compile at once).
-_spill_sink: contextvars.ContextVar[Callable[[str], str] | None] = contextvars.ContextVar(
+_spill_sink: contextvars.ContextVar[Callable[[Expr], Expr] | None] = contextvars.ContextVar(
     "graphdl_spill_sink", default=None
 )
 
 
 @contextlib.contextmanager
-def spilling(sink: Callable[[str], str]) -> Iterator[None]:
-    """While active, too-deep (or, as operands of calls and comparisons, too long)
-    subexpressions are passed to ``sink(text)``, which writes them to a temporary and
-    returns its name (exact: a temporary changes no arithmetic)."""
+def spilling(sink: Callable[[Expr], Expr]) -> Iterator[None]:
+    """While active, too-deep (or, as operands of calls and comparisons, too big)
+    subexpressions are passed to ``sink(expr)``, which makes them a temporary and returns
+    a leaf naming it (exact: a temporary changes no arithmetic)."""
     token = _spill_sink.set(sink)
     try:
         yield
@@ -168,12 +244,12 @@ def spilling(sink: Callable[[str], str]) -> Iterator[None]:
         _spill_sink.reset(token)
 
 
-def _spill(item: Expr, longest: int | None = None) -> Expr:
-    sink = _spill_sink.get()
-    if sink is None or item.number is not None:
+def _spill(item: Expr, largest: int | None = None) -> Expr:
+    if item.op == REF or item.op == NUMBER:
         return item
-    if item.depth >= MAX_DEPTH or (longest is not None and item.depth > 1 and len(item.text) > longest):
-        return Expr(sink(item.text))
+    sink = _spill_sink.get()
+    if sink is not None and (item.depth >= MAX_DEPTH or (largest is not None and item.size > largest)):
+        return sink(item)
     return item
 
 
@@ -186,7 +262,7 @@ def literal(value: SupportsFloat) -> Expr:
         text = "inf" if number > 0 else "-inf"
     else:
         text = float.__repr__(number)  # the plain float's repr, whatever subclass came in
-    return Expr(text, _UNARY if text.startswith("-") else _ATOM, number=number)
+    return Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
 
 
 def lift(item: Any) -> Expr:
@@ -198,29 +274,10 @@ def lift(item: Any) -> Expr:
     raise TypeError(f"a formula combined a symbolic value with {type(item).__name__} {item!r}")
 
 
-def _wrap(item: Expr, minimum: int) -> str:
-    return item.text if item.precedence >= minimum else f"({item.text})"
-
-
 def binary(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
-    if left.__class__ is not Expr:
-        left = lift(left)
-    if right.__class__ is not Expr:
-        right = lift(right)
-    precedence, function = _BINARY[symbol]
-    left_number, right_number = left.number, right.number
-    if left_number is None and right_number is None:  # the common case: two expressions
-        sink = _spill_sink.get()
-        if sink is not None:
-            if left.depth >= MAX_DEPTH:
-                left = Expr(sink(left.text))
-            if right.depth >= MAX_DEPTH:
-                right = Expr(sink(right.text))
-        left_text = left.text if left.precedence >= precedence else f"({left.text})"
-        right_text = right.text if right.precedence > precedence else f"({right.text})"
-        depth = left.depth if left.depth > right.depth else right.depth
-        return Expr(f"{left_text} {symbol} {right_text}", precedence, None, None, depth + 1)
+    left, right = lift(left), lift(right)
+    precedence, function = BINARY[symbol]
     if left.number is not None and right.number is not None:
         try:
             return literal(function(left.number, right.number))
@@ -238,10 +295,7 @@ def binary(symbol: str, left: Any, right: Any) -> Expr:
             return negate(right)
     elif symbol == "/" and right.number == 1.0:
         return left
-    left, right = _spill(left), _spill(right)
-    # The right operand keeps brackets at equal precedence: float + and * are not associative.
-    text = f"{_wrap(left, precedence)} {symbol} {_wrap(right, precedence + 1)}"
-    return Expr(text, precedence, depth=max(left.depth, right.depth) + 1)
+    return Expr(symbol, op=symbol, args=(_spill(left), _spill(right)), precedence=precedence)
 
 
 def negate(item: Any) -> Expr:
@@ -252,36 +306,24 @@ def negate(item: Any) -> Expr:
     if item.negated is not None:
         return item.negated
     item = _spill(item)
-    return Expr(f"-{_wrap(item, _UNARY)}", _UNARY, negated=item, depth=item.depth + 1)
-
-
-_COMPARISONS = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
+    return Expr(NEG, op=NEG, args=(item,), precedence=_UNARY, negated=item)
 
 
 def compare(symbol: str, left: Any, right: Any) -> Expr | bool:
-    """``left <symbol> right``; operands that are comparisons get brackets (no chaining).
-    Two literals compare now, to a Python bool, which :func:`where` selects with."""
+    """``left <symbol> right``. Two literals compare now, to a Python bool, which
+    :func:`where` selects with."""
     left, right = lift(left), lift(right)
     if left.number is not None and right.number is not None:
-        return _COMPARISONS[symbol](left.number, right.number)
-    left, right = _spill(left, MAX_OPERAND_TEXT), _spill(right, MAX_OPERAND_TEXT)
-    text = f"{_wrap(left, _COMPARE + 1)} {symbol} {_wrap(right, _COMPARE + 1)}"
-    return Expr(text, _COMPARE, depth=max(left.depth, right.depth) + 1)
+        return COMPARISONS[symbol](left.number, right.number)
+    args = (_spill(left, MAX_OPERAND_SIZE), _spill(right, MAX_OPERAND_SIZE))
+    return Expr(symbol, op=symbol, args=args, precedence=_COMPARE)
 
 
 def call(name: str, *args: Any) -> Expr:
     """A call of a primitive, e.g. ``sign(label - add_21)`` (or of ``batch_sum``)."""
     if name not in CALLABLE:
         raise ValueError(f"{name!r} is neither a primitive nor a helper of the compiled program")
-    items = [_spill(lift(arg), MAX_OPERAND_TEXT) for arg in args]
-    return Expr(f"{name}({', '.join(item.text for item in items)})", _ATOM, depth=max(i.depth for i in items) + 1)
+    return Expr(name, op=name, args=tuple(_spill(lift(arg), MAX_OPERAND_SIZE) for arg in args))
 
 
 def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
@@ -292,7 +334,21 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
     return call("where", condition, if_true, if_false)
 
 
-#: The backend that writes source text: one call per primitive of the table.
+def leaves(expr: Expr, found: dict[int, None] | None = None) -> dict[int, None]:
+    """The slots ``expr`` reads, in order of first use (a dict used as an ordered set)."""
+    found = {} if found is None else found
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op == REF:
+            if item.slot is not None:
+                found[item.slot] = None
+        else:
+            stack.extend(reversed(item.args))
+    return found
+
+
+#: The backend that builds expression trees: one call per primitive of the table.
 SYMBOLIC: Backend = Namespace(
     "symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where}
 )

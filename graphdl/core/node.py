@@ -25,9 +25,12 @@ graph nobody refers to is freed by reference counting alone.
 
 from __future__ import annotations
 
+import collections
 import gc
 import itertools
+import math
 import numbers
+import operator
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -56,6 +59,7 @@ __all__ = [
     "UnsetValueError",
     "Value",
     "Variable",
+    "VariableBlock",
     "as_node",
     "assign_values",
     "cached_values",
@@ -558,6 +562,40 @@ def assign_values(variables: Sequence[Variable], values: Sequence[Any]) -> None:
         if component is None or component.merged_into is not None:
             component = root_of(variable)
         component.pending[variable._ref] = None
+
+
+_read_value = operator.attrgetter("_value")
+_write_value: Any = Node.__dict__["_value"].__set__  # the slot's descriptor: one C call per Variable
+_drain: Any = collections.deque(maxlen=0).extend
+
+
+class VariableBlock:
+    """A fixed list of Variables of one connected graph, read and written at once without a
+    Python loop (a compiled program's parameters): :meth:`read` gives their values as a list, :meth:`write` assigns
+    new values as :func:`assign_values` does (an optimiser step: the step's point stays
+    readable until the graph is next brought up to date)."""
+
+    __slots__ = ("variables", "_refs")
+
+    def __init__(self, variables: Sequence[Variable]) -> None:
+        self.variables = tuple(variables)
+        self._refs = dict.fromkeys(variable._ref for variable in self.variables)
+
+    def read(self) -> list[Value | None]:
+        """The cached values, in order."""
+        return list(map(_read_value, self.variables))
+
+    def write(self, values: Sequence[float]) -> None:
+        """Assign ``values`` (finite floats, one per Variable, in order) as one optimiser step."""
+        if len(values) != len(self.variables):
+            raise ValueError(f"VariableBlock.write: {len(self.variables)} Variables but {len(values)} values")
+        if not values:
+            return
+        if not math.isfinite(math.fsum(values)):
+            for variable, value in zip(self.variables, values):
+                check_value(variable, value)  # raises, naming the Variable
+        _drain(map(_write_value, self.variables, values))
+        root_of(self.variables[0]).pending.update(self._refs)
 
 
 class Operator(Node):

@@ -119,6 +119,16 @@ class Optimizer:
 
     def gradients(self) -> np.ndarray:
         """Every parameter's gradient (plus weight decay), as one array."""
+        grads = self._gradient_array()
+        bad = ~np.isfinite(grads)
+        if bad.any():
+            param = self.params[int(np.argmax(bad))]
+            raise FloatingPointError(f"the gradient of Variable {param.name!r} is {param.grad}: refusing to step")
+        if self.weight_decay:
+            grads += self.weight_decay * self.decay_mask * self.values()
+        return grads
+
+    def _gradient_array(self) -> np.ndarray:
         grads = np.empty(len(self.params))
         for k, param in enumerate(self.params):
             grad = param.grad
@@ -130,12 +140,6 @@ class Optimizer:
             if isinstance(grad, np.ndarray):
                 raise ValueError(f"Variable {param.name!r} holds a batch gradient; parameters must be scalars")
             grads[k] = grad
-        bad = ~np.isfinite(grads)
-        if bad.any():
-            param = self.params[int(np.argmax(bad))]
-            raise FloatingPointError(f"the gradient of Variable {param.name!r} is {param.grad}: refusing to step")
-        if self.weight_decay:
-            grads += self.weight_decay * self.decay_mask * self.values()
         return grads
 
     def values(self) -> np.ndarray:
@@ -150,8 +154,22 @@ class Optimizer:
 
     def step(self) -> None:
         """One update of every parameter from its current gradient."""
-        grads = self.gradients()
-        values = self.values()
+        new_values = self.step_arrays(self.values(), self._gradient_array())
+        assign_values(self.params, new_values.tolist())
+
+    def step_arrays(self, values: np.ndarray, grads: np.ndarray) -> np.ndarray:
+        """One update computed on arrays: the parameters' current ``values`` and gradients
+        ``grads`` (both in :attr:`params` order) -> their new values. Weight decay, the
+        schedule and the state advance as in :meth:`step`; nothing is written to the
+        Variables (a compiled program writes all of them at once)."""
+        bad = ~np.isfinite(grads)
+        if bad.any():
+            param = self.params[int(np.argmax(bad))]
+            raise FloatingPointError(
+                f"the gradient of Variable {param.name!r} is {grads[int(np.argmax(bad))]}: refusing to step"
+            )
+        if self.weight_decay:
+            grads = grads + self.weight_decay * self.decay_mask * values
         lr = self.current_lr()
         new_state = {name: buffer.copy() for name, buffer in self.state.items()}
         new_values = self._update(values, grads, lr, new_state, self.step_count + 1)
@@ -159,9 +177,9 @@ class Optimizer:
         if bad.any():
             param = self.params[int(np.argmax(bad))]
             raise FloatingPointError(f"{type(self).__name__} step would make Variable {param.name!r} non-finite")
-        assign_values(self.params, new_values.tolist())
         self.state = new_state
         self.step_count += 1
+        return new_values
 
     def _update(self, values: np.ndarray, grads: np.ndarray, lr: float, state: dict[str, np.ndarray], t: int):
         """New values from the current ``values`` and ``grads``; may update ``state`` in

@@ -141,6 +141,7 @@ class Trainer:
             raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
         self._compile_mode = compile
         self._compiled: Any = None
+        self._order_cache: tuple[Any, np.ndarray | None] | None = None
         self.progress = progress
         self.callbacks = list(callbacks)
         self.history: History | None = None
@@ -207,7 +208,7 @@ class Trainer:
         if self._compiled is None:
             try:
                 inputs = [*self.inputs, *self.labels, *self._masks]
-                self._compiled = compiled.compile(self.loss, inputs=inputs, backend="auto")  # numba when it pays
+                self._compiled = compiled.compile(self.loss, inputs=inputs, backend="auto")  # GRAPHDL_BACKEND picks
             except Exception as error:  # any failure: fall back to the interpreter and say why
                 if self._compile_mode is True:
                     raise
@@ -338,6 +339,7 @@ class Trainer:
         step = self.global_step
         masks = draw_masks(self._dropouts, len(index), rng) if self._dropouts else {}
         statistics = []
+        grads: Any = None
         if self._batch_norms:
             self._set_batch(columns, label_columns, index, masks)
             statistics = [layer.batch_statistics() for layer in self._batch_norms]
@@ -346,7 +348,10 @@ class Trainer:
             feed.update({var: col[index] for var, col in zip(self.labels, label_columns)})
             feed.update(masks)
             self._set_values(masks)  # so callbacks see the mask this step used
-            loss = float(compiled.backward(feed))
+            if hasattr(compiled, "gradients"):  # graphdl's compiled program: the gradient as an array too
+                loss, grads = compiled.gradients(feed, store=True)
+            else:
+                loss = float(compiled.backward(feed))
             if not math.isfinite(loss):
                 self._set_values(feed)  # replay with the interpreter to find the node
                 self.loss.forward()
@@ -365,7 +370,14 @@ class Trainer:
                 node=node.name if node is not None else self.loss.name,
             )
         try:
-            self.optimizer.step()
+            order = self._parameter_order(compiled)
+            if order is None:
+                self.optimizer.step()
+            else:  # on arrays: no Python loop over the parameters
+                values = compiled.parameter_values()
+                new = self.optimizer.step_arrays(values[order], grads[order])
+                values[order] = new
+                compiled.assign_parameters(values)
         except FloatingPointError as error:
             raise TrainingDiverged(
                 f"training stopped at epoch {epoch}, step {step}: {error}", epoch=epoch, step=step, node=None
@@ -374,6 +386,22 @@ class Trainer:
             layer.update_running(layer_statistics)
         self.global_step += 1
         return loss
+
+    def _parameter_order(self, compiled: Any) -> np.ndarray | None:
+        """Where each of the optimiser's parameters sits in the compiled program's parameter
+        array, or None when the two sets differ (then the optimiser steps per Variable)."""
+        if compiled is None or not hasattr(compiled, "assign_parameters") or not hasattr(compiled, "gradients"):
+            return None
+        cached = self._order_cache
+        if cached is not None and cached[0] is compiled:
+            return cached[1]
+        position = {p: k for k, p in enumerate(compiled.parameters)}
+        params = self.optimizer.params
+        order = None
+        if len(position) == len(params) and all(p in position for p in params):
+            order = np.array([position[p] for p in params], dtype=np.intp)
+        self._order_cache = (compiled, order)
+        return order
 
     def _set_values(self, values: dict[Variable, Any]) -> None:
         for var, value in values.items():

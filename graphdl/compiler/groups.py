@@ -1,0 +1,146 @@
+"""Groups of like statements: what both batch runners loop over instead of statements.
+
+Two statements belong to one *group* when their expression trees are the same once the
+slots they read are replaced by placeholders (the same operator with the same options, or
+the same derivative), each placeholder holds a batch in both or a scalar in both, and
+they sit at the same depth of the data flow (so no statement of a group reads another).
+A dense layer of scalar nodes, n_in × n_out statements, is then a handful of groups.
+Statements that only copy a slot (``g_mul_12 = g_add_3``) are *aliases*: no work at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphdl.compiler.ir import Statement
+from graphdl.compiler.symbolic import NUMBER, REF, Expr
+
+
+@dataclass
+class Template:
+    """A statement's expression with placeholders ``_0, _1, ...`` for the slots it reads."""
+
+    key: Any
+    operands: tuple[int, ...]
+    source: Expr
+
+    @property
+    def expr(self) -> Expr:
+        """The expression with placeholder leaves (``Expr('_k', k)``), built on first use."""
+        built = self.__dict__.get("_expr")
+        if built is None:
+            position = {slot: k for k, slot in enumerate(self.operands)}
+            built = self.__dict__["_expr"] = _placeholders(self.source, position)
+        return built
+
+
+def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
+    if item.op == REF:
+        if item.slot is None:
+            return item
+        k = position[item.slot]
+        return Expr(f"_{k}", k)
+    if not item.args:
+        return item
+    args = tuple(_placeholders(a, position) for a in item.args)
+    return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
+
+
+def template(expr: Expr) -> Template:
+    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for."""
+    operands: dict[int, int] = {}
+
+    def walk(item: Expr) -> Any:
+        op = item.op
+        if op == REF:
+            slot = item.slot
+            if slot is None:
+                return item.name
+            k = operands.get(slot)
+            if k is None:
+                k = operands[slot] = len(operands)
+            return k
+        if op == NUMBER:
+            return item.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+        args = item.args
+        if len(args) == 2:
+            return (op, walk(args[0]), walk(args[1]))
+        return (op, *[walk(a) for a in args])
+
+    key = walk(expr)
+    return Template(key, tuple(operands), expr)
+
+
+@dataclass
+class Group:
+    """Like statements: one template, the batch flag of each placeholder, its statements."""
+
+    template: Template
+    batch: tuple[bool, ...]
+    statements: list[Statement] = field(default_factory=list)
+    operands: list[tuple[int, ...]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        first = self.statements[0]
+        note = first.note or "statement"
+        return f"{len(self.statements)} × {note}" if len(self.statements) > 1 else note
+
+
+def plan_groups(
+    statements: Iterable[Statement],
+    sources: Sequence[int],
+    batch_sources: Iterable[int],
+    varies: Callable[[Template, tuple[bool, ...]], bool],
+    grouped: bool = True,
+    alias: dict[int, int] | None = None,
+) -> tuple[dict[int, int], list[Group]]:
+    """Group ``statements`` (each slot assigned once, in order) over the slots ``sources``.
+
+    Returns the aliases (slot -> the slot it copies) and the groups in an order that runs
+    every statement after its operands. ``varies(template, batch)`` says whether a
+    statement's result is a batch; ``grouped=False`` puts each statement in a group of its
+    own; ``alias`` continues the aliases of earlier statements.
+    """
+    level: dict[int, int] = dict.fromkeys(sources, 0)
+    alias = dict(alias or {})
+    batch_slots = set(batch_sources)
+    groups: dict[tuple[Any, ...], Group] = {}
+    for statement in statements:
+        found = template(statement.expr)
+        operands = tuple(alias.get(o, o) for o in found.operands)
+        if statement.expr.op == REF and statement.expr.slot is not None:
+            alias[statement.slot] = operands[0]
+            continue
+        batch = tuple(o in batch_slots for o in operands)
+        depth = 1 + max((level[o] for o in operands), default=0)
+        level[statement.slot] = depth
+        key = (depth, found.key, batch) if grouped else (depth, statement.slot, batch)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(found, batch)
+        group.statements.append(statement)
+        group.operands.append(operands)
+        if varies(found, batch):
+            batch_slots.add(statement.slot)
+    ordered = sorted(groups.items(), key=lambda item: item[0][0])  # stable: insertion order within a depth
+    return alias, [group for _, group in ordered]
+
+
+def progression(rows: Sequence[int]) -> tuple[int, int] | None:
+    """(first, step) when ``rows`` is an arithmetic progression (any step)."""
+    step = rows[1] - rows[0] if len(rows) > 1 else 0
+    if any(b - a != step for a, b in zip(rows, rows[1:])):
+        return None
+    return rows[0], step
+
+
+def varies_in(expr: Expr, batch: tuple[bool, ...]) -> bool:
+    """Whether a template's value is a batch, given which placeholders hold batches."""
+    if expr.op == REF:
+        return expr.slot is not None and batch[expr.slot]
+    if expr.op == "batch_sum":
+        return False
+    return any(varies_in(a, batch) for a in expr.args)

@@ -1,0 +1,104 @@
+"""One table of what every runner can compute, derived from the primitive table.
+
+Every primitive of :data:`graphdl.core.primitives.PRIMITIVES` (plus ``batch_sum``, which
+the reverse sweep writes) must appear here with its grouped-numpy form and its numba
+kernel code. The Python runner needs nothing: it calls the primitive's own float and
+numpy versions. :func:`missing` names what a runner cannot compute, so a backend that
+cannot run a program says which primitive it lacks, once.
+
+Kernel code is plain Python on one float that numba compiles (``math`` functions and
+conditionals); it computes what the primitive's float version computes. The selections
+(``where``, ``clip``, ``sign``) ARE the float versions; the transcendental ones go through
+the C library, which may differ from numpy's SIMD kernels in the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from graphdl.core.primitives import PRIMITIVES
+
+
+def _exp(x):
+    return math.exp(x)
+
+
+def _expm1(x):
+    return math.expm1(x)
+
+
+def _log(x):
+    if x < 0.0:
+        return math.nan
+    if x == 0.0:
+        return -math.inf
+    return math.log(x)
+
+
+def _log1p(x):
+    if x < -1.0:
+        return math.nan
+    if x == -1.0:
+        return -math.inf
+    return math.log1p(x)
+
+
+def _tanh(x):
+    return math.tanh(x)
+
+
+def _pow(base, exponent):
+    return base**exponent
+
+
+def _abs(x):
+    return abs(x)
+
+
+def _batch_sum(x):
+    return x  # one sample: the sum over the batch is taken by the kernel's loop
+
+
+@dataclass(frozen=True)
+class Forms:
+    """How the batch runners compute one function: the numpy call of the grouped program
+    (None: the runner has its own code for it) and the numba kernel code (None: no
+    per-sample kernel can compute it)."""
+
+    numpy: str | None
+    kernel: Callable[..., float] | None
+
+
+#: Every function a statement may call -> its forms.
+FORMS: dict[str, Forms] = {
+    "exp": Forms("np.exp", _exp),
+    "expm1": Forms("np.expm1", _expm1),
+    "log": Forms("np.log", _log),
+    "log1p": Forms("np.log1p", _log1p),
+    "tanh": Forms("np.tanh", _tanh),
+    "pow": Forms("np.power", _pow),
+    "abs": Forms("np.absolute", _abs),
+    "sign": Forms("np.sign", PRIMITIVES["sign"].scalar),
+    "clip": Forms("np.clip", PRIMITIVES["clip"].scalar),
+    "where": Forms(None, PRIMITIVES["where"].scalar),
+    "batch_mean": Forms(None, None),  # batch statistics: needs the whole batch
+    "batch_sum": Forms(None, _batch_sum),
+}
+#: Kernel code numba compiles, by the name statements call.
+KERNEL_CODE = {name: forms.kernel for name, forms in FORMS.items() if forms.kernel is not None}
+
+
+def missing(runner: str, calls: Iterable[str]) -> list[str]:
+    """The functions among ``calls`` that ``runner`` ("python", "numpy" or "numba") cannot compute."""
+    if runner == "python":
+        return []
+    if runner == "numba":
+        return sorted(name for name in calls if name not in KERNEL_CODE)
+    return sorted(name for name in calls if name not in FORMS)
+
+
+def unlisted() -> list[str]:
+    """Primitives of the core table this registry does not list (a test keeps it empty)."""
+    return sorted(set(PRIMITIVES) - set(FORMS))
