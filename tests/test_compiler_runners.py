@@ -102,7 +102,8 @@ def _mlp_loss(width: int = 6, seed: int = 0):
 
 
 @pytest.mark.parametrize(
-    "backend", ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="no numba"))]
+    "backend",
+    ["numpy", pytest.param("numba", marks=[pytest.mark.slow, pytest.mark.skipif(not HAS_NUMBA, reason="no numba")])],
 )
 def test_a_batch_step_is_backward_then_update_for_every_parameter(backend):
     model, label, loss = _mlp_loss()

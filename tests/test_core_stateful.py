@@ -249,11 +249,17 @@ class CoreRules(RuleBasedStateMachine):
                 assert variable.value == world.current[i]
 
 
-TestCoreRules = CoreRules.TestCase
-TestCoreRules.settings = settings(
-    max_examples=300,
-    stateful_step_count=6,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+_RULES = {"stateful_step_count": 6, "deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow]}
+
+
+class TestCoreRules(CoreRules.TestCase):  # type: ignore[name-defined,misc]
+    """The default run: 100 random programs (about a second)."""
+
+    settings = settings(max_examples=100, **_RULES)
+
+
+@pytest.mark.slow
+class TestCoreRulesThoroughly(CoreRules.TestCase):  # type: ignore[name-defined,misc]
+    """300 random programs (several seconds): run by ``pytest -m slow`` and CI."""
+
+    settings = settings(max_examples=300, **_RULES)

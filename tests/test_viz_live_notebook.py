@@ -42,6 +42,10 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# Each test starts a Jupyter kernel (5 to 20 s): out of the default run; .ci/run runs them.
+pytestmark = pytest.mark.slow
+
+
 def write_notebook(folder: Path, epochs: int) -> Path:
     nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed: pip install graphdl[dev]")
     notebook = nbformat.v4.new_notebook()

@@ -122,10 +122,9 @@ class RunRecorder:
         self._norm_steps += 1
 
     def on_epoch(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
-        """Keep a frame after every ``every`` epochs."""
-        done = epoch + 1
-        if done % self.every == 0:
-            self._keep(done, _last_logs(trainer.history))
+        """Keep a frame after every ``every`` epochs (epochs count from 1)."""
+        if epoch % self.every == 0:
+            self._keep(epoch, _last_logs(trainer.history))
 
     def on_fit_end(self, trainer: Any, history: Any) -> None:
         """Keep the last epoch's frame if ``every`` skipped it."""
