@@ -32,6 +32,7 @@ def test_the_shipped_temperatures_are_pytorchs(experiment) -> None:
     np.testing.assert_allclose(temperatures[:11], np.array(TORCH_RANDN_FIRST) * 10, atol=6e-4)
 
 
+@pytest.mark.slow  # over 2 s: .ci/run runs it with -m slow
 def test_writes_three_pngs(experiment, tmp_path) -> None:
     run_experiment(experiment, ["--epochs", "2", "--surface-steps", "20", "--out", str(tmp_path)], tmp_path)
     out = tmp_path

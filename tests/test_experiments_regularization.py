@@ -130,6 +130,7 @@ def test_bad_flags_are_rejected(example) -> None:
             example.main(flags)
 
 
+@pytest.mark.slow  # over 2 s: .ci/run runs it with -m slow
 def test_every_lambda_gets_its_own_panel_and_colour(example, tmp_path) -> None:
     """Five values of λ (more than the old four colours): all five are trained, drawn and labelled."""
     flags = ["--poly-epochs", "1", "--overfit-epochs", "1", "--wd-epochs", "5", "--dropout-epochs", "2"]

@@ -125,6 +125,7 @@ def test_workers_with_dask_start_a_local_cluster(tmp_path, capsys) -> None:
     assert os.getpid() not in pids and "6 runs: 6 run now" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # over 2 s: .ci/run runs it with -m slow
 def test_a_cluster_restart_mid_sweep_still_gives_every_record(client, tmp_path) -> None:
     """client.restart() replaces every worker and drops every task; the sweep sends its
     unfinished runs again and the records equal a sequential run."""
