@@ -64,6 +64,7 @@ from bench_models import (
     quiet_compile,
     seed_data,
 )
+from side_by_side import table
 
 import graphdl
 from graphdl.compiler import numba_runner
@@ -121,12 +122,6 @@ def fmt_time(seconds: float) -> str:
     if seconds < 1.0:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def cpu_model() -> str:
