@@ -323,6 +323,13 @@ def test_random_graphs_first_and_second_derivatives(seed: int) -> None:
     np.testing.assert_allclose(compiled.forward(feed), second.forward(), rtol=1e-12, atol=1e-12)
 
 
+def test_get_grad_of_a_forward_output_the_gradient_graph_reads() -> None:
+    a, b = Variable(0.5, name="a"), Variable(-0.3, name="b")
+    out = (a * b).tanh()
+    (ga,) = grad(out, [a])  # reads out itself (1 - out²): out is no longer a node without children
+    assert a.get_grad() == ga.forward() == pytest.approx(-0.3 * (1 - math.tanh(-0.15) ** 2), rel=1e-15)
+
+
 def test_get_grad_still_means_the_loss_after_a_gradient_graph_is_built() -> None:
     x, w = Variable(2.0, name="x", trainable=False), Variable(3.0, name="w")
     loss = (x * w - 1.0) ** 2

@@ -198,13 +198,18 @@ class Node:
         return [node for node in [self, *self.descendants()] if not node.children]
 
     def _target_candidates(self) -> list[Node]:
-        """The sinks a default target is chosen from: those of the forward graph. The sinks of
-        gradient graphs (``graphdl.grad``: role ``"gradient"``) are built on the forward nodes
-        they reuse but are not what ``w.get_grad()`` means; they count only when nothing else
-        is reached."""
-        sinks = self.sinks()
-        forward = [node for node in sinks if node.role != "gradient"]
-        return forward or sinks
+        """The sinks a default target is chosen from: those of the forward graph. Gradient
+        graphs (``graphdl.grad``: role ``"gradient"``) hang on the forward nodes they reuse
+        (``1 - out²`` reads a Tanh's output) but are not what ``w.get_grad()`` means: a forward
+        node whose only children are gradient nodes is still a sink, and the sinks of gradient
+        graphs count only when nothing else is reached."""
+        reached = [self, *self.descendants()]
+        forward = [
+            node
+            for node in reached
+            if node.role != "gradient" and all(child.role == "gradient" for child in node.children)
+        ]
+        return forward or [node for node in reached if not node.children]
 
     def _default_target(self) -> Node:
         component = self._component
