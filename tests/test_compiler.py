@@ -155,7 +155,8 @@ def test_seed_source_reads_like_a_program(seed_net):
         assert name in source
     assert "add_11 = mul_11 + b_11  # Add" in source
     assert "loss = abs(label - add_21)  # ValueLoss" in source
-    assert "g_add_21 = g_loss * -sign(label - add_21)" in source
+    assert "g_add_21 = seed * -sign(label - add_21)" in source
+    assert "g_w_21 = batch_sum(g_add_21 * relu_11)" in source
     assert "* 1.0" not in source and "* -1.0" not in source
     compile(source, "<check>", "exec")  # valid Python
 
