@@ -42,7 +42,7 @@ from graphdl.compiler.symbolic import (
     spilling,
 )
 from graphdl.core.node import Node, Operator, Variable
-from graphdl.core.plan import reached_from, topological_order
+from graphdl.core.plan import reached_from
 from graphdl.core.primitives import PRIMITIVES
 from graphdl.ops.activations import Identity
 from graphdl.ops.arithmetic import Add, Mul, Neg, Sub
@@ -227,17 +227,16 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
     results, gradient_of, built = gradient_graph(target, parameters, seed_node) if parameters else ([], {}, [])
     forward_set = set(symbol)
-    # in the order the sweep built them (parents first, the target's end first, as the
-    # interpreter's sweep goes); numbers, which it did not build, come first
-    reachable = {node for node in topological_order(results) if node not in forward_set}
-    gradient_order = [node for node in reachable if not node.parents]
-    gradient_order += [node for node in built if node in reachable]
     if target_varies:
-        varies_nodes = reached_from([*order, *gradient_order], {*input_set, seed_node})
+        varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
     operator_gradients = {node for node, of in gradient_of.items() if isinstance(of, Operator)}
     sums = _BatchSums(varies_nodes, operator_gradients) if target_varies else None
     outputs = [sums.tree(node) if sums is not None else ("leaf", node) for node in results]
-    uses = _uses(gradient_order, outputs)
+    uses = _uses(forward_set, outputs)
+    # the gradient nodes the outputs read, in the order the sweep built them (parents first,
+    # the target's end first, as the interpreter's sweep goes); numbers, not built, first
+    gradient_order = [node for node in uses if not node.parents]
+    gradient_order += [node for node in built if node in uses]
     output_slots = [state.new_slot(f"g_{symbol[p].name}") if _used(t) else None for p, t in zip(parameters, outputs)]
 
     with spilling(state.spill):
@@ -429,15 +428,14 @@ def _number(tree: SumTree) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _uses(gradient_order: Sequence[Node], outputs: Sequence[SumTree]) -> dict[Node, int]:
-    """How often each gradient node that the outputs need is read (by another such node or
-    by an output); the nodes the outputs do not need are left out."""
-    gradient_nodes = set(gradient_order)
+def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> dict[Node, int]:
+    """How often each gradient node (a node not in ``forward``) that the outputs need is
+    read, by another such node or by an output; the nodes the outputs do not need are left out."""
     uses: dict[Node, int] = {}
     stack: list[Node] = []
 
     def read(node: Node) -> None:
-        if node in gradient_nodes:
+        if node not in forward:
             if node not in uses:
                 uses[node] = 0
                 stack.append(node)
