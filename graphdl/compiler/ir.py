@@ -262,7 +262,9 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
             symbol[node] = state.new_slot(wanted)
             state.owner = symbol[node].name
             state.assign(symbol[node], expression, "grad" if of is not None else "part", of)
-        for parameter, slot, tree in zip(parameters, output_slots, outputs):
+        # in the sweep's order (the target's end first): a batch reads its rows as the sweep
+        # wrote them, so a grouped program keeps the interpreter's orientation of its matrices
+        for parameter, slot, tree in reversed(list(zip(parameters, output_slots, outputs))):
             if slot is None:
                 continue
             state.owner = slot.name
@@ -372,11 +374,8 @@ class _BatchSums:
 
     def expr(self, tree: SumTree, symbol: dict[Node, Expr], spill: Any) -> Expr:
         kind = tree[0]
-        if kind == "leaf":
-            node = tree[1]
-            if isinstance(node, Variable) and node.constant:
-                return symbol.get(node) or _constant(node)
-            return call("batch_sum", symbol[node])
+        if kind == "leaf" and isinstance(tree[1], Variable) and tree[1].constant:
+            return symbol.get(tree[1]) or _constant(tree[1])
         if kind == "product":
             return call("batch_sum", binary("*", symbol[tree[1]], symbol[tree[2]]))
         if kind == "neg":
@@ -389,7 +388,9 @@ class _BatchSums:
                 expr = spill(expr)
                 self.exprs[node] = (expr, True)
             return expr
-        if kind == "add":
+        if kind == "leaf":
+            expr = call("batch_sum", symbol[node])
+        elif kind == "add":
             terms = [self.expr(t, symbol, spill) for t in tree[2]]
             expr = terms[0]
             for term in terms[1:]:
