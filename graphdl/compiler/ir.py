@@ -92,9 +92,11 @@ class Names:
 
 @dataclass
 class Statement:
-    """``slot = expr``. ``role`` is ``"value"`` (a node's value), ``"grad"`` (a node's
-    gradient) or ``"part"`` (a temporary); ``node`` is the node it belongs to (None for a
-    temporary); ``note`` says what it computes (the operator's kind and options)."""
+    """``slot = expr``. ``role`` is ``"value"`` (a node's value), ``"grad"`` (a gradient
+    node of the node ``node``, seed times its per-sample gradient; for a parameter, the
+    sum over the batch) or ``"part"`` (a temporary, or a gradient node read more than once
+    that is no node's gradient); ``node`` is None for a temporary; ``note`` says what it
+    computes (the operator's kind and options)."""
 
     slot: int
     expr: Expr
