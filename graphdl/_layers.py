@@ -56,8 +56,8 @@ LAYERS: tuple[Layer, ...] = (
             ),
             (
                 ("graphdl.core.plan",),
-                "the plan of a graph: topological order, which nodes need gradients, the steps of the reverse "
-                "sweep; shared by the interpreter and the compiler",
+                "the plan of a graph: topological order, which nodes need gradients, the steps of the "
+                "interpreter's reverse sweep; `reached_from` and `overrides_vjp` serve the gradient graphs too",
             ),
             (
                 ("graphdl.core.component", "graphdl.core.values", "graphdl.core.names", "graphdl.core.anomaly"),
@@ -97,7 +97,8 @@ LAYERS: tuple[Layer, ...] = (
         "compiler",
         ("graphdl.compiler",),
         "`graphdl.compile`: the graph lowered once into a statement list (`symbolic.py` is a third backend "
-        "whose values are expression trees, `ir.py` lowers the graph and its reverse sweep) that runners "
+        "whose values are expression trees, `ir.py` lowers the graph and its gradient graph, built by `graphdl.grad`'s "
+        "`gradient_graph`) that runners "
         "consume: `python_runner.py` (the readable program), `numpy_runner.py` (groups of like statements, "
         "dense layers as matrix products) and `numba_runner.py`; `compiled.py` picks a runner and stores results",
     ),

@@ -147,6 +147,31 @@ def seed_net():
     return net
 
 
+def test_the_backward_is_the_gradient_graph_lowered_with_the_forward_graph():
+    """The backward statements are the nodes graphdl.grad builds: named after the node whose
+    gradient they are, reusing forward values (tanh' = 1 - tanh² reads the tanh statement),
+    and a weight's gradient is the batch sum of its per-sample gradient node."""
+    x = Variable(name="x", trainable=False)
+    w = Variable(0.3, name="w")
+    b = Variable(-0.2, name="b")
+    h = ops.Tanh([ops.Add([x * w, b], name="z")], name="h")
+    loss = ops.Mul([h, h], name="loss")
+    compiled = graphdl.compile(loss, inputs=[x])
+    backward = compiled.source.split("def backward")[1]
+    assert backward.count("tanh(") == 1, backward  # the derivative reads the forward value
+    assert "g_w = batch_sum(g_z * x)" in backward and "g_b = batch_sum(g_z)" in backward, backward
+    forward_nodes = set(loss.upstream()) | {loss}
+    gradient_nodes = [s.node for s in compiled.program.backward if s.role == "grad"]
+    assert set(gradient_nodes) <= forward_nodes and {w, b} <= set(gradient_nodes)
+    xs = np.linspace(-2.0, 2.0, 7)
+    mean = compiled.backward({x: xs})
+    grads = [w.grad, b.grad]
+    x.set_value(xs)
+    assert mean == pytest.approx(float(np.mean(loss.forward())), rel=1e-12)
+    reference = [float(np.mean(g.forward())) for g in graphdl.grad(loss, [w, b])]
+    np.testing.assert_allclose(grads, reference, rtol=1e-12)
+
+
 def test_seed_source_reads_like_a_program(seed_net):
     compiled = graphdl.compile(seed_net.loss, inputs=[seed_net.x, seed_net.label])
     source = compiled.source
@@ -155,7 +180,8 @@ def test_seed_source_reads_like_a_program(seed_net):
         assert name in source
     assert "add_11 = mul_11 + b_11  # Add" in source
     assert "loss = abs(label - add_21)  # ValueLoss" in source
-    assert "g_add_21 = g_loss * -sign(label - add_21)" in source
+    assert "g_add_21 = seed * -sign(label - add_21)" in source
+    assert "g_w_21 = batch_sum(g_add_21 * relu_11)" in source
     assert "* 1.0" not in source and "* -1.0" not in source
     compile(source, "<check>", "exec")  # valid Python
 

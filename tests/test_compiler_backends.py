@@ -125,7 +125,7 @@ def test_a_dense_layer_is_one_numpy_call_per_group():
     source = compiled.batch_source
     lines = [line for line in source.splitlines()[3:] if line.strip()]
     statements = len(compiled.program.statements)
-    assert statements > 300 and len(lines) < 30
+    assert statements > 250 and len(lines) < 30
     assert "8 × Add: " in source and "as a matrix product" in source  # a dense layer: one matmul
     assert source.count("np.matmul(") == 7  # 3 layers forward, 1 backward to the hidden inputs, 3 weight grads
     assert "8 × Relu:" in source
@@ -354,7 +354,7 @@ def test_without_numba_a_one_line_note_and_numpy(monkeypatch):
 def test_big_graphs_fall_back_to_numpy_with_the_reason(monkeypatch):
     monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 10)
     net = _seed_net()
-    with pytest.warns(RuntimeWarning, match=r"27 statements is above the numba backend's limit of 10"):
+    with pytest.warns(RuntimeWarning, match=r"22 statements is above the numba backend's limit of 10"):
         compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
     assert compiled.backend == "numpy" and compiled.kernels is None
 

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import graphdl
 from graphdl import Add, Mul, SquaredLoss, Variable, optim
 
 
@@ -153,6 +154,29 @@ def test_repeated_assign_is_remembered_once():
     assert len(root_of(w).pending) == 1
     loss.clear()
     assert loss.forward() == 0.5 * 100.0 * 100.0
+
+
+def test_updates_in_another_order_reuse_the_graph_walk(monkeypatch):
+    """A compiled step and a loop of ``p.update`` mark the same parameters pending in
+    different orders; bringing the graph up to date must still reuse the list of stale
+    nodes found on the first step instead of walking the graph again every step."""
+    from graphdl.core import component
+
+    x = Variable(1.5, name="x", trainable=False)
+    ws = [Variable(0.1 * (k + 1), name=f"w{k}") for k in range(4)]
+    loss = Add([Mul([w, x]) for w in ws], name="loss")
+    compiled = graphdl.compile(loss, inputs=[x])
+    walks = []
+    walk = component.downstream_refs
+    monkeypatch.setattr(component, "downstream_refs", lambda sources: walks.append(1) or walk(sources))
+    for _ in range(4):
+        compiled.step({x: 1.5}, 0.01)  # marks the parameters in the compiled program's order
+        loss.backward()
+        for w in reversed(ws):  # the other order
+            w.update(0.01)
+        loss.forward()
+    assert len(walks) == 1
+    assert [w.value for w in ws] == pytest.approx([0.1 * (k + 1) - 8 * 0.01 * 1.5 for k in range(4)], abs=1e-12)
 
 
 def test_decay_params_leave_the_others_undecayed():

@@ -3,14 +3,15 @@
 Every value the program computes has a *slot* (a number; the Python rendering gives it a
 readable identifier, the machine-code kernels a positional one). A :class:`Statement`
 assigns one slot the value of an expression tree (:class:`~graphdl.compiler.symbolic.Expr`)
-built by running the operator's own ``formula``, ``derivative`` or ``vjp`` on the
-symbolic backend. The forward statements compute every node's value; the backward ones
-are the reverse sweep: lowering the gradient graph is lowering more nodes. Which nodes
-vary with the inputs and which need gradients comes from the same
-:class:`~graphdl.core.plan.Plan` the interpreter sweeps with, and the sweep follows the
-interpreter exactly (same node order, same order of accumulating contributions, the same
-``grad * derivative`` products, sums over the batch at the same nodes), so every runner
-computes the interpreter's floating-point operations.
+built by running a node's own ``formula`` on the symbolic backend. The forward statements
+are the graph's operators; the backward ones are the nodes of its gradient graph
+(:func:`graphdl.ops.gradient.gradient_graph`, the graph ``graphdl.grad`` returns, built
+from each operator's own ``derivative`` or ``vjp``): differentiating is lowering more
+nodes. Gradient nodes reuse the forward nodes, so a value both need is one statement; a
+gradient node read once is written into its reader. A parameter's gradient is the batch
+sum of its gradient node, taken into sums and products with scalars (see
+:class:`_BatchSums`), so every runner computes the interpreter's gradients up to the
+order of additions (1e-12).
 
 Text from a node never becomes code: node names reach the rendering only as sanitised
 identifiers (:class:`Names`) or, in comments, as ``repr()`` of a plain ``str``; numbers
@@ -26,10 +27,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphdl.compiler.symbolic import CALLABLE, REF, SYMBOLIC, Expr, binary, call, leaves, lift, literal, spilling
+from graphdl.compiler.symbolic import (
+    CALLABLE,
+    NUMBER,
+    REF,
+    SYMBOLIC,
+    Expr,
+    binary,
+    call,
+    leaves,
+    lift,
+    literal,
+    negate,
+    spilling,
+)
 from graphdl.core.node import Node, Operator, Variable
-from graphdl.core.plan import Plan, reached_from
+from graphdl.core.plan import reached_from
 from graphdl.core.primitives import PRIMITIVES
+from graphdl.ops.activations import Identity
+from graphdl.ops.arithmetic import Add, Mul, Neg, Sub
+from graphdl.ops.gradient import gradient_graph
+from graphdl.ops.graph_backend import GRADIENT_ROLE
 
 #: Every name rendered code uses for itself (functions, helpers, loop variables, every
 #: builtin): a node whose name sanitises to one of them gets a suffix.
@@ -74,9 +92,11 @@ class Names:
 
 @dataclass
 class Statement:
-    """``slot = expr``. ``role`` is ``"value"`` (a node's value), ``"grad"`` (a node's
-    gradient) or ``"part"`` (a temporary); ``node`` is the node it belongs to (None for a
-    temporary); ``note`` says what it computes (the operator's kind and options)."""
+    """``slot = expr``. ``role`` is ``"value"`` (a node's value), ``"grad"`` (a gradient
+    node of the node ``node``, seed times its per-sample gradient; for a parameter, the
+    sum over the batch) or ``"part"`` (a temporary, or a gradient node read more than once
+    that is no node's gradient); ``node`` is None for a temporary; ``note`` says what it
+    computes (the operator's kind and options)."""
 
     slot: int
     expr: Expr
@@ -177,31 +197,49 @@ def _comment(node: Node, name: str) -> str:
 
 
 def lower(target: Node, inputs: Sequence[Variable]) -> Program:
-    """Lower the graph upstream of ``target`` and its reverse sweep (the gradients of the
-    target's batch mean with respect to every parameter) into one statement list."""
+    """Lower the graph upstream of ``target`` and its gradient graph into one statement list.
+
+    The gradient graph is :func:`graphdl.grad`'s, seeded by a ``seed`` slot (1 for one
+    sample, 1/N per sample for a batch of N): its nodes are the per-sample gradients of the
+    target times the seed, built from each operator's own derivative and reusing the forward
+    nodes, so a shared value is one statement. A parameter's gradient is then the sum of its
+    gradient node over the batch, taken through sums and products with scalars, down to
+    ``batch_sum(a * b)`` of two batches (a weight gradient: a matrix product).
+    """
     upstream = target.upstream()
     order = (*upstream, target)
     input_set = set(inputs)
     leaf_nodes = [node for node in order if isinstance(node, Variable) and node not in input_set]
     parameters = tuple(node for node in leaf_nodes if getattr(node, "trainable", False))
     data = tuple(node for node in leaf_nodes if not node.trainable and not getattr(node, "constant", False))
-    plan = Plan(target, upstream, parameters)
     state = _Lowering()
     symbol: dict[Node, Expr] = {}
     for node in order:
         if getattr(node, "constant", False) and node not in input_set:
-            value = node.cached_value
-            assert value is not None  # a constant is made from a number
-            symbol[node] = literal(value)  # constants are inlined
+            symbol[node] = _constant(node)  # constants are inlined
         else:
             symbol[node] = state.new_slot(node.name)
     for node in inputs:  # an input the target does not use is still an argument
         if node not in symbol:
             symbol[node] = state.new_slot(node.name)
-    grad = {node: state.new_slot(f"g_{symbol[node].name}") for node in order if node in plan.needs or node is target}
-    seed = state.new_slot("seed")
-    state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
     varies_nodes = reached_from(order, input_set)
+    target_varies = target in varies_nodes
+    seed_node = Variable(1.0, name="seed", trainable=False)
+    seed = symbol[seed_node] = state.new_slot("seed")
+    state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
+    results, gradient_of, built = gradient_graph(target, parameters, seed_node) if parameters else ([], {}, [])
+    forward_set = set(symbol)
+    if target_varies:
+        varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
+    operator_gradients = {node for node, of in gradient_of.items() if isinstance(of, Operator)}
+    sums = _BatchSums(varies_nodes, operator_gradients) if target_varies else None
+    outputs = [sums.tree(node) if sums is not None else ("leaf", node) for node in results]
+    uses = _uses(forward_set, outputs)
+    # the gradient nodes the outputs read, in the order the sweep built them (parents first,
+    # the target's end first, as the interpreter's sweep goes); numbers, not built, first
+    gradient_order = [node for node in uses if not node.parents]
+    gradient_order += [node for node in built if node in uses]
+    output_slots = [state.new_slot(f"g_{symbol[p].name}") if _used(t) else None for p, t in zip(parameters, outputs)]
 
     with spilling(state.spill):
         for node in order:  # the forward statements: one per operator, parents first
@@ -210,46 +248,45 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
                 expression = node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents))
                 state.assign(symbol[node], expression, "value", node, _comment(node, symbol[node].name))
         forward, state.lines = state.lines, []
-        # The reverse sweep, in the interpreter's order: the contributions to a node's gradient
-        # are collected as its children are visited, one per argument position, summed in order.
-        contributions: dict[Node, list[tuple[Expr, bool]]] = {}
-        for node, wanted, custom in plan.steps_from(target):
-            own = grad[node]
-            state.owner = own.name
-            if node is target:
-                gradient = seed
-            elif node in contributions:
-                # A scalar feeding a batch sums each path over the samples (as the interpreter does).
-                terms = [
-                    call("batch_sum", term) if child_varies and node not in varies_nodes else term
-                    for term, child_varies in contributions.pop(node)
-                ]
-                gradient = terms[0]
-                for term in terms[1:]:
-                    gradient = binary("+", gradient, term)
-            else:
+        for node in gradient_order:  # the gradient graph's nodes that are used, parents first
+            if node not in uses:
                 continue
-            state.assign(own, gradient, "grad", node)
-            args = [symbol[parent] for parent in node.parents]
-            operator: Any = node  # an operator (a target or a node with wanted parents)
-            for index, parent in wanted:
-                if custom:
-                    product = lift(operator.vjp(SYMBOLIC, index, own, symbol[node], *args))
-                else:
-                    product = binary("*", own, operator.derivative(SYMBOLIC, index, symbol[node], *args))
-                contributions.setdefault(parent, []).append((product, node in varies_nodes))
+            if not isinstance(node, Operator):  # a number of the gradient graph
+                symbol[node] = _constant(node)
+                continue
+            of = gradient_of.get(node)
+            expression = lift(node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents)))
+            if of is None and (uses[node] == 1 or expression.op in (REF, NUMBER)):
+                symbol[node] = expression  # used once (or a copy): written into its reader
+                continue
+            owner = symbol[of] if of is not None and of in forward_set else None
+            wanted = f"g_{owner.name}" if owner is not None and owner.op == REF else "part"
+            symbol[node] = state.new_slot(wanted)
+            state.owner = symbol[node].name
+            state.assign(symbol[node], expression, "grad" if of is not None else "part", of)
+        # in the sweep's order (the target's end first): a batch reads its rows as the sweep
+        # wrote them, so a grouped program keeps the interpreter's orientation of its matrices
+        for parameter, slot, tree in reversed(list(zip(parameters, output_slots, outputs))):
+            if slot is None:
+                continue
+            state.owner = slot.name
+            expression = sums.expr(tree, symbol, state.spill) if sums is not None else symbol[tree[1]]
+            state.assign(slot, expression, "grad", parameter)
         backward = state.lines
 
     input_slots = tuple(symbol[node].slot for node in inputs)
     leaves_all = (*parameters, *data)
     leaf_slots = tuple(symbol[node].slot for node in leaves_all)
-    varies: set[int] = {slot for node in varies_nodes if (slot := symbol[node].slot) is not None}
-    if target in varies_nodes and seed.slot is not None:
+    varies: set[int] = {
+        index for node in varies_nodes if node in forward_set and (index := symbol[node].slot) is not None
+    }
+    if target_varies and seed.slot is not None:
         varies.add(seed.slot)
     for statement in [*forward, *backward]:  # temporaries and gradients: they vary with what they read
         if statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
     positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
+    lowered_gradients = [node for node in gradient_order if node in uses]
     program = Program(
         names=state.slot_names,
         inputs=tuple(inputs),
@@ -261,13 +298,159 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         forward=forward,
         backward=backward,
         target=symbol[target],
-        gradients=tuple(grad[p] if p in grad else literal(0.0) for p in parameters),
+        gradients=tuple(
+            slot if slot is not None else literal(_number(tree)) for slot, tree in zip(output_slots, outputs)
+        ),
         varies=varies,
         title=plain_text(target.name),
-        argument_checks=_argument_checks(order, positions),
+        argument_checks=_argument_checks([*order, *lowered_gradients], positions, seed_node),
     )
     program.column_names = tuple(state.names.claim(f"{state.slot_names[s]}_column") for s in input_slots)  # type: ignore[index]
     return program
+
+
+def _constant(node: Node) -> Expr:
+    value = node.cached_value
+    assert value is not None  # a constant is made from a number
+    return literal(value)
+
+
+#: How a parameter's gradient is summed over the batch: ``("leaf", node)`` is
+#: ``batch_sum(node)``; ``("product", a, b)`` is ``batch_sum(a * b)``; ``("scale", tree, s)``
+#: is ``tree * s`` for a scalar ``s``; ``("add", trees)``, ``("sub", t1, t2)``, ``("neg", tree)``.
+SumTree = tuple[Any, ...]
+
+
+#: How deep a batch sum is taken into the nodes that build a gradient (bounds the recursion).
+_MAX_SUM_DEPTH = 100
+
+
+class _BatchSums:
+    """The batch sum of a gradient node, taken into the sums, differences, negations and
+    products with a scalar that build it (exact algebra; the rounding of a sum changes by
+    the order only). A weight's gradient ``g_out * x`` becomes ``batch_sum(g_out * x)``, and
+    a part that is the same for every sample (an L2 penalty's) is multiplied once by the
+    summed seed instead of once per sample."""
+
+    def __init__(self, varies: set[Node], kept: set[Node]) -> None:
+        self.varies = varies
+        self.kept = kept  # the gradients of operators: statements anyway, summed as they are
+        self.trees: dict[Node, SumTree] = {}
+        self.exprs: dict[Node, tuple[Expr, bool]] = {}
+        self.depth = 0
+
+    def tree(self, node: Node) -> SumTree:
+        found = self.trees.get(node)
+        if found is None:
+            if self.depth >= _MAX_SUM_DEPTH:  # a long chain: sum it where it is
+                return ("leaf", node)
+            self.depth += 1
+            try:
+                found = self.trees[node] = self._tree(node)
+            finally:
+                self.depth -= 1
+        return found
+
+    def _tree(self, node: Node) -> SumTree:
+        if isinstance(node, Variable) and node.constant:
+            return ("leaf", node)
+        if node.role != GRADIENT_ROLE or node not in self.varies or node in self.kept:
+            return ("leaf", node)
+        parents = node.parents
+        varying = [parent in self.varies for parent in parents]
+        if isinstance(node, Identity):
+            return self.tree(parents[0])
+        if isinstance(node, Neg):
+            return ("neg", self.tree(parents[0]))
+        if isinstance(node, Add) and all(varying):
+            return ("add", node, [self.tree(parent) for parent in parents])
+        if isinstance(node, Sub) and all(varying):
+            return ("sub", node, self.tree(parents[0]), self.tree(parents[1]))
+        if isinstance(node, Mul) and len(parents) == 2:
+            if all(varying):
+                return ("product", parents[0], parents[1])
+            if varying[0] or varying[1]:
+                batch, scalar = parents if varying[0] else parents[::-1]
+                return ("scale", node, self.tree(batch), scalar)
+        return ("leaf", node)
+
+    def expr(self, tree: SumTree, symbol: dict[Node, Expr], spill: Any) -> Expr:
+        kind = tree[0]
+        if kind == "leaf" and isinstance(tree[1], Variable) and tree[1].constant:
+            return symbol.get(tree[1]) or _constant(tree[1])
+        if kind == "product":
+            return call("batch_sum", binary("*", symbol[tree[1]], symbol[tree[2]]))
+        if kind == "neg":
+            return negate(self.expr(tree[1], symbol, spill))
+        node = tree[1]
+        found = self.exprs.get(node)
+        if found is not None:  # a second use: one temporary instead of the same terms again
+            expr, spilled = found
+            if not spilled:
+                expr = spill(expr)
+                self.exprs[node] = (expr, True)
+            return expr
+        if kind == "leaf":
+            expr = call("batch_sum", symbol[node])
+        elif kind == "add":
+            terms = [self.expr(t, symbol, spill) for t in tree[2]]
+            expr = terms[0]
+            for term in terms[1:]:
+                expr = binary("+", expr, term)
+        elif kind == "sub":
+            expr = binary("-", self.expr(tree[2], symbol, spill), self.expr(tree[3], symbol, spill))
+        else:  # scale
+            expr = binary("*", self.expr(tree[2], symbol, spill), symbol[tree[3]])
+        self.exprs[node] = (expr, False)
+        return expr
+
+
+def _tree_nodes(tree: SumTree) -> list[Node]:
+    """The nodes a sum tree reads."""
+    kind = tree[0]
+    if kind == "leaf":
+        return [tree[1]]
+    if kind == "product":
+        return [tree[1], tree[2]]
+    if kind == "neg":
+        return _tree_nodes(tree[1])
+    if kind == "add":
+        return [node for t in tree[2] for node in _tree_nodes(t)]
+    if kind == "sub":
+        return [*_tree_nodes(tree[2]), *_tree_nodes(tree[3])]
+    return [*_tree_nodes(tree[2]), tree[3]]
+
+
+def _used(tree: SumTree) -> bool:
+    """False when the gradient is a number (a constant node, e.g. 0 for a parameter the target ignores)."""
+    return not (tree[0] == "leaf" and isinstance(tree[1], Variable) and tree[1].constant)
+
+
+def _number(tree: SumTree) -> float:
+    value = tree[1].cached_value
+    return float(value) if value is not None else 0.0
+
+
+def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> dict[Node, int]:
+    """How often each gradient node (a node not in ``forward``) that the outputs need is
+    read, by another such node or by an output; the nodes the outputs do not need are left out."""
+    uses: dict[Node, int] = {}
+    stack: list[Node] = []
+
+    def read(node: Node) -> None:
+        if node not in forward:
+            if node not in uses:
+                uses[node] = 0
+                stack.append(node)
+            uses[node] += 1
+
+    for tree in outputs:
+        for node in _tree_nodes(tree):
+            read(node)
+    while stack:
+        for parent in stack.pop().parents:
+            read(parent)
+    return uses
 
 
 def _varies(expr: Expr, varies: set[int]) -> bool:
@@ -279,13 +462,17 @@ def _varies(expr: Expr, varies: set[int]) -> bool:
     return any(_varies(arg, varies) for arg in expr.args)
 
 
-def _argument_checks(order: Sequence[Node], positions: dict[Node, int]) -> tuple[tuple[Operator, int, int], ...]:
+def _argument_checks(
+    order: Sequence[Node], positions: dict[Node, int], seed: Node
+) -> tuple[tuple[Operator, int, int], ...]:
     checks: list[tuple[Operator, int, int]] = []
     for node in order:
         if not isinstance(node, Operator):
             continue
         for index in node.checked_arguments:
             parent = node.parents[index]
+            if parent is seed:
+                continue
             if parent in positions:
                 checks.append((node, index, positions[parent]))
             elif not parent.parents:  # a constant, inlined: check it once, now

@@ -1,7 +1,7 @@
 """Finding the network's matrices in a statement list, for the grouped-numpy runner.
 
 A dense layer of scalar nodes is n_in × n_out ``Mul`` statements and n_out ``Add``
-statements; its reverse sweep is a sum of products per input and a ``batch_sum`` of a
+statements; its gradient graph is a sum of products per input and a ``batch_sum`` of a
 product per weight. Two exact rewrites (they move work between statements, never change
 an operation) expose the matrices:
 

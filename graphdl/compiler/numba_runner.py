@@ -82,6 +82,28 @@ def _sums_replaced(expr: Expr, accumulators: dict[str, tuple[int, Expr]]) -> Exp
     return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
 
 
+def _after_sums(statements: Sequence[Statement], varies: set[int]) -> set[int]:
+    """The statements that read a batch sum (or such a statement): computed after the loop
+    over the samples. The other statements that vary with no sample run before it."""
+    summed: set[int] = set()
+    for statement in statements:
+        if statement.slot in varies:
+            continue
+        if any(slot in summed for slot in statement.reads) or _has_sum(statement.expr):
+            summed.add(statement.slot)
+    return summed
+
+
+def _has_sum(expr: Expr) -> bool:
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op == "batch_sum":
+            return True
+        stack.extend(item.args)
+    return False
+
+
 def kernel_source(program: Program) -> str:
     """The Python source of the kernels (readable; numba compiles it)."""
     statements = program.statements
@@ -99,11 +121,12 @@ def kernel_source(program: Program) -> str:
         return [indent + text for text in lines]
 
     every = [line(s) for s in statements]
-    hoisted = [line(s) for s in program.forward if s.slot not in varies]
+    summed = _after_sums(statements, varies)
+    hoisted = [line(s) for s in statements if s.slot not in varies and s.slot not in summed]
     per_sample_forward = [line(s) for s in program.forward if s.slot in varies]
     per_sample_backward = [line(s) for s in program.backward if s.slot in varies]
     accumulators: dict[str, tuple[int, Expr]] = {}
-    after = [line(s, False, _sums_replaced(s.expr, accumulators)) for s in program.backward if s.slot not in varies]
+    after = [line(s, False, _sums_replaced(s.expr, accumulators)) for s in statements if s.slot in summed]
     sums = [(k, render(e, _positional, True)) for k, e in accumulators.values()]
     n_sums = max(len(sums), 1)
     target = render(program.target, _positional)

@@ -128,7 +128,8 @@ def source_of(program: Program, checks: list[Node] | None = None) -> str:
             + indent.join(
                 [
                     *forward,
-                    "# reverse sweep: g_<node> = d(mean of the target)/d(<node>); seed = 1/batch size",
+                    "# gradient graph: g_<node> = seed * d(target)/d(<node>) for each sample, seed = 1/batch size;",
+                    "# g_<parameter> sums it over the batch: d(mean of the target)/d(<parameter>)",
                     *backward,
                     "# the batch's arrays go back too: kept until the next call, numpy reuses their memory",
                     f"return {target}, ({gradients}), ({kept_text})",

@@ -1,7 +1,7 @@
 """One table of what every runner can compute, derived from the primitive table.
 
 Every primitive of :data:`graphdl.core.primitives.PRIMITIVES` (plus ``batch_sum``, which
-the reverse sweep writes) must appear here with its grouped-numpy form and its numba
+sums a parameter's gradient over the batch) must appear here with its grouped-numpy form and its numba
 kernel code. The Python runner needs nothing: it calls the primitive's own float and
 numpy versions. :func:`missing` names what a runner cannot compute, so a backend that
 cannot run a program says which primitive it lacks, once.

@@ -50,7 +50,7 @@ COMPARISONS = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-#: Functions an expression may call: the primitives and the batch sum of the reverse sweep.
+#: Functions an expression may call: the primitives and the batch sum of a parameter's gradient.
 CALLABLE = frozenset({*PRIMITIVES, "batch_sum"})
 #: Leaf operations: a named value (``ref``, with its slot in the program) and a number.
 REF, NUMBER, NEG = "ref", "num", "neg"
@@ -331,6 +331,10 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
     compared) selects its branch at once."""
     if condition is True or condition is False:
         return lift(if_true if condition else if_false)
+    if condition.op == "where" and condition.args[0].op in COMPARISONS:
+        inner = condition.args[1:]
+        if [arg.number for arg in inner] == [1.0, 0.0] and all(arg.op == NUMBER for arg in inner):
+            condition = condition.args[0]  # where(where(c, 1.0, 0.0), a, b) is where(c, a, b)
     return call("where", condition, if_true, if_false)
 
 

@@ -25,7 +25,8 @@ class Component:
     * ``structure``: changes whenever a node joins (cached descendant lists depend on it);
     * ``flags``: changes whenever a ``trainable`` flag changes (gradient plans depend on it);
     * ``flush``: the last list of nodes made stale by the pending updates, reused while
-      the same Variables are updated step after step;
+      the same Variables are updated step after step (in any order: a compiled step and a
+      loop of ``p.update`` mark them in different orders);
     * ``point``: changes whenever a value in the graph changes (``set_value``, ``clear``,
       the end of a step). A gradient whose target no longer exists (``a.exp().backward()``)
       stays valid while it does not change;
@@ -60,7 +61,7 @@ class Component:
         self.structure = new_version()
         self.flags = self.structure
         self.point = self.structure
-        self.flush: tuple[int, tuple, list[weakref.ref[Any]], set[weakref.ref[Any]]] | None = None
+        self.flush: tuple[int, frozenset, list[weakref.ref[Any]], set[weakref.ref[Any]]] | None = None
         self.size = 1
         self.members: tuple[int, list[weakref.ref[Any]]] | None = None
         self.computed = True
@@ -128,7 +129,7 @@ def end_step(component: Component) -> None:
     pending = component.pending
     component.pending = {}
     component.point = new_version()
-    sources = tuple(pending)
+    sources = frozenset(pending)
     cached = component.flush
     stamped = component.stamped
     if stamped:

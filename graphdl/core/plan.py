@@ -1,6 +1,6 @@
 """The plan of a graph: its topological order, which nodes need gradients and the steps of
-the reverse sweep. The interpreter and the compiler both work from it, so they visit the
-same nodes in the same order and accumulate the same products in the same order.
+the reverse sweep. The interpreter sweeps with it; the gradient graphs (``graphdl.grad``,
+which the compiler lowers) use its ``reached_from`` and ``overrides_vjp``.
 
 A plan is cached on its target and must not refer to the target itself (a node holding
 itself would put every graph in a reference cycle): ``order`` and ``steps`` hold the
@@ -116,10 +116,6 @@ class Plan:
                 (node, _wanted(node, needs), overrides_vjp(node)) for node in reversed(self.order) if node in needs
             )
         return steps
-
-    def steps_from(self, target: Any) -> list[Step]:
-        """Every step of the sweep, the target's first."""
-        return [(target, *self.head), *self.steps]
 
 
 def _wanted_of(parents: tuple[Any, ...], needs: Collection[Any]) -> tuple[tuple[int, Any], ...]:

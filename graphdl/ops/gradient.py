@@ -28,7 +28,7 @@ from graphdl.core.node import Node, Variable
 from graphdl.core.plan import overrides_vjp, reached_from
 from graphdl.ops.graph_backend import GraphBackend, NodeExpr
 
-__all__ = ["grad"]
+__all__ = ["grad", "gradient_graph"]
 
 
 def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) -> list[Node]:
@@ -55,11 +55,26 @@ def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) ->
     real = isinstance(seed, numbers.Real) and not isinstance(seed, bool)
     if seed is not None and not isinstance(seed, Node) and not real:
         raise TypeError(f"grad: seed must be a node or a real number, got {type(seed).__name__} {seed!r}")
+    return gradient_graph(output, wrt, seed)[0]
+
+
+def gradient_graph(
+    output: Node, wrt: Sequence[Node], seed: Node | float | None = None
+) -> tuple[list[Node], dict[Node, Node], list[Node]]:
+    """:func:`grad`'s nodes (arguments as checked by it); the gradient nodes it built on the
+    way, each mapped to the node whose gradient it is (``d(output)/d(h)`` -> ``h``); and
+    every node it built, in the order built (parents first). The compiler lowers them,
+    naming each statement after the node whose gradient it is."""
     F = GraphBackend()
     try:
         with collector_paused():
             gradients, locals_ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
-            return _named_results(F, output, wrt, gradients, locals_)
+            results = _named_results(F, output, wrt, gradients, locals_)
+            gradient_of: dict[Node, Node] = {}
+            for of, expr in gradients.items():
+                if expr.node in F.created:
+                    gradient_of.setdefault(expr.node, of)
+            return results, gradient_of, list(F.created)
     finally:
         F.close()
 

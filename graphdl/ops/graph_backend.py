@@ -153,7 +153,7 @@ class GraphBackend:
     name = "graph"
 
     def __init__(self) -> None:
-        self.created: set[Node] = set()
+        self.created: dict[Node, None] = {}  # in the order built: parents before children
         self._built: dict[tuple[Any, ...], NodeExpr] = {}
         self._wrapped: dict[Node, NodeExpr] = {}
         self._constants: dict[str, Variable] = {}
@@ -209,7 +209,7 @@ class GraphBackend:
         if found is None:
             node = cls(parents)
             node.role = GRADIENT_ROLE
-            self.created.add(node)
+            self.created[node] = None
             found = self._built[key] = NodeExpr(self, node, None)
         return found
 
@@ -398,5 +398,5 @@ class GraphBackend:
         """A new ``Identity`` node of ``item``, a gradient node of its own (for naming)."""
         node = Identity([self.node_of(item)])
         node.role = GRADIENT_ROLE
-        self.created.add(node)
+        self.created[node] = None
         return node
