@@ -460,3 +460,25 @@ def test_numba_division_by_zero_behaves_like_numpy():
     assert compiled.forward({a: 1.0}) == np.inf
     assert np.isnan(compiled.forward({a: 0.0}))
     assert compiled.forward({a: np.array([1.0, -1.0])}).tolist() == [np.inf, -np.inf]
+
+
+@needs_numba
+@pytest.mark.slow
+def test_grouped_parallel_batches_equal_the_serial_ones_bit_for_bit(monkeypatch):
+    monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 0)  # the grouped kernels
+    loss, inputs, _ = _mlp_with_feed(4)
+    compiled = graphdl.compile(loss, inputs=inputs, backend="numba")
+    runner = compiled.kernels
+    assert runner.extra  # the grouped kernels' arrays
+    rng = np.random.default_rng(5)
+    columns = (rng.normal(size=1000), rng.normal(size=1000), np.sign(rng.normal(size=1000)))
+    leaves = compiled.parameter_values()
+    results = []
+    for suffix in ("", "_parallel"):
+        values = np.empty(1000)
+        grads = getattr(runner.module, "gradient" + suffix)(1e-3, columns, leaves, values, *runner.extra)
+        forward = np.empty(1000)
+        getattr(runner.module, "forward_values" + suffix)(columns, leaves, forward, *runner.extra)
+        results.append((grads.tolist(), values.tolist(), forward.tolist()))
+    assert results[0] == results[1]
+    assert results[0][1] == results[0][2]  # the values of a gradient pass are the forward values

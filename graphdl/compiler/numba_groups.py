@@ -32,7 +32,10 @@ from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Exp
 _JIT = 'njit(cache=True, error_model="numpy")'
 _PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
 #: Bumped when the interpreter's source changes.
-VERSION = "1"
+VERSION = "2"
+#: Samples a batch kernel runs together (one row of a block's array per slot); a batch's sums
+#: are added per block in sample order, then block by block: the same for any thread count.
+BLOCK = 32
 
 
 class Unsupported(ValueError):
@@ -59,7 +62,7 @@ OPCODE = {name: k for k, (name, _, _) in enumerate(OPERATIONS)}
 FIELDS = (
     "hoisted_lo hoisted_hi forward_lo forward_hi backward_lo backward_hi after_lo after_hi "
     "inputs leaves gradients sum_targets sum_sources constants "
-    "n_inputs n_leaves n_gradients n_sums n_constants target seed slots"
+    "shared n_inputs n_leaves n_gradients n_sums n_constants n_shared target seed slots"
 ).split()
 _AT = {name: k for k, name in enumerate(FIELDS)}
 
@@ -140,6 +143,13 @@ class GroupedKernels:
                 return alias.get(expr.slot, expr.slot)
             return self._constant(expr)
 
+        # the rows a block's samples share: what the per-sample instructions read but do not write
+        per_sample = self.code[bounds[2] : bounds[5]]
+        written = {*program.input_slots, *(slot for row in per_sample for slot in self._column(row[2], row[1]))}
+        read = {slot for row in per_sample for offset in row[3:] for slot in self._column(offset, row[1])}
+        read |= {*sum_sources, resolve(program.target)}
+        shared = sorted(read - written)
+
         layout = {name: bound for name, bound in zip(FIELDS, bounds)}
         for name, where in (
             ("inputs", list(program.input_slots)),
@@ -148,9 +158,11 @@ class GroupedKernels:
             ("sum_targets", sum_targets),
             ("sum_sources", sum_sources),
             ("constants", [slot for slot, _ in self.constants.values()]),
+            ("shared", shared),
         ):
             layout[name] = self._listed(where)
         layout.update(
+            n_shared=len(shared),
             n_inputs=len(program.input_slots),
             n_leaves=len(program.leaf_slots),
             n_gradients=len(program.gradients),
@@ -172,6 +184,9 @@ class GroupedKernels:
         )
         self.instructions = len(self.code)
         self.statements = len(program.statements)
+
+    def _column(self, offset: int, count: int) -> list[int]:
+        return self.index[offset : offset + count]
 
     def _listed(self, slots: list[int]) -> int:
         """Append ``slots`` to the index array; their offset."""
@@ -223,18 +238,29 @@ class GroupedKernels:
 
 def kernel_source() -> str:
     """The interpreter's source: the same text for every graph."""
-    from graphdl.compiler.numba_runner import CHUNKS  # the straight-line kernels' chunks
-
     at = _AT
-    dispatch = []
+    block_dispatch = []
     for k, (name, arity, formula) in enumerate(OPERATIONS):
-        reads = "".join(f"; {x} = v[I[{x}0 + j]]" for x in "abc"[:arity])
-        dispatch += [
+        rows = "".join(f"; {x}r = I[{x}0 + j]" for x in "abc"[:arity])
+        reads = "; ".join(f"{x} = W[{x}r, t]" for x in "abc"[:arity])
+        block_dispatch += [
             f"        {'if' if k == 0 else 'elif'} op == {k}:  # {name}",
             "            for j in range(n):",
-            f"                o = I[o0 + j]{reads}",
-            f"                v[o] = {formula}",
+            f"                o = I[o0 + j]{rows}",
+            "                for t in range(m):",
+            f"                    {reads}",
+            f"                    W[o, t] = {formula}",
         ]
+    run_block = [
+        f"@{_JIT}",
+        "def run_block(W, m, code, I, lo, hi):",
+        '    """Instructions lo..hi-1 for the m samples of a block (row = slot, column = sample)."""',
+        "    for p in range(lo, hi):",
+        "        op = code[p, 0]; n = code[p, 1]; o0 = code[p, 2]; a0 = code[p, 3]; b0 = code[p, 4]; c0 = code[p, 5]",
+        *block_dispatch,
+        "",
+        "",
+    ]
 
     def loop(what: str, count: str, line: str, indent: str = "    ") -> list[str]:
         return [
@@ -243,8 +269,10 @@ def kernel_source() -> str:
             f"{indent}    {line}",
         ]
 
-    def phase(name: str, array: str = "v", indent: str = "    ") -> str:
-        return f"{indent}run({array}, code, I, M[{at[name + '_lo']}], M[{at[name + '_hi']}])"
+    def phase(name: str, indent: str = "    ") -> str:
+        """One phase on the slot array ``v``, seen as a block of one sample."""
+        bounds = f"M[{at[name + '_lo']}], M[{at[name + '_hi']}]"
+        return f"{indent}run_block(v.reshape((v.shape[0], 1)), 1, code, I, {bounds})"
 
     def start(indent: str = "    ") -> list[str]:
         return [
@@ -272,14 +300,7 @@ def kernel_source() -> str:
         "  # noqa: F401",
         "",
         "",
-        f"@{_JIT}",
-        "def run(v, code, I, lo, hi):",
-        '    """Instructions lo..hi-1: each applies one operation to n elements listed in I."""',
-        "    for p in range(lo, hi):",
-        "        op = code[p, 0]; n = code[p, 1]; o0 = code[p, 2]; a0 = code[p, 3]; b0 = code[p, 4]; c0 = code[p, 5]",
-        *dispatch,
-        "",
-        "",
+        *run_block,
         f"@{_JIT}",
         "def sample(seed, inputs, leaves, code, I, M, C):",
         '    """Value and parameter gradients for one sample (seed = d(mean)/d(value))."""',
@@ -319,34 +340,55 @@ def kernel_source() -> str:
         f"        losses[i] = v[{target}]",
         "    return losses, leaves",
     ]
+
+    def block_start(indent: str) -> list[str]:
+        """A block's array: the rows every sample shares (leaves, hoisted values, the seed) filled."""
+        return [
+            f"{indent}W = np.empty(({slots}, {BLOCK}))",
+            *loop("shared", "n_shared", f"for t in range({BLOCK}):", indent),
+            f"{indent}        W[s, t] = v[s]",
+        ]
+
+    def block_run(phases: tuple[str, ...], indent: str) -> list[str]:
+        return [
+            f"{indent}lo = block * {BLOCK}",
+            f"{indent}m = min({BLOCK}, count - lo)",
+            *loop("inputs", "n_inputs", "for t in range(m):", indent),
+            f"{indent}        W[s, t] = columns[k][lo + t]",
+            *[f"{indent}run_block(W, m, code, I, M[{at[name + '_lo']}], M[{at[name + '_hi']}])" for name in phases],
+            f"{indent}for t in range(m):",
+            f"{indent}    values[lo + t] = W[{target}, t]",
+        ]
+
     for suffix, decorator, kind in (("", _JIT, "range"), ("_parallel", _PARALLEL, "prange")):
-        chunk_array = "v" if kind == "range" else "v.copy()"
+        serial = kind == "range"
         out += [
             "",
             "",
             f"@{decorator}",
             f"def gradient{suffix}(seed, columns, leaves, values, code, I, M, C):",
-            f'    """Batch-mean gradient: {CHUNKS} chunks ({kind}), their partial sums added in chunk order."""',
+            f'    """Batch-mean gradient: blocks of {BLOCK} samples ({kind}), each block\'s sums added in '
+            'sample order, the blocks\' in block order."""',
             "    count = columns[0].shape[0]",
+            f"    blocks = (count + {BLOCK - 1}) // {BLOCK}",
             f"    n_sums = max(M[{at['n_sums']}], 1)",
             f"    v = np.zeros({slots})",
             *start(),
             f"    v[{seed}] = seed",
-            f"    partial = np.zeros(({CHUNKS}, n_sums))",
-            f"    for chunk in {kind}({CHUNKS}):",
-            f"        w = {chunk_array}",
-            "        sums = np.zeros(n_sums)",
-            f"        for i in range(chunk * count // {CHUNKS}, (chunk + 1) * count // {CHUNKS}):",
-            *loop("inputs", "n_inputs", "w[s] = columns[k][i]", "            "),
-            phase("forward", "w", "            "),
-            phase("backward", "w", "            "),
-            *loop("sum_sources", "n_sums", "sums[k] += w[s]", "            "),
-            f"            values[i] = w[{target}]",
-            "        for k in range(n_sums):",
-            "            partial[chunk, k] = sums[k]",
+            "    partial = np.zeros((blocks, n_sums))",
+            *(block_start("    ") if serial else []),
+            f"    for block in {kind}(blocks):",
+            *([] if serial else block_start("        ")),
+            *block_run(("forward", "backward"), "        "),
+            f"        for k in range(M[{at['n_sums']}]):",
+            f"            s = I[M[{at['sum_sources']}] + k]",
+            "            total = 0.0",
+            "            for t in range(m):",
+            "                total += W[s, t]",
+            "            partial[block, k] = total",
             *loop("sum_targets", "n_sums", "v[s] = partial[0, k]"),
-            f"        for chunk in range(1, {CHUNKS}):",
-            "            v[s] = v[s] + partial[chunk, k]",
+            "        for block in range(1, blocks):",
+            "            v[s] = v[s] + partial[block, k]",
             phase("after"),
             f"    grads = np.empty(M[{at['n_gradients']}])",
             *loop("gradients", "n_gradients", "grads[k] = v[s]"),
@@ -355,15 +397,14 @@ def kernel_source() -> str:
             "",
             f"@{decorator}",
             f"def forward_values{suffix}(columns, leaves, values, code, I, M, C):",
-            f'    """The target\'s value for every sample ({CHUNKS} chunks, {kind})."""',
+            f'    """The target\'s value for every sample (blocks of {BLOCK} samples, {kind})."""',
             "    count = columns[0].shape[0]",
+            f"    blocks = (count + {BLOCK - 1}) // {BLOCK}",
             f"    v = np.zeros({slots})",
             *start(),
-            f"    for chunk in {kind}({CHUNKS}):",
-            f"        w = {chunk_array}",
-            f"        for i in range(chunk * count // {CHUNKS}, (chunk + 1) * count // {CHUNKS}):",
-            *loop("inputs", "n_inputs", "w[s] = columns[k][i]", "            "),
-            phase("forward", "w", "            "),
-            f"            values[i] = w[{target}]",
+            *(block_start("    ") if serial else []),
+            f"    for block in {kind}(blocks):",
+            *([] if serial else block_start("        ")),
+            *block_run(("forward",), "        "),
         ]
     return "\n".join([*out, ""])
