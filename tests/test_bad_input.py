@@ -130,7 +130,11 @@ def test_wrong_arity_creates_nothing() -> None:
     assert a.children == []
 
 
-@pytest.mark.parametrize("bad_parent", ["a string", {"a": 1}, None, [1.0], True, object()], ids=lambda bad: type(bad).__name__ if type(bad) is object else repr(bad))
+@pytest.mark.parametrize(
+    "bad_parent",
+    ["a string", {"a": 1}, None, [1.0], True, object()],
+    ids=lambda bad: type(bad).__name__ if type(bad) is object else repr(bad),
+)
 def test_a_parent_that_is_not_a_node_is_a_type_error(bad_parent) -> None:
     a = gd.Variable(1.0, name="a")
     with pytest.raises(TypeError, match="Mul"):

@@ -351,12 +351,71 @@ def test_without_numba_a_one_line_note_and_numpy(monkeypatch):
 
 
 @needs_numba
-def test_big_graphs_fall_back_to_numpy_with_the_reason(monkeypatch):
+@pytest.mark.slow  # compiles the grouped kernels when the cache does not hold them
+def test_big_graphs_run_the_grouped_kernels(monkeypatch):
     monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 10)
-    net = _seed_net()
-    with pytest.warns(RuntimeWarning, match=r"22 statements is above the numba backend's limit of 10"):
-        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
-    assert compiled.backend == "numpy" and compiled.kernels is None
+    xs, ys = quadratic_data(50, seed=2)
+    results = []
+    for backend in ("numpy", "numba"):
+        net = _seed_net()
+        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
+        assert compiled.backend == backend
+        losses = compiled.sgd({net.x: xs, net.label: ys}, lr=0.01)
+        results.append(([p.value for p in net.params], losses.tolist()))
+    assert "grouped machine-code kernels" in compiled.kernels.source
+    assert results[0] == results[1]  # the same float operations in the same order
+
+
+def _mlp_with_feed(width: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    model = graphdl.nn.MLP(2, [width, width, 1], rng=rng)
+    label = Variable(name="label", trainable=False)
+    penalty = ops.Mul([1e-4, ops.Add([ops.Mul([p, p]) for p in model.parameters()])])
+    loss = ops.Add([ops.HingeLoss([label, model.outputs[0]]), penalty])
+    rng = np.random.default_rng(seed + 1)
+    feed = {model.inputs[0]: rng.normal(size=30), model.inputs[1]: rng.normal(size=30)}
+    feed[label] = np.sign(rng.normal(size=30))
+    return loss, [*model.inputs, label], feed
+
+
+@needs_numba
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [16, 64])
+def test_mlps_run_on_numba_with_the_interpreters_numbers(width):
+    loss, inputs, feed = _mlp_with_feed(width)
+    compiled = graphdl.compile(loss, inputs=inputs, backend="numba")
+    assert compiled.backend == "numba" and "grouped" in compiled.kernels.source
+    parameters = compiled.parameters
+    start = [p.value for p in parameters]
+    expected_value, expected_grads = _reference_grads(loss, feed, parameters)
+    np.testing.assert_allclose(compiled.forward(feed), expected_value, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(compiled.backward(feed), np.mean(expected_value), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose([p.grad for p in parameters], expected_grads, rtol=1e-12, atol=1e-12)
+    assert compiled.step(feed, 0.1) == pytest.approx(np.mean(expected_value), rel=1e-12)
+    stepped = [v - 0.1 * g for v, g in zip(start, expected_grads)]
+    np.testing.assert_allclose([p.value for p in parameters], stepped, rtol=1e-12, atol=1e-12)
+    # per-sample SGD against the Python program, from the same point
+    short = {v: values[:10] for v, values in feed.items()}
+    losses = compiled.sgd(short, 0.05)
+    after = [p.value for p in parameters]
+    for p, value in zip(parameters, stepped):
+        p.set_value(value)
+    reference = graphdl.compile(loss, inputs=inputs, backend="numpy")
+    np.testing.assert_allclose(reference.sgd(short, 0.05), losses, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose([p.value for p in parameters], after, rtol=1e-12, atol=1e-12)
+
+
+@needs_numba
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), batch=st.sampled_from([None, 2, 30]))
+def test_grouped_numba_kernels_match_the_interpreter_on_random_graphs(seed, batch):
+    old = numba_runner.MAX_STATEMENTS
+    numba_runner.MAX_STATEMENTS = 0  # every graph takes the grouped kernels
+    try:
+        _check_agreement(seed, batch, "numba", 1e-9)
+    finally:
+        numba_runner.MAX_STATEMENTS = old
 
 
 def test_auto_follows_graphdl_backend(monkeypatch):
@@ -401,3 +460,25 @@ def test_numba_division_by_zero_behaves_like_numpy():
     assert compiled.forward({a: 1.0}) == np.inf
     assert np.isnan(compiled.forward({a: 0.0}))
     assert compiled.forward({a: np.array([1.0, -1.0])}).tolist() == [np.inf, -np.inf]
+
+
+@needs_numba
+@pytest.mark.slow
+def test_grouped_parallel_batches_equal_the_serial_ones_bit_for_bit(monkeypatch):
+    monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 0)  # the grouped kernels
+    loss, inputs, _ = _mlp_with_feed(4)
+    compiled = graphdl.compile(loss, inputs=inputs, backend="numba")
+    runner = compiled.kernels
+    assert runner.extra  # the grouped kernels' arrays
+    rng = np.random.default_rng(5)
+    columns = (rng.normal(size=1000), rng.normal(size=1000), np.sign(rng.normal(size=1000)))
+    leaves = compiled.parameter_values()
+    results = []
+    for suffix in ("", "_parallel"):
+        values = np.empty(1000)
+        grads = getattr(runner.module, "gradient" + suffix)(1e-3, columns, leaves, values, *runner.extra)
+        forward = np.empty(1000)
+        getattr(runner.module, "forward_values" + suffix)(columns, leaves, forward, *runner.extra)
+        results.append((grads.tolist(), values.tolist(), forward.tolist()))
+    assert results[0] == results[1]
+    assert results[0][1] == results[0][2]  # the values of a gradient pass are the forward values

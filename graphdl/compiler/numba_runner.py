@@ -14,7 +14,10 @@ graph (with new automatic names) finds the same kernels in the disk cache. Kerne
 * ``values_chunk`` / ``forward_values``: the target's value for every sample.
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
-(:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``.
+(:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``. Programs above
+:data:`MAX_STATEMENTS` statements run the grouped kernels of
+:mod:`graphdl.compiler.numba_groups` instead (same names, same arguments plus the program's
+arrays, which :attr:`NumbaRunner.extra` holds): their source is the same for every graph.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from graphdl.compiler import registry
 from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.kernel_cache import cache_dir as cache_dir  # compiled.py and tests look it up here
 from graphdl.compiler.kernel_cache import load_kernels
+from graphdl.compiler.numba_groups import GroupedKernels, Unsupported
+from graphdl.compiler.numba_groups import kernel_source as grouped_source
 from graphdl.compiler.symbolic import Expr, render
 from graphdl.core import primitives as core_primitives
 
@@ -39,7 +44,8 @@ from graphdl.core import primitives as core_primitives
 PARALLEL_FROM = 20_000
 #: Chunks of a batch gradient: partial sums per chunk, added in order (deterministic).
 CHUNKS = 64
-#: Statements above which numba's compile time (about 10 ms a straight-line statement) no longer pays.
+#: Statements above which a straight-line kernel's compile time (about 10 ms a statement) no
+#: longer pays: bigger programs get one loop per group of like statements (:mod:`numba_groups`).
 MAX_STATEMENTS = 400
 #: Bumped when the kernel template changes, so stale cache files are not reused.
 KERNEL_VERSION = "5"
@@ -255,7 +261,16 @@ class NumbaRunner:
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        self.source = kernel_source(program)
+        #: Arguments every kernel takes last (the grouped kernels' index array).
+        self.extra: tuple[Any, ...] = ()
+        if len(program.statements) > MAX_STATEMENTS:
+            try:
+                grouped = GroupedKernels(program)
+            except Unsupported as error:
+                raise TooBig(f"the grouped numba kernels cannot run this graph: {error}") from None
+            self.source, self.extra = grouped_source(), grouped.arrays
+        else:
+            self.source = kernel_source(program)
         self.module = load_kernels(self.source, kernel_salt())
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
@@ -268,24 +283,25 @@ class NumbaRunner:
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
-            return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)[0])
+            return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)[0])
         out = np.empty(size)
-        self._pick("forward_values", size)(tuple(values), leaf_array, out)
+        self._pick("forward_values", size)(tuple(values), leaf_array, out, *self.extra)
         return out
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
-            value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)
+            value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)
             return float(value), grads.tolist()
         out = np.empty(size)
-        grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out)
+        grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
         return out, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        loss, final = self.module.step(lr, np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64))
+        arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
+        loss, final = self.module.step(lr, *arrays, *self.extra)
         return float(loss), final.tolist()
 
     def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64))
+        losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64), *self.extra)
         return losses, final.tolist()
