@@ -819,8 +819,9 @@ def workload_compile64(config: Config) -> Result:
 
 
 # ---------------------------------------------------- examples/train_moons.py
-HIDE_NUMBA = "import sys, runpy; sys.modules['numba'] = None; runpy.run_path(sys.argv[1], run_name='__main__')"
-RUN_SCRIPT = "import sys, runpy; runpy.run_path(sys.argv[1], run_name='__main__')"
+# the script sees its own command line (``python examples/train_moons.py``), not ``-c``'s
+RUN_SCRIPT = "import sys, runpy; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+HIDE_NUMBA = "import sys; sys.modules['numba'] = None; " + RUN_SCRIPT
 
 
 def workload_example(config: Config) -> Result:
