@@ -59,13 +59,14 @@ def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) ->
 
 
 def gradient_graph(
-    output: Node, wrt: Sequence[Node], seed: Node | float | None = None
+    output: Node, wrt: Sequence[Node], seed: Node | float | None = None, detached: bool = False
 ) -> tuple[list[Node], dict[Node, Node], list[Node]]:
     """:func:`grad`'s nodes (arguments as checked by it); the gradient nodes it built on the
     way, each mapped to the node whose gradient it is (``d(output)/d(h)`` -> ``h``); and
     every node it built, in the order built (parents first). The compiler lowers them,
-    naming each statement after the node whose gradient it is."""
-    F = GraphBackend()
+    naming each statement after the node whose gradient it is. ``detached=True`` (the
+    compiler's) builds nodes to be read, never evaluated (see :class:`GraphBackend`)."""
+    F = GraphBackend(detached)
     try:
         with collector_paused():
             gradients, locals_ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
