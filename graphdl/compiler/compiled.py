@@ -358,9 +358,12 @@ class CompiledGraph:
         """The fed values, the leaves' values (checked) and the batch size."""
         values, size = self._feed_values(feed)
         leaves = self._leaf_values()
+        self._check_arguments(values, leaves)
+        return values, leaves, size
+
+    def _check_arguments(self, values: list[Any], leaves: list[Any]) -> None:
         for op, index, position in self._program.argument_checks:
             op.check_argument(index, (values + leaves)[position])
-        return values, leaves, size
 
     def _finite_floats(self, feed: Mapping[Any, Any]) -> list[float] | None:
         """The feed's values when it maps each input Variable to a finite float, else None."""
@@ -391,20 +394,12 @@ class CompiledGraph:
         out, grads = self._call("backward", values, leaves, size)
         if store:
             self.target.store_gradients(zip(self._parameters, grads.tolist() if grads.__class__ is _ndarray else grads))
-        mean = out if size is None else (float(out.mean()) if out.__class__ is _ndarray else float(out))
-        return mean, np.asarray(grads, dtype=np.float64)
+        return _mean(out, size), np.asarray(grads, dtype=np.float64)
 
     def backward(self, feed: Mapping[Any, Any]) -> float:
         """Return the mean of the target over the batch and write every parameter's ``.grad``
         (the gradient of that mean), exactly as ``target.backward()`` would."""
-        self._refresh()
-        values, leaves, size = self._arguments(feed)
-        out, grads = self._call("backward", values, leaves, size)
-        grads = grads.tolist() if grads.__class__ is _ndarray else grads
-        self.target.store_gradients(zip(self._parameters, grads))
-        if size is None:
-            return out
-        return float(out.mean()) if out.__class__ is _ndarray else float(out)
+        return self.gradients(feed, store=True)[0]
 
     def step(self, feed: Mapping[Any, Any], lr: float) -> float:
         """One SGD step. With one sample: the gradient of the target at ``feed`` and
@@ -417,10 +412,8 @@ class CompiledGraph:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
         values = self._finite_floats(feed)
         if values is not None:  # the per-sample fast path: one finite float per input, by Variable
-            leaves = self._leaf_values()
-            size = None
-            for op, index, position in self._program.argument_checks:
-                op.check_argument(index, (values + leaves)[position])
+            leaves, size = self._leaf_values(), None
+            self._check_arguments(values, leaves)
         else:
             values, leaves, size = self._arguments(feed)
         lr = float(lr)
@@ -435,9 +428,7 @@ class CompiledGraph:
         out, grads = self._call("backward", values, leaves, size)
         count = len(self._parameters)
         self._write(self._array()[:count] - lr * np.asarray(grads, dtype=np.float64))
-        if size is None:
-            return out
-        return float(out.mean()) if out.__class__ is _ndarray else float(out)
+        return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
         """Per-sample SGD over a data set in one generated loop (no Python call per sample):
@@ -477,6 +468,13 @@ class CompiledGraph:
             )
             self._numba, self.backend = None, "numpy"
             return getattr(self._numpy, method)(*arguments)
+
+
+def _mean(out: Any, size: int | None) -> Any:
+    """The target's value for one sample, or its mean over a batch (a float)."""
+    if size is None:
+        return out
+    return float(out.mean()) if out.__class__ is _ndarray else float(out)
 
 
 def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:

@@ -227,7 +227,11 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     seed_node = Variable(1.0, name="seed", trainable=False)
     seed = symbol[seed_node] = state.new_slot("seed")
     state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
-    results, gradient_of, built = gradient_graph(target, parameters, seed_node) if parameters else ([], {}, [])
+    results: list[Node] = []
+    gradient_of: dict[Node, Node] = {}
+    built: list[Node] = []
+    if parameters:
+        results, gradient_of, built = gradient_graph(target, parameters, seed_node, detached=True)
     forward_set = set(symbol)
     if target_varies:
         varies_nodes = reached_from([*order, *built], {*input_set, seed_node})

@@ -104,8 +104,8 @@ def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Stat
             slot = free + len(spilled)
             spilled.append(Statement(slot, item, "part", None, "Σ batch product"))
             return Expr(f"t{slot}", slot)
-        if not item.args:
-            return item
+        if not item.args or not _has_sum_of_batch_product(item, batch):
+            return item  # nothing to spill below: the same expression, not rebuilt
         args = tuple(walk(a) for a in item.args)
         if item.op in ("+", "-", "*", "/"):
             return binary(item.op, *args)

@@ -59,17 +59,19 @@ def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) ->
 
 
 def gradient_graph(
-    output: Node, wrt: Sequence[Node], seed: Node | float | None = None
+    output: Node, wrt: Sequence[Node], seed: Node | float | None = None, detached: bool = False
 ) -> tuple[list[Node], dict[Node, Node], list[Node]]:
     """:func:`grad`'s nodes (arguments as checked by it); the gradient nodes it built on the
     way, each mapped to the node whose gradient it is (``d(output)/d(h)`` -> ``h``); and
     every node it built, in the order built (parents first). The compiler lowers them,
-    naming each statement after the node whose gradient it is."""
-    F = GraphBackend()
+    naming each statement after the node whose gradient it is. ``detached=True`` (the
+    compiler's) builds nodes to be read, never evaluated (see :class:`GraphBackend`), and
+    names only the results."""
+    F = GraphBackend(detached)
     try:
         with collector_paused():
             gradients, locals_ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
-            results = _named_results(F, output, wrt, gradients, locals_)
+            results = _named_results(F, output, wrt, gradients, [] if detached else locals_, not detached)
             gradient_of: dict[Node, Node] = {}
             for of, expr in gradients.items():
                 if expr.node in F.created:
@@ -157,11 +159,17 @@ def _same_for_every_argument(node: Any, F: GraphBackend) -> float | None:
 
 
 def _named_results(
-    F: GraphBackend, output: Node, wrt: Sequence[Node], gradients: dict[Node, NodeExpr], locals_: list[Local]
+    F: GraphBackend,
+    output: Node,
+    wrt: Sequence[Node],
+    gradients: dict[Node, NodeExpr],
+    locals_: list[Local],
+    name_all: bool = True,
 ) -> list[Node]:
-    """One node per ``wrt`` entry, named ``d(output)/d(node)``. Then the nodes built here
-    that have no name yet get one: the gradient of each node on the way, ``d(output)/d(h)``,
-    and each operator's local derivative, ``∂(h)/∂(parent)`` (the chain rule's factors)."""
+    """One node per ``wrt`` entry, named ``d(output)/d(node)``. Then (``name_all``) the nodes
+    built here that have no name yet get one: the gradient of each node on the way,
+    ``d(output)/d(h)``, and each operator's local derivative, ``∂(h)/∂(parent)`` (the chain
+    rule's factors)."""
     named: set[Node] = set()
 
     def name(node: Node, text: str) -> None:
@@ -181,7 +189,7 @@ def _named_results(
             node = F.identity(node)
         name(node, f"d({output.name})/d({target.name})")
         results.append(node)
-    for of, expr in gradients.items():
+    for of, expr in gradients.items() if name_all else ():
         if expr.node in F.created and expr.node not in named:
             name(expr.node, f"d({output.name})/d({of.name})")
     for expr, node, parent in locals_:

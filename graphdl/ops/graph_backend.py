@@ -147,12 +147,14 @@ class GraphBackend:
 
     One instance serves one ``grad`` call: it remembers what it built (``created``) for
     sharing and naming. Call :meth:`close` at the end: it drops those memories, so nodes
-    built but not used are freed at once.
+    built but not used are freed at once. ``detached=True`` (the compiler's) builds nodes
+    that only name their parents: not checked, not children of them, never evaluated.
     """
 
     name = "graph"
 
-    def __init__(self) -> None:
+    def __init__(self, detached: bool = False) -> None:
+        self.detached = detached
         self.created: dict[Node, None] = {}  # in the order built: parents before children
         self._built: dict[tuple[Any, ...], NodeExpr] = {}
         self._wrapped: dict[Node, NodeExpr] = {}
@@ -207,7 +209,12 @@ class GraphBackend:
         key: tuple[Any, ...] = (cls, *(sorted(parents, key=id) if cls in _COMMUTATIVE else parents))  # a·b is b·a
         found = self._built.get(key)
         if found is None:
-            node = cls(parents)
+            if self.detached and cls.__init__ is Operator.__init__:
+                node = object.__new__(cls)
+                Node.__init__(node)
+                node.parents = tuple(parents)
+            else:
+                node = cls(parents)
             node.role = GRADIENT_ROLE
             self.created[node] = None
             found = self._built[key] = NodeExpr(self, node, None)
