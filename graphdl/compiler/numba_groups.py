@@ -292,14 +292,9 @@ def kernel_source() -> str:
 
     target, seed, slots = f"M[{at['target']}]", f"M[{at['seed']}]", f"M[{at['slots']}]"
     out = [
-        f"# graphdl grouped machine-code kernels, version {VERSION}: the same for every graph",
-        "import numpy as np",
-        "from numba import njit, prange",
-        "",
-        f"from graphdl.compiler.numba_primitives import {', '.join(sorted([*registry.KERNEL_CODE, 'inf', 'nan']))}"
-        "  # noqa: F401",
-        "",
-        "",
+        *registry.kernel_module_header(
+            f"graphdl grouped machine-code kernels, version {VERSION}: the same for every graph"
+        ),
         *run_block,
         f"@{_JIT}",
         "def sample(seed, inputs, leaves, code, I, M, C):",

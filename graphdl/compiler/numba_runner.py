@@ -147,14 +147,7 @@ def kernel_source(program: Program) -> str:
     seed = f"v{program.seed_slot}"
     grad_array = f"np.array([{', '.join(grads)}])" if grads else "np.empty(0)"
     out = [
-        f"# graphdl machine-code kernels: {len(statements)} statements",
-        "import numpy as np",
-        "from numba import njit, prange",
-        "",
-        f"from graphdl.compiler.numba_primitives import {', '.join(sorted([*registry.KERNEL_CODE, 'inf', 'nan']))}"
-        "  # noqa: F401",
-        "",
-        "",
+        *registry.kernel_module_header(f"graphdl machine-code kernels: {len(statements)} statements"),
         f"@{_JIT}",
         "def sample(seed, inputs, leaves):",
         '    """Value and parameter gradients for one sample (seed = d(mean)/d(value))."""',

@@ -102,3 +102,18 @@ def missing(runner: str, calls: Iterable[str]) -> list[str]:
 def unlisted() -> list[str]:
     """Primitives of the core table this registry does not list (a test keeps it empty)."""
     return sorted(set(PRIMITIVES) - set(FORMS))
+
+
+def kernel_module_header(title: str) -> list[str]:
+    """The first lines of a generated numba kernel module: ``title`` as a comment, then the
+    imports of numba and of every primitive's kernel code."""
+    primitives = ", ".join(sorted([*KERNEL_CODE, "inf", "nan"]))
+    return [
+        f"# {title}",
+        "import numpy as np",
+        "from numba import njit, prange",
+        "",
+        f"from graphdl.compiler.numba_primitives import {primitives}  # noqa: F401",
+        "",
+        "",
+    ]
