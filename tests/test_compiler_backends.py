@@ -259,6 +259,36 @@ def test_numba_sgd_equals_the_python_loop_bit_for_bit():
 
 
 @needs_numba
+@pytest.mark.parametrize("parts", [1, numba_runner.CHUNKS])
+def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
+    from graphdl.compiler.numba_primitives import leaf_sums
+
+    rng = np.random.default_rng(5)
+    sizes = [1, 3, 7, 8, 9, 100, 128, 129, 1000, 4097] if parts == 1 else [numba_runner.PARALLEL_FROM + 7]
+    for size in sizes:
+        terms = rng.standard_normal((2, size)) * 10.0 ** rng.integers(-8, 8, (2, size))
+        terms[1] = -0.0  # numpy's sum of negative zeros is +0.0
+        rows, starts = numba_runner.sum_plan(size, parts)
+        block, partial = np.empty((2, 128)), []
+        for first, last in zip(starts[:-1], starts[1:]):
+            stack = []
+            for lo, count in rows[first:last]:
+                if count == 0:
+                    right = stack.pop()
+                    stack.append(stack.pop() + right)
+                    continue
+                block[:, :count] = terms[:, lo : lo + count]
+                stack.append(np.empty(2))
+                leaf_sums(block, count, stack[-1])
+            assert len(stack) == 1
+            partial.append(stack[0])
+        while len(partial) > 1:
+            partial = [partial[j] + partial[j + 1] for j in range(0, len(partial), 2)]
+        total = 0.0 + partial[0]
+        assert total[0] == terms[0].sum() and total.tobytes() == terms.sum(axis=1).tobytes(), size
+
+
+@needs_numba
 @pytest.mark.slow
 def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
     net = _seed_net()
@@ -270,12 +300,18 @@ def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
         runs.append([p.grad for p in compiled.parameters])
     kernels = compiled.kernels
     leaves = np.array([p.value for p in compiled.parameters])
-    serial = kernels.module.gradient(1.0 / xs.size, (xs, ys), leaves, np.empty(xs.size))
-    parallel = [kernels.module.gradient_parallel(1.0 / xs.size, (xs, ys), leaves, np.empty(xs.size)) for _ in range(3)]
-    assert runs[0] == runs[1] == runs[2] == serial.tolist() == parallel[0].tolist() == parallel[2].tolist()
-    reference = graphdl.compile(net.loss, inputs=[net.x, net.label])
-    reference.backward({net.x: xs, net.label: ys})
-    np.testing.assert_allclose(runs[0], [p.grad for p in compiled.parameters], rtol=1e-12, atol=1e-15)
+    seed = 1.0 / xs.size
+    serial = kernels.module.gradient(seed, (xs, ys), leaves, *numba_runner.sum_plan(xs.size))
+    parts = numba_runner.sum_plan(xs.size, numba_runner.CHUNKS)
+    parallel = [kernels.module.gradient_parallel(seed, (xs, ys), leaves, *parts) for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2] == serial[1].tolist() == parallel[0][1].tolist() == parallel[2][1].tolist()
+    assert serial[0] == parallel[0][0] == parallel[1][0]
+    # numpy's order of additions: the interpreter's gradient and mean, bit for bit
+    net.x.set_value(xs)
+    net.label.set_value(ys)
+    net.loss.backward()
+    assert runs[0] == [p.grad for p in compiled.parameters]
+    assert serial[0] == float(np.mean(net.loss.value))
 
 
 @needs_numba

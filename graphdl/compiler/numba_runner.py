@@ -22,6 +22,7 @@ arrays, which :attr:`NumbaRunner.extra` holds): their source is the same for eve
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import os
@@ -48,7 +49,8 @@ CHUNKS = 64
 #: longer pays: bigger programs get one loop per group of like statements (:mod:`numba_groups`).
 MAX_STATEMENTS = 400
 #: Bumped when the kernel template changes, so stale cache files are not reused.
-KERNEL_VERSION = "5"
+KERNEL_VERSION = "6"
+_CORES = os.cpu_count() or 1  # os.cpu_count() reads /proc each call: 70 µs in a container
 _JIT = 'njit(cache=True, error_model="numpy")'
 _PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
 
@@ -67,7 +69,7 @@ def cores_free() -> bool:
     count). On a saturated machine a parallel loop waits for its slowest thread, so batches
     then run in one thread; both give the same numbers (fixed chunks, fixed order of sums)."""
     try:
-        return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
+        return os.getloadavg()[0] < _CORES - 0.5
     except OSError:
         return True
 
@@ -134,15 +136,14 @@ def kernel_source(program: Program) -> str:
     accumulators: dict[str, tuple[int, Expr]] = {}
     after = [line(s, False, _sums_replaced(s.expr, accumulators)) for s in statements if s.slot in summed]
     sums = [(k, render(e, _positional, True)) for k, e in accumulators.values()]
-    n_sums = max(len(sums), 1)
+    rows = 1 + len(sums)  # the target's sum, then the batch sums
     target = render(program.target, _positional)
     grads = [render(g, _positional, True) for g in program.gradients]
     n_params = len(grads)
     unpack_leaves = [f"v{slot} = leaves[{k}]" for k, slot in enumerate(program.leaf_slots)]
 
-    def unpack_inputs(source: str, index: str | None) -> list[str]:
-        at = f"[{index}]" if index else ""
-        return [f"v{slot} = {source}[{k}]{at}" for k, slot in enumerate(program.input_slots)]
+    def unpack_inputs(template: str) -> list[str]:
+        return [f"v{slot} = {template.format(k=k)}" for k, slot in enumerate(program.input_slots)]
 
     seed = f"v{program.seed_slot}"
     grad_array = f"np.array([{', '.join(grads)}])" if grads else "np.empty(0)"
@@ -151,14 +152,14 @@ def kernel_source(program: Program) -> str:
         f"@{_JIT}",
         "def sample(seed, inputs, leaves):",
         '    """Value and parameter gradients for one sample (seed = d(mean)/d(value))."""',
-        *block("    ", [*unpack_inputs("inputs", None), *unpack_leaves, f"{seed} = seed", *every]),
+        *block("    ", [*unpack_inputs("inputs[{k}]"), *unpack_leaves, f"{seed} = seed", *every]),
         f"    return {target}, {grad_array}",
         "",
         "",
         f"@{_JIT}",
         "def step(lr, inputs, leaves):",
         '    """One SGD step for one sample: the loss, and the leaves after the update."""',
-        *block("    ", [*unpack_inputs("inputs", None), *unpack_leaves, f"{seed} = 1.0", *every]),
+        *block("    ", [*unpack_inputs("inputs[{k}]"), *unpack_leaves, f"{seed} = 1.0", *every]),
         "    leaves = leaves.copy()",
         *[f"    leaves[{k}] = v{slot} - lr * {g}" for k, (slot, g) in enumerate(zip(program.leaf_slots, grads))],
         f"    return {target}, leaves",
@@ -172,7 +173,7 @@ def kernel_source(program: Program) -> str:
         "    count = columns[0].shape[0]",
         "    losses = np.empty(count)",
         "    for i in range(count):",
-        *block("        ", [*unpack_inputs("columns", "i"), *every]),
+        *block("        ", [*unpack_inputs("columns[{k}][i]"), *every]),
         *[f"        v{slot} = v{slot} - lr * {g}" for slot, g in zip(program.leaf_slots, grads)],
         f"        losses[i] = {target}",
         *[f"    leaves[{k}] = v{slot}" for k, slot in enumerate(program.leaf_slots[:n_params])],
@@ -180,24 +181,31 @@ def kernel_source(program: Program) -> str:
         "",
         "",
         f"@{_JIT}",
-        "def gradient_chunk(seed, columns, leaves, values, lo, hi, partial):",
-        '    """Samples lo..hi-1: their values into `values`, their batch sums into `partial`."""',
+        "def gradient_part(seed, columns, leaves, plan, first, last, out):",
+        '    """Run plan[first:last] (a subtree of numpy\'s pairwise summation): per leaf block, every',
+        "    sample's target and batch-sum terms into `terms`, their block sums onto a stack; (0, 0) adds the",
+        '    top two sums. `out` gets the subtree\'s sums (the target\'s first)."""',
         *block("    ", [*unpack_leaves, *hoisted, f"{seed} = seed"]),
-        *[f"    a{k} = 0.0" for k, _ in sums],
-        "    for i in range(lo, hi):",
-        *block("        ", [*unpack_inputs("columns", "i"), *per_sample_forward, *per_sample_backward]),
-        *[f"        a{k} += {text}" for k, text in sums],
-        f"        values[i] = {target}",
-        *[f"    partial[{k}] = a{k}" for k, _ in sums],
-        "",
-        "",
-        f"@{_JIT}",
-        "def finish(leaves, partial):",
-        '    """The gradients of what varies with no sample, from the batch sums (once per batch)."""',
-        *block("    ", [*unpack_leaves, *hoisted]),
-        *[f"    a{k} = partial[{k}]" for k, _ in sums],
-        *block("    ", after),
-        f"    return {grad_array}",
+        f"    terms = np.empty(({rows}, 128))",
+        f"    stack = np.empty((64, {rows}))",
+        "    depth = 0",
+        "    for op in range(first, last):",
+        "        lo = plan[op, 0]",
+        "        size = plan[op, 1]",
+        "        if size == 0:",
+        "            depth -= 1",
+        f"            for k in range({rows}):",
+        "                stack[depth - 1, k] += stack[depth, k]",
+        "            continue",
+        *[f"        c{k} = columns[{k}][lo : lo + size]" for k in range(len(program.input_slots))],
+        "        for i in range(size):",
+        *block("            ", [*unpack_inputs("c{k}[i]"), *per_sample_forward, *per_sample_backward]),
+        f"            terms[0, i] = {target}",
+        *[f"            terms[{k + 1}, i] = {text}" for k, text in sums],
+        "        leaf_sums(terms, size, stack[depth])",
+        "        depth += 1",
+        f"    for k in range({rows}):",
+        "        out[k] = stack[0, k]",
         "",
         "",
         f"@{_JIT}",
@@ -205,7 +213,7 @@ def kernel_source(program: Program) -> str:
         '    """The target\'s value for samples lo..hi-1."""',
         *block("    ", [*unpack_leaves, *hoisted]),
         "    for i in range(lo, hi):",
-        *block("        ", [*unpack_inputs("columns", "i"), *per_sample_forward]),
+        *block("        ", [*unpack_inputs("columns[{k}][i]"), *per_sample_forward]),
         f"        values[i] = {target}",
     ]
     for suffix, decorator, loop in (("", _JIT, "range"), ("_parallel", _PARALLEL, "prange")):
@@ -213,17 +221,22 @@ def kernel_source(program: Program) -> str:
             "",
             "",
             f"@{decorator}",
-            f"def gradient{suffix}(seed, columns, leaves, values):",
-            f'    """Batch-mean gradient: {CHUNKS} chunks ({loop}), their partial sums added in chunk order."""',
-            "    count = columns[0].shape[0]",
-            f"    partial = np.zeros(({CHUNKS}, {n_sums}))",
-            f"    for chunk in {loop}({CHUNKS}):",
-            f"        gradient_chunk(seed, columns, leaves, values, chunk * count // {CHUNKS}, "
-            f"(chunk + 1) * count // {CHUNKS}, partial[chunk])",
-            "    total = partial[0].copy()",
-            f"    for chunk in range(1, {CHUNKS}):",
-            "        total += partial[chunk]",
-            "    return finish(leaves, total)",
+            f"def gradient{suffix}(seed, columns, leaves, plan, parts):",
+            f'    """The target\'s mean and the batch-mean gradient: the subtrees of the plan ({loop}), their',
+            '    sums added pairwise as numpy adds them (the same numbers as the interpreter\'s)."""',
+            "    width = parts.size - 1",
+            f"    partial = np.empty((width, {rows}))",
+            f"    for part in {loop}(width):",
+            "        gradient_part(seed, columns, leaves, plan, parts[part], parts[part + 1], partial[part])",
+            "    while width > 1:",
+            "        width //= 2",
+            "        for j in range(width):",
+            f"            for k in range({rows}):",
+            "                partial[j, k] = partial[2 * j, k] + partial[2 * j + 1, k]",
+            *block("    ", [*unpack_leaves, *hoisted]),
+            *[f"    a{k} = 0.0 + partial[0, {k + 1}]" for k, _ in sums],
+            *block("    ", after),
+            f"    return (0.0 + partial[0, 0]) / columns[0].shape[0], {grad_array}",
             "",
             "",
             f"@{decorator}",
@@ -237,12 +250,60 @@ def kernel_source(program: Program) -> str:
     return "\n".join([*out, ""])
 
 
+def parallel(count: int) -> bool:
+    """Whether a batch of ``count`` samples runs over the cores: big enough, free cores, and numba
+    allowed more than one thread (numba.set_num_threads(1) makes a parallel loop pure overhead)."""
+    if count < PARALLEL_FROM:
+        return False
+    import numba
+
+    return bool(numba.get_num_threads() > 1) and cores_free()
+
+
+@functools.lru_cache(maxsize=32)
+def sum_plan(count: int, parts: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """numpy's pairwise summation of ``count`` terms (``np.sum``, hence the interpreter's) as the
+    batch-gradient kernels' instructions: a row (start, size) sums a leaf block of at most 128
+    terms, a row (0, 0) adds the two sums on top of the stack. The rows come as ``parts`` (a
+    power of two) whole subtrees, the kernel adding their sums pairwise; returns the rows and
+    where each part starts."""
+    rows: list[tuple[int, int]] = []
+    starts = [0]
+
+    def half(size: int) -> int:
+        return size // 2 - size // 2 % 8
+
+    def subtree(lo: int, size: int) -> None:
+        if size <= 128:
+            rows.append((lo, size))
+            return
+        subtree(lo, half(size))
+        subtree(lo + half(size), size - half(size))
+        rows.append((0, 0))
+
+    def top(lo: int, size: int, parts: int) -> None:
+        if parts == 1:
+            subtree(lo, size)
+            starts.append(len(rows))
+            return
+        if size <= 128:
+            raise ValueError(f"{count} terms cannot be split into {parts} subtrees")
+        top(lo, half(size), parts // 2)
+        top(lo + half(size), size - half(size), parts // 2)
+
+    top(0, count, parts)
+    return np.array(rows, dtype=np.int64), np.array(starts, dtype=np.int64)
+
+
 def kernel_salt() -> bytes:
     """What the machine code depends on besides the kernel source: the template version, numba's
     version and the kernel code of the primitives (a change there must not hit old code)."""
     import numba
 
-    primitives = b"".join(inspect.getsource(module).encode() for module in (registry, core_primitives))
+    from graphdl.compiler import numba_primitives
+
+    modules = (registry, core_primitives, numba_primitives)
+    primitives = b"".join(inspect.getsource(module).encode() for module in modules)
     return f"{KERNEL_VERSION} {numba.__version__}\n".encode() + primitives
 
 
@@ -271,7 +332,7 @@ class NumbaRunner:
         self.inputs = len(program.input_slots)
 
     def _pick(self, name: str, count: int) -> Any:
-        return getattr(self.module, name + ("_parallel" if count >= PARALLEL_FROM and cores_free() else ""))
+        return getattr(self.module, name + ("_parallel" if parallel(count) else ""))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
         leaf_array = np.array(leaves, dtype=np.float64)
@@ -286,9 +347,16 @@ class NumbaRunner:
         if size is None:
             value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)
             return float(value), grads.tolist()
-        out = np.empty(size)
-        grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
-        return out, grads.tolist()
+        if self.extra:  # the grouped kernels: the values of every sample (compiled.py takes their mean)
+            out = np.empty(size)
+            grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
+            return out, grads.tolist()
+        if parallel(size):
+            kernel, plan = self.module.gradient_parallel, sum_plan(size, CHUNKS)
+        else:
+            kernel, plan = self.module.gradient, sum_plan(size)
+        mean, grads = kernel(1.0 / size, tuple(values), leaf_array, *plan)
+        return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
         arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)

@@ -106,8 +106,8 @@ def unlisted() -> list[str]:
 
 def kernel_module_header(title: str) -> list[str]:
     """The first lines of a generated numba kernel module: ``title`` as a comment, then the
-    imports of numba and of every primitive's kernel code."""
-    primitives = ", ".join(sorted([*KERNEL_CODE, "inf", "nan"]))
+    imports of numba, of every primitive's kernel code and of numpy's block summation."""
+    primitives = ", ".join(sorted([*KERNEL_CODE, "inf", "leaf_sums", "nan"]))
     return [
         f"# {title}",
         "import numpy as np",
