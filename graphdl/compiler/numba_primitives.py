@@ -20,10 +20,8 @@ globals().update({name: njit(cache=True, error_model="numpy")(code) for name, co
 
 @njit(cache=True, error_model="numpy")
 def leaf_sums(terms, size, out):
-    """``out[k]``: the sum of ``terms[k, :size]`` (``size`` ≤ 128) in the order of numpy's pairwise
-    summation for a leaf block: eight lanes (sample i into lane i % 8), added as
-    ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the rest one by one. Lanes start at -0.0, which
-    adds nothing (numpy starts a block below 8 at -0.0 and a longer one at its first terms)."""
+    """``out[k]``: ``terms[k, :size]`` (``size`` ≤ 128) summed as numpy sums a block: term i into lane
+    i % 8, lanes added ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the rest (-0.0 adds nothing)."""
     blocks = size // 8
     grid = terms.reshape((terms.shape[0], terms.shape[1] // 8, 8))
     for k in range(terms.shape[0]):

@@ -5,19 +5,20 @@ source depends on the graph's structure only, never on node names: rebuilding th
 graph (with new automatic names) finds the same kernels in the disk cache. Kernels:
 
 * ``sample``, ``step``, ``sgd``: one sample at a time (``batch_sum(x)`` is ``x``);
-* ``gradient_chunk`` / ``gradient``: the batch-mean gradient in three phases, as the
-  interpreter computes it: what depends on no sample (an L2 penalty) once before the
-  loop; per sample, the values and gradients that vary, each ``batch_sum`` argument added
-  to an accumulator; after the loop, the gradients of what does not vary (every
-  parameter's), once. The batch is split into a fixed number of chunks whose partial sums
-  are added in chunk order, so the result does not depend on threads or scheduling;
+* ``gradient_part`` / ``gradient``: the target's mean and the batch-mean gradient in three
+  phases, as the interpreter computes them: what depends on no sample (an L2 penalty) once;
+  per sample, the values and gradients that vary; after the samples, the gradients of what
+  does not vary (every parameter's) from the batch sums. The sums are added in numpy's
+  pairwise order (:func:`sum_plan`), so they equal the interpreter's bit for bit, on any
+  number of threads;
 * ``values_chunk`` / ``forward_values``: the target's value for every sample.
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
 (:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``. Programs above
 :data:`MAX_STATEMENTS` statements run the grouped kernels of
-:mod:`graphdl.compiler.numba_groups` instead (same names, same arguments plus the program's
-arrays, which :attr:`NumbaRunner.extra` holds): their source is the same for every graph.
+:mod:`graphdl.compiler.numba_groups` instead (same names, arguments plus the program's arrays,
+which :attr:`NumbaRunner.extra` holds; their ``gradient`` writes every sample's value): their
+source is the same for every graph.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from graphdl.core import primitives as core_primitives
 
 #: Batches from this size run over the cores (prange); smaller ones in one thread (same chunks, same sums).
 PARALLEL_FROM = 20_000
-#: Chunks of a batch gradient: partial sums per chunk, added in order (deterministic).
+#: Chunks of a batch over the cores (the subtrees of a batch gradient's sums).
 CHUNKS = 64
 #: Statements above which a straight-line kernel's compile time (about 10 ms a statement) no
 #: longer pays: bigger programs get one loop per group of like statements (:mod:`numba_groups`).
@@ -62,16 +63,6 @@ class TooBig(ValueError):
 def available() -> bool:
     """True when numba can be imported."""
     return importlib.util.find_spec("numba") is not None
-
-
-def cores_free() -> bool:
-    """True when the machine's cores are not all busy (1-minute load average below the core
-    count). On a saturated machine a parallel loop waits for its slowest thread, so batches
-    then run in one thread; both give the same numbers (fixed chunks, fixed order of sums)."""
-    try:
-        return os.getloadavg()[0] < _CORES - 0.5
-    except OSError:
-        return True
 
 
 def _positional(leaf: Expr) -> str:
@@ -103,13 +94,7 @@ def _after_sums(statements: Sequence[Statement], varies: set[int]) -> set[int]:
 
 
 def _has_sum(expr: Expr) -> bool:
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if item.op == "batch_sum":
-            return True
-        stack.extend(item.args)
-    return False
+    return expr.op == "batch_sum" or any(_has_sum(arg) for arg in expr.args)
 
 
 def kernel_source(program: Program) -> str:
@@ -139,7 +124,6 @@ def kernel_source(program: Program) -> str:
     rows = 1 + len(sums)  # the target's sum, then the batch sums
     target = render(program.target, _positional)
     grads = [render(g, _positional, True) for g in program.gradients]
-    n_params = len(grads)
     unpack_leaves = [f"v{slot} = leaves[{k}]" for k, slot in enumerate(program.leaf_slots)]
 
     def unpack_inputs(template: str) -> list[str]:
@@ -176,15 +160,13 @@ def kernel_source(program: Program) -> str:
         *block("        ", [*unpack_inputs("columns[{k}][i]"), *every]),
         *[f"        v{slot} = v{slot} - lr * {g}" for slot, g in zip(program.leaf_slots, grads)],
         f"        losses[i] = {target}",
-        *[f"    leaves[{k}] = v{slot}" for k, slot in enumerate(program.leaf_slots[:n_params])],
+        *[f"    leaves[{k}] = v{slot}" for k, slot in enumerate(program.leaf_slots[: len(grads)])],
         "    return losses, leaves",
         "",
         "",
         f"@{_JIT}",
         "def gradient_part(seed, columns, leaves, plan, first, last, out):",
-        '    """Run plan[first:last] (a subtree of numpy\'s pairwise summation): per leaf block, every',
-        "    sample's target and batch-sum terms into `terms`, their block sums onto a stack; (0, 0) adds the",
-        '    top two sums. `out` gets the subtree\'s sums (the target\'s first)."""',
+        '    """The sums (the target\'s, then the batch sums) of plan[first:last], one subtree, into out."""',
         *block("    ", [*unpack_leaves, *hoisted, f"{seed} = seed"]),
         f"    terms = np.empty(({rows}, 128))",
         f"    stack = np.empty((64, {rows}))",
@@ -251,13 +233,15 @@ def kernel_source(program: Program) -> str:
 
 
 def parallel(count: int) -> bool:
-    """Whether a batch of ``count`` samples runs over the cores: big enough, free cores, and numba
-    allowed more than one thread (numba.set_num_threads(1) makes a parallel loop pure overhead)."""
-    if count < PARALLEL_FROM:
-        return False
+    """Whether a batch of ``count`` samples runs over the cores: big enough, numba allowed more than
+    one thread, and the cores are not all busy (1-minute load average below the core count: on a
+    saturated machine a parallel loop waits for its slowest thread). Both give the same numbers."""
     import numba
 
-    return bool(numba.get_num_threads() > 1) and cores_free()
+    try:
+        return count >= PARALLEL_FROM and numba.get_num_threads() > 1 and os.getloadavg()[0] < _CORES - 0.5
+    except OSError:
+        return True
 
 
 @functools.lru_cache(maxsize=32)
@@ -270,29 +254,22 @@ def sum_plan(count: int, parts: int = 1) -> tuple[np.ndarray, np.ndarray]:
     rows: list[tuple[int, int]] = []
     starts = [0]
 
-    def half(size: int) -> int:
-        return size // 2 - size // 2 % 8
-
-    def subtree(lo: int, size: int) -> None:
-        if size <= 128:
+    def walk(lo: int, size: int, parts: int) -> None:
+        if parts == 1 and size <= 128:
             rows.append((lo, size))
-            return
-        subtree(lo, half(size))
-        subtree(lo + half(size), size - half(size))
-        rows.append((0, 0))
-
-    def top(lo: int, size: int, parts: int) -> None:
-        if parts == 1:
-            subtree(lo, size)
-            starts.append(len(rows))
             return
         if size <= 128:
             raise ValueError(f"{count} terms cannot be split into {parts} subtrees")
-        top(lo, half(size), parts // 2)
-        top(lo + half(size), size - half(size), parts // 2)
+        half = size // 2 - size // 2 % 8
+        for start, length in ((lo, half), (lo + half, size - half)):
+            walk(start, length, max(parts // 2, 1))
+            if parts == 2:
+                starts.append(len(rows))
+        if parts == 1:
+            rows.append((0, 0))
 
-    top(0, count, parts)
-    return np.array(rows, dtype=np.int64), np.array(starts, dtype=np.int64)
+    walk(0, count, parts)
+    return np.array(rows, dtype=np.int64), np.array(starts if parts > 1 else [0, len(rows)], dtype=np.int64)
 
 
 def kernel_salt() -> bytes:

@@ -21,14 +21,6 @@ from dataclasses import dataclass
 from graphdl.core.primitives import PRIMITIVES
 
 
-def _exp(x):
-    return math.exp(x)
-
-
-def _expm1(x):
-    return math.expm1(x)
-
-
 def _log(x):
     if x < 0.0:
         return math.nan
@@ -45,22 +37,6 @@ def _log1p(x):
     return math.log1p(x)
 
 
-def _tanh(x):
-    return math.tanh(x)
-
-
-def _pow(base, exponent):
-    return base**exponent
-
-
-def _abs(x):
-    return abs(x)
-
-
-def _batch_sum(x):
-    return x  # one sample: the sum over the batch is taken by the kernel's loop
-
-
 @dataclass(frozen=True)
 class Forms:
     """How the batch runners compute one function: the numpy call of the grouped program
@@ -73,18 +49,18 @@ class Forms:
 
 #: Every function a statement may call -> its forms.
 FORMS: dict[str, Forms] = {
-    "exp": Forms("np.exp", _exp),
-    "expm1": Forms("np.expm1", _expm1),
+    "exp": Forms("np.exp", lambda x: math.exp(x)),
+    "expm1": Forms("np.expm1", lambda x: math.expm1(x)),
     "log": Forms("np.log", _log),
     "log1p": Forms("np.log1p", _log1p),
-    "tanh": Forms("np.tanh", _tanh),
-    "pow": Forms("np.power", _pow),
-    "abs": Forms("np.absolute", _abs),
+    "tanh": Forms("np.tanh", lambda x: math.tanh(x)),
+    "pow": Forms("np.power", lambda base, exponent: base**exponent),
+    "abs": Forms("np.absolute", PRIMITIVES["abs"].scalar),
     "sign": Forms("np.sign", PRIMITIVES["sign"].scalar),
     "clip": Forms("np.clip", PRIMITIVES["clip"].scalar),
     "where": Forms(None, PRIMITIVES["where"].scalar),
     "batch_mean": Forms(None, None),  # batch statistics: needs the whole batch
-    "batch_sum": Forms(None, _batch_sum),
+    "batch_sum": Forms(None, lambda x: x),  # one sample: the kernel's loop sums over the batch
 }
 #: Kernel code numba compiles, by the name statements call.
 KERNEL_CODE = {name: forms.kernel for name, forms in FORMS.items() if forms.kernel is not None}
