@@ -312,6 +312,14 @@ def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
     net.loss.backward()
     assert runs[0] == [p.grad for p in compiled.parameters]
     assert serial[0] == float(np.mean(net.loss.value))
+    for size in (1, 5, 8, 1003):  # one leaf block below 8 terms, one of 8, a tree with remainders
+        feed = {net.x: xs[:size], net.label: ys[:size]}
+        mean = compiled.backward(feed)
+        grads = [p.grad for p in compiled.parameters]
+        net.x.set_value(xs[:size])
+        net.label.set_value(ys[:size])
+        net.loss.backward()
+        assert mean == float(np.mean(net.loss.value)) and grads == [p.grad for p in compiled.parameters], size
 
 
 @needs_numba
