@@ -11,6 +11,7 @@ The arrays are allocated once per batch size and reused (``out=``) on later call
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -200,6 +201,80 @@ def _float_safe(expr: Expr) -> bool:
     return expr.op in ("+", "-", "*", NEG) and all(_float_safe(a) for a in expr.args)
 
 
+def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
+    """The scalar groups whose results no statement reads (the gradients) run last, like ones
+    merged into one group, its statements in the order of ``outputs`` (read as a slice).
+    Sums of batch products stay: each is one matrix product where it is."""
+    read = {slot for group in groups for operands in group.operands for slot in operands}
+    kept: list[Group] = []
+    sinks: dict[tuple[Any, ...], Group] = {}
+    for group in groups:
+        expr = group.template.expr
+        if (
+            varies_in(expr, group.batch)
+            or (expr.op == "batch_sum" and expr.args[0].op == "*")
+            or any(statement.slot in read for statement in group.statements)
+        ):
+            kept.append(group)
+            continue
+        merged = sinks.setdefault((group.template.key, group.batch), Group(group.template, group.batch))
+        merged.statements += group.statements
+        merged.operands += group.operands
+    position = {slot: k for k, slot in enumerate(outputs)}
+    for group in sinks.values():
+        order = sorted(range(len(group.statements)), key=lambda k: position.get(group.statements[k].slot, len(position)))
+        group.statements = [group.statements[k] for k in order]
+        group.operands = [group.operands[k] for k in order]
+    return kept + list(sinks.values())
+
+
+def _leaf_layout(groups: list[Group], leaf_slots: Sequence[int], translations: dict[Any, _Translator]) -> dict[int, int]:
+    """Rows of ``S`` for the leaves: the weights of each matrix product first, in the order
+    the product reads them (a view of ``S``, not a gathered copy), then the other leaves."""
+    first_read: dict[int, None] = {}
+    leaves = set(leaf_slots)
+
+    def record(slots: list[int], array: str, columns: int | None = None) -> str:
+        if array == "S":
+            first_read.update((slot, None) for slot in slots if slot in leaves)
+        return ""
+
+    for group in groups:
+        if translations[(group.template.key, group.batch)].varies:
+            matrices.dense_call(group, lambda is_batch, slot: slot, record, "")
+    first_read.update(dict.fromkeys(leaf_slots))
+    return {slot: row for row, slot in enumerate(first_read)}
+
+
+class _Chains:
+    """Long scalar sums continued by another one (``part_2 = part_1 + ...``), added as one."""
+
+    def __init__(self, terms: dict[int, list[int]], folded: set[int]) -> None:
+        self.terms = terms  # a sum's slot -> the slots of all its terms
+        self.folded = folded  # sums added by the sum that continues them
+
+
+def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> _Chains:
+    """Each single scalar left-to-right sum whose first term is another such sum read nowhere
+    else takes that sum's terms: ``np.add.accumulate`` then adds them all, in the same order."""
+    reads = Counter(outputs)
+    for group in groups:
+        reads.update(slot for operands in group.operands for slot in operands)
+    terms: dict[int, list[int]] = {}
+    heads: dict[int, list[int]] = {}
+    for group in groups:
+        operands, slot = group.operands[0], group.statements[0].slot
+        if len(group.statements) > 1 or any(group.batch) or not _left_sum(group.template.expr, len(operands)):
+            continue
+        head = operands[0]
+        if head in terms and reads[head] == 1:
+            terms[slot], heads[slot] = terms.pop(head) + list(operands[1:]), [*heads.pop(head), head]
+        else:
+            terms[slot], heads[slot] = list(operands), []
+    kept = [slot for slot, found in terms.items() if len(found) >= _READ_AT_ONCE]
+    return _Chains({slot: terms[slot] for slot in kept}, {head for slot in kept for head in heads[slot]})
+
+
 class GroupedProgram:
     """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs)."""
 
@@ -222,6 +297,15 @@ class GroupedProgram:
         alias, ordered = plan_groups(
             statements, [*batch_row, *scalar_row], list(batch_row), lambda t, b: translate(t, b).varies, grouped
         )
+        output_slots = [alias.get(e.slot, e.slot) for e in outputs if e.slot is not None]
+        if grouped:
+            ordered = _sinks_last(ordered, output_slots)
+            scalar_row = _leaf_layout(ordered, program.leaf_slots, translations)
+        chains = _sum_chains(ordered, output_slots)
+        rows_of_leaves = [scalar_row[slot] for slot in program.leaf_slots]
+        self.leaf_rows: Any = np.asarray(rows_of_leaves, dtype=np.intp)
+        if rows_of_leaves == list(range(len(rows_of_leaves))):
+            self.leaf_rows = slice(0, len(rows_of_leaves))
         self.namespace: dict[str, Any] = {
             **_SCALAR_FUNCTIONS,
             "np": np,
@@ -252,6 +336,8 @@ class GroupedProgram:
             return gather(source_rows, array)
 
         for group in ordered:
+            if group.statements[0].slot in chains.folded:
+                continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
             rows = batch_row if translator.varies else scalar_row
             start = len(rows)
@@ -261,7 +347,7 @@ class GroupedProgram:
             out, _ = _span(list(range(start, len(rows))), array_out)
             first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
             if not translator.varies and not any(group.batch) and len(group.statements) == 1:
-                body += self._scalar_statement(group, scalar_row, first)
+                body += self._scalar_statement(group, scalar_row, first, chains.terms.get(group.statements[0].slot))
                 continue
             shown = f"{group.label}: {first} … {last}" if len(group.statements) > 1 else f"{first} ({group.label})"
             product = matrices.dense_call(group, row_of, read_rows, out) if translator.varies else None
@@ -315,13 +401,16 @@ class GroupedProgram:
         self._function = self.namespace[title]
         self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
 
-    def _scalar_statement(self, group: Group, scalar_row: dict[int, int], name: str) -> list[str]:
-        """One scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array."""
+    def _scalar_statement(
+        self, group: Group, scalar_row: dict[int, int], name: str, terms: list[int] | None
+    ) -> list[str]:
+        """One scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array.
+        ``terms``: all the terms of a long sum whose first parts were folded into it."""
         statement, operands = group.statements[0], group.operands[0]
-        read = [scalar_row[o] for o in operands]
+        read = [scalar_row[o] for o in terms or operands]
         texts = [f"s[{r}]" for r in read]
         lines = []
-        if len(texts) >= _READ_AT_ONCE and _left_sum(group.template.expr, len(texts)):
+        if terms is not None:
             # a long sum of distinct values, left to right: np.add.accumulate adds in that order
             index = f"i{len(self.namespace)}"
             self.namespace[index] = np.asarray(read, dtype=np.intp)
@@ -360,7 +449,7 @@ class GroupedProgram:
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
-        S[: len(leaves), 0] = leaves
+        S[self.leaf_rows, 0] = leaves
         self._function(V, S)
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
