@@ -7,7 +7,8 @@ an operation) expose the matrices:
 
 * a product of a batch and a scalar read once, by a sum, is written into that sum
   (``add_j = x_0 * w_0j + x_1 * w_1j + b_j``);
-* ``batch_sum(a * b)`` of two batches becomes a statement of its own.
+* ``batch_sum(a * b)`` of two batches, and ``batch_sum(a)`` of one, becomes a statement of
+  its own (one call for a layer's biases, and the rest of the statement joins its like ones).
 
 Then a group of sums of ``batch_t * scalar_st`` whose batches are the same for every
 statement is one matrix product ``W @ X`` (plus the bias row), and a group of
@@ -82,7 +83,10 @@ def prepare(
 
 
 def _is_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
+    """``batch_sum(a * b)`` of two batches, or ``batch_sum(a)`` of one."""
     inner = expr.args[0] if expr.op == "batch_sum" else None
+    if inner is not None and inner.op == REF:
+        return inner.slot in batch
     return inner is not None and inner.op == "*" and all(a.op == REF and a.slot in batch for a in inner.args)
 
 
@@ -115,12 +119,13 @@ def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Stat
 
 
 def dense_call(
-    group: Group, row_of: Callable[[bool, int], int], gather: Callable[[list[int], str], str], out: str
+    group: Group, row_of: Callable[[bool, int], int], gather: Callable[..., str], out: str
 ) -> list[str] | None:
     """``out = W @ X (+ carry) (+ bias)`` when every statement of ``group`` is a sum of
     ``batch_t * scalar_st`` terms whose batches are the same for all statements, plus at most
     one scalar term (a bias) and one batch term (the part of a long sum written before).
-    ``gather(rows, array)`` reads rows of ``V`` or ``S`` (a view when it can)."""
+    ``gather(rows, array, columns=None)`` reads rows of ``V`` or ``S`` (a view when it can),
+    with ``columns`` as a matrix."""
     template = group.template.expr
     terms = _terms(template)
     if len(terms) < 2:
@@ -153,7 +158,7 @@ def dense_call(
         return None  # each statement multiplies other batches: no common matrix
     weights = [row_of(False, ops[q]) for ops in operands for q in scalar_positions]
     X = gather(batch_rows, "V")
-    W = f"{gather(weights, 'S')}.reshape({len(operands)}, {len(scalar_positions)})"
+    W = gather(weights, "S", len(scalar_positions))
     lines = [f"np.matmul({W}, {X}, out={out})"]
     if carry is not None:
         lines.append(f"np.add({out}, {gather([row_of(True, ops[carry]) for ops in operands], 'V')}, out={out})")

@@ -11,6 +11,7 @@ The arrays are allocated once per batch size and reused (``out=``) on later call
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -65,7 +66,12 @@ class _Translator:
     @staticmethod
     def _takes_out(node: Expr) -> bool:
         forms = registry.FORMS.get(node.op)
-        return node.op in BINARY or node.op == NEG or (forms is not None and forms.numpy is not None)
+        return (
+            node.op in BINARY
+            or node.op in (NEG, "batch_sum")
+            or (forms is not None and forms.numpy is not None)
+            or _positive_part(node) is not None
+        )
 
     def _emit(self, node: Expr, out: str | None = None) -> str:
         suffix = f", out={out}" if out else ""
@@ -76,12 +82,21 @@ class _Translator:
             return node.name
         if op == NEG:
             return f"np.negative({self._emit(args[0], self._inner(args[0], out))}{suffix})"
+        if op == "*" and _mask(args[0]) is not None and _mask(args[1]) is None:
+            args = args[::-1]  # x * mask: multiplication commutes exactly
+        mask = _mask(args[1]) if op == "*" else None
+        if mask is not None:  # x * where(c, 1.0, 0.0) is x * c: True is 1.0
+            return f"np.multiply({self._emit(args[0], self._inner(args[0], out))}, {self._emit(mask)}{suffix})"
         if op in BINARY:
             return f"{_UFUNCS[op]}({self._emit(args[0], self._inner(args[0], out))}, {self._emit(args[1])}{suffix})"
         if op in COMPARISONS:
             return f"{_COMPARE[op]}({self._emit(args[0])}, {self._emit(args[1])})"
         if op == "batch_sum":
-            return f"np.add.reduce({self._emit(args[0])}, axis=-1, keepdims=True)"
+            return f"np.add.reduce({self._emit(args[0], self._inner(args[0], out))}, axis=-1, keepdims=True{suffix})"
+        positive = _positive_part(node)
+        if positive is not None and out is not None:
+            # where(x > 0, x, 0.0) as fmax(x, 0.0) + 0.0: the same bits (NaN and -0.0 give 0.0)
+            return f"np.add(np.fmax({self._emit(positive, self._inner(positive, out))}, 0.0{suffix}), 0.0{suffix})"
         if op == "where":
             return f"np.where({', '.join(self._emit(a) for a in args)})"
         if op == "batch_mean":  # each row's mean over its samples, for every sample
@@ -97,6 +112,25 @@ class _Translator:
         if out is None or not self._takes_out(child):
             return None
         return out if varies_in(child, self.batch) == self.varies else None
+
+
+def _is_zero(expr: Expr) -> bool:
+    return expr.op == NUMBER and expr.name == "0.0"
+
+
+def _mask(expr: Expr) -> Expr | None:
+    """The condition ``c`` when ``expr`` is ``where(c, 1.0, 0.0)``."""
+    if expr.op == "where" and expr.args[1].op == NUMBER and expr.args[1].name == "1.0" and _is_zero(expr.args[2]):
+        return expr.args[0] if expr.args[0].op in COMPARISONS else None
+    return None
+
+
+def _positive_part(expr: Expr) -> Expr | None:
+    """``x`` when ``expr`` is ``where(x > 0.0, x, 0.0)`` (a ReLU, a hinge)."""
+    if expr.op != "where" or not _is_zero(expr.args[2]) or expr.args[0].op != ">":
+        return None
+    x, zero = expr.args[0].args
+    return expr.args[1] if _is_zero(zero) and x.text == expr.args[1].text else None
 
 
 def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
@@ -136,21 +170,23 @@ def grid(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int
     )
 
 
-def _views_of(V: np.ndarray, S: np.ndarray) -> Any:
-    """``grid`` remembering its views of the buffers ``V`` and ``S`` (a program keeps its
-    buffers between calls of one batch size, so each view is made once, not per call)."""
-    made: dict[tuple[bool, int, int, int, int, int], np.ndarray] = {}
+def _views_of(V: np.ndarray, S: np.ndarray) -> tuple[Any, Any]:
+    """``grid`` and ``matrix`` remembering their views of the buffers ``V`` and ``S`` (a
+    program keeps its buffers between calls of one batch size: each view is made once)."""
+    made: dict[tuple[bool, bool, int, int, int, int, int], np.ndarray] = {}
 
-    def grid_view(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
-        if array is not V and array is not S:
-            return grid(array, first, n, step_a, m, step_b)
-        key = (array is V, first, n, step_a, m, step_b)
-        view = made.get(key)
-        if view is None:
-            view = made[key] = grid(array, first, n, step_a, m, step_b)
-        return view
+    def view(squeeze: bool, array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
+        key = (squeeze, array is V, first, n, step_a, m, step_b)
+        found = made.get(key)
+        if found is None:
+            found = made[key] = (
+                grid(array, first, n, step_a, m, step_b)[:, :, 0]
+                if squeeze
+                else grid(array, first, n, step_a, m, step_b)
+            )
+        return found
 
-    return grid_view
+    return functools.partial(view, False), functools.partial(view, True)
 
 
 def _outer_views(operand_rows: list[list[int]], arrays: list[str], gather: Any) -> tuple[list[str], int, int] | None:
@@ -222,28 +258,45 @@ def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
         merged.operands += group.operands
     position = {slot: k for k, slot in enumerate(outputs)}
     for group in sinks.values():
-        order = sorted(range(len(group.statements)), key=lambda k: position.get(group.statements[k].slot, len(position)))
-        group.statements = [group.statements[k] for k in order]
-        group.operands = [group.operands[k] for k in order]
+        pairs = sorted(zip(group.statements, group.operands), key=lambda p: position.get(p[0].slot, len(position)))
+        group.statements, group.operands = [p[0] for p in pairs], [p[1] for p in pairs]
     return kept + list(sinks.values())
 
 
-def _leaf_layout(groups: list[Group], leaf_slots: Sequence[int], translations: dict[Any, _Translator]) -> dict[int, int]:
+def _leaf_layout(groups: list[Group], leaves: Sequence[int], translations: dict[Any, _Translator]) -> dict[int, int]:
     """Rows of ``S`` for the leaves: the weights of each matrix product first, in the order
     the product reads them (a view of ``S``, not a gathered copy), then the other leaves."""
     first_read: dict[int, None] = {}
-    leaves = set(leaf_slots)
+    known = set(leaves)
 
     def record(slots: list[int], array: str, columns: int | None = None) -> str:
         if array == "S":
-            first_read.update((slot, None) for slot in slots if slot in leaves)
+            first_read.update((slot, None) for slot in slots if slot in known)
         return ""
 
     for group in groups:
         if translations[(group.template.key, group.batch)].varies:
             matrices.dense_call(group, lambda is_batch, slot: slot, record, "")
-    first_read.update(dict.fromkeys(leaf_slots))
+    first_read.update(dict.fromkeys(leaves))
     return {slot: row for row, slot in enumerate(first_read)}
+
+
+def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, int]]:
+    """The group without its repeated statements (the same operands: the same value), and
+    the slot of each repeat -> the slot of the statement it repeats (``repeats``: those of
+    earlier groups, added to)."""
+    first: dict[tuple[int, ...], int] = {}
+    found: dict[int, int] = {}
+    distinct = Group(group.template, group.batch)
+    for statement, operands in zip(group.statements, group.operands):
+        same = tuple(repeats.get(slot, slot) for slot in operands)
+        if same in first:
+            found[statement.slot] = repeats[statement.slot] = first[same]
+            continue
+        first[same] = statement.slot
+        distinct.statements.append(statement)
+        distinct.operands.append(operands)
+    return (group, {}) if not found else (distinct, found)
 
 
 class _Chains:
@@ -328,23 +381,35 @@ class GroupedProgram:
             self.namespace[name] = np.asarray(source_rows, dtype=np.intp)
             return f"{array}[{name}]"
 
-        def read_rows(source_rows: list[int], array: str) -> str:
-            """Rows as a 2-D operand of a matrix product: a slice view when they are evenly spaced."""
+        def read_rows(source_rows: list[int], array: str, columns: int | None = None) -> str:
+            """Rows as an operand of a matrix product (a view when they are evenly spaced); with
+            ``columns``, scalar rows as a matrix of that many columns (a view when it is a grid)."""
             found = progression(source_rows)
-            if found is not None and found[1] != 0 and len(source_rows) > 1:
-                return _span(source_rows, array)[0]
-            return gather(source_rows, array)
+            evenly = found is not None and (found[1] != 0 or len(source_rows) == 1)
+            if columns is None:
+                return _span(source_rows, array)[0] if evenly else gather(source_rows, array)
+            n = len(source_rows) // columns
+            if evenly and found[1] == 1:  # type: ignore[index]  # found when evenly
+                return f"{_span(source_rows, array)[0]}.reshape({n}, {columns})"
+            steps = _grid_steps(source_rows, n, columns)
+            if steps is None:
+                return f"{gather(source_rows, array)}.reshape({n}, {columns})"
+            return f"matrix({array}, {source_rows[0]}, {n}, {steps[0]}, {columns}, {steps[1]})"
 
+        repeats: dict[int, int] = {}
+        used = {"V": len(batch_row), "S": len(scalar_row)}  # rows taken
         for group in ordered:
             if group.statements[0].slot in chains.folded:
                 continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
             rows = batch_row if translator.varies else scalar_row
-            start = len(rows)
-            for statement in group.statements:
-                rows[statement.slot] = len(rows)
             array_out = "V" if translator.varies else "S"
-            out, _ = _span(list(range(start, len(rows))), array_out)
+            start = used[array_out]
+            group, found = _distinct(group, repeats)
+            used[array_out] = stop = start + len(group.statements)
+            rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
+            rows.update((slot, rows[same]) for slot, same in found.items())
+            out, _ = _span(list(range(start, stop)), array_out)
             first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
             if not translator.varies and not any(group.batch) and len(group.statements) == 1:
                 body += self._scalar_statement(group, scalar_row, first, chains.terms.get(group.statements[0].slot))
@@ -364,14 +429,14 @@ class GroupedProgram:
             outer = _outer_views(operand_rows, arrays, gather)
             if outer is not None:  # an outer product (a dense layer): broadcast views, no gathered copies
                 operand_texts, n, m = outer
-                out = f"{array_out}[{start}:{len(rows)}].reshape({n}, {m}, -1)"
+                out = f"{array_out}[{start}:{stop}].reshape({n}, {m}, -1)"
             else:
                 operand_texts = []
                 for source_rows, array in zip(operand_rows, arrays):
                     text, index = _span(source_rows, array)
                     operand_texts.append(gather(source_rows, array) if index is not None else text)
             body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
-        self.batch_rows, self.scalar_rows = len(batch_row), len(scalar_row)
+        self.batch_rows, self.scalar_rows = used["V"], used["S"]
 
         def locate(expr: Expr) -> tuple[bool, Any]:
             if expr.slot is None:
@@ -444,7 +509,7 @@ class GroupedProgram:
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
-            self.namespace["grid"] = _views_of(buffers[1], buffers[2])
+            self.namespace["grid"], self.namespace["matrix"] = _views_of(buffers[1], buffers[2])
         _, V, S = buffers
         for row, column in enumerate(columns):
             V[row] = column
