@@ -168,9 +168,10 @@ def dense_call(
 
 
 def outer_sum_call(
-    group: Group, row_of: Callable[[bool, int], int], gather: Callable[[list[int], str], str], start: int
+    group: Group, row_of: Callable[[bool, int], int], gather: Callable[..., str], out: Callable[[int, int], str]
 ) -> list[str] | None:
-    """``S[rows] = A @ B.T`` when the statements are ``batch_sum(a * b)`` over an (n, m) grid."""
+    """``A @ B.T`` into ``out(n, m)`` (the group's rows as an (n, m) matrix) when the
+    statements are ``batch_sum(a * b)`` over an (n, m) grid."""
     expr = group.template.expr
     if not (expr.op == "batch_sum" and expr.args[0].op == "*" and all(group.batch)) or len(group.batch) != 2:
         return None
@@ -188,5 +189,5 @@ def outer_sum_call(
             rows_b[k] == rows_b[k % m] for k in range(count)
         ):
             A, B = gather(rows_a[::m], "V"), gather(rows_b[:m], "V")
-            return [f"np.matmul({A}, {B}.T, out=S[{start}:{start + count}].reshape({n}, {m}))"]
+            return [f"np.matmul({A}, {B}.T, out={out(n, m)})"]
     return None

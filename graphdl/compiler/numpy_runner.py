@@ -11,9 +11,8 @@ The arrays are allocated once per batch size and reused (``out=``) on later call
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -133,21 +132,16 @@ def _positive_part(expr: Expr) -> Expr | None:
     return expr.args[1] if _is_zero(zero) and x.text == expr.args[1].text else None
 
 
-def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
-    """Rows as a slice when they form an arithmetic progression, else an index array. The
-    same row throughout is that one row, broadcast over the group; a progression walking
-    back is a slice with a negative step (views both: gathering would copy every row)."""
-    found = progression(rows)
-    if found is None:
-        return "", np.asarray(rows, dtype=np.intp)
-    first, step = found
+def _span(rows: Sequence[int], array: str) -> str:
+    """Rows in an arithmetic progression as a slice: the same row throughout is that one row
+    (broadcast over the group), a progression walking back a slice with a negative step."""
+    first, step = progression(rows)  # type: ignore[misc]  # the caller checked
+    last = rows[-1]
     if step == 0:
-        return f"{array}[{first}:{first + 1}]", None
+        return f"{array}[{first}:{first + 1}]"
     if step > 0:
-        stop = rows[-1] + 1
-        return (f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"), None
-    stop = rows[-1] - 1
-    return (f"{array}[{first}:{stop}:{step}]" if stop >= 0 else f"{array}[{first}::{step}]"), None
+        return f"{array}[{first}:{last + 1}]" if step == 1 else f"{array}[{first}:{last + 1}:{step}]"
+    return f"{array}[{first}:{last - 1}:{step}]" if last > 0 else f"{array}[{first}::{step}]"
 
 
 def _grid_steps(rows: Sequence[int], n: int, m: int) -> tuple[int, int] | None:
@@ -160,63 +154,12 @@ def _grid_steps(rows: Sequence[int], n: int, m: int) -> tuple[int, int] | None:
     return step_a, step_b
 
 
-def grid(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
-    """The rows ``first + a * step_a + b * step_b`` of ``array`` as an (n, m, columns) view
-    (steps of 0 repeat a row, negative steps walk back): the operands of an outer product
-    without copying them. Every such row is a row of ``array`` (the caller checked each one)."""
-    rows, columns = array.strides
-    return np.lib.stride_tricks.as_strided(
-        array[first:], shape=(n, m, array.shape[1]), strides=(step_a * rows, step_b * rows, columns)
-    )
-
-
-def _views_of(V: np.ndarray, S: np.ndarray) -> tuple[Any, Any]:
-    """``grid`` and ``matrix`` remembering their views of the buffers ``V`` and ``S`` (a
-    program keeps its buffers between calls of one batch size: each view is made once)."""
-    made: dict[tuple[bool, bool, int, int, int, int, int], np.ndarray] = {}
-
-    def view(squeeze: bool, array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
-        key = (squeeze, array is V, first, n, step_a, m, step_b)
-        found = made.get(key)
-        if found is None:
-            found = made[key] = (
-                grid(array, first, n, step_a, m, step_b)[:, :, 0]
-                if squeeze
-                else grid(array, first, n, step_a, m, step_b)
-            )
-        return found
-
-    return functools.partial(view, False), functools.partial(view, True)
-
-
-def _outer_views(operand_rows: list[list[int]], arrays: list[str], gather: Any) -> tuple[list[str], int, int] | None:
-    """(n, m, samples) views when element ``j = a * m + b`` of every operand reads row
-    ``first + a * step_a + b * step_b``: a dense layer's ``w_ab * h_b`` is then one broadcast
-    product over views, without gathering copies."""
-    gathered = [rows for rows, array in zip(operand_rows, arrays) if array == "V" and progression(rows) is None]
-    if not gathered or len(gathered[0]) < 4:
-        return None
-    first = gathered[0]
-    size = len(first)
-    run = next((k for k, row in enumerate(first) if row != first[0]), size)
-    period = next((k for k, row in enumerate(first) if k and row == first[0]), 0)
-    bend = next((k for k in range(2, size) if first[k] - first[k - 1] != first[1] - first[0]), 0)
-    for m in sorted({run, period, bend} - {0, 1, size}):
-        if size % m:
-            continue
-        n = size // m
-        texts = []
-        for rows, array in zip(operand_rows, arrays):
-            steps = _grid_steps(rows, n, m)
-            if steps is not None:
-                texts.append(f"grid({array}, {rows[0]}, {n}, {steps[0]}, {m}, {steps[1]})")
-            elif array == "S":  # scalars are small: gathering them costs little
-                texts.append(f"{gather(rows)}.reshape({n}, {m}, -1)")
-            else:
-                break
-        else:
-            return texts, n, m
-    return None
+def matrix(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
+    """The values ``array[first + a * step_a + b * step_b, 0]`` as an (n, m) view (negative
+    steps walk back): a matrix product's weights read where they are. Every such row is a
+    row of ``array`` (the caller checked each one)."""
+    row = array.strides[0]
+    return np.lib.stride_tricks.as_strided(array[first:, 0], shape=(n, m), strides=(step_a * row, step_b * row))
 
 
 def _left_sum(expr: Expr, count: int) -> bool:
@@ -299,17 +242,10 @@ def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, i
     return (group, {}) if not found else (distinct, found)
 
 
-class _Chains:
-    """Long scalar sums continued by another one (``part_2 = part_1 + ...``), added as one."""
-
-    def __init__(self, terms: dict[int, list[int]], folded: set[int]) -> None:
-        self.terms = terms  # a sum's slot -> the slots of all its terms
-        self.folded = folded  # sums added by the sum that continues them
-
-
-def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> _Chains:
-    """Each single scalar left-to-right sum whose first term is another such sum read nowhere
-    else takes that sum's terms: ``np.add.accumulate`` then adds them all, in the same order."""
+def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> tuple[dict[int, list[int]], set[int]]:
+    """Long scalar left-to-right sums continued by another (``part_2 = part_1 + ...``): the
+    slots of all the terms of each sum that continues others, and the sums it continues
+    (read nowhere else): ``np.add.accumulate`` adds them all at once, in the same order."""
     reads = Counter(outputs)
     for group in groups:
         reads.update(slot for operands in group.operands for slot in operands)
@@ -325,11 +261,13 @@ def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> _Chains:
         else:
             terms[slot], heads[slot] = list(operands), []
     kept = [slot for slot, found in terms.items() if len(found) >= _READ_AT_ONCE]
-    return _Chains({slot: terms[slot] for slot in kept}, {head for slot in kept for head in heads[slot]})
+    return {slot: terms[slot] for slot in kept}, {head for slot in kept for head in heads[slot]}
 
 
 class GroupedProgram:
-    """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs)."""
+    """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs).
+    Its source binds the views of the buffers once per batch size (``bind(V, S)``) and
+    returns the program that reads them, one numpy call per group."""
 
     def __init__(self, program: Program, gradients: bool, grouped: bool = True) -> None:
         outputs = [program.target, *program.gradients] if gradients else [program.target]
@@ -338,7 +276,6 @@ class GroupedProgram:
             statements = matrices.prepare(statements, outputs, program.varies, len(program.names))
         batch_row: dict[int, int] = {slot: k for k, slot in enumerate(program.input_slots)}
         self.seed_row = batch_row[program.seed_slot] = len(batch_row)
-        scalar_row: dict[int, int] = {slot: k for k, slot in enumerate(program.leaf_slots)}
         translations: dict[tuple[Any, tuple[bool, ...]], _Translator] = {}
 
         def translate(group_or_template: Any, batch: tuple[bool, ...]) -> _Translator:
@@ -347,28 +284,29 @@ class GroupedProgram:
                 translations[key] = _Translator(group_or_template.expr, batch)
             return translations[key]
 
+        leaves = program.leaf_slots
         alias, ordered = plan_groups(
-            statements, [*batch_row, *scalar_row], list(batch_row), lambda t, b: translate(t, b).varies, grouped
+            statements, [*batch_row, *leaves], list(batch_row), lambda t, b: translate(t, b).varies, grouped
         )
         output_slots = [alias.get(e.slot, e.slot) for e in outputs if e.slot is not None]
         if grouped:
             ordered = _sinks_last(ordered, output_slots)
-            scalar_row = _leaf_layout(ordered, program.leaf_slots, translations)
-        chains = _sum_chains(ordered, output_slots)
-        rows_of_leaves = [scalar_row[slot] for slot in program.leaf_slots]
-        self.leaf_rows: Any = np.asarray(rows_of_leaves, dtype=np.intp)
-        if rows_of_leaves == list(range(len(rows_of_leaves))):
-            self.leaf_rows = slice(0, len(rows_of_leaves))
+        scalar_row = _leaf_layout(ordered, leaves, translations) if grouped else {s: k for k, s in enumerate(leaves)}
+        rows_of_leaves = [scalar_row[slot] for slot in leaves]
+        in_order = rows_of_leaves == list(range(len(leaves)))
+        self.leaf_rows: Any = slice(0, len(leaves)) if in_order else np.asarray(rows_of_leaves, dtype=np.intp)
+        terms, folded = _sum_chains(ordered, output_slots)
         self.namespace: dict[str, Any] = {
             **_SCALAR_FUNCTIONS,
             "np": np,
             "inf": float("inf"),
             "nan": float("nan"),
             "batch_mean_rows": batch_mean_rows,
-            "grid": grid,
+            "matrix": matrix,
         }
         names = program.names
         body: list[str] = []
+        views: dict[str, str] = {}  # a view of the buffers -> its name in the bound program
 
         def name_of(slot: int) -> str:
             return names[slot] if slot < len(names) else f"t{slot}"  # t: a statement the matrix pass added
@@ -376,65 +314,64 @@ class GroupedProgram:
         def row_of(is_batch: bool, slot: int) -> int:
             return (batch_row if is_batch else scalar_row)[slot]
 
-        def gather(source_rows: list[int], array: str = "S") -> str:
+        def gather(source_rows: list[int], array: str) -> str:
             name = f"i{len(self.namespace)}"
             self.namespace[name] = np.asarray(source_rows, dtype=np.intp)
             return f"{array}[{name}]"
 
-        def read_rows(source_rows: list[int], array: str, columns: int | None = None) -> str:
-            """Rows as an operand of a matrix product (a view when they are evenly spaced); with
-            ``columns``, scalar rows as a matrix of that many columns (a view when it is a grid)."""
+        def view(text: str) -> str:
+            return views.setdefault(text, f"v{len(views)}")
+
+        def reshaped(rows: str) -> Callable[[int, int], str]:
+            return lambda n, m: view(f"{rows}.reshape({n}, {m})")
+
+        def read(source_rows: list[int], array: str, columns: int | None = None, broadcast: bool = False) -> str:
+            """Rows of ``V`` or ``S``: a view when they are evenly spaced (one row broadcast over
+            the group with ``broadcast``), else gathered; with ``columns``, scalar rows as a
+            matrix of that many columns (a view when it is a grid)."""
             found = progression(source_rows)
-            evenly = found is not None and (found[1] != 0 or len(source_rows) == 1)
+            if found is not None and (found[1] != 0 or broadcast or len(source_rows) == 1):
+                if columns is None:
+                    return view(_span(source_rows, array))
+                if found[1] == 1:
+                    return view(f"{_span(source_rows, array)}.reshape({len(source_rows) // columns}, {columns})")
             if columns is None:
-                return _span(source_rows, array)[0] if evenly else gather(source_rows, array)
+                return gather(source_rows, array)
             n = len(source_rows) // columns
-            if evenly and found[1] == 1:  # type: ignore[index]  # found when evenly
-                return f"{_span(source_rows, array)[0]}.reshape({n}, {columns})"
             steps = _grid_steps(source_rows, n, columns)
             if steps is None:
                 return f"{gather(source_rows, array)}.reshape({n}, {columns})"
-            return f"matrix({array}, {source_rows[0]}, {n}, {steps[0]}, {columns}, {steps[1]})"
+            return view(f"matrix({array}, {source_rows[0]}, {n}, {steps[0]}, {columns}, {steps[1]})")
 
         repeats: dict[int, int] = {}
         used = {"V": len(batch_row), "S": len(scalar_row)}  # rows taken
         for group in ordered:
-            if group.statements[0].slot in chains.folded:
+            if group.statements[0].slot in folded:
                 continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
-            rows = batch_row if translator.varies else scalar_row
-            array_out = "V" if translator.varies else "S"
-            start = used[array_out]
+            rows, array_out = (batch_row, "V") if translator.varies else (scalar_row, "S")
             group, found = _distinct(group, repeats)
+            start = used[array_out]
             used[array_out] = stop = start + len(group.statements)
             rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
             rows.update((slot, rows[same]) for slot, same in found.items())
-            out, _ = _span(list(range(start, stop)), array_out)
             first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
             if not translator.varies and not any(group.batch) and len(group.statements) == 1:
-                body += self._scalar_statement(group, scalar_row, first, chains.terms.get(group.statements[0].slot))
+                body.append(self._scalar_statement(group, scalar_row, first, terms.get(group.statements[0].slot)))
                 continue
             shown = f"{group.label}: {first} … {last}" if len(group.statements) > 1 else f"{first} ({group.label})"
-            product = matrices.dense_call(group, row_of, read_rows, out) if translator.varies else None
-            if product is None and not translator.varies:
-                product = matrices.outer_sum_call(group, row_of, read_rows, start)
+            out = view(_span(range(start, stop), array_out))
+            if translator.varies:
+                product = matrices.dense_call(group, row_of, read, out)
+            else:
+                product = matrices.outer_sum_call(group, row_of, read, reshaped(_span(range(start, stop), "S")))
             if product is not None:  # a matrix product: one BLAS call for the whole group
                 body += [*product[:-1], f"{product[-1]}  # {shown}, as a matrix product"]
                 continue
-            operand_rows = [
-                [(batch_row if is_batch else scalar_row)[ops[position]] for ops in group.operands]
+            operand_texts = [
+                read([row_of(is_batch, ops[position]) for ops in group.operands], "V" if is_batch else "S", None, True)
                 for position, is_batch in enumerate(group.batch)
             ]
-            arrays = ["V" if is_batch else "S" for is_batch in group.batch]
-            outer = _outer_views(operand_rows, arrays, gather)
-            if outer is not None:  # an outer product (a dense layer): broadcast views, no gathered copies
-                operand_texts, n, m = outer
-                out = f"{array_out}[{start}:{stop}].reshape({n}, {m}, -1)"
-            else:
-                operand_texts = []
-                for source_rows, array in zip(operand_rows, arrays):
-                    text, index = _span(source_rows, array)
-                    operand_texts.append(gather(source_rows, array) if index is not None else text)
             body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
         self.batch_rows, self.scalar_rows = used["V"], used["S"]
 
@@ -446,53 +383,53 @@ class GroupedProgram:
 
         self.value_at = locate(program.target)
         self.outputs_at = [locate(g) for g in program.gradients] if gradients else []
-        self._scalar_outputs = (
-            np.array([row for _, row in self.outputs_at], dtype=np.intp)
-            if all(not b and isinstance(r, int) for b, r in self.outputs_at)
-            else None
-        )
+        self._scalar_outputs: Any = None
+        if self.outputs_at and all(not b and isinstance(r, int) for b, r in self.outputs_at):
+            read_rows = [row for _, row in self.outputs_at]
+            in_order = read_rows == list(range(read_rows[0], read_rows[0] + len(read_rows)))
+            self._scalar_outputs = slice(read_rows[0], read_rows[-1] + 1) if in_order else np.array(read_rows)
         self.groups = sum(not line.startswith("o = ") for line in body)  # the reads are not groups
         title = "backward_batch" if gradients else "forward_batch"
         self.source = "\n".join(
             [
-                f"def {title}(V, S):",
-                '    """One numpy call per group of like statements: V holds batches (a row each), S scalars."""',
+                "def bind(V, S):",
+                '    """Views of the buffers (V: a row per batch value, S: per scalar), made once."""',
                 "    s = S[:, 0]",
-                *("    " + line for line in body),
+                *(f"    {name} = {text}" for text, name in views.items()),
+                "",
+                f"    def {title}():",
+                '        """One numpy call per group of like statements."""',
+                *("        " + line for line in "\n".join(body).splitlines()),
+                "",
+                f"    return {title}",
                 "",
             ]
         )
         exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
-        self._function = self.namespace[title]
+        self._bind = self.namespace["bind"]
+        self._function: Any = None
         self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
 
-    def _scalar_statement(
-        self, group: Group, scalar_row: dict[int, int], name: str, terms: list[int] | None
-    ) -> list[str]:
+    def _scalar_statement(self, group: Group, scalar_row: dict[int, int], name: str, terms: list[int] | None) -> str:
         """One scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array.
-        ``terms``: all the terms of a long sum whose first parts were folded into it."""
+        ``terms``: all the terms of a long left-to-right sum (its first parts folded in)."""
         statement, operands = group.statements[0], group.operands[0]
         read = [scalar_row[o] for o in terms or operands]
         texts = [f"s[{r}]" for r in read]
-        lines = []
-        if terms is not None:
-            # a long sum of distinct values, left to right: np.add.accumulate adds in that order
+        target = f"s[{scalar_row[statement.slot]}]"
+        if terms is not None:  # np.add.accumulate adds left to right, as the statement does
             index = f"i{len(self.namespace)}"
             self.namespace[index] = np.asarray(read, dtype=np.intp)
-            return [f"s[{scalar_row[statement.slot]}] = np.add.accumulate(s[{index}])[-1]  # {name} ({group.label})"]
+            return f"{target} = np.add.accumulate(s[{index}])[-1]  # {name} ({group.label})"
+        line = ""
         if len(texts) >= _READ_AT_ONCE and _float_safe(group.template.expr):
-            # many operands (a long sum): one tolist() and Python floats, which add and
-            # multiply exactly as numpy's scalars do (no division: floats raise)
-            if all(b - a == 1 for a, b in zip(read, read[1:])):
-                where = f"s[{read[0]}:{read[-1] + 1}]"
-            else:
-                where = f"s[i{len(self.namespace)}]"
-                self.namespace[f"i{len(self.namespace)}"] = np.asarray(read, dtype=np.intp)
-            lines.append(f"o = {where}.tolist()")
-            texts = [f"o[{k}]" for k in range(len(read))]
+            # many operands: one tolist() and Python floats, which add and multiply exactly as
+            # numpy's scalars do (no division: floats raise)
+            index = f"i{len(self.namespace)}"
+            self.namespace[index] = np.asarray(read, dtype=np.intp)
+            line, texts = f"o = s[{index}].tolist()\n", [f"o[{k}]" for k in range(len(read))]
         text = render(group.template.expr, lambda leaf: texts[leaf.slot] if leaf.slot is not None else leaf.name)
-        lines.append(f"s[{scalar_row[statement.slot]}] = {text}  # {name} ({group.label})")
-        return lines
+        return f"{line}{target} = {text}  # {name} ({group.label})"
 
     @property
     def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -509,13 +446,13 @@ class GroupedProgram:
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
-            self.namespace["grid"], self.namespace["matrix"] = _views_of(buffers[1], buffers[2])
+            self._function = self._bind(buffers[1], buffers[2])
         _, V, S = buffers
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
         S[self.leaf_rows, 0] = leaves
-        self._function(V, S)
+        self._function()
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
         if self._scalar_outputs is not None:
