@@ -224,6 +224,23 @@ def _leaf_layout(groups: list[Group], leaves: Sequence[int], translations: dict[
     return {slot: row for row, slot in enumerate(first_read)}
 
 
+def _elementwise(expr: Expr) -> bool:
+    """Whether the template computes each row from the same rows of its operands alone."""
+    return expr.op not in ("batch_sum", "batch_mean") and all(_elementwise(a) for a in expr.args)
+
+
+def _in_row_order(group: Group, row: dict[int, int]) -> Group:
+    """The group's statements in the order of the rows of the first operand they read as a
+    shuffled run of rows (the squares of an L2 penalty read the weights where the layout
+    put them): that operand becomes a slice, not a gathered copy."""
+    for position in range(len(group.batch)):
+        rows = [row[operands[position]] for operands in group.operands]
+        if progression(rows) is None and sorted(rows) == list(range(min(rows), min(rows) + len(rows))):
+            pairs = sorted(zip(group.statements, group.operands), key=lambda pair: row[pair[1][position]])
+            return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
+    return group
+
+
 def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, int]]:
     """The group without its repeated statements (the same operands: the same value), and
     the slot of each repeat -> the slot of the statement it repeats (``repeats``: those of
@@ -296,6 +313,7 @@ class GroupedProgram:
         in_order = rows_of_leaves == list(range(len(leaves)))
         self.leaf_rows: Any = slice(0, len(leaves)) if in_order else np.asarray(rows_of_leaves, dtype=np.intp)
         terms, folded = _sum_chains(ordered, output_slots)
+        outputs_set = set(output_slots)
         self.namespace: dict[str, Any] = {
             **_SCALAR_FUNCTIONS,
             "np": np,
@@ -351,8 +369,12 @@ class GroupedProgram:
             translator = translations[(group.template.key, group.batch)]
             rows, array_out = (batch_row, "V") if translator.varies else (scalar_row, "S")
             group, found = _distinct(group, repeats)
-            start = used[array_out]
-            used[array_out] = stop = start + len(group.statements)
+            if len(group.statements) > 1 and not any(group.batch) and _elementwise(group.template.expr):
+                array_out = "s"  # scalars only: one value per row, read as a vector
+                if outputs_set.isdisjoint(statement.slot for statement in group.statements):
+                    group = _in_row_order(group, scalar_row)
+            start = used[array_out.upper()]
+            used[array_out.upper()] = stop = start + len(group.statements)
             rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
             rows.update((slot, rows[same]) for slot, same in found.items())
             first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
@@ -368,8 +390,14 @@ class GroupedProgram:
             if product is not None:  # a matrix product: one BLAS call for the whole group
                 body += [*product[:-1], f"{product[-1]}  # {shown}, as a matrix product"]
                 continue
+            scalars = "s" if array_out == "s" else "S"
             operand_texts = [
-                read([row_of(is_batch, ops[position]) for ops in group.operands], "V" if is_batch else "S", None, True)
+                read(
+                    [row_of(is_batch, ops[position]) for ops in group.operands],
+                    "V" if is_batch else scalars,
+                    None,
+                    True,
+                )
                 for position, is_batch in enumerate(group.batch)
             ]
             body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
@@ -417,10 +445,14 @@ class GroupedProgram:
         read = [scalar_row[o] for o in terms or operands]
         texts = [f"s[{r}]" for r in read]
         target = f"s[{scalar_row[statement.slot]}]"
-        if terms is not None:  # np.add.accumulate adds left to right, as the statement does
+        if terms is not None:  # a long sum: pairwise (a documented reorder), not left to right
+            if sorted(read) == list(range(min(read), min(read) + len(read))):
+                return (
+                    f"{target} = np.add.reduce(s[{min(read)}:{max(read) + 1}])  # {name} ({group.label}), in row order"
+                )
             index = f"i{len(self.namespace)}"
             self.namespace[index] = np.asarray(read, dtype=np.intp)
-            return f"{target} = np.add.accumulate(s[{index}])[-1]  # {name} ({group.label})"
+            return f"{target} = np.add.reduce(s[{index}])  # {name} ({group.label})"
         line = ""
         if len(texts) >= _READ_AT_ONCE and _float_safe(group.template.expr):
             # many operands: one tolist() and Python floats, which add and multiply exactly as
