@@ -19,21 +19,14 @@ import numpy as np
 
 from graphdl.compiler import matrices, registry
 from graphdl.compiler.groups import Group, plan_groups, progression, varies_in
-from graphdl.compiler.ir import Program
+from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
 from graphdl.core.primitives import PRIMITIVES
 
 _UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide"}
-_COMPARE = {
-    ">": "np.greater",
-    ">=": "np.greater_equal",
-    "<": "np.less",
-    "<=": "np.less_equal",
-    "==": "np.equal",
-    "!=": "np.not_equal",
-}
-#: From this many operands a scalar statement reads them with one ``tolist()``.
-_READ_AT_ONCE = 8
+_COMPARE = dict(zip("> >= < <= == !=".split(), "greater greater_equal less less_equal equal not_equal".split()))
+#: From this many terms a scalar sum is one ``np.add.reduce``.
+_LONG_SUM = 8
 #: Largest V array (floats) the grouped program may allocate; bigger batches use the Python runner.
 MAX_FLOATS = 1 << 27
 _SCALAR_FUNCTIONS: dict[str, Any] = {name: p.array for name, p in PRIMITIVES.items()}
@@ -89,7 +82,7 @@ class _Translator:
         if op in BINARY:
             return f"{_UFUNCS[op]}({self._emit(args[0], self._inner(args[0], out))}, {self._emit(args[1])}{suffix})"
         if op in COMPARISONS:
-            return f"{_COMPARE[op]}({self._emit(args[0])}, {self._emit(args[1])})"
+            return f"np.{_COMPARE[op]}({self._emit(args[0])}, {self._emit(args[1])})"
         if op == "batch_sum":
             return f"np.add.reduce({self._emit(args[0], self._inner(args[0], out))}, axis=-1, keepdims=True{suffix})"
         positive = _positive_part(node)
@@ -173,13 +166,6 @@ def _left_sum(expr: Expr, count: int) -> bool:
     return expr.op == REF and expr.slot == 0 and k == 0
 
 
-def _float_safe(expr: Expr) -> bool:
-    """Only placeholders, numbers, ``+ - *`` and negation: Python floats compute it as numpy scalars do."""
-    if expr.op in (REF, NUMBER):
-        return True
-    return expr.op in ("+", "-", "*", NEG) and all(_float_safe(a) for a in expr.args)
-
-
 def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
     """The scalar groups whose results no statement reads (the gradients) run last, like ones
     merged into one group, its statements in the order of ``outputs`` (read as a slice).
@@ -200,10 +186,13 @@ def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
         merged.statements += group.statements
         merged.operands += group.operands
     position = {slot: k for k, slot in enumerate(outputs)}
-    for group in sinks.values():
-        pairs = sorted(zip(group.statements, group.operands), key=lambda p: position.get(p[0].slot, len(position)))
-        group.statements, group.operands = [p[0] for p in pairs], [p[1] for p in pairs]
-    return kept + list(sinks.values())
+    return kept + [_reordered(group, lambda s, _: position.get(s.slot, len(position))) for group in sinks.values()]
+
+
+def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int]) -> Group:
+    """The group's statements sorted by ``key(statement, operands)`` (a stable sort)."""
+    pairs = sorted(zip(group.statements, group.operands), key=lambda pair: key(*pair))
+    return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
 def _leaf_layout(groups: list[Group], leaves: Sequence[int], translations: dict[Any, _Translator]) -> dict[int, int]:
@@ -235,10 +224,14 @@ def _in_row_order(group: Group, row: dict[int, int]) -> Group:
     put them): that operand becomes a slice, not a gathered copy."""
     for position in range(len(group.batch)):
         rows = [row[operands[position]] for operands in group.operands]
-        if progression(rows) is None and sorted(rows) == list(range(min(rows), min(rows) + len(rows))):
-            pairs = sorted(zip(group.statements, group.operands), key=lambda pair: row[pair[1][position]])
-            return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
+        if progression(rows) is None and _run(rows):
+            return _reordered(group, lambda _, operands: row[operands[position]])  # noqa: B023  # used at once
     return group
+
+
+def _run(rows: Sequence[int]) -> bool:
+    """Whether ``rows`` are consecutive rows in some order."""
+    return sorted(rows) == list(range(min(rows), min(rows) + len(rows)))
 
 
 def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, int]]:
@@ -277,7 +270,7 @@ def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> tuple[dict[int, 
             terms[slot], heads[slot] = terms.pop(head) + list(operands[1:]), [*heads.pop(head), head]
         else:
             terms[slot], heads[slot] = list(operands), []
-    kept = [slot for slot, found in terms.items() if len(found) >= _READ_AT_ONCE]
+    kept = [slot for slot, found in terms.items() if len(found) >= _LONG_SUM]
     return {slot: terms[slot] for slot in kept}, {head for slot in kept for head in heads[slot]}
 
 
@@ -361,6 +354,18 @@ class GroupedProgram:
                 return f"{gather(source_rows, array)}.reshape({n}, {columns})"
             return view(f"matrix({array}, {source_rows[0]}, {n}, {steps[0]}, {columns}, {steps[1]})")
 
+        def scalar_statement(group: Group, name: str, terms: list[int] | None) -> str:
+            """Arithmetic on numpy scalars beats a call on a 1x1 array; a long sum (its first parts
+            folded in) is one pairwise ``np.add.reduce``: a documented reorder, equal to rounding."""
+            target, note = f"s[{scalar_row[group.statements[0].slot]}]", f"  # {name} ({group.label})"
+            if terms is not None:
+                read = [scalar_row[o] for o in terms]
+                where = f"s[{min(read)}:{max(read) + 1}]" if _run(read) else gather(read, "s")
+                return f"{target} = np.add.reduce({where}){note}"
+            texts = [f"s[{scalar_row[o]}]" for o in group.operands[0]]
+            text = render(group.template.expr, lambda e: texts[e.slot] if e.slot is not None else e.name)
+            return f"{target} = {text}{note}"
+
         repeats: dict[int, int] = {}
         used = {"V": len(batch_row), "S": len(scalar_row)}  # rows taken
         for group in ordered:
@@ -379,7 +384,7 @@ class GroupedProgram:
             rows.update((slot, rows[same]) for slot, same in found.items())
             first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
             if not translator.varies and not any(group.batch) and len(group.statements) == 1:
-                body.append(self._scalar_statement(group, scalar_row, first, terms.get(group.statements[0].slot)))
+                body.append(scalar_statement(group, first, terms.get(group.statements[0].slot)))
                 continue
             shown = f"{group.label}: {first} … {last}" if len(group.statements) > 1 else f"{first} ({group.label})"
             out = view(_span(range(start, stop), array_out))
@@ -416,7 +421,6 @@ class GroupedProgram:
             read_rows = [row for _, row in self.outputs_at]
             in_order = read_rows == list(range(read_rows[0], read_rows[0] + len(read_rows)))
             self._scalar_outputs = slice(read_rows[0], read_rows[-1] + 1) if in_order else np.array(read_rows)
-        self.groups = sum(not line.startswith("o = ") for line in body)  # the reads are not groups
         title = "backward_batch" if gradients else "forward_batch"
         self.source = "\n".join(
             [
@@ -427,7 +431,7 @@ class GroupedProgram:
                 "",
                 f"    def {title}():",
                 '        """One numpy call per group of like statements."""',
-                *("        " + line for line in "\n".join(body).splitlines()),
+                *("        " + line for line in body),
                 "",
                 f"    return {title}",
                 "",
@@ -437,31 +441,6 @@ class GroupedProgram:
         self._bind = self.namespace["bind"]
         self._function: Any = None
         self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
-
-    def _scalar_statement(self, group: Group, scalar_row: dict[int, int], name: str, terms: list[int] | None) -> str:
-        """One scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array.
-        ``terms``: all the terms of a long left-to-right sum (its first parts folded in)."""
-        statement, operands = group.statements[0], group.operands[0]
-        read = [scalar_row[o] for o in terms or operands]
-        texts = [f"s[{r}]" for r in read]
-        target = f"s[{scalar_row[statement.slot]}]"
-        if terms is not None:  # a long sum: pairwise (a documented reorder), not left to right
-            if sorted(read) == list(range(min(read), min(read) + len(read))):
-                return (
-                    f"{target} = np.add.reduce(s[{min(read)}:{max(read) + 1}])  # {name} ({group.label}), in row order"
-                )
-            index = f"i{len(self.namespace)}"
-            self.namespace[index] = np.asarray(read, dtype=np.intp)
-            return f"{target} = np.add.reduce(s[{index}])  # {name} ({group.label})"
-        line = ""
-        if len(texts) >= _READ_AT_ONCE and _float_safe(group.template.expr):
-            # many operands: one tolist() and Python floats, which add and multiply exactly as
-            # numpy's scalars do (no division: floats raise)
-            index = f"i{len(self.namespace)}"
-            self.namespace[index] = np.asarray(read, dtype=np.intp)
-            line, texts = f"o = s[{index}].tolist()\n", [f"o[{k}]" for k in range(len(read))]
-        text = render(group.template.expr, lambda leaf: texts[leaf.slot] if leaf.slot is not None else leaf.name)
-        return f"{line}{target} = {text}  # {name} ({group.label})"
 
     @property
     def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
