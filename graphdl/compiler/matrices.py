@@ -119,51 +119,34 @@ def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Stat
 
 
 def dense_call(
-    group: Group, row_of: Callable[[bool, int], int], gather: Callable[..., str], out: str
+    group: Group, row_of: Callable[[bool, int], int], read: Callable[..., str], out: str
 ) -> list[str] | None:
-    """``out = W @ X (+ carry) (+ bias)`` when every statement of ``group`` is a sum of
-    ``batch_t * scalar_st`` terms whose batches are the same for all statements, plus at most
-    one scalar term (a bias) and one batch term (the part of a long sum written before).
-    ``gather(rows, array, columns=None)`` reads rows of ``V`` or ``S`` (a view when it can),
-    with ``columns`` as a matrix."""
-    template = group.template.expr
-    terms = _terms(template)
-    if len(terms) < 2:
+    """``out = W @ X (+ each other term)`` when every statement of ``group`` is a sum of
+    ``batch_t * scalar_st`` terms whose batches are the same for all statements, and of plain
+    terms (a bias; the part of a long sum written before). ``read(rows, array, columns=None)``
+    reads rows of ``V`` or ``S`` (a view when it can), with ``columns`` as a matrix."""
+    batch, operands = group.batch, group.operands
+    pairs: list[tuple[int, int]] = []  # (batch placeholder, scalar placeholder) of each product
+    others: list[int] = []
+    for term in _terms(group.template.expr):
+        p, q = (a.slot if a.op == REF else None for a in term.args) if term.op == "*" else (None, None)
+        if p is not None and q is not None and batch[p] != batch[q]:
+            pairs.append((p, q) if batch[p] else (q, p))
+        elif term.op == REF and term.slot is not None:
+            others.append(term.slot)
+        else:
+            return None
+    if not pairs or (len(pairs) < 2 and len(operands) < 2) or len(pairs) + len(others) < 2:
         return None
-    placeholders = group.batch
-    batch_positions: list[int] = []
-    scalar_positions: list[int] = []
-    bias: int | None = None
-    carry: int | None = None
-    for term in terms:
-        if term.op == "*" and term.args[0].slot is not None and term.args[1].slot is not None:
-            p, q = term.args[0].slot, term.args[1].slot
-            if term.args[0].op == REF and term.args[1].op == REF and placeholders[p] != placeholders[q]:
-                batch_positions.append(p if placeholders[p] else q)
-                scalar_positions.append(q if placeholders[p] else p)
-                continue
-        slot = term.slot if term.op == REF else None
-        if slot is not None and not placeholders[slot] and bias is None:
-            bias = slot
-            continue
-        if slot is not None and placeholders[slot] and carry is None:
-            carry = slot  # the part of a long sum written before (a temporary)
-            continue
-        return None
-    operands = group.operands
-    if not batch_positions or (len(batch_positions) < 2 and len(operands) < 2):
-        return None
-    batch_rows = [row_of(True, operands[0][p]) for p in batch_positions]
-    if any(ops[p] != operands[0][p] for ops in operands for p in batch_positions):
+    if any(ops[p] != operands[0][p] for ops in operands for p, _ in pairs):
         return None  # each statement multiplies other batches: no common matrix
-    weights = [row_of(False, ops[q]) for ops in operands for q in scalar_positions]
-    X = gather(batch_rows, "V")
-    W = gather(weights, "S", len(scalar_positions))
+    X = read([row_of(True, operands[0][p]) for p, _ in pairs], "V")
+    W = read([row_of(False, ops[q]) for ops in operands for _, q in pairs], "S", len(pairs))
     lines = [f"np.matmul({W}, {X}, out={out})"]
-    if carry is not None:
-        lines.append(f"np.add({out}, {gather([row_of(True, ops[carry]) for ops in operands], 'V')}, out={out})")
-    if bias is not None:
-        lines.append(f"np.add({out}, {gather([row_of(False, ops[bias]) for ops in operands], 'S')}, out={out})")
+    for k in others:
+        lines.append(
+            f"np.add({out}, {read([row_of(batch[k], ops[k]) for ops in operands], 'VS'[not batch[k]])}, out={out})"
+        )
     return lines
 
 
