@@ -29,7 +29,12 @@ _COMPARE = dict(zip("> >= < <= == !=".split(), "greater greater_equal less less_
 _LONG_SUM = 8
 #: Largest V array (floats) the grouped program may allocate; bigger batches use the Python runner.
 MAX_FLOATS = 1 << 27
-_SCALAR_FUNCTIONS: dict[str, Any] = {name: p.array for name, p in PRIMITIVES.items()}
+_NAMESPACE: dict[str, Any] = {
+    **{name: p.array for name, p in PRIMITIVES.items()},
+    "np": np,
+    "inf": np.inf,
+    "nan": np.nan,
+}
 
 
 class Unsupported(ValueError):
@@ -288,16 +293,14 @@ class GroupedProgram:
         self.seed_row = batch_row[program.seed_slot] = len(batch_row)
         translations: dict[tuple[Any, tuple[bool, ...]], _Translator] = {}
 
-        def translate(group_or_template: Any, batch: tuple[bool, ...]) -> _Translator:
-            key = (group_or_template.key, batch)
+        def varies(template: Any, batch: tuple[bool, ...]) -> bool:
+            key = (template.key, batch)
             if key not in translations:
-                translations[key] = _Translator(group_or_template.expr, batch)
-            return translations[key]
+                translations[key] = _Translator(template.expr, batch)
+            return translations[key].varies
 
         leaves = program.leaf_slots
-        alias, ordered = plan_groups(
-            statements, [*batch_row, *leaves], list(batch_row), lambda t, b: translate(t, b).varies, grouped
-        )
+        alias, ordered = plan_groups(statements, [*batch_row, *leaves], list(batch_row), varies, grouped)
         output_slots = [alias.get(e.slot, e.slot) for e in outputs if e.slot is not None]
         if grouped:
             ordered = _sinks_last(ordered, output_slots)
@@ -306,17 +309,8 @@ class GroupedProgram:
         in_order = rows_of_leaves == list(range(len(leaves)))
         self.leaf_rows: Any = slice(0, len(leaves)) if in_order else np.asarray(rows_of_leaves, dtype=np.intp)
         terms, folded = _sum_chains(ordered, output_slots)
-        outputs_set = set(output_slots)
-        self.namespace: dict[str, Any] = {
-            **_SCALAR_FUNCTIONS,
-            "np": np,
-            "inf": float("inf"),
-            "nan": float("nan"),
-            "batch_mean_rows": batch_mean_rows,
-            "matrix": matrix,
-        }
-        names = program.names
-        body: list[str] = []
+        self.namespace: dict[str, Any] = {**_NAMESPACE, "batch_mean_rows": batch_mean_rows, "matrix": matrix}
+        names, body = program.names, []
         views: dict[str, str] = {}  # a view of the buffers -> its name in the bound program
 
         def name_of(slot: int) -> str:
@@ -326,20 +320,15 @@ class GroupedProgram:
             return (batch_row if is_batch else scalar_row)[slot]
 
         def gather(source_rows: list[int], array: str) -> str:
-            name = f"i{len(self.namespace)}"
-            self.namespace[name] = np.asarray(source_rows, dtype=np.intp)
+            self.namespace[name := f"i{len(self.namespace)}"] = np.asarray(source_rows, dtype=np.intp)
             return f"{array}[{name}]"
 
         def view(text: str) -> str:
             return views.setdefault(text, f"v{len(views)}")
 
-        def reshaped(rows: str) -> Callable[[int, int], str]:
-            return lambda n, m: view(f"{rows}.reshape({n}, {m})")
-
         def read(source_rows: list[int], array: str, columns: int | None = None, broadcast: bool = False) -> str:
-            """Rows of ``V`` or ``S``: a view when they are evenly spaced (one row broadcast over
-            the group with ``broadcast``), else gathered; with ``columns``, scalar rows as a
-            matrix of that many columns (a view when it is a grid)."""
+            """Rows of an array: a view when evenly spaced (or the same row, with ``broadcast``), else
+            gathered; with ``columns``, scalar rows as a matrix (a view when they form a grid)."""
             found = progression(source_rows)
             if found is not None and (found[1] != 0 or broadcast or len(source_rows) == 1):
                 if columns is None:
@@ -359,8 +348,8 @@ class GroupedProgram:
             folded in) is one pairwise ``np.add.reduce``: a documented reorder, equal to rounding."""
             target, note = f"s[{scalar_row[group.statements[0].slot]}]", f"  # {name} ({group.label})"
             if terms is not None:
-                read = [scalar_row[o] for o in terms]
-                where = f"s[{min(read)}:{max(read) + 1}]" if _run(read) else gather(read, "s")
+                rows = [scalar_row[o] for o in terms]
+                where = view(_span(sorted(rows), "s")) if _run(rows) else gather(rows, "s")
                 return f"{target} = np.add.reduce({where}){note}"
             texts = [f"s[{scalar_row[o]}]" for o in group.operands[0]]
             text = render(group.template.expr, lambda e: texts[e.slot] if e.slot is not None else e.name)
@@ -376,7 +365,7 @@ class GroupedProgram:
             group, found = _distinct(group, repeats)
             if len(group.statements) > 1 and not any(group.batch) and _elementwise(group.template.expr):
                 array_out = "s"  # scalars only: one value per row, read as a vector
-                if outputs_set.isdisjoint(statement.slot for statement in group.statements):
+                if set(output_slots).isdisjoint(statement.slot for statement in group.statements):
                     group = _in_row_order(group, scalar_row)
             start = used[array_out.upper()]
             used[array_out.upper()] = stop = start + len(group.statements)
@@ -391,51 +380,35 @@ class GroupedProgram:
             if translator.varies:
                 product = matrices.dense_call(group, row_of, read, out)
             else:
-                product = matrices.outer_sum_call(group, row_of, read, reshaped(_span(range(start, stop), "S")))
+                grid = _span(range(start, stop), "S")
+                product = matrices.outer_sum_call(group, row_of, read, lambda n, m: view(f"{grid}.reshape({n}, {m})"))  # noqa: B023
             if product is not None:  # a matrix product: one BLAS call for the whole group
                 body += [*product[:-1], f"{product[-1]}  # {shown}, as a matrix product"]
                 continue
             scalars = "s" if array_out == "s" else "S"
-            operand_texts = [
-                read(
-                    [row_of(is_batch, ops[position]) for ops in group.operands],
-                    "V" if is_batch else scalars,
-                    None,
-                    True,
-                )
-                for position, is_batch in enumerate(group.batch)
-            ]
-            body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
+            operands = [[row_of(b, ops[k]) for ops in group.operands] for k, b in enumerate(group.batch)]
+            texts = [read(rows, "V" if b else scalars, None, True) for rows, b in zip(operands, group.batch)]
+            body.append(translator.text.format(*texts, out=out) + f"  # {shown}")
         self.batch_rows, self.scalar_rows = used["V"], used["S"]
 
         def locate(expr: Expr) -> tuple[bool, Any]:
-            if expr.slot is None:
-                return False, expr.number
-            slot = alias.get(expr.slot, expr.slot)
-            return (True, batch_row[slot]) if slot in batch_row else (False, scalar_row[slot])
+            slot = alias.get(expr.slot, expr.slot)  # type: ignore[arg-type]  # a number has no slot
+            return (False, expr.number) if slot is None else (slot in batch_row, row_of(slot in batch_row, slot))
 
         self.value_at = locate(program.target)
         self.outputs_at = [locate(g) for g in program.gradients] if gradients else []
+        rows_out = [row for is_batch, row in self.outputs_at if not is_batch and isinstance(row, int)]
         self._scalar_outputs: Any = None
-        if self.outputs_at and all(not b and isinstance(r, int) for b, r in self.outputs_at):
-            read_rows = [row for _, row in self.outputs_at]
-            in_order = read_rows == list(range(read_rows[0], read_rows[0] + len(read_rows)))
-            self._scalar_outputs = slice(read_rows[0], read_rows[-1] + 1) if in_order else np.array(read_rows)
+        if rows_out and len(rows_out) == len(self.outputs_at):
+            in_order = rows_out == list(range(rows_out[0], rows_out[0] + len(rows_out)))
+            self._scalar_outputs = slice(rows_out[0], rows_out[-1] + 1) if in_order else np.array(rows_out)
         title = "backward_batch" if gradients else "forward_batch"
-        self.source = "\n".join(
-            [
-                "def bind(V, S):",
-                '    """Views of the buffers (V: a row per batch value, S: per scalar), made once."""',
-                "    s = S[:, 0]",
-                *(f"    {name} = {text}" for text, name in views.items()),
-                "",
-                f"    def {title}():",
-                '        """One numpy call per group of like statements."""',
-                *("        " + line for line in body),
-                "",
-                f"    return {title}",
-                "",
-            ]
+        bound = "".join(f"\n    {name} = {text}" for text, name in views.items())
+        lines = "".join(f"\n        {line}" for line in body)
+        self.source = (
+            f'def bind(V, S):\n    """Views of the buffers (V: a row per batch value, S: per scalar), made once."""'
+            f'\n    s = S[:, 0]{bound}\n\n    def {title}():\n        """One numpy call per group of like ones."""'
+            f"{lines}\n\n    return {title}\n"
         )
         exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
         self._bind = self.namespace["bind"]
