@@ -160,15 +160,12 @@ def matrix(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: i
     return np.lib.stride_tricks.as_strided(array[first:, 0], shape=(n, m), strides=(step_a * row, step_b * row))
 
 
-def _left_sum(expr: Expr, count: int) -> bool:
-    """Whether ``expr`` is ``_0 + _1 + ... + _{count-1}`` (left to right, each placeholder once)."""
-    k = count - 1
-    while expr.op == "+":
-        right = expr.args[1]
-        if right.op != REF or right.slot != k:
-            return False
-        expr, k = expr.args[0], k - 1
-    return expr.op == REF and expr.slot == 0 and k == 0
+def _left_sum(count: int) -> Any:
+    """The template key of ``_0 + _1 + ... + _{count-1}`` (left to right, each placeholder once)."""
+    key: Any = 0
+    for k in range(1, count):
+        key = ("+", key, k)
+    return key
 
 
 def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
@@ -180,23 +177,21 @@ def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
     sinks: dict[tuple[Any, ...], Group] = {}
     for group in groups:
         expr = group.template.expr
-        if (
-            varies_in(expr, group.batch)
-            or (expr.op == "batch_sum" and expr.args[0].op == "*")
-            or any(statement.slot in read for statement in group.statements)
-        ):
+        product_sum = expr.op == "batch_sum" and expr.args[0].op == "*"
+        if varies_in(expr, group.batch) or product_sum or not read.isdisjoint(s.slot for s in group.statements):
             kept.append(group)
-            continue
-        merged = sinks.setdefault((group.template.key, group.batch), Group(group.template, group.batch))
-        merged.statements += group.statements
-        merged.operands += group.operands
+        else:
+            merged = sinks.setdefault((group.template.key, group.batch), Group(group.template, group.batch))
+            merged.statements, merged.operands = merged.statements + group.statements, merged.operands + group.operands
     position = {slot: k for k, slot in enumerate(outputs)}
     return kept + [_reordered(group, lambda s, _: position.get(s.slot, len(position))) for group in sinks.values()]
 
 
-def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int]) -> Group:
-    """The group's statements sorted by ``key(statement, operands)`` (a stable sort)."""
+def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int], dropped: Any = ()) -> Group:
+    """The group's statements sorted by ``key(statement, operands)`` (a stable sort), without
+    the statements whose slots are in ``dropped``."""
     pairs = sorted(zip(group.statements, group.operands), key=lambda pair: key(*pair))
+    pairs = [pair for pair in pairs if pair[0].slot not in dropped]
     return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
@@ -245,30 +240,25 @@ def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, i
     earlier groups, added to)."""
     first: dict[tuple[int, ...], int] = {}
     found: dict[int, int] = {}
-    distinct = Group(group.template, group.batch)
     for statement, operands in zip(group.statements, group.operands):
         same = tuple(repeats.get(slot, slot) for slot in operands)
         if same in first:
             found[statement.slot] = repeats[statement.slot] = first[same]
-            continue
-        first[same] = statement.slot
-        distinct.statements.append(statement)
-        distinct.operands.append(operands)
-    return (group, {}) if not found else (distinct, found)
+        else:
+            first[same] = statement.slot
+    return _reordered(group, lambda statement, _: 0, set(found)), found
 
 
 def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> tuple[dict[int, list[int]], set[int]]:
     """Long scalar left-to-right sums continued by another (``part_2 = part_1 + ...``): the
     slots of all the terms of each sum that continues others, and the sums it continues
     (read nowhere else): ``np.add.accumulate`` adds them all at once, in the same order."""
-    reads = Counter(outputs)
-    for group in groups:
-        reads.update(slot for operands in group.operands for slot in operands)
+    reads = Counter([*outputs, *(slot for group in groups for operands in group.operands for slot in operands)])
     terms: dict[int, list[int]] = {}
     heads: dict[int, list[int]] = {}
     for group in groups:
         operands, slot = group.operands[0], group.statements[0].slot
-        if len(group.statements) > 1 or any(group.batch) or not _left_sum(group.template.expr, len(operands)):
+        if len(group.statements) > 1 or any(group.batch) or group.template.key != _left_sum(len(operands)):
             continue
         head = operands[0]
         if head in terms and reads[head] == 1:
