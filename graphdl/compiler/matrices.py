@@ -1,20 +1,13 @@
 """Finding the network's matrices in a statement list, for the grouped-numpy runner.
 
-A dense layer of scalar nodes is n_in × n_out ``Mul`` statements and n_out ``Add``
-statements; its gradient graph is a sum of products per input and a ``batch_sum`` of a
-product per weight. Two exact rewrites (they move work between statements, never change
-an operation) expose the matrices:
-
-* a product of a batch and a scalar read once, by a sum, is written into that sum
-  (``add_j = x_0 * w_0j + x_1 * w_1j + b_j``);
-* ``batch_sum(a * b)`` of two batches, and ``batch_sum(a)`` of one, becomes a statement of
-  its own (one call for a layer's biases, and the rest of the statement joins its like ones).
-
-Then a group of sums of ``batch_t * scalar_st`` whose batches are the same for every
-statement is one matrix product ``W @ X`` (plus the bias row), and a group of
-``batch_sum(a * b)`` over an (n, m) grid of rows is ``A @ B.T``. A matrix product sums in
-its own order, so its results equal the interpreter's to rounding (1e-15 relative), not
-bit for bit.
+A dense layer of scalar nodes is n_in × n_out ``Mul`` and n_out ``Add`` statements; its
+gradient graph, sums of products and a ``batch_sum`` of a product per weight. Two exact
+rewrites (they move work between statements, never change an operation) expose them: a
+product of a batch and a scalar read once, by a sum, is written into that sum; and
+``batch_sum(a * b)`` (or ``batch_sum(a)``) becomes a statement of its own. A group of sums
+of ``batch_t * scalar_st`` with the same batches in every statement is then one ``W @ X``
+(plus the bias row), a group of ``batch_sum(a * b)`` over an (n, m) grid ``A @ B.T``: a
+matrix product sums in its own order, equal to the interpreter's to rounding.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """The grouped-numpy runner: batches at tensor speed without numba.
 
 Each group of like statements (:mod:`graphdl.compiler.groups`) becomes one numpy call on
-stacked arrays: every batch value lives in a row of one 2-D array ``V`` (one column per
-sample) and every scalar in a row of ``S``; a group's results are consecutive rows, and
-its operands are slices of rows (strided when the layout allows), (n, m) grids of rows
-(a dense layer's weights times its inputs) or gathered with an index array. What depends
-on no sample (an L2 penalty, constant subtrees) lives in ``S``: computed once per call.
-The arrays are allocated once per batch size and reused (``out=``) on later calls.
+stacked arrays: every batch value is a row of ``V`` (a column per sample), every scalar
+(what depends on no sample: parameters, an L2 penalty) a row of ``S``. A group's results
+are consecutive rows; its operands are views (slices, a layer's weights as a strided
+matrix: the parameters are laid out for it) or gathered rows. The arrays and their views
+are made once per batch size; the gradients, read by nothing else, are one group.
 """
 
 from __future__ import annotations
@@ -23,14 +22,13 @@ from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
 from graphdl.core.primitives import PRIMITIVES
 
-_UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide"}
+_UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide", NEG: "np.negative"}
 _COMPARE = dict(zip("> >= < <= == !=".split(), "greater greater_equal less less_equal equal not_equal".split()))
 #: From this many terms a scalar sum is one ``np.add.reduce``.
 _LONG_SUM = 8
 #: Largest V array (floats) the grouped program may allocate; bigger batches use the Python runner.
 MAX_FLOATS = 1 << 27
-_NAMESPACE: dict[str, Any] = {
-    **{name: p.array for name, p in PRIMITIVES.items()},
+_NAMESPACE: dict[str, Any] = {name: p.array for name, p in PRIMITIVES.items()} | {
     "np": np,
     "inf": np.inf,
     "nan": np.nan,
@@ -63,12 +61,8 @@ class _Translator:
     @staticmethod
     def _takes_out(node: Expr) -> bool:
         forms = registry.FORMS.get(node.op)
-        return (
-            node.op in BINARY
-            or node.op in (NEG, "batch_sum")
-            or (forms is not None and forms.numpy is not None)
-            or _positive_part(node) is not None
-        )
+        numpy_form = forms is not None and forms.numpy is not None
+        return node.op in BINARY or node.op in (NEG, "batch_sum") or numpy_form or _positive_part(node) is not None
 
     def _emit(self, node: Expr, out: str | None = None) -> str:
         suffix = f", out={out}" if out else ""
@@ -77,32 +71,29 @@ class _Translator:
             return "{" + str(node.slot) + "}" if node.slot is not None else node.name
         if op == NUMBER:
             return node.name
-        if op == NEG:
-            return f"np.negative({self._emit(args[0], self._inner(args[0], out))}{suffix})"
         if op == "*" and _mask(args[0]) is not None and _mask(args[1]) is None:
             args = args[::-1]  # x * mask: multiplication commutes exactly
         mask = _mask(args[1]) if op == "*" else None
+        positive = _positive_part(node) if out is not None else None
+        first = args[0] if positive is None else positive
+        head = self._emit(first, self._inner(first, out))  # computed into ``out`` when it can be
+        rest = "".join(", " + self._emit(a) for a in args[1:])
+        if positive is not None:  # where(x > 0, x, 0.0) as fmax(x, 0.0) + 0.0: the same bits (NaN, -0.0 give 0.0)
+            return f"np.add(np.fmax({head}, 0.0{suffix}), 0.0{suffix})"
         if mask is not None:  # x * where(c, 1.0, 0.0) is x * c: True is 1.0
-            return f"np.multiply({self._emit(args[0], self._inner(args[0], out))}, {self._emit(mask)}{suffix})"
-        if op in BINARY:
-            return f"{_UFUNCS[op]}({self._emit(args[0], self._inner(args[0], out))}, {self._emit(args[1])}{suffix})"
-        if op in COMPARISONS:
-            return f"np.{_COMPARE[op]}({self._emit(args[0])}, {self._emit(args[1])})"
+            return f"np.multiply({head}, {self._emit(mask)}{suffix})"
+        if op == NEG or op in BINARY:
+            return f"{_UFUNCS[op]}({head}{rest}{suffix})"
+        if op in COMPARISONS or op == "where":
+            return f"np.{_COMPARE.get(op, op)}({head}{rest})"
         if op == "batch_sum":
-            return f"np.add.reduce({self._emit(args[0], self._inner(args[0], out))}, axis=-1, keepdims=True{suffix})"
-        positive = _positive_part(node)
-        if positive is not None and out is not None:
-            # where(x > 0, x, 0.0) as fmax(x, 0.0) + 0.0: the same bits (NaN and -0.0 give 0.0)
-            return f"np.add(np.fmax({self._emit(positive, self._inner(positive, out))}, 0.0{suffix}), 0.0{suffix})"
-        if op == "where":
-            return f"np.where({', '.join(self._emit(a) for a in args)})"
+            return f"np.add.reduce({head}, axis=-1, keepdims=True{suffix})"
         if op == "batch_mean":  # each row's mean over its samples, for every sample
-            return f"batch_mean_rows({', '.join(self._emit(a) for a in args)})"
+            return f"batch_mean_rows({head}{rest})"
         forms = registry.FORMS.get(op)
         if forms is None or forms.numpy is None:
             raise Unsupported(f"the grouped numpy program has no form for the primitive {op!r}")
-        rest = "".join(", " + self._emit(a) for a in args[1:])
-        return f"{forms.numpy}({self._emit(args[0], self._inner(args[0], out))}{rest}{suffix})"
+        return f"{forms.numpy}({head}{rest}{suffix})"
 
     def _inner(self, child: Expr, out: str | None) -> str | None:
         """An operand computed in place of the output: same shape, an elementwise operation."""
@@ -131,15 +122,10 @@ def _positive_part(expr: Expr) -> Expr | None:
 
 
 def _span(rows: Sequence[int], array: str) -> str:
-    """Rows in an arithmetic progression as a slice: the same row throughout is that one row
-    (broadcast over the group), a progression walking back a slice with a negative step."""
+    """Rows in an arithmetic progression as a slice (the same row throughout: that row, broadcast)."""
     first, step = progression(rows)  # type: ignore[misc]  # the caller checked
-    last = rows[-1]
-    if step == 0:
-        return f"{array}[{first}:{first + 1}]"
-    if step > 0:
-        return f"{array}[{first}:{last + 1}]" if step == 1 else f"{array}[{first}:{last + 1}:{step}]"
-    return f"{array}[{first}:{last - 1}:{step}]" if last > 0 else f"{array}[{first}::{step}]"
+    stop = rows[-1] + (1 if step >= 0 else -1)
+    return f"{array}[{first}:{stop if stop >= 0 else ''}{'' if step in (0, 1) else f':{step}'}]"
 
 
 def _grid_steps(rows: Sequence[int], n: int, m: int) -> tuple[int, int] | None:
@@ -153,9 +139,8 @@ def _grid_steps(rows: Sequence[int], n: int, m: int) -> tuple[int, int] | None:
 
 
 def matrix(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
-    """The values ``array[first + a * step_a + b * step_b, 0]`` as an (n, m) view (negative
-    steps walk back): a matrix product's weights read where they are. Every such row is a
-    row of ``array`` (the caller checked each one)."""
+    """``array[first + a * step_a + b * step_b, 0]`` as an (n, m) view: a layer's weights where
+    they are (every such row is a row of ``array``: the caller checked each one)."""
     row = array.strides[0]
     return np.lib.stride_tricks.as_strided(array[first:, 0], shape=(n, m), strides=(step_a * row, step_b * row))
 
@@ -169,9 +154,8 @@ def _left_sum(count: int) -> Any:
 
 
 def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
-    """The scalar groups whose results no statement reads (the gradients) run last, like ones
-    merged into one group, its statements in the order of ``outputs`` (read as a slice).
-    Sums of batch products stay: each is one matrix product where it is."""
+    """Scalar groups no statement reads (the gradients) last, like ones merged, in the order of
+    ``outputs``; sums of batch products stay (each is a matrix product where it is)."""
     read = {slot for group in groups for operands in group.operands for slot in operands}
     kept: list[Group] = []
     sinks: dict[tuple[Any, ...], Group] = {}
@@ -188,16 +172,14 @@ def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
 
 
 def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int], dropped: Any = ()) -> Group:
-    """The group's statements sorted by ``key(statement, operands)`` (a stable sort), without
-    the statements whose slots are in ``dropped``."""
+    """The group's statements sorted by ``key(statement, operands)``, without those in ``dropped``."""
     pairs = sorted(zip(group.statements, group.operands), key=lambda pair: key(*pair))
     pairs = [pair for pair in pairs if pair[0].slot not in dropped]
     return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
 def _leaf_layout(groups: list[Group], leaves: Sequence[int], translations: dict[Any, _Translator]) -> dict[int, int]:
-    """Rows of ``S`` for the leaves: the weights of each matrix product first, in the order
-    the product reads them (a view of ``S``, not a gathered copy), then the other leaves."""
+    """Rows of ``S`` for the leaves: each matrix product's weights as it reads them, then the rest."""
     first_read: dict[int, None] = {}
     known = set(leaves)
 
@@ -219,9 +201,8 @@ def _elementwise(expr: Expr) -> bool:
 
 
 def _in_row_order(group: Group, row: dict[int, int]) -> Group:
-    """The group's statements in the order of the rows of the first operand they read as a
-    shuffled run of rows (the squares of an L2 penalty read the weights where the layout
-    put them): that operand becomes a slice, not a gathered copy."""
+    """The group in the row order of an operand read as shuffled consecutive rows (an L2
+    penalty's squares of the weights), which becomes a slice, not a gathered copy."""
     for position in range(len(group.batch)):
         rows = [row[operands[position]] for operands in group.operands]
         if progression(rows) is None and _run(rows):
@@ -235,9 +216,8 @@ def _run(rows: Sequence[int]) -> bool:
 
 
 def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, int]]:
-    """The group without its repeated statements (the same operands: the same value), and
-    the slot of each repeat -> the slot of the statement it repeats (``repeats``: those of
-    earlier groups, added to)."""
+    """The group without repeats (the same operands), and each repeat's slot -> its original's
+    (added to ``repeats``, those of earlier groups)."""
     first: dict[tuple[int, ...], int] = {}
     found: dict[int, int] = {}
     for statement, operands in zip(group.statements, group.operands):
@@ -250,9 +230,8 @@ def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, i
 
 
 def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> tuple[dict[int, list[int]], set[int]]:
-    """Long scalar left-to-right sums continued by another (``part_2 = part_1 + ...``): the
-    slots of all the terms of each sum that continues others, and the sums it continues
-    (read nowhere else): ``np.add.accumulate`` adds them all at once, in the same order."""
+    """Long scalar sums continued by another (``part_2 = part_1 + ...``, read nowhere else): the
+    terms of each last part (all, to add at once) and the parts it continues (not computed)."""
     reads = Counter([*outputs, *(slot for group in groups for operands in group.operands for slot in operands)])
     terms: dict[int, list[int]] = {}
     heads: dict[int, list[int]] = {}
@@ -270,9 +249,8 @@ def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> tuple[dict[int, 
 
 
 class GroupedProgram:
-    """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs).
-    Its source binds the views of the buffers once per batch size (``bind(V, S)``) and
-    returns the program that reads them, one numpy call per group."""
+    """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs). Its
+    source, ``bind(V, S)``, makes the buffers' views and returns the kernel that reads them."""
 
     def __init__(self, program: Program, gradients: bool, grouped: bool = True) -> None:
         outputs = [program.target, *program.gradients] if gradients else [program.target]
@@ -440,6 +418,12 @@ class GroupedProgram:
 GROUPED_BELOW = 20_000
 
 
+def _run_quietly(program: GroupedProgram, values: list[Any], leaves: list[float], size: Any) -> tuple[Any, list[Any]]:
+    """``program.run`` with the seed of a batch's mean, without numpy's floating-point warnings."""
+    with np.errstate(all="ignore"):
+        return program.run(values, leaves, 1.0 / size)
+
+
 class NumpyRunner:
     """Batches through the grouped programs (built per need, buffers per batch size); one
     sample, big batches and steps through the Python runner it wraps."""
@@ -472,15 +456,13 @@ class NumpyRunner:
         program = self.grouped(False, size) if size is not None else None
         if program is None:
             return self.python.forward(values, leaves, size)
-        with np.errstate(all="ignore"):
-            return program.run(values, leaves, 1.0)[0]
+        return _run_quietly(program, values, leaves, 1)[0]
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
         program = self.grouped(True, size) if size is not None else None
         if program is None:
             return self.python.backward(values, leaves, size)
-        with np.errstate(all="ignore"):
-            return program.run(values, leaves, 1.0 / size)  # type: ignore[operator]  # a batch has a size
+        return _run_quietly(program, values, leaves, size)
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
         return self.python.step(lr, values, leaves)
