@@ -148,11 +148,8 @@ def outer_sum_call(
 ) -> list[str] | None:
     """``A @ B.T`` into ``out(n, m)`` (the group's rows as an (n, m) matrix) when the
     statements are ``batch_sum(a * b)`` over an (n, m) grid."""
-    expr = group.template.expr
-    if not (expr.op == "batch_sum" and expr.args[0].op == "*" and all(group.batch)) or len(group.batch) != 2:
-        return None
-    if [a.slot for a in expr.args[0].args if a.op == REF] != [0, 1]:
-        return None  # not a plain product of the two batches
+    if group.template.key != ("batch_sum", ("*", 0, 1)) or group.batch != (True, True):
+        return None  # not a sum of a plain product of two batches
     first = [row_of(True, ops[0]) for ops in group.operands]
     second = [row_of(True, ops[1]) for ops in group.operands]
     count = len(first)
@@ -161,9 +158,7 @@ def outer_sum_call(
         if count % m:
             continue
         n = count // m
-        if all(rows_a[k] == rows_a[(k // m) * m] for k in range(count)) and all(
-            rows_b[k] == rows_b[k % m] for k in range(count)
-        ):
+        if all(rows_a[k] == rows_a[k - k % m] and rows_b[k] == rows_b[k % m] for k in range(count)):
             A, B = gather(rows_a[::m], "V"), gather(rows_b[:m], "V")
             return [f"np.matmul({A}, {B}.T, out={out(n, m)})"]
     return None

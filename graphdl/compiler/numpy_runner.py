@@ -171,10 +171,9 @@ def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
     return kept + [_reordered(group, lambda s, _: position.get(s.slot, len(position))) for group in sinks.values()]
 
 
-def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int], dropped: Any = ()) -> Group:
-    """The group's statements sorted by ``key(statement, operands)``, without those in ``dropped``."""
+def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int]) -> Group:
+    """The group's statements sorted by ``key(statement, operands)``."""
     pairs = sorted(zip(group.statements, group.operands), key=lambda pair: key(*pair))
-    pairs = [pair for pair in pairs if pair[0].slot not in dropped]
     return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
@@ -213,20 +212,6 @@ def _in_row_order(group: Group, row: dict[int, int]) -> Group:
 def _run(rows: Sequence[int]) -> bool:
     """Whether ``rows`` are consecutive rows in some order."""
     return sorted(rows) == list(range(min(rows), min(rows) + len(rows)))
-
-
-def _distinct(group: Group, repeats: dict[int, int]) -> tuple[Group, dict[int, int]]:
-    """The group without repeats (the same operands), and each repeat's slot -> its original's
-    (added to ``repeats``, those of earlier groups)."""
-    first: dict[tuple[int, ...], int] = {}
-    found: dict[int, int] = {}
-    for statement, operands in zip(group.statements, group.operands):
-        same = tuple(repeats.get(slot, slot) for slot in operands)
-        if same in first:
-            found[statement.slot] = repeats[statement.slot] = first[same]
-        else:
-            first[same] = statement.slot
-    return _reordered(group, lambda statement, _: 0, set(found)), found
 
 
 def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> tuple[dict[int, list[int]], set[int]]:
@@ -323,14 +308,12 @@ class GroupedProgram:
             text = render(group.template.expr, lambda e: texts[e.slot] if e.slot is not None else e.name)
             return f"{target} = {text}{note}"
 
-        repeats: dict[int, int] = {}
         used = {"V": len(batch_row), "S": len(scalar_row)}  # rows taken
         for group in ordered:
             if group.statements[0].slot in folded:
                 continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
             rows, array_out = (batch_row, "V") if translator.varies else (scalar_row, "S")
-            group, found = _distinct(group, repeats)
             if len(group.statements) > 1 and not any(group.batch) and _elementwise(group.template.expr):
                 array_out = "s"  # scalars only: one value per row, read as a vector
                 if set(output_slots).isdisjoint(statement.slot for statement in group.statements):
@@ -338,7 +321,6 @@ class GroupedProgram:
             start = used[array_out.upper()]
             used[array_out.upper()] = stop = start + len(group.statements)
             rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
-            rows.update((slot, rows[same]) for slot, same in found.items())
             first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
             if not translator.varies and not any(group.batch) and len(group.statements) == 1:
                 body.append(scalar_statement(group, first, terms.get(group.statements[0].slot)))
@@ -355,7 +337,8 @@ class GroupedProgram:
                 continue
             scalars = "s" if array_out == "s" else "S"
             operands = [[row_of(b, ops[k]) for ops in group.operands] for k, b in enumerate(group.batch)]
-            texts = [read(rows, "V" if b else scalars, None, True) for rows, b in zip(operands, group.batch)]
+            broadcast = group.template.expr.op != "batch_sum"  # a sum into rows needs all of them
+            texts = [read(rows, "V" if b else scalars, None, broadcast) for rows, b in zip(operands, group.batch)]
             body.append(translator.text.format(*texts, out=out) + f"  # {shown}")
         self.batch_rows, self.scalar_rows = used["V"], used["S"]
 
