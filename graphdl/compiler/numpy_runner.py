@@ -42,8 +42,7 @@ class Unsupported(ValueError):
 def batch_mean_rows(rows: np.ndarray, estimate: Any = 0.0, use_batch: Any = 1.0) -> np.ndarray:
     """The primitive ``batch_mean`` on rows: the mean of each row (a batch value) over its
     samples, broadcast to the row; the estimate when ``use_batch`` is 0."""
-    flag = use_batch.flat[0] if isinstance(use_batch, np.ndarray) else use_batch
-    if not flag:
+    if not (use_batch.flat[0] if isinstance(use_batch, np.ndarray) else use_batch):
         return np.broadcast_to(estimate, np.broadcast_shapes(np.shape(rows), np.shape(estimate)))
     if np.shape(rows)[-1] < 2:
         raise ValueError("batch statistics need at least 2 samples per batch, got 1")
@@ -108,9 +107,8 @@ def _is_zero(expr: Expr) -> bool:
 
 def _mask(expr: Expr) -> Expr | None:
     """The condition ``c`` when ``expr`` is ``where(c, 1.0, 0.0)``."""
-    if expr.op == "where" and expr.args[1].op == NUMBER and expr.args[1].name == "1.0" and _is_zero(expr.args[2]):
-        return expr.args[0] if expr.args[0].op in COMPARISONS else None
-    return None
+    ones = expr.op == "where" and expr.args[1].op == NUMBER and expr.args[1].name == "1.0" and _is_zero(expr.args[2])
+    return expr.args[0] if ones and expr.args[0].op in COMPARISONS else None
 
 
 def _positive_part(expr: Expr) -> Expr | None:
@@ -130,12 +128,9 @@ def _span(rows: Sequence[int], array: str) -> str:
 
 def _grid_steps(rows: Sequence[int], n: int, m: int) -> tuple[int, int] | None:
     """(step over a, step over b) when ``rows[a * m + b] == rows[0] + a * step_a + b * step_b``."""
-    step_b = rows[1] - rows[0] if m > 1 else 0
-    step_a = rows[m] - rows[0] if n > 1 else 0
-    first = rows[0]
-    if any(rows[a * m + b] != first + a * step_a + b * step_b for a in range(n) for b in range(m)):
-        return None
-    return step_a, step_b
+    first, step_a, step_b = rows[0], rows[m] - rows[0] if n > 1 else 0, rows[1] - rows[0] if m > 1 else 0
+    grid = all(rows[a * m + b] == first + a * step_a + b * step_b for a in range(n) for b in range(m))
+    return (step_a, step_b) if grid else None
 
 
 def matrix(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
@@ -177,7 +172,7 @@ def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int]) -
     return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
-def _leaf_layout(groups: list[Group], leaves: Sequence[int], translations: dict[Any, _Translator]) -> dict[int, int]:
+def _leaf_layout(groups: list[Group], leaves: Sequence[int]) -> dict[int, int]:
     """Rows of ``S`` for the leaves: each matrix product's weights as it reads them, then the rest."""
     first_read: dict[int, None] = {}
     known = set(leaves)
@@ -187,9 +182,8 @@ def _leaf_layout(groups: list[Group], leaves: Sequence[int], translations: dict[
             first_read.update((slot, None) for slot in slots if slot in known)
         return ""
 
-    for group in groups:
-        if translations[(group.template.key, group.batch)].varies:
-            matrices.dense_call(group, lambda is_batch, slot: slot, record, "")
+    for group in groups:  # (a group that is no product is no matrix: dense_call says None)
+        matrices.dense_call(group, lambda is_batch, slot: slot, record, "")
     first_read.update(dict.fromkeys(leaves))
     return {slot: row for row, slot in enumerate(first_read)}
 
@@ -207,6 +201,12 @@ def _in_row_order(group: Group, row: dict[int, int]) -> Group:
         if progression(rows) is None and _run(rows):
             return _reordered(group, lambda _, operands: row[operands[position]])  # noqa: B023  # used at once
     return group
+
+
+def _index(rows: list[int]) -> Any:
+    """A slice when ``rows`` count up one by one, else an index array."""
+    start = rows[0] if rows else 0
+    return slice(start, start + len(rows)) if rows == list(range(start, start + len(rows))) else np.array(rows)
 
 
 def _run(rows: Sequence[int]) -> bool:
@@ -247,20 +247,17 @@ class GroupedProgram:
         translations: dict[tuple[Any, tuple[bool, ...]], _Translator] = {}
 
         def varies(template: Any, batch: tuple[bool, ...]) -> bool:
-            key = (template.key, batch)
-            if key not in translations:
-                translations[key] = _Translator(template.expr, batch)
-            return translations[key].varies
+            found = translations.get((template.key, batch))
+            found = found or translations.setdefault((template.key, batch), _Translator(template.expr, batch))
+            return found.varies
 
         leaves = program.leaf_slots
         alias, ordered = plan_groups(statements, [*batch_row, *leaves], list(batch_row), varies, grouped)
         output_slots = [alias.get(e.slot, e.slot) for e in outputs if e.slot is not None]
         if grouped:
             ordered = _sinks_last(ordered, output_slots)
-        scalar_row = _leaf_layout(ordered, leaves, translations) if grouped else {s: k for k, s in enumerate(leaves)}
-        rows_of_leaves = [scalar_row[slot] for slot in leaves]
-        in_order = rows_of_leaves == list(range(len(leaves)))
-        self.leaf_rows: Any = slice(0, len(leaves)) if in_order else np.asarray(rows_of_leaves, dtype=np.intp)
+        scalar_row = _leaf_layout(ordered, leaves) if grouped else {s: k for k, s in enumerate(leaves)}
+        self.leaf_rows = _index([scalar_row[slot] for slot in leaves])
         terms, folded = _sum_chains(ordered, output_slots)
         self.namespace: dict[str, Any] = {**_NAMESPACE, "batch_mean_rows": batch_mean_rows, "matrix": matrix}
         names, body = program.names, []
@@ -349,10 +346,7 @@ class GroupedProgram:
         self.value_at = locate(program.target)
         self.outputs_at = [locate(g) for g in program.gradients] if gradients else []
         rows_out = [row for is_batch, row in self.outputs_at if not is_batch and isinstance(row, int)]
-        self._scalar_outputs: Any = None
-        if rows_out and len(rows_out) == len(self.outputs_at):
-            in_order = rows_out == list(range(rows_out[0], rows_out[0] + len(rows_out)))
-            self._scalar_outputs = slice(rows_out[0], rows_out[-1] + 1) if in_order else np.array(rows_out)
+        self._scalar_outputs = _index(rows_out) if rows_out and len(rows_out) == len(self.outputs_at) else None
         title = "backward_batch" if gradients else "forward_batch"
         bound = "".join(f"\n    {name} = {text}" for text, name in views.items())
         lines = "".join(f"\n        {line}" for line in body)
@@ -370,10 +364,6 @@ class GroupedProgram:
     def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
         return None if self._buffers is None else self._buffers[1:]
-
-    def fits(self, size: int) -> bool:
-        """True when the batch arrays for ``size`` samples stay within the memory cap."""
-        return self.batch_rows * size <= MAX_FLOATS
 
     def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, list[Any]]:
         """Values of the target (a fresh array, or a float) and of the gradients."""
@@ -433,7 +423,7 @@ class NumpyRunner:
             except Unsupported as error:
                 self.unsupported = str(error)
                 return None
-        return built if built.fits(size) else None
+        return built if built.batch_rows * size <= MAX_FLOATS else None  # arrays within the memory cap
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
         program = self.grouped(False, size) if size is not None else None
