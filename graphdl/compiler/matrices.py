@@ -1,19 +1,13 @@
 """Finding the network's matrices in a statement list, for the grouped-numpy runner.
 
-A dense layer of scalar nodes is n_in × n_out ``Mul`` statements and n_out ``Add``
-statements; its gradient graph is a sum of products per input and a ``batch_sum`` of a
-product per weight. Two exact rewrites (they move work between statements, never change
-an operation) expose the matrices:
-
-* a product of a batch and a scalar read once, by a sum, is written into that sum
-  (``add_j = x_0 * w_0j + x_1 * w_1j + b_j``);
-* ``batch_sum(a * b)`` of two batches becomes a statement of its own.
-
-Then a group of sums of ``batch_t * scalar_st`` whose batches are the same for every
-statement is one matrix product ``W @ X`` (plus the bias row), and a group of
-``batch_sum(a * b)`` over an (n, m) grid of rows is ``A @ B.T``. A matrix product sums in
-its own order, so its results equal the interpreter's to rounding (1e-15 relative), not
-bit for bit.
+A dense layer of scalar nodes is n_in × n_out ``Mul`` and n_out ``Add`` statements; its
+gradient graph, sums of products and a ``batch_sum`` of a product per weight. Two exact
+rewrites (they move work between statements, never change an operation) expose them: a
+product of a batch and a scalar read once, by a sum, is written into that sum; and
+``batch_sum(a * b)`` (or ``batch_sum(a)``) becomes a statement of its own. A group of sums
+of ``batch_t * scalar_st`` with the same batches in every statement is then one ``W @ X``
+(plus the bias row), a group of ``batch_sum(a * b)`` over an (n, m) grid ``A @ B.T``: a
+matrix product sums in its own order, equal to the interpreter's to rounding.
 """
 
 from __future__ import annotations
@@ -82,7 +76,10 @@ def prepare(
 
 
 def _is_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
+    """``batch_sum(a * b)`` of two batches, or ``batch_sum(a)`` of one."""
     inner = expr.args[0] if expr.op == "batch_sum" else None
+    if inner is not None and inner.op == REF:
+        return inner.slot in batch
     return inner is not None and inner.op == "*" and all(a.op == REF and a.slot in batch for a in inner.args)
 
 
@@ -115,62 +112,44 @@ def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Stat
 
 
 def dense_call(
-    group: Group, row_of: Callable[[bool, int], int], gather: Callable[[list[int], str], str], out: str
+    group: Group, row_of: Callable[[bool, int], int], read: Callable[..., str], out: str
 ) -> list[str] | None:
-    """``out = W @ X (+ carry) (+ bias)`` when every statement of ``group`` is a sum of
-    ``batch_t * scalar_st`` terms whose batches are the same for all statements, plus at most
-    one scalar term (a bias) and one batch term (the part of a long sum written before).
-    ``gather(rows, array)`` reads rows of ``V`` or ``S`` (a view when it can)."""
-    template = group.template.expr
-    terms = _terms(template)
-    if len(terms) < 2:
+    """``out = W @ X (+ each other term)`` when every statement of ``group`` is a sum of
+    ``batch_t * scalar_st`` terms whose batches are the same for all statements, and of plain
+    terms (a bias; the part of a long sum written before). ``read(rows, array, columns=None)``
+    reads rows of ``V`` or ``S`` (a view when it can), with ``columns`` as a matrix."""
+    batch, operands = group.batch, group.operands
+    pairs: list[tuple[int, int]] = []  # (batch placeholder, scalar placeholder) of each product
+    others: list[int] = []
+    for term in _terms(group.template.expr):
+        p, q = (a.slot if a.op == REF else None for a in term.args) if term.op == "*" else (None, None)
+        if p is not None and q is not None and batch[p] != batch[q]:
+            pairs.append((p, q) if batch[p] else (q, p))
+        elif term.op == REF and term.slot is not None:
+            others.append(term.slot)
+        else:
+            return None
+    if not pairs or (len(pairs) < 2 and len(operands) < 2) or len(pairs) + len(others) < 2:
         return None
-    placeholders = group.batch
-    batch_positions: list[int] = []
-    scalar_positions: list[int] = []
-    bias: int | None = None
-    carry: int | None = None
-    for term in terms:
-        if term.op == "*" and term.args[0].slot is not None and term.args[1].slot is not None:
-            p, q = term.args[0].slot, term.args[1].slot
-            if term.args[0].op == REF and term.args[1].op == REF and placeholders[p] != placeholders[q]:
-                batch_positions.append(p if placeholders[p] else q)
-                scalar_positions.append(q if placeholders[p] else p)
-                continue
-        slot = term.slot if term.op == REF else None
-        if slot is not None and not placeholders[slot] and bias is None:
-            bias = slot
-            continue
-        if slot is not None and placeholders[slot] and carry is None:
-            carry = slot  # the part of a long sum written before (a temporary)
-            continue
-        return None
-    operands = group.operands
-    if not batch_positions or (len(batch_positions) < 2 and len(operands) < 2):
-        return None
-    batch_rows = [row_of(True, operands[0][p]) for p in batch_positions]
-    if any(ops[p] != operands[0][p] for ops in operands for p in batch_positions):
+    if any(ops[p] != operands[0][p] for ops in operands for p, _ in pairs):
         return None  # each statement multiplies other batches: no common matrix
-    weights = [row_of(False, ops[q]) for ops in operands for q in scalar_positions]
-    X = gather(batch_rows, "V")
-    W = f"{gather(weights, 'S')}.reshape({len(operands)}, {len(scalar_positions)})"
+    X = read([row_of(True, operands[0][p]) for p, _ in pairs], "V")
+    W = read([row_of(False, ops[q]) for ops in operands for _, q in pairs], "S", len(pairs))
     lines = [f"np.matmul({W}, {X}, out={out})"]
-    if carry is not None:
-        lines.append(f"np.add({out}, {gather([row_of(True, ops[carry]) for ops in operands], 'V')}, out={out})")
-    if bias is not None:
-        lines.append(f"np.add({out}, {gather([row_of(False, ops[bias]) for ops in operands], 'S')}, out={out})")
+    for k in others:
+        lines.append(
+            f"np.add({out}, {read([row_of(batch[k], ops[k]) for ops in operands], 'VS'[not batch[k]])}, out={out})"
+        )
     return lines
 
 
 def outer_sum_call(
-    group: Group, row_of: Callable[[bool, int], int], gather: Callable[[list[int], str], str], start: int
+    group: Group, row_of: Callable[[bool, int], int], gather: Callable[..., str], out: Callable[[int, int], str]
 ) -> list[str] | None:
-    """``S[rows] = A @ B.T`` when the statements are ``batch_sum(a * b)`` over an (n, m) grid."""
-    expr = group.template.expr
-    if not (expr.op == "batch_sum" and expr.args[0].op == "*" and all(group.batch)) or len(group.batch) != 2:
-        return None
-    if [a.slot for a in expr.args[0].args if a.op == REF] != [0, 1]:
-        return None  # not a plain product of the two batches
+    """``A @ B.T`` into ``out(n, m)`` (the group's rows as an (n, m) matrix) when the
+    statements are ``batch_sum(a * b)`` over an (n, m) grid."""
+    if group.template.key != ("batch_sum", ("*", 0, 1)) or group.batch != (True, True):
+        return None  # not a sum of a plain product of two batches
     first = [row_of(True, ops[0]) for ops in group.operands]
     second = [row_of(True, ops[1]) for ops in group.operands]
     count = len(first)
@@ -179,9 +158,7 @@ def outer_sum_call(
         if count % m:
             continue
         n = count // m
-        if all(rows_a[k] == rows_a[(k // m) * m] for k in range(count)) and all(
-            rows_b[k] == rows_b[k % m] for k in range(count)
-        ):
+        if all(rows_a[k] == rows_a[k - k % m] and rows_b[k] == rows_b[k % m] for k in range(count)):
             A, B = gather(rows_a[::m], "V"), gather(rows_b[:m], "V")
-            return [f"np.matmul({A}, {B}.T, out=S[{start}:{start + count}].reshape({n}, {m}))"]
+            return [f"np.matmul({A}, {B}.T, out={out(n, m)})"]
     return None

@@ -1,41 +1,38 @@
 """The grouped-numpy runner: batches at tensor speed without numba.
 
 Each group of like statements (:mod:`graphdl.compiler.groups`) becomes one numpy call on
-stacked arrays: every batch value lives in a row of one 2-D array ``V`` (one column per
-sample) and every scalar in a row of ``S``; a group's results are consecutive rows, and
-its operands are slices of rows (strided when the layout allows), (n, m) grids of rows
-(a dense layer's weights times its inputs) or gathered with an index array. What depends
-on no sample (an L2 penalty, constant subtrees) lives in ``S``: computed once per call.
-The arrays are allocated once per batch size and reused (``out=``) on later calls.
+stacked arrays: every batch value is a row of ``V`` (a column per sample), every scalar
+(what depends on no sample: parameters, an L2 penalty) a row of ``S``. A group's results
+are consecutive rows; its operands are views (slices, a layer's weights as a strided
+matrix: the parameters are laid out for it) or gathered rows. The arrays and their views
+are made once per batch size; the gradients, read by nothing else, are one group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from graphdl.compiler import matrices, registry
 from graphdl.compiler.groups import Group, plan_groups, progression, varies_in
-from graphdl.compiler.ir import Program
+from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
 from graphdl.core.primitives import PRIMITIVES
 
-_UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide"}
-_COMPARE = {
-    ">": "np.greater",
-    ">=": "np.greater_equal",
-    "<": "np.less",
-    "<=": "np.less_equal",
-    "==": "np.equal",
-    "!=": "np.not_equal",
-}
-#: From this many operands a scalar statement reads them with one ``tolist()``.
-_READ_AT_ONCE = 8
+_UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide", NEG: "np.negative"}
+_COMPARE = dict(zip("> >= < <= == !=".split(), "greater greater_equal less less_equal equal not_equal".split()))
+#: From this many terms a scalar sum is one ``np.add.reduce``.
+_LONG_SUM = 8
 #: Largest V array (floats) the grouped program may allocate; bigger batches use the Python runner.
 MAX_FLOATS = 1 << 27
-_SCALAR_FUNCTIONS: dict[str, Any] = {name: p.array for name, p in PRIMITIVES.items()}
+_NAMESPACE: dict[str, Any] = {name: p.array for name, p in PRIMITIVES.items()} | {
+    "np": np,
+    "inf": np.inf,
+    "nan": np.nan,
+}
 
 
 class Unsupported(ValueError):
@@ -45,8 +42,7 @@ class Unsupported(ValueError):
 def batch_mean_rows(rows: np.ndarray, estimate: Any = 0.0, use_batch: Any = 1.0) -> np.ndarray:
     """The primitive ``batch_mean`` on rows: the mean of each row (a batch value) over its
     samples, broadcast to the row; the estimate when ``use_batch`` is 0."""
-    flag = use_batch.flat[0] if isinstance(use_batch, np.ndarray) else use_batch
-    if not flag:
+    if not (use_batch.flat[0] if isinstance(use_batch, np.ndarray) else use_batch):
         return np.broadcast_to(estimate, np.broadcast_shapes(np.shape(rows), np.shape(estimate)))
     if np.shape(rows)[-1] < 2:
         raise ValueError("batch statistics need at least 2 samples per batch, got 1")
@@ -64,7 +60,8 @@ class _Translator:
     @staticmethod
     def _takes_out(node: Expr) -> bool:
         forms = registry.FORMS.get(node.op)
-        return node.op in BINARY or node.op == NEG or (forms is not None and forms.numpy is not None)
+        numpy_form = forms is not None and forms.numpy is not None
+        return node.op in BINARY or node.op in (NEG, "batch_sum") or numpy_form or _positive_part(node) is not None
 
     def _emit(self, node: Expr, out: str | None = None) -> str:
         suffix = f", out={out}" if out else ""
@@ -73,23 +70,29 @@ class _Translator:
             return "{" + str(node.slot) + "}" if node.slot is not None else node.name
         if op == NUMBER:
             return node.name
-        if op == NEG:
-            return f"np.negative({self._emit(args[0], self._inner(args[0], out))}{suffix})"
-        if op in BINARY:
-            return f"{_UFUNCS[op]}({self._emit(args[0], self._inner(args[0], out))}, {self._emit(args[1])}{suffix})"
-        if op in COMPARISONS:
-            return f"{_COMPARE[op]}({self._emit(args[0])}, {self._emit(args[1])})"
+        if op == "*" and _mask(args[0]) is not None and _mask(args[1]) is None:
+            args = args[::-1]  # x * mask: multiplication commutes exactly
+        mask = _mask(args[1]) if op == "*" else None
+        positive = _positive_part(node) if out is not None else None
+        first = args[0] if positive is None else positive
+        head = self._emit(first, self._inner(first, out))  # computed into ``out`` when it can be
+        rest = "".join(", " + self._emit(a) for a in args[1:])
+        if positive is not None:  # where(x > 0, x, 0.0) as fmax(x, 0.0) + 0.0: the same bits (NaN, -0.0 give 0.0)
+            return f"np.add(np.fmax({head}, 0.0{suffix}), 0.0{suffix})"
+        if mask is not None:  # x * where(c, 1.0, 0.0) is x * c: True is 1.0
+            return f"np.multiply({head}, {self._emit(mask)}{suffix})"
+        if op == NEG or op in BINARY:
+            return f"{_UFUNCS[op]}({head}{rest}{suffix})"
+        if op in COMPARISONS or op == "where":
+            return f"np.{_COMPARE.get(op, op)}({head}{rest})"
         if op == "batch_sum":
-            return f"np.add.reduce({self._emit(args[0])}, axis=-1, keepdims=True)"
-        if op == "where":
-            return f"np.where({', '.join(self._emit(a) for a in args)})"
+            return f"np.add.reduce({head}, axis=-1, keepdims=True{suffix})"
         if op == "batch_mean":  # each row's mean over its samples, for every sample
-            return f"batch_mean_rows({', '.join(self._emit(a) for a in args)})"
+            return f"batch_mean_rows({head}{rest})"
         forms = registry.FORMS.get(op)
         if forms is None or forms.numpy is None:
             raise Unsupported(f"the grouped numpy program has no form for the primitive {op!r}")
-        rest = "".join(", " + self._emit(a) for a in args[1:])
-        return f"{forms.numpy}({self._emit(args[0], self._inner(args[0], out))}{rest}{suffix})"
+        return f"{forms.numpy}({head}{rest}{suffix})"
 
     def _inner(self, child: Expr, out: str | None) -> str | None:
         """An operand computed in place of the output: same shape, an elementwise operation."""
@@ -98,110 +101,141 @@ class _Translator:
         return out if varies_in(child, self.batch) == self.varies else None
 
 
-def _span(rows: Sequence[int], array: str) -> tuple[str, np.ndarray | None]:
-    """Rows as a slice when they form an arithmetic progression, else an index array. The
-    same row throughout is that one row, broadcast over the group; a progression walking
-    back is a slice with a negative step (views both: gathering would copy every row)."""
-    found = progression(rows)
-    if found is None:
-        return "", np.asarray(rows, dtype=np.intp)
-    first, step = found
-    if step == 0:
-        return f"{array}[{first}:{first + 1}]", None
-    if step > 0:
-        stop = rows[-1] + 1
-        return (f"{array}[{first}:{stop}]" if step == 1 else f"{array}[{first}:{stop}:{step}]"), None
-    stop = rows[-1] - 1
-    return (f"{array}[{first}:{stop}:{step}]" if stop >= 0 else f"{array}[{first}::{step}]"), None
+def _is_zero(expr: Expr) -> bool:
+    return expr.op == NUMBER and expr.name == "0.0"
+
+
+def _mask(expr: Expr) -> Expr | None:
+    """The condition ``c`` when ``expr`` is ``where(c, 1.0, 0.0)``."""
+    ones = expr.op == "where" and expr.args[1].op == NUMBER and expr.args[1].name == "1.0" and _is_zero(expr.args[2])
+    return expr.args[0] if ones and expr.args[0].op in COMPARISONS else None
+
+
+def _positive_part(expr: Expr) -> Expr | None:
+    """``x`` when ``expr`` is ``where(x > 0.0, x, 0.0)`` (a ReLU, a hinge)."""
+    if expr.op != "where" or not _is_zero(expr.args[2]) or expr.args[0].op != ">":
+        return None
+    x, zero = expr.args[0].args
+    return expr.args[1] if _is_zero(zero) and x.text == expr.args[1].text else None
+
+
+def _span(rows: Sequence[int], array: str) -> str:
+    """Rows in an arithmetic progression as a slice (the same row throughout: that row, broadcast)."""
+    first, step = progression(rows)  # type: ignore[misc]  # the caller checked
+    stop = rows[-1] + (1 if step >= 0 else -1)
+    return f"{array}[{first}:{stop if stop >= 0 else ''}{'' if step in (0, 1) else f':{step}'}]"
 
 
 def _grid_steps(rows: Sequence[int], n: int, m: int) -> tuple[int, int] | None:
     """(step over a, step over b) when ``rows[a * m + b] == rows[0] + a * step_a + b * step_b``."""
-    step_b = rows[1] - rows[0] if m > 1 else 0
-    step_a = rows[m] - rows[0] if n > 1 else 0
-    first = rows[0]
-    if any(rows[a * m + b] != first + a * step_a + b * step_b for a in range(n) for b in range(m)):
-        return None
-    return step_a, step_b
+    first, step_a, step_b = rows[0], rows[m] - rows[0] if n > 1 else 0, rows[1] - rows[0] if m > 1 else 0
+    grid = all(rows[a * m + b] == first + a * step_a + b * step_b for a in range(n) for b in range(m))
+    return (step_a, step_b) if grid else None
 
 
-def grid(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
-    """The rows ``first + a * step_a + b * step_b`` of ``array`` as an (n, m, columns) view
-    (steps of 0 repeat a row, negative steps walk back): the operands of an outer product
-    without copying them. Every such row is a row of ``array`` (the caller checked each one)."""
-    rows, columns = array.strides
-    return np.lib.stride_tricks.as_strided(
-        array[first:], shape=(n, m, array.shape[1]), strides=(step_a * rows, step_b * rows, columns)
-    )
+def matrix(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
+    """``array[first + a * step_a + b * step_b, 0]`` as an (n, m) view: a layer's weights where
+    they are (every such row is a row of ``array``: the caller checked each one)."""
+    row = array.strides[0]
+    return np.lib.stride_tricks.as_strided(array[first:, 0], shape=(n, m), strides=(step_a * row, step_b * row))
 
 
-def _views_of(V: np.ndarray, S: np.ndarray) -> Any:
-    """``grid`` remembering its views of the buffers ``V`` and ``S`` (a program keeps its
-    buffers between calls of one batch size, so each view is made once, not per call)."""
-    made: dict[tuple[bool, int, int, int, int, int], np.ndarray] = {}
-
-    def grid_view(array: np.ndarray, first: int, n: int, step_a: int, m: int, step_b: int) -> np.ndarray:
-        if array is not V and array is not S:
-            return grid(array, first, n, step_a, m, step_b)
-        key = (array is V, first, n, step_a, m, step_b)
-        view = made.get(key)
-        if view is None:
-            view = made[key] = grid(array, first, n, step_a, m, step_b)
-        return view
-
-    return grid_view
+def _left_sum(count: int) -> Any:
+    """The template key of ``_0 + _1 + ... + _{count-1}`` (left to right, each placeholder once)."""
+    key: Any = 0
+    for k in range(1, count):
+        key = ("+", key, k)
+    return key
 
 
-def _outer_views(operand_rows: list[list[int]], arrays: list[str], gather: Any) -> tuple[list[str], int, int] | None:
-    """(n, m, samples) views when element ``j = a * m + b`` of every operand reads row
-    ``first + a * step_a + b * step_b``: a dense layer's ``w_ab * h_b`` is then one broadcast
-    product over views, without gathering copies."""
-    gathered = [rows for rows, array in zip(operand_rows, arrays) if array == "V" and progression(rows) is None]
-    if not gathered or len(gathered[0]) < 4:
-        return None
-    first = gathered[0]
-    size = len(first)
-    run = next((k for k, row in enumerate(first) if row != first[0]), size)
-    period = next((k for k, row in enumerate(first) if k and row == first[0]), 0)
-    bend = next((k for k in range(2, size) if first[k] - first[k - 1] != first[1] - first[0]), 0)
-    for m in sorted({run, period, bend} - {0, 1, size}):
-        if size % m:
-            continue
-        n = size // m
-        texts = []
-        for rows, array in zip(operand_rows, arrays):
-            steps = _grid_steps(rows, n, m)
-            if steps is not None:
-                texts.append(f"grid({array}, {rows[0]}, {n}, {steps[0]}, {m}, {steps[1]})")
-            elif array == "S":  # scalars are small: gathering them costs little
-                texts.append(f"{gather(rows)}.reshape({n}, {m}, -1)")
-            else:
-                break
+def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
+    """Scalar groups no statement reads (the gradients) last, like ones merged, in the order of
+    ``outputs``; sums of batch products stay (each is a matrix product where it is)."""
+    read = {slot for group in groups for operands in group.operands for slot in operands}
+    kept: list[Group] = []
+    sinks: dict[tuple[Any, ...], Group] = {}
+    for group in groups:
+        expr = group.template.expr
+        product_sum = expr.op == "batch_sum" and expr.args[0].op == "*"
+        if varies_in(expr, group.batch) or product_sum or not read.isdisjoint(s.slot for s in group.statements):
+            kept.append(group)
         else:
-            return texts, n, m
-    return None
+            merged = sinks.setdefault((group.template.key, group.batch), Group(group.template, group.batch))
+            merged.statements, merged.operands = merged.statements + group.statements, merged.operands + group.operands
+    position = {slot: k for k, slot in enumerate(outputs)}
+    return kept + [_reordered(group, lambda s, _: position.get(s.slot, len(position))) for group in sinks.values()]
 
 
-def _left_sum(expr: Expr, count: int) -> bool:
-    """Whether ``expr`` is ``_0 + _1 + ... + _{count-1}`` (left to right, each placeholder once)."""
-    k = count - 1
-    while expr.op == "+":
-        right = expr.args[1]
-        if right.op != REF or right.slot != k:
-            return False
-        expr, k = expr.args[0], k - 1
-    return expr.op == REF and expr.slot == 0 and k == 0
+def _reordered(group: Group, key: Callable[[Statement, tuple[int, ...]], int]) -> Group:
+    """The group's statements sorted by ``key(statement, operands)``."""
+    pairs = sorted(zip(group.statements, group.operands), key=lambda pair: key(*pair))
+    return Group(group.template, group.batch, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
-def _float_safe(expr: Expr) -> bool:
-    """Only placeholders, numbers, ``+ - *`` and negation: Python floats compute it as numpy scalars do."""
-    if expr.op in (REF, NUMBER):
-        return True
-    return expr.op in ("+", "-", "*", NEG) and all(_float_safe(a) for a in expr.args)
+def _leaf_layout(groups: list[Group], leaves: Sequence[int]) -> dict[int, int]:
+    """Rows of ``S`` for the leaves: each matrix product's weights as it reads them, then the rest."""
+    first_read: dict[int, None] = {}
+    known = set(leaves)
+
+    def record(slots: list[int], array: str, columns: int | None = None) -> str:
+        if array == "S":
+            first_read.update((slot, None) for slot in slots if slot in known)
+        return ""
+
+    for group in groups:  # (a group that is no product is no matrix: dense_call says None)
+        matrices.dense_call(group, lambda is_batch, slot: slot, record, "")
+    first_read.update(dict.fromkeys(leaves))
+    return {slot: row for row, slot in enumerate(first_read)}
+
+
+def _elementwise(expr: Expr) -> bool:
+    """Whether the template computes each row from the same rows of its operands alone."""
+    return expr.op not in ("batch_sum", "batch_mean") and all(_elementwise(a) for a in expr.args)
+
+
+def _in_row_order(group: Group, row: dict[int, int]) -> Group:
+    """The group in the row order of an operand read as shuffled consecutive rows (an L2
+    penalty's squares of the weights), which becomes a slice, not a gathered copy."""
+    for position in range(len(group.batch)):
+        rows = [row[operands[position]] for operands in group.operands]
+        if progression(rows) is None and _run(rows):
+            return _reordered(group, lambda _, operands: row[operands[position]])  # noqa: B023  # used at once
+    return group
+
+
+def _index(rows: list[int]) -> Any:
+    """A slice when ``rows`` count up one by one, else an index array."""
+    start = rows[0] if rows else 0
+    return slice(start, start + len(rows)) if rows == list(range(start, start + len(rows))) else np.array(rows)
+
+
+def _run(rows: Sequence[int]) -> bool:
+    """Whether ``rows`` are consecutive rows in some order."""
+    return sorted(rows) == list(range(min(rows), min(rows) + len(rows)))
+
+
+def _sum_chains(groups: list[Group], outputs: Sequence[int]) -> tuple[dict[int, list[int]], set[int]]:
+    """Long scalar sums continued by another (``part_2 = part_1 + ...``, read nowhere else): the
+    terms of each last part (all, to add at once) and the parts it continues (not computed)."""
+    reads = Counter([*outputs, *(slot for group in groups for operands in group.operands for slot in operands)])
+    terms: dict[int, list[int]] = {}
+    heads: dict[int, list[int]] = {}
+    for group in groups:
+        operands, slot = group.operands[0], group.statements[0].slot
+        if len(group.statements) > 1 or any(group.batch) or group.template.key != _left_sum(len(operands)):
+            continue
+        head = operands[0]
+        if head in terms and reads[head] == 1:
+            terms[slot], heads[slot] = terms.pop(head) + list(operands[1:]), [*heads.pop(head), head]
+        else:
+            terms[slot], heads[slot] = list(operands), []
+    kept = [slot for slot, found in terms.items() if len(found) >= _LONG_SUM]
+    return {slot: terms[slot] for slot in kept}, {head for slot in kept for head in heads[slot]}
 
 
 class GroupedProgram:
-    """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs)."""
+    """The grouped program for a batch: ``run(columns, leaves, seed)`` -> (value, outputs). Its
+    source, ``bind(V, S)``, makes the buffers' views and returns the kernel that reads them."""
 
     def __init__(self, program: Program, gradients: bool, grouped: bool = True) -> None:
         outputs = [program.target, *program.gradients] if gradients else [program.target]
@@ -210,28 +244,24 @@ class GroupedProgram:
             statements = matrices.prepare(statements, outputs, program.varies, len(program.names))
         batch_row: dict[int, int] = {slot: k for k, slot in enumerate(program.input_slots)}
         self.seed_row = batch_row[program.seed_slot] = len(batch_row)
-        scalar_row: dict[int, int] = {slot: k for k, slot in enumerate(program.leaf_slots)}
         translations: dict[tuple[Any, tuple[bool, ...]], _Translator] = {}
 
-        def translate(group_or_template: Any, batch: tuple[bool, ...]) -> _Translator:
-            key = (group_or_template.key, batch)
-            if key not in translations:
-                translations[key] = _Translator(group_or_template.expr, batch)
-            return translations[key]
+        def varies(template: Any, batch: tuple[bool, ...]) -> bool:
+            found = translations.get((template.key, batch))
+            found = found or translations.setdefault((template.key, batch), _Translator(template.expr, batch))
+            return found.varies
 
-        alias, ordered = plan_groups(
-            statements, [*batch_row, *scalar_row], list(batch_row), lambda t, b: translate(t, b).varies, grouped
-        )
-        self.namespace: dict[str, Any] = {
-            **_SCALAR_FUNCTIONS,
-            "np": np,
-            "inf": float("inf"),
-            "nan": float("nan"),
-            "batch_mean_rows": batch_mean_rows,
-            "grid": grid,
-        }
-        names = program.names
-        body: list[str] = []
+        leaves = program.leaf_slots
+        alias, ordered = plan_groups(statements, [*batch_row, *leaves], list(batch_row), varies, grouped)
+        output_slots = [alias.get(e.slot, e.slot) for e in outputs if e.slot is not None]
+        if grouped:
+            ordered = _sinks_last(ordered, output_slots)
+        scalar_row = _leaf_layout(ordered, leaves) if grouped else {s: k for k, s in enumerate(leaves)}
+        self.leaf_rows = _index([scalar_row[slot] for slot in leaves])
+        terms, folded = _sum_chains(ordered, output_slots)
+        self.namespace: dict[str, Any] = {**_NAMESPACE, "batch_mean_rows": batch_mean_rows, "matrix": matrix}
+        names, body = program.names, []
+        views: dict[str, str] = {}  # a view of the buffers -> its name in the bound program
 
         def name_of(slot: int) -> str:
             return names[slot] if slot < len(names) else f"t{slot}"  # t: a statement the matrix pass added
@@ -239,115 +269,101 @@ class GroupedProgram:
         def row_of(is_batch: bool, slot: int) -> int:
             return (batch_row if is_batch else scalar_row)[slot]
 
-        def gather(source_rows: list[int], array: str = "S") -> str:
-            name = f"i{len(self.namespace)}"
-            self.namespace[name] = np.asarray(source_rows, dtype=np.intp)
+        def gather(source_rows: list[int], array: str) -> str:
+            self.namespace[name := f"i{len(self.namespace)}"] = np.asarray(source_rows, dtype=np.intp)
             return f"{array}[{name}]"
 
-        def read_rows(source_rows: list[int], array: str) -> str:
-            """Rows as a 2-D operand of a matrix product: a slice view when they are evenly spaced."""
-            found = progression(source_rows)
-            if found is not None and found[1] != 0 and len(source_rows) > 1:
-                return _span(source_rows, array)[0]
-            return gather(source_rows, array)
+        def view(text: str) -> str:
+            return views.setdefault(text, f"v{len(views)}")
 
+        def read(source_rows: list[int], array: str, columns: int | None = None, broadcast: bool = False) -> str:
+            """Rows of an array: a view when evenly spaced (or the same row, with ``broadcast``), else
+            gathered; with ``columns``, scalar rows as a matrix (a view when they form a grid)."""
+            found = progression(source_rows)
+            if found is not None and (found[1] != 0 or broadcast or len(source_rows) == 1):
+                if columns is None:
+                    return view(_span(source_rows, array))
+                if found[1] == 1:
+                    return view(f"{_span(source_rows, array)}.reshape({len(source_rows) // columns}, {columns})")
+            if columns is None:
+                return gather(source_rows, array)
+            n = len(source_rows) // columns
+            steps = _grid_steps(source_rows, n, columns)
+            if steps is None:
+                return f"{gather(source_rows, array)}.reshape({n}, {columns})"
+            return view(f"matrix({array}, {source_rows[0]}, {n}, {steps[0]}, {columns}, {steps[1]})")
+
+        def scalar_statement(group: Group, name: str, terms: list[int] | None) -> str:
+            """Arithmetic on numpy scalars beats a call on a 1x1 array; a long sum (its first parts
+            folded in) is one pairwise ``np.add.reduce``: a documented reorder, equal to rounding."""
+            target, note = f"s[{scalar_row[group.statements[0].slot]}]", f"  # {name} ({group.label})"
+            if terms is not None:
+                rows = [scalar_row[o] for o in terms]
+                where = view(_span(sorted(rows), "s")) if _run(rows) else gather(rows, "s")
+                return f"{target} = np.add.reduce({where}){note}"
+            texts = [f"s[{scalar_row[o]}]" for o in group.operands[0]]
+            text = render(group.template.expr, lambda e: texts[e.slot] if e.slot is not None else e.name)
+            return f"{target} = {text}{note}"
+
+        used = {"V": len(batch_row), "S": len(scalar_row)}  # rows taken
         for group in ordered:
+            if group.statements[0].slot in folded:
+                continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
-            rows = batch_row if translator.varies else scalar_row
-            start = len(rows)
-            for statement in group.statements:
-                rows[statement.slot] = len(rows)
-            array_out = "V" if translator.varies else "S"
-            out, _ = _span(list(range(start, len(rows))), array_out)
+            rows, array_out = (batch_row, "V") if translator.varies else (scalar_row, "S")
+            if len(group.statements) > 1 and not any(group.batch) and _elementwise(group.template.expr):
+                array_out = "s"  # scalars only: one value per row, read as a vector
+                if set(output_slots).isdisjoint(statement.slot for statement in group.statements):
+                    group = _in_row_order(group, scalar_row)
+            start = used[array_out.upper()]
+            used[array_out.upper()] = stop = start + len(group.statements)
+            rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
             first, last = name_of(group.statements[0].slot), name_of(group.statements[-1].slot)
             if not translator.varies and not any(group.batch) and len(group.statements) == 1:
-                body += self._scalar_statement(group, scalar_row, first)
+                body.append(scalar_statement(group, first, terms.get(group.statements[0].slot)))
                 continue
             shown = f"{group.label}: {first} … {last}" if len(group.statements) > 1 else f"{first} ({group.label})"
-            product = matrices.dense_call(group, row_of, read_rows, out) if translator.varies else None
-            if product is None and not translator.varies:
-                product = matrices.outer_sum_call(group, row_of, read_rows, start)
+            out = view(_span(range(start, stop), array_out))
+            if translator.varies:
+                product = matrices.dense_call(group, row_of, read, out)
+            else:
+                grid = _span(range(start, stop), "S")
+                product = matrices.outer_sum_call(group, row_of, read, lambda n, m: view(f"{grid}.reshape({n}, {m})"))  # noqa: B023
             if product is not None:  # a matrix product: one BLAS call for the whole group
                 body += [*product[:-1], f"{product[-1]}  # {shown}, as a matrix product"]
                 continue
-            operand_rows = [
-                [(batch_row if is_batch else scalar_row)[ops[position]] for ops in group.operands]
-                for position, is_batch in enumerate(group.batch)
-            ]
-            arrays = ["V" if is_batch else "S" for is_batch in group.batch]
-            outer = _outer_views(operand_rows, arrays, gather)
-            if outer is not None:  # an outer product (a dense layer): broadcast views, no gathered copies
-                operand_texts, n, m = outer
-                out = f"{array_out}[{start}:{len(rows)}].reshape({n}, {m}, -1)"
-            else:
-                operand_texts = []
-                for source_rows, array in zip(operand_rows, arrays):
-                    text, index = _span(source_rows, array)
-                    operand_texts.append(gather(source_rows, array) if index is not None else text)
-            body.append(translator.text.format(*operand_texts, out=out) + f"  # {shown}")
-        self.batch_rows, self.scalar_rows = len(batch_row), len(scalar_row)
+            scalars = "s" if array_out == "s" else "S"
+            operands = [[row_of(b, ops[k]) for ops in group.operands] for k, b in enumerate(group.batch)]
+            broadcast = group.template.expr.op != "batch_sum"  # a sum into rows needs all of them
+            texts = [read(rows, "V" if b else scalars, None, broadcast) for rows, b in zip(operands, group.batch)]
+            body.append(translator.text.format(*texts, out=out) + f"  # {shown}")
+        self.batch_rows, self.scalar_rows = used["V"], used["S"]
 
         def locate(expr: Expr) -> tuple[bool, Any]:
-            if expr.slot is None:
-                return False, expr.number
-            slot = alias.get(expr.slot, expr.slot)
-            return (True, batch_row[slot]) if slot in batch_row else (False, scalar_row[slot])
+            slot = alias.get(expr.slot, expr.slot)  # type: ignore[arg-type]  # a number has no slot
+            return (False, expr.number) if slot is None else (slot in batch_row, row_of(slot in batch_row, slot))
 
         self.value_at = locate(program.target)
         self.outputs_at = [locate(g) for g in program.gradients] if gradients else []
-        self._scalar_outputs = (
-            np.array([row for _, row in self.outputs_at], dtype=np.intp)
-            if all(not b and isinstance(r, int) for b, r in self.outputs_at)
-            else None
-        )
-        self.groups = sum(not line.startswith("o = ") for line in body)  # the reads are not groups
+        rows_out = [row for is_batch, row in self.outputs_at if not is_batch and isinstance(row, int)]
+        self._scalar_outputs = _index(rows_out) if rows_out and len(rows_out) == len(self.outputs_at) else None
         title = "backward_batch" if gradients else "forward_batch"
-        self.source = "\n".join(
-            [
-                f"def {title}(V, S):",
-                '    """One numpy call per group of like statements: V holds batches (a row each), S scalars."""',
-                "    s = S[:, 0]",
-                *("    " + line for line in body),
-                "",
-            ]
+        bound = "".join(f"\n    {name} = {text}" for text, name in views.items())
+        lines = "".join(f"\n        {line}" for line in body)
+        self.source = (
+            f'def bind(V, S):\n    """Views of the buffers (V: a row per batch value, S: per scalar), made once."""'
+            f'\n    s = S[:, 0]{bound}\n\n    def {title}():\n        """One numpy call per group of like ones."""'
+            f"{lines}\n\n    return {title}\n"
         )
         exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
-        self._function = self.namespace[title]
+        self._bind = self.namespace["bind"]
+        self._function: Any = None
         self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
-
-    def _scalar_statement(self, group: Group, scalar_row: dict[int, int], name: str) -> list[str]:
-        """One scalar statement: float arithmetic on numpy scalars beats a call on a 1x1 array."""
-        statement, operands = group.statements[0], group.operands[0]
-        read = [scalar_row[o] for o in operands]
-        texts = [f"s[{r}]" for r in read]
-        lines = []
-        if len(texts) >= _READ_AT_ONCE and _left_sum(group.template.expr, len(texts)):
-            # a long sum of distinct values, left to right: np.add.accumulate adds in that order
-            index = f"i{len(self.namespace)}"
-            self.namespace[index] = np.asarray(read, dtype=np.intp)
-            return [f"s[{scalar_row[statement.slot]}] = np.add.accumulate(s[{index}])[-1]  # {name} ({group.label})"]
-        if len(texts) >= _READ_AT_ONCE and _float_safe(group.template.expr):
-            # many operands (a long sum): one tolist() and Python floats, which add and
-            # multiply exactly as numpy's scalars do (no division: floats raise)
-            if all(b - a == 1 for a, b in zip(read, read[1:])):
-                where = f"s[{read[0]}:{read[-1] + 1}]"
-            else:
-                where = f"s[i{len(self.namespace)}]"
-                self.namespace[f"i{len(self.namespace)}"] = np.asarray(read, dtype=np.intp)
-            lines.append(f"o = {where}.tolist()")
-            texts = [f"o[{k}]" for k in range(len(read))]
-        text = render(group.template.expr, lambda leaf: texts[leaf.slot] if leaf.slot is not None else leaf.name)
-        lines.append(f"s[{scalar_row[statement.slot]}] = {text}  # {name} ({group.label})")
-        return lines
 
     @property
     def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
         return None if self._buffers is None else self._buffers[1:]
-
-    def fits(self, size: int) -> bool:
-        """True when the batch arrays for ``size`` samples stay within the memory cap."""
-        return self.batch_rows * size <= MAX_FLOATS
 
     def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, list[Any]]:
         """Values of the target (a fresh array, or a float) and of the gradients."""
@@ -355,13 +371,13 @@ class GroupedProgram:
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
-            self.namespace["grid"] = _views_of(buffers[1], buffers[2])
+            self._function = self._bind(buffers[1], buffers[2])
         _, V, S = buffers
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
-        S[: len(leaves), 0] = leaves
-        self._function(V, S)
+        S[self.leaf_rows, 0] = leaves
+        self._function()
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
         if self._scalar_outputs is not None:
@@ -373,6 +389,12 @@ class GroupedProgram:
 #: Batch size from which the Python runner's statement-per-call program is faster than the
 #: grouped one (gathering operands costs a copy; call overhead no longer matters).
 GROUPED_BELOW = 20_000
+
+
+def _run_quietly(program: GroupedProgram, values: list[Any], leaves: list[float], size: Any) -> tuple[Any, list[Any]]:
+    """``program.run`` with the seed of a batch's mean, without numpy's floating-point warnings."""
+    with np.errstate(all="ignore"):
+        return program.run(values, leaves, 1.0 / size)
 
 
 class NumpyRunner:
@@ -401,21 +423,19 @@ class NumpyRunner:
             except Unsupported as error:
                 self.unsupported = str(error)
                 return None
-        return built if built.fits(size) else None
+        return built if built.batch_rows * size <= MAX_FLOATS else None  # arrays within the memory cap
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
         program = self.grouped(False, size) if size is not None else None
         if program is None:
             return self.python.forward(values, leaves, size)
-        with np.errstate(all="ignore"):
-            return program.run(values, leaves, 1.0)[0]
+        return _run_quietly(program, values, leaves, 1)[0]
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
         program = self.grouped(True, size) if size is not None else None
         if program is None:
             return self.python.backward(values, leaves, size)
-        with np.errstate(all="ignore"):
-            return program.run(values, leaves, 1.0 / size)  # type: ignore[operator]  # a batch has a size
+        return _run_quietly(program, values, leaves, size)
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
         return self.python.step(lr, values, leaves)
