@@ -5,11 +5,11 @@ readable identifier, the machine-code kernels a positional one). A :class:`State
 assigns one slot the value of an expression tree (:class:`~graphdl.compiler.symbolic.Expr`)
 built by running a node's own ``formula`` on the symbolic backend. The forward statements
 are the graph's operators; the backward ones are the nodes of its gradient graph
-(:func:`graphdl.ops.gradient.gradient_graph`, the graph ``graphdl.grad`` returns, built
-from each operator's own ``derivative`` or ``vjp``): differentiating is lowering more
-nodes. Gradient nodes reuse the forward nodes, so a value both need is one statement; a
+(the sweep of ``graphdl.grad``, :func:`graphdl.ops.gradient.gradient_terms`, built from
+each operator's own ``derivative`` or ``vjp``): differentiating is lowering more nodes.
+Gradient nodes reuse the forward nodes, so a value both need is one statement; a
 gradient node read once is written into its reader. A parameter's gradient is the batch
-sum of its gradient node, taken into sums and products with scalars (see
+sum of its terms (gradient times local derivative), taken into sums and products with scalars (see
 :class:`_BatchSums`), so every runner computes the interpreter's gradients up to the
 order of additions (1e-12).
 
@@ -46,7 +46,7 @@ from graphdl.core.plan import reached_from
 from graphdl.core.primitives import PRIMITIVES
 from graphdl.ops.activations import Identity
 from graphdl.ops.arithmetic import Add, Mul, Neg, Sub
-from graphdl.ops.gradient import gradient_graph
+from graphdl.ops.gradient import Term, gradient_terms
 from graphdl.ops.graph_backend import GRADIENT_ROLE
 
 #: Every name rendered code uses for itself (functions, helpers, loop variables, every
@@ -203,7 +203,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     sample, 1/N per sample for a batch of N): its nodes are the per-sample gradients of the
     target times the seed, built from each operator's own derivative and reusing the forward
     nodes, so a shared value is one statement. A parameter's gradient is then the sum of its
-    gradient node over the batch, taken through sums and products with scalars, down to
+    terms over the batch, taken through sums and products with scalars, down to
     ``batch_sum(a * b)`` of two batches (a weight gradient: a matrix product).
     """
     upstream = target.upstream()
@@ -227,23 +227,21 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     seed_node = Variable(1.0, name="seed", trainable=False)
     seed = symbol[seed_node] = state.new_slot("seed")
     state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
-    results: list[Node] = []
-    gradient_of: dict[Node, Node] = {}
-    built: list[Node] = []
-    if parameters:
-        results, gradient_of, built = gradient_graph(target, parameters, seed_node, detached=True)
+    terms, gradient_of, built = gradient_terms(target, parameters, seed_node) if parameters else ([], {}, [])
     forward_set = set(symbol)
     if target_varies:
         varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
     operator_gradients = {node for node, of in gradient_of.items() if isinstance(of, Operator)}
-    sums = _BatchSums(varies_nodes, operator_gradients) if target_varies else None
-    outputs = [sums.tree(node) if sums is not None else ("leaf", node) for node in results]
+    sums = _BatchSums(varies_nodes, operator_gradients, target_varies)
+    outputs = [sums.terms(parts) for parts in terms]
     uses = _uses(forward_set, outputs)
     # the gradient nodes the outputs read, in the order the sweep built them (parents first,
     # the target's end first, as the interpreter's sweep goes); numbers, not built, first
     gradient_order = [node for node in uses if not node.parents]
     gradient_order += [node for node in built if node in uses]
-    output_slots = [state.new_slot(f"g_{symbol[p].name}") if _used(t) else None for p, t in zip(parameters, outputs)]
+    output_slots = [
+        state.new_slot(f"g_{symbol[p].name}") if tree[0] != "number" else None for p, tree in zip(parameters, outputs)
+    ]
 
     with spilling(state.spill):
         for node in order:  # the forward statements: one per operator, parents first
@@ -274,7 +272,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
             if slot is None:
                 continue
             state.owner = slot.name
-            expression = sums.expr(tree, symbol, state.spill) if sums is not None else symbol[tree[1]]
+            expression = sums.expr(tree, symbol, state.spill)
             state.assign(slot, expression, "grad", parameter)
         backward = state.lines
 
@@ -302,9 +300,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         forward=forward,
         backward=backward,
         target=symbol[target],
-        gradients=tuple(
-            slot if slot is not None else literal(_number(tree)) for slot, tree in zip(output_slots, outputs)
-        ),
+        gradients=tuple(slot if slot is not None else literal(tree[1]) for slot, tree in zip(output_slots, outputs)),
         varies=varies,
         title=plain_text(target.name),
         argument_checks=_argument_checks([*order, *lowered_gradients], positions, seed_node),
@@ -320,8 +316,10 @@ def _constant(node: Node) -> Expr:
 
 
 #: How a parameter's gradient is summed over the batch: ``("leaf", node)`` is
-#: ``batch_sum(node)``; ``("product", a, b)`` is ``batch_sum(a * b)``; ``("scale", tree, s)``
-#: is ``tree * s`` for a scalar ``s``; ``("add", trees)``, ``("sub", t1, t2)``, ``("neg", tree)``.
+#: ``batch_sum(node)``; ``("product", a, b)`` is ``batch_sum(a * b)``; ``("scale", node, tree, s)``
+#: is ``tree * s`` for a scalar node or number ``s``; ``("add", node, trees)``, ``("sub", node,
+#: t1, t2)``, ``("neg", tree)``; ``("number", value)``. ``node`` (None for a parameter's own
+#: terms) is the gradient node the tree stands for: a second use reads one temporary.
 SumTree = tuple[Any, ...]
 
 
@@ -330,18 +328,51 @@ _MAX_SUM_DEPTH = 100
 
 
 class _BatchSums:
-    """The batch sum of a gradient node, taken into the sums, differences, negations and
-    products with a scalar that build it (exact algebra; the rounding of a sum changes by
-    the order only). A weight's gradient ``g_out * x`` becomes ``batch_sum(g_out * x)``, and
-    a part that is the same for every sample (an L2 penalty's) is multiplied once by the
-    summed seed instead of once per sample."""
+    """The batch sum of a parameter's gradient terms, taken into the products, sums,
+    differences, negations and products with a scalar that build them (exact algebra; the
+    rounding of a sum changes by the order only). A weight's term ``(g_out, x)`` becomes
+    ``batch_sum(g_out * x)``, and a part that is the same for every sample (an L2
+    penalty's) is multiplied once by the summed seed instead of once per sample. Without a
+    batch (``batch`` False: the target does not vary) the terms are summed as they are."""
 
-    def __init__(self, varies: set[Node], kept: set[Node]) -> None:
+    def __init__(self, varies: set[Node], kept: set[Node], batch: bool) -> None:
         self.varies = varies
         self.kept = kept  # the gradients of operators: statements anyway, summed as they are
+        self.batch = batch
         self.trees: dict[Node, SumTree] = {}
         self.exprs: dict[Node, tuple[Expr, bool]] = {}
         self.depth = 0
+
+    def terms(self, terms: Sequence[Term]) -> SumTree:
+        """The tree of a parameter's gradient: its terms, a term that comes k times taken k times."""
+        counts: dict[tuple[Any, Any], int] = {}
+        for total, local in terms:
+            key = (
+                total.number if total.node is None else total.node,
+                local.number if local.node is None else local.node,
+            )
+            counts[key] = counts.get(key, 0) + 1
+        number, parts = 0.0, []
+        for (total, local), count in counts.items():
+            if not isinstance(total, Node) and not isinstance(local, Node):
+                number += total * local * count
+                continue
+            part = self._product(total, local)
+            parts.append(part if count == 1 else ("scale", None, part, float(count)))
+        if number != 0.0 or not parts:
+            parts.append(("number", number))
+        return parts[0] if len(parts) == 1 else ("add", None, parts)
+
+    def _product(self, a: Any, b: Any) -> SumTree:
+        if not isinstance(a, Node):
+            a, b = b, a
+        if not isinstance(b, Node):
+            return self.tree(a) if b == 1.0 else ("scale", None, self.tree(a), b)
+        if not self.batch or (a in self.varies and b in self.varies):
+            return ("product", a, b)
+        if a in self.varies or b not in self.varies:
+            return ("scale", None, self.tree(a), b)
+        return ("scale", None, self.tree(b), a)
 
     def tree(self, node: Node) -> SumTree:
         found = self.trees.get(node)
@@ -357,8 +388,8 @@ class _BatchSums:
 
     def _tree(self, node: Node) -> SumTree:
         if isinstance(node, Variable) and node.constant:
-            return ("leaf", node)
-        if node.role != GRADIENT_ROLE or node not in self.varies or node in self.kept:
+            return ("number", _number(node))
+        if not self.batch or node.role != GRADIENT_ROLE or node not in self.varies or node in self.kept:
             return ("leaf", node)
         parents = node.parents
         varying = [parent in self.varies for parent in parents]
@@ -380,14 +411,15 @@ class _BatchSums:
 
     def expr(self, tree: SumTree, symbol: dict[Node, Expr], spill: Any) -> Expr:
         kind = tree[0]
-        if kind == "leaf" and isinstance(tree[1], Variable) and tree[1].constant:
-            return symbol.get(tree[1]) or _constant(tree[1])
+        if kind == "number":
+            return literal(tree[1])
         if kind == "product":
-            return call("batch_sum", binary("*", symbol[tree[1]], symbol[tree[2]]))
+            product = binary("*", symbol[tree[1]], symbol[tree[2]])
+            return call("batch_sum", product) if self.batch else product
         if kind == "neg":
             return negate(self.expr(tree[1], symbol, spill))
         node = tree[1]
-        found = self.exprs.get(node)
+        found = self.exprs.get(node) if node is not None else None
         if found is not None:  # a second use: one temporary instead of the same terms again
             expr, spilled = found
             if not spilled:
@@ -395,7 +427,7 @@ class _BatchSums:
                 self.exprs[node] = (expr, True)
             return expr
         if kind == "leaf":
-            expr = call("batch_sum", symbol[node])
+            expr = call("batch_sum", symbol[node]) if self.batch else symbol[node]
         elif kind == "add":
             terms = [self.expr(t, symbol, spill) for t in tree[2]]
             expr = terms[0]
@@ -404,14 +436,18 @@ class _BatchSums:
         elif kind == "sub":
             expr = binary("-", self.expr(tree[2], symbol, spill), self.expr(tree[3], symbol, spill))
         else:  # scale
-            expr = binary("*", self.expr(tree[2], symbol, spill), symbol[tree[3]])
-        self.exprs[node] = (expr, False)
+            scalar = symbol[tree[3]] if isinstance(tree[3], Node) else tree[3]
+            expr = binary("*", self.expr(tree[2], symbol, spill), scalar)
+        if node is not None:
+            self.exprs[node] = (expr, False)
         return expr
 
 
 def _tree_nodes(tree: SumTree) -> list[Node]:
     """The nodes a sum tree reads."""
     kind = tree[0]
+    if kind == "number":
+        return []
     if kind == "leaf":
         return [tree[1]]
     if kind == "product":
@@ -422,16 +458,11 @@ def _tree_nodes(tree: SumTree) -> list[Node]:
         return [node for t in tree[2] for node in _tree_nodes(t)]
     if kind == "sub":
         return [*_tree_nodes(tree[2]), *_tree_nodes(tree[3])]
-    return [*_tree_nodes(tree[2]), tree[3]]
+    return [*_tree_nodes(tree[2]), *([tree[3]] if isinstance(tree[3], Node) else [])]
 
 
-def _used(tree: SumTree) -> bool:
-    """False when the gradient is a number (a constant node, e.g. 0 for a parameter the target ignores)."""
-    return not (tree[0] == "leaf" and isinstance(tree[1], Variable) and tree[1].constant)
-
-
-def _number(tree: SumTree) -> float:
-    value = tree[1].cached_value
+def _number(node: Node) -> float:
+    value = node.cached_value
     return float(value) if value is not None else 0.0
 
 

@@ -28,7 +28,7 @@ from graphdl.core.node import Node, Variable
 from graphdl.core.plan import overrides_vjp, reached_from
 from graphdl.ops.graph_backend import GraphBackend, NodeExpr
 
-__all__ = ["grad", "gradient_graph"]
+__all__ = ["grad", "gradient_graph", "gradient_terms"]
 
 
 def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) -> list[Node]:
@@ -55,28 +55,42 @@ def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) ->
     real = isinstance(seed, numbers.Real) and not isinstance(seed, bool)
     if seed is not None and not isinstance(seed, Node) and not real:
         raise TypeError(f"grad: seed must be a node or a real number, got {type(seed).__name__} {seed!r}")
-    return gradient_graph(output, wrt, seed)[0]
+    return gradient_graph(output, wrt, seed)
 
 
-def gradient_graph(
-    output: Node, wrt: Sequence[Node], seed: Node | float | None = None, detached: bool = False
-) -> tuple[list[Node], dict[Node, Node], list[Node]]:
-    """:func:`grad`'s nodes (arguments as checked by it); the gradient nodes it built on the
-    way, each mapped to the node whose gradient it is (``d(output)/d(h)`` -> ``h``); and
-    every node it built, in the order built (parents first). The compiler lowers them,
-    naming each statement after the node whose gradient it is. ``detached=True`` (the
-    compiler's) builds nodes to be read, never evaluated (see :class:`GraphBackend`), and
-    names only the results."""
-    F = GraphBackend(detached)
+def gradient_graph(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) -> list[Node]:
+    """:func:`grad`'s nodes, for arguments as checked by it."""
+    F = GraphBackend()
     try:
         with collector_paused():
-            gradients, locals_ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
-            results = _named_results(F, output, wrt, gradients, [] if detached else locals_, not detached)
+            gradients, locals_, _ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
+            return _named_results(F, output, wrt, gradients, locals_)
+    finally:
+        F.close()
+
+
+#: A part of a parameter's gradient: the gradient of a node that reads it, times the local derivative.
+Term = tuple[NodeExpr, NodeExpr]
+
+
+def gradient_terms(
+    output: Node, parameters: Sequence[Variable], seed: Node
+) -> tuple[list[list[Term]], dict[Node, Node], list[Node]]:
+    """The compiler's sweep: the gradient of each parameter as its terms, ``(gradient of a
+    node that reads it, d(node)/d(parameter))`` pairs (their products, summed, are
+    :func:`grad`'s node), so the compiler sums them over the batch without building the
+    products and the sums only to take them apart; each gradient node built, mapped to the
+    node whose gradient it is; and every node built, parents first. The nodes are
+    detached (see :class:`GraphBackend`): read, never evaluated, unnamed."""
+    F = GraphBackend(detached=True)
+    try:
+        with collector_paused():
+            gradients, _, terms = _sweep(F, output, parameters, seed, direct=set(parameters))
             gradient_of: dict[Node, Node] = {}
             for of, expr in gradients.items():
                 if expr.node in F.created:
                     gradient_of.setdefault(expr.node, of)
-            return results, gradient_of, list(F.created)
+            return [terms.get(p, []) for p in parameters], gradient_of, list(F.created)
     finally:
         F.close()
 
@@ -84,18 +98,29 @@ def gradient_graph(
 Local = tuple[NodeExpr, Node, Node]  # a local derivative d(node)/d(parent), the node, the parent
 
 
-def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> tuple[dict[Node, NodeExpr], list[Local]]:
+def _sweep(
+    F: GraphBackend,
+    output: Node,
+    wrt: Sequence[Node],
+    seed: Any,
+    direct: set[Node] = frozenset(),  # type: ignore[assignment]
+) -> tuple[dict[Node, NodeExpr], list[Local], dict[Node, list[Term]]]:
     """The gradient of every node between ``wrt`` and ``output`` (in reverse topological
-    order), and the local derivatives built on the way."""
+    order), the local derivatives built on the way, and the terms of the nodes of ``direct``
+    (their gradients are left unbuilt)."""
     order = [*output.upstream(), output]
     needs = reached_from(order, set(wrt))
     pending: dict[Node, list[NodeExpr]] = {output: [F.lift(seed)]} if output in needs else {}
     gradients: dict[Node, NodeExpr] = {}
     locals_: list[Local] = []
+    terms: dict[Node, list[Term]] = {}
     node: Any
     for node in reversed(order):
         parts = pending.pop(node, None)
         if parts is None:
+            continue
+        if node in direct:  # the output itself, or parts from a custom vjp
+            terms.setdefault(node, []).extend((part, F.number(1.0)) for part in parts)
             continue
         total = gradients[node] = F.total(parts)
         if total.number == 0.0 or not node.parents:
@@ -110,11 +135,15 @@ def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> tup
                     part = F.lift(node.vjp(F, index, total, out, *args))
                 else:
                     local = F.lift(same if same is not None else node.derivative(F, index, out, *args))
+                    if parent in direct:
+                        if local.number != 0.0:
+                            terms.setdefault(parent, []).append((total, local))
+                        continue
                     locals_.append((local, node, parent))
                     part = F.mul(total, local)
                 if part.number != 0.0:
                     pending.setdefault(parent, []).append(part)
-    return gradients, locals_
+    return gradients, locals_, terms
 
 
 #: Parents from which an operator is asked first whether its derivative is one number.
@@ -164,9 +193,8 @@ def _named_results(
     wrt: Sequence[Node],
     gradients: dict[Node, NodeExpr],
     locals_: list[Local],
-    name_all: bool = True,
 ) -> list[Node]:
-    """One node per ``wrt`` entry, named ``d(output)/d(node)``. Then (``name_all``) the nodes
+    """One node per ``wrt`` entry, named ``d(output)/d(node)``. Then the nodes
     built here that have no name yet get one: the gradient of each node on the way,
     ``d(output)/d(h)``, and each operator's local derivative, ``∂(h)/∂(parent)`` (the chain
     rule's factors)."""
@@ -189,7 +217,7 @@ def _named_results(
             node = F.identity(node)
         name(node, f"d({output.name})/d({target.name})")
         results.append(node)
-    for of, expr in gradients.items() if name_all else ():
+    for of, expr in gradients.items():
         if expr.node in F.created and expr.node not in named:
             name(expr.node, f"d({output.name})/d({of.name})")
     for expr, node, parent in locals_:
