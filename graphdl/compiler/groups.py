@@ -49,28 +49,40 @@ def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
 
 
 def template(expr: Expr) -> Template:
-    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for."""
+    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for
+    (kept on the expression: asked again, it is not computed again)."""
+    found = expr.template
+    if found is not None:
+        return found
     operands: dict[int, int] = {}
 
     def walk(item: Expr) -> Any:
-        op = item.op
-        if op == REF:
-            slot = item.slot
-            if slot is None:
-                return item.name
-            k = operands.get(slot)
-            if k is None:
-                k = operands[slot] = len(operands)
-            return k
-        if op == NUMBER:
-            return item.name  # text: "0.1", "inf" (never an int, so never a placeholder)
-        args = item.args
-        if len(args) == 2:
-            return (op, walk(args[0]), walk(args[1]))
-        return (op, *[walk(a) for a in args])
+        key: list[Any] = [item.op]
+        for arg in item.args:
+            op = arg.op
+            if op == REF:
+                slot = arg.slot
+                if slot is None:
+                    key.append(arg.name)
+                else:
+                    k = operands.get(slot)
+                    if k is None:
+                        k = operands[slot] = len(operands)
+                    key.append(k)
+            elif op == NUMBER:
+                key.append(arg.name)  # text: "0.1", "inf" (never an int, so never a placeholder)
+            else:
+                key.append(walk(arg))
+        return tuple(key)
 
-    key = walk(expr)
-    return Template(key, tuple(operands), expr)
+    if expr.op == REF:
+        key: Any = expr.name if expr.slot is None else 0
+        if expr.slot is not None:
+            operands[expr.slot] = 0
+    else:
+        key = expr.name if expr.op == NUMBER else walk(expr)
+    found = expr.template = Template(key, tuple(operands), expr)
+    return found
 
 
 @dataclass
@@ -137,10 +149,18 @@ def progression(rows: Sequence[int]) -> tuple[int, int] | None:
     return rows[0], step
 
 
-def varies_in(expr: Expr, batch: tuple[bool, ...]) -> bool:
-    """Whether a template's value is a batch, given which placeholders hold batches."""
-    if expr.op == REF:
-        return expr.slot is not None and batch[expr.slot]
-    if expr.op == "batch_sum":
-        return False
-    return any(varies_in(a, batch) for a in expr.args)
+def varies_in(expr: Expr, batch: tuple[bool, ...]) -> dict[int, bool]:
+    """For ``expr`` and each of its subexpressions (by ``id``): whether its value is a
+    batch, given which placeholders of a template hold batches."""
+    found: dict[int, bool] = {}
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:  # post-order, without recursion: a long sum is a deep tree
+        item, done = stack.pop()
+        if item.op == REF:
+            found[id(item)] = item.slot is not None and batch[item.slot]
+        elif done or not item.args:
+            found[id(item)] = item.op != "batch_sum" and any(found[id(a)] for a in item.args)
+        else:
+            stack.append((item, True))
+            stack.extend((a, False) for a in item.args)
+    return found

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-from graphdl.compiler.groups import Group
+from graphdl.compiler.groups import Group, template
 from graphdl.compiler.ir import Statement
 from graphdl.compiler.symbolic import REF, Expr, binary, leaves
 
@@ -53,65 +52,51 @@ def prepare(
     """The two exact rewrites of the module docstring; new statements get slots from ``first_free``."""
     reads: Counter[int] = Counter()
     for statement in statements:
-        reads.update(statement.reads)
+        reads.update(template(statement.expr).operands)
     for expr in outputs:
-        reads.update(list(leaves(expr)))
-    products = {s.slot: s for s in statements if reads[s.slot] == 1 and _product(s.expr, batch) is not None}
+        reads.update(tuple(leaves(expr)))
+    products = {s.slot: s.expr for s in statements if _product(s.expr, batch) is not None and reads[s.slot] == 1}
     inlined: set[int] = set()
     out: list[Statement] = []
     free = first_free
     for statement in statements:
         expr = statement.expr
-        terms = _terms(expr)
-        if len(terms) > 1 and any(t.op == REF and t.slot in products for t in terms):
-            new_terms = []
-            for term in terms:
-                if term.op == REF and term.slot in products:
-                    inlined.add(term.slot)
-                    term = products[term.slot].expr
-                new_terms.append(term)
-            expr = new_terms[0]
-            for term in new_terms[1:]:
-                expr = Expr("+", op="+", args=(expr, term), precedence=expr.precedence if expr.op == "+" else 11)
-        if expr.op != "batch_sum" and _has_sum_of_batch_product(expr, batch):
-            expr, spilled = _spill_sums(expr, batch, free)
+        if expr.op == "+":
+            terms = _terms(expr)
+            if any(t.op == REF and t.slot in products for t in terms):
+                inlined.update(t.slot for t in terms if t.op == REF and t.slot in products)
+                terms = [products.get(t.slot, t) if t.op == REF else t for t in terms]  # type: ignore[arg-type]
+                expr = terms[0]
+                for term in terms[1:]:
+                    expr = Expr("+", op="+", args=(expr, term), precedence=11)
+        if expr.sums and expr.op != "batch_sum":
+            spilled: list[Statement] = []
+            expr = _spill_sums(expr, batch, free, spilled)
             out += spilled
             free += len(spilled)
-        out.append(statement if expr is statement.expr else replace(statement, expr=expr))
+        if expr is not statement.expr:
+            statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
+        out.append(statement)
     return [s for s in out if s.slot not in inlined]
 
 
-def _is_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
-    inner = expr.args[0] if expr.op == "batch_sum" else None
-    return inner is not None and inner.op == "*" and all(a.op == REF and a.slot in batch for a in inner.args)
-
-
-def _has_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if item.op == "batch_sum" and _is_sum_of_batch_product(item, batch):
-            return True
-        stack.extend(item.args)
-    return False
-
-
-def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Statement]]:
-    spilled: list[Statement] = []
-
-    def walk(item: Expr) -> Expr:
-        if _is_sum_of_batch_product(item, batch):
+def _spill_sums(item: Expr, batch: set[int], free: int, spilled: list[Statement]) -> Expr:
+    """``item`` with each ``batch_sum(a * b)`` of two batches read from a statement of its own."""
+    if not item.sums:
+        return item  # nothing to spill below: the same expression, not rebuilt
+    if item.op == "batch_sum":
+        inner = item.args[0]
+        if inner.op == "*" and all(a.op == REF and a.slot in batch for a in inner.args):
             slot = free + len(spilled)
             spilled.append(Statement(slot, item, "part", None, "Σ batch product"))
             return Expr(f"t{slot}", slot)
-        if not item.args or not _has_sum_of_batch_product(item, batch):
-            return item  # nothing to spill below: the same expression, not rebuilt
-        args = tuple(walk(a) for a in item.args)
-        if item.op in ("+", "-", "*", "/"):
-            return binary(item.op, *args)
-        return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
-
-    return walk(expr), spilled
+        return item
+    args = tuple(_spill_sums(a, batch, free, spilled) for a in item.args)
+    if all(new is old for new, old in zip(args, item.args)):
+        return item
+    if item.op in ("+", "-", "*", "/"):
+        return binary(item.op, *args)
+    return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
 
 
 def dense_call(

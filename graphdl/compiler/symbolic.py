@@ -60,14 +60,18 @@ class Expr:
     """A node of an expression tree: ``op`` (``"ref"``, ``"num"``, ``"neg"``, ``+ - * /``, a
     comparison, or the name of a called function) and its ``args``. A ``ref`` leaf names a
     value (``name``, and ``slot``: its position in the compiled program, None for free text);
-    a ``num`` leaf holds ``number``.
+    a ``num`` leaf holds ``number``. ``depth``, ``size`` (in tree nodes) and ``sums`` (whether
+    it calls ``batch_sum``) are known from construction, so passes need not walk the tree.
 
     Python's operators on an ``Expr`` return new trees; using one where a truth value is
     needed (``if x > 0``) raises ``TypeError``, because compiled code cannot branch per
     sample: formulas must select with ``F.where``.
     """
 
-    __slots__ = ("op", "args", "name", "slot", "number", "precedence", "negated", "depth", "size", "_text")
+    __slots__ = (
+        *("op", "args", "name", "slot", "number", "precedence", "negated"),
+        *("depth", "size", "sums", "_text", "template"),
+    )
 
     def __init__(
         self,
@@ -82,18 +86,20 @@ class Expr:
     ) -> None:
         self.op, self.args, self.name, self.slot, self.number = op, args, name, slot, number
         self.precedence, self.negated = precedence, negated
+        self._text: str | None = None
+        self.template: Any = None  # groups.template's answer, kept
         if not args:
             self.depth = self.size = 1
-        elif len(args) == 1:
-            self.depth, self.size = args[0].depth + 1, args[0].size + 1
+            self.sums = False
+        elif len(args) == 2:
+            a, b = args
+            self.depth = (a.depth if a.depth > b.depth else b.depth) + 1
+            self.size = a.size + b.size + 1
+            self.sums = a.sums or b.sums
         else:
-            depth = size = 0
-            for arg in args:
-                size += arg.size
-                if arg.depth > depth:
-                    depth = arg.depth
-            self.depth, self.size = depth + 1, size + 1
-        self._text: str | None = None
+            self.depth = max([arg.depth for arg in args]) + 1
+            self.size = sum([arg.size for arg in args]) + 1
+            self.sums = op == "batch_sum" or any([arg.sums for arg in args])
 
     @property
     def text(self) -> str:
