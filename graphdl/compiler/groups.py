@@ -121,13 +121,13 @@ def plan_groups(
     batch_slots = set(batch_sources)
     groups: dict[tuple[Any, ...], Group] = {}
     for statement in statements:
-        found = template(statement.expr)
-        operands = tuple(alias.get(o, o) for o in found.operands)
+        found = statement.expr.template or template(statement.expr)
+        operands = tuple([alias.get(o, o) for o in found.operands]) if alias else found.operands
         if statement.expr.op == REF and statement.expr.slot is not None:
             alias[statement.slot] = operands[0]
             continue
-        batch = tuple(o in batch_slots for o in operands)
-        depth = 1 + max((level[o] for o in operands), default=0)
+        batch = tuple([o in batch_slots for o in operands])
+        depth = 1 + max([level[o] for o in operands]) if operands else 1
         level[statement.slot] = depth
         key = (depth, found.key, batch) if grouped else (depth, statement.slot, batch)
         group = groups.get(key)

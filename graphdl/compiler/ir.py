@@ -78,6 +78,10 @@ class Names:
 
     def claim(self, wanted: Any) -> str:
         text = str.__str__(wanted) if isinstance(wanted, str) else "node"
+        if text.isidentifier() and text.isascii() and len(text) <= _MAX_IDENTIFIER and text not in self.taken:
+            if text[0] != "_" and text[-1] != "_" and not keyword.iskeyword(text) and not keyword.issoftkeyword(text):
+                self.taken.add(text)  # already a fine identifier (the common case)
+                return text
         base = _NOT_IDENTIFIER.sub("_", text)[:_MAX_IDENTIFIER].strip("_") or "node"
         if base[0].isdigit():
             base = f"n_{base}"
@@ -285,7 +289,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     if target_varies and seed.slot is not None:
         varies.add(seed.slot)
     for statement in [*forward, *backward]:  # temporaries and gradients: they vary with what they read
-        if statement.slot not in varies and _varies(statement.expr, varies):
+        if statement.role != "value" and statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
     positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
     lowered_gradients = [node for node in gradient_order if node in uses]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from graphdl.compiler.groups import Group, template
+from graphdl.compiler.groups import Group, Template, template
 from graphdl.compiler.ir import Statement
 from graphdl.compiler.symbolic import REF, Expr, binary, leaves
 
@@ -55,7 +55,9 @@ def prepare(
         reads.update(template(statement.expr).operands)
     for expr in outputs:
         reads.update(tuple(leaves(expr)))
-    products = {s.slot: s.expr for s in statements if _product(s.expr, batch) is not None and reads[s.slot] == 1}
+    products = {
+        s.slot: s.expr for s in statements if s.expr.op == "*" and reads[s.slot] == 1 and _product(s.expr, batch)
+    }
     inlined: set[int] = set()
     out: list[Statement] = []
     free = first_free
@@ -88,6 +90,8 @@ def _spill_sums(item: Expr, batch: set[int], free: int, spilled: list[Statement]
         inner = item.args[0]
         if inner.op == "*" and all(a.op == REF and a.slot in batch for a in inner.args):
             slot = free + len(spilled)
+            operands: tuple[int, ...] = tuple(dict.fromkeys(a.slot for a in inner.args))  # type: ignore[misc]
+            item.template = Template(("batch_sum", ("*", 0, len(operands) - 1)), operands, item)  # known: not walked
             spilled.append(Statement(slot, item, "part", None, "Σ batch product"))
             return Expr(f"t{slot}", slot)
         return item

@@ -282,9 +282,23 @@ def lift(item: Any) -> Expr:
 
 def binary(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
-    left, right = lift(left), lift(right)
-    precedence, function = BINARY[symbol]
+    if left.__class__ is not Expr:
+        left = lift(left)
+    if right.__class__ is not Expr:
+        right = lift(right)
+    if left.number is not None or right.number is not None:
+        folded = _folded(symbol, left, right)
+        if folded is not None:
+            return folded
+    if left.depth >= MAX_DEPTH or right.depth >= MAX_DEPTH:
+        left, right = _spill(left), _spill(right)
+    return Expr(symbol, op=symbol, args=(left, right), precedence=BINARY[symbol][0])
+
+
+def _folded(symbol: str, left: Expr, right: Expr) -> Expr | None:
+    """``left <symbol> right`` simplified when one side is a literal, else None."""
     if left.number is not None and right.number is not None:
+        function = BINARY[symbol][1]
         try:
             return literal(function(left.number, right.number))
         except ArithmeticError:  # 1.0 / 0.0: IEEE arithmetic (as the interpreter) says inf or nan
@@ -301,7 +315,7 @@ def binary(symbol: str, left: Any, right: Any) -> Expr:
             return negate(right)
     elif symbol == "/" and right.number == 1.0:
         return left
-    return Expr(symbol, op=symbol, args=(_spill(left), _spill(right)), precedence=precedence)
+    return None
 
 
 def negate(item: Any) -> Expr:

@@ -125,16 +125,17 @@ def _sweep(
         total = gradients[node] = F.total(parts)
         if total.number == 0.0 or not node.parents:
             continue
-        args = [F.lift(parent) for parent in node.parents]
-        out = F.lift(node)
         custom = overrides_vjp(node)
-        same = None if custom or len(args) < _MANY else _same_for_every_argument(node, F)
+        same = None if custom or len(node.parents) < _MANY else _same_for_every_argument(node, F)
+        if same is None:
+            args = [F.lift(parent) for parent in node.parents]
+            out = F.lift(node)
         for index, parent in enumerate(node.parents):
             if parent in needs:  # the vector-Jacobian product, as the interpreter's sweep takes it
                 if custom:
                     part = F.lift(node.vjp(F, index, total, out, *args))
                 else:
-                    local = F.lift(same if same is not None else node.derivative(F, index, out, *args))
+                    local = same if same is not None else F.lift(node.derivative(F, index, out, *args))
                     if parent in direct:
                         if local.number != 0.0:
                             terms.setdefault(parent, []).append((total, local))
@@ -174,7 +175,7 @@ class _Unused:
 _UNUSED = _Unused()
 
 
-def _same_for_every_argument(node: Any, F: GraphBackend) -> float | None:
+def _same_for_every_argument(node: Any, F: GraphBackend) -> NodeExpr | None:
     """The derivative of ``node`` when it is one number for every argument (``Add``: 1),
     else None. Asked once, with index, output and arguments that refuse to be used: a
     derivative that answers without using them answers the same for any of them. An
@@ -184,7 +185,7 @@ def _same_for_every_argument(node: Any, F: GraphBackend) -> float | None:
         answer = node.derivative(F, _UNUSED, _UNUSED, *([_UNUSED] * len(node.parents)))
     except (_Untouchable, Exception):  # it used them (or failed on them): ask per argument
         return None
-    return float(answer) if isinstance(answer, numbers.Real) and not isinstance(answer, bool) else None
+    return F.number(answer) if isinstance(answer, numbers.Real) and not isinstance(answer, bool) else None
 
 
 def _named_results(
