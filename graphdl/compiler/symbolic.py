@@ -187,39 +187,29 @@ def render(expr: Expr, leaf: Callable[[Expr], str], one_sample: bool = False) ->
     """``expr`` as Python text; ``leaf(e)`` gives the text of each ``ref`` leaf. With
     ``one_sample``, ``batch_sum(e)`` is ``(e)`` (the sum over one sample is the value)."""
     op, args = expr.op, expr.args
-    if args and one_sample:
-        return _render_one(expr, leaf)
     if op == REF:
         return leaf(expr)
     if op == NUMBER:
         return expr.name
     if op in BINARY:
         left, right = args
-        left_text = render(left, leaf)
-        right_text = render(right, leaf)
+        left_text = render(left, leaf, one_sample)
+        right_text = render(right, leaf, one_sample)
         if left.precedence < expr.precedence:
             left_text = f"({left_text})"
         if right.precedence <= expr.precedence:  # a + (b + c): floats are not associative
             right_text = f"({right_text})"
         return f"{left_text} {op} {right_text}"
     if op == NEG:
-        text = render(args[0], leaf)
+        text = render(args[0], leaf, one_sample)
         return f"-{text}" if args[0].precedence >= _UNARY else f"-({text})"
     if op in COMPARISONS:
-        texts = [render(a, leaf) if a.precedence > _COMPARE else f"({render(a, leaf)})" for a in args]
+        texts = [render(a, leaf, one_sample) for a in args]
+        texts = [text if a.precedence > _COMPARE else f"({text})" for text, a in zip(texts, args)]
         return f"{texts[0]} {op} {texts[1]}"
-    return f"{op}({', '.join(render(a, leaf) for a in args)})"
-
-
-def _render_one(expr: Expr, leaf: Callable[[Expr], str]) -> str:
-    def inner(e: Expr) -> str:
-        return render(e, leaf, True)
-
-    if expr.op == "batch_sum":
-        return f"({inner(expr.args[0])})"
-    texts = [inner(a) for a in expr.args]
-    copies = [Expr(t, op=REF, precedence=a.precedence) for t, a in zip(texts, expr.args)]
-    return render(Expr(expr.name, op=expr.op, args=tuple(copies), precedence=expr.precedence), _own_name)
+    if op == "batch_sum" and one_sample:
+        return f"({render(args[0], leaf, True)})"
+    return f"{op}({', '.join(render(a, leaf, one_sample) for a in args)})"
 
 
 #: Deepest operator nesting in one expression; deeper chains (an Add of thousands of
