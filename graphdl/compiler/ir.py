@@ -21,6 +21,7 @@ only as ``repr()`` of a plain ``float``.
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import re
 from collections.abc import Sequence
@@ -186,9 +187,14 @@ class _Lowering:
         self.lines.append(Statement(target.slot, lift(expr), role, node, note))  # type: ignore[arg-type]  # a slot leaf
 
 
+@functools.lru_cache(maxsize=1024)
+def _kind_text(kind: str) -> str:
+    return _NOT_IDENTIFIER.sub("_", kind)
+
+
 def _comment(node: Node, name: str) -> str:
     """``Kind`` (or ``Kind 'name'`` when the identifier differs from the name), with options."""
-    kind = _NOT_IDENTIFIER.sub("_", str.__str__(node.kind) if isinstance(node.kind, str) else "Node")
+    kind = _kind_text(str.__str__(node.kind) if isinstance(node.kind, str) else "Node")
     options = getattr(node, "options", ())
     if options:
         shown = []

@@ -249,16 +249,25 @@ def _spill(item: Expr, largest: int | None = None) -> Expr:
     return item
 
 
+_LITERALS: dict[float, Expr] = {}
+
+
 def literal(value: SupportsFloat) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
+    found = _LITERALS.get(number) if number else None  # a zero's sign is not in its key: not kept
+    if found is not None:
+        return found
     if math.isnan(number):
         text = "nan"
     elif math.isinf(number):
         text = "inf" if number > 0 else "-inf"
     else:
         text = float.__repr__(number)  # the plain float's repr, whatever subclass came in
-    return Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
+    found = Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
+    if number and len(_LITERALS) < 4096:  # the numbers formulas use again and again (2.0, 1.0, 0.5...)
+        _LITERALS[number] = found
+    return found
 
 
 def lift(item: Any) -> Expr:
@@ -333,7 +342,10 @@ def call(name: str, *args: Any) -> Expr:
     """A call of a primitive, e.g. ``sign(label - add_21)`` (or of ``batch_sum``)."""
     if name not in CALLABLE:
         raise ValueError(f"{name!r} is neither a primitive nor a helper of the compiled program")
-    return Expr(name, op=name, args=tuple(_spill(lift(arg), MAX_OPERAND_SIZE) for arg in args))
+    lifted = [arg if arg.__class__ is Expr else lift(arg) for arg in args]
+    if any([arg.size > MAX_OPERAND_SIZE for arg in lifted]):
+        lifted = [_spill(arg, MAX_OPERAND_SIZE) for arg in lifted]
+    return Expr(name, op=name, args=tuple(lifted))
 
 
 def where(condition: Any, if_true: Any, if_false: Any) -> Expr:
