@@ -56,24 +56,29 @@ def template(expr: Expr) -> Template:
         return found
     operands: dict[int, int] = {}
 
+    def part(arg: Expr) -> Any:
+        op = arg.op
+        if op == REF:
+            slot = arg.slot
+            if slot is None:
+                return arg.name
+            k = operands.get(slot)
+            if k is None:
+                k = operands[slot] = len(operands)
+            return k
+        if op == NUMBER:
+            return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+        return walk(arg)
+
     def walk(item: Expr) -> Any:
-        key: list[Any] = [item.op]
-        for arg in item.args:
-            op = arg.op
-            if op == REF:
-                slot = arg.slot
-                if slot is None:
-                    key.append(arg.name)
-                else:
-                    k = operands.get(slot)
-                    if k is None:
-                        k = operands[slot] = len(operands)
-                    key.append(k)
-            elif op == NUMBER:
-                key.append(arg.name)  # text: "0.1", "inf" (never an int, so never a placeholder)
-            else:
-                key.append(walk(arg))
-        return tuple(key)
+        spine = []
+        while len(item.args) == 2 and item.args[0].args:  # a long sum: down its left side without recursion
+            spine.append(item)
+            item = item.args[0]
+        key = tuple([item.op, *[part(arg) for arg in item.args]])
+        for above in reversed(spine):
+            key = (above.op, key, part(above.args[1]))
+        return key
 
     if expr.op == REF:
         key: Any = expr.name if expr.slot is None else 0

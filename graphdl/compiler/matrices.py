@@ -18,7 +18,6 @@ bit for bit.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 from graphdl.compiler.groups import Group, Template, template
@@ -50,18 +49,26 @@ def prepare(
     statements: Sequence[Statement], outputs: Sequence[Expr], batch: set[int], first_free: int
 ) -> list[Statement]:
     """The two exact rewrites of the module docstring; new statements get slots from ``first_free``."""
-    reads: Counter[int] = Counter()
-    for statement in statements:
-        reads.update(template(statement.expr).operands)
-    for expr in outputs:
-        reads.update(tuple(leaves(expr)))
-    products = {
-        s.slot: s.expr for s in statements if s.expr.op == "*" and reads[s.slot] == 1 and _product(s.expr, batch)
-    }
-    inlined: set[int] = set()
-    out: list[Statement] = []
+    spilled: list[Statement] = []
     free = first_free
     for statement in statements:
+        expr = statement.expr
+        if expr.sums and expr.op != "batch_sum":
+            parts: list[Statement] = []
+            expr = _spill_sums(expr, batch, free, parts)
+            free += len(parts)
+            spilled += parts
+            if expr is not statement.expr:
+                statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
+        spilled.append(statement)
+    reads: dict[int, int] = {}
+    for operands in [template(s.expr).operands for s in spilled] + [tuple(leaves(e)) for e in outputs]:
+        for slot in operands:
+            reads[slot] = reads.get(slot, 0) + 1
+    products = {s.slot: s.expr for s in spilled if s.expr.op == "*" and reads[s.slot] == 1 and _product(s.expr, batch)}
+    inlined: set[int] = set()
+    out: list[Statement] = []
+    for statement in spilled:
         expr = statement.expr
         if expr.op == "+":
             terms = _terms(expr)
@@ -71,13 +78,7 @@ def prepare(
                 expr = terms[0]
                 for term in terms[1:]:
                     expr = Expr("+", op="+", args=(expr, term), precedence=11)
-        if expr.sums and expr.op != "batch_sum":
-            spilled: list[Statement] = []
-            expr = _spill_sums(expr, batch, free, spilled)
-            out += spilled
-            free += len(spilled)
-        if expr is not statement.expr:
-            statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
+                statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
         out.append(statement)
     return [s for s in out if s.slot not in inlined]
 
