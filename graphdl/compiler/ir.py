@@ -39,16 +39,12 @@ from graphdl.compiler.symbolic import (
     leaves,
     lift,
     literal,
-    negate,
     spilling,
 )
 from graphdl.core.node import Node, Operator, Variable
 from graphdl.core.plan import reached_from
 from graphdl.core.primitives import PRIMITIVES
-from graphdl.ops.activations import Identity
-from graphdl.ops.arithmetic import Add, Mul, Neg, Sub
 from graphdl.ops.gradient import Term, gradient_terms
-from graphdl.ops.graph_backend import GRADIENT_ROLE
 
 #: Every name rendered code uses for itself (functions, helpers, loop variables, every
 #: builtin): a node whose name sanitises to one of them gets a suffix.
@@ -241,8 +237,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     forward_set = set(symbol)
     if target_varies:
         varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
-    operator_gradients = {node for node, of in gradient_of.items() if isinstance(of, Operator)}
-    sums = _BatchSums(varies_nodes, operator_gradients, target_varies)
+    sums = _BatchSums(varies_nodes, target_varies)
     outputs = [sums.terms(parts) for parts in terms]
     uses = _uses(forward_set, outputs)
     # the gradient nodes the outputs read, in the order the sweep built them (parents first,
@@ -326,32 +321,23 @@ def _constant(node: Node) -> Expr:
 
 
 #: How a parameter's gradient is summed over the batch: ``("leaf", node)`` is
-#: ``batch_sum(node)``; ``("product", a, b)`` is ``batch_sum(a * b)``; ``("scale", node, tree, s)``
-#: is ``tree * s`` for a scalar node or number ``s``; ``("add", node, trees)``, ``("sub", node,
-#: t1, t2)``, ``("neg", tree)``; ``("number", value)``. ``node`` (None for a parameter's own
-#: terms) is the gradient node the tree stands for: a second use reads one temporary.
+#: ``batch_sum(node)``; ``("product", a, b)`` is ``batch_sum(a * b)``; ``("scale", tree, s)``
+#: is ``tree * s`` for a scalar node or a number ``s``; ``("add", trees)``; ``("number", value)``.
 SumTree = tuple[Any, ...]
 
 
-#: How deep a batch sum is taken into the nodes that build a gradient (bounds the recursion).
-_MAX_SUM_DEPTH = 100
-
-
 class _BatchSums:
-    """The batch sum of a parameter's gradient terms, taken into the products, sums,
-    differences, negations and products with a scalar that build them (exact algebra; the
-    rounding of a sum changes by the order only). A weight's term ``(g_out, x)`` becomes
-    ``batch_sum(g_out * x)``, and a part that is the same for every sample (an L2
-    penalty's) is multiplied once by the summed seed instead of once per sample. Without a
-    batch (``batch`` False: the target does not vary) the terms are summed as they are."""
+    """The batch sum of a parameter's gradient terms (gradient of a reader, local
+    derivative), taken into their products (exact algebra; the rounding of a sum changes by
+    the order only). A weight's term ``(g_out, x)`` becomes ``batch_sum(g_out * x)`` (a
+    matrix product), and a term with a factor that is the same for every sample (an L2
+    penalty's ``w``) is multiplied once by the summed gradient instead of once per sample.
+    Without a batch (``batch`` False: the target does not vary) the terms are summed as they are."""
 
-    def __init__(self, varies: set[Node], kept: set[Node], batch: bool) -> None:
+    def __init__(self, varies: set[Node], batch: bool) -> None:
         self.varies = varies
-        self.kept = kept  # the gradients of operators: statements anyway, summed as they are
         self.batch = batch
-        self.trees: dict[Node, SumTree] = {}
-        self.exprs: dict[Node, tuple[Expr, bool]] = {}
-        self.depth = 0
+        self.sums: dict[Node, tuple[Expr, bool]] = {}  # batch_sum(node): built, spilled
 
     def terms(self, terms: Sequence[Term]) -> SumTree:
         """The tree of a parameter's gradient: its terms, a term that comes k times taken k times."""
@@ -368,56 +354,25 @@ class _BatchSums:
                 number += total * local * count
                 continue
             part = self._product(total, local)
-            parts.append(part if count == 1 else ("scale", None, part, float(count)))
+            parts.append(part if count == 1 else ("scale", part, float(count)))
         if number != 0.0 or not parts:
             parts.append(("number", number))
-        return parts[0] if len(parts) == 1 else ("add", None, parts)
+        return parts[0] if len(parts) == 1 else ("add", parts)
 
     def _product(self, a: Any, b: Any) -> SumTree:
         if not isinstance(a, Node):
             a, b = b, a
         if not isinstance(b, Node):
-            return self.tree(a) if b == 1.0 else ("scale", None, self.tree(a), b)
+            return self._leaf(a) if b == 1.0 else ("scale", self._leaf(a), b)
         if not self.batch or (a in self.varies and b in self.varies):
             return ("product", a, b)
         if a in self.varies or b not in self.varies:
-            return ("scale", None, self.tree(a), b)
-        return ("scale", None, self.tree(b), a)
+            return ("scale", self._leaf(a), b)
+        return ("scale", self._leaf(b), a)
 
-    def tree(self, node: Node) -> SumTree:
-        found = self.trees.get(node)
-        if found is None:
-            if self.depth >= _MAX_SUM_DEPTH:  # a long chain: sum it where it is
-                return ("leaf", node)
-            self.depth += 1
-            try:
-                found = self.trees[node] = self._tree(node)
-            finally:
-                self.depth -= 1
-        return found
-
-    def _tree(self, node: Node) -> SumTree:
-        if isinstance(node, Variable) and node.constant:
-            return ("number", _number(node))
-        if not self.batch or node.role != GRADIENT_ROLE or node not in self.varies or node in self.kept:
-            return ("leaf", node)
-        parents = node.parents
-        varying = [parent in self.varies for parent in parents]
-        if isinstance(node, Identity):
-            return self.tree(parents[0])
-        if isinstance(node, Neg):
-            return ("neg", self.tree(parents[0]))
-        if isinstance(node, Add) and all(varying):
-            return ("add", node, [self.tree(parent) for parent in parents])
-        if isinstance(node, Sub) and all(varying):
-            return ("sub", node, self.tree(parents[0]), self.tree(parents[1]))
-        if isinstance(node, Mul) and len(parents) == 2:
-            if all(varying):
-                return ("product", parents[0], parents[1])
-            if varying[0] or varying[1]:
-                batch, scalar = parents if varying[0] else parents[::-1]
-                return ("scale", node, self.tree(batch), scalar)
-        return ("leaf", node)
+    @staticmethod
+    def _leaf(node: Node) -> SumTree:
+        return ("number", _number(node)) if isinstance(node, Variable) and node.constant else ("leaf", node)
 
     def expr(self, tree: SumTree, symbol: dict[Node, Expr], spill: Any) -> Expr:
         kind = tree[0]
@@ -426,49 +381,38 @@ class _BatchSums:
         if kind == "product":
             product = binary("*", symbol[tree[1]], symbol[tree[2]])
             return call("batch_sum", product) if self.batch else product
-        if kind == "neg":
-            return negate(self.expr(tree[1], symbol, spill))
-        node = tree[1]
-        found = self.exprs.get(node) if node is not None else None
-        if found is not None:  # a second use: one temporary instead of the same terms again
-            expr, spilled = found
-            if not spilled:
-                expr = spill(expr)
-                self.exprs[node] = (expr, True)
-            return expr
-        if kind == "leaf":
-            expr = call("batch_sum", symbol[node]) if self.batch else symbol[node]
-        elif kind == "add":
-            terms = [self.expr(t, symbol, spill) for t in tree[2]]
+        if kind == "scale":
+            scalar = symbol[tree[2]] if isinstance(tree[2], Node) else tree[2]
+            return binary("*", self.expr(tree[1], symbol, spill), scalar)
+        if kind == "add":
+            terms = [self.expr(t, symbol, spill) for t in tree[1]]
             expr = terms[0]
             for term in terms[1:]:
                 expr = binary("+", expr, term)
-        elif kind == "sub":
-            expr = binary("-", self.expr(tree[2], symbol, spill), self.expr(tree[3], symbol, spill))
-        else:  # scale
-            scalar = symbol[tree[3]] if isinstance(tree[3], Node) else tree[3]
-            expr = binary("*", self.expr(tree[2], symbol, spill), scalar)
-        if node is not None:
-            self.exprs[node] = (expr, False)
-        return expr
+            return expr
+        node = tree[1]
+        if not self.batch:
+            return symbol[node]
+        found = self.sums.get(node)
+        if found is None:
+            self.sums[node] = found = (call("batch_sum", symbol[node]), False)
+        elif not found[1]:  # a second use (an L2 penalty's summed gradient): one temporary
+            self.sums[node] = found = (spill(found[0]), True)
+        return found[0]
 
 
 def _tree_nodes(tree: SumTree) -> list[Node]:
     """The nodes a sum tree reads."""
     kind = tree[0]
-    if kind == "number":
-        return []
     if kind == "leaf":
         return [tree[1]]
     if kind == "product":
         return [tree[1], tree[2]]
-    if kind == "neg":
-        return _tree_nodes(tree[1])
+    if kind == "scale":
+        return [*_tree_nodes(tree[1]), *([tree[2]] if isinstance(tree[2], Node) else [])]
     if kind == "add":
-        return [node for t in tree[2] for node in _tree_nodes(t)]
-    if kind == "sub":
-        return [*_tree_nodes(tree[2]), *_tree_nodes(tree[3])]
-    return [*_tree_nodes(tree[2]), *([tree[3]] if isinstance(tree[3], Node) else [])]
+        return [node for t in tree[1] for node in _tree_nodes(t)]
+    return []
 
 
 def _number(node: Node) -> float:
