@@ -28,7 +28,7 @@ from graphdl.core.node import Node, Variable
 from graphdl.core.plan import overrides_vjp, reached_from
 from graphdl.ops.graph_backend import GraphBackend, NodeExpr
 
-__all__ = ["grad", "gradient_graph", "gradient_terms"]
+__all__ = ["grad", "gradient_terms"]
 
 
 def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) -> list[Node]:
@@ -55,11 +55,6 @@ def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) ->
     real = isinstance(seed, numbers.Real) and not isinstance(seed, bool)
     if seed is not None and not isinstance(seed, Node) and not real:
         raise TypeError(f"grad: seed must be a node or a real number, got {type(seed).__name__} {seed!r}")
-    return gradient_graph(output, wrt, seed)
-
-
-def gradient_graph(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) -> list[Node]:
-    """:func:`grad`'s nodes, for arguments as checked by it."""
     F = GraphBackend()
     try:
         with collector_paused():
