@@ -80,12 +80,7 @@ def template(expr: Expr) -> Template:
             key = (above.op, key, part(above.args[1]))
         return key
 
-    if expr.op == REF:
-        key: Any = expr.name if expr.slot is None else 0
-        if expr.slot is not None:
-            operands[expr.slot] = 0
-    else:
-        key = expr.name if expr.op == NUMBER else walk(expr)
+    key = part(expr)
     found = expr.template = Template(key, tuple(operands), expr)
     return found
 
@@ -158,14 +153,14 @@ def varies_in(expr: Expr, batch: tuple[bool, ...]) -> dict[int, bool]:
     """For ``expr`` and each of its subexpressions (by ``id``): whether its value is a
     batch, given which placeholders of a template hold batches."""
     found: dict[int, bool] = {}
-    stack: list[tuple[Expr, bool]] = [(expr, False)]
-    while stack:  # post-order, without recursion: a long sum is a deep tree
-        item, done = stack.pop()
+
+    def walk(item: Expr) -> bool:
         if item.op == REF:
-            found[id(item)] = item.slot is not None and batch[item.slot]
-        elif done or not item.args:
-            found[id(item)] = item.op != "batch_sum" and any(found[id(a)] for a in item.args)
-        else:
-            stack.append((item, True))
-            stack.extend((a, False) for a in item.args)
+            answer = item.slot is not None and batch[item.slot]
+        else:  # every argument is walked (a list, not a generator): each gets its answer
+            answer = any([walk(arg) for arg in item.args]) and item.op != "batch_sum"
+        found[id(item)] = answer
+        return answer
+
+    walk(expr)
     return found

@@ -272,7 +272,7 @@ def literal(value: SupportsFloat) -> Expr:
 
 def lift(item: Any) -> Expr:
     """An ``Expr`` as is; a real number as a literal."""
-    if isinstance(item, Expr):
+    if item.__class__ is Expr:
         return item
     if isinstance(item, numbers.Real):
         return literal(float(item))
@@ -281,21 +281,7 @@ def lift(item: Any) -> Expr:
 
 def binary(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
-    if left.__class__ is not Expr:
-        left = lift(left)
-    if right.__class__ is not Expr:
-        right = lift(right)
-    if left.number is not None or right.number is not None:
-        folded = _folded(symbol, left, right)
-        if folded is not None:
-            return folded
-    if left.depth >= MAX_DEPTH or right.depth >= MAX_DEPTH:
-        left, right = _spill(left), _spill(right)
-    return Expr(symbol, op=symbol, args=(left, right), precedence=BINARY[symbol][0])
-
-
-def _folded(symbol: str, left: Expr, right: Expr) -> Expr | None:
-    """``left <symbol> right`` simplified when one side is a literal, else None."""
+    left, right = lift(left), lift(right)
     if left.number is not None and right.number is not None:
         function = BINARY[symbol][1]
         try:
@@ -303,18 +289,16 @@ def _folded(symbol: str, left: Expr, right: Expr) -> Expr | None:
         except ArithmeticError:  # 1.0 / 0.0: IEEE arithmetic (as the interpreter) says inf or nan
             with np.errstate(all="ignore"):
                 return literal(float(function(np.float64(left.number), np.float64(right.number))))
-    if symbol == "*":
-        if right.number == 1.0:
-            return left
-        if left.number == 1.0:
-            return right
-        if right.number == -1.0:
-            return negate(left)
-        if left.number == -1.0:
-            return negate(right)
+    if symbol == "*" and (left.number is not None or right.number is not None):
+        if right.number == 1.0 or left.number == 1.0:
+            return left if right.number == 1.0 else right
+        if right.number == -1.0 or left.number == -1.0:
+            return negate(left if right.number == -1.0 else right)
     elif symbol == "/" and right.number == 1.0:
         return left
-    return None
+    if left.depth >= MAX_DEPTH or right.depth >= MAX_DEPTH:
+        left, right = _spill(left), _spill(right)
+    return Expr(symbol, op=symbol, args=(left, right), precedence=BINARY[symbol][0])
 
 
 def negate(item: Any) -> Expr:
