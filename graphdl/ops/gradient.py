@@ -19,7 +19,7 @@ for free.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from graphdl.core.collector import collector_paused
@@ -71,12 +71,10 @@ Term = tuple[NodeExpr, NodeExpr]
 def gradient_terms(
     output: Node, parameters: Sequence[Variable], seed: Node
 ) -> tuple[list[list[Term]], dict[Node, Node], list[Node]]:
-    """The compiler's sweep: the gradient of each parameter as its terms, ``(gradient of a
-    node that reads it, d(node)/d(parameter))`` pairs (their products, summed, are
-    :func:`grad`'s node), so the compiler sums them over the batch without building the
-    products and the sums only to take them apart; each gradient node built, mapped to the
-    node whose gradient it is; and every node built, parents first. The nodes are
-    detached (see :class:`GraphBackend`): read, never evaluated, unnamed."""
+    """The compiler's sweep: each parameter's gradient as terms (their products, summed, are
+    :func:`grad`'s node, left unbuilt: the compiler sums the terms over the batch); each
+    gradient node built, mapped to the node whose gradient it is; every node built, parents
+    first. Nodes are detached (see :class:`GraphBackend`): read, never evaluated, unnamed."""
     F = GraphBackend(detached=True)
     try:
         with collector_paused():
@@ -94,11 +92,7 @@ Local = tuple[NodeExpr, Node, Node]  # a local derivative d(node)/d(parent), the
 
 
 def _sweep(
-    F: GraphBackend,
-    output: Node,
-    wrt: Sequence[Node],
-    seed: Any,
-    direct: set[Node] = frozenset(),  # type: ignore[assignment]
+    F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any, direct: Collection[Node] = ()
 ) -> tuple[dict[Node, NodeExpr], list[Local], dict[Node, list[Term]]]:
     """The gradient of every node between ``wrt`` and ``output`` (in reverse topological
     order), the local derivatives built on the way, and the terms of the nodes of ``direct``
