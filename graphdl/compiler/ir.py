@@ -444,11 +444,9 @@ def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> dict[Node, int]:
 
 def _varies(expr: Expr, varies: set[int]) -> bool:
     """Whether ``expr`` differs from sample to sample (``batch_sum`` of anything does not)."""
-    if expr.op == REF:
-        return expr.slot in varies
-    if expr.op == "batch_sum":
-        return False
-    return any(_varies(arg, varies) for arg in expr.args)
+    if not expr.sums:
+        return not varies.isdisjoint(leaves(expr))
+    return expr.op != "batch_sum" and any(_varies(arg, varies) for arg in expr.args)
 
 
 def _argument_checks(
