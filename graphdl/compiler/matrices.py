@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from graphdl.compiler.groups import Group, Template, template
 from graphdl.compiler.ir import Statement
-from graphdl.compiler.symbolic import REF, Expr, binary, leaves
+from graphdl.compiler.symbolic import REF, Expr, binary, leaves, operation
 
 
 def _terms(expr: Expr) -> list[Expr]:
@@ -77,7 +77,7 @@ def prepare(
                 terms = [products.get(t.slot, t) if t.op == REF else t for t in terms]  # type: ignore[arg-type]
                 expr = terms[0]
                 for term in terms[1:]:
-                    expr = Expr("+", op="+", args=(expr, term), precedence=11)
+                    expr = operation("+", expr, term)
                 statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
         out.append(statement)
     return [s for s in out if s.slot not in inlined]

@@ -70,7 +70,7 @@ class Expr:
 
     __slots__ = (
         *("op", "args", "name", "slot", "number", "precedence", "negated"),
-        *("depth", "size", "sums", "_text", "template"),
+        *("depth", "size", "sums", "rendered", "template"),
     )
 
     def __init__(
@@ -86,7 +86,7 @@ class Expr:
     ) -> None:
         self.op, self.args, self.name, self.slot, self.number = op, args, name, slot, number
         self.precedence, self.negated = precedence, negated
-        self._text: str | None = None
+        self.rendered: str | None = None  # the text, once asked for
         self.template: Any = None  # groups.template's answer, kept
         if not args:
             self.depth = self.size = 1
@@ -104,9 +104,9 @@ class Expr:
     @property
     def text(self) -> str:
         """The expression as Python text (leaves by their names)."""
-        text = self._text
+        text = self.rendered
         if text is None:
-            text = self._text = render(self, _own_name)
+            text = self.rendered = render(self, _own_name)
         return text
 
     def __repr__(self) -> str:
@@ -298,7 +298,22 @@ def binary(symbol: str, left: Any, right: Any) -> Expr:
         return left
     if left.depth >= MAX_DEPTH or right.depth >= MAX_DEPTH:
         left, right = _spill(left), _spill(right)
-    return Expr(symbol, op=symbol, args=(left, right), precedence=BINARY[symbol][0])
+    return operation(symbol, left, right)
+
+
+def operation(symbol: str, left: Expr, right: Expr) -> Expr:
+    """``left <symbol> right`` as is: ``Expr(symbol, op=symbol, args=(left, right), ...)``
+    without the keyword handling (the compiler builds tens of thousands)."""
+    item = _new(Expr)
+    item.op = item.name = symbol
+    item.args, item.precedence = (left, right), BINARY[symbol][0]
+    item.slot = item.number = item.negated = item.rendered = item.template = None
+    item.depth = (left.depth if left.depth > right.depth else right.depth) + 1
+    item.size, item.sums = left.size + right.size + 1, left.sums or right.sums
+    return item
+
+
+_new = object.__new__
 
 
 def negate(item: Any) -> Expr:
