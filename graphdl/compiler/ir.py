@@ -58,6 +58,7 @@ RESERVED = frozenset(
 )
 _MAX_IDENTIFIER = 48
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+_kind_text = functools.lru_cache(maxsize=1024)(functools.partial(_NOT_IDENTIFIER.sub, "_"))
 
 
 def plain_text(text: Any) -> str:
@@ -181,11 +182,6 @@ class _Lowering:
 
     def assign(self, target: Expr, expr: Any, role: str, node: Node | None, note: str = "") -> None:
         self.lines.append(Statement(target.slot, lift(expr), role, node, note))  # type: ignore[arg-type]  # a slot leaf
-
-
-@functools.lru_cache(maxsize=1024)
-def _kind_text(kind: str) -> str:
-    return _NOT_IDENTIFIER.sub("_", kind)
 
 
 def _comment(node: Node, name: str) -> str:
