@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphdl.compiler.ir import Statement
-from graphdl.compiler.symbolic import NUMBER, REF, Expr
+from graphdl.compiler.symbolic import BINARY, NUMBER, REF, Expr, operation
 
 
 @dataclass
@@ -44,7 +44,9 @@ def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
         return Expr(f"_{k}", k)
     if not item.args:
         return item
-    args = tuple(_placeholders(a, position) for a in item.args)
+    args = tuple([_placeholders(a, position) for a in item.args])
+    if item.op in BINARY:
+        return operation(item.op, *args)
     return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
 
 

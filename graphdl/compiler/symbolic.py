@@ -88,9 +88,9 @@ class Expr:
         self.precedence, self.negated = precedence, negated
         self.rendered: str | None = None  # the text, once asked for
         self.template: Any = None  # groups.template's answer, kept
-        self.depth: int = max([arg.depth for arg in args], default=0) + 1
-        self.size: int = sum([arg.size for arg in args]) + 1
-        self.sums: bool = op == "batch_sum" or any([arg.sums for arg in args])
+        self.depth: int = max([arg.depth for arg in args]) + 1 if args else 1
+        self.size: int = sum([arg.size for arg in args]) + 1 if args else 1
+        self.sums: bool = bool(args) and (op == "batch_sum" or any([arg.sums for arg in args]))
 
     @property
     def text(self) -> str:
