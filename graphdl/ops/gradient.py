@@ -130,7 +130,7 @@ def _sweep(
                             terms.setdefault(parent, []).append((total, local))
                         continue
                     locals_.append((local, node, parent))
-                    part = F.mul(total, local)
+                    part = total if local.number == 1.0 and total.number is None else F.mul(total, local)
                 if part.number != 0.0:
                     pending.setdefault(parent, []).append(part)
     return gradients, locals_, terms
