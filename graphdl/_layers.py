@@ -98,7 +98,7 @@ LAYERS: tuple[Layer, ...] = (
         ("graphdl.compiler",),
         "`graphdl.compile`: the graph lowered once into a statement list (`symbolic.py` is a third backend "
         "whose values are expression trees, `ir.py` lowers the graph and its gradient graph, built by `graphdl.grad`'s "
-        "`gradient_graph`) that runners "
+        "sweep, `gradient_terms`) that runners "
         "consume: `python_runner.py` (the readable program), `numpy_runner.py` (groups of like statements, "
         "dense layers as matrix products) and `numba_runner.py`; `compiled.py` picks a runner and stores results",
     ),

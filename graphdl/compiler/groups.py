@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphdl.compiler.ir import Statement
-from graphdl.compiler.symbolic import NUMBER, REF, Expr
+from graphdl.compiler.symbolic import BINARY, NUMBER, REF, Expr, operation
 
 
 @dataclass
@@ -44,33 +44,47 @@ def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
         return Expr(f"_{k}", k)
     if not item.args:
         return item
-    args = tuple(_placeholders(a, position) for a in item.args)
+    args = tuple([_placeholders(a, position) for a in item.args])
+    if item.op in BINARY:
+        return operation(item.op, *args)
     return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
 
 
 def template(expr: Expr) -> Template:
-    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for."""
+    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for
+    (kept on the expression: asked again, it is not computed again)."""
+    found = expr.template
+    if found is not None:
+        return found
     operands: dict[int, int] = {}
 
-    def walk(item: Expr) -> Any:
-        op = item.op
+    def part(arg: Expr) -> Any:
+        op = arg.op
         if op == REF:
-            slot = item.slot
+            slot = arg.slot
             if slot is None:
-                return item.name
+                return arg.name
             k = operands.get(slot)
             if k is None:
                 k = operands[slot] = len(operands)
             return k
         if op == NUMBER:
-            return item.name  # text: "0.1", "inf" (never an int, so never a placeholder)
-        args = item.args
-        if len(args) == 2:
-            return (op, walk(args[0]), walk(args[1]))
-        return (op, *[walk(a) for a in args])
+            return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+        return walk(arg)
 
-    key = walk(expr)
-    return Template(key, tuple(operands), expr)
+    def walk(item: Expr) -> Any:
+        spine = []
+        while len(item.args) == 2 and item.args[0].args:  # a long sum: down its left side without recursion
+            spine.append(item)
+            item = item.args[0]
+        key = tuple([item.op, *[part(arg) for arg in item.args]])
+        for above in reversed(spine):
+            key = (above.op, key, part(above.args[1]))
+        return key
+
+    key = part(expr)
+    found = expr.template = Template(key, tuple(operands), expr)
+    return found
 
 
 @dataclass
@@ -109,13 +123,13 @@ def plan_groups(
     batch_slots = set(batch_sources)
     groups: dict[tuple[Any, ...], Group] = {}
     for statement in statements:
-        found = template(statement.expr)
-        operands = tuple(alias.get(o, o) for o in found.operands)
+        found = statement.expr.template or template(statement.expr)
+        operands = tuple([alias.get(o, o) for o in found.operands]) if alias else found.operands
         if statement.expr.op == REF and statement.expr.slot is not None:
             alias[statement.slot] = operands[0]
             continue
-        batch = tuple(o in batch_slots for o in operands)
-        depth = 1 + max((level[o] for o in operands), default=0)
+        batch = tuple([o in batch_slots for o in operands])
+        depth = 1 + max([level[o] for o in operands]) if operands else 1
         level[statement.slot] = depth
         key = (depth, found.key, batch) if grouped else (depth, statement.slot, batch)
         group = groups.get(key)
@@ -137,10 +151,18 @@ def progression(rows: Sequence[int]) -> tuple[int, int] | None:
     return rows[0], step
 
 
-def varies_in(expr: Expr, batch: tuple[bool, ...]) -> bool:
-    """Whether a template's value is a batch, given which placeholders hold batches."""
-    if expr.op == REF:
-        return expr.slot is not None and batch[expr.slot]
-    if expr.op == "batch_sum":
-        return False
-    return any(varies_in(a, batch) for a in expr.args)
+def varies_in(expr: Expr, batch: tuple[bool, ...]) -> dict[int, bool]:
+    """For ``expr`` and each of its subexpressions (by ``id``): whether its value is a
+    batch, given which placeholders of a template hold batches."""
+    found: dict[int, bool] = {}
+
+    def walk(item: Expr) -> bool:
+        if item.op == REF:
+            answer = item.slot is not None and batch[item.slot]
+        else:  # every argument is walked (a list, not a generator): each gets its answer
+            answer = any([walk(arg) for arg in item.args]) and item.op != "batch_sum"
+        found[id(item)] = answer
+        return answer
+
+    walk(expr)
+    return found

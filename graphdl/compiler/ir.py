@@ -5,11 +5,11 @@ readable identifier, the machine-code kernels a positional one). A :class:`State
 assigns one slot the value of an expression tree (:class:`~graphdl.compiler.symbolic.Expr`)
 built by running a node's own ``formula`` on the symbolic backend. The forward statements
 are the graph's operators; the backward ones are the nodes of its gradient graph
-(:func:`graphdl.ops.gradient.gradient_graph`, the graph ``graphdl.grad`` returns, built
-from each operator's own ``derivative`` or ``vjp``): differentiating is lowering more
-nodes. Gradient nodes reuse the forward nodes, so a value both need is one statement; a
+(the sweep of ``graphdl.grad``, :func:`graphdl.ops.gradient.gradient_terms`, built from
+each operator's own ``derivative`` or ``vjp``): differentiating is lowering more nodes.
+Gradient nodes reuse the forward nodes, so a value both need is one statement; a
 gradient node read once is written into its reader. A parameter's gradient is the batch
-sum of its gradient node, taken into sums and products with scalars (see
+sum of its terms (gradient times local derivative), taken into sums and products with scalars (see
 :class:`_BatchSums`), so every runner computes the interpreter's gradients up to the
 order of additions (1e-12).
 
@@ -21,6 +21,7 @@ only as ``repr()`` of a plain ``float``.
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import re
 from collections.abc import Sequence
@@ -38,16 +39,12 @@ from graphdl.compiler.symbolic import (
     leaves,
     lift,
     literal,
-    negate,
     spilling,
 )
 from graphdl.core.node import Node, Operator, Variable
 from graphdl.core.plan import reached_from
 from graphdl.core.primitives import PRIMITIVES
-from graphdl.ops.activations import Identity
-from graphdl.ops.arithmetic import Add, Mul, Neg, Sub
-from graphdl.ops.gradient import gradient_graph
-from graphdl.ops.graph_backend import GRADIENT_ROLE
+from graphdl.ops.gradient import Term, gradient_terms
 
 #: Every name rendered code uses for itself (functions, helpers, loop variables, every
 #: builtin): a node whose name sanitises to one of them gets a suffix.
@@ -61,6 +58,7 @@ RESERVED = frozenset(
 )
 _MAX_IDENTIFIER = 48
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+_kind_text = functools.lru_cache(maxsize=1024)(functools.partial(_NOT_IDENTIFIER.sub, "_"))
 
 
 def plain_text(text: Any) -> str:
@@ -78,6 +76,10 @@ class Names:
 
     def claim(self, wanted: Any) -> str:
         text = str.__str__(wanted) if isinstance(wanted, str) else "node"
+        if text.isidentifier() and text.isascii() and len(text) <= _MAX_IDENTIFIER and text not in self.taken:
+            if text[0] != "_" and text[-1] != "_" and not keyword.iskeyword(text) and not keyword.issoftkeyword(text):
+                self.taken.add(text)  # already a fine identifier (the common case)
+                return text
         base = _NOT_IDENTIFIER.sub("_", text)[:_MAX_IDENTIFIER].strip("_") or "node"
         if base[0].isdigit():
             base = f"n_{base}"
@@ -184,7 +186,7 @@ class _Lowering:
 
 def _comment(node: Node, name: str) -> str:
     """``Kind`` (or ``Kind 'name'`` when the identifier differs from the name), with options."""
-    kind = _NOT_IDENTIFIER.sub("_", str.__str__(node.kind) if isinstance(node.kind, str) else "Node")
+    kind = _kind_text(str.__str__(node.kind) if isinstance(node.kind, str) else "Node")
     options = getattr(node, "options", ())
     if options:
         shown = []
@@ -203,7 +205,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     sample, 1/N per sample for a batch of N): its nodes are the per-sample gradients of the
     target times the seed, built from each operator's own derivative and reusing the forward
     nodes, so a shared value is one statement. A parameter's gradient is then the sum of its
-    gradient node over the batch, taken through sums and products with scalars, down to
+    terms over the batch, taken through sums and products with scalars, down to
     ``batch_sum(a * b)`` of two batches (a weight gradient: a matrix product).
     """
     upstream = target.upstream()
@@ -227,23 +229,20 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     seed_node = Variable(1.0, name="seed", trainable=False)
     seed = symbol[seed_node] = state.new_slot("seed")
     state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
-    results: list[Node] = []
-    gradient_of: dict[Node, Node] = {}
-    built: list[Node] = []
-    if parameters:
-        results, gradient_of, built = gradient_graph(target, parameters, seed_node, detached=True)
+    terms, gradient_of, built = gradient_terms(target, parameters, seed_node) if parameters else ([], {}, [])
     forward_set = set(symbol)
     if target_varies:
         varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
-    operator_gradients = {node for node, of in gradient_of.items() if isinstance(of, Operator)}
-    sums = _BatchSums(varies_nodes, operator_gradients) if target_varies else None
-    outputs = [sums.tree(node) if sums is not None else ("leaf", node) for node in results]
+    sums = _BatchSums(varies_nodes, target_varies)
+    outputs = [sums.terms(parts) for parts in terms]
     uses = _uses(forward_set, outputs)
     # the gradient nodes the outputs read, in the order the sweep built them (parents first,
     # the target's end first, as the interpreter's sweep goes); numbers, not built, first
     gradient_order = [node for node in uses if not node.parents]
     gradient_order += [node for node in built if node in uses]
-    output_slots = [state.new_slot(f"g_{symbol[p].name}") if _used(t) else None for p, t in zip(parameters, outputs)]
+    output_slots = [
+        state.new_slot(f"g_{symbol[p].name}") if tree[0] != "number" else None for p, tree in zip(parameters, outputs)
+    ]
 
     with spilling(state.spill):
         for node in order:  # the forward statements: one per operator, parents first
@@ -274,7 +273,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
             if slot is None:
                 continue
             state.owner = slot.name
-            expression = sums.expr(tree, symbol, state.spill) if sums is not None else symbol[tree[1]]
+            expression = sums.expr(tree, symbol, state.spill)
             state.assign(slot, expression, "grad", parameter)
         backward = state.lines
 
@@ -287,7 +286,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     if target_varies and seed.slot is not None:
         varies.add(seed.slot)
     for statement in [*forward, *backward]:  # temporaries and gradients: they vary with what they read
-        if statement.slot not in varies and _varies(statement.expr, varies):
+        if statement.role != "value" and statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
     positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
     lowered_gradients = [node for node in gradient_order if node in uses]
@@ -302,9 +301,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         forward=forward,
         backward=backward,
         target=symbol[target],
-        gradients=tuple(
-            slot if slot is not None else literal(_number(tree)) for slot, tree in zip(output_slots, outputs)
-        ),
+        gradients=tuple(slot if slot is not None else literal(tree[1]) for slot, tree in zip(output_slots, outputs)),
         varies=varies,
         title=plain_text(target.name),
         argument_checks=_argument_checks([*order, *lowered_gradients], positions, seed_node),
@@ -321,92 +318,83 @@ def _constant(node: Node) -> Expr:
 
 #: How a parameter's gradient is summed over the batch: ``("leaf", node)`` is
 #: ``batch_sum(node)``; ``("product", a, b)`` is ``batch_sum(a * b)``; ``("scale", tree, s)``
-#: is ``tree * s`` for a scalar ``s``; ``("add", trees)``, ``("sub", t1, t2)``, ``("neg", tree)``.
+#: is ``tree * s`` for a scalar node or a number ``s``; ``("add", trees)``; ``("number", value)``.
 SumTree = tuple[Any, ...]
 
 
-#: How deep a batch sum is taken into the nodes that build a gradient (bounds the recursion).
-_MAX_SUM_DEPTH = 100
-
-
 class _BatchSums:
-    """The batch sum of a gradient node, taken into the sums, differences, negations and
-    products with a scalar that build it (exact algebra; the rounding of a sum changes by
-    the order only). A weight's gradient ``g_out * x`` becomes ``batch_sum(g_out * x)``, and
-    a part that is the same for every sample (an L2 penalty's) is multiplied once by the
-    summed seed instead of once per sample."""
+    """The batch sum of a parameter's gradient terms (gradient of a reader, local
+    derivative), taken into their products (exact algebra; the rounding of a sum changes by
+    the order only). A weight's term ``(g_out, x)`` becomes ``batch_sum(g_out * x)`` (a
+    matrix product), and a term with a factor that is the same for every sample (an L2
+    penalty's ``w``) is multiplied once by the summed gradient instead of once per sample.
+    Without a batch (``batch`` False: the target does not vary) the terms are summed as they are."""
 
-    def __init__(self, varies: set[Node], kept: set[Node]) -> None:
+    def __init__(self, varies: set[Node], batch: bool) -> None:
         self.varies = varies
-        self.kept = kept  # the gradients of operators: statements anyway, summed as they are
-        self.trees: dict[Node, SumTree] = {}
-        self.exprs: dict[Node, tuple[Expr, bool]] = {}
-        self.depth = 0
+        self.batch = batch
+        self.sums: dict[Node, tuple[Expr, bool]] = {}  # batch_sum(node): built, spilled
 
-    def tree(self, node: Node) -> SumTree:
-        found = self.trees.get(node)
-        if found is None:
-            if self.depth >= _MAX_SUM_DEPTH:  # a long chain: sum it where it is
-                return ("leaf", node)
-            self.depth += 1
-            try:
-                found = self.trees[node] = self._tree(node)
-            finally:
-                self.depth -= 1
-        return found
+    def terms(self, terms: Sequence[Term]) -> SumTree:
+        """The tree of a parameter's gradient: its terms, a term that comes k times taken k times."""
+        counts: dict[tuple[Any, Any], int] = {}
+        for total, local in terms:
+            key = (
+                total.number if total.node is None else total.node,
+                local.number if local.node is None else local.node,
+            )
+            counts[key] = counts.get(key, 0) + 1
+        number, parts = 0.0, []
+        for (total, local), count in counts.items():
+            if not isinstance(total, Node) and not isinstance(local, Node):
+                number += total * local * count
+                continue
+            part = self._product(total, local)
+            parts.append(part if count == 1 else ("scale", part, float(count)))
+        if number != 0.0 or not parts:
+            parts.append(("number", number))
+        return parts[0] if len(parts) == 1 else ("add", parts)
 
-    def _tree(self, node: Node) -> SumTree:
-        if isinstance(node, Variable) and node.constant:
-            return ("leaf", node)
-        if node.role != GRADIENT_ROLE or node not in self.varies or node in self.kept:
-            return ("leaf", node)
-        parents = node.parents
-        varying = [parent in self.varies for parent in parents]
-        if isinstance(node, Identity):
-            return self.tree(parents[0])
-        if isinstance(node, Neg):
-            return ("neg", self.tree(parents[0]))
-        if isinstance(node, Add) and all(varying):
-            return ("add", node, [self.tree(parent) for parent in parents])
-        if isinstance(node, Sub) and all(varying):
-            return ("sub", node, self.tree(parents[0]), self.tree(parents[1]))
-        if isinstance(node, Mul) and len(parents) == 2:
-            if all(varying):
-                return ("product", parents[0], parents[1])
-            if varying[0] or varying[1]:
-                batch, scalar = parents if varying[0] else parents[::-1]
-                return ("scale", node, self.tree(batch), scalar)
-        return ("leaf", node)
+    def _product(self, a: Any, b: Any) -> SumTree:
+        if not isinstance(a, Node):
+            a, b = b, a
+        if not isinstance(b, Node):
+            return self._leaf(a) if b == 1.0 else ("scale", self._leaf(a), b)
+        if not self.batch or (a in self.varies and b in self.varies):
+            return ("product", a, b)
+        if a in self.varies or b not in self.varies:
+            return ("scale", self._leaf(a), b)
+        return ("scale", self._leaf(b), a)
+
+    @staticmethod
+    def _leaf(node: Node) -> SumTree:
+        return ("number", _number(node)) if isinstance(node, Variable) and node.constant else ("leaf", node)
 
     def expr(self, tree: SumTree, symbol: dict[Node, Expr], spill: Any) -> Expr:
         kind = tree[0]
-        if kind == "leaf" and isinstance(tree[1], Variable) and tree[1].constant:
-            return symbol.get(tree[1]) or _constant(tree[1])
+        if kind == "number":
+            return literal(tree[1])
         if kind == "product":
-            return call("batch_sum", binary("*", symbol[tree[1]], symbol[tree[2]]))
-        if kind == "neg":
-            return negate(self.expr(tree[1], symbol, spill))
-        node = tree[1]
-        found = self.exprs.get(node)
-        if found is not None:  # a second use: one temporary instead of the same terms again
-            expr, spilled = found
-            if not spilled:
-                expr = spill(expr)
-                self.exprs[node] = (expr, True)
-            return expr
-        if kind == "leaf":
-            expr = call("batch_sum", symbol[node])
-        elif kind == "add":
-            terms = [self.expr(t, symbol, spill) for t in tree[2]]
+            product = binary("*", symbol[tree[1]], symbol[tree[2]])
+            return call("batch_sum", product) if self.batch else product
+        if kind == "scale":
+            scalar = symbol[tree[2]] if isinstance(tree[2], Node) else tree[2]
+            return binary("*", self.expr(tree[1], symbol, spill), scalar)
+        if kind == "add":
+            terms = [self.expr(t, symbol, spill) for t in tree[1]]
             expr = terms[0]
             for term in terms[1:]:
                 expr = binary("+", expr, term)
-        elif kind == "sub":
-            expr = binary("-", self.expr(tree[2], symbol, spill), self.expr(tree[3], symbol, spill))
-        else:  # scale
-            expr = binary("*", self.expr(tree[2], symbol, spill), symbol[tree[3]])
-        self.exprs[node] = (expr, False)
-        return expr
+            return expr
+        node = tree[1]
+        if not self.batch:
+            return symbol[node]
+        found = self.sums.get(node)
+        if found is None:
+            self.sums[node] = found = (call("batch_sum", symbol[node]), False)
+        elif not found[1]:  # a second use (an L2 penalty's summed gradient): one temporary
+            self.sums[node] = found = (spill(found[0]), True)
+        return found[0]
 
 
 def _tree_nodes(tree: SumTree) -> list[Node]:
@@ -416,22 +404,15 @@ def _tree_nodes(tree: SumTree) -> list[Node]:
         return [tree[1]]
     if kind == "product":
         return [tree[1], tree[2]]
-    if kind == "neg":
-        return _tree_nodes(tree[1])
+    if kind == "scale":
+        return [*_tree_nodes(tree[1]), *([tree[2]] if isinstance(tree[2], Node) else [])]
     if kind == "add":
-        return [node for t in tree[2] for node in _tree_nodes(t)]
-    if kind == "sub":
-        return [*_tree_nodes(tree[2]), *_tree_nodes(tree[3])]
-    return [*_tree_nodes(tree[2]), tree[3]]
+        return [node for t in tree[1] for node in _tree_nodes(t)]
+    return []
 
 
-def _used(tree: SumTree) -> bool:
-    """False when the gradient is a number (a constant node, e.g. 0 for a parameter the target ignores)."""
-    return not (tree[0] == "leaf" and isinstance(tree[1], Variable) and tree[1].constant)
-
-
-def _number(tree: SumTree) -> float:
-    value = tree[1].cached_value
+def _number(node: Node) -> float:
+    value = node.cached_value
     return float(value) if value is not None else 0.0
 
 
@@ -459,11 +440,9 @@ def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> dict[Node, int]:
 
 def _varies(expr: Expr, varies: set[int]) -> bool:
     """Whether ``expr`` differs from sample to sample (``batch_sum`` of anything does not)."""
-    if expr.op == REF:
-        return expr.slot in varies
-    if expr.op == "batch_sum":
-        return False
-    return any(_varies(arg, varies) for arg in expr.args)
+    if not expr.sums:
+        return not varies.isdisjoint(leaves(expr))
+    return expr.op != "batch_sum" and any(_varies(arg, varies) for arg in expr.args)
 
 
 def _argument_checks(

@@ -12,13 +12,11 @@ matrix product sums in its own order, equal to the interpreter's to rounding.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-from graphdl.compiler.groups import Group
+from graphdl.compiler.groups import Group, Template, template
 from graphdl.compiler.ir import Statement
-from graphdl.compiler.symbolic import REF, Expr, binary, leaves
+from graphdl.compiler.symbolic import REF, Expr, binary, leaves, operation
 
 
 def _terms(expr: Expr) -> list[Expr]:
@@ -45,70 +43,65 @@ def prepare(
     statements: Sequence[Statement], outputs: Sequence[Expr], batch: set[int], first_free: int
 ) -> list[Statement]:
     """The two exact rewrites of the module docstring; new statements get slots from ``first_free``."""
-    reads: Counter[int] = Counter()
-    for statement in statements:
-        reads.update(statement.reads)
-    for expr in outputs:
-        reads.update(list(leaves(expr)))
-    products = {s.slot: s for s in statements if reads[s.slot] == 1 and _product(s.expr, batch) is not None}
-    inlined: set[int] = set()
-    out: list[Statement] = []
+    spilled: list[Statement] = []
     free = first_free
     for statement in statements:
         expr = statement.expr
-        terms = _terms(expr)
-        if len(terms) > 1 and any(t.op == REF and t.slot in products for t in terms):
-            new_terms = []
-            for term in terms:
-                if term.op == REF and term.slot in products:
-                    inlined.add(term.slot)
-                    term = products[term.slot].expr
-                new_terms.append(term)
-            expr = new_terms[0]
-            for term in new_terms[1:]:
-                expr = Expr("+", op="+", args=(expr, term), precedence=expr.precedence if expr.op == "+" else 11)
-        if expr.op != "batch_sum" and _has_sum_of_batch_product(expr, batch):
-            expr, spilled = _spill_sums(expr, batch, free)
-            out += spilled
-            free += len(spilled)
-        out.append(statement if expr is statement.expr else replace(statement, expr=expr))
+        if expr.sums and expr.op != "batch_sum":
+            parts: list[Statement] = []
+            expr = _spill_sums(expr, batch, free, parts)
+            free += len(parts)
+            spilled += parts
+            if expr is not statement.expr:
+                statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
+        spilled.append(statement)
+    reads: dict[int, int] = {}
+    for operands in [template(s.expr).operands for s in spilled] + [tuple(leaves(e)) for e in outputs]:
+        for slot in operands:
+            reads[slot] = reads.get(slot, 0) + 1
+    products = {s.slot: s.expr for s in spilled if s.expr.op == "*" and reads[s.slot] == 1 and _product(s.expr, batch)}
+    inlined: set[int] = set()
+    out: list[Statement] = []
+    for statement in spilled:
+        expr = statement.expr
+        if expr.op == "+":
+            terms = _terms(expr)
+            if any(t.op == REF and t.slot in products for t in terms):
+                inlined.update(t.slot for t in terms if t.op == REF and t.slot in products)
+                terms = [products.get(t.slot, t) if t.op == REF else t for t in terms]  # type: ignore[arg-type]
+                expr = terms[0]
+                for term in terms[1:]:
+                    expr = operation("+", expr, term)
+                statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
+        out.append(statement)
     return [s for s in out if s.slot not in inlined]
 
 
-def _is_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
-    """``batch_sum(a * b)`` of two batches, or ``batch_sum(a)`` of one."""
-    inner = expr.args[0] if expr.op == "batch_sum" else None
-    if inner is not None and inner.op == REF:
-        return inner.slot in batch
-    return inner is not None and inner.op == "*" and all(a.op == REF and a.slot in batch for a in inner.args)
-
-
-def _has_sum_of_batch_product(expr: Expr, batch: set[int]) -> bool:
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if item.op == "batch_sum" and _is_sum_of_batch_product(item, batch):
-            return True
-        stack.extend(item.args)
-    return False
-
-
-def _spill_sums(expr: Expr, batch: set[int], free: int) -> tuple[Expr, list[Statement]]:
-    spilled: list[Statement] = []
-
-    def walk(item: Expr) -> Expr:
-        if _is_sum_of_batch_product(item, batch):
+def _spill_sums(item: Expr, batch: set[int], free: int, spilled: list[Statement]) -> Expr:
+    """``item`` with each ``batch_sum(a * b)`` of two batches (and ``batch_sum(a)`` of one)
+    read from a statement of its own."""
+    if not item.sums:
+        return item  # nothing to spill below: the same expression, not rebuilt
+    if item.op == "batch_sum":
+        inner = item.args[0]
+        if inner.op == REF and inner.slot in batch:  # the batch sum of one batch: a row sum
             slot = free + len(spilled)
+            item.template = Template(("batch_sum", 0), (inner.slot,), item)  # known: not walked
+            spilled.append(Statement(slot, item, "part", None, "Σ batch"))
+            return Expr(f"t{slot}", slot)
+        if inner.op == "*" and all(a.op == REF and a.slot in batch for a in inner.args):
+            slot = free + len(spilled)
+            operands: tuple[int, ...] = tuple(dict.fromkeys(a.slot for a in inner.args))  # type: ignore[misc]
+            item.template = Template(("batch_sum", ("*", 0, len(operands) - 1)), operands, item)  # known: not walked
             spilled.append(Statement(slot, item, "part", None, "Σ batch product"))
             return Expr(f"t{slot}", slot)
-        if not item.args or not _has_sum_of_batch_product(item, batch):
-            return item  # nothing to spill below: the same expression, not rebuilt
-        args = tuple(walk(a) for a in item.args)
-        if item.op in ("+", "-", "*", "/"):
-            return binary(item.op, *args)
-        return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
-
-    return walk(expr), spilled
+        return item
+    args = tuple(_spill_sums(a, batch, free, spilled) for a in item.args)
+    if all(new is old for new, old in zip(args, item.args)):
+        return item
+    if item.op in ("+", "-", "*", "/"):
+        return binary(item.op, *args)
+    return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
 
 
 def dense_call(

@@ -20,6 +20,7 @@ from graphdl.compiler import matrices, registry
 from graphdl.compiler.groups import Group, plan_groups, progression, varies_in
 from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
+from graphdl.core.collector import collector_paused
 from graphdl.core.primitives import PRIMITIVES
 
 _UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide", NEG: "np.negative"}
@@ -54,7 +55,8 @@ class _Translator:
 
     def __init__(self, expr: Expr, batch: tuple[bool, ...]) -> None:
         self.batch = batch
-        self.varies = varies_in(expr, batch)
+        self.varying = varies_in(expr, batch)  # id of each subexpression -> whether it is a batch
+        self.varies = self.varying[id(expr)]
         self.text = self._emit(expr, "{out}") if self._takes_out(expr) else f"np.copyto({{out}}, {self._emit(expr)})"
 
     @staticmethod
@@ -98,7 +100,7 @@ class _Translator:
         """An operand computed in place of the output: same shape, an elementwise operation."""
         if out is None or not self._takes_out(child):
             return None
-        return out if varies_in(child, self.batch) == self.varies else None
+        return out if self.varying[id(child)] == self.varies else None
 
 
 def _is_zero(expr: Expr) -> bool:
@@ -419,7 +421,8 @@ class NumpyRunner:
         built = self._built.get((gradients, grouped))
         if built is None:
             try:
-                built = self._built[(gradients, grouped)] = GroupedProgram(self.program, gradients, grouped)
+                with collector_paused():
+                    built = self._built[(gradients, grouped)] = GroupedProgram(self.program, gradients, grouped)
             except Unsupported as error:
                 self.unsupported = str(error)
                 return None

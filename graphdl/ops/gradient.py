@@ -19,7 +19,7 @@ for free.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from graphdl.core.collector import collector_paused
@@ -28,7 +28,7 @@ from graphdl.core.node import Node, Variable
 from graphdl.core.plan import overrides_vjp, reached_from
 from graphdl.ops.graph_backend import GraphBackend, NodeExpr
 
-__all__ = ["grad", "gradient_graph"]
+__all__ = ["grad", "gradient_terms"]
 
 
 def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) -> list[Node]:
@@ -55,28 +55,35 @@ def grad(output: Node, wrt: Sequence[Node], seed: Node | float | None = None) ->
     real = isinstance(seed, numbers.Real) and not isinstance(seed, bool)
     if seed is not None and not isinstance(seed, Node) and not real:
         raise TypeError(f"grad: seed must be a node or a real number, got {type(seed).__name__} {seed!r}")
-    return gradient_graph(output, wrt, seed)[0]
-
-
-def gradient_graph(
-    output: Node, wrt: Sequence[Node], seed: Node | float | None = None, detached: bool = False
-) -> tuple[list[Node], dict[Node, Node], list[Node]]:
-    """:func:`grad`'s nodes (arguments as checked by it); the gradient nodes it built on the
-    way, each mapped to the node whose gradient it is (``d(output)/d(h)`` -> ``h``); and
-    every node it built, in the order built (parents first). The compiler lowers them,
-    naming each statement after the node whose gradient it is. ``detached=True`` (the
-    compiler's) builds nodes to be read, never evaluated (see :class:`GraphBackend`), and
-    names only the results."""
-    F = GraphBackend(detached)
+    F = GraphBackend()
     try:
         with collector_paused():
-            gradients, locals_ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
-            results = _named_results(F, output, wrt, gradients, [] if detached else locals_, not detached)
+            gradients, locals_, _ = _sweep(F, output, wrt, 1.0 if seed is None else seed)
+            return _named_results(F, output, wrt, gradients, locals_)
+    finally:
+        F.close()
+
+
+#: A part of a parameter's gradient: the gradient of a node that reads it, times the local derivative.
+Term = tuple[NodeExpr, NodeExpr]
+
+
+def gradient_terms(
+    output: Node, parameters: Sequence[Variable], seed: Node
+) -> tuple[list[list[Term]], dict[Node, Node], list[Node]]:
+    """The compiler's sweep: each parameter's gradient as terms (their products, summed, are
+    :func:`grad`'s node, left unbuilt: the compiler sums the terms over the batch); each
+    gradient node built, mapped to the node whose gradient it is; every node built, parents
+    first. Nodes are detached (see :class:`GraphBackend`): read, never evaluated, unnamed."""
+    F = GraphBackend(detached=True)
+    try:
+        with collector_paused():
+            gradients, _, terms = _sweep(F, output, parameters, seed, direct=set(parameters))
             gradient_of: dict[Node, Node] = {}
             for of, expr in gradients.items():
                 if expr.node in F.created:
                     gradient_of.setdefault(expr.node, of)
-            return results, gradient_of, list(F.created)
+            return [terms.get(p, []) for p in parameters], gradient_of, list(F.created)
     finally:
         F.close()
 
@@ -84,37 +91,49 @@ def gradient_graph(
 Local = tuple[NodeExpr, Node, Node]  # a local derivative d(node)/d(parent), the node, the parent
 
 
-def _sweep(F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any) -> tuple[dict[Node, NodeExpr], list[Local]]:
+def _sweep(
+    F: GraphBackend, output: Node, wrt: Sequence[Node], seed: Any, direct: Collection[Node] = ()
+) -> tuple[dict[Node, NodeExpr], list[Local], dict[Node, list[Term]]]:
     """The gradient of every node between ``wrt`` and ``output`` (in reverse topological
-    order), and the local derivatives built on the way."""
+    order), the local derivatives built on the way, and the terms of the nodes of ``direct``
+    (their gradients are left unbuilt)."""
     order = [*output.upstream(), output]
     needs = reached_from(order, set(wrt))
     pending: dict[Node, list[NodeExpr]] = {output: [F.lift(seed)]} if output in needs else {}
     gradients: dict[Node, NodeExpr] = {}
     locals_: list[Local] = []
+    terms: dict[Node, list[Term]] = {}
     node: Any
     for node in reversed(order):
         parts = pending.pop(node, None)
         if parts is None:
             continue
+        if node in direct:  # the output itself, or parts from a custom vjp
+            terms.setdefault(node, []).extend((part, F.number(1.0)) for part in parts)
+            continue
         total = gradients[node] = F.total(parts)
         if total.number == 0.0 or not node.parents:
             continue
-        args = [F.lift(parent) for parent in node.parents]
-        out = F.lift(node)
         custom = overrides_vjp(node)
-        same = None if custom or len(args) < _MANY else _same_for_every_argument(node, F)
+        same = None if custom or len(node.parents) < _MANY else _same_for_every_argument(node, F)
+        if same is None:
+            args = [F.lift(parent) for parent in node.parents]
+            out = F.lift(node)
         for index, parent in enumerate(node.parents):
             if parent in needs:  # the vector-Jacobian product, as the interpreter's sweep takes it
                 if custom:
                     part = F.lift(node.vjp(F, index, total, out, *args))
                 else:
-                    local = F.lift(same if same is not None else node.derivative(F, index, out, *args))
+                    local = same if same is not None else F.lift(node.derivative(F, index, out, *args))
+                    if parent in direct:
+                        if local.number != 0.0:
+                            terms.setdefault(parent, []).append((total, local))
+                        continue
                     locals_.append((local, node, parent))
-                    part = F.mul(total, local)
+                    part = total if local.number == 1.0 and total.number is None else F.mul(total, local)
                 if part.number != 0.0:
                     pending.setdefault(parent, []).append(part)
-    return gradients, locals_
+    return gradients, locals_, terms
 
 
 #: Parents from which an operator is asked first whether its derivative is one number.
@@ -145,7 +164,7 @@ class _Unused:
 _UNUSED = _Unused()
 
 
-def _same_for_every_argument(node: Any, F: GraphBackend) -> float | None:
+def _same_for_every_argument(node: Any, F: GraphBackend) -> NodeExpr | None:
     """The derivative of ``node`` when it is one number for every argument (``Add``: 1),
     else None. Asked once, with index, output and arguments that refuse to be used: a
     derivative that answers without using them answers the same for any of them. An
@@ -155,7 +174,7 @@ def _same_for_every_argument(node: Any, F: GraphBackend) -> float | None:
         answer = node.derivative(F, _UNUSED, _UNUSED, *([_UNUSED] * len(node.parents)))
     except (_Untouchable, Exception):  # it used them (or failed on them): ask per argument
         return None
-    return float(answer) if isinstance(answer, numbers.Real) and not isinstance(answer, bool) else None
+    return F.number(answer) if isinstance(answer, numbers.Real) and not isinstance(answer, bool) else None
 
 
 def _named_results(
@@ -164,9 +183,8 @@ def _named_results(
     wrt: Sequence[Node],
     gradients: dict[Node, NodeExpr],
     locals_: list[Local],
-    name_all: bool = True,
 ) -> list[Node]:
-    """One node per ``wrt`` entry, named ``d(output)/d(node)``. Then (``name_all``) the nodes
+    """One node per ``wrt`` entry, named ``d(output)/d(node)``. Then the nodes
     built here that have no name yet get one: the gradient of each node on the way,
     ``d(output)/d(h)``, and each operator's local derivative, ``∂(h)/∂(parent)`` (the chain
     rule's factors)."""
@@ -189,7 +207,7 @@ def _named_results(
             node = F.identity(node)
         name(node, f"d({output.name})/d({target.name})")
         results.append(node)
-    for of, expr in gradients.items() if name_all else ():
+    for of, expr in gradients.items():
         if expr.node in F.created and expr.node not in named:
             name(expr.node, f"d({output.name})/d({of.name})")
     for expr, node, parent in locals_:

@@ -20,6 +20,7 @@ Within one backend (one ``grad`` call) the graph stays small and readable:
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -341,37 +342,15 @@ class GraphBackend:
                 return self.number(PRIMITIVES[name].scalar(*[item.number for item in items]))
         return self.build(PRIMITIVE_NODES[name], *items)
 
-    def exp(self, x: Any, /) -> NodeExpr:
-        """An ``Exp`` node."""
-        return self._primitive("exp", x)
-
-    def expm1(self, x: Any, /) -> NodeExpr:
-        """An ``Expm1`` node."""
-        return self._primitive("expm1", x)
-
-    def log(self, x: Any, /) -> NodeExpr:
-        """A ``Log`` node."""
-        return self._primitive("log", x)
-
-    def log1p(self, x: Any, /) -> NodeExpr:
-        """A ``Log1p`` node."""
-        return self._primitive("log1p", x)
-
-    def tanh(self, x: Any, /) -> NodeExpr:
-        """A ``Tanh`` node."""
-        return self._primitive("tanh", x)
-
-    def abs(self, x: Any, /) -> NodeExpr:
-        """An ``Abs`` node."""
-        return self._primitive("abs", x)
-
-    def sign(self, x: Any, /) -> NodeExpr:
-        """A ``Sign`` node."""
-        return self._primitive("sign", x)
-
-    def clip(self, x: Any, low: Any, high: Any, /) -> NodeExpr:
-        """A ``Clip`` node."""
-        return self._primitive("clip", x, low, high)
+    # the primitives without a rule of their own: a node of the primitive's operator, or a number now
+    exp = functools.partialmethod(_primitive, "exp")
+    expm1 = functools.partialmethod(_primitive, "expm1")
+    log = functools.partialmethod(_primitive, "log")
+    log1p = functools.partialmethod(_primitive, "log1p")
+    tanh = functools.partialmethod(_primitive, "tanh")
+    abs = functools.partialmethod(_primitive, "abs")
+    sign = functools.partialmethod(_primitive, "sign")
+    clip = functools.partialmethod(_primitive, "clip")
 
     def pow(self, base: Any, exponent: Any, /) -> NodeExpr:
         """A ``Pow`` node; ``x ** 1`` is ``x`` and ``x ** 0`` is 1 (IEEE, even for NaN)."""
