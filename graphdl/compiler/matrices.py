@@ -66,7 +66,7 @@ def prepare(
         expr = statement.expr
         if expr.op == "+":
             terms = _terms(expr)
-            if any(t.op == REF and t.slot in products for t in terms):
+            if any(t.op == REF and t.slot in products for t in terms) and _read_once_as_terms(terms, products):
                 inlined.update(t.slot for t in terms if t.op == REF and t.slot in products)
                 terms = [products.get(t.slot, t) if t.op == REF else t for t in terms]  # type: ignore[arg-type]
                 expr = terms[0]
@@ -75,6 +75,21 @@ def prepare(
                 statement = Statement(statement.slot, expr, statement.role, statement.node, statement.note)
         out.append(statement)
     return [s for s in out if s.slot not in inlined]
+
+
+def _read_once_as_terms(terms: list[Expr], products: dict[int, Expr]) -> bool:
+    """Whether no product among ``terms`` is also read elsewhere in the sum (a second term, or
+    inside another term): the read counts are per statement, so a product read twice by one
+    sum looks read once."""
+    seen: set[int] = set()
+    for term in terms:
+        if term.op == REF:
+            if term.slot in seen:
+                return False
+            seen.add(term.slot)  # type: ignore[arg-type]  # a slot leaf
+        elif any(slot in products for slot in leaves(term)):
+            return False
+    return True
 
 
 def _spill_sums(item: Expr, batch: set[int], free: int, spilled: list[Statement]) -> Expr:

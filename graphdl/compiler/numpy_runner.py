@@ -159,7 +159,11 @@ def _sinks_last(groups: list[Group], outputs: Sequence[int]) -> list[Group]:
     for group in groups:
         expr = group.template.expr
         product_sum = expr.op == "batch_sum" and expr.args[0].op == "*"
-        if varies_in(expr, group.batch) or product_sum or not read.isdisjoint(s.slot for s in group.statements):
+        if (
+            varies_in(expr, group.batch)[id(expr)]
+            or product_sum
+            or not read.isdisjoint(s.slot for s in group.statements)
+        ):
             kept.append(group)
         else:
             merged = sinks.setdefault((group.template.key, group.batch), Group(group.template, group.batch))
