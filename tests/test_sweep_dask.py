@@ -150,6 +150,96 @@ def test_a_cluster_restart_mid_sweep_still_gives_every_record(client, tmp_path) 
     assert len(out.read_text().splitlines()) == 6
 
 
+def sweep_within(seconds: float, **arguments) -> list[dict]:
+    """``graphdl.sweep(**arguments)`` in a thread; fails the test if it has not returned after ``seconds``."""
+    import threading
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["records"] = graphdl.sweep(**arguments)
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"the sweep still waits after {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["records"]
+
+
+@pytest.mark.slow  # a cluster restart: a few seconds
+def test_a_restart_while_a_result_is_fetched_sends_the_run_again(client, tmp_path, monkeypatch) -> None:
+    """The restart comes after the first task finished and before its result reached the
+    client (the gather is held until the client has been told of the restart): the result is
+    gone, the task is cancelled, its run goes again. (Dask's own executor view of the client
+    never settles such a future, and a sweep waiting on it waited forever.)"""
+    import asyncio
+    import threading
+
+    gather = client._gather_remote  # noqa: SLF001 - held back to time the restart
+    restarts: list[threading.Thread] = []
+
+    async def gather_after_a_restart(*args, **kwargs):
+        if not restarts:
+            generation = client.generation
+            restarts.append(threading.Thread(target=client.restart))
+            restarts[0].start()
+            while client.generation == generation:  # until the client has cancelled every task
+                await asyncio.sleep(0.01)
+        return await gather(*args, **kwargs)
+
+    monkeypatch.setattr(client, "_gather_remote", gather_after_a_restart)
+    out = tmp_path / "runs.jsonl"
+    grid = {"activation": ["relu"], "pause": [0.05]}
+    records = sweep_within(
+        120, trial=sweep_trials.slow_fit, grid=grid, seeds=range(4), executor=client, batch=1, out=out, progress=False
+    )
+    restarts[0].join(60)
+    sequential = graphdl.sweep(
+        sweep_trials.seed_net_fit, grid={"activation": ["relu"]}, seeds=range(4), out=None, progress=False
+    )
+    assert [r["metrics"] for r in records] == [r["metrics"] for r in sequential]
+    assert sorted(json.loads(line)["seed"] for line in out.read_text().splitlines()) == [0, 1, 2, 3]
+
+
+@pytest.mark.slow  # waits for two checks of the scheduler
+def test_a_task_the_scheduler_forgets_is_found_lost_and_sent_again(client, tmp_path, monkeypatch) -> None:
+    """As the first record arrives, the scheduler is made to forget a task of the sweep
+    without the client being told (its future stays pending forever): the sweep finds it
+    lost at its next checks and sends its run again; every record arrives once."""
+    from graphdl.sweep import runner
+    from graphdl.sweep.dask_pool import DaskPool
+
+    monkeypatch.setattr(runner, "LOST_CHECK_SECONDS", 0.2)
+    submit, sent = DaskPool.submit, []
+    monkeypatch.setattr(DaskPool, "submit", lambda pool, *args: sent.append(args[1]) or submit(pool, *args))
+    forgotten: list = []
+
+    def forget_a_pending_task(record: dict) -> None:
+        if not forgotten:
+            forgotten.extend(key for key, state in list(client.futures.items()) if state.status == "pending")
+            message = {"op": "client-releases-keys", "keys": forgotten[-1:], "client": client.id}
+            client._send_to_scheduler(message)  # noqa: SLF001 - what a scheduler losing track of a task looks like
+
+    out = tmp_path / "runs.jsonl"
+    grid = {"activation": ["relu", "leaky_relu"], "pause": [0.1]}
+    records = sweep_within(
+        60, trial=sweep_trials.slow_fit, grid=grid, seeds=range(3), executor=client, batch=1, out=out,
+        progress=False, on_record=forget_a_pending_task,
+    )  # fmt: skip
+    assert forgotten and forgotten[-1] not in client.futures  # found lost: the sweep cancelled it...
+    assert len(sent) == 7  # ... and sent its run again, once
+    sequential = graphdl.sweep(
+        sweep_trials.seed_net_fit, grid={"activation": ["relu", "leaky_relu"]}, seeds=range(3), out=None, progress=False
+    )
+    assert [r["metrics"] for r in records] == [r["metrics"] for r in sequential]
+    assert sorted(json.loads(line)["seed"] for line in out.read_text().splitlines()) == [0, 0, 1, 1, 2, 2]
+
+
 @pytest.mark.slow  # a second Python process beside the cluster
 def test_a_sweep_on_dask_holds_the_out_file_for_its_whole_length(client, tmp_path) -> None:
     """The lock is the client's: while a Dask sweep runs, a second process's sweep on the
