@@ -15,11 +15,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 SCHEDULER_QUERY_SECONDS = 10.0  # the longest a check of the scheduler's task states may take
 LOST_STATES = (None, "forgotten")  # a task in such a state on the scheduler will never finish
+# a task the scheduler has not known at any check yet counts as lost only this long after it was
+# sent: a scheduler busy taking in many new tasks may not have reached it yet
+UNSEEN_GRACE_SECONDS = 60.0
 
 
 class DaskPool:
@@ -30,6 +34,8 @@ class DaskPool:
     def __init__(self, client: Any, owned: bool = False) -> None:
         self.client, self.owned = client, owned
         self._tasks: dict[concurrent.futures.Future, Any] = {}  # wrapper -> its Dask future, until settled
+        self._sent_at: dict[concurrent.futures.Future, float] = {}
+        self._known: set[concurrent.futures.Future] = set()  # the scheduler knew their tasks at a check
         self._suspects: set[concurrent.futures.Future] = set()  # looked lost at the last check
 
     def slots(self) -> int:
@@ -40,31 +46,42 @@ class DaskPool:
         """Run ``function(*args)`` as a new task (a fresh key every call)."""
         task = self.client.submit(function, *args, pure=False)
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._tasks[future] = task
+        self._tasks[future], self._sent_at[future] = task, time.monotonic()
         future.add_done_callback(self._settled)
         self.client.loop.add_callback(_deliver, task, future)
         return future
 
     def _settled(self, future: concurrent.futures.Future) -> None:
         task = self._tasks.pop(future, None)
+        self._sent_at.pop(future, None)
+        self._known.discard(future)
         if task is not None and future.cancelled() and task.status != "cancelled":
-            task.cancel()  # cancelled by the sweep (on its way out, or as lost): the cluster drops it too
+            # cancelled by the sweep (on its way out, or as lost): the cluster drops the task too.
+            # On the event loop (this may run there), whatever thread cancelled, without waiting
+            self.client.loop.add_callback(self.client.cancel, [task])
 
     def lost(self, futures: Iterable[concurrent.futures.Future]) -> list[concurrent.futures.Future]:
-        """The futures among ``futures`` whose task will never finish: cancelled on the
-        client's side, or in no state the scheduler knows (``client.restart()`` cleared it,
-        or the scheduler forgot it), at this check and at the one before. Twice, because a
-        task just submitted may not have reached the scheduler yet, and a cancellation is
-        normally passed on at once. A future that turns out lost is not settled here: the
-        sweep cancels it (which also cancels its task) and sends its runs again."""
-        waiting = {future: self._tasks.get(future) for future in futures if not future.done()}
-        tasks = {future: task for future, task in waiting.items() if task is not None}
+        """The futures among ``futures`` whose task will never finish, seen so at this check
+        and at the one before: cancelled on the client's side, or in no state the scheduler
+        knows (``client.restart()`` cleared it, or the scheduler forgot it) although it knew
+        it at an earlier check or it was sent ``UNSEEN_GRACE_SECONDS`` ago. Twice, and known
+        before, because a task just sent may not have reached the scheduler yet, and a
+        cancellation is normally passed on at once. A lost future is not settled here: the
+        sweep cancels it (which cancels its task too) and sends its runs again."""
+        tasks: dict[concurrent.futures.Future, Any] = {}
+        for future in futures:
+            task = self._tasks.get(future)  # None once settled (on the client's event loop)
+            if task is not None and not future.done():
+                tasks[future] = task
         states = self._scheduler_states([task.key for task in tasks.values()])
-        suspects = {
-            future
-            for future, task in tasks.items()
-            if task.status == "cancelled" or (states is not None and states.get(task.key, None) in LOST_STATES)
-        }
+        now, suspects = time.monotonic(), set()
+        for future, task in tasks.items():
+            unknown = states is not None and states.get(task.key) in LOST_STATES
+            if states is not None and not unknown:
+                self._known.add(future)
+            overdue = future in self._known or now - self._sent_at.get(future, now) >= UNSEEN_GRACE_SECONDS
+            if task.status == "cancelled" or (unknown and overdue):
+                suspects.add(future)
         lost = [future for future in tasks if future in suspects and future in self._suspects]
         self._suspects = suspects - set(lost)
         return lost

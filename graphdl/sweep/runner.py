@@ -256,9 +256,9 @@ def _run_on(
     find_lost: Callable[[list[concurrent.futures.Future]], list[concurrent.futures.Future]] | None = None,
 ) -> None:
     """Send ``pending`` to ``pool`` in tasks of ``size`` runs and pass on each record as its
-    task finishes. With ``find_lost`` (Dask: :meth:`DaskPool.lost`), every
-    ``LOST_CHECK_SECONDS`` the tasks that will never finish are looked for and their runs
-    sent again: the wait never outlasts the cluster's memory of a task."""
+    task finishes. With ``find_lost`` (Dask: :meth:`DaskPool.lost`), after every
+    ``LOST_CHECK_SECONDS`` in which nothing arrived, the tasks that will never finish are
+    looked for and their runs sent again: the wait never outlasts the cluster's memory of a task."""
     running: dict[concurrent.futures.Future, list[tuple[dict[str, Any], int]]] = {}
     losses: dict[str, int] = {}
 
@@ -279,7 +279,7 @@ def _run_on(
 
     for start in range(0, len(pending), size):
         send(pending[start : start + size])
-    next_check = time.monotonic() + LOST_CHECK_SECONDS
+    next_check, quiet = time.monotonic() + LOST_CHECK_SECONDS, True  # quiet: nothing arrived since the last check
     try:
         while running:
             timeout = max(0.0, next_check - time.monotonic()) if find_lost is not None else None
@@ -306,12 +306,15 @@ def _run_on(
                     records = [{"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": message}}]
                 for record in records:
                     arrived(record)
+            quiet = quiet and not finished
             if find_lost is not None and time.monotonic() >= next_check:
-                for future in find_lost(list(running)):
+                # only while nothing arrives: the checks cost nothing while the sweep goes well,
+                # and a lost task is found at the latest when the others are done
+                for future in find_lost(list(running)) if quiet else []:
                     runs = running.pop(future)
                     future.cancel()  # its task too, should it ever run: its records are never taken
                     send_again(runs, "was lost by the cluster: cancelled or no longer known to the scheduler")
-                next_check = time.monotonic() + LOST_CHECK_SECONDS
+                next_check, quiet = time.monotonic() + LOST_CHECK_SECONDS, True
     finally:  # on an error or KeyboardInterrupt: stop the queued runs, keep what arrived
         for future in running:
             future.cancel()
