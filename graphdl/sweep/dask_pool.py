@@ -58,7 +58,7 @@ class DaskPool:
         if task is not None and future.cancelled() and task.status != "cancelled":
             # cancelled by the sweep (on its way out, or as lost): the cluster drops the task too.
             # On the event loop (this may run there), whatever thread cancelled, without waiting
-            self.client.loop.add_callback(self.client.cancel, [task])
+            self.client.loop.add_callback(_release, self.client, task)
 
     def lost(self, futures: Iterable[concurrent.futures.Future]) -> list[concurrent.futures.Future]:
         """The futures among ``futures`` whose task will never finish, seen so at this check
@@ -120,3 +120,9 @@ async def _deliver(task: Any, future: concurrent.futures.Future) -> None:
         return
     with contextlib.suppress(concurrent.futures.InvalidStateError):
         future.set_result(result)
+
+
+async def _release(client: Any, task: Any) -> None:
+    """Cancel ``task`` on the cluster; nothing to do when the client has closed meanwhile."""
+    with contextlib.suppress(Exception):
+        await client.cancel([task], asynchronous=True)

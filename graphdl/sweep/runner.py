@@ -161,9 +161,11 @@ def sweep(
 
     Raises:
         SweepBusy: another sweep is writing ``out`` (the message names its pid).
-        SweepError: bad grid, seeds, trial, executor or out file (before any run starts), or
-            an executor that broke down mid-sweep (the records that arrived stay in ``out``;
-            the same call resumes).
+        SweepError: bad grid, seeds, trial, executor or out file (before any run starts), an
+            executor that broke down mid-sweep, or a run whose task was lost (cancelled by
+            someone else, e.g. ``client.restart()``, or forgotten by the Dask scheduler) more
+            than ``MAX_LOSSES`` times; lost tasks are otherwise sent again. The records that
+            arrived stay in ``out``; the same call resumes.
     """
     if not callable(trial):
         raise TrialError(f"trial must be a function, got {trial!r}")
@@ -270,10 +272,9 @@ def _run_on(
             key = run_key(point, seed)
             losses[key] = losses.get(key, 0) + 1
             if losses[key] > MAX_LOSSES:
-                kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
                 raise SweepError(
                     f"the run {point} seed {seed} was lost {losses[key]} times (its task {how}; last: "
-                    f"{type(error).__name__ if error is not None else 'no outcome'}), so the sweep stops{kept}"
+                    f"{type(error).__name__ if error is not None else 'no outcome'}), so the sweep stops{_kept(path)}"
                 ) from error
         send(runs)
 
@@ -325,8 +326,12 @@ def _executor_failed(error: Exception, path: Any) -> SweepError:
     hint = ""
     if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)) or "serializ" in str(error):
         hint = " (graphdl and the trial's module must be importable on the workers and the Dask scheduler)"
-    kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
-    return SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{kept}")
+    return SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{_kept(path)}")
+
+
+def _kept(path: Any) -> str:
+    """The end of a mid-sweep error's message: where the finished runs are."""
+    return f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
 
 
 def _check_signature(trial: Callable[..., Any], names: list[str]) -> None:
