@@ -334,3 +334,46 @@ def test_a_run_lost_again_and_again_stops_the_sweep_naming_it(monkeypatch) -> No
         runner._run_on(pool, sweep_trials.sometimes_fails, runs, 1, records.append, "runs.jsonl", pool.lost)  # noqa: SLF001
     assert sorted(record["seed"] for record in records) == [0, 2]
     assert all(future.cancelled() for future in pool.lost_futures)
+
+
+class SilentCluster:
+    """A stand-in for a Dask client whose tasks never finish and whose scheduler knows the
+    task states in ``states`` (key -> state; a missing key: unknown)."""
+
+    def __init__(self) -> None:
+        self.states: dict = {}
+        self.scheduler = self.loop = self
+        self.tasks: list = []
+
+    def submit(self, function, *args, pure):
+        from types import SimpleNamespace
+
+        self.tasks.append(SimpleNamespace(key=f"task-{len(self.tasks)}", status="pending"))
+        return self.tasks[-1]
+
+    def add_callback(self, *args) -> None:
+        pass  # no outcome is ever delivered
+
+    def get_task_status(self, keys) -> dict:
+        return {key: self.states.get(key) for key in keys}
+
+    def sync(self, function, callback_timeout, **kwargs):
+        return function(**kwargs)
+
+
+def test_the_dask_pool_calls_a_task_lost_when_seen_so_twice_and_never_a_task_not_yet_arrived(monkeypatch) -> None:
+    from graphdl.sweep import dask_pool
+
+    cluster = SilentCluster()
+    pool = dask_pool.DaskPool(cluster)
+    known, unseen, cancelled = (pool.submit(sweep_trials.worker_pid, 0) for _ in range(3))
+    futures = [known, unseen, cancelled]
+    cluster.states[cluster.tasks[0].key] = "processing"
+    assert pool.lost(futures) == [] == pool.lost(futures)  # the unseen task may still be on its way
+    del cluster.states[cluster.tasks[0].key]  # the scheduler forgot it
+    cluster.tasks[2].status = "cancelled"  # the client was told, the future was not
+    assert pool.lost(futures) == []  # once is not enough
+    assert pool.lost(futures) == [known, cancelled]
+    monkeypatch.setattr(dask_pool, "UNSEEN_GRACE_SECONDS", 0.0)  # now it has had the time to arrive
+    assert pool.lost([unseen]) == []
+    assert pool.lost([unseen]) == [unseen]
