@@ -288,3 +288,92 @@ def test_a_trial_calling_sys_exit_is_a_failed_run_not_the_end_of_the_sweep(tmp_p
     assert [r.get("metrics") for r in records] == [{"seed": 0}, None, {"seed": 2}]
     assert records[1]["error"]["type"] == "SystemExit" and records[1]["error"]["message"] == "seed 1: giving up"
     assert sorted(lines(out), key=lambda record: record["seed"]) == records  # the file: in the order runs finished
+
+
+class LosingPool:
+    """An executor whose first ``lose`` tasks holding seed 1 are lost: their futures never
+    complete, and ``lost`` reports them (as Dask's pool does for a task the cluster forgot).
+    The other tasks run at once, in this thread."""
+
+    def __init__(self, lose: int) -> None:
+        self.lose, self.lost_futures = lose, []
+
+    def submit(self, function, *args):
+        import concurrent.futures
+
+        future = concurrent.futures.Future()
+        if any(seed == 1 for _, seed in args[1]) and len(self.lost_futures) < self.lose:
+            self.lost_futures.append(future)
+        else:
+            future.set_result(function(*args))
+        return future
+
+    def lost(self, futures) -> list:
+        return [future for future in futures if future in self.lost_futures]
+
+
+def test_a_lost_task_is_sent_again_and_its_records_arrive_once(monkeypatch) -> None:
+    from graphdl.sweep import runner
+
+    monkeypatch.setattr(runner, "LOST_CHECK_SECONDS", 0.01)
+    pool, records = LosingPool(lose=3), []
+    runs = [({}, seed) for seed in range(4)]
+    runner._run_on(pool, sweep_trials.worker_pid, runs, 2, records.append, None, pool.lost)  # noqa: SLF001
+    assert sorted(record["seed"] for record in records) == [0, 1, 2, 3]  # each once, seed 1's after 3 losses
+    assert len(pool.lost_futures) == 3 and all(future.cancelled() for future in pool.lost_futures)
+
+
+def test_a_run_lost_again_and_again_stops_the_sweep_naming_it(monkeypatch) -> None:
+    from graphdl.sweep import runner
+
+    monkeypatch.setattr(runner, "LOST_CHECK_SECONDS", 0.01)
+    pool, records = LosingPool(lose=runner.MAX_LOSSES + 1), []
+    runs = [({"scale": 2.0}, seed) for seed in range(3)]
+    message = rf"the run \{{'scale': 2.0\}} seed 1 was lost {runner.MAX_LOSSES + 1} times .*the same call resumes"
+    with pytest.raises(SweepError, match=message):
+        runner._run_on(pool, sweep_trials.sometimes_fails, runs, 1, records.append, "runs.jsonl", pool.lost)  # noqa: SLF001
+    assert sorted(record["seed"] for record in records) == [0, 2]
+    assert all(future.cancelled() for future in pool.lost_futures)
+
+
+class SilentCluster:
+    """A stand-in for a Dask client whose tasks never finish and whose scheduler knows the
+    task states in ``states`` (key -> state; a missing key: unknown)."""
+
+    def __init__(self) -> None:
+        self.states: dict = {}
+        self.scheduler = self.loop = self
+        self.tasks: list = []
+
+    def submit(self, function, *args, pure):
+        from types import SimpleNamespace
+
+        self.tasks.append(SimpleNamespace(key=f"task-{len(self.tasks)}", status="pending"))
+        return self.tasks[-1]
+
+    def add_callback(self, *args) -> None:
+        pass  # no outcome is ever delivered
+
+    def get_task_status(self, keys) -> dict:
+        return {key: self.states.get(key) for key in keys}
+
+    def sync(self, function, callback_timeout, **kwargs):
+        return function(**kwargs)
+
+
+def test_the_dask_pool_calls_a_task_lost_when_seen_so_twice_and_never_a_task_not_yet_arrived(monkeypatch) -> None:
+    from graphdl.sweep import dask_pool
+
+    cluster = SilentCluster()
+    pool = dask_pool.DaskPool(cluster)
+    known, unseen, cancelled = (pool.submit(sweep_trials.worker_pid, 0) for _ in range(3))
+    futures = [known, unseen, cancelled]
+    cluster.states[cluster.tasks[0].key] = "processing"
+    assert pool.lost(futures) == [] == pool.lost(futures)  # the unseen task may still be on its way
+    del cluster.states[cluster.tasks[0].key]  # the scheduler forgot it
+    cluster.tasks[2].status = "cancelled"  # the client was told, the future was not
+    assert pool.lost(futures) == []  # once is not enough
+    assert pool.lost(futures) == [known, cancelled]
+    monkeypatch.setattr(dask_pool, "UNSEEN_GRACE_SECONDS", 0.0)  # now it has had the time to arrive
+    assert pool.lost([unseen]) == []
+    assert pool.lost([unseen]) == [unseen]

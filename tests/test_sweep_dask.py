@@ -150,6 +150,96 @@ def test_a_cluster_restart_mid_sweep_still_gives_every_record(client, tmp_path) 
     assert len(out.read_text().splitlines()) == 6
 
 
+def sweep_within(seconds: float, **arguments) -> list[dict]:
+    """``graphdl.sweep(**arguments)`` in a thread; fails the test if it has not returned after ``seconds``."""
+    import threading
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["records"] = graphdl.sweep(**arguments)
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"the sweep still waits after {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["records"]
+
+
+@pytest.mark.slow  # over 2 s with the cluster's start
+def test_a_cancellation_while_a_result_is_fetched_sends_the_run_again(client, tmp_path, monkeypatch) -> None:
+    """What ``client.restart()`` does now and then: the first tasks to finish are cancelled
+    after they finished and before their results reached the client (here: as the client
+    starts fetching them). The results are gone; their runs go again and every record
+    arrives once. (Dask's own executor view of a client never settles such a future: a
+    sweep waiting on it waited forever.)"""
+    import asyncio
+
+    gather = client._gather_remote  # noqa: SLF001 - the moment a result is being fetched
+    cancelled: list = []
+
+    async def cancel_then_gather(*args, **kwargs):
+        if not cancelled:
+            cancelled.extend(client._gather_keys)  # noqa: SLF001 - the keys this gather fetches
+            await client.cancel([distributed.Future(key, client) for key in cancelled], asynchronous=True)
+            while any((await client.scheduler.get_task_status(keys=cancelled)).values()):  # until it forgot them
+                await asyncio.sleep(0.01)
+        return await gather(*args, **kwargs)
+
+    monkeypatch.setattr(client, "_gather_remote", cancel_then_gather)
+    out = tmp_path / "runs.jsonl"
+    grid = {"activation": ["relu"], "pause": [0.05]}
+    records = sweep_within(
+        60, trial=sweep_trials.slow_fit, grid=grid, seeds=range(4), executor=client, batch=1, out=out, progress=False
+    )
+    assert cancelled  # it did happen
+    sequential = graphdl.sweep(
+        sweep_trials.seed_net_fit, grid={"activation": ["relu"]}, seeds=range(4), out=None, progress=False
+    )
+    assert [r["metrics"] for r in records] == [r["metrics"] for r in sequential]
+    assert sorted(json.loads(line)["seed"] for line in out.read_text().splitlines()) == [0, 1, 2, 3]
+
+
+@pytest.mark.slow  # waits for two checks of the scheduler
+def test_a_task_the_scheduler_forgets_is_found_lost_and_sent_again(client, tmp_path, monkeypatch) -> None:
+    """As the first record arrives, the scheduler is made to forget a task of the sweep
+    without the client being told (its future stays pending forever): the sweep finds it
+    lost at its next checks and sends its run again; every record arrives once."""
+    from graphdl.sweep import dask_pool, runner
+    from graphdl.sweep.dask_pool import DaskPool
+
+    monkeypatch.setattr(runner, "LOST_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(dask_pool, "UNSEEN_GRACE_SECONDS", 1.0)  # forgotten maybe before any check saw it
+    submit, sent = DaskPool.submit, []
+    monkeypatch.setattr(DaskPool, "submit", lambda pool, *args: sent.append(args[1]) or submit(pool, *args))
+    forgotten: list = []
+
+    def forget_a_pending_task(record: dict) -> None:
+        if not forgotten:
+            forgotten.extend(key for key, state in list(client.futures.items()) if state.status == "pending")
+            message = {"op": "client-releases-keys", "keys": forgotten[-1:], "client": client.id}
+            client._send_to_scheduler(message)  # noqa: SLF001 - what a scheduler losing track of a task looks like
+
+    out = tmp_path / "runs.jsonl"
+    grid = {"activation": ["relu", "leaky_relu"], "pause": [0.1]}
+    records = sweep_within(
+        60, trial=sweep_trials.slow_fit, grid=grid, seeds=range(3), executor=client, batch=1, out=out,
+        progress=False, on_record=forget_a_pending_task,
+    )  # fmt: skip
+    assert forgotten and forgotten[-1] not in client.futures  # found lost: the sweep cancelled it...
+    assert len(sent) == 7  # ... and sent its run again, once
+    sequential = graphdl.sweep(
+        sweep_trials.seed_net_fit, grid={"activation": ["relu", "leaky_relu"]}, seeds=range(3), out=None, progress=False
+    )
+    assert [r["metrics"] for r in records] == [r["metrics"] for r in sequential]
+    assert sorted(json.loads(line)["seed"] for line in out.read_text().splitlines()) == [0, 0, 1, 1, 2, 2]
+
+
 @pytest.mark.slow  # a second Python process beside the cluster
 def test_a_sweep_on_dask_holds_the_out_file_for_its_whole_length(client, tmp_path) -> None:
     """The lock is the client's: while a Dask sweep runs, a second process's sweep on the

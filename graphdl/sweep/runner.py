@@ -15,10 +15,12 @@ import os
 import pickle
 import random
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from graphdl.sweep.dask_pool import DaskPool
 from graphdl.sweep.grid import SweepError, TrialError, check_grid, check_seeds, expand, run_key
 from graphdl.sweep.lock import locked
 from graphdl.sweep.store import RecordWriter, check_out_path, index_records, read_records, rewrite_records
@@ -27,7 +29,8 @@ Record = dict[str, Any]
 TRACEBACK_LINES = 6  # the last lines of a failed trial's traceback kept in its record
 TASKS_PER_WORKER = 32  # automatic batches: enough tasks per worker to balance the load at the end
 MAX_BATCH = 16  # ... and few enough runs per task that records keep streaming in
-MAX_RESUBMITS = 1000  # tasks cancelled by someone else (a cluster restart) and sent again, in all
+MAX_LOSSES = 10  # times a run's task may be cancelled by someone else or lost by the cluster, and sent again
+LOST_CHECK_SECONDS = 2.0  # how often a sweep on Dask looks for tasks the cluster lost
 
 
 def run_trial(trial: Callable[..., Mapping[str, Any]], point: dict[str, Any], seed: int) -> Record:
@@ -158,9 +161,11 @@ def sweep(
 
     Raises:
         SweepBusy: another sweep is writing ``out`` (the message names its pid).
-        SweepError: bad grid, seeds, trial, executor or out file (before any run starts), or
-            an executor that broke down mid-sweep (the records that arrived stay in ``out``;
-            the same call resumes).
+        SweepError: bad grid, seeds, trial, executor or out file (before any run starts), an
+            executor that broke down mid-sweep, or a run whose task was lost (cancelled by
+            someone else, e.g. ``client.restart()``, or forgotten by the Dask scheduler) more
+            than ``MAX_LOSSES`` times; lost tasks are otherwise sent again. The records that
+            arrived stay in ``out``; the same call resumes.
     """
     if not callable(trial):
         raise TrialError(f"trial must be a function, got {trial!r}")
@@ -228,7 +233,8 @@ def _sweep_locked(
                     arrived(run_trial(trial, point, seed))
             else:
                 size = batch if batch is not None else _auto_batch(len(pending), slots)
-                _run_on(pool, trial, pending, size, arrived, path)
+                find_lost = pool.lost if isinstance(pool, DaskPool) else None
+                _run_on(pool, trial, pending, size, arrived, path, find_lost)
         finally:
             bar.close()
             if writer is not None:
@@ -243,21 +249,42 @@ def _auto_batch(runs: int, workers: int) -> int:
 
 
 def _run_on(
-    pool: concurrent.futures.Executor,
+    pool: concurrent.futures.Executor | DaskPool,
     trial: Callable[..., Any],
     pending: list[tuple[dict[str, Any], int]],
     size: int,
     arrived: Callable[[Record], None],
     path: Any,
+    find_lost: Callable[[list[concurrent.futures.Future]], list[concurrent.futures.Future]] | None = None,
 ) -> None:
+    """Send ``pending`` to ``pool`` in tasks of ``size`` runs and pass on each record as its
+    task finishes. With ``find_lost`` (Dask: :meth:`DaskPool.lost`), after every
+    ``LOST_CHECK_SECONDS`` in which nothing arrived, the tasks that will never finish are
+    looked for and their runs sent again: the wait never outlasts the cluster's memory of a task."""
     running: dict[concurrent.futures.Future, list[tuple[dict[str, Any], int]]] = {}
-    cancelled = 0
-    for start in range(0, len(pending), size):
-        runs = pending[start : start + size]
+    losses: dict[str, int] = {}
+
+    def send(runs: list[tuple[dict[str, Any], int]]) -> None:
         running[pool.submit(run_batch, trial, runs)] = runs
+
+    def send_again(runs: list[tuple[dict[str, Any], int]], how: str, error: BaseException | None = None) -> None:
+        for point, seed in runs:
+            key = run_key(point, seed)
+            losses[key] = losses.get(key, 0) + 1
+            if losses[key] > MAX_LOSSES:
+                raise SweepError(
+                    f"the run {point} seed {seed} was lost {losses[key]} times (its task {how}; last: "
+                    f"{type(error).__name__ if error is not None else 'no outcome'}), so the sweep stops{_kept(path)}"
+                ) from error
+        send(runs)
+
+    for start in range(0, len(pending), size):
+        send(pending[start : start + size])
+    next_check, quiet = time.monotonic() + LOST_CHECK_SECONDS, True  # quiet: nothing arrived since the last check
     try:
         while running:
-            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            timeout = max(0.0, next_check - time.monotonic()) if find_lost is not None else None
+            finished, _ = concurrent.futures.wait(running, timeout, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in [future for future in running if future in finished]:  # in the order sent
                 runs = running.pop(future)
                 try:
@@ -265,16 +292,14 @@ def _run_on(
                 except concurrent.futures.CancelledError as error:
                     # not by this sweep (it cancels only on its way out): e.g. client.restart()
                     # dropped every task on the cluster; the runs go again
-                    cancelled += 1
-                    if cancelled > MAX_RESUBMITS:
-                        raise _executor_failed(error, path) from error
-                    running[pool.submit(run_batch, trial, runs)] = runs
+                    send_again(runs, "was cancelled by someone else, e.g. client.restart()", error)
                     continue
                 except Exception as error:
                     if type(error).__name__ != "KilledWorker":
                         raise _executor_failed(error, path) from error
                     if len(runs) > 1:  # find the run that takes its workers down: one run per task
-                        running.update({pool.submit(run_batch, trial, [run]): [run] for run in runs})
+                        for run in runs:
+                            send([run])
                         continue
                     # Dask gave up on this run after it took down several workers (a crash
                     # inside the trial, e.g. out of memory): its failure, the others go on
@@ -282,6 +307,15 @@ def _run_on(
                     records = [{"point": point, "seed": seed, "error": {"type": "KilledWorker", "message": message}}]
                 for record in records:
                     arrived(record)
+            quiet = quiet and not finished
+            if find_lost is not None and time.monotonic() >= next_check:
+                # only while nothing arrives: the checks cost nothing while the sweep goes well,
+                # and a lost task is found at the latest when the others are done
+                for future in find_lost(list(running)) if quiet else []:
+                    runs = running.pop(future)
+                    future.cancel()  # its task too, should it ever run: its records are never taken
+                    send_again(runs, "was lost by the cluster: cancelled or no longer known to the scheduler")
+                next_check, quiet = time.monotonic() + LOST_CHECK_SECONDS, True
     finally:  # on an error or KeyboardInterrupt: stop the queued runs, keep what arrived
         for future in running:
             future.cancel()
@@ -292,8 +326,12 @@ def _executor_failed(error: Exception, path: Any) -> SweepError:
     hint = ""
     if isinstance(error, (ImportError, AttributeError, pickle.UnpicklingError)) or "serializ" in str(error):
         hint = " (graphdl and the trial's module must be importable on the workers and the Dask scheduler)"
-    kept = f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
-    return SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{kept}")
+    return SweepError(f"the executor failed: {type(error).__name__}: {error}{hint}{_kept(path)}")
+
+
+def _kept(path: Any) -> str:
+    """The end of a mid-sweep error's message: where the finished runs are."""
+    return f"; the runs that finished are in {path}, the same call resumes" if path is not None else ""
 
 
 def _check_signature(trial: Callable[..., Any], names: list[str]) -> None:
@@ -354,32 +392,15 @@ def _resolve_executor(executor: Any, workers: int | None) -> tuple[Any, bool, in
     if executor == "processes":
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
         return pool, True, workers or os.cpu_count() or 1
-    if _is_dask_client(executor):
-        # its concurrent.futures view; Dask reschedules the runs of a worker that dies
-        return executor.get_executor(pure=False), False, _dask_slots(executor)
+    if _is_dask_client(executor):  # Dask reschedules the runs of a worker that dies
+        on_client = DaskPool(executor)
+        return on_client, False, on_client.slots()
     if _is_dask_cluster(executor):  # a LocalCluster or any Dask cluster object: a client of our own
         from distributed import Client
 
-        client = Client(executor)
-        return _ClientPool(client), True, _dask_slots(client)
+        own_client = DaskPool(Client(executor), owned=True)
+        return own_client, True, own_client.slots()
     return executor, False, workers or 1
-
-
-def _dask_slots(client: Any) -> int:
-    return max(1, sum(client.nthreads().values()))
-
-
-class _ClientPool:
-    """A Dask client this sweep opened, as an executor that closes the client on shutdown."""
-
-    def __init__(self, client: Any) -> None:
-        self.client, self._pool = client, client.get_executor(pure=False)
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
-        return self._pool.submit(function, *args)
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        self.client.close()
 
 
 def _check_picklable(trial: Callable[..., Any]) -> None:
