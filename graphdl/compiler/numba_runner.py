@@ -254,47 +254,55 @@ class NumbaRunner:
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        #: Arguments every kernel takes last (the grouped kernels' index array).
-        self.extra: tuple[Any, ...] = ()
+        #: The grouped kernel's instructions for a big program (None: straight-line kernels).
+        self.grouped: GroupedKernels | None = None
         if len(program.statements) > MAX_STATEMENTS:
             try:
-                grouped = GroupedKernels(program)
+                self.grouped = GroupedKernels(program)
             except Unsupported as error:
                 raise TooBig(f"the grouped numba kernels cannot run this graph: {error}") from None
-            self.source, self.extra = grouped_source(), grouped.arrays
+            self.source = grouped_source()
         else:
             self.source = kernel_source(program)
         self.module = load_kernels(self.source, kernel_salt())
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
-        self.sample = self.module.sample
+        self.sample = getattr(self.module, "sample", None)
         self.inputs = len(program.input_slots)
 
     def _pick(self, name: str, count: int) -> Any:
         return getattr(self.module, name + ("_parallel" if count >= PARALLEL_FROM and cores_free() else ""))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
+        if self.grouped is not None:
+            return self.grouped.forward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
-            return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)[0])
+            return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)[0])
         out = np.empty(size)
-        self._pick("forward_values", size)(tuple(values), leaf_array, out, *self.extra)
+        self._pick("forward_values", size)(tuple(values), leaf_array, out)
         return out
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
+        if self.grouped is not None:
+            return self.grouped.backward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
-            value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)
+            value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)
             return float(value), grads.tolist()
         out = np.empty(size)
-        grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
+        grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out)
         return out, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
+        if self.grouped is not None:
+            return self.grouped.step(self.module, lr, values, leaves)
         arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
-        loss, final = self.module.step(lr, *arrays, *self.extra)
+        loss, final = self.module.step(lr, *arrays)
         return float(loss), final.tolist()
 
     def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64), *self.extra)
+        if self.grouped is not None:
+            return self.grouped.sgd(self.module, lr, columns, leaves)
+        losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64))
         return losses, final.tolist()
