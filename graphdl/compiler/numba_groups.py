@@ -309,7 +309,7 @@ def kernel_source() -> str:
 
     own_loops = {"copy": "W[a, t]", "muladd_s": "W[a, t] + W[b, t] * s", "muladd": "W[a, t] + W[b, t] * W[c, t]"}
     own_loops.update({symbol: f"W[a, t] {symbol} W[b, t]" for symbol in "+-*"})
-    dispatch = []
+    dispatch: list[str] = []
     for name, formula in own_loops.items():
         dispatch += [
             f"            {'elif' if dispatch else 'if'} op == {OPCODE[name]}:  # {name}",
@@ -321,7 +321,7 @@ def kernel_source() -> str:
              enumerate(OPERATIONS)]  # fmt: skip
     return "\n".join(
         [
-            *registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: the same for every graph"),
+            *registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph"),
             f"@{_JIT}",
             "def apply(op, a, b, c):",
             '    """One element of an instruction that has no loop of its own."""',

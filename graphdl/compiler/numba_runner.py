@@ -267,7 +267,7 @@ class NumbaRunner:
         self.module = load_kernels(self.source, kernel_salt())
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
-        self.sample = getattr(self.module, "sample", None)
+        self.sample: Any = getattr(self.module, "sample", None)
         self.inputs = len(program.input_slots)
 
     def _pick(self, name: str, count: int) -> Any:
