@@ -45,7 +45,7 @@ class Unsupported(ValueError):
 
 def _operations() -> list[tuple[str, int, str]]:
     """(operation, arity, kernel expression of ``a``, ``b``, ``c``) for every opcode."""
-    found = [("copy", 1, "a"), ("muladd", 3, "a + b * c"), ("muladd_s", 3, "a + b * c")]
+    found = [("copy", 1, "a"), ("sum", 1, "a")]  # sum: its own loop only
     found += [(symbol, 2, f"a {symbol} b") for symbol in BINARY]
     found.append((NEG, 1, "-a"))
     found += [(symbol, 2, f"1.0 if a {symbol} b else 0.0") for symbol in COMPARISONS]
@@ -68,21 +68,18 @@ _AT = {name: k for k, name in enumerate(FIELDS)}
 
 
 def _with_sums_as_slots(expr: Expr, sums: dict[str, tuple[int, Expr]], new_slot: list[int]) -> Expr:
-    """``expr`` with each ``batch_sum(e)`` replaced by a slot that will hold the sum of ``e``."""
+    """``expr`` with each ``batch_sum(e)`` replaced by a slot that will hold the sum of ``e``
+    (``expr`` itself when it sums nothing)."""
     if expr.op == "batch_sum":
         key = render(expr.args[0], lambda leaf: f"v{leaf.slot}" if leaf.slot is not None else leaf.name)
         if key not in sums:
             sums[key] = (new_slot[0], expr.args[0])
             new_slot[0] += 1
         return Expr(f"t{sums[key][0]}", sums[key][0])
-    if not expr.args:
+    args = tuple(_with_sums_as_slots(a, sums, new_slot) if a.args else a for a in expr.args)
+    if all(new is old for new, old in zip(args, expr.args)):
         return expr
-    args = tuple(_with_sums_as_slots(a, sums, new_slot) for a in expr.args)
     return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
-
-
-def _contains_sum(expr: Expr) -> bool:
-    return expr.op == "batch_sum" or any(_contains_sum(a) for a in expr.args)
 
 
 class GroupedKernels:
@@ -99,13 +96,15 @@ class GroupedKernels:
         phases: dict[str, list[Statement]] = {"hoisted": [], "forward": [], "backward": [], "after": []}
         after_slots: set[int] = set()
         for statement in statements:
-            reads_sum = _contains_sum(statement.expr) or any(r in after_slots for r in statement.reads)
+            expr = _with_sums_as_slots(statement.expr, sums, next_slot)
+            reads_sum = expr is not statement.expr or bool(
+                statement.slot not in per_sample and after_slots and after_slots.intersection(statement.reads)
+            )
             if statement.slot in per_sample:
                 if reads_sum:
                     raise Unsupported(f"a per-sample statement (slot {statement.slot}) reads a sum over the batch")
                 phases["forward" if statement.slot in forward_slots else "backward"].append(statement)
             elif reads_sum:
-                expr = _with_sums_as_slots(statement.expr, sums, next_slot)
                 phases["after"].append(Statement(statement.slot, expr, statement.role, statement.node))
                 after_slots.add(statement.slot)
             else:
@@ -174,7 +173,7 @@ class GroupedKernels:
             s_rows=self.s_count,
             w_rows=self.w_count,
         )
-        code = np.zeros((max(len(self.code), 1), 6), dtype=np.int64)
+        code = np.zeros((max(len(self.code), 1), 7), dtype=np.int64)
         code[: len(self.code)] = self.code
         #: The arguments the kernel takes last: instructions, index array, layout, numbers.
         self.arrays = (
@@ -185,6 +184,7 @@ class GroupedKernels:
         )
         self.instructions = len(self.code)
         self.statements = len(program.statements)
+        self._S, self._W = np.empty(self.s_count), np.empty((self.w_count, 0))  # the kernel's rows, kept
 
     def _listed(self, rows: list[int]) -> int:
         """Append ``rows`` to the index array; their offset."""
@@ -240,6 +240,17 @@ class GroupedKernels:
                 return [self.s_row[s] for s in columns[expr.slot]]
             return None
 
+        def term(expr: Expr) -> tuple[Expr, list[int]] | None:
+            """A term ``b * c`` of a sum, ``c`` in ``S`` (``b`` alone is ``b * 1.0``, exactly)."""
+            if not expr.args:
+                return expr, [self._constant(1.0)] * count
+            if expr.op == "*" and not expr.args[0].args and not expr.args[1].args:
+                for b, c in (expr.args, expr.args[::-1]):  # b * c is c * b, exactly
+                    scale = scalar_rows(c)
+                    if scale is not None:
+                        return b, scale
+            return None
+
         def emit(expr: Expr, into: list[int] | None) -> list[int]:
             if not expr.args:
                 if expr.op == REF and expr.slot is not None:
@@ -249,25 +260,26 @@ class GroupedKernels:
                     column = [self._shared_row(row) if self.per_sample else row] * count
                 if into is None:
                     return column
-                self.code.append((OPCODE["copy"], count, self._listed(into), *[self._listed(column)] * 3))
+                self.code.append((OPCODE["copy"], count, self._listed(into), *[self._listed(column)] * 3, 0))
                 return into
-            name, args, scale = expr.op, list(expr.args), None
-            if name == "+" and args[1].op == "*":  # a + b * c
-                name, args = "muladd", [args[0], *args[1].args]
-                if self.per_sample:
-                    if scalar_rows(args[2]) is None and scalar_rows(args[1]) is not None:
-                        args = [args[0], args[2], args[1]]  # b * c is c * b, exactly
-                    scale = scalar_rows(args[2])
-                    name = "muladd" if scale is None else "muladd_s"
+            terms, first = [], expr  # a sum first + b_1 * c_1 + ... + b_K * c_K, left to right
+            while first.op == "+" and (found := term(first.args[1])) is not None:
+                terms.append(found)
+                first = first.args[0]
+            out = into if into is not None else self._new_rows(count)
+            if len(terms) > 1 or (terms and expr.args[1].args):
+                start = emit(first, out if first.args else None)
+                b_rows = [row for b, _ in terms[::-1] for row in emit(b, None)]
+                c_rows = [row for _, c in terms[::-1] for row in c]
+                self.code.append((OPCODE["sum"], count, self._listed(out), self._listed(start), self._listed(b_rows),
+                                  self._listed(c_rows), len(terms)))  # fmt: skip
+                return out
+            name, args = expr.op, expr.args
             if name not in OPCODE or OPERATIONS[OPCODE[name]][1] != len(args):
                 raise Unsupported(f"no grouped kernel code for {name!r}")
-            out = into if into is not None else self._new_rows(count)
             inner = next((k for k, a in enumerate(args) if a.args), None)
-            rows = [emit(a, out if k == inner else None) for k, a in enumerate(args)]
-            if scale is not None:
-                rows[2] = scale
-            offsets = [self._listed(r) for r in rows]
-            self.code.append((OPCODE[name], count, self._listed(out), *offsets, *offsets[:1] * (3 - len(rows))))
+            offsets = [self._listed(emit(a, out if k == inner else None)) for k, a in enumerate(args)]
+            self.code.append((OPCODE[name], count, self._listed(out), *offsets, *offsets[:1] * (3 - len(args)), 0))
             return out
 
         rows = self._new_rows(count)
@@ -276,8 +288,14 @@ class GroupedKernels:
 
     def _run(self, module: Any, mode: int, rate: float, values: list[Any], leaves: Any) -> tuple[np.ndarray, Any]:
         columns = np.array(values, dtype=np.float64).reshape(len(values), -1)
-        out = np.empty(columns.shape[1])
-        return out, module.program(mode, rate, columns, np.asarray(leaves, dtype=np.float64), out, *self.arrays)
+        count = columns.shape[1]
+        blocks = count if mode == 2 else -(-count // BLOCK)
+        width = -(-count // blocks)
+        if self._W.shape[1] != width:
+            self._W = np.empty((self._W.shape[0], width))
+        out = np.empty(count)
+        leaf_array = np.asarray(leaves, dtype=np.float64)
+        return out, module.program(mode, rate, columns, leaf_array, out, self._S, self._W, *self.arrays)
 
     def forward(self, module: Any, values: list[Any], leaves: list[float], size: int | None) -> Any:
         out = self._run(module, 0, 0.0, values, leaves)[0]
@@ -307,13 +325,19 @@ def kernel_source() -> str:
         head = [f"{indent}for k in range({at(count)}):", f"{indent}    r = I[{at(what)} + k]"]
         return head + [f"{indent}    {line}" for line in lines]
 
-    own_loops = {"copy": "W[a, t]", "muladd_s": "W[a, t] + W[b, t] * s", "muladd": "W[a, t] + W[b, t] * W[c, t]"}
-    own_loops.update({symbol: f"W[a, t] {symbol} W[b, t]" for symbol in "+-*"})
-    dispatch: list[str] = []
+    own_loops = {"copy": "W[a, t]", **{symbol: f"W[a, t] {symbol} W[b, t]" for symbol in "+-*"}}
+    dispatch = [
+        f"            if op == {OPCODE['sum']}:  # a + b_1 * c_1 + ... + b_K * c_K, the c in S",
+        "                for t in range(m):",
+        "                    W[o, t] = W[a, t]",
+        "                for k in range(K):",
+        "                    b, s = I[b0 + k * n + j], S[I[c0 + k * n + j]]",
+        "                    for t in range(m):",
+        "                        W[o, t] += W[b, t] * s",
+    ]
     for name, formula in own_loops.items():
         dispatch += [
-            f"            {'elif' if dispatch else 'if'} op == {OPCODE[name]}:  # {name}",
-            *(["                s = S[c]"] if name == "muladd_s" else []),
+            f"            elif op == {OPCODE[name]}:  # {name}",
             "                for t in range(m):",
             f"                    W[o, t] = {formula}",
         ]
@@ -333,7 +357,8 @@ def kernel_source() -> str:
             "def run(W, S, m, code, I, lo, hi):",
             '    """Instructions lo..hi-1 on the m samples of a block (a row of W per value, a column per sample)."""',
             "    for p in range(lo, hi):",
-            "        op, n, o0, a0, b0, c0 = code[p, 0], code[p, 1], code[p, 2], code[p, 3], code[p, 4], code[p, 5]",
+            "        op, n, o0, a0, b0, c0, K = code[p, 0], code[p, 1], code[p, 2], code[p, 3], code[p, 4], \\",
+            "            code[p, 5], code[p, 6]",
             "        for j in range(n):",
             "            o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]",
             *dispatch,
@@ -343,16 +368,15 @@ def kernel_source() -> str:
             "",
             "",
             f"@{_JIT}",
-            "def program(mode, rate, X, leaves, values, code, I, M, C):",
+            "def program(mode, rate, X, leaves, values, S, W, code, I, M, C):",
             '    """mode 0: the target\'s value for each sample (a column of X) into values; 1: also the',
             "    gradient of the sum of the values (the seed is rate), returned; 2: per-sample SGD at",
-            '    rate (values: the losses), returns the leaves after it."""',
+            "    rate (values: the losses), returns the leaves after it. S and W: room for the rows (W: a",
+            '    column per sample of a block), never read before written."""',
             "    count = X.shape[1]",
             f"    blocks = count if mode == 2 else (count + {BLOCK - 1}) // {BLOCK}",
             "    width = (count + blocks - 1) // blocks",
-            f"    S = np.zeros({at('s_rows')})",
             "    scalars = S.reshape((S.shape[0], 1))",
-            f"    W = np.zeros(({at('w_rows')}, width))",
             "    leaves = leaves.copy()",
             f"    out = np.zeros({at('n_gradients')})",
             *each("constants", "n_constants", ["S[r] = C[k]"], "    "),
@@ -381,11 +405,16 @@ def kernel_source() -> str:
             *each(
                 "sum_targets",
                 "n_sums",
-                [
-                    f"a, b, total = I[{at('sum_a')} + k], I[{at('sum_b')} + k], 0.0",
-                    "for t in range(m):",
-                    "    total += W[a, t] * W[b, t]",
-                    "S[r] += total",
+                [  # four running sums (sample t in sum t % 4), then added in pairs
+                    f"a, b, p0, p1, p2, p3 = I[{at('sum_a')} + k], I[{at('sum_b')} + k], 0.0, 0.0, 0.0, 0.0",
+                    "for t in range(0, m - 3, 4):",
+                    "    p0 += W[a, t] * W[b, t]",
+                    "    p1 += W[a, t + 1] * W[b, t + 1]",
+                    "    p2 += W[a, t + 2] * W[b, t + 2]",
+                    "    p3 += W[a, t + 3] * W[b, t + 3]",
+                    "for t in range(m - m % 4, m):",
+                    "    p0 += W[a, t] * W[b, t]",
+                    "S[r] += (p0 + p1) + (p2 + p3)",
                 ],
                 "                ",
             ),
