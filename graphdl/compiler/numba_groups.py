@@ -59,10 +59,10 @@ def _operations() -> list[tuple[str, int, str]]:
 OPERATIONS = _operations()
 OPCODE = {name: k for k, (name, _, _) in enumerate(OPERATIONS)}
 #: Layout of ``M`` (int64): instruction ranges of the phases, offsets of row lists in ``I``, sizes.
+#: Inputs are the first rows of ``W`` (then the seed), leaves the first rows of ``S``.
 FIELDS = (
     "hoisted_lo hoisted_hi forward_lo forward_hi backward_lo backward_hi after_lo after_hi "
-    "inputs leaves gradients sum_targets sum_a sum_b constants shared_w shared_s "
-    "n_inputs n_leaves n_gradients n_sums n_constants n_shared target seed s_rows w_rows"
+    "gradients sum_a sum_b constants shared_w shared_s n_gradients n_sums n_constants n_shared sums target"
 ).split()
 _AT = {name: k for k, name in enumerate(FIELDS)}
 
@@ -130,7 +130,7 @@ class GroupedKernels:
         for name, listed in phases.items():
             self.per_sample = name in ("forward", "backward")
             if name == "after":
-                self.s_row.update((slot, self._new_rows(1)[0]) for slot, *_ in summed)
+                self.s_row.update(zip((slot for slot, *_ in summed), self._new_rows(len(summed))))
             alias, groups = plan_groups(listed, range(next_slot[0]), [], lambda t, b: False, alias=alias)
             bounds.append(len(self.code))
             for group in groups:
@@ -150,10 +150,7 @@ class GroupedKernels:
 
         layout = dict(zip(FIELDS, bounds))
         for name, rows in (
-            ("inputs", list(range(len(program.input_slots)))),
-            ("leaves", list(range(len(program.leaf_slots)))),
             ("gradients", [resolve(g, self.s_row) for g in program.gradients]),
-            ("sum_targets", [self.s_row[slot] for slot, *_ in summed]),
             ("sum_a", [a for a, _ in factor_rows]),
             ("sum_b", [b for _, b in factor_rows]),
             ("constants", [row for row, _ in self.constants.values()]),
@@ -162,16 +159,12 @@ class GroupedKernels:
         ):
             layout[name] = self._listed(rows)
         layout.update(
-            n_inputs=len(program.input_slots),
-            n_leaves=len(program.leaf_slots),
             n_gradients=len(program.gradients),
             n_sums=len(summed),
             n_constants=len(self.constants),
             n_shared=len(self.shared),
+            sums=self.s_row[summed[0][0]] if summed else 0,  # the sums' rows of S follow each other
             target=resolve(program.target, self.w_row),
-            seed=self.w_row[program.seed_slot],
-            s_rows=self.s_count,
-            w_rows=self.w_count,
         )
         code = np.zeros((max(len(self.code), 1), 7), dtype=np.int64)
         code[: len(self.code)] = self.code
@@ -182,8 +175,6 @@ class GroupedKernels:
             np.array([layout[name] for name in FIELDS], dtype=np.int64),
             np.array([value for _, value in self.constants.values()], dtype=np.float64),
         )
-        self.instructions = len(self.code)
-        self.statements = len(program.statements)
         self._S, self._W = np.empty(self.s_count), np.empty((self.w_count, 0))  # the kernel's rows, kept
 
     def _listed(self, rows: list[int]) -> int:
@@ -206,12 +197,9 @@ class GroupedKernels:
             raise Unsupported(f"the name {value!r} in a statement")
         key = repr(float(value))
         if key not in self.constants:
-            self.constants[key] = (self._new_scalar(), float(value))
+            self.constants[key] = (self.s_count, float(value))
+            self.s_count += 1
         return self.constants[key][0]
-
-    def _new_scalar(self) -> int:
-        self.s_count += 1
-        return self.s_count - 1
 
     def _shared_row(self, s_row: int) -> int:
         """The row of ``W`` holding row ``s_row`` of ``S`` for every sample."""
@@ -325,7 +313,6 @@ def kernel_source() -> str:
         head = [f"{indent}for k in range({at(count)}):", f"{indent}    r = I[{at(what)} + k]"]
         return head + [f"{indent}    {line}" for line in lines]
 
-    own_loops = {"copy": "W[a, t]", **{symbol: f"W[a, t] {symbol} W[b, t]" for symbol in "+-*"}}
     dispatch = [
         f"            if op == {OPCODE['sum']}:  # a + b_1 * c_1 + ... + b_K * c_K, the c in S",
         "                for t in range(m):",
@@ -335,12 +322,6 @@ def kernel_source() -> str:
         "                    for t in range(m):",
         "                        W[o, t] += W[b, t] * s",
     ]
-    for name, formula in own_loops.items():
-        dispatch += [
-            f"            elif op == {OPCODE[name]}:  # {name}",
-            "                for t in range(m):",
-            f"                    W[o, t] = {formula}",
-        ]
     apply = [f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}" for k, (name, _, formula) in
              enumerate(OPERATIONS)]  # fmt: skip
     return "\n".join(
@@ -378,41 +359,50 @@ def kernel_source() -> str:
             "    width = (count + blocks - 1) // blocks",
             "    scalars = S.reshape((S.shape[0], 1))",
             "    leaves = leaves.copy()",
-            f"    out, q = np.zeros({at('n_gradients')}), np.zeros(8)",
+            f"    out = np.zeros({at('n_gradients')})",
             *each("constants", "n_constants", ["S[r] = C[k]"], "    "),
-            f"    W[{at('seed')}, :] = 1.0 if mode == 2 else rate",
+            "    for t in range(W.shape[1]):",
+            "        W[X.shape[0], t] = 1.0 if mode == 2 else rate  # the seed",
             "    for task in range(3 * count if mode == 2 else blocks + 2):",
             "        phase = task % 3 if mode == 2 else (0 if task == 0 else (2 if task == blocks + 1 else 1))",
             "        block = task // 3 if mode == 2 else task - 1",
             "        first = block * count // blocks",
             "        m = (block + 1) * count // blocks - first if phase == 1 else 1",
             "        if phase == 0:",
-            *each("leaves", "n_leaves", ["S[r] = leaves[k]"], "            "),
-            *each("sum_targets", "n_sums", ["S[r] = 0.0"], "            "),
+            "            for k in range(leaves.shape[0]):",
+            "                S[k] = leaves[k]",
+            f"            for k in range({at('n_sums')}):",
+            f"                S[{at('sums')} + k] = 0.0",
             f"            lo, hi = {at('hoisted_lo')}, {at('hoisted_hi')}",
             "        elif phase == 1:",
-            *each("inputs", "n_inputs", ["for t in range(m):", "    W[r, t] = X[k, first + t]"], "            "),
+            "            for k in range(X.shape[0]):",
+            "                for t in range(m):",
+            "                    W[k, t] = X[k, first + t]",
             f"            lo, hi = {at('forward_lo')}, {at('backward_hi')} if mode else {at('forward_hi')}",
             "        else:",
             f"            lo, hi = {at('after_lo')}, {at('after_hi')} if mode else {at('after_lo')}",
             "        run(W if phase == 1 else scalars, S, m, code, I, lo, hi)",
             "        if phase == 0:",
-            *each("shared_w", "n_shared", [f"W[r, :] = S[I[{at('shared_s')} + k]]"], "            "),
+            *each(
+                "shared_w",
+                "n_shared",
+                ["for t in range(W.shape[1]):", f"    W[r, t] = S[I[{at('shared_s')} + k]]"],
+                "            ",
+            ),
             "        elif phase == 1:",
             "            for t in range(m):",
             f"                values[first + t] = W[{at('target')}, t]",
             "            if mode:",
             *each(
-                "sum_targets",
+                "sum_a",
                 "n_sums",
-                [  # eight running sums (sample t in sum t % 8), then added in pairs
-                    f"a, b, q[:] = I[{at('sum_a')} + k], I[{at('sum_b')} + k], 0.0",
-                    "for t in range(0, m - 7, 8):",
-                    "    for u in range(8):",
-                    "        q[u] += W[a, t + u] * W[b, t + u]",
-                    "for t in range(m - m % 8, m):",
-                    "    q[0] += W[a, t] * W[b, t]",
-                    "S[r] += ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]))",
+                [  # four running sums (sample t in sum t % 4), then added in pairs
+                    f"b, q0, q1, q2, q3 = I[{at('sum_b')} + k], 0.0, 0.0, 0.0, 0.0",
+                    "for t in range(0, m - 3, 4):",
+                    *[f"    q{u} += W[r, t + {u}] * W[b, t + {u}]" for u in range(4)],
+                    "for t in range(m - m % 4, m):",
+                    "    q0 += W[r, t] * W[b, t]",
+                    f"S[{at('sums')} + k] += (q0 + q1) + (q2 + q3)",
                 ],
                 "                ",
             ),
