@@ -23,6 +23,7 @@ never fused). Sums over a batch add each block's samples in order, then the bloc
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -302,116 +303,100 @@ class GroupedKernels:
         return out, final.tolist()
 
 
+_KERNEL = """
+@JIT
+def apply(op, a, b, c):
+    \"\"\"One element of an instruction that has no loop of its own.\"\"\"
+APPLY
+    return a
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def run(W, S, m, code, I, lo, hi):
+    \"\"\"Instructions lo..hi-1 on the m samples of a block (a row of W per value, a column per sample).\"\"\"
+    for p in range(lo, hi):
+        op, n, o0, a0, b0, c0, K = code[p, 0], code[p, 1], code[p, 2], code[p, 3], code[p, 4], code[p, 5], code[p, 6]
+        for j in range(n):
+            o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]
+            if op == SUM:  # a + b_1 * c_1 + ... + b_K * c_K, each c in S
+                for t in range(m):
+                    W[o, t] = W[a, t]
+                for k in range(K):
+                    b, s = I[b0 + k * n + j], S[I[c0 + k * n + j]]
+                    for t in range(m):
+                        W[o, t] += W[b, t] * s
+            else:
+                for t in range(m):
+                    W[o, t] = apply(op, W[a, t], W[b, t], W[c, t])
+
+
+@JIT
+def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
+    \"\"\"mode 0: the target's value for each sample (a column of X) into values; 1: also the gradient
+    of the sum of the values (the seed is rate), returned; 2: per-sample SGD at rate (values: the
+    losses), returns the leaves after it. S and W: rows (W: a column per sample of a block).\"\"\"
+    count = X.shape[1]
+    blocks = count if mode == 2 else (count + BLOCK - 1) // BLOCK
+    scalars = S.reshape((S.shape[0], 1))
+    leaves = leaves.copy()
+    out = np.zeros(M.n_gradients)
+    for k in range(M.n_constants):
+        S[I[M.constants + k]] = C[k]
+    for t in range(W.shape[1]):
+        W[X.shape[0], t] = 1.0 if mode == 2 else rate  # the seed
+    for task in range(3 * count if mode == 2 else blocks + 2):
+        phase = task % 3 if mode == 2 else (0 if task == 0 else (2 if task == blocks + 1 else 1))
+        block = task // 3 if mode == 2 else task - 1
+        first = block * count // blocks
+        m = (block + 1) * count // blocks - first if phase == 1 else 1
+        if phase == 0:
+            for k in range(leaves.shape[0]):
+                S[k] = leaves[k]
+            for k in range(M.n_sums):
+                S[M.sums + k] = 0.0
+            lo, hi = M.hoisted_lo, M.hoisted_hi
+        elif phase == 1:
+            for k in range(X.shape[0]):
+                for t in range(m):
+                    W[k, t] = X[k, first + t]
+            lo, hi = M.forward_lo, M.backward_hi if mode else M.forward_hi
+        else:
+            lo, hi = M.after_lo, M.after_hi if mode else M.after_lo
+        run(W if phase == 1 else scalars, S, m, code, I, lo, hi)
+        if phase == 0:
+            for k in range(M.n_shared):
+                for t in range(W.shape[1]):
+                    W[I[M.shared_w + k], t] = S[I[M.shared_s + k]]
+        elif phase == 1:
+            for t in range(m):
+                values[first + t] = W[M.target, t]
+            for k in range(M.n_sums if mode else 0):  # four running sums (sample t in t % 4), added in pairs
+                a, b, q0, q1, q2, q3 = I[M.sum_a + k], I[M.sum_b + k], 0.0, 0.0, 0.0, 0.0
+                for t in range(0, m - 3, 4):
+                    q0 += W[a, t] * W[b, t]
+                    q1 += W[a, t + 1] * W[b, t + 1]
+                    q2 += W[a, t + 2] * W[b, t + 2]
+                    q3 += W[a, t + 3] * W[b, t + 3]
+                for t in range(m - m % 4, m):
+                    q0 += W[a, t] * W[b, t]
+                S[M.sums + k] += (q0 + q1) + (q2 + q3)
+        elif mode:
+            for k in range(M.n_gradients):
+                out[k] = S[I[M.gradients + k]]
+                if mode == 2:
+                    leaves[k] = leaves[k] - rate * out[k]
+    return leaves if mode == 2 else out
+"""
+
+
 def kernel_source() -> str:
     """The kernel's source: the same text for every graph."""
-
-    def at(name: str) -> str:
-        return f"M[{_AT[name]}]"
-
-    def each(what: str, count: str, lines: list[str], indent: str) -> list[str]:
-        """``lines`` for k in range(count), with ``r`` the k-th row of the list ``what``."""
-        head = [f"{indent}for k in range({at(count)}):", f"{indent}    r = I[{at(what)} + k]"]
-        return head + [f"{indent}    {line}" for line in lines]
-
-    dispatch = [
-        f"            if op == {OPCODE['sum']}:  # a + b_1 * c_1 + ... + b_K * c_K, the c in S",
-        "                for t in range(m):",
-        "                    W[o, t] = W[a, t]",
-        "                for k in range(K):",
-        "                    b, s = I[b0 + k * n + j], S[I[c0 + k * n + j]]",
-        "                    for t in range(m):",
-        "                        W[o, t] += W[b, t] * s",
-    ]
     apply = [f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}" for k, (name, _, formula) in
              enumerate(OPERATIONS)]  # fmt: skip
-    return "\n".join(
-        [
-            *registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph"),
-            f"@{_JIT}",
-            "def apply(op, a, b, c):",
-            '    """One element of an instruction that has no loop of its own."""',
-            *apply,
-            "    return a",
-            "",
-            "",
-            '@njit(cache=True, error_model="numpy", inline="always")',
-            "def run(W, S, m, code, I, lo, hi):",
-            '    """Instructions lo..hi-1 on the m samples of a block (a row of W per value, a column per sample)."""',
-            "    for p in range(lo, hi):",
-            "        op, n, o0, a0, b0, c0, K = code[p, 0], code[p, 1], code[p, 2], code[p, 3], code[p, 4], \\",
-            "            code[p, 5], code[p, 6]",
-            "        for j in range(n):",
-            "            o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]",
-            *dispatch,
-            "            else:",
-            "                for t in range(m):",
-            "                    W[o, t] = apply(op, W[a, t], W[b, t], W[c, t])",
-            "",
-            "",
-            f"@{_JIT}",
-            "def program(mode, rate, X, leaves, values, S, W, code, I, M, C):",
-            '    """mode 0: the target\'s value for each sample (a column of X) into values; 1: also the',
-            "    gradient of the sum of the values (the seed is rate), returned; 2: per-sample SGD at",
-            "    rate (values: the losses), returns the leaves after it. S and W: room for the rows (W: a",
-            '    column per sample of a block), never read before written."""',
-            "    count = X.shape[1]",
-            f"    blocks = count if mode == 2 else (count + {BLOCK - 1}) // {BLOCK}",
-            "    width = (count + blocks - 1) // blocks",
-            "    scalars = S.reshape((S.shape[0], 1))",
-            "    leaves = leaves.copy()",
-            f"    out = np.zeros({at('n_gradients')})",
-            *each("constants", "n_constants", ["S[r] = C[k]"], "    "),
-            "    for t in range(W.shape[1]):",
-            "        W[X.shape[0], t] = 1.0 if mode == 2 else rate  # the seed",
-            "    for task in range(3 * count if mode == 2 else blocks + 2):",
-            "        phase = task % 3 if mode == 2 else (0 if task == 0 else (2 if task == blocks + 1 else 1))",
-            "        block = task // 3 if mode == 2 else task - 1",
-            "        first = block * count // blocks",
-            "        m = (block + 1) * count // blocks - first if phase == 1 else 1",
-            "        if phase == 0:",
-            "            for k in range(leaves.shape[0]):",
-            "                S[k] = leaves[k]",
-            f"            for k in range({at('n_sums')}):",
-            f"                S[{at('sums')} + k] = 0.0",
-            f"            lo, hi = {at('hoisted_lo')}, {at('hoisted_hi')}",
-            "        elif phase == 1:",
-            "            for k in range(X.shape[0]):",
-            "                for t in range(m):",
-            "                    W[k, t] = X[k, first + t]",
-            f"            lo, hi = {at('forward_lo')}, {at('backward_hi')} if mode else {at('forward_hi')}",
-            "        else:",
-            f"            lo, hi = {at('after_lo')}, {at('after_hi')} if mode else {at('after_lo')}",
-            "        run(W if phase == 1 else scalars, S, m, code, I, lo, hi)",
-            "        if phase == 0:",
-            *each(
-                "shared_w",
-                "n_shared",
-                ["for t in range(W.shape[1]):", f"    W[r, t] = S[I[{at('shared_s')} + k]]"],
-                "            ",
-            ),
-            "        elif phase == 1:",
-            "            for t in range(m):",
-            f"                values[first + t] = W[{at('target')}, t]",
-            "            if mode:",
-            *each(
-                "sum_a",
-                "n_sums",
-                [  # four running sums (sample t in sum t % 4), then added in pairs
-                    f"b, q0, q1, q2, q3 = I[{at('sum_b')} + k], 0.0, 0.0, 0.0, 0.0",
-                    "for t in range(0, m - 3, 4):",
-                    *[f"    q{u} += W[r, t + {u}] * W[b, t + {u}]" for u in range(4)],
-                    "for t in range(m - m % 4, m):",
-                    "    q0 += W[r, t] * W[b, t]",
-                    f"S[{at('sums')} + k] += (q0 + q1) + (q2 + q3)",
-                ],
-                "                ",
-            ),
-            "        elif mode:",
-            *each("gradients", "n_gradients", ["out[k] = S[r]"], "            "),
-            "            if mode == 2:",
-            "                for k in range(out.shape[0]):",
-            "                    leaves[k] = leaves[k] - rate * out[k]",
-            "    return leaves if mode == 2 else out",
-            "",
-        ]
+    text = _KERNEL.replace("@JIT", f"@{_JIT}").replace("APPLY", "\n".join(apply))
+    text = text.replace("SUM", str(OPCODE["sum"])).replace("BLOCK", str(BLOCK))
+    text = re.sub(r"M\.(\w+)", lambda found: f"M[{_AT[found.group(1)]}]", text)
+    return (
+        "\n".join(registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph"))
+        + text
     )
