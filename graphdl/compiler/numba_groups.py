@@ -90,14 +90,17 @@ class GroupedKernels:
     def __init__(self, program: Program) -> None:
         per_sample = {*program.varies, *program.input_slots, program.seed_slot}
         forward_slots = {s.slot for s in program.forward}
-        outputs = [program.target, *program.gradients]
-        statements = matrices.prepare(program.statements, outputs, per_sample, len(program.names))
+        # a dense layer's w * x written into its sum (the values backward reads stay)
+        outputs = [program.target, *program.gradients, *(s.expr for s in program.backward)]
+        statements = [*matrices.prepare(program.forward, outputs, per_sample, len(program.names)), *program.backward]
         next_slot = [max([len(program.names), *(s.slot + 1 for s in statements)])]
         sums: dict[str, tuple[int, Expr]] = {}
         phases: dict[str, list[Statement]] = {"hoisted": [], "forward": [], "backward": [], "after": []}
         after_slots: set[int] = set()
         for statement in statements:
-            expr = _with_sums_as_slots(statement.expr, sums, next_slot)
+            expr = (
+                statement.expr if statement.slot in per_sample else _with_sums_as_slots(statement.expr, sums, next_slot)
+            )
             reads_sum = expr is not statement.expr or bool(
                 statement.slot not in per_sample and after_slots and after_slots.intersection(statement.reads)
             )

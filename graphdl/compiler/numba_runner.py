@@ -15,9 +15,9 @@ graph (with new automatic names) finds the same kernels in the disk cache. Kerne
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
 (:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``. Programs above
-:data:`MAX_STATEMENTS` statements run the grouped kernels of
-:mod:`graphdl.compiler.numba_groups` instead (same names, same arguments plus the program's
-arrays, which :attr:`NumbaRunner.extra` holds): their source is the same for every graph.
+:data:`MAX_STATEMENTS` statements run the grouped kernel of
+:mod:`graphdl.compiler.numba_groups` instead (:attr:`NumbaRunner.grouped`: the program as
+arrays of instructions; one thread): its source is the same for every graph.
 """
 
 from __future__ import annotations
