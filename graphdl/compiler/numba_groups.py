@@ -12,13 +12,13 @@ Values live in two arrays: ``S``, one float per row for what depends on no sampl
 (leaves, numbers, what is computed once per step such as an L2 penalty, the batch sums
 and the gradients after them), and ``W``, one row per per-sample value with one column
 per sample of a block. A dense layer (:func:`graphdl.compiler.matrices.prepare` writes
-each ``w * x`` into its sum) becomes a chain of ``acc + x * w`` instructions, each a loop
-over the layer's outputs and the block's samples, reading the weight once from ``S``; a
-weight's gradient ``batch_sum(g * x)`` is a dot product of two rows, added per block.
+each ``w * x`` into its sum) is one ``sum`` instruction: per output, per term, a loop over
+the block's samples adding ``x * w``, the weight read once from ``S`` (an L2 penalty's long
+sum too); a weight's gradient ``batch_sum(g * x)`` is a dot product of two rows per block.
 
 Each statement computes the same floating-point operations, in the same order, as the
-interpreter (a template is evaluated operation by operation, ``a + b * c`` rounded twice,
-never fused). Sums over a batch add each block's samples in order, then the blocks in order.
+interpreter (``a + b * c`` rounded twice, never fused). A batch sum adds each block's
+samples in four running sums, then the blocks in order: the same for any batch of that size.
 """
 
 from __future__ import annotations
@@ -188,12 +188,9 @@ class GroupedKernels:
 
     def _new_rows(self, count: int) -> list[int]:
         """New rows: of ``W`` in a per-sample phase, else of ``S``."""
-        first = self.w_count if self.per_sample else self.s_count
-        if self.per_sample:
-            self.w_count += count
-        else:
-            self.s_count += count
-        return list(range(first, first + count))
+        field = "w_count" if self.per_sample else "s_count"
+        setattr(self, field, getattr(self, field) + count)
+        return list(range(getattr(self, field) - count, getattr(self, field)))
 
     def _constant(self, value: Any) -> int:
         """The row of ``S`` holding a number of a statement (one row per distinct number)."""
