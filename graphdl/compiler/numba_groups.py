@@ -280,11 +280,10 @@ class GroupedKernels:
         count = columns.shape[1]
         blocks = count if mode == 2 else -(-count // BLOCK)
         width = -(-count // blocks)
-        if self._W.shape[1] != width:
-            self._W = np.empty((self._W.shape[0], width))
-        out = np.empty(count)
+        rows = self._W if self._W.shape[1] == width else np.empty((self._W.shape[0], width))
+        self._W, out = rows, np.empty(count)
         leaf_array = np.asarray(leaves, dtype=np.float64)
-        return out, module.program(mode, rate, columns, leaf_array, out, self._S, self._W, *self.arrays)
+        return out, module.program(mode, rate, columns, leaf_array, out, self._S, rows, *self.arrays)
 
     def forward(self, module: Any, values: list[Any], leaves: list[float], size: int | None) -> Any:
         out = self._run(module, 0, 0.0, values, leaves)[0]
@@ -292,7 +291,7 @@ class GroupedKernels:
 
     def backward(self, module: Any, values: list[Any], leaves: list[float], size: int | None) -> Any:
         out, grads = self._run(module, 1, 1.0 / size if size else 1.0, values, leaves)
-        return (out if size is not None else float(out[0])), grads.tolist()
+        return (out if size is not None else float(out[0])), grads
 
     def step(self, module: Any, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
         out, final = self._run(module, 2, lr, values, leaves)
