@@ -59,6 +59,16 @@ def _operations() -> list[tuple[str, int, str]]:
 
 OPERATIONS = _operations()
 OPCODE = {name: k for k, (name, _, _) in enumerate(OPERATIONS)}
+#: Operations with a loop of their own (the others go through ``apply``, one element at a time).
+OWN_LOOPS = ("*", ">", "where")
+_OPERAND = re.compile(r"\b([abc])\b")
+
+
+def _per_sample(formula: str) -> str:
+    """A kernel expression of ``a``, ``b``, ``c`` on the rows of a block (sample ``t``)."""
+    return _OPERAND.sub(lambda found: f"W[{found.group(1)}, t]", formula)
+
+
 #: Layout of ``M`` (int64): instruction ranges of the phases, offsets of row lists in ``I``, sizes.
 #: Inputs are the first rows of ``W`` (then the seed), leaves the first rows of ``S``.
 FIELDS = (
@@ -324,6 +334,7 @@ def run(W, S, m, code, I, lo, hi):
                     b, s = I[b0 + k * n + j], S[I[c0 + k * n + j]]
                     for t in range(m):
                         W[o, t] += W[b, t] * s
+OWN
             else:
                 for t in range(m):
                     W[o, t] = apply(op, W[a, t], W[b, t], W[c, t])
@@ -393,7 +404,13 @@ def kernel_source() -> str:
     apply = [f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}" for k, (name, _, formula) in
              enumerate(OPERATIONS)]  # fmt: skip
     text = _KERNEL.replace("@JIT", f"@{_JIT}").replace("APPLY", "\n".join(apply))
-    text = text.replace("SUM", str(OPCODE["sum"])).replace("BLOCK", str(BLOCK))
+    own = [  # the most common operations vectorised (each loop adds to numba's compile time)
+        f"            elif op == {OPCODE[name]}:  # {name}\n                for t in range(m):\n"
+        f"                    W[o, t] = {_per_sample(formula)}"
+        for name, _, formula in OPERATIONS
+        if name in OWN_LOOPS
+    ]
+    text = text.replace("OWN", "\n".join(own)).replace("SUM", str(OPCODE["sum"])).replace("BLOCK", str(BLOCK))
     text = re.sub(r"M\.(\w+)", lambda found: f"M[{_AT[found.group(1)]}]", text)
     return (
         "\n".join(registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph"))
