@@ -61,14 +61,6 @@ OPERATIONS = _operations()
 OPCODE = {name: k for k, (name, _, _) in enumerate(OPERATIONS)}
 #: Operations with a loop of their own (the others go through ``apply``, one element at a time).
 OWN_LOOPS = ("*", ">", "where")
-_OPERAND = re.compile(r"\b([abc])\b")
-
-
-def _per_sample(formula: str) -> str:
-    """A kernel expression of ``a``, ``b``, ``c`` on the rows of a block (sample ``t``)."""
-    return _OPERAND.sub(lambda found: f"W[{found.group(1)}, t]", formula)
-
-
 #: Layout of ``M`` (int64): instruction ranges of the phases, offsets of row lists in ``I``, sizes.
 #: Inputs are the first rows of ``W`` (then the seed), leaves the first rows of ``S``.
 FIELDS = (
@@ -108,17 +100,13 @@ class GroupedKernels:
         phases: dict[str, list[Statement]] = {"hoisted": [], "forward": [], "backward": [], "after": []}
         after_slots: set[int] = set()
         for statement in statements:
-            expr = (
-                statement.expr if statement.slot in per_sample else _with_sums_as_slots(statement.expr, sums, next_slot)
-            )
-            reads_sum = expr is not statement.expr or bool(
-                statement.slot not in per_sample and after_slots and after_slots.intersection(statement.reads)
-            )
+            if after_slots and after_slots.intersection(statement.reads) and statement.slot in per_sample:
+                raise Unsupported(f"a per-sample statement (slot {statement.slot}) reads a sum over the batch")
             if statement.slot in per_sample:
-                if reads_sum:
-                    raise Unsupported(f"a per-sample statement (slot {statement.slot}) reads a sum over the batch")
                 phases["forward" if statement.slot in forward_slots else "backward"].append(statement)
-            elif reads_sum:
+                continue
+            expr = _with_sums_as_slots(statement.expr, sums, next_slot)
+            if expr is not statement.expr or after_slots.intersection(statement.reads):
                 phases["after"].append(Statement(statement.slot, expr, statement.role, statement.node))
                 after_slots.add(statement.slot)
             else:
@@ -401,18 +389,16 @@ def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
 
 def kernel_source() -> str:
     """The kernel's source: the same text for every graph."""
-    apply = [f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}" for k, (name, _, formula) in
-             enumerate(OPERATIONS)]  # fmt: skip
-    text = _KERNEL.replace("@JIT", f"@{_JIT}").replace("APPLY", "\n".join(apply))
-    own = [  # the most common operations vectorised (each loop adds to numba's compile time)
-        f"            elif op == {OPCODE[name]}:  # {name}\n                for t in range(m):\n"
-        f"                    W[o, t] = {_per_sample(formula)}"
-        for name, _, formula in OPERATIONS
-        if name in OWN_LOOPS
-    ]
-    text = text.replace("OWN", "\n".join(own)).replace("SUM", str(OPCODE["sum"])).replace("BLOCK", str(BLOCK))
+    apply, own = [], []
+    for k, (name, _, formula) in enumerate(OPERATIONS):
+        apply.append(f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}")
+        if name in OWN_LOOPS:  # vectorised; each loop adds to numba's compile time
+            row = re.sub(r"\b([abc])\b", r"W[\1, t]", formula)
+            own.append(
+                f"            elif op == {k}:  # {name}\n{' ' * 16}for t in range(m):\n{' ' * 20}W[o, t] = {row}"
+            )
+    text = _KERNEL.replace("@JIT", f"@{_JIT}").replace("APPLY", "\n".join(apply)).replace("OWN", "\n".join(own))
+    text = text.replace("SUM", str(OPCODE["sum"])).replace("BLOCK", str(BLOCK))
     text = re.sub(r"M\.(\w+)", lambda found: f"M[{_AT[found.group(1)]}]", text)
-    return (
-        "\n".join(registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph"))
-        + text
-    )
+    header = registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph")
+    return "\n".join(header) + text
