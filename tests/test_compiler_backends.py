@@ -17,7 +17,7 @@ from test_compiler import _feed_value, _random_graph
 
 import graphdl
 from graphdl import ops
-from graphdl.compiler import numba_runner, numpy_runner, registry
+from graphdl.compiler import numba_groups, numba_runner, numpy_runner, registry
 from graphdl.core.node import Variable
 from graphdl.tutorial_net import build_seed_net, quadratic_data
 
@@ -509,21 +509,17 @@ def test_numba_division_by_zero_behaves_like_numpy():
 
 @needs_numba
 @pytest.mark.slow
-def test_grouped_parallel_batches_equal_the_serial_ones_bit_for_bit(monkeypatch):
-    monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 0)  # the grouped kernels
+def test_grouped_batches_in_several_blocks_equal_numpys(monkeypatch):
+    monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 0)  # the grouped kernel
     loss, inputs, _ = _mlp_with_feed(4)
     compiled = graphdl.compile(loss, inputs=inputs, backend="numba")
-    runner = compiled.kernels
-    assert runner.extra  # the grouped kernels' arrays
+    reference = graphdl.compile(loss, inputs=inputs, backend="numpy")
+    assert compiled.kernels.grouped is not None
     rng = np.random.default_rng(5)
-    columns = (rng.normal(size=1000), rng.normal(size=1000), np.sign(rng.normal(size=1000)))
-    leaves = compiled.parameter_values()
-    results = []
-    for suffix in ("", "_parallel"):
-        values = np.empty(1000)
-        grads = getattr(runner.module, "gradient" + suffix)(1e-3, columns, leaves, values, *runner.extra)
-        forward = np.empty(1000)
-        getattr(runner.module, "forward_values" + suffix)(columns, leaves, forward, *runner.extra)
-        results.append((grads.tolist(), values.tolist(), forward.tolist()))
-    assert results[0] == results[1]
-    assert results[0][1] == results[0][2]  # the values of a gradient pass are the forward values
+    size = 3 * numba_groups.BLOCK + 7  # four blocks, their sums added in order
+    feed = dict(zip(inputs, (rng.normal(size=size), rng.normal(size=size), np.sign(rng.normal(size=size)))))
+    values, grads = compiled.gradients(feed)
+    expected_values, expected_grads = reference.gradients(feed)
+    np.testing.assert_allclose(grads, expected_grads, rtol=1e-12, atol=1e-15)
+    assert values == pytest.approx(expected_values, rel=1e-12)
+    np.testing.assert_allclose(compiled.forward(feed), reference.forward(feed), rtol=1e-12, atol=1e-15)

@@ -1,41 +1,43 @@
 """numba on big graphs: one fixed machine-code interpreter of groups of like statements.
 
-numba's compile time grows with every statement and every loop it compiles, so a graph
-of thousands of statements cannot be its own kernel. Here the statements are grouped
+numba's compile time grows with the code it compiles, so a graph of thousands of
+statements cannot be its own kernel. Here the statements are grouped
 (:func:`graphdl.compiler.groups.plan_groups`: same template, same depth) and each group's
-template is lowered, node by node, to *instructions*: an operation (``+``, ``*``, ``where``,
-a primitive's kernel code, ...) applied to ``n`` elements, whose operand and result slots
-are listed in an index array. The kernels that run the instructions are the same for every
-graph (their source never changes), so numba compiles them once per machine and keeps
-them in the kernel cache; a new graph only builds its arrays (``code``, ``I``, ``M``, ``C``).
+template is lowered, node by node, to *instructions*: an operation applied to ``n``
+statements at once, whose operand and result rows are listed in an index array. The
+kernel's text is the same for every graph, so numba compiles it once per machine (the
+kernel cache keeps it) and a new graph only builds its arrays (``code``, ``I``, ``M``, ``C``).
+
+Values live in two arrays: ``S``, one float per row for what depends on no sample
+(leaves, numbers, what is computed once per step such as an L2 penalty, the batch sums
+and the gradients after them), and ``W``, one row per per-sample value with one column
+per sample of a block. A dense layer (:func:`graphdl.compiler.matrices.prepare` writes
+each ``w * x`` into its sum) is one ``sum`` instruction: per output, per term, a loop over
+the block's samples adding ``x * w``, the weight read once from ``S`` (an L2 penalty's long
+sum too); a weight's gradient ``batch_sum(g * x)`` is a dot product of two rows per block.
 
 Each statement computes the same floating-point operations, in the same order, as the
-straight-line kernel and the interpreter do (a template is evaluated operation by
-operation, without reassociation or fused multiply-adds). The phases are those of the
-straight-line kernels: what depends on no sample once (``hoisted``); per sample, the
-values and gradients that vary (``forward``, ``backward``), each ``batch_sum`` argument
-added to an accumulator (in fixed chunks, added in chunk order); then the gradients of
-what does not vary (``after``), reading the sums.
+interpreter (``a + b * c`` rounded twice, never fused). A batch sum adds each block's
+samples in four running sums, then the blocks in order: the same for any batch of that size.
 """
 
 from __future__ import annotations
 
-import math
+import re
+from typing import Any
 
 import numpy as np
 
-from graphdl.compiler import registry
+from graphdl.compiler import matrices, registry
 from graphdl.compiler.groups import Group, plan_groups
 from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
 
 _JIT = 'njit(cache=True, error_model="numpy")'
-_PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
-#: Bumped when the interpreter's source changes.
-VERSION = "2"
-#: Samples a batch kernel runs together (one row of a block's array per slot); a batch's sums
-#: are added per block in sample order, then block by block: the same for any thread count.
-BLOCK = 32
+#: Bumped when the kernel's source changes.
+VERSION = "3"
+#: Most samples a block holds (a batch is cut into equal blocks of at most this many).
+BLOCK = 128
 
 
 class Unsupported(ValueError):
@@ -44,362 +46,359 @@ class Unsupported(ValueError):
 
 def _operations() -> list[tuple[str, int, str]]:
     """(operation, arity, kernel expression of ``a``, ``b``, ``c``) for every opcode."""
-    found = [("copy", 1, "a")]
+    found = [("copy", 1, "a"), ("sum", 1, "a")]  # sum: its own loop only
     found += [(symbol, 2, f"a {symbol} b") for symbol in BINARY]
     found.append((NEG, 1, "-a"))
     found += [(symbol, 2, f"1.0 if a {symbol} b else 0.0") for symbol in COMPARISONS]
     for name, code in sorted(registry.KERNEL_CODE.items()):
-        if name == "batch_sum":
-            continue
-        arity = code.__code__.co_argcount
-        found.append((name, arity, f"{name}({', '.join('abc'[:arity])})"))
+        if name != "batch_sum":
+            arity = code.__code__.co_argcount
+            found.append((name, arity, f"{name}({', '.join('abc'[:arity])})"))
     return found
 
 
 OPERATIONS = _operations()
 OPCODE = {name: k for k, (name, _, _) in enumerate(OPERATIONS)}
-#: Layout of ``M`` (int64): instruction ranges of the phases, then offsets in ``I`` and sizes.
+#: Operations with a loop of their own (the others go through ``apply``, one element at a time).
+OWN_LOOPS = ("*", ">", "where")
+#: Layout of ``M`` (int64): instruction ranges of the phases, offsets of row lists in ``I``, sizes.
+#: Inputs are the first rows of ``W`` (then the seed), leaves the first rows of ``S``.
 FIELDS = (
     "hoisted_lo hoisted_hi forward_lo forward_hi backward_lo backward_hi after_lo after_hi "
-    "inputs leaves gradients sum_targets sum_sources constants "
-    "shared n_inputs n_leaves n_gradients n_sums n_constants n_shared target seed slots"
+    "gradients sum_a sum_b constants shared_w shared_s n_gradients n_sums n_constants n_shared sums target"
 ).split()
 _AT = {name: k for k, name in enumerate(FIELDS)}
 
 
 def _with_sums_as_slots(expr: Expr, sums: dict[str, tuple[int, Expr]], new_slot: list[int]) -> Expr:
-    """``expr`` with each ``batch_sum(e)`` replaced by a slot that will hold the sum of ``e``."""
+    """``expr`` with each ``batch_sum(e)`` replaced by a slot that will hold the sum of ``e``
+    (``expr`` itself when it sums nothing)."""
     if expr.op == "batch_sum":
         key = render(expr.args[0], lambda leaf: f"v{leaf.slot}" if leaf.slot is not None else leaf.name)
         if key not in sums:
             sums[key] = (new_slot[0], expr.args[0])
             new_slot[0] += 1
-        slot = sums[key][0]
-        return Expr(f"t{slot}", slot)
-    if not expr.args:
+        return Expr(f"t{sums[key][0]}", sums[key][0])
+    args = tuple(_with_sums_as_slots(a, sums, new_slot) if a.args else a for a in expr.args)
+    if all(new is old for new, old in zip(args, expr.args)):
         return expr
-    args = tuple(_with_sums_as_slots(a, sums, new_slot) for a in expr.args)
     return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
 
 
-def _contains_sum(expr: Expr) -> bool:
-    return expr.op == "batch_sum" or any(_contains_sum(a) for a in expr.args)
-
-
 class GroupedKernels:
-    """A program as instructions over groups: the arrays the fixed kernels take."""
+    """A program as instructions over groups: the arrays the fixed kernel takes (:attr:`arrays`),
+    and the runner's methods, which call the kernel module's ``program``."""
 
     def __init__(self, program: Program) -> None:
-        varies = program.varies
-        next_slot = [len(program.names)]
+        per_sample = {*program.varies, *program.input_slots, program.seed_slot}
+        forward_slots = {s.slot for s in program.forward}
+        # a dense layer's w * x written into its sum (the values backward reads stay)
+        outputs = [program.target, *program.gradients, *(s.expr for s in program.backward)]
+        statements = [*matrices.prepare(program.forward, outputs, per_sample, len(program.names)), *program.backward]
+        next_slot = [max([len(program.names), *(s.slot + 1 for s in statements)])]
         sums: dict[str, tuple[int, Expr]] = {}
-        hoisted: list[Statement] = [s for s in program.forward if s.slot not in varies]
-        forward = [s for s in program.forward if s.slot in varies]
-        backward: list[Statement] = []
-        after: list[Statement] = []
+        phases: dict[str, list[Statement]] = {"hoisted": [], "forward": [], "backward": [], "after": []}
         after_slots: set[int] = set()
-        for statement in program.backward:
-            reads_sum = _contains_sum(statement.expr) or any(r in after_slots for r in statement.reads)
-            if statement.slot in varies:
-                if reads_sum:
-                    raise Unsupported(f"a per-sample statement (slot {statement.slot}) reads a sum over the batch")
-                backward.append(statement)
-            elif reads_sum:
-                expr = _with_sums_as_slots(statement.expr, sums, next_slot)
-                after.append(Statement(statement.slot, expr, statement.role, statement.node, statement.note))
+        for statement in statements:
+            if after_slots and after_slots.intersection(statement.reads) and statement.slot in per_sample:
+                raise Unsupported(f"a per-sample statement (slot {statement.slot}) reads a sum over the batch")
+            if statement.slot in per_sample:
+                phases["forward" if statement.slot in forward_slots else "backward"].append(statement)
+                continue
+            expr = _with_sums_as_slots(statement.expr, sums, next_slot)
+            if expr is not statement.expr or after_slots.intersection(statement.reads):
+                phases["after"].append(Statement(statement.slot, expr, statement.role, statement.node))
                 after_slots.add(statement.slot)
             else:
-                hoisted.append(statement)
-        # each summed expression: a per-sample slot (a new statement unless it is a slot already)
-        sum_targets: list[int] = []
-        sum_sources: list[int] = []
-        for slot, summed in sums.values():
-            if summed.op == REF and summed.slot is not None:
-                source = summed.slot
-            else:
-                source = next_slot[0]
+                phases["hoisted"].append(statement)
+        # each sum: of a product of two per-sample slots, else of a slot (a new one when needed) times 1.0
+        summed: list[tuple[int, int | None, int | None]] = []
+        for slot, expr in sums.values():
+            factors = list(expr.args) if expr.op == "*" else [expr]
+            if not all(f.op == REF and f.slot is not None for f in factors):
+                phases["backward"].append(Statement(next_slot[0], expr, "part"))
+                factors = [Expr("t", next_slot[0])]
                 next_slot[0] += 1
-                backward.append(Statement(source, summed, "part"))
-            sum_targets.append(slot)
-            sum_sources.append(source)
-        self.slots = next_slot[0]
-        self.constants: dict[str, tuple[int, float]] = {}
+            summed.append((slot, factors[0].slot, factors[1].slot if len(factors) > 1 else None))
+        self.s_row = {slot: k for k, slot in enumerate(program.leaf_slots)}  # slot -> row of S
+        self.w_row = {slot: k for k, slot in enumerate([*program.input_slots, program.seed_slot])}  # -> row of W
+        self.s_count, self.w_count = len(self.s_row), len(self.w_row)
+        self.shared: dict[int, int] = {}  # row of S -> the row of W that holds it for every sample
+        self.constants: dict[str, tuple[int, float]] = {}  # number -> (row of S, number)
         self.index: list[int] = []
         self.code: list[tuple[int, ...]] = []
         alias: dict[int, int] = {}
         bounds: list[int] = []
-        everything = list(range(self.slots))
-        for statements in (hoisted, forward, backward, after):
-            if statements is after:
-                sum_sources = [alias.get(s, s) for s in sum_sources]
-            alias, groups = plan_groups(statements, everything, [], lambda t, b: False, alias=alias)
+        for name, listed in phases.items():
+            self.per_sample = name in ("forward", "backward")
+            if name == "after":
+                self.s_row.update(zip((slot for slot, *_ in summed), self._new_rows(len(summed))))
+            alias, groups = plan_groups(listed, range(next_slot[0]), [], lambda t, b: False, alias=alias)
             bounds.append(len(self.code))
             for group in groups:
                 self._lower_group(group)
             bounds.append(len(self.code))
+            if name == "backward":
+                one = self._shared_row(self._constant(1.0))
+                factor_rows = [
+                    [self._rows([alias.get(f, f)])[0] if f is not None else one for f in factors]
+                    for _, *factors in summed
+                ]
 
-        def resolve(expr: Expr) -> int:
-            if expr.slot is not None:
-                return alias.get(expr.slot, expr.slot)
-            return self._constant(expr)
+        def resolve(expr: Expr, rows: dict[int, int]) -> int:
+            if expr.slot is None:
+                return self._constant(expr.number if expr.op == NUMBER else expr.name)
+            return rows[alias.get(expr.slot, expr.slot)]
 
-        # the rows a block's samples share: what the per-sample instructions read but do not write
-        per_sample = self.code[bounds[2] : bounds[5]]
-        written = {*program.input_slots, *(slot for row in per_sample for slot in self._column(row[2], row[1]))}
-        read = {slot for row in per_sample for offset in row[3:] for slot in self._column(offset, row[1])}
-        read |= {*sum_sources, resolve(program.target)}
-        shared = sorted(read - written)
-
-        layout = {name: bound for name, bound in zip(FIELDS, bounds)}
-        for name, where in (
-            ("inputs", list(program.input_slots)),
-            ("leaves", list(program.leaf_slots)),
-            ("gradients", [resolve(g) for g in program.gradients]),
-            ("sum_targets", sum_targets),
-            ("sum_sources", sum_sources),
-            ("constants", [slot for slot, _ in self.constants.values()]),
-            ("shared", shared),
+        layout = dict(zip(FIELDS, bounds))
+        for name, rows in (
+            ("gradients", [resolve(g, self.s_row) for g in program.gradients]),
+            ("sum_a", [a for a, _ in factor_rows]),
+            ("sum_b", [b for _, b in factor_rows]),
+            ("constants", [row for row, _ in self.constants.values()]),
+            ("shared_w", list(self.shared.values())),
+            ("shared_s", list(self.shared)),
         ):
-            layout[name] = self._listed(where)
+            layout[name] = self._listed(rows)
         layout.update(
-            n_shared=len(shared),
-            n_inputs=len(program.input_slots),
-            n_leaves=len(program.leaf_slots),
             n_gradients=len(program.gradients),
-            n_sums=len(sum_targets),
+            n_sums=len(summed),
             n_constants=len(self.constants),
-            target=resolve(program.target),
-            seed=program.seed_slot,
-            slots=self.slots,
+            n_shared=len(self.shared),
+            sums=self.s_row[summed[0][0]] if summed else 0,  # the sums' rows of S follow each other
+            target=resolve(program.target, self.w_row),
         )
-        code = np.zeros((max(len(self.code), 1), 6), dtype=np.int64)
-        for k, row in enumerate(self.code):
-            code[k, : len(row)] = row
-        #: The arguments every kernel takes last: instructions, index array, layout, constants.
+        code = np.zeros((max(len(self.code), 1), 7), dtype=np.int64)
+        code[: len(self.code)] = self.code
+        #: The arguments the kernel takes last: instructions, index array, layout, numbers.
         self.arrays = (
             code,
             np.asarray(self.index, dtype=np.int64),
             np.array([layout[name] for name in FIELDS], dtype=np.int64),
             np.array([value for _, value in self.constants.values()], dtype=np.float64),
         )
-        self.instructions = len(self.code)
-        self.statements = len(program.statements)
+        self._S, self._W = np.empty(self.s_count), np.empty((self.w_count, 0))  # the kernel's rows, kept
 
-    def _column(self, offset: int, count: int) -> list[int]:
-        return self.index[offset : offset + count]
+    def _listed(self, rows: list[int]) -> int:
+        """Append ``rows`` to the index array; their offset."""
+        self.index += rows
+        return len(self.index) - len(rows)
 
-    def _listed(self, slots: list[int]) -> int:
-        """Append ``slots`` to the index array; their offset."""
-        offset = len(self.index)
-        self.index += slots
-        return offset
+    def _new_rows(self, count: int) -> list[int]:
+        """New rows: of ``W`` in a per-sample phase, else of ``S``."""
+        field = "w_count" if self.per_sample else "s_count"
+        setattr(self, field, getattr(self, field) + count)
+        return list(range(getattr(self, field) - count, getattr(self, field)))
 
-    def _new_slots(self, count: int) -> list[int]:
-        first = self.slots
-        self.slots += count
-        return list(range(first, first + count))
-
-    def _constant(self, expr: Expr) -> int:
-        """The slot holding a number of a statement (one slot per distinct number)."""
-        value = expr.number if expr.op == NUMBER else {"inf": math.inf, "nan": math.nan}.get(expr.name)
-        if value is None:
-            raise Unsupported(f"the name {expr.name!r} in a statement")
+    def _constant(self, value: Any) -> int:
+        """The row of ``S`` holding a number of a statement (one row per distinct number)."""
+        if isinstance(value, str) and value not in ("inf", "nan"):
+            raise Unsupported(f"the name {value!r} in a statement")
         key = repr(float(value))
         if key not in self.constants:
-            self.constants[key] = (self._new_slots(1)[0], float(value))
+            self.constants[key] = (self.s_count, float(value))
+            self.s_count += 1
         return self.constants[key][0]
 
+    def _shared_row(self, s_row: int) -> int:
+        """The row of ``W`` holding row ``s_row`` of ``S`` for every sample."""
+        if s_row not in self.shared:
+            self.shared[s_row] = self.w_count
+            self.w_count += 1
+        return self.shared[s_row]
+
+    def _rows(self, slots: list[int]) -> list[int]:
+        """The rows holding ``slots`` as operands in the current phase."""
+        if not self.per_sample:
+            return [self.s_row[s] for s in slots]
+        return [self.w_row[s] if s in self.w_row else self._shared_row(self.s_row[s]) for s in slots]
+
     def _lower_group(self, group: Group) -> None:
-        """Instructions computing every statement of ``group``, its template node by node."""
+        """Instructions computing every statement of ``group``, its template node by node; an
+        operation's first computed argument is computed in the operation's own rows."""
         count = len(group.statements)
-        operand_slots = list(zip(*group.operands)) if group.operands[0] else []
-        outputs = [statement.slot for statement in group.statements]
+        columns = list(zip(*group.operands)) if group.operands[0] else []
+
+        def scalar_rows(expr: Expr) -> list[int] | None:
+            """Rows of ``S``: a number, or a placeholder that depends on no sample."""
+            if expr.op == NUMBER:
+                return [self._constant(expr.number)] * count
+            if expr.op == REF and expr.slot is not None and not any(s in self.w_row for s in columns[expr.slot]):
+                return [self.s_row[s] for s in columns[expr.slot]]
+            return None
+
+        def term(expr: Expr) -> tuple[Expr, list[int]] | None:
+            """A term ``b * c`` of a sum, ``c`` in ``S`` (``b`` alone is ``b * 1.0``, exactly)."""
+            if not expr.args:
+                return expr, [self._constant(1.0)] * count
+            if expr.op == "*" and not expr.args[0].args and not expr.args[1].args:
+                for b, c in (expr.args, expr.args[::-1]):  # b * c is c * b, exactly
+                    scale = scalar_rows(c)
+                    if scale is not None:
+                        return b, scale
+            return None
 
         def emit(expr: Expr, into: list[int] | None) -> list[int]:
-            if expr.op == REF and expr.slot is not None:
-                column = list(operand_slots[expr.slot])
-            elif not expr.args:
-                column = [self._constant(expr)] * count
-            else:
-                arguments = [emit(arg, None) for arg in expr.args]
-                name = expr.op
-                if name not in OPCODE or OPERATIONS[OPCODE[name]][1] != len(arguments):
-                    raise Unsupported(f"no grouped kernel code for {name!r}")
-                column = into if into is not None else self._new_slots(count)
-                self.code.append((OPCODE[name], count, self._listed(column), *map(self._listed, arguments)))
-                return column
-            if into is not None:  # the statement copies a number (or an operand)
-                self.code.append((OPCODE["copy"], count, self._listed(into), self._listed(column)))
+            if not expr.args:
+                if expr.op == REF and expr.slot is not None:
+                    column = self._rows(list(columns[expr.slot]))
+                else:
+                    row = self._constant(expr.number if expr.op == NUMBER else expr.name)
+                    column = [self._shared_row(row) if self.per_sample else row] * count
+                if into is None:
+                    return column
+                self.code.append((OPCODE["copy"], count, self._listed(into), *[self._listed(column)] * 3, 0))
                 return into
-            return column
+            terms, first = [], expr  # a sum first + b_1 * c_1 + ... + b_K * c_K, left to right
+            while first.op == "+" and (found := term(first.args[1])) is not None:
+                terms.append(found)
+                first = first.args[0]
+            out = into if into is not None else self._new_rows(count)
+            if len(terms) > 1 or (terms and expr.args[1].args):
+                start = emit(first, out if first.args else None)
+                b_rows = [row for b, _ in terms[::-1] for row in emit(b, None)]
+                c_rows = [row for _, c in terms[::-1] for row in c]
+                self.code.append((OPCODE["sum"], count, self._listed(out), self._listed(start), self._listed(b_rows),
+                                  self._listed(c_rows), len(terms)))  # fmt: skip
+                return out
+            name, args = expr.op, expr.args
+            if name not in OPCODE or OPERATIONS[OPCODE[name]][1] != len(args):
+                raise Unsupported(f"no grouped kernel code for {name!r}")
+            inner = next((k for k, a in enumerate(args) if a.args), None)
+            offsets = [self._listed(emit(a, out if k == inner else None)) for k, a in enumerate(args)]
+            self.code.append((OPCODE[name], count, self._listed(out), *offsets, *offsets[:1] * (3 - len(args)), 0))
+            return out
 
-        emit(group.template.expr, outputs)
+        rows = self._new_rows(count)
+        (self.w_row if self.per_sample else self.s_row).update(zip((s.slot for s in group.statements), rows))
+        emit(group.template.expr, rows)
+
+    def _run(self, module: Any, mode: int, rate: float, values: list[Any], leaves: Any) -> tuple[np.ndarray, Any]:
+        columns = np.array(values, dtype=np.float64).reshape(len(values), -1)
+        count = columns.shape[1]
+        blocks = count if mode == 2 else -(-count // BLOCK)
+        width = -(-count // blocks)
+        rows = self._W if self._W.shape[1] == width else np.empty((self._W.shape[0], width))
+        self._W, out = rows, np.empty(count)
+        leaf_array = np.asarray(leaves, dtype=np.float64)
+        return out, module.program(mode, rate, columns, leaf_array, out, self._S, rows, *self.arrays)
+
+    def forward(self, module: Any, values: list[Any], leaves: list[float], size: int | None) -> Any:
+        out = self._run(module, 0, 0.0, values, leaves)[0]
+        return out if size is not None else float(out[0])
+
+    def backward(self, module: Any, values: list[Any], leaves: list[float], size: int | None) -> Any:
+        out, grads = self._run(module, 1, 1.0 / size if size else 1.0, values, leaves)
+        return (out if size is not None else float(out[0])), grads
+
+    def step(self, module: Any, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
+        out, final = self._run(module, 2, lr, values, leaves)
+        return float(out[0]), final.tolist()
+
+    def sgd(self, module: Any, lr: float, columns: list[np.ndarray], leaves: list[float]) -> Any:
+        out, final = self._run(module, 2, lr, columns, leaves)
+        return out, final.tolist()
+
+
+_KERNEL = """
+@JIT
+def apply(op, a, b, c):
+    \"\"\"One element of an instruction that has no loop of its own.\"\"\"
+APPLY
+    return a
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def run(W, S, m, code, I, lo, hi):
+    \"\"\"Instructions lo..hi-1 on the m samples of a block (a row of W per value, a column per sample).\"\"\"
+    for p in range(lo, hi):
+        op, n, o0, a0, b0, c0, K = code[p, 0], code[p, 1], code[p, 2], code[p, 3], code[p, 4], code[p, 5], code[p, 6]
+        for j in range(n):
+            o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]
+            if op == SUM:  # a + b_1 * c_1 + ... + b_K * c_K, each c in S
+                for t in range(m):
+                    W[o, t] = W[a, t]
+                for k in range(K):
+                    b, s = I[b0 + k * n + j], S[I[c0 + k * n + j]]
+                    for t in range(m):
+                        W[o, t] += W[b, t] * s
+OWN
+            else:
+                for t in range(m):
+                    W[o, t] = apply(op, W[a, t], W[b, t], W[c, t])
+
+
+@JIT
+def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
+    \"\"\"mode 0: the target's value for each sample (a column of X) into values; 1: also the gradient
+    of the sum of the values (the seed is rate), returned; 2: per-sample SGD at rate (values: the
+    losses), returns the leaves after it. S and W: rows (W: a column per sample of a block).\"\"\"
+    count = X.shape[1]
+    blocks = count if mode == 2 else (count + BLOCK - 1) // BLOCK
+    scalars = S.reshape((S.shape[0], 1))
+    leaves = leaves.copy()
+    out = np.zeros(M.n_gradients)
+    for k in range(M.n_constants):
+        S[I[M.constants + k]] = C[k]
+    for t in range(W.shape[1]):
+        W[X.shape[0], t] = 1.0 if mode == 2 else rate  # the seed
+    for task in range(3 * count if mode == 2 else blocks + 2):
+        phase = task % 3 if mode == 2 else (0 if task == 0 else (2 if task == blocks + 1 else 1))
+        block = task // 3 if mode == 2 else task - 1
+        first = block * count // blocks
+        m = (block + 1) * count // blocks - first if phase == 1 else 1
+        if phase == 0:
+            for k in range(leaves.shape[0]):
+                S[k] = leaves[k]
+            for k in range(M.n_sums):
+                S[M.sums + k] = 0.0
+            lo, hi = M.hoisted_lo, M.hoisted_hi
+        elif phase == 1:
+            for k in range(X.shape[0]):
+                for t in range(m):
+                    W[k, t] = X[k, first + t]
+            lo, hi = M.forward_lo, M.backward_hi if mode else M.forward_hi
+        else:
+            lo, hi = M.after_lo, M.after_hi if mode else M.after_lo
+        run(W if phase == 1 else scalars, S, m, code, I, lo, hi)
+        if phase == 0:
+            for k in range(M.n_shared):
+                for t in range(W.shape[1]):
+                    W[I[M.shared_w + k], t] = S[I[M.shared_s + k]]
+        elif phase == 1:
+            for t in range(m):
+                values[first + t] = W[M.target, t]
+            for k in range(M.n_sums if mode else 0):  # four running sums (sample t in t % 4), added in pairs
+                a, b, q0, q1, q2, q3 = I[M.sum_a + k], I[M.sum_b + k], 0.0, 0.0, 0.0, 0.0
+                for t in range(0, m - 3, 4):
+                    q0 += W[a, t] * W[b, t]
+                    q1 += W[a, t + 1] * W[b, t + 1]
+                    q2 += W[a, t + 2] * W[b, t + 2]
+                    q3 += W[a, t + 3] * W[b, t + 3]
+                for t in range(m - m % 4, m):
+                    q0 += W[a, t] * W[b, t]
+                S[M.sums + k] += (q0 + q1) + (q2 + q3)
+        elif mode:
+            for k in range(M.n_gradients):
+                out[k] = S[I[M.gradients + k]]
+                if mode == 2:
+                    leaves[k] = leaves[k] - rate * out[k]
+    return leaves if mode == 2 else out
+"""
 
 
 def kernel_source() -> str:
-    """The interpreter's source: the same text for every graph."""
-    at = _AT
-    block_dispatch = []
-    for k, (name, arity, formula) in enumerate(OPERATIONS):
-        rows = "".join(f"; {x}r = I[{x}0 + j]" for x in "abc"[:arity])
-        reads = "; ".join(f"{x} = W[{x}r, t]" for x in "abc"[:arity])
-        block_dispatch += [
-            f"        {'if' if k == 0 else 'elif'} op == {k}:  # {name}",
-            "            for j in range(n):",
-            f"                o = I[o0 + j]{rows}",
-            "                for t in range(m):",
-            f"                    {reads}",
-            f"                    W[o, t] = {formula}",
-        ]
-    run_block = [
-        f"@{_JIT}",
-        "def run_block(W, m, code, I, lo, hi):",
-        '    """Instructions lo..hi-1 for the m samples of a block (row = slot, column = sample)."""',
-        "    for p in range(lo, hi):",
-        "        op = code[p, 0]; n = code[p, 1]; o0 = code[p, 2]; a0 = code[p, 3]; b0 = code[p, 4]; c0 = code[p, 5]",
-        *block_dispatch,
-        "",
-        "",
-    ]
-
-    def loop(what: str, count: str, line: str, indent: str = "    ") -> list[str]:
-        return [
-            f"{indent}for k in range(M[{at[count]}]):",
-            f"{indent}    s = I[M[{at[what]}] + k]",
-            f"{indent}    {line}",
-        ]
-
-    def phase(name: str, indent: str = "    ") -> str:
-        """One phase on the slot array ``v``, seen as a block of one sample."""
-        bounds = f"M[{at[name + '_lo']}], M[{at[name + '_hi']}]"
-        return f"{indent}run_block(v.reshape((v.shape[0], 1)), 1, code, I, {bounds})"
-
-    def start(indent: str = "    ") -> list[str]:
-        return [
-            *loop("constants", "n_constants", "v[s] = C[k]", indent),
-            *loop("leaves", "n_leaves", "v[s] = leaves[k]", indent),
-            phase("hoisted", indent=indent),
-        ]
-
-    def one_sample(inputs: str, indent: str = "    ") -> list[str]:
-        return [
-            *loop("inputs", "n_inputs", f"v[s] = {inputs}", indent),
-            phase("forward", indent=indent),
-            phase("backward", indent=indent),
-            *loop("sum_targets", "n_sums", f"v[s] = v[I[M[{at['sum_sources']}] + k]]", indent),
-            phase("after", indent=indent),
-        ]
-
-    target, seed, slots = f"M[{at['target']}]", f"M[{at['seed']}]", f"M[{at['slots']}]"
-    out = [
-        *registry.kernel_module_header(
-            f"graphdl grouped machine-code kernels, version {VERSION}: the same for every graph"
-        ),
-        *run_block,
-        f"@{_JIT}",
-        "def sample(seed, inputs, leaves, code, I, M, C):",
-        '    """Value and parameter gradients for one sample (seed = d(mean)/d(value))."""',
-        f"    v = np.zeros({slots})",
-        *start(),
-        f"    v[{seed}] = seed",
-        *one_sample("inputs[k]"),
-        f"    grads = np.empty(M[{at['n_gradients']}])",
-        *loop("gradients", "n_gradients", "grads[k] = v[s]"),
-        f"    return v[{target}], grads",
-        "",
-        "",
-        f"@{_JIT}",
-        "def step(lr, inputs, leaves, code, I, M, C):",
-        '    """One SGD step for one sample: the loss, and the leaves after the update."""',
-        f"    v = np.zeros({slots})",
-        *start(),
-        f"    v[{seed}] = 1.0",
-        *one_sample("inputs[k]"),
-        "    leaves = leaves.copy()",
-        *loop("gradients", "n_gradients", "leaves[k] = leaves[k] - lr * v[s]"),
-        f"    return v[{target}], leaves",
-        "",
-        "",
-        f"@{_JIT}",
-        "def sgd(lr, columns, leaves, code, I, M, C):",
-        '    """Per-sample SGD over the columns; returns the losses and the final leaves."""',
-        "    leaves = leaves.copy()",
-        "    count = columns[0].shape[0]",
-        "    losses = np.empty(count)",
-        f"    v = np.zeros({slots})",
-        f"    v[{seed}] = 1.0",
-        "    for i in range(count):",
-        *start("        "),
-        *one_sample("columns[k][i]", "        "),
-        *loop("gradients", "n_gradients", "leaves[k] = leaves[k] - lr * v[s]", "        "),
-        f"        losses[i] = v[{target}]",
-        "    return losses, leaves",
-    ]
-
-    def block_start(indent: str) -> list[str]:
-        """A block's array: the rows every sample shares (leaves, hoisted values, the seed) filled."""
-        return [
-            f"{indent}W = np.empty(({slots}, {BLOCK}))",
-            *loop("shared", "n_shared", f"for t in range({BLOCK}):", indent),
-            f"{indent}        W[s, t] = v[s]",
-        ]
-
-    def block_run(phases: tuple[str, ...], indent: str) -> list[str]:
-        return [
-            f"{indent}lo = block * {BLOCK}",
-            f"{indent}m = min({BLOCK}, count - lo)",
-            *loop("inputs", "n_inputs", "for t in range(m):", indent),
-            f"{indent}        W[s, t] = columns[k][lo + t]",
-            *[f"{indent}run_block(W, m, code, I, M[{at[name + '_lo']}], M[{at[name + '_hi']}])" for name in phases],
-            f"{indent}for t in range(m):",
-            f"{indent}    values[lo + t] = W[{target}, t]",
-        ]
-
-    for suffix, decorator, kind in (("", _JIT, "range"), ("_parallel", _PARALLEL, "prange")):
-        serial = kind == "range"
-        out += [
-            "",
-            "",
-            f"@{decorator}",
-            f"def gradient{suffix}(seed, columns, leaves, values, code, I, M, C):",
-            f'    """Batch-mean gradient: blocks of {BLOCK} samples ({kind}), each block\'s sums added in '
-            'sample order, the blocks\' in block order."""',
-            "    count = columns[0].shape[0]",
-            f"    blocks = (count + {BLOCK - 1}) // {BLOCK}",
-            f"    n_sums = max(M[{at['n_sums']}], 1)",
-            f"    v = np.zeros({slots})",
-            *start(),
-            f"    v[{seed}] = seed",
-            "    partial = np.zeros((blocks, n_sums))",
-            *(block_start("    ") if serial else []),
-            f"    for block in {kind}(blocks):",
-            *([] if serial else block_start("        ")),
-            *block_run(("forward", "backward"), "        "),
-            f"        for k in range(M[{at['n_sums']}]):",
-            f"            s = I[M[{at['sum_sources']}] + k]",
-            "            total = 0.0",
-            "            for t in range(m):",
-            "                total += W[s, t]",
-            "            partial[block, k] = total",
-            *loop("sum_targets", "n_sums", "v[s] = partial[0, k]"),
-            "        for block in range(1, blocks):",
-            "            v[s] = v[s] + partial[block, k]",
-            phase("after"),
-            f"    grads = np.empty(M[{at['n_gradients']}])",
-            *loop("gradients", "n_gradients", "grads[k] = v[s]"),
-            "    return grads",
-            "",
-            "",
-            f"@{decorator}",
-            f"def forward_values{suffix}(columns, leaves, values, code, I, M, C):",
-            f'    """The target\'s value for every sample (blocks of {BLOCK} samples, {kind})."""',
-            "    count = columns[0].shape[0]",
-            f"    blocks = (count + {BLOCK - 1}) // {BLOCK}",
-            f"    v = np.zeros({slots})",
-            *start(),
-            *(block_start("    ") if serial else []),
-            f"    for block in {kind}(blocks):",
-            *([] if serial else block_start("        ")),
-            *block_run(("forward",), "        "),
-        ]
-    return "\n".join([*out, ""])
+    """The kernel's source: the same text for every graph."""
+    apply, own = [], []
+    for k, (name, _, formula) in enumerate(OPERATIONS):
+        apply.append(f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}")
+        if name in OWN_LOOPS:  # vectorised; each loop adds to numba's compile time
+            row = re.sub(r"\b([abc])\b", r"W[\1, t]", formula)
+            own.append(
+                f"            elif op == {k}:  # {name}\n{' ' * 16}for t in range(m):\n{' ' * 20}W[o, t] = {row}"
+            )
+    text = _KERNEL.replace("@JIT", f"@{_JIT}").replace("APPLY", "\n".join(apply)).replace("OWN", "\n".join(own))
+    text = text.replace("SUM", str(OPCODE["sum"])).replace("BLOCK", str(BLOCK))
+    text = re.sub(r"M\.(\w+)", lambda found: f"M[{_AT[found.group(1)]}]", text)
+    header = registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph")
+    return "\n".join(header) + text

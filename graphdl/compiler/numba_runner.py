@@ -15,10 +15,9 @@ graph (with new automatic names) finds the same kernels in the disk cache. Kerne
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
 (:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``. Programs above
-:data:`MAX_STATEMENTS` statements run the grouped kernels of
-:mod:`graphdl.compiler.numba_groups` instead (same names, arguments plus the program's arrays,
-which :attr:`NumbaRunner.extra` holds; their ``gradient`` writes every sample's value): their
-source is the same for every graph.
+:data:`MAX_STATEMENTS` statements run the grouped kernel of
+:mod:`graphdl.compiler.numba_groups` instead (:attr:`NumbaRunner.grouped`: the program as
+arrays of instructions; one thread): its source is the same for every graph.
 """
 
 from __future__ import annotations
@@ -292,42 +291,42 @@ class NumbaRunner:
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        #: Arguments every kernel takes last (the grouped kernels' index array).
-        self.extra: tuple[Any, ...] = ()
+        #: The grouped kernel's instructions for a big program (None: straight-line kernels).
+        self.grouped: GroupedKernels | None = None
         if len(program.statements) > MAX_STATEMENTS:
             try:
-                grouped = GroupedKernels(program)
+                self.grouped = GroupedKernels(program)
             except Unsupported as error:
                 raise TooBig(f"the grouped numba kernels cannot run this graph: {error}") from None
-            self.source, self.extra = grouped_source(), grouped.arrays
+            self.source = grouped_source()
         else:
             self.source = kernel_source(program)
         self.module = load_kernels(self.source, kernel_salt())
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
-        self.sample = self.module.sample
+        self.sample: Any = getattr(self.module, "sample", None)
         self.inputs = len(program.input_slots)
 
     def _pick(self, name: str, count: int) -> Any:
         return getattr(self.module, name + ("_parallel" if parallel(count) else ""))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
+        if self.grouped is not None:
+            return self.grouped.forward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
-            return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)[0])
+            return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)[0])
         out = np.empty(size)
-        self._pick("forward_values", size)(tuple(values), leaf_array, out, *self.extra)
+        self._pick("forward_values", size)(tuple(values), leaf_array, out)
         return out
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
+        if self.grouped is not None:
+            return self.grouped.backward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
-            value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)
+            value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)
             return float(value), grads.tolist()
-        if self.extra:  # the grouped kernels: the values of every sample (compiled.py takes their mean)
-            out = np.empty(size)
-            grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
-            return out, grads.tolist()
         if parallel(size):
             kernel, plan = self.module.gradient_parallel, sum_plan(size, CHUNKS)
         else:
@@ -336,10 +335,14 @@ class NumbaRunner:
         return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
+        if self.grouped is not None:
+            return self.grouped.step(self.module, lr, values, leaves)
         arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
-        loss, final = self.module.step(lr, *arrays, *self.extra)
+        loss, final = self.module.step(lr, *arrays)
         return float(loss), final.tolist()
 
     def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64), *self.extra)
+        if self.grouped is not None:
+            return self.grouped.sgd(self.module, lr, columns, leaves)
+        losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64))
         return losses, final.tolist()
