@@ -6,8 +6,11 @@ per-sample SGD step) and ``sgd(lr, columns, leaves)``: the Python runner
 (:mod:`~graphdl.compiler.python_runner`, the readable program), the grouped-numpy runner
 (:mod:`~graphdl.compiler.numpy_runner`) and the numba runner
 (:mod:`~graphdl.compiler.numba_runner`). A compiled graph's methods pick a runner, call
-it and store the results. The parameters live in one float64 array; the Variables are
-written once per step and read back only when something else changed them.
+it and store the results. The parameters live in one float64 array (a list of floats on
+the per-sample path). A step writes no Variable: it leaves a deferred write on the graph
+(:class:`graphdl.core.node.DeferredWrite`), carried out when anything next reads or writes
+a value of the graph; until then the next call of the same program goes on from its own
+array without reading the Variables.
 """
 
 from __future__ import annotations
@@ -25,7 +28,17 @@ from graphdl.compiler.numpy_runner import NumpyRunner
 from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner
 from graphdl.core.anomaly import anomaly_active
 from graphdl.core.collector import collector_paused as _collector_paused
-from graphdl.core.node import Node, UnsetValueError, Value, Variable, VariableBlock, check_value
+from graphdl.core.component import Component, root_of, settle
+from graphdl.core.node import (
+    DeferredWrite,
+    Node,
+    UnsetValueError,
+    Value,
+    Variable,
+    VariableBlock,
+    check_finite,
+    check_value,
+)
 
 __all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "compile"]
 
@@ -131,8 +144,14 @@ class CompiledGraph:
         self._parameters = program.parameters
         self._leaf_block = VariableBlock(program.leaves)
         self._parameter_block = VariableBlock(program.parameters)
+        self._deferred = DeferredWrite(program.parameters)
+        self._count = len(program.parameters)
+        #: The leaves' values as last read from (or written to) the Variables.
         self._known: list[Any] = []
-        self._stale = True
+        # This program's current leaf values (parameters first), in one or both forms: a
+        # sequence of floats (per-sample calls) and the array ``values`` (batches).
+        self._list: Any = None
+        self._array_ok = False
         #: The leaves' values (parameters first) as one float64 array, the runners' argument.
         self.values = np.empty(len(self._leaves))
         self._python = PythonRunner(program, self)
@@ -157,13 +176,26 @@ class CompiledGraph:
         #: The backend in use: "numba" or "numpy".
         self.backend = chosen
 
-    def _refresh(self) -> None:
+    def _root(self) -> Component:
+        component = self.target._component
+        if component is None or component.merged_into is not None:
+            component = root_of(self.target)
+        return component
+
+    def _refresh(self) -> bool:
         """Bring the graph up to date (end a pending optimiser step) and rebuild when a
-        ``trainable`` flag changed (the parameter set may differ)."""
+        ``trainable`` flag changed (the parameter set may differ). True when this program's
+        own deferred write is still pending: its values are current, nothing to read."""
         target = self.target
+        component = self._root()
+        if component.deferred is self._deferred and not component.pending:
+            if target.gradient_plan() is self._source_plan:
+                self._deferred.end(component)
+                return True
         target.refresh()
         if target.gradient_plan() is not self._source_plan:
             self._build()
+        return False
 
     def _runner(self) -> Any:
         """The runner for this call: the checked Python program inside ``detect_anomaly()``,
@@ -299,9 +331,19 @@ class CompiledGraph:
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
     # --------------------------------------------------------------- parameters
-    def _leaf_values(self) -> list[Any]:
-        """The leaves' current values (parameters first), checked. They are validated again only
+    def _take_written(self) -> None:
+        """This program's deferred write was carried out: the Variables then held its values."""
+        deferred = self._deferred
+        written = deferred.written
+        if written is not None:
+            deferred.written = None
+            if len(self._known) == len(self._leaves):
+                self._known = [*written, *self._known[self._count :]]
+
+    def _read(self) -> None:
+        """Take the leaves' values from the Variables (checked). They are validated again only
         when something other than this program changed them."""
+        self._take_written()
         current = self._leaf_block.read()
         if current != self._known:
             for leaf, value in zip(self._leaves, current):
@@ -315,55 +357,87 @@ class CompiledGraph:
                             f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
                             "list it in inputs= and feed it"
                         )
-            self._known = current
-            self._stale = True
-        return current
+            self._known = self._list = current
+            self._array_ok = False
 
-    def _array(self) -> np.ndarray:
-        """``self.values``: the leaves' values as one float64 array, brought up to date."""
-        if self._stale:
-            self.values[:] = self._known
-            self._stale = False
+    def _leaf_list(self) -> Any:
+        """The current leaf values as a sequence of floats."""
+        leaves = self._list
+        if leaves is None:
+            leaves = self._list = self.values.tolist()
+        return leaves
+
+    def _leaf_array(self) -> np.ndarray:
+        """The current leaf values as the array ``values``."""
+        if not self._array_ok:
+            self.values[:] = self._list
+            self._array_ok = True
         return self.values
 
-    def _write(self, new: Any) -> None:
-        """Write the parameters' new values (a list or an array, parameters first) as one
-        optimiser step: the Variables' values change at once, the step's point stays
-        readable until the graph is next brought up to date."""
-        count = len(self._parameters)
-        values = new.tolist() if new.__class__ is _ndarray else new
-        if len(values) != count:
-            values = values[:count]
-        self._parameter_block.write(values)
-        self._known[:count] = values
-        if new.__class__ is _ndarray and not self._stale:
-            self.values[:count] = new  # the array stays current: no list to convert next time
+    def _adopt(self, new: Any) -> None:
+        """Make ``new`` (the parameters' new values first: floats or an array) this program's
+        values, checked finite, and leave them on the graph as a deferred write: one
+        optimiser step, its point readable until the graph is next brought up to date."""
+        count = self._count
+        if new.__class__ is _ndarray or self._list is None:
+            new = new[:count]
+            check_finite(self._parameters, new)
+            self._leaf_array()[:count] = new
+            self._list = None
+            values: Any = self.values
         else:
-            self._stale = True
+            check_finite(self._parameters, new)
+            old = self._list
+            values = self._list = new if len(new) == len(old) else [*new[:count], *old[count:]]
+            self._array_ok = False
+        component = self._root()
+        if component.deferred is not None and component.deferred is not self._deferred:
+            settle(component)
+        self._deferred.defer(component, values)
+
+    def _may_defer(self, component: Component) -> bool:
+        """True when this program's values are current without reading anything (its own
+        write is deferred, or nothing changed the Variables since it last saw them)."""
+        if component.deferred is self._deferred:
+            return True
+        if component.deferred is not None or component.pending:
+            return False
+        self._take_written()
+        return bool(self._known) and self._leaf_block.read() == self._known
 
     def parameter_values(self) -> np.ndarray:
         """The parameters' current values as one array (a copy), in :attr:`parameters` order."""
-        self._refresh()
-        self._leaf_values()
-        return self._array()[: len(self._parameters)].copy()
+        if not self._refresh():
+            self._read()
+        return self._leaf_array()[: self._count].copy()
 
     def assign_parameters(self, values: Any) -> None:
         """Write every parameter at once (an optimiser step computed on arrays)."""
         if len(values) != len(self._parameters):
             raise ValueError(f"assign_parameters: {len(self._parameters)} parameters, got {len(values)} values")
-        self._write(values)
+        if self._may_defer(self._root()):
+            self._adopt(np.array(values, dtype=np.float64))
+        else:
+            self._parameter_block.write(values.tolist() if values.__class__ is _ndarray else list(values))
+            self._known = []  # read everything again next time
 
     # ------------------------------------------------------------------ running
-    def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], list[Any], int | None]:
-        """The fed values, the leaves' values (checked) and the batch size."""
+    def _arguments(self, feed: Mapping[Any, Any], current: bool) -> tuple[list[Any], Any, int | None]:
+        """The fed values, the leaves' values (checked; a list for one sample, the array for
+        a batch) and the batch size. ``current``: this program's values need no reading."""
         values, size = self._feed_values(feed)
-        leaves = self._leaf_values()
-        self._check_arguments(values, leaves)
+        if not current:
+            self._read()
+        leaves = self._leaf_list() if size is None else self._leaf_array()
+        if self._program.argument_checks:
+            self._check_arguments(values, leaves)
         return values, leaves, size
 
-    def _check_arguments(self, values: list[Any], leaves: list[Any]) -> None:
+    def _check_arguments(self, values: list[Any], leaves: Any) -> None:
+        count = len(values)
         for op, index, position in self._program.argument_checks:
-            op.check_argument(index, (values + leaves)[position])
+            value = values[position] if position < count else leaves[position - count]
+            op.check_argument(index, value if value.__class__ is not np.float64 else float(value))
 
     def _finite_floats(self, feed: Mapping[Any, Any]) -> list[float] | None:
         """The feed's values when it maps each input Variable to a finite float, else None."""
@@ -381,16 +455,14 @@ class CompiledGraph:
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
-        self._refresh()
-        values, leaves, size = self._arguments(feed)
+        values, leaves, size = self._arguments(feed, self._refresh())
         return self._call("forward", values, leaves, size)
 
     def gradients(self, feed: Mapping[Any, Any], store: bool = False) -> tuple[float, np.ndarray]:
         """The mean of the target over the batch and the gradient of that mean with respect
         to every parameter (an array in :attr:`parameters` order). ``store=True`` also
         writes every parameter's ``.grad``, as :meth:`backward` does."""
-        self._refresh()
-        values, leaves, size = self._arguments(feed)
+        values, leaves, size = self._arguments(feed, self._refresh())
         out, grads = self._call("backward", values, leaves, size)
         if store:
             self.target.store_gradients(zip(self._parameters, grads.tolist() if grads.__class__ is _ndarray else grads))
@@ -407,27 +479,29 @@ class CompiledGraph:
         batch: one full-batch step on the gradient of the mean. Either way the same as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
         (the mean for a batch) before the update. Gradients are not stored."""
-        self._refresh()
-        if not self._parameters:
+        current = self._refresh()
+        if not self._count:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
         values = self._finite_floats(feed)
-        if values is not None:  # the per-sample fast path: one finite float per input, by Variable
-            leaves, size = self._leaf_values(), None
-            self._check_arguments(values, leaves)
-        else:
-            values, leaves, size = self._arguments(feed)
-        lr = float(lr)
-        runner = self._runner()
-        if size is None and runner is not self._checked:
+        if values is None:
+            values, leaves, size = self._arguments(feed, current)
+        else:  # the per-sample fast path: one finite float per input, by Variable
+            if not current:
+                self._read()
+            leaves, size = self._leaf_list(), None
+            if self._program.argument_checks:
+                self._check_arguments(values, leaves)
+            runner = self._runner()
             if runner is self._numpy:
-                loss, new = self._python.step(lr, values, leaves)
-            else:
-                loss, new = self._guarded(runner, "step", lr, values, leaves)
-            self._write(new)
-            return loss
+                loss, new = self._python.step(float(lr), values, leaves)
+                self._adopt(new)
+                return loss
+            if runner is not self._checked:
+                loss, new = self._guarded(runner, "step", float(lr), values, self._leaf_array())
+                self._adopt(new)
+                return loss
         out, grads = self._call("backward", values, leaves, size)
-        count = len(self._parameters)
-        self._write(self._array()[:count] - lr * np.asarray(grads, dtype=np.float64))
+        self._adopt(self._leaf_array()[: self._count] - float(lr) * np.asarray(grads, dtype=np.float64))
         return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -436,17 +510,18 @@ class CompiledGraph:
         for every parameter, exactly as ``backward`` + ``update`` would. ``feed`` maps
         each input to a 1-D array (one entry per sample). Returns the per-sample losses
         and leaves the parameters at their final values."""
-        self._refresh()
-        if not self._parameters:
+        current = self._refresh()
+        if not self._count:
             raise ValueError(f"sgd: {self.target.name!r} has no parameters to train")
-        values, leaves, size = self._arguments(feed)
+        values, leaves, size = self._arguments(feed, current)
         if size is None:
             values = [np.array([v]) for v in values]
         runner = self._runner()
         if runner is self._checked:
             runner = self._python
+        leaves = self._leaf_array() if runner is self._numba else self._leaf_list()
         losses, final = self._guarded(runner, "sgd", float(lr), values, leaves)
-        self._write(final[: len(self._parameters)])
+        self._adopt(final)
         return losses
 
     def _call(self, method: str, values: list[Any], leaves: list[Any], size: int | None) -> Any:

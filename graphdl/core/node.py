@@ -28,12 +28,13 @@ from __future__ import annotations
 import collections
 import gc
 import itertools
-import math
 import numbers
 import operator
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from graphdl.core.anomaly import anomaly_active
 from graphdl.core.backend import Backend
@@ -47,6 +48,8 @@ from graphdl.core.component import (
     new_point,
     new_version,
     root_of,
+    settle,
+    settle_graph,
 )
 from graphdl.core.interpreter import UnsetValueError, evaluate, reverse_sweep
 from graphdl.core.names import auto_name, note_explicit_name, register_kind
@@ -60,6 +63,8 @@ __all__ = [
     "Value",
     "Variable",
     "VariableBlock",
+    "DeferredWrite",
+    "check_finite",
     "as_node",
     "assign_values",
     "cached_values",
@@ -246,6 +251,9 @@ class Node:
     @property
     def cached_value(self) -> Value | None:
         """The cached value, None when it is not computed; never computes anything."""
+        component = self._component
+        if component is not None and (component.deferred is not None or component.merged_into is not None):
+            settle_graph(self)
         return self._value
 
     def forward(self) -> Value:
@@ -258,6 +266,8 @@ class Node:
         component = self._component
         if component is None or component.merged_into is not None:
             component = root_of(self)
+        if component.deferred is not None:
+            settle(component)
         if component.pending:
             end_step(component)
 
@@ -273,6 +283,8 @@ class Node:
         """Drop every cached value and gradient of this node's graph (every node connected
         to it); Variables keep their values. Ends a pending optimiser step."""
         component = root_of(self)
+        if component.deferred is not None:
+            settle(component)  # the Variables keep the step's values
         component.pending = {}  # everything the step made stale is dropped below anyway
         component.point = new_version()
         for ref in members(self):
@@ -432,7 +444,7 @@ class Node:
         return _sugar("Log")([self])
 
     def __repr__(self) -> str:
-        return f"<{self.kind} {self.name!r} value={short(self._value)} grad={short(self.grad)}>"
+        return f"<{self.kind} {self.name!r} value={short(self.cached_value)} grad={short(self.grad)}>"
 
 
 def _binary(op: type, left: Any, right: Any) -> Any:
@@ -486,6 +498,9 @@ class Variable(Node):
     @property
     def value(self) -> Value | None:
         """The current value (a float or a 1-D array), or None when unset."""
+        component = self._component
+        if component is not None and (component.deferred is not None or component.merged_into is not None):
+            settle_graph(self)
         return self._value
 
     @value.setter
@@ -525,6 +540,9 @@ class Variable(Node):
         point stay readable until the graph is next brought up to date, so every
         parameter of one step is updated with gradients taken at the same point.
         """
+        component = self._component
+        if component is not None and (component.deferred is not None or component.merged_into is not None):
+            settle_graph(self)
         tag = self._grad_tag
         target = None if tag is None else tag[0]()
         grad = self._grad if tag is not None and target is not None and tag[1] == target._stamp else self.grad
@@ -562,10 +580,12 @@ def assign_values(variables: Sequence[Variable], values: Sequence[Any]) -> None:
             raise TypeError(f"assign_values: expected Variables, got {type(variable).__name__}")
         if value.__class__ is not float or value - value != 0.0:
             value = check_value(variable, value)
-        variable._value = value
         component = variable._component
         if component is None or component.merged_into is not None:
             component = root_of(variable)
+        if component.deferred is not None:
+            settle(component)
+        variable._value = value
         component.pending[variable._ref] = None
 
 
@@ -587,7 +607,9 @@ class VariableBlock:
         self._refs = dict.fromkeys(variable._ref for variable in self.variables)
 
     def read(self) -> list[Value | None]:
-        """The cached values, in order."""
+        """The current values, in order."""
+        if self.variables:
+            settle_graph(self.variables[0])
         return list(map(_read_value, self.variables))
 
     def write(self, values: Sequence[float]) -> None:
@@ -596,11 +618,79 @@ class VariableBlock:
             raise ValueError(f"VariableBlock.write: {len(self.variables)} Variables but {len(values)} values")
         if not values:
             return
-        if not math.isfinite(math.fsum(values)):
-            for variable, value in zip(self.variables, values):
-                check_value(variable, value)  # raises, naming the Variable
+        check_finite(self.variables, values)
+        component = root_of(self.variables[0])
+        if component.deferred is not None:
+            settle(component)
         _drain(map(_write_value, self.variables, values))
-        root_of(self.variables[0]).pending.update(self._refs)
+        component.pending.update(self._refs)
+
+
+def check_finite(variables: Sequence[Variable], values: Any) -> None:
+    """Raise ``ValueError`` naming the first Variable whose new value is not finite
+    (``values``: floats or a float64 array, one per Variable)."""
+    total = np.add.reduce(values) if values.__class__ is np.ndarray else sum(values)
+    if total - total != 0.0:  # NaN or inf somewhere (or a finite overflow: then nothing raises)
+        for variable, value in zip(variables, values):
+            check_value(variable, value)
+
+
+class DeferredWrite:
+    """New values for a fixed list of Variables, kept outside them (in a compiled program's
+    parameter array) until their graph is next read or written: the graph's
+    ``Component.deferred`` (see :mod:`graphdl.core.component`).
+
+    ``values`` is a sequence (a list, a tuple or a float64 array) whose first entries are
+    the new values, in order; ``open`` is True while the step that made them has not
+    ended (carrying it out then marks the Variables pending, as an optimiser step does).
+    Holds the Variables through weak references only, so a graph with a deferred write is
+    still freed by reference counting alone. After it is carried out, ``written`` holds
+    the floats it wrote (its owner reads them back to know the Variables hold its values)."""
+
+    __slots__ = ("_order", "_refs", "sources", "values", "open", "written")
+
+    def __init__(self, variables: Sequence[Variable]) -> None:
+        self._order = tuple(variable._ref for variable in variables)
+        self._refs = dict.fromkeys(self._order)
+        #: The Variables' references as a set (what ``end_step`` compares its work list with).
+        self.sources = frozenset(self._refs)
+        self.values: Any = None
+        self.open = False
+        self.written: list[float] | None = None
+
+    def defer(self, component: Component, values: Any) -> None:
+        """Record ``values`` (checked finite) as a new, open step of ``component``'s graph:
+        nothing is written now. The component must have no other deferred write."""
+        self.values = values
+        self.open = True
+        self.written = None
+        component.deferred = self
+
+    def end(self, component: Component) -> None:
+        """End the open step as carrying it out and bringing the graph up to date would
+        (what was computed from the old values dropped, stamps bumped); the values stay
+        here, still deferred, and writing them later marks nothing pending."""
+        if self.open:
+            self.open = False
+            end_step(component, self.sources)
+
+    def carry_out(self, component: Component) -> None:
+        """Write the values into the Variables (called by ``settle``, which detached this
+        write from ``component`` first); an open step marks them pending."""
+        count = len(self._order)
+        values = self.values
+        values = values[:count].tolist() if values.__class__ is np.ndarray else list(values[:count])
+        variables = [ref() for ref in self._order]
+        if None in variables:  # some Variables are gone: write the live ones
+            live = [(v, x) for v, x in zip(variables, values) if v is not None]
+            _drain(map(_write_value, [v for v, _ in live], [x for _, x in live]))
+        else:
+            _drain(map(_write_value, variables, values))
+        if self.open:
+            component.pending.update(self._refs)
+            self.open = False
+        self.written = values
+        self.values = None
 
 
 class Operator(Node):
@@ -719,7 +809,7 @@ class Operator(Node):
         then return this value."""
         component = self._component
         assert component is not None  # an operator joins its parents' component when built
-        if component.merged_into is not None or component.pending:
+        if component.merged_into is not None or component.pending or component.deferred is not None:
             bring_up_to_date(self)
         value = self._value
         if value is not None:
