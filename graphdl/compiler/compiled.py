@@ -28,7 +28,6 @@ from graphdl.compiler.numpy_runner import NumpyRunner
 from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner
 from graphdl.core.anomaly import anomaly_active
 from graphdl.core.collector import collector_paused as _collector_paused
-from graphdl.core.component import Component, root_of, settle
 from graphdl.core.node import (
     DeferredWrite,
     Node,
@@ -43,6 +42,7 @@ from graphdl.core.node import (
 __all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "compile"]
 
 _ndarray = np.ndarray
+_add_reduce = np.add.reduce
 BACKENDS = ("numpy", "numba", "auto")
 
 
@@ -176,22 +176,13 @@ class CompiledGraph:
         #: The backend in use: "numba" or "numpy".
         self.backend = chosen
 
-    def _root(self) -> Component:
-        component = self.target._component
-        if component is None or component.merged_into is not None:
-            component = root_of(self.target)
-        return component
-
     def _refresh(self) -> bool:
         """Bring the graph up to date (end a pending optimiser step) and rebuild when a
         ``trainable`` flag changed (the parameter set may differ). True when this program's
         own deferred write is still pending: its values are current, nothing to read."""
         target = self.target
-        component = self._root()
-        if component.deferred is self._deferred and not component.pending:
-            if target.gradient_plan() is self._source_plan:
-                self._deferred.end(component)
-                return True
+        if self._deferred.resume(target, self._source_plan):
+            return True
         target.refresh()
         if target.gradient_plan() is not self._source_plan:
             self._build()
@@ -386,22 +377,20 @@ class CompiledGraph:
             self._list = None
             values: Any = self.values
         else:
-            check_finite(self._parameters, new)
+            total = sum(new)
+            if total - total != 0.0:  # NaN or inf somewhere (or a finite overflow)
+                check_finite(self._parameters, new)
             old = self._list
             values = self._list = new if len(new) == len(old) else [*new[:count], *old[count:]]
             self._array_ok = False
-        component = self._root()
-        if component.deferred is not None and component.deferred is not self._deferred:
-            settle(component)
-        self._deferred.defer(component, values)
+        self._deferred.defer(self.target, values)
 
-    def _may_defer(self, component: Component) -> bool:
+    def _may_defer(self) -> bool:
         """True when this program's values are current without reading anything (its own
         write is deferred, or nothing changed the Variables since it last saw them)."""
-        if component.deferred is self._deferred:
-            return True
-        if component.deferred is not None or component.pending:
-            return False
+        status = self._deferred.status(self.target)
+        if status != "settled":
+            return status == "own"
         self._take_written()
         return bool(self._known) and self._leaf_block.read() == self._known
 
@@ -415,7 +404,7 @@ class CompiledGraph:
         """Write every parameter at once (an optimiser step computed on arrays)."""
         if len(values) != len(self._parameters):
             raise ValueError(f"assign_parameters: {len(self._parameters)} parameters, got {len(values)} values")
-        if self._may_defer(self._root()):
+        if self._may_defer():
             self._adopt(np.array(values, dtype=np.float64))
         else:
             self._parameter_block.write(values.tolist() if values.__class__ is _ndarray else list(values))
@@ -440,13 +429,13 @@ class CompiledGraph:
             op.check_argument(index, value if value.__class__ is not np.float64 else float(value))
 
     def _finite_floats(self, feed: Mapping[Any, Any]) -> list[float] | None:
-        """The feed's values when it maps each input Variable to a finite float, else None."""
+        """The feed's values when it is a dict mapping each input Variable to a finite float, else None."""
         inputs = self.inputs
+        if feed.__class__ is not dict or len(feed) != len(inputs):
+            return None
         try:
-            if len(feed) != len(inputs):
-                return None
             values = [feed[variable] for variable in inputs]
-        except (KeyError, TypeError):
+        except KeyError:
             return None
         for value in values:
             if value.__class__ is not float or value - value != 0.0:
@@ -479,7 +468,7 @@ class CompiledGraph:
         batch: one full-batch step on the gradient of the mean. Either way the same as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
         (the mean for a batch) before the update. Gradients are not stored."""
-        current = self._refresh()
+        current = self._deferred.resume(self.target, self._source_plan) or self._refresh()
         if not self._count:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
         values = self._finite_floats(feed)
@@ -488,16 +477,17 @@ class CompiledGraph:
         else:  # the per-sample fast path: one finite float per input, by Variable
             if not current:
                 self._read()
-            leaves, size = self._leaf_list(), None
+            leaves = self._list
+            if leaves is None:
+                leaves = self._leaf_list()
+            size = None
             if self._program.argument_checks:
                 self._check_arguments(values, leaves)
-            runner = self._runner()
-            if runner is self._numpy:
-                loss, new = self._python.step(float(lr), values, leaves)
-                self._adopt(new)
-                return loss
-            if runner is not self._checked:
-                loss, new = self._guarded(runner, "step", float(lr), values, self._leaf_array())
+            if not anomaly_active():
+                if self._numba is None:
+                    loss, new = self._python.step(float(lr), values, leaves)
+                else:
+                    loss, new = self._guarded(self._numba, "step", float(lr), values, self._leaf_array())
                 self._adopt(new)
                 return loss
         out, grads = self._call("backward", values, leaves, size)
@@ -549,7 +539,7 @@ def _mean(out: Any, size: int | None) -> Any:
     """The target's value for one sample, or its mean over a batch (a float)."""
     if size is None:
         return out
-    return float(out.mean()) if out.__class__ is _ndarray else float(out)
+    return float(_add_reduce(out) / size) if out.__class__ is _ndarray else float(out)  # out.mean()
 
 
 def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:

@@ -288,7 +288,7 @@ class NumbaRunner:
             return float(value), grads.tolist()
         out = np.empty(size)
         grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
-        return out, grads.tolist()
+        return out, grads
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, np.ndarray]:
         arrays = np.array(values, dtype=np.float64), np.asarray(leaves, dtype=np.float64)

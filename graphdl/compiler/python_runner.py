@@ -340,7 +340,8 @@ floats or a float64 array)."""
         step = self._step
         if step is None:
             step = self._step = load(self.step_source, "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
-        leaves = _floats(leaves)
+        if leaves.__class__ is _ndarray:
+            leaves = leaves.tolist()
         try:
             return step(lr, *values, *leaves)  # (loss, new values)
         except ARITHMETIC_ERRORS:

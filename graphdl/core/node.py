@@ -658,21 +658,47 @@ class DeferredWrite:
         self.open = False
         self.written: list[float] | None = None
 
-    def defer(self, component: Component, values: Any) -> None:
-        """Record ``values`` (checked finite) as a new, open step of ``component``'s graph:
-        nothing is written now. The component must have no other deferred write."""
+    def defer(self, node: Node, values: Any) -> None:
+        """Record ``values`` (checked finite) as a new, open step of ``node``'s graph: nothing
+        is written now. Another deferred write of the graph is carried out first."""
+        component = node._component
+        if component is None or component.merged_into is not None:
+            component = root_of(node)
+        if component.deferred is not self:
+            if component.deferred is not None:
+                settle(component)
+            component.deferred = self
         self.values = values
         self.open = True
         self.written = None
-        component.deferred = self
 
-    def end(self, component: Component) -> None:
-        """End the open step as carrying it out and bringing the graph up to date would
-        (what was computed from the old values dropped, stamps bumped); the values stay
-        here, still deferred, and writing them later marks nothing pending."""
+    def status(self, node: Node) -> str:
+        """``"own"`` when this write is the deferred write of ``node``'s graph, ``"busy"``
+        when another write or an optimiser step of the graph is pending, else ``"settled"``."""
+        component = node._component
+        if component is None or component.merged_into is not None:
+            component = root_of(node)
+        if component.deferred is self:
+            return "own"
+        return "busy" if component.deferred is not None or component.pending else "settled"
+
+    def resume(self, target: Node, plan: Plan) -> bool:
+        """True when this write is still the deferred write of ``target``'s graph, nothing
+        else is pending and ``target``'s gradient plan is still ``plan`` (no ``trainable``
+        flag changed): the open step is ended, as bringing the graph up to date would end it,
+        and the values here are the current ones. False (nothing done) otherwise."""
+        component = target._component
+        if component is None or component.merged_into is not None:
+            component = root_of(target)
+        if component.deferred is not self or component.pending:
+            return False
+        cached = target._plan
+        if cached is None or cached[1] is not plan or cached[0] != component.flags:
+            return False
         if self.open:
             self.open = False
             end_step(component, self.sources)
+        return True
 
     def carry_out(self, component: Component) -> None:
         """Write the values into the Variables (called by ``settle``, which detached this
