@@ -239,8 +239,8 @@ def _as_arrays(values: Sequence[Any]) -> list[Any]:
 
 class PythonRunner:
     """Runs the program as Python: one sample on floats, a batch on numpy arrays (one call
-    per statement). Arguments are the inputs' values and the leaves' values (a sequence of
-floats or a float64 array)."""
+        per statement). Arguments are the inputs' values and the leaves' values (a sequence of
+    floats or a float64 array)."""
 
     name = "python"
 

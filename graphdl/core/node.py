@@ -629,7 +629,11 @@ class VariableBlock:
 def check_finite(variables: Sequence[Variable], values: Any) -> None:
     """Raise ``ValueError`` naming the first Variable whose new value is not finite
     (``values``: floats or a float64 array, one per Variable)."""
-    total = np.add.reduce(values) if values.__class__ is np.ndarray else sum(values)
+    if values.__class__ is np.ndarray:
+        with np.errstate(all="ignore"):
+            total = np.add.reduce(values)
+    else:
+        total = sum(values)
     if total - total != 0.0:  # NaN or inf somewhere (or a finite overflow: then nothing raises)
         for variable, value in zip(variables, values):
             check_value(variable, value)
