@@ -28,16 +28,8 @@ from graphdl.compiler.numpy_runner import NumpyRunner
 from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner
 from graphdl.core.anomaly import anomaly_active
 from graphdl.core.collector import collector_paused as _collector_paused
-from graphdl.core.node import (
-    DeferredWrite,
-    Node,
-    UnsetValueError,
-    Value,
-    Variable,
-    VariableBlock,
-    check_finite,
-    check_value,
-)
+from graphdl.core.deferred import LeafValues
+from graphdl.core.node import Node, UnsetValueError, Value, Variable, check_value
 
 __all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "compile"]
 
@@ -142,18 +134,10 @@ class CompiledGraph:
         self._program = program
         self._leaves = program.leaves
         self._parameters = program.parameters
-        self._leaf_block = VariableBlock(program.leaves)
-        self._parameter_block = VariableBlock(program.parameters)
-        self._deferred = DeferredWrite(program.parameters)
         self._count = len(program.parameters)
-        #: The leaves' values as last read from (or written to) the Variables.
-        self._known: list[Any] = []
-        # This program's current leaf values (parameters first), in one or both forms: a
-        # sequence of floats (per-sample calls) and the array ``values`` (batches).
-        self._list: Any = None
-        self._array_ok = False
+        self._state = LeafValues(program.leaves, self._count, self._check_leaves)
         #: The leaves' values (parameters first) as one float64 array, the runners' argument.
-        self.values = np.empty(len(self._leaves))
+        self.values = self._state.array
         self._python = PythonRunner(program, self)
         self._numpy = NumpyRunner(program, self._python)
         self._checked: PythonRunner | None = None
@@ -181,7 +165,7 @@ class CompiledGraph:
         ``trainable`` flag changed (the parameter set may differ). True when this program's
         own deferred write is still pending: its values are current, nothing to read."""
         target = self.target
-        if self._deferred.resume(target, self._source_plan):
+        if self._state.resume(target, self._source_plan):
             return True
         target.refresh()
         if target.gradient_plan() is not self._source_plan:
@@ -322,93 +306,31 @@ class CompiledGraph:
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
     # --------------------------------------------------------------- parameters
-    def _take_written(self) -> None:
-        """This program's deferred write was carried out: the Variables then held its values."""
-        deferred = self._deferred
-        written = deferred.written
-        if written is not None:
-            deferred.written = None
-            if len(self._known) == len(self._leaves):
-                self._known = [*written, *self._known[self._count :]]
-
-    def _read(self) -> None:
-        """Take the leaves' values from the Variables (checked). They are validated again only
-        when something other than this program changed them."""
-        self._take_written()
-        current = self._leaf_block.read()
-        if current != self._known:
-            for leaf, value in zip(self._leaves, current):
-                if value.__class__ is not float:
-                    if value is None:
-                        raise UnsetValueError(
-                            f"Variable {leaf.name!r} has no value: set_value it, or list it in inputs= and feed it"
-                        )
-                    if value.__class__ is _ndarray:
-                        raise ValueError(
-                            f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
-                            "list it in inputs= and feed it"
-                        )
-            self._known = self._list = current
-            self._array_ok = False
-
-    def _leaf_list(self) -> Any:
-        """The current leaf values as a sequence of floats."""
-        leaves = self._list
-        if leaves is None:
-            leaves = self._list = self.values.tolist()
-        return leaves
-
-    def _leaf_array(self) -> np.ndarray:
-        """The current leaf values as the array ``values``."""
-        if not self._array_ok:
-            self.values[:] = self._list
-            self._array_ok = True
-        return self.values
-
-    def _adopt(self, new: Any) -> None:
-        """Make ``new`` (the parameters' new values first: floats or an array) this program's
-        values, checked finite, and leave them on the graph as a deferred write: one
-        optimiser step, its point readable until the graph is next brought up to date."""
-        count = self._count
-        if new.__class__ is _ndarray or self._list is None:
-            new = new[:count]
-            check_finite(self._parameters, new)
-            self._leaf_array()[:count] = new
-            self._list = None
-            values: Any = self.values
-        else:
-            total = sum(new)
-            if total - total != 0.0:  # NaN or inf somewhere (or a finite overflow)
-                check_finite(self._parameters, new)
-            old = self._list
-            values = self._list = new if len(new) == len(old) else [*new[:count], *old[count:]]
-            self._array_ok = False
-        self._deferred.defer(self.target, values)
-
-    def _may_defer(self) -> bool:
-        """True when this program's values are current without reading anything (its own
-        write is deferred, or nothing changed the Variables since it last saw them)."""
-        status = self._deferred.status(self.target)
-        if status != "settled":
-            return status == "own"
-        self._take_written()
-        return bool(self._known) and self._leaf_block.read() == self._known
+    def _check_leaves(self, values: list[Any]) -> None:
+        """Leaves' values read from the Variables: each must be a float."""
+        for leaf, value in zip(self._leaves, values):
+            if value.__class__ is not float:
+                if value is None:
+                    raise UnsetValueError(
+                        f"Variable {leaf.name!r} has no value: set_value it, or list it in inputs= and feed it"
+                    )
+                if value.__class__ is _ndarray:
+                    raise ValueError(
+                        f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
+                        "list it in inputs= and feed it"
+                    )
 
     def parameter_values(self) -> np.ndarray:
         """The parameters' current values as one array (a copy), in :attr:`parameters` order."""
         if not self._refresh():
-            self._read()
-        return self._leaf_array()[: self._count].copy()
+            self._state.read()
+        return self._state.as_array()[: self._count].copy()
 
     def assign_parameters(self, values: Any) -> None:
         """Write every parameter at once (an optimiser step computed on arrays)."""
         if len(values) != len(self._parameters):
             raise ValueError(f"assign_parameters: {len(self._parameters)} parameters, got {len(values)} values")
-        if self._may_defer():
-            self._adopt(np.array(values, dtype=np.float64))
-        else:
-            self._parameter_block.write(values.tolist() if values.__class__ is _ndarray else list(values))
-            self._known = []  # read everything again next time
+        self._state.assign(self.target, values)
 
     # ------------------------------------------------------------------ running
     def _arguments(self, feed: Mapping[Any, Any], current: bool) -> tuple[list[Any], Any, int | None]:
@@ -416,8 +338,8 @@ class CompiledGraph:
         a batch) and the batch size. ``current``: this program's values need no reading."""
         values, size = self._feed_values(feed)
         if not current:
-            self._read()
-        leaves = self._leaf_list() if size is None else self._leaf_array()
+            self._state.read()
+        leaves = self._state.as_list() if size is None else self._state.as_array()
         if self._program.argument_checks:
             self._check_arguments(values, leaves)
         return values, leaves, size
@@ -468,7 +390,8 @@ class CompiledGraph:
         batch: one full-batch step on the gradient of the mean. Either way the same as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
         (the mean for a batch) before the update. Gradients are not stored."""
-        current = self._deferred.resume(self.target, self._source_plan) or self._refresh()
+        state = self._state
+        current = state.resume(self.target, self._source_plan) or self._refresh()
         if not self._count:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
         values = self._finite_floats(feed)
@@ -476,10 +399,8 @@ class CompiledGraph:
             values, leaves, size = self._arguments(feed, current)
         else:  # the per-sample fast path: one finite float per input, by Variable
             if not current:
-                self._read()
-            leaves = self._list
-            if leaves is None:
-                leaves = self._leaf_list()
+                state.read()
+            leaves = state.as_list()
             size = None
             if self._program.argument_checks:
                 self._check_arguments(values, leaves)
@@ -487,11 +408,11 @@ class CompiledGraph:
                 if self._numba is None:
                     loss, new = self._python.step(float(lr), values, leaves)
                 else:
-                    loss, new = self._guarded(self._numba, "step", float(lr), values, self._leaf_array())
-                self._adopt(new)
+                    loss, new = self._guarded(self._numba, "step", float(lr), values, state.as_array())
+                state.adopt(self.target, new)
                 return loss
         out, grads = self._call("backward", values, leaves, size)
-        self._adopt(self._leaf_array()[: self._count] - float(lr) * np.asarray(grads, dtype=np.float64))
+        state.adopt(self.target, state.as_array()[: self._count] - float(lr) * np.asarray(grads, dtype=np.float64))
         return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -509,9 +430,9 @@ class CompiledGraph:
         runner = self._runner()
         if runner is self._checked:
             runner = self._python
-        leaves = self._leaf_array() if runner is self._numba else self._leaf_list()
+        leaves = self._state.as_array() if runner is self._numba else self._state.as_list()
         losses, final = self._guarded(runner, "sgd", float(lr), values, leaves)
-        self._adopt(final)
+        self._state.adopt(self.target, final)
         return losses
 
     def _call(self, method: str, values: list[Any], leaves: list[Any], size: int | None) -> Any:

@@ -63,7 +63,6 @@ __all__ = [
     "Value",
     "Variable",
     "VariableBlock",
-    "DeferredWrite",
     "check_finite",
     "as_node",
     "assign_values",
@@ -637,90 +636,6 @@ def check_finite(variables: Sequence[Variable], values: Any) -> None:
     if total - total != 0.0:  # NaN or inf somewhere (or a finite overflow: then nothing raises)
         for variable, value in zip(variables, values):
             check_value(variable, value)
-
-
-class DeferredWrite:
-    """New values for a fixed list of Variables, kept outside them (in a compiled program's
-    parameter array) until their graph is next read or written: the graph's
-    ``Component.deferred`` (see :mod:`graphdl.core.component`).
-
-    ``values`` is a sequence (a list, a tuple or a float64 array) whose first entries are
-    the new values, in order; ``open`` is True while the step that made them has not
-    ended (carrying it out then marks the Variables pending, as an optimiser step does).
-    Holds the Variables through weak references only, so a graph with a deferred write is
-    still freed by reference counting alone. After it is carried out, ``written`` holds
-    the floats it wrote (its owner reads them back to know the Variables hold its values)."""
-
-    __slots__ = ("_order", "_refs", "sources", "values", "open", "written")
-
-    def __init__(self, variables: Sequence[Variable]) -> None:
-        self._order = tuple(variable._ref for variable in variables)
-        self._refs = dict.fromkeys(self._order)
-        #: The Variables' references as a set (what ``end_step`` compares its work list with).
-        self.sources = frozenset(self._refs)
-        self.values: Any = None
-        self.open = False
-        self.written: list[float] | None = None
-
-    def defer(self, node: Node, values: Any) -> None:
-        """Record ``values`` (checked finite) as a new, open step of ``node``'s graph: nothing
-        is written now. Another deferred write of the graph is carried out first."""
-        component = node._component
-        if component is None or component.merged_into is not None:
-            component = root_of(node)
-        if component.deferred is not self:
-            if component.deferred is not None:
-                settle(component)
-            component.deferred = self
-        self.values = values
-        self.open = True
-        self.written = None
-
-    def status(self, node: Node) -> str:
-        """``"own"`` when this write is the deferred write of ``node``'s graph, ``"busy"``
-        when another write or an optimiser step of the graph is pending, else ``"settled"``."""
-        component = node._component
-        if component is None or component.merged_into is not None:
-            component = root_of(node)
-        if component.deferred is self:
-            return "own"
-        return "busy" if component.deferred is not None or component.pending else "settled"
-
-    def resume(self, target: Node, plan: Plan) -> bool:
-        """True when this write is still the deferred write of ``target``'s graph, nothing
-        else is pending and ``target``'s gradient plan is still ``plan`` (no ``trainable``
-        flag changed): the open step is ended, as bringing the graph up to date would end it,
-        and the values here are the current ones. False (nothing done) otherwise."""
-        component = target._component
-        if component is None or component.merged_into is not None:
-            component = root_of(target)
-        if component.deferred is not self or component.pending:
-            return False
-        cached = target._plan
-        if cached is None or cached[1] is not plan or cached[0] != component.flags:
-            return False
-        if self.open:
-            self.open = False
-            end_step(component, self.sources)
-        return True
-
-    def carry_out(self, component: Component) -> None:
-        """Write the values into the Variables (called by ``settle``, which detached this
-        write from ``component`` first); an open step marks them pending."""
-        count = len(self._order)
-        values = self.values
-        values = values[:count].tolist() if values.__class__ is np.ndarray else list(values[:count])
-        variables = [ref() for ref in self._order]
-        if None in variables:  # some Variables are gone: write the live ones
-            live = [(v, x) for v, x in zip(variables, values) if v is not None]
-            _drain(map(_write_value, [v for v, _ in live], [x for _, x in live]))
-        else:
-            _drain(map(_write_value, variables, values))
-        if self.open:
-            component.pending.update(self._refs)
-            self.open = False
-        self.written = values
-        self.values = None
 
 
 class Operator(Node):
