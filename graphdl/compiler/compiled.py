@@ -15,6 +15,7 @@ array without reading the Variables.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,8 @@ __all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "
 
 _ndarray = np.ndarray
 _add_reduce = np.add.reduce
+_float64 = np.dtype(np.float64)
+_isfinite = math.isfinite
 BACKENDS = ("numpy", "numba", "auto")
 
 
@@ -43,10 +46,10 @@ def _is_clean_batch(value: Any) -> bool:
     arguments). A finite sum proves every element finite without a temporary."""
     return (
         value.__class__ is _ndarray
-        and value.dtype == np.float64
+        and value.dtype is _float64
         and value.ndim == 1
         and value.size > 0
-        and np.isfinite(np.add.reduce(value))
+        and _isfinite(_add_reduce(value))
     )
 
 
