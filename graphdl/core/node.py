@@ -12,7 +12,10 @@ Caching rules:
   the Variable as *pending* on its graph. The step's cached values and gradients stay
   readable until the graph is next brought up to date, which ``set_value``, ``clear()``,
   ``forward()``, ``backward()`` and any computation of a missing value or gradient do
-  first. No value or gradient ever mixes two points.
+  first. No value or gradient ever mixes two points;
+* a compiled step writes no Variable: its new values wait on the graph as a deferred write
+  (:mod:`graphdl.core.deferred`), carried out before anything here reads or writes a value,
+  brings the graph up to date or joins it to another, so nothing observable changes.
 
 Nothing here is module-level and mutable except the name counters (locked): the pending
 updates and the structure versions live on the graph's :class:`Component`, shared by the
@@ -66,7 +69,6 @@ __all__ = [
     "check_finite",
     "as_node",
     "assign_values",
-    "cached_values",
     "check_value",
     "install_sugar",
     "operator_classes",
@@ -95,11 +97,6 @@ def _list_form_message(kind: str, given: tuple[Any, ...]) -> str:
         return f"{kind} takes a list of parent nodes, e.g. {kind}([a, b]); got {type(given[0]).__name__}"
     names = ", ".join(shown(item) for item in given)
     return f"{kind} takes its parents as one list: {kind}([{names}]), not {kind}({names})"
-
-
-def cached_values(nodes: Iterable[Node]) -> list[Value | None]:
-    """``[node.cached_value for node in nodes]``, for hot loops (the compiled program's leaves)."""
-    return [node._value for node in nodes]
 
 
 # ------------------------------------------------------------------------- nodes
@@ -629,13 +626,14 @@ def check_finite(variables: Sequence[Variable], values: Any) -> None:
     """Raise ``ValueError`` naming the first Variable whose new value is not finite
     (``values``: floats or a float64 array, one per Variable)."""
     if values.__class__ is np.ndarray:
-        with np.errstate(all="ignore"):
-            total = np.add.reduce(values)
+        if np.isfinite(values).all():  # no floating-point warnings, unlike a sum
+            return
     else:
         total = sum(values)
-    if total - total != 0.0:  # NaN or inf somewhere (or a finite overflow: then nothing raises)
-        for variable, value in zip(variables, values):
-            check_value(variable, value)
+        if total - total == 0.0:  # else NaN or inf somewhere (or a finite overflow)
+            return
+    for variable, value in zip(variables, values):
+        check_value(variable, value)
 
 
 class Operator(Node):
