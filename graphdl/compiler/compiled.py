@@ -353,20 +353,6 @@ class CompiledGraph:
             value = values[position] if position < count else leaves[position - count]
             op.check_argument(index, value if value.__class__ is not np.float64 else float(value))
 
-    def _finite_floats(self, feed: Mapping[Any, Any]) -> list[float] | None:
-        """The feed's values when it is a dict mapping each input Variable to a finite float, else None."""
-        inputs = self.inputs
-        if feed.__class__ is not dict or len(feed) != len(inputs):
-            return None
-        try:
-            values = [feed[variable] for variable in inputs]
-        except KeyError:
-            return None
-        for value in values:
-            if value.__class__ is not float or value - value != 0.0:
-                return None
-        return values
-
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
         values, leaves, size = self._arguments(feed, self._refresh())
@@ -397,13 +383,25 @@ class CompiledGraph:
         current = state.resume(self.target, self._source_plan) or self._refresh()
         if not self._count:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
-        values = self._finite_floats(feed)
+        values = None
+        if feed.__class__ is dict and len(feed) == len(self.inputs):  # one finite float per input?
+            try:
+                values = list(map(feed.__getitem__, self.inputs))
+            except KeyError:
+                pass
+            else:
+                for value in values:
+                    if value.__class__ is not float or value - value != 0.0:
+                        values = None
+                        break
         if values is None:
             values, leaves, size = self._arguments(feed, current)
         else:  # the per-sample fast path: one finite float per input, by Variable
             if not current:
                 state.read()
-            leaves = state.as_list()
+            leaves = state.floats
+            if leaves is None:
+                leaves = state.as_list()
             size = None
             if self._program.argument_checks:
                 self._check_arguments(values, leaves)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.core.component import Component, end_step, root_of, settle
+from graphdl.core.component import Component, end_step, new_version, root_of, settle
 from graphdl.core.node import Node, Variable, VariableBlock, _drain, _write_value, check_finite
 from graphdl.core.plan import Plan
 
@@ -86,7 +86,13 @@ class DeferredWrite:
             return False
         if self.open:
             self.open = False
-            end_step(component, self.sources)
+            flush = component.flush
+            if component.computed or component.stamped or flush is None or flush[1] is not self.sources:
+                end_step(component, self.sources)
+            elif flush[0] == component.structure:  # end_step's shortcut: nothing cached, no gradient taken
+                component.point = new_version()
+            else:
+                end_step(component, self.sources)
         return True
 
     def carry_out(self, component: Component) -> None:
@@ -126,15 +132,15 @@ class LeafValues:
         self._parameters = VariableBlock(leaves[:count])
         self._deferred = DeferredWrite(leaves[:count])
         self._known: list[Any] = []  # the values last read from (or written to) the Variables
-        self._list: Any = None
+        #: The current values as a sequence of floats, or None when only :attr:`array` is current.
+        self.floats: Any = None
         self._array_ok = False
         #: The leaves' values as one float64 array (the same object for the program's life).
         self.array = np.empty(len(leaves))
-
-    def resume(self, target: Node, plan: Plan) -> bool:
-        """True when this program's own write is still pending on ``target``'s graph (and
-        the plan unchanged): its step is ended and the values here are current."""
-        return self._deferred.resume(target, plan)
+        #: ``resume(target, plan)``: True when this program's own write is still pending on
+        #: ``target``'s graph (and the plan unchanged): its step is ended and the values here
+        #: are current (:meth:`DeferredWrite.resume`).
+        self.resume = self._deferred.resume
 
     def _take_written(self) -> None:
         """The deferred write was carried out: the Variables then held these values."""
@@ -151,20 +157,20 @@ class LeafValues:
         current = self._leaves.read()
         if current != self._known:
             self._check(current)
-            self._known = self._list = current
+            self._known = self.floats = current
             self._array_ok = False
 
     def as_list(self) -> Any:
         """The current values as a sequence of floats."""
-        values = self._list
+        values = self.floats
         if values is None:
-            values = self._list = self.array.tolist()
+            values = self.floats = self.array.tolist()
         return values
 
     def as_array(self) -> np.ndarray:
         """The current values as :attr:`array`."""
         if not self._array_ok:
-            self.array[:] = self._list
+            self.array[:] = self.floats
             self._array_ok = True
         return self.array
 
@@ -172,22 +178,22 @@ class LeafValues:
         """Make ``new`` (the parameters' new values first: floats or an array) the current
         values, checked finite (``ValueError`` naming the parameter, nothing changed), and
         leave them on ``target``'s graph as a deferred write: one optimiser step."""
-        count = self.count
-        parameters = self._parameters.variables
-        if new.__class__ is _ndarray or self._list is None:
-            new = new[:count]
-            check_finite(parameters, new)
-            self.as_array()[:count] = new
-            self._list = None
-            values: Any = self.array
-        else:
+        old = self.floats
+        if old is not None and new.__class__ is not _ndarray:
             total = sum(new)
             if total - total != 0.0:  # NaN or inf somewhere (or a finite overflow)
-                check_finite(parameters, new)
-            old = self._list
-            values = self._list = new if len(new) == len(old) else [*new[:count], *old[count:]]
+                check_finite(self._parameters.variables, new)
+            if len(new) != len(old):
+                new = [*new[: self.count], *old[self.count :]]
+            self.floats = new
             self._array_ok = False
-        self._deferred.defer(target, values)
+            self._deferred.defer(target, new)
+            return
+        new = new[: self.count]
+        check_finite(self._parameters.variables, new)
+        self.as_array()[: self.count] = new
+        self.floats = None
+        self._deferred.defer(target, self.array)
 
     def assign(self, target: Node, values: Any) -> None:
         """Write the parameters' ``values`` as one optimiser step: deferred when the values
