@@ -15,9 +15,15 @@ import pytest
 
 import graphdl as gd
 from graphdl import Variable
+from graphdl.compiler import numba_runner
 from graphdl.graph_io import graph_to_dict
 from graphdl.optim import Adam
 
+HAS_NUMBA = numba_runner.available()
+BACKENDS = [  # numba compiles its kernels first: seconds on a cold cache
+    "numpy",
+    pytest.param("numba", marks=[pytest.mark.slow, pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")]),
+]
 LR = 0.1
 X = np.array([0.3, -0.7, 1.2, 0.05])
 Y = np.array([0.2, 0.1, -0.4, 0.9])
@@ -160,9 +166,11 @@ def test_two_compiled_programs_of_one_graph_take_turns() -> None:
     assert first.parameter_values().tolist() == second.parameter_values().tolist() == twin.values()
 
 
-def test_per_sample_and_batch_steps_and_sgd_chain_on_one_program() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_per_sample_and_batch_steps_and_sgd_chain_on_one_program(backend: str) -> None:
     net, twin = Net(), Net()
-    compiled, twin_compiled = net.compiled(), twin.compiled()
+    compiled = gd.compile(net.loss, inputs=[net.x, net.y], backend=backend)
+    twin_compiled = gd.compile(twin.loss, inputs=[twin.x, twin.y], backend=backend)
     for k in range(3):
         compiled.step({net.x: float(X[k]), net.y: float(Y[k])}, LR)
         compiled.step({net.x: X, net.y: Y}, LR)

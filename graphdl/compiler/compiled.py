@@ -400,8 +400,8 @@ class CompiledGraph:
             if not current:
                 state.read()
             leaves = state.floats
-            if leaves is None:
-                leaves = state.as_list()
+            if leaves is None:  # numba's values stay an array
+                leaves = state.as_list() if self._numba is None else state.as_array()
             size = None
             if self._program.argument_checks:
                 self._check_arguments(values, leaves)
