@@ -166,6 +166,8 @@ def end_step(component: Component, sources: frozenset | None = None) -> None:
     if stamped:
         component.stamped = {}
     if cached is not None and cached[0] == component.structure and (cached[1] is sources or cached[1] == sources):
+        if cached[1] is not sources:  # the same set: keep this object, so the next comparison is by identity
+            component.flush = cached = (cached[0], sources, cached[2], cached[3])
         if not component.computed:  # the last flush cleared every value; none cached since
             if not stamped:
                 return

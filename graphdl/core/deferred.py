@@ -87,10 +87,14 @@ class DeferredWrite:
         if self.open:
             self.open = False
             flush = component.flush
-            if component.computed or component.stamped or flush is None or flush[1] is not self.sources:
-                end_step(component, self.sources)
-            elif flush[0] == component.structure:  # end_step's shortcut: nothing cached, no gradient taken
-                component.point = new_version()
+            if (
+                flush is not None
+                and flush[1] is self.sources
+                and flush[0] == component.structure
+                and not component.computed
+                and not component.stamped
+            ):
+                component.point = new_version()  # end_step's shortcut: nothing cached, no gradient taken
             else:
                 end_step(component, self.sources)
         return True
