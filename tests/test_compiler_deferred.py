@@ -231,3 +231,25 @@ def test_the_write_outlives_the_compiled_program() -> None:
     gc.collect()
     assert net.values() == twin.values()
     assert all(math.isfinite(v) for v in net.values())
+
+
+def test_assigning_while_another_program_s_step_is_deferred() -> None:
+    """``assign_parameters`` on a program whose values are not current (another program's
+    write is pending): written at once, and both programs go on from the assigned values."""
+    net = Net()
+    first, second = net.compiled(), net.compiled()
+    first.step({net.x: X, net.y: Y}, LR)
+    assigned = np.array([0.5, -0.25, 0.75, 0.125])
+    order = [net.params.index(p) for p in second.parameters]
+    second.assign_parameters(assigned[order])
+    assert net.values() == assigned.tolist()
+    assert first.parameter_values().tolist() == assigned[order].tolist()
+    first.step({net.x: X, net.y: Y}, LR)
+    second.step({net.x: X, net.y: Y}, LR)
+    twin = Net()
+    for p, value in zip(twin.params, assigned.tolist()):
+        p.set_value(value)
+    twin_compiled = twin.compiled()
+    twin_compiled.step({twin.x: X, twin.y: Y}, LR)
+    twin_compiled.step({twin.x: X, twin.y: Y}, LR)
+    assert net.values() == twin.values()
