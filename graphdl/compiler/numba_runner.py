@@ -274,7 +274,7 @@ class NumbaRunner:
         return getattr(self.module, name + ("_parallel" if count >= PARALLEL_FROM and cores_free() else ""))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
-        leaf_array = np.asarray(leaves, dtype=np.float64)
+        leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
             return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)[0])
         out = np.empty(size)
@@ -282,19 +282,19 @@ class NumbaRunner:
         return out
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
-        leaf_array = np.asarray(leaves, dtype=np.float64)
+        leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
             value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array, *self.extra)
             return float(value), grads.tolist()
         out = np.empty(size)
         grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
-        return out, grads
+        return out, grads.tolist()
 
-    def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, np.ndarray]:
-        arrays = np.array(values, dtype=np.float64), np.asarray(leaves, dtype=np.float64)
+    def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
+        arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
         loss, final = self.module.step(lr, *arrays, *self.extra)
-        return float(loss), final
+        return float(loss), final.tolist()
 
-    def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, np.ndarray]:
-        losses, final = self.module.sgd(lr, tuple(columns), np.asarray(leaves, dtype=np.float64), *self.extra)
-        return losses, final
+    def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
+        losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64), *self.extra)
+        return losses, final.tolist()
