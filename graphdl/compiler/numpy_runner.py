@@ -365,7 +365,7 @@ class GroupedProgram:
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
         if self._scalar_outputs is not None:
-            return value, S[self._scalar_outputs, 0]  # an array: the gradients, one per leaf
+            return value, S[self._scalar_outputs, 0].tolist()
         outputs = [(V[r].copy() if b else float(S[r, 0])) if isinstance(r, int) else r for b, r in self.outputs_at]
         return value, outputs
 
