@@ -191,7 +191,13 @@ class LeafValues:
                 new = [*new[: self.count], *old[self.count :]]
             self.floats = new
             self._array_ok = False
-            self._deferred.defer(target, new)
+            deferred = self._deferred
+            component = target._component
+            if component is not None and component.deferred is deferred and component.merged_into is None:
+                deferred.values = new  # already this graph's open or ended write: open it again
+                deferred.open = True
+            else:
+                deferred.defer(target, new)
             return
         new = new[: self.count]
         check_finite(self._parameters.variables, new)
