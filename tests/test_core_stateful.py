@@ -1,7 +1,14 @@
 """Stateful property test of the caching rules: random sequences of set_value, forward,
-backward, get_grad, .value, update, clear and new graphs built on the same Variables,
-on two independent graphs interleaved, checked step by step against a model that
-recomputes every number from scratch (a fresh graph at the values the rules say).
+backward, get_grad, .value, update, clear, new graphs built on the same Variables and
+compiled programs' steps, backward passes and array writes (several compiled programs of
+one graph, per sample and on a batch), on two independent graphs interleaved, checked
+step by step against a model that recomputes every number from scratch (a fresh graph at
+the values the rules say).
+
+A compiled step leaves its new values deferred (written into the Variables only when
+something next reads or writes the graph): that must never show. The invariant leaves the
+Variables' values unread after a compiled step so that steps chain while deferred;
+``read_parameter`` and every other rule read them.
 
 Gradient graphs (``graphdl.grad``) built on the same Variables are ordinary nodes of the
 same graph: read at any time, they are the gradient at the current point.
@@ -18,11 +25,13 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+import graphdl
 from graphdl import LeakyRelu, Variable, grad
 
 NAMES = ("a", "b", "c")
@@ -82,7 +91,22 @@ class World:
         self.owner: list[Target | None] = [None, None, None]  # whose gradient each Variable holds
         self.targets: list[Target] = []
         self.gradients: list[tuple[int, int, object]] = []  # (template, Variable index, gradient node)
+        self.compiled: dict[tuple[int, bool, bool], object] = {}
+        self.deferred = False  # a compiled step happened and no rule read the Variables' values since
         self.build(index % len(TEMPLATES))
+
+    def compiled_for(self, target: Target, batch: bool, second: bool):
+        """A compiled program of ``target``: every Variable a parameter, or (``batch``) the
+        third one an input fed as a batch; ``second`` picks another program of the same target."""
+        key = (self.targets.index(target), batch, second)
+        if key not in self.compiled:
+            inputs = [self.variables[2]] if batch else []
+            self.compiled[key] = graphdl.compile(target.node, inputs=inputs)
+        return self.compiled[key]
+
+    def indices(self, compiled) -> list[int]:
+        """Where each parameter of ``compiled`` sits among the Variables."""
+        return [self.variables.index(p) for p in compiled.parameters]
 
     def build(self, template: int) -> None:
         node = TEMPLATES[template](*self.variables)
@@ -231,6 +255,63 @@ class CoreRules(RuleBasedStateMachine):
             if target.value_at is None and target.node.cached_value is not None:
                 target.value_at = world.point()
 
+    @rule(
+        w=st.integers(0, 1),
+        pick=st.integers(0, 7),
+        lr=st.floats(0.01, 0.3),
+        batch=st.booleans(),
+        second=st.booleans(),
+    )
+    def compiled_step(self, w: int, pick: int, lr: float, batch: bool, second: bool) -> None:
+        """``c.step``: brings the graph up to date, then one SGD step at the current point
+        (an optimiser step: the point's cached values and gradients stay readable)."""
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        compiled = world.compiled_for(target, batch, second)
+        indices = world.indices(compiled)  # ``parameters`` brings the graph up to date, as every call does
+        world.bring_up_to_date()
+        value, grads = reference(target.template, world.point())
+        feed = {world.variables[2]: np.full(2, world.current[2])} if batch else {}
+        assert same(compiled.step(feed, lr), value)
+        for i in indices:
+            world.current[i] = world.current[i] - lr * grads[i]
+        world.pending = world.deferred = True
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7), second=st.booleans())
+    def compiled_backward(self, w: int, pick: int, second: bool) -> None:
+        """``c.backward``: brings the graph up to date and stores every parameter's gradient."""
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        compiled = world.compiled_for(target, False, second)
+        world.bring_up_to_date()
+        value, grads = reference(target.template, world.point())
+        assert same(compiled.backward({}), value)
+        target.grads_at = world.point()
+        world.owner = [target, target, target]
+        assert all(same(v.grad, g) for v, g in zip(world.variables, grads))
+
+    @rule(w=st.integers(0, 1), pick=st.integers(0, 7), delta=st.floats(-0.2, 0.2), batch=st.booleans())
+    def compiled_assign(self, w: int, pick: int, delta: float, batch: bool) -> None:
+        """The optimisers' path: ``parameter_values`` (brings the graph up to date), then
+        ``assign_parameters`` (an optimiser step)."""
+        world = self.worlds[w]
+        target = self.target_of(world, pick)
+        compiled = world.compiled_for(target, batch, False)
+        values = compiled.parameter_values()
+        world.bring_up_to_date()
+        indices = world.indices(compiled)
+        assert values.tolist() == [world.current[i] for i in indices]
+        compiled.assign_parameters(values + delta)
+        for i, new in zip(indices, (values + delta).tolist()):
+            world.current[i] = new
+        world.pending = world.deferred = True
+
+    @rule(w=st.integers(0, 1), i=st.integers(0, 2))
+    def read_parameter(self, w: int, i: int) -> None:
+        world = self.worlds[w]
+        assert world.variables[i].value == world.current[i]
+        world.deferred = False
+
     @rule(w=st.integers(0, 1), template=st.integers(0, len(TEMPLATES) - 1))
     def build_a_new_graph_on_the_same_variables(self, w: int, template: int) -> None:
         world = self.worlds[w]
@@ -246,7 +327,8 @@ class CoreRules(RuleBasedStateMachine):
                     assert variable.grad is None
                 else:
                     assert same(variable.grad, reference(holder.template, holder.grads_at)[1][i])
-                assert variable.value == world.current[i]
+                if not world.deferred:
+                    assert variable.value == world.current[i]
 
 
 _RULES = {"stateful_step_count": 6, "deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow]}

@@ -6,12 +6,16 @@ per-sample SGD step) and ``sgd(lr, columns, leaves)``: the Python runner
 (:mod:`~graphdl.compiler.python_runner`, the readable program), the grouped-numpy runner
 (:mod:`~graphdl.compiler.numpy_runner`) and the numba runner
 (:mod:`~graphdl.compiler.numba_runner`). A compiled graph's methods pick a runner, call
-it and store the results. The parameters live in one float64 array; the Variables are
-written once per step and read back only when something else changed them.
+it and store the results. The parameters live in one float64 array (a list of floats on
+the per-sample path). A step writes no Variable: it leaves a deferred write on the graph
+(:class:`graphdl.core.node.DeferredWrite`), carried out when anything next reads or writes
+a value of the graph; until then the next call of the same program goes on from its own
+array without reading the Variables.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -25,11 +29,15 @@ from graphdl.compiler.numpy_runner import NumpyRunner
 from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner
 from graphdl.core.anomaly import anomaly_active
 from graphdl.core.collector import collector_paused as _collector_paused
-from graphdl.core.node import Node, UnsetValueError, Value, Variable, VariableBlock, check_value
+from graphdl.core.deferred import LeafValues
+from graphdl.core.node import Node, UnsetValueError, Value, Variable, check_value
 
 __all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "compile"]
 
 _ndarray = np.ndarray
+_add_reduce = np.add.reduce
+_float64 = np.dtype(np.float64)
+_isfinite = math.isfinite
 BACKENDS = ("numpy", "numba", "auto")
 
 
@@ -38,10 +46,10 @@ def _is_clean_batch(value: Any) -> bool:
     arguments). A finite sum proves every element finite without a temporary."""
     return (
         value.__class__ is _ndarray
-        and value.dtype == np.float64
+        and value.dtype is _float64
         and value.ndim == 1
         and value.size > 0
-        and np.isfinite(np.add.reduce(value))
+        and _isfinite(_add_reduce(value))
     )
 
 
@@ -129,12 +137,10 @@ class CompiledGraph:
         self._program = program
         self._leaves = program.leaves
         self._parameters = program.parameters
-        self._leaf_block = VariableBlock(program.leaves)
-        self._parameter_block = VariableBlock(program.parameters)
-        self._known: list[Any] = []
-        self._stale = True
+        self._count = len(program.parameters)
+        self._state = LeafValues(program.leaves, self._count, self._check_leaves)
         #: The leaves' values (parameters first) as one float64 array, the runners' argument.
-        self.values = np.empty(len(self._leaves))
+        self.values = self._state.array
         self._python = PythonRunner(program, self)
         self._numpy = NumpyRunner(program, self._python)
         self._checked: PythonRunner | None = None
@@ -157,13 +163,17 @@ class CompiledGraph:
         #: The backend in use: "numba" or "numpy".
         self.backend = chosen
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> bool:
         """Bring the graph up to date (end a pending optimiser step) and rebuild when a
-        ``trainable`` flag changed (the parameter set may differ)."""
+        ``trainable`` flag changed (the parameter set may differ). True when this program's
+        own deferred write is still pending: its values are current, nothing to read."""
         target = self.target
+        if self._state.resume(target, self._source_plan):
+            return True
         target.refresh()
         if target.gradient_plan() is not self._source_plan:
             self._build()
+        return False
 
     def _runner(self) -> Any:
         """The runner for this call: the checked Python program inside ``detect_anomaly()``,
@@ -299,98 +309,60 @@ class CompiledGraph:
         raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
     # --------------------------------------------------------------- parameters
-    def _leaf_values(self) -> list[Any]:
-        """The leaves' current values (parameters first), checked. They are validated again only
-        when something other than this program changed them."""
-        current = self._leaf_block.read()
-        if current != self._known:
-            for leaf, value in zip(self._leaves, current):
-                if value.__class__ is not float:
-                    if value is None:
-                        raise UnsetValueError(
-                            f"Variable {leaf.name!r} has no value: set_value it, or list it in inputs= and feed it"
-                        )
-                    if value.__class__ is _ndarray:
-                        raise ValueError(
-                            f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
-                            "list it in inputs= and feed it"
-                        )
-            self._known = current
-            self._stale = True
-        return current
-
-    def _array(self) -> np.ndarray:
-        """``self.values``: the leaves' values as one float64 array, brought up to date."""
-        if self._stale:
-            self.values[:] = self._known
-            self._stale = False
-        return self.values
-
-    def _write(self, new: Any) -> None:
-        """Write the parameters' new values (a list or an array, parameters first) as one
-        optimiser step: the Variables' values change at once, the step's point stays
-        readable until the graph is next brought up to date."""
-        count = len(self._parameters)
-        values = new.tolist() if new.__class__ is _ndarray else new
-        if len(values) != count:
-            values = values[:count]
-        self._parameter_block.write(values)
-        self._known[:count] = values
-        if new.__class__ is _ndarray and not self._stale:
-            self.values[:count] = new  # the array stays current: no list to convert next time
-        else:
-            self._stale = True
+    def _check_leaves(self, values: list[Any]) -> None:
+        """Leaves' values read from the Variables: each must be a float."""
+        for leaf, value in zip(self._leaves, values):
+            if value.__class__ is not float:
+                if value is None:
+                    raise UnsetValueError(
+                        f"Variable {leaf.name!r} has no value: set_value it, or list it in inputs= and feed it"
+                    )
+                if value.__class__ is _ndarray:
+                    raise ValueError(
+                        f"Variable {leaf.name!r} holds a batch but is not an input of this compiled graph; "
+                        "list it in inputs= and feed it"
+                    )
 
     def parameter_values(self) -> np.ndarray:
         """The parameters' current values as one array (a copy), in :attr:`parameters` order."""
-        self._refresh()
-        self._leaf_values()
-        return self._array()[: len(self._parameters)].copy()
+        if not self._refresh():
+            self._state.read()
+        return self._state.as_array()[: self._count].copy()
 
     def assign_parameters(self, values: Any) -> None:
         """Write every parameter at once (an optimiser step computed on arrays)."""
         if len(values) != len(self._parameters):
             raise ValueError(f"assign_parameters: {len(self._parameters)} parameters, got {len(values)} values")
-        self._write(values)
+        self._state.assign(self.target, values)
 
     # ------------------------------------------------------------------ running
-    def _arguments(self, feed: Mapping[Any, Any]) -> tuple[list[Any], list[Any], int | None]:
-        """The fed values, the leaves' values (checked) and the batch size."""
+    def _arguments(self, feed: Mapping[Any, Any], current: bool) -> tuple[list[Any], Any, int | None]:
+        """The fed values, the leaves' values (checked; a list for one sample, the array for
+        a batch) and the batch size. ``current``: this program's values need no reading."""
         values, size = self._feed_values(feed)
-        leaves = self._leaf_values()
-        self._check_arguments(values, leaves)
+        if not current:
+            self._state.read()
+        leaves = self._state.as_list() if size is None else self._state.as_array()
+        if self._program.argument_checks:
+            self._check_arguments(values, leaves)
         return values, leaves, size
 
-    def _check_arguments(self, values: list[Any], leaves: list[Any]) -> None:
+    def _check_arguments(self, values: list[Any], leaves: Any) -> None:
+        count = len(values)
         for op, index, position in self._program.argument_checks:
-            op.check_argument(index, (values + leaves)[position])
-
-    def _finite_floats(self, feed: Mapping[Any, Any]) -> list[float] | None:
-        """The feed's values when it maps each input Variable to a finite float, else None."""
-        inputs = self.inputs
-        try:
-            if len(feed) != len(inputs):
-                return None
-            values = [feed[variable] for variable in inputs]
-        except (KeyError, TypeError):
-            return None
-        for value in values:
-            if value.__class__ is not float or value - value != 0.0:
-                return None
-        return values
+            value = values[position] if position < count else leaves[position - count]
+            op.check_argument(index, value if value.__class__ is not np.float64 else float(value))
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
-        self._refresh()
-        values, leaves, size = self._arguments(feed)
+        values, leaves, size = self._arguments(feed, self._refresh())
         return self._call("forward", values, leaves, size)
 
     def gradients(self, feed: Mapping[Any, Any], store: bool = False) -> tuple[float, np.ndarray]:
         """The mean of the target over the batch and the gradient of that mean with respect
         to every parameter (an array in :attr:`parameters` order). ``store=True`` also
         writes every parameter's ``.grad``, as :meth:`backward` does."""
-        self._refresh()
-        values, leaves, size = self._arguments(feed)
+        values, leaves, size = self._arguments(feed, self._refresh())
         out, grads = self._call("backward", values, leaves, size)
         if store:
             self.target.store_gradients(zip(self._parameters, grads.tolist() if grads.__class__ is _ndarray else grads))
@@ -407,27 +379,41 @@ class CompiledGraph:
         batch: one full-batch step on the gradient of the mean. Either way the same as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
         (the mean for a batch) before the update. Gradients are not stored."""
-        self._refresh()
-        if not self._parameters:
+        state = self._state
+        current = state.resume(self.target, self._source_plan) or self._refresh()
+        if not self._count:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
-        values = self._finite_floats(feed)
-        if values is not None:  # the per-sample fast path: one finite float per input, by Variable
-            leaves, size = self._leaf_values(), None
-            self._check_arguments(values, leaves)
-        else:
-            values, leaves, size = self._arguments(feed)
-        lr = float(lr)
-        runner = self._runner()
-        if size is None and runner is not self._checked:
-            if runner is self._numpy:
-                loss, new = self._python.step(lr, values, leaves)
+        values = None
+        if feed.__class__ is dict and len(feed) == len(self.inputs):  # one finite float per input?
+            try:
+                values = list(map(feed.__getitem__, self.inputs))
+            except KeyError:
+                pass
             else:
-                loss, new = self._guarded(runner, "step", lr, values, leaves)
-            self._write(new)
-            return loss
+                for value in values:
+                    if value.__class__ is not float or value - value != 0.0:
+                        values = None
+                        break
+        if values is None:
+            values, leaves, size = self._arguments(feed, current)
+        else:  # the per-sample fast path: one finite float per input, by Variable
+            if not current:
+                state.read()
+            leaves = state.floats
+            if leaves is None:  # numba's values stay an array
+                leaves = state.as_list() if self._numba is None else state.as_array()
+            size = None
+            if self._program.argument_checks:
+                self._check_arguments(values, leaves)
+            if not anomaly_active():
+                if self._numba is None:
+                    loss, new = self._python.step(float(lr), values, leaves)
+                else:
+                    loss, new = self._guarded(self._numba, "step", float(lr), values, state.as_array())
+                state.adopt(self.target, new)
+                return loss
         out, grads = self._call("backward", values, leaves, size)
-        count = len(self._parameters)
-        self._write(self._array()[:count] - lr * np.asarray(grads, dtype=np.float64))
+        state.adopt(self.target, state.as_array()[: self._count] - float(lr) * np.asarray(grads, dtype=np.float64))
         return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -436,17 +422,18 @@ class CompiledGraph:
         for every parameter, exactly as ``backward`` + ``update`` would. ``feed`` maps
         each input to a 1-D array (one entry per sample). Returns the per-sample losses
         and leaves the parameters at their final values."""
-        self._refresh()
-        if not self._parameters:
+        current = self._refresh()
+        if not self._count:
             raise ValueError(f"sgd: {self.target.name!r} has no parameters to train")
-        values, leaves, size = self._arguments(feed)
+        values, leaves, size = self._arguments(feed, current)
         if size is None:
             values = [np.array([v]) for v in values]
         runner = self._runner()
         if runner is self._checked:
             runner = self._python
+        leaves = self._state.as_array() if runner is self._numba else self._state.as_list()
         losses, final = self._guarded(runner, "sgd", float(lr), values, leaves)
-        self._write(final[: len(self._parameters)])
+        self._state.adopt(self.target, final)
         return losses
 
     def _call(self, method: str, values: list[Any], leaves: list[Any], size: int | None) -> Any:
@@ -474,7 +461,7 @@ def _mean(out: Any, size: int | None) -> Any:
     """The target's value for one sample, or its mean over a batch (a float)."""
     if size is None:
         return out
-    return float(out.mean()) if out.__class__ is _ndarray else float(out)
+    return float(_add_reduce(out) / size) if out.__class__ is _ndarray else float(out)  # out.mean()
 
 
 def compile(target: Node, inputs: Sequence[Variable | str] = (), backend: str = "numpy") -> CompiledGraph:

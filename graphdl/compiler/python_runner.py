@@ -228,13 +228,19 @@ def to_float(value: Any) -> float:
     return float(value)
 
 
+def _floats(leaves: Any) -> Any:
+    """The leaves' values as floats: a list or tuple as is, an array as a list."""
+    return leaves.tolist() if leaves.__class__ is _ndarray else leaves
+
+
 def _as_arrays(values: Sequence[Any]) -> list[Any]:
     return [np.array([v]) if v.__class__ is not _ndarray else v for v in values]
 
 
 class PythonRunner:
     """Runs the program as Python: one sample on floats, a batch on numpy arrays (one call
-    per statement). Arguments are the inputs' values and the leaves' values (a list)."""
+        per statement). Arguments are the inputs' values and the leaves' values (a sequence of
+    floats or a float64 array)."""
 
     name = "python"
 
@@ -286,7 +292,7 @@ class PythonRunner:
         return self._loaded()[1]
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
-        arguments = values + leaves
+        arguments = [*values, *_floats(leaves)]
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
                 return self.scalar["forward"](*arguments)
@@ -304,7 +310,7 @@ class PythonRunner:
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
         """The target's value(s) and the gradients of its batch mean."""
-        arguments = values + leaves
+        arguments = [*values, *_floats(leaves)]
         if size is None:
             try:
                 out, grads, _ = self.scalar["backward"](1.0, *arguments)
@@ -334,10 +340,12 @@ class PythonRunner:
         step = self._step
         if step is None:
             step = self._step = load(self.step_source, "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
+        if leaves.__class__ is _ndarray:
+            leaves = leaves.tolist()
         try:
             return step(lr, *values, *leaves)  # (loss, new values)
         except ARITHMETIC_ERRORS:
-            loss, grads = self.one_as_array(values + leaves)
+            loss, grads = self.one_as_array([*values, *leaves])
             return loss, [value - lr * grad for value, grad in zip(leaves, grads)]
 
     def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
@@ -348,5 +356,5 @@ class PythonRunner:
             return self.one_as_array(list(arguments))
 
         with _errstate(all="ignore"):
-            losses, final = self._sgd(lr, fallback, *(c.tolist() for c in columns), *leaves)
+            losses, final = self._sgd(lr, fallback, *(c.tolist() for c in columns), *_floats(leaves))
         return np.array(losses), list(final)

@@ -36,7 +36,13 @@ class Component:
       step; ``stamped``: weak references to the targets that tagged gradients since then.
       When no value was cached and the same Variables are updated again, nothing
       downstream can be stale but those targets' gradients, so ending the next step
-      bumps their stamps and walks nothing (a compiled training loop caches no value).
+      bumps their stamps and walks nothing (a compiled training loop caches no value);
+    * ``deferred``: a write not carried out yet (``None`` when there is none): new values of
+      some Variables that live only in a compiled program's parameter array after its step.
+      Everything that reads or writes a Variable's value, or ends or starts a point, first
+      carries it out (:func:`settle`): it writes the values into the Variables and, when the
+      step is still open, marks them pending, exactly as the step would have done itself. So
+      a step costs nothing per parameter and ``Variable.value`` still reads the current value.
 
     Components merge (union-find) when an operator joins two graphs. A component holds
     no strong reference to a node.
@@ -53,6 +59,7 @@ class Component:
         "members",
         "computed",
         "stamped",
+        "deferred",
     )
 
     def __init__(self) -> None:
@@ -66,6 +73,7 @@ class Component:
         self.members: tuple[int, list[weakref.ref[Any]]] | None = None
         self.computed = True
         self.stamped: dict[weakref.ref[Any], None] = {}
+        self.deferred: Any = None
 
 
 def root_of(node: Any) -> Component:
@@ -100,6 +108,10 @@ def join(parents: Sequence[Any]) -> Component:
         if main is None:
             main = component
         elif component is not main:
+            if component.deferred is not None:
+                settle(component)
+            if main.deferred is not None:
+                settle(main)
             if component.size > main.size:
                 main, component = component, main
             component.merged_into = main
@@ -121,20 +133,41 @@ def join(parents: Sequence[Any]) -> Component:
     return main
 
 
-def end_step(component: Component) -> None:
+def settle(component: Component) -> None:
+    """Carry out the deferred write of ``component`` (see ``Component.deferred``)."""
+    write = component.deferred
+    component.deferred = None
+    write.carry_out(component)
+
+
+def settle_graph(node: Any) -> None:
+    """Carry out the deferred write of ``node``'s graph, if there is one."""
+    component = node._component
+    if component is None:
+        return
+    if component.merged_into is not None:
+        component = root_of(node)
+    if component.deferred is not None:
+        settle(component)
+
+
+def end_step(component: Component, sources: frozenset | None = None) -> None:
     """Bring the graph up to date after optimiser updates: drop every value computed
     from an updated Variable and bump the stamps, so gradients of the old point go stale.
     Each node downstream is visited once; the work list is reused while the same
-    Variables are updated step after step."""
-    pending = component.pending
-    component.pending = {}
+    Variables are updated step after step. ``sources``: the updated Variables' references
+    when a deferred step (nothing pending) ends, instead of the pending ones."""
+    if sources is None:
+        sources = frozenset(component.pending)
+        component.pending = {}
     component.point = new_version()
-    sources = frozenset(pending)
     cached = component.flush
     stamped = component.stamped
     if stamped:
         component.stamped = {}
-    if cached is not None and cached[0] == component.structure and cached[1] == sources:
+    if cached is not None and cached[0] == component.structure and (cached[1] is sources or cached[1] == sources):
+        if cached[1] is not sources:  # the same set: keep this object, so the next comparison is by identity
+            component.flush = cached = (cached[0], sources, cached[2], cached[3])
         if not component.computed:  # the last flush cleared every value; none cached since
             if not stamped:
                 return
@@ -174,6 +207,8 @@ def bring_up_to_date(node: Any) -> None:
     component = node._component
     if component is None or component.merged_into is not None:
         component = root_of(node)
+    if component.deferred is not None:
+        settle(component)
     if component.pending:
         end_step(component)
 
@@ -183,6 +218,8 @@ def new_point(node: Any) -> None:
     component = node._component
     if component is None or component.merged_into is not None:
         component = root_of(node)
+    if component.deferred is not None:
+        settle(component)
     if component.pending:
         end_step(component)
     component.point = new_version()

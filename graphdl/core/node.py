@@ -12,7 +12,10 @@ Caching rules:
   the Variable as *pending* on its graph. The step's cached values and gradients stay
   readable until the graph is next brought up to date, which ``set_value``, ``clear()``,
   ``forward()``, ``backward()`` and any computation of a missing value or gradient do
-  first. No value or gradient ever mixes two points.
+  first. No value or gradient ever mixes two points;
+* a compiled step writes no Variable: its new values wait on the graph as a deferred write
+  (:mod:`graphdl.core.deferred`), carried out before anything here reads or writes a value,
+  brings the graph up to date or joins it to another, so nothing observable changes.
 
 Nothing here is module-level and mutable except the name counters (locked): the pending
 updates and the structure versions live on the graph's :class:`Component`, shared by the
@@ -28,12 +31,13 @@ from __future__ import annotations
 import collections
 import gc
 import itertools
-import math
 import numbers
 import operator
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from graphdl.core.anomaly import anomaly_active
 from graphdl.core.backend import Backend
@@ -47,6 +51,8 @@ from graphdl.core.component import (
     new_point,
     new_version,
     root_of,
+    settle,
+    settle_graph,
 )
 from graphdl.core.interpreter import UnsetValueError, evaluate, reverse_sweep
 from graphdl.core.names import auto_name, note_explicit_name, register_kind
@@ -60,9 +66,9 @@ __all__ = [
     "Value",
     "Variable",
     "VariableBlock",
+    "check_finite",
     "as_node",
     "assign_values",
-    "cached_values",
     "check_value",
     "install_sugar",
     "operator_classes",
@@ -91,11 +97,6 @@ def _list_form_message(kind: str, given: tuple[Any, ...]) -> str:
         return f"{kind} takes a list of parent nodes, e.g. {kind}([a, b]); got {type(given[0]).__name__}"
     names = ", ".join(shown(item) for item in given)
     return f"{kind} takes its parents as one list: {kind}([{names}]), not {kind}({names})"
-
-
-def cached_values(nodes: Iterable[Node]) -> list[Value | None]:
-    """``[node.cached_value for node in nodes]``, for hot loops (the compiled program's leaves)."""
-    return [node._value for node in nodes]
 
 
 # ------------------------------------------------------------------------- nodes
@@ -246,6 +247,9 @@ class Node:
     @property
     def cached_value(self) -> Value | None:
         """The cached value, None when it is not computed; never computes anything."""
+        component = self._component
+        if component is not None and (component.deferred is not None or component.merged_into is not None):
+            settle_graph(self)
         return self._value
 
     def forward(self) -> Value:
@@ -258,6 +262,8 @@ class Node:
         component = self._component
         if component is None or component.merged_into is not None:
             component = root_of(self)
+        if component.deferred is not None:
+            settle(component)
         if component.pending:
             end_step(component)
 
@@ -273,6 +279,8 @@ class Node:
         """Drop every cached value and gradient of this node's graph (every node connected
         to it); Variables keep their values. Ends a pending optimiser step."""
         component = root_of(self)
+        if component.deferred is not None:
+            settle(component)  # the Variables keep the step's values
         component.pending = {}  # everything the step made stale is dropped below anyway
         component.point = new_version()
         for ref in members(self):
@@ -432,7 +440,7 @@ class Node:
         return _sugar("Log")([self])
 
     def __repr__(self) -> str:
-        return f"<{self.kind} {self.name!r} value={short(self._value)} grad={short(self.grad)}>"
+        return f"<{self.kind} {self.name!r} value={short(self.cached_value)} grad={short(self.grad)}>"
 
 
 def _binary(op: type, left: Any, right: Any) -> Any:
@@ -486,6 +494,9 @@ class Variable(Node):
     @property
     def value(self) -> Value | None:
         """The current value (a float or a 1-D array), or None when unset."""
+        component = self._component
+        if component is not None and (component.deferred is not None or component.merged_into is not None):
+            settle_graph(self)
         return self._value
 
     @value.setter
@@ -525,6 +536,9 @@ class Variable(Node):
         point stay readable until the graph is next brought up to date, so every
         parameter of one step is updated with gradients taken at the same point.
         """
+        component = self._component
+        if component is not None and (component.deferred is not None or component.merged_into is not None):
+            settle_graph(self)
         tag = self._grad_tag
         target = None if tag is None else tag[0]()
         grad = self._grad if tag is not None and target is not None and tag[1] == target._stamp else self.grad
@@ -562,10 +576,12 @@ def assign_values(variables: Sequence[Variable], values: Sequence[Any]) -> None:
             raise TypeError(f"assign_values: expected Variables, got {type(variable).__name__}")
         if value.__class__ is not float or value - value != 0.0:
             value = check_value(variable, value)
-        variable._value = value
         component = variable._component
         if component is None or component.merged_into is not None:
             component = root_of(variable)
+        if component.deferred is not None:
+            settle(component)
+        variable._value = value
         component.pending[variable._ref] = None
 
 
@@ -587,7 +603,9 @@ class VariableBlock:
         self._refs = dict.fromkeys(variable._ref for variable in self.variables)
 
     def read(self) -> list[Value | None]:
-        """The cached values, in order."""
+        """The current values, in order."""
+        if self.variables:
+            settle_graph(self.variables[0])
         return list(map(_read_value, self.variables))
 
     def write(self, values: Sequence[float]) -> None:
@@ -596,11 +614,26 @@ class VariableBlock:
             raise ValueError(f"VariableBlock.write: {len(self.variables)} Variables but {len(values)} values")
         if not values:
             return
-        if not math.isfinite(math.fsum(values)):
-            for variable, value in zip(self.variables, values):
-                check_value(variable, value)  # raises, naming the Variable
+        check_finite(self.variables, values)
+        component = root_of(self.variables[0])
+        if component.deferred is not None:
+            settle(component)
         _drain(map(_write_value, self.variables, values))
-        root_of(self.variables[0]).pending.update(self._refs)
+        component.pending.update(self._refs)
+
+
+def check_finite(variables: Sequence[Variable], values: Any) -> None:
+    """Raise ``ValueError`` naming the first Variable whose new value is not finite
+    (``values``: floats or a float64 array, one per Variable)."""
+    if values.__class__ is np.ndarray:
+        if np.isfinite(values).all():  # no floating-point warnings, unlike a sum
+            return
+    else:
+        total = sum(values)
+        if total - total == 0.0:  # else NaN or inf somewhere (or a finite overflow)
+            return
+    for variable, value in zip(variables, values):
+        check_value(variable, value)
 
 
 class Operator(Node):
@@ -719,7 +752,7 @@ class Operator(Node):
         then return this value."""
         component = self._component
         assert component is not None  # an operator joins its parents' component when built
-        if component.merged_into is not None or component.pending:
+        if component.merged_into is not None or component.pending or component.deferred is not None:
             bring_up_to_date(self)
         value = self._value
         if value is not None:
