@@ -86,9 +86,9 @@ def _after_sums(statements: Sequence[Statement], varies: set[int]) -> set[int]:
     over the samples. The other statements that vary with no sample run before it."""
     summed: set[int] = set()
     for statement in statements:
-        if statement.slot in varies:
-            continue
-        if any(slot in summed for slot in statement.reads) or _has_sum(statement.expr):
+        if statement.slot not in varies and (
+            any(slot in summed for slot in statement.reads) or _has_sum(statement.expr)
+        ):
             summed.add(statement.slot)
     return summed
 
@@ -306,7 +306,6 @@ class NumbaRunner:
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
         self.sample = self.module.sample
-        self.inputs = len(program.input_slots)
 
     def _pick(self, name: str, count: int) -> Any:
         return getattr(self.module, name + ("_parallel" if parallel(count) else ""))
@@ -328,11 +327,9 @@ class NumbaRunner:
             out = np.empty(size)
             grads = self._pick("gradient", size)(1.0 / size, tuple(values), leaf_array, out, *self.extra)
             return out, grads.tolist()
-        if parallel(size):
-            kernel, plan = self.module.gradient_parallel, sum_plan(size, CHUNKS)
-        else:
-            kernel, plan = self.module.gradient, sum_plan(size)
-        mean, grads = kernel(1.0 / size, tuple(values), leaf_array, *plan)
+        chunks = CHUNKS if parallel(size) else 1
+        kernel = self.module.gradient_parallel if chunks > 1 else self.module.gradient
+        mean, grads = kernel(1.0 / size, tuple(values), leaf_array, *sum_plan(size, chunks))
         return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
