@@ -50,11 +50,9 @@ def load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: o
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     weakref.finalize(owner, linecache.cache.pop, filename, None)
     code = builtins.compile(source, filename, "exec")
-    loaded = []
-    for namespace in namespaces:
-        namespace = dict(namespace)
+    loaded = [dict(namespace) for namespace in namespaces]
+    for namespace in loaded:
         exec(code, namespace)
-        loaded.append(namespace)
     return loaded
 
 
