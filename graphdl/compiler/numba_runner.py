@@ -57,7 +57,7 @@ _PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
 
 
 class TooBig(ValueError):
-    """The graph is too big for numba's compile time to pay."""
+    """The numba kernels cannot run this graph (the message says why)."""
 
 
 def available() -> bool:
@@ -98,13 +98,9 @@ def _has_sum(expr: Expr) -> bool:
 
 
 def kernel_source(program: Program) -> str:
-    """The Python source of the kernels (readable; numba compiles it)."""
+    """The Python source of the straight-line kernels (readable; numba compiles it). :class:`NumbaRunner`
+    uses it up to :data:`MAX_STATEMENTS` statements."""
     statements = program.statements
-    if len(statements) > MAX_STATEMENTS:
-        raise TooBig(
-            f"{len(statements)} statements is above the numba backend's limit of {MAX_STATEMENTS} "
-            "(compiling would take longer than it saves)"
-        )
     varies = program.varies
 
     def line(statement: Statement, one_sample: bool = True, expr: Expr | None = None) -> str:
