@@ -16,6 +16,7 @@ The cache is code that runs, so it is trusted only as far as it must be:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -43,10 +44,8 @@ def cache_dir() -> Path:
     (``$XDG_CACHE_HOME/graphdl`` or ``~/.cache/graphdl``), subdirectory ``kernels``."""
     configured = os.environ.get("GRAPHDL_CACHE_DIR")
     if configured:
-        base = Path(configured)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphdl"
-    return base / "kernels"
+        return Path(configured) / "kernels"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphdl" / "kernels"
 
 
 def load_kernels(source: str, salt: bytes = b"") -> ModuleType:
@@ -100,11 +99,8 @@ def _prepare(directory: Path) -> str | None:
     base = directory.parent
     for folder in (base, directory, directory / "__pycache__"):
         if not os.path.lexists(folder):
-            try:
+            with contextlib.suppress(FileExistsError):  # another process made it meanwhile: checked below
                 folder.mkdir(mode=0o700)
-            except FileExistsError:  # another process made it meanwhile: checked below
-                pass
-            else:
                 os.chmod(folder, 0o700)  # mkdir's mode is cut by the umask (e.g. to 0o500)
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")
@@ -118,16 +114,11 @@ def _prepare(directory: Path) -> str | None:
 def _text(path: Path) -> str | None:
     """The text of the regular file ``path`` (not a link), or None."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    with os.fdopen(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            return None
-        data = file.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                return None
+            return file.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
 
 

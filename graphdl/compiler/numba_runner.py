@@ -56,7 +56,7 @@ _PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
 
 
 class TooBig(ValueError):
-    """The graph is too big for numba's compile time to pay."""
+    """The numba kernels cannot run this graph (the message says why)."""
 
 
 def available() -> bool:
@@ -85,9 +85,9 @@ def _after_sums(statements: Sequence[Statement], varies: set[int]) -> set[int]:
     over the samples. The other statements that vary with no sample run before it."""
     summed: set[int] = set()
     for statement in statements:
-        if statement.slot in varies:
-            continue
-        if any(slot in summed for slot in statement.reads) or _has_sum(statement.expr):
+        if statement.slot not in varies and (
+            any(slot in summed for slot in statement.reads) or _has_sum(statement.expr)
+        ):
             summed.add(statement.slot)
     return summed
 
@@ -97,13 +97,9 @@ def _has_sum(expr: Expr) -> bool:
 
 
 def kernel_source(program: Program) -> str:
-    """The Python source of the kernels (readable; numba compiles it)."""
+    """The Python source of the straight-line kernels (readable; numba compiles it). :class:`NumbaRunner`
+    uses it up to :data:`MAX_STATEMENTS` statements."""
     statements = program.statements
-    if len(statements) > MAX_STATEMENTS:
-        raise TooBig(
-            f"{len(statements)} statements is above the numba backend's limit of {MAX_STATEMENTS} "
-            "(compiling would take longer than it saves)"
-        )
     varies = program.varies
 
     def line(statement: Statement, one_sample: bool = True, expr: Expr | None = None) -> str:
@@ -305,7 +301,6 @@ class NumbaRunner:
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
         self.sample: Any = getattr(self.module, "sample", None)
-        self.inputs = len(program.input_slots)
 
     def _pick(self, name: str, count: int) -> Any:
         return getattr(self.module, name + ("_parallel" if parallel(count) else ""))
@@ -327,11 +322,9 @@ class NumbaRunner:
         if size is None:
             value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)
             return float(value), grads.tolist()
-        if parallel(size):
-            kernel, plan = self.module.gradient_parallel, sum_plan(size, CHUNKS)
-        else:
-            kernel, plan = self.module.gradient, sum_plan(size)
-        mean, grads = kernel(1.0 / size, tuple(values), leaf_array, *plan)
+        chunks = CHUNKS if parallel(size) else 1
+        kernel = self.module.gradient_parallel if chunks > 1 else self.module.gradient
+        mean, grads = kernel(1.0 / size, tuple(values), leaf_array, *sum_plan(size, chunks))
         return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:

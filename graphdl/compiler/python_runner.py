@@ -9,6 +9,7 @@ redone on one-element arrays, as the interpreter does per node.
 from __future__ import annotations
 
 import builtins
+import functools
 import itertools
 import linecache
 import weakref
@@ -49,57 +50,61 @@ def load(source: str, label: str, namespaces: Sequence[dict[str, Any]], owner: o
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     weakref.finalize(owner, linecache.cache.pop, filename, None)
     code = builtins.compile(source, filename, "exec")
-    loaded = []
-    for namespace in namespaces:
-        namespace = dict(namespace)
+    loaded = [dict(namespace) for namespace in namespaces]
+    for namespace in loaded:
         exec(code, namespace)
-        loaded.append(namespace)
     return loaded
 
 
 # ---------------------------------------------------------------- rendering
-class Renderer:
-    """Python text of a program's statements, leaves by their identifiers."""
+def _tuple(items: Sequence[str]) -> str:
+    """``items`` as the inside of a Python tuple (one item keeps its trailing comma)."""
+    return ", ".join(items) + ("," if len(items) == 1 else "")
 
-    def __init__(self, program: Program, per_sample: bool = False) -> None:
-        self.program = program
-        names = program.names
-        self._leaf: Callable[[Expr], str] = lambda leaf: names[leaf.slot] if leaf.slot is not None else leaf.name
-        self.per_sample = per_sample
 
-    def expr(self, expr: Expr) -> str:
-        return render(expr, self._leaf, self.per_sample)
+def _renderer(program: Program, per_sample: bool = False) -> Callable[[Expr], str]:
+    """Python text of an expression, leaves by their identifiers."""
+    names = program.names
 
-    def statement(self, statement: Statement) -> str:
-        text = f"{self.program.names[statement.slot]} = {self.expr(statement.expr)}"
-        return f"{text}  # {statement.note}" if statement.note else text
+    def leaf(leaf: Expr) -> str:
+        return names[leaf.slot] if leaf.slot is not None else leaf.name
 
-    def lines(self, statements: Sequence[Statement], checks: list[Node] | None = None) -> list[str]:
-        out = []
-        for statement in statements:
-            out.append(self.statement(statement))
-            if checks is not None and statement.node is not None:
-                check = "check" if statement.role == "value" else "check_grad"
-                out.append(f"{check}({self.program.names[statement.slot]}, {len(checks)})")
-                checks.append(statement.node)
-        return out
+    return lambda expr: render(expr, leaf, per_sample)
+
+
+def _lines(
+    program: Program, expr: Callable[[Expr], str], statements: Sequence[Statement], checks: list[Node] | None = None
+) -> list[str]:
+    """One line a statement; with ``checks``, an anomaly check after every value and
+    gradient (``checks`` receives the node each one names)."""
+    out = []
+    for statement in statements:
+        name = program.names[statement.slot]
+        text = f"{name} = {expr(statement.expr)}"
+        out.append(f"{text}  # {statement.note}" if statement.note else text)
+        if checks is not None and statement.node is not None:
+            out.append(f"{'check' if statement.role == 'value' else 'check_grad'}({name}, {len(checks)})")
+            checks.append(statement.node)
+    return out
+
+
+def _function(signature: str, doc: str, body: Sequence[str]) -> list[str]:
+    return [f"def {signature}:", f'    """{doc}"""', *("    " + line for line in body)]
 
 
 def source_of(program: Program, checks: list[Node] | None = None) -> str:
     """``forward`` and ``backward`` as Python source; with ``checks``, anomaly checks after
     every value and gradient (``checks`` receives the node each one names)."""
-    r = Renderer(program)
+    expr = _renderer(program)
     names = program.names
     input_names = [names[s] for s in program.input_slots]
     leaf_names = [names[s] for s in program.leaf_slots]
     n_params = len(program.parameters)
     arguments = ", ".join([*input_names, *leaf_names])
-    forward = r.lines(program.forward, checks)
-    backward = r.lines(program.backward, checks)
-    target = r.expr(program.target)
-    gradients = ", ".join(r.expr(g) for g in program.gradients) + ("," if n_params == 1 else "")
-    kept = [names[s.slot] for s in program.statements if s.slot in program.varies]
-    kept_text = ", ".join(kept) + ("," if len(kept) == 1 else "")
+    forward = _lines(program, expr, program.forward, checks)
+    target = expr(program.target)
+    gradients = _tuple([expr(g) for g in program.gradients])
+    kept = _tuple([names[s.slot] for s in program.statements if s.slot in program.varies])
     header = [
         f"# Compiled by graphdl from the graph of {program.title}: {len(program.forward)} operators.",
         f"# Inputs, fed per call: {', '.join(input_names) or '(none)'}.",
@@ -107,33 +112,29 @@ def source_of(program: Program, checks: list[Node] | None = None) -> str:
     ]
     if len(leaf_names) > n_params:
         header.append(f"# Data read at call time: {', '.join(leaf_names[n_params:])}.")
-    header += [
-        "# One text, two namespaces: exp, where, sign, ... are float functions for one",
-        "# sample and numpy ufuncs for a batch; batch_sum sums a batch (identity for one sample).",
+    backward = [
+        *forward,
+        "# gradient graph: g_<node> = seed * d(target)/d(<node>) for each sample, seed = 1/batch size;",
+        "# g_<parameter> sums it over the batch: d(mean of the target)/d(<parameter>)",
+        *_lines(program, expr, program.backward, checks),
+        "# the batch's arrays go back too: kept until the next call, numpy reuses their memory",
+        f"return {target}, ({gradients}), ({kept})",
     ]
-    indent = "\n    "
     return "\n".join(
         [
             *header,
+            "# One text, two namespaces: exp, where, sign, ... are float functions for one",
+            "# sample and numpy ufuncs for a batch; batch_sum sums a batch (identity for one sample).",
             "",
             "",
-            f"def forward({arguments}):",
-            '    """The value of the target for one sample or a batch."""',
-            "    " + indent.join([*forward, f"return {target}"]),
+            *_function(f"forward({arguments})", "The value of the target for one sample or a batch.", forward),
+            f"    return {target}",
             "",
             "",
-            f"def backward(seed, {arguments}):" if arguments else "def backward(seed):",
-            '    """The target and the gradients of its batch mean w.r.t. the parameters."""',
-            "    "
-            + indent.join(
-                [
-                    *forward,
-                    "# gradient graph: g_<node> = seed * d(target)/d(<node>) for each sample, seed = 1/batch size;",
-                    "# g_<parameter> sums it over the batch: d(mean of the target)/d(<parameter>)",
-                    *backward,
-                    "# the batch's arrays go back too: kept until the next call, numpy reuses their memory",
-                    f"return {target}, ({gradients}), ({kept_text})",
-                ]
+            *_function(
+                f"backward(seed, {arguments})" if arguments else "backward(seed)",
+                "The target and the gradients of its batch mean w.r.t. the parameters.",
+                backward,
             ),
             "",
         ]
@@ -143,55 +144,40 @@ def source_of(program: Program, checks: list[Node] | None = None) -> str:
 def render_step(program: Program) -> str:
     """One per-sample SGD step as one function: the statements with seed 1.0, then the
     updated parameters ``p - lr * g_p`` (the interpreter's update)."""
-    r = Renderer(program, per_sample=True)
+    expr = _renderer(program, per_sample=True)
     names = program.names
     arguments = ", ".join(["lr", *(names[s] for s in (*program.input_slots, *program.leaf_slots))])
-    updates = [f"{names[s]} - lr * {r.expr(g)}" for s, g in zip(program.leaf_slots, program.gradients)]
-    comma = "," if len(updates) == 1 else ""
-    return "\n".join(
-        [
-            f"def step({arguments}):",
-            '    """One SGD step for one sample: the loss, and the parameters after the update."""',
-            "    seed = 1.0",
-            *("    " + line for line in r.lines(program.statements)),
-            f"    return {r.expr(program.target)}, ({', '.join(updates)}{comma})",
-            "",
-        ]
-    )
+    updates = _tuple([f"{names[s]} - lr * {expr(g)}" for s, g in zip(program.leaf_slots, program.gradients)])
+    body = ["seed = 1.0", *_lines(program, expr, program.statements), f"return {expr(program.target)}, ({updates})"]
+    doc = "One SGD step for one sample: the loss, and the parameters after the update."
+    return "\n".join([*_function(f"step({arguments})", doc, body), ""])
 
 
 def render_sgd(program: Program) -> str:
     """Per-sample SGD over a whole data set in one function: for each sample the
     statements with seed 1.0, then ``p = p - lr * g_p`` for every parameter."""
-    r = Renderer(program, per_sample=True)
+    expr = _renderer(program, per_sample=True)
     names = program.names
     columns = list(program.column_names)
     inputs = [names[s] for s in program.input_slots]
     leaves = [names[s] for s in program.leaf_slots]
     params = leaves[: len(program.parameters)]
-    grads = [r.expr(g) for g in program.gradients]
-    comma = "," if len(params) == 1 else ""
-    target = r.expr(program.target)
-    body = "\n            ".join(r.lines(program.statements))
-    updates = "\n        ".join(f"{p} = {p} - lr * {g}" for p, g in zip(params, grads))
-    grad_names = [names[g.slot] if g.slot is not None else "_" for g in program.gradients]
-    return "\n".join(
-        [
-            f"def sgd(lr, fallback, {', '.join([*columns, *leaves])}):",
-            '    """Per-sample SGD over the columns; returns the losses and the final parameters."""',
-            "    seed = 1.0",
-            "    losses = []",
-            f"    for {', '.join(inputs)}{',' if len(columns) == 1 else ''} in zip({', '.join(columns)}):",
-            "        try:",
-            f"            {body}",
-            "        except (ZeroDivisionError, OverflowError):",
-            f"            {target}, ({', '.join(grad_names)}{comma}) = fallback({', '.join([*inputs, *leaves])})",
-            f"        {updates}",
-            f"        losses.append({target})",
-            f"    return losses, ({', '.join(params)}{comma})",
-            "",
-        ]
-    )
+    target = expr(program.target)
+    grad_names = _tuple([names[g.slot] if g.slot is not None else "_" for g in program.gradients])
+    body = [
+        "seed = 1.0",
+        "losses = []",
+        f"for {', '.join(inputs)}{',' if len(columns) == 1 else ''} in zip({', '.join(columns)}):",
+        "    try:",
+        *("        " + line for line in _lines(program, expr, program.statements)),
+        "    except (ZeroDivisionError, OverflowError):",
+        f"        {target}, ({grad_names}) = fallback({', '.join([*inputs, *leaves])})",
+        *(f"    {p} = {p} - lr * {expr(g)}" for p, g in zip(params, program.gradients)),
+        f"    losses.append({target})",
+        f"return losses, ({_tuple(params)})",
+    ]
+    doc = "Per-sample SGD over the columns; returns the losses and the final parameters."
+    return "\n".join([*_function(f"sgd(lr, fallback, {', '.join([*columns, *leaves])})", doc, body), ""])
 
 
 # ------------------------------------------------------------------ running
@@ -199,23 +185,16 @@ def _anomaly_checks(nodes: Sequence[Node]) -> dict[str, Callable[[Any, int], Non
     """``check(value, k)`` and ``check_grad(g, k)``: raise :class:`AnomalyError` naming
     ``nodes[k]`` when the value is not finite."""
 
-    def finite(value: Any) -> bool:
-        if value.__class__ is float:
-            return value - value == 0.0
-        return bool(np.isfinite(value).all())
-
-    def summary(value: Any) -> str:
-        if value.__class__ is _ndarray:
-            bad = value[~np.isfinite(value)]
-            return f"{bad.size} of {value.size} samples, first {bad[0]}"
-        return repr(float(value))
-
     def checker(what: str) -> Callable[[Any, int], None]:
         def check(value: Any, k: int) -> None:
-            if not finite(value):
-                raise AnomalyError(
-                    f"{describe(nodes[k])}: {what} is not finite ({summary(value)}) in the compiled program"
-                )
+            if value.__class__ is float and value - value == 0.0 or np.isfinite(value).all():
+                return
+            if value.__class__ is _ndarray:
+                bad = value[~np.isfinite(value)]
+                summary = f"{bad.size} of {value.size} samples, first {bad[0]}"
+            else:
+                summary = repr(float(value))
+            raise AnomalyError(f"{describe(nodes[k])}: {what} is not finite ({summary}) in the compiled program")
 
         return check
 
@@ -248,30 +227,22 @@ class PythonRunner:
         self.program = program
         self.owner = owner
         self.checked = checked
-        self._source: str | None = None
-        self._namespaces: list[dict[str, Any]] | None = None
+        self._checks: list[Node] | None = [] if checked else None
         self._kept: Any = None
-        self._step: Callable[..., Any] | None = None
-        self._sgd: Callable[..., Any] | None = None
 
-    @property
+    @functools.cached_property
     def source(self) -> str:
         """``forward`` and ``backward`` as Python text (rendered on first use)."""
-        if self._source is None:
-            self._checks: list[Node] | None = [] if self.checked else None
-            self._source = source_of(self.program, self._checks)
-        return self._source
+        return source_of(self.program, self._checks)
 
-    def _loaded(self) -> list[dict[str, Any]]:
+    @functools.cached_property
+    def _namespaces(self) -> list[dict[str, Any]]:
         """The float and the numpy namespace of the program. Python compiles a 20 000-line
         function in about 0.2 s, so this happens on first use; grouped batches never need it."""
-        if self._namespaces is None:
-            source = self.source
-            extra = _anomaly_checks(self._checks) if self._checks is not None else {}
-            label = "compiled, anomaly checks" if self.checked else "compiled"
-            namespaces = [{**SCALAR_NAMESPACE, **extra}, {**ARRAY_NAMESPACE, **extra}]
-            self._namespaces = load(source, label, namespaces, self.owner)
-        return self._namespaces
+        source = self.source
+        extra = _anomaly_checks(self._checks) if self._checks is not None else {}
+        label = "compiled, anomaly checks" if self.checked else "compiled"
+        return load(source, label, [{**SCALAR_NAMESPACE, **extra}, {**ARRAY_NAMESPACE, **extra}], self.owner)
 
     @property
     def step_source(self) -> str:
@@ -283,27 +254,28 @@ class PythonRunner:
         """Per-sample SGD over a data set as one Python function."""
         return render_sgd(self.program)
 
-    @property
-    def scalar(self) -> dict[str, Any]:
-        return self._loaded()[0]
+    @functools.cached_property
+    def _step(self) -> Callable[..., Any]:
+        return load(self.step_source, "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
 
-    @property
-    def array(self) -> dict[str, Any]:
-        return self._loaded()[1]
+    @functools.cached_property
+    def _sgd(self) -> Callable[..., Any]:
+        return load(self.sgd_source, "sgd loop", [SCALAR_NAMESPACE], self.owner)[0]["sgd"]
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
         arguments = [*values, *_floats(leaves)]
+        scalar, array = self._namespaces
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
-                return self.scalar["forward"](*arguments)
+                return scalar["forward"](*arguments)
             except ARITHMETIC_ERRORS:
                 with _errstate(all="ignore"):
-                    return to_float(self.array["forward"](*_as_arrays(arguments)))
+                    return to_float(array["forward"](*_as_arrays(arguments)))
         with _errstate(all="ignore"):
             try:
-                out = self.array["forward"](*arguments)
+                out = array["forward"](*arguments)
             except ARITHMETIC_ERRORS:
-                out = self.array["forward"](*_as_arrays(arguments))
+                out = array["forward"](*_as_arrays(arguments))
         if out.__class__ is not _ndarray or out.ndim == 0 or out.size != size:
             return to_float(out)
         return out
@@ -311,50 +283,43 @@ class PythonRunner:
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
         """The target's value(s) and the gradients of its batch mean."""
         arguments = [*values, *_floats(leaves)]
+        scalar, array = self._namespaces
         if size is None:
             try:
-                out, grads, _ = self.scalar["backward"](1.0, *arguments)
+                out, grads, _ = scalar["backward"](1.0, *arguments)
                 return out, list(grads)
             except ARITHMETIC_ERRORS:
-                return self.one_as_array(arguments)
+                return self.one_as_array(*arguments)
         with _errstate(all="ignore"):
             seed = np.full(size, 1.0 / size) if self.program.target_varies else 1.0
             try:
-                out, grads, kept = self.array["backward"](seed, *arguments)
+                out, grads, kept = array["backward"](seed, *arguments)
             except ARITHMETIC_ERRORS:
-                out, grads, kept = self.array["backward"](seed, *_as_arrays(arguments))
+                out, grads, kept = array["backward"](seed, *_as_arrays(arguments))
         # Freeing every temporary at once lets the allocator return the memory to the
         # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
         # keep this call's arrays until the next call, within a memory cap.
         self._kept = kept if size * len(kept) <= _KEEP_FLOATS else None
         return out, [to_float(g) for g in grads]
 
-    def one_as_array(self, arguments: list[Any]) -> tuple[float, list[float]]:
+    def one_as_array(self, *arguments: Any) -> tuple[float, list[float]]:
         """One sample through the numpy program (as IEEE arithmetic: 1/0 is inf, not an error)."""
         with _errstate(all="ignore"):
-            out, grads, _ = self.array["backward"](np.ones(1), *_as_arrays(arguments))
+            out, grads, _ = self._namespaces[1]["backward"](np.ones(1), *_as_arrays(arguments))
         return to_float(out), [to_float(g) for g in grads]
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, Sequence[float]]:
         """One per-sample SGD step: the loss, and the parameters' new values."""
-        step = self._step
-        if step is None:
-            step = self._step = load(self.step_source, "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
         if leaves.__class__ is _ndarray:
             leaves = leaves.tolist()
         try:
-            return step(lr, *values, *leaves)  # (loss, new values)
+            return self._step(lr, *values, *leaves)  # (loss, new values)
         except ARITHMETIC_ERRORS:
-            loss, grads = self.one_as_array([*values, *leaves])
+            loss, grads = self.one_as_array(*values, *leaves)
             return loss, [value - lr * grad for value, grad in zip(leaves, grads)]
 
     def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        if self._sgd is None:
-            self._sgd = load(self.sgd_source, "sgd loop", [SCALAR_NAMESPACE], self.owner)[0]["sgd"]
-
-        def fallback(*arguments: Any) -> tuple[float, list[float]]:
-            return self.one_as_array(list(arguments))
-
+        """Per-sample SGD over the columns: the losses, and the parameters' final values."""
         with _errstate(all="ignore"):
-            losses, final = self._sgd(lr, fallback, *(c.tolist() for c in columns), *_floats(leaves))
+            losses, final = self._sgd(lr, self.one_as_array, *(c.tolist() for c in columns), *_floats(leaves))
         return np.array(losses), list(final)

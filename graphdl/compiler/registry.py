@@ -70,9 +70,8 @@ def missing(runner: str, calls: Iterable[str]) -> list[str]:
     """The functions among ``calls`` that ``runner`` ("python", "numpy" or "numba") cannot compute."""
     if runner == "python":
         return []
-    if runner == "numba":
-        return sorted(name for name in calls if name not in KERNEL_CODE)
-    return sorted(name for name in calls if name not in FORMS)
+    known = KERNEL_CODE if runner == "numba" else FORMS
+    return sorted(name for name in calls if name not in known)
 
 
 def unlisted() -> list[str]:
