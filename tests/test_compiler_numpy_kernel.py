@@ -99,6 +99,6 @@ def test_leaves_may_come_as_an_array():
     leaves = [p.value for p in params]
     from_list = program.run(columns, leaves, 1.0 / 7)
     from_array = program.run(columns, np.array(leaves), 1.0 / 7)
-    assert np.array_equal(from_list[0], from_array[0]) and from_list[1] == from_array[1]
+    assert np.array_equal(from_list[0], from_array[0]) and np.array_equal(from_list[1], from_array[1])
     _, expected = _interpreted(target, feed, params)
     np.testing.assert_allclose(from_array[1], expected, rtol=1e-12, atol=1e-15)

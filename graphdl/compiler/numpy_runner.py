@@ -371,8 +371,9 @@ class GroupedProgram:
         """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
         return None if self._buffers is None else self._buffers[1:]
 
-    def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, list[Any]]:
-        """Values of the target (a fresh array, or a float) and of the gradients."""
+    def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, Any]:
+        """Values of the target (a fresh array, or a float) and of the gradients (an array
+        when every gradient is a scalar row, else a list)."""
         size = columns[0].shape[0]
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
@@ -386,8 +387,8 @@ class GroupedProgram:
         self._function()
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
-        if self._scalar_outputs is not None:
-            return value, S[self._scalar_outputs, 0].tolist()
+        if self._scalar_outputs is not None:  # the gradients as one array (a copy: S is reused)
+            return value, np.array(S[self._scalar_outputs, 0])
         outputs = [(V[r].copy() if b else float(S[r, 0])) if isinstance(r, int) else r for b, r in self.outputs_at]
         return value, outputs
 
