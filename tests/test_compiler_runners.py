@@ -9,6 +9,7 @@ import pytest
 import graphdl
 from graphdl import ops
 from graphdl.compiler import numba_runner, registry
+from graphdl.compiler.compiled import NUMBA_STEP_FROM
 from graphdl.core.node import Operator, Variable
 from graphdl.core.primitives import PRIMITIVES
 
@@ -120,6 +121,26 @@ def test_a_batch_step_is_backward_then_update_for_every_parameter(backend):
         assert stepped.step(feed, 0.1) == pytest.approx(mean, rel=1e-12)
         np.testing.assert_allclose([p.value for p in params], expected, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(stepped.parameter_values(), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("width", [1, 6])  # 1: a small program steps as Python floats; 6: through the kernel
+@pytest.mark.parametrize(
+    "backend",
+    ["numpy", pytest.param("numba", marks=[pytest.mark.slow, pytest.mark.skipif(not HAS_NUMBA, reason="no numba")])],
+)
+def test_a_per_sample_step_is_backward_then_update(backend, width):
+    model, label, loss = _mlp_loss(width)
+    stepped = graphdl.compile(loss, inputs=[*model.inputs, label], backend=backend)
+    reference = graphdl.compile(loss, inputs=[*model.inputs, label])
+    assert (len(stepped.program.statements) >= NUMBA_STEP_FROM) == (width == 6)
+    for k in range(4):
+        feed = {model.inputs[0]: 0.3 * k - 0.4, model.inputs[1]: 0.7 - 0.2 * k, label: (-1.0) ** k}
+        params = stepped.parameters
+        before = [p.value for p in params]
+        loss_value = reference.backward(feed)
+        expected = [v - 0.05 * p.grad for v, p in zip(before, params)]
+        assert stepped.step(feed, 0.05) == pytest.approx(loss_value, rel=1e-12)
+        np.testing.assert_allclose([p.value for p in params], expected, rtol=1e-12, atol=1e-14)
 
 
 def test_parameters_live_in_one_array_and_variables_follow():

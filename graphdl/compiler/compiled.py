@@ -160,6 +160,10 @@ class CompiledGraph:
                 )
         if note:
             warnings.warn(note, RuntimeWarning, stacklevel=4)
+        #: numba for a per-sample step only when the program is big enough to repay a kernel
+        #: call (a few µs of argument handling); a small one steps faster as Python floats.
+        big = len(program.statements) >= NUMBA_STEP_FROM
+        self._sample_numba = self._numba if big else None
         #: The backend in use: "numba" or "numpy".
         self.backend = chosen
 
@@ -401,15 +405,15 @@ class CompiledGraph:
                 state.read()
             leaves = state.floats
             if leaves is None:  # numba's values stay an array
-                leaves = state.as_list() if self._numba is None else state.as_array()
+                leaves = state.as_list() if self._sample_numba is None else state.as_array()
             size = None
             if self._program.argument_checks:
                 self._check_arguments(values, leaves)
             if not anomaly_active():
-                if self._numba is None:
+                if self._sample_numba is None:
                     loss, new = self._python.step(float(lr), values, leaves)
                 else:
-                    loss, new = self._guarded(self._numba, "step", float(lr), values, state.as_array())
+                    loss, new = self._guarded(self._sample_numba, "step", float(lr), values, state.as_array())
                 state.adopt(self.target, new)
                 return loss
         out, grads = self._call("backward", values, leaves, size)
@@ -453,8 +457,14 @@ class CompiledGraph:
                 RuntimeWarning,
                 stacklevel=4,
             )
-            self._numba, self.backend = None, "numpy"
+            self._numba = self._sample_numba = None
+            self.backend = "numpy"
             return getattr(self._numpy, method)(*arguments)
+
+
+#: Statements from which a per-sample ``c.step`` on the numba backend calls the kernel
+#: (the seed net's 24 statements step in 3.9 µs as Python floats, 8.7 µs through numba).
+NUMBA_STEP_FROM = 100
 
 
 def _mean(out: Any, size: int | None) -> Any:

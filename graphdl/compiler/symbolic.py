@@ -176,7 +176,8 @@ def _own_name(leaf: Expr) -> str:
 
 def render(expr: Expr, leaf: Callable[[Expr], str], one_sample: bool = False) -> str:
     """``expr`` as Python text; ``leaf(e)`` gives the text of each ``ref`` leaf. With
-    ``one_sample``, ``batch_sum(e)`` is ``(e)`` (the sum over one sample is the value)."""
+    ``one_sample``, ``batch_sum(e)`` is ``(e)`` (the sum over one sample is the value) and
+    ``where(c, a, b)`` is ``(a if c else b)``."""
     op, args = expr.op, expr.args
     if op == REF:
         return leaf(expr)
@@ -200,6 +201,9 @@ def render(expr: Expr, leaf: Callable[[Expr], str], one_sample: bool = False) ->
         return f"{texts[0]} {op} {texts[1]}"
     if op == "batch_sum" and one_sample:
         return f"({render(args[0], leaf, True)})"
+    if op == "where" and one_sample:  # a select on floats: Python's own, without a call
+        condition, if_true, if_false = (render(a, leaf, True) for a in args)
+        return f"({if_true} if {condition} else {if_false})"
     return f"{op}({', '.join(render(a, leaf, one_sample) for a in args)})"
 
 
