@@ -102,6 +102,18 @@ def _mlp_loss(width: int = 6, seed: int = 0):
     return model, label, loss
 
 
+def _step_equals_backward_then_update(stepped, reference, feed, lr):
+    """``stepped.step(feed, lr)`` gives the loss and the parameters of ``reference.backward``
+    followed by ``p.update(lr)`` for every parameter."""
+    params = stepped.parameters
+    before = [p.value for p in params]
+    loss_value = reference.backward(feed)
+    expected = [v - lr * p.grad for v, p in zip(before, params)]
+    assert stepped.step(feed, lr) == pytest.approx(loss_value, rel=1e-12)
+    np.testing.assert_allclose([p.value for p in params], expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(stepped.parameter_values(), expected, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize(
     "backend",
     ["numpy", pytest.param("numba", marks=[pytest.mark.slow, pytest.mark.skipif(not HAS_NUMBA, reason="no numba")])],
@@ -114,13 +126,7 @@ def test_a_batch_step_is_backward_then_update_for_every_parameter(backend):
     feed[label] = np.sign(rng.normal(size=40))
     reference = graphdl.compile(loss, inputs=[*model.inputs, label])
     for _ in range(3):
-        params = stepped.parameters
-        before = [p.value for p in params]
-        mean = reference.backward(feed)
-        expected = [v - 0.1 * p.grad for v, p in zip(before, params)]
-        assert stepped.step(feed, 0.1) == pytest.approx(mean, rel=1e-12)
-        np.testing.assert_allclose([p.value for p in params], expected, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(stepped.parameter_values(), expected, rtol=1e-12, atol=1e-14)
+        _step_equals_backward_then_update(stepped, reference, feed, 0.1)
 
 
 @pytest.mark.parametrize("width", [1, 6])  # 1: a small program steps as Python floats; 6: through the kernel
@@ -135,12 +141,7 @@ def test_a_per_sample_step_is_backward_then_update(backend, width):
     assert (len(stepped.program.statements) >= NUMBA_STEP_FROM) == (width == 6)
     for k in range(4):
         feed = {model.inputs[0]: 0.3 * k - 0.4, model.inputs[1]: 0.7 - 0.2 * k, label: (-1.0) ** k}
-        params = stepped.parameters
-        before = [p.value for p in params]
-        loss_value = reference.backward(feed)
-        expected = [v - 0.05 * p.grad for v, p in zip(before, params)]
-        assert stepped.step(feed, 0.05) == pytest.approx(loss_value, rel=1e-12)
-        np.testing.assert_allclose([p.value for p in params], expected, rtol=1e-12, atol=1e-14)
+        _step_equals_backward_then_update(stepped, reference, feed, 0.05)
 
 
 def test_parameters_live_in_one_array_and_variables_follow():
