@@ -528,7 +528,7 @@ def workload_d(micrograd_widths: tuple[int, ...], numba_widths: tuple[int, ...])
         numbers["numba per statement"] = statistics.median((a + b) / n for n, a, b in samples)
         scaling_text = (
             "Cold numba compile time against graph size (straight-line kernels, fresh cache; the backend "
-            f"falls back to numpy above {numba_runner.MAX_STATEMENTS} statements):\n\n" + scaling_text
+            f"runs one grouped kernel above {numba_runner.MAX_STATEMENTS} statements):\n\n" + scaling_text
         )
     rows = []
     for n in (1, 10, 100, 1_000, 10_000, 100_000):
@@ -603,7 +603,7 @@ def targets_table(a: dict, b: dict, c: dict, d: dict) -> str:
         if per:
             row(
                 "how numba's compile time grows (straight-line kernels)",
-                f"≈ {1e3 * per:.0f} ms per statement; numpy above {numba_runner.MAX_STATEMENTS} statements",
+                f"≈ {1e3 * per:.0f} ms per statement; the grouped kernel above {numba_runner.MAX_STATEMENTS} statements",
                 None,
             )
     ratio = d["per-node step@64"] / d["numpy step@64"]
