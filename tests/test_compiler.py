@@ -176,9 +176,10 @@ def test_seed_source_reads_like_a_program(seed_net):
     compiled = graphdl.compile(seed_net.loss, inputs=[seed_net.x, seed_net.label])
     source = compiled.source
     assert "def forward(x, label," in source and "def backward(seed, x, label," in source
-    for name in ("mul_11", "add_11", "relu_11", "add_21", "loss", "w_11", "b_21", "g_w_11"):
+    for name in ("add_11", "relu_11", "add_21", "loss", "w_11", "b_21", "g_w_11"):
         assert name in source
-    assert "add_11 = mul_11 + b_11  # Add" in source
+    assert "add_11 = x * w_11 + b_11  # Add" in source  # a product of a batch and a scalar read once: in its sum
+    assert "mul_11 =" not in source
     assert "loss = abs(label - add_21)  # ValueLoss" in source
     assert "g_add_21 = seed * -sign(label - add_21)" in source
     assert "g_w_21 = batch_sum(g_add_21 * relu_11)" in source

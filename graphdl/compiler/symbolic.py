@@ -21,6 +21,7 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
 import numpy as np
@@ -87,7 +88,7 @@ class Expr:
         self.op, self.args, self.name, self.slot, self.number = op, args, name, slot, number
         self.precedence, self.negated = precedence, negated
         self.rendered: str | None = None  # the text, once asked for
-        self.template: Any = None  # groups.template's answer, kept
+        self.template: Any = None  # template()'s answer, kept
         self.depth: int = max([arg.depth for arg in args]) + 1 if args else 1
         self.size: int = sum([arg.size for arg in args]) + 1 if args else 1
         self.sums: bool = bool(args) and (op == "batch_sum" or any([arg.sums for arg in args]))
@@ -358,3 +359,72 @@ def leaves(expr: Expr, found: dict[int, None] | None = None) -> dict[int, None]:
 SYMBOLIC: Backend = Namespace(
     "symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where}
 )
+
+
+@dataclass
+class Template:
+    """A statement's expression with placeholders ``_0, _1, ...`` for the slots it reads."""
+
+    key: Any
+    operands: tuple[int, ...]
+    source: Expr
+
+    @property
+    def expr(self) -> Expr:
+        """The expression with placeholder leaves (``Expr('_k', k)``), built on first use."""
+        built = self.__dict__.get("_expr")
+        if built is None:
+            position = {slot: k for k, slot in enumerate(self.operands)}
+            built = self.__dict__["_expr"] = _placeholders(self.source, position)
+        return built
+
+
+def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
+    if item.op == REF:
+        if item.slot is None:
+            return item
+        k = position[item.slot]
+        return Expr(f"_{k}", k)
+    if not item.args:
+        return item
+    args = tuple([_placeholders(a, position) for a in item.args])
+    if item.op in BINARY:
+        return operation(item.op, *args)
+    return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
+
+
+def template(expr: Expr) -> Template:
+    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for
+    (kept on the expression: asked again, it is not computed again)."""
+    found = expr.template
+    if found is not None:
+        return found
+    operands: dict[int, int] = {}
+
+    def part(arg: Expr) -> Any:
+        op = arg.op
+        if op == REF:
+            slot = arg.slot
+            if slot is None:
+                return arg.name
+            k = operands.get(slot)
+            if k is None:
+                k = operands[slot] = len(operands)
+            return k
+        if op == NUMBER:
+            return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+        return walk(arg)
+
+    def walk(item: Expr) -> Any:
+        spine = []
+        while len(item.args) == 2 and item.args[0].args:  # a long sum: down its left side without recursion
+            spine.append(item)
+            item = item.args[0]
+        key = tuple([item.op, *[part(arg) for arg in item.args]])
+        for above in reversed(spine):
+            key = (above.op, key, part(above.args[1]))
+        return key
+
+    key = part(expr)
+    found = expr.template = Template(key, tuple(operands), expr)
+    return found
