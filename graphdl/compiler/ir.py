@@ -40,6 +40,7 @@ from graphdl.compiler.symbolic import (
     leaves,
     lift,
     literal,
+    ref,
     spilling,
 )
 from graphdl.core.node import Node, Operator, Variable
@@ -173,7 +174,7 @@ class _Lowering:
     def new_slot(self, wanted: str) -> Expr:
         name = self.names.claim(wanted)
         self.slot_names.append(name)
-        return Expr(name, len(self.slot_names) - 1)
+        return ref(name, len(self.slot_names) - 1)
 
     def spill(self, expr: Expr, wanted: str = "") -> Expr:
         """A temporary for ``expr``; every slot is assigned once, so equal text means equal value."""
@@ -263,20 +264,20 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     with spilling(state.spill):
         for node in order:  # the forward statements: one per operator, parents first
             if isinstance(node, Operator):
-                ref = symbol[node]
-                state.owner = ref.name
+                own = symbol[node]
+                state.owner = own.name
                 start = len(state.lines)
                 expression = lift(node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents)))
                 pending = [symbol[p].slot for p in node.parents if symbol[p].slot in products] if products else []
                 if pending:
                     expression, kept = _write_in(expression, pending, products, state.slot_names)
                     state.lines[start:start] = kept  # before any temporary the formula made
-                statement = Statement(ref.slot, expression, "value", node)  # type: ignore[arg-type]  # a slot leaf
+                statement = Statement(own.slot, expression, "value", node)  # type: ignore[arg-type]  # a slot leaf
                 if node in once and _batch_product(expression, batch):
-                    products[ref.slot] = statement  # type: ignore[index]  # a slot leaf
-                    written_in.add(ref.slot)  # type: ignore[arg-type]  # a slot leaf
+                    products[own.slot] = statement  # type: ignore[index]  # a slot leaf
+                    written_in.add(own.slot)  # type: ignore[arg-type]  # a slot leaf
                 else:
-                    statement.note = _comment(node, ref.name)
+                    statement.note = _comment(node, own.name)
                     state.lines.append(statement)
         forward, state.lines = state.lines, []
         for node in gradient_order:  # the gradient graph's nodes that are used, parents first
@@ -297,6 +298,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
             state.assign(symbol[node], expression, "grad" if of is not None else "part", of)
         # in the sweep's order (the target's end first): a batch reads its rows as the sweep
         # wrote them, so a grouped program keeps the interpreter's orientation of its matrices
+        gradient_lines = len(state.lines)  # then the parameters' gradients: sums, the same for every sample
         for parameter, slot, tree in reversed(list(zip(parameters, output_slots, outputs))):
             if slot is None:
                 continue
@@ -314,7 +316,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     varies -= written_in.difference(s.slot for s in forward)
     if target_varies and seed.slot is not None:
         varies.add(seed.slot)
-    for statement in [*forward, *backward]:  # temporaries and gradients: they vary with what they read
+    for statement in [*forward, *backward[:gradient_lines]]:  # temporaries, gradient nodes: vary with what they read
         if statement.role != "value" and statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
     positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
@@ -384,7 +386,7 @@ def _write_in(
     for statement in kept:
         statement.note = _comment(statement.node, names[statement.slot])  # type: ignore[arg-type]  # an operator's
     if len(kept) < len(pending):
-        written = [products.pop(t.slot).expr if t.op == REF and t.slot in products else t for t in terms]  # type: ignore[arg-type]
+        written = [products.pop(t.slot).expr if t.op == REF and t.slot in products else t for t in terms]
         expr = written[0]
         for term in written[1:]:
             expr = binary("+", expr, term)

@@ -264,7 +264,12 @@ def lift(item: Any) -> Expr:
 
 def binary(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
-    left, right = lift(left), lift(right)
+    if left.__class__ is not Expr:
+        left = lift(left)
+    if right.__class__ is not Expr:
+        right = lift(right)
+    if left.number is None and right.number is None and left.depth < MAX_DEPTH and right.depth < MAX_DEPTH:
+        return operation(symbol, left, right)  # the common case: nothing to simplify
     if left.number is not None and right.number is not None:
         function = BINARY[symbol][1]
         try:
@@ -296,6 +301,15 @@ def operation(symbol: str, left: Expr, right: Expr) -> Expr:
 
 
 _new = object.__new__
+
+
+def ref(name: str, slot: int) -> Expr:
+    """A ``ref`` leaf naming slot ``slot`` (as ``Expr(name, slot)``, built faster)."""
+    item = _new(Expr)
+    item.op, item.name, item.slot, item.args, item.precedence = REF, name, slot, (), _ATOM
+    item.number = item.negated = item.rendered = item.template = None
+    item.depth, item.size, item.sums = 1, 1, False
+    return item
 
 
 def negate(item: Any) -> Expr:
