@@ -24,7 +24,8 @@ import builtins
 import functools
 import keyword
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,7 +258,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         state.new_slot(f"g_{symbol[p].name}") if tree[0] != "number" else None for p, tree in zip(parameters, outputs)
     ]
 
-    once = _read_once(order, [target, *read_later])  # read by one operator, and by no gradient
+    once = _read_once(order, {target, *read_later})  # read by one operator, and by no gradient
     batch = {symbol[node].slot for node in varies_nodes if node in symbol}
     products: dict[int, Statement] = {}  # a batch times a scalar read once: written into its sum when it can
     written_in: set[int] = set()
@@ -342,23 +343,16 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     return program
 
 
-def _read_once(order: Sequence[Node], later: Sequence[Node]) -> set[Node]:
-    """The nodes of ``order`` read once by an operator of ``order`` and never by ``later`` (reads)."""
-    count: dict[Node, int] = {}
-    for node in order:
-        for parent in node.parents:
-            count[parent] = count.get(parent, 0) + 1
-    for node in later:
-        count[node] = 2
-    return {node for node, n in count.items() if n == 1}
+def _read_once(order: Sequence[Node], later: Collection[Node]) -> set[Node]:
+    """The nodes of ``order`` read once by an operator of ``order`` and never by ``later``."""
+    count = Counter(parent for node in order for parent in node.parents)
+    return {node for node, n in count.items() if n == 1}.difference(later)
 
 
 def _batch_product(expr: Expr, batch: set[int | None]) -> bool:
     """Whether ``expr`` is a batch times a scalar, two slots."""
-    if expr.op != "*":
-        return False
-    a, b = expr.args
-    return a.op == b.op == REF and a.slot is not None and b.slot is not None and (a.slot in batch) != (b.slot in batch)
+    a, b = expr.args if expr.op == "*" else (expr, expr)
+    return a.op == b.op == REF and (a.slot in batch) != (b.slot in batch)
 
 
 def terms_of(expr: Expr) -> list[Expr]:
@@ -387,9 +381,7 @@ def _write_in(
         statement.note = _comment(statement.node, names[statement.slot])  # type: ignore[arg-type]  # an operator's
     if len(kept) < len(pending):
         written = [products.pop(t.slot).expr if t.op == REF and t.slot in products else t for t in terms]
-        expr = written[0]
-        for term in written[1:]:
-            expr = binary("+", expr, term)
+        expr = functools.reduce(functools.partial(binary, "+"), written)
     return expr, kept
 
 
@@ -471,11 +463,9 @@ class _BatchSums:
             scalar = symbol[tree[2]] if isinstance(tree[2], Node) else tree[2]
             return binary("*", self.expr(tree[1], symbol, state, False), scalar)
         if kind == "add":
-            terms = [self.expr(t, symbol, state, False) for t in tree[1]]
-            expr = terms[0]
-            for term in terms[1:]:
-                expr = binary("+", expr, term)
-            return expr
+            return functools.reduce(
+                functools.partial(binary, "+"), [self.expr(t, symbol, state, False) for t in tree[1]]
+            )
         node = tree[1]
         if not self.batch:
             return symbol[node]

@@ -264,10 +264,7 @@ def lift(item: Any) -> Expr:
 
 def binary(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
-    if left.__class__ is not Expr:
-        left = lift(left)
-    if right.__class__ is not Expr:
-        right = lift(right)
+    left, right = left if left.__class__ is Expr else lift(left), right if right.__class__ is Expr else lift(right)
     if left.number is None and right.number is None and left.depth < MAX_DEPTH and right.depth < MAX_DEPTH:
         return operation(symbol, left, right)  # the common case: nothing to simplify
     if left.number is not None and right.number is not None:
@@ -427,6 +424,9 @@ def template(expr: Expr) -> Template:
             return k
         if op == NUMBER:
             return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+        args = arg.args
+        if len(args) == 2 and not args[0].args and not args[1].args:  # two leaves (w * x): no walk
+            return (op, part(args[0]), part(args[1]))
         return walk(arg)
 
     def walk(item: Expr) -> Any:
