@@ -415,13 +415,7 @@ def template(expr: Expr) -> Template:
     def part(arg: Expr) -> Any:
         op = arg.op
         if op == REF:
-            slot = arg.slot
-            if slot is None:
-                return arg.name
-            k = operands.get(slot)
-            if k is None:
-                k = operands[slot] = len(operands)
-            return k
+            return arg.name if arg.slot is None else operands.setdefault(arg.slot, len(operands))
         if op == NUMBER:
             return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
         args = arg.args
