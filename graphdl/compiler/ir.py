@@ -191,7 +191,8 @@ class _Lowering:
         found = self.new_slot(wanted)
         inner: Any = 0 if len(summed.args[0].args) == 0 else ("*", 0, len(operands) - 1)
         summed.template = Template(("batch_sum", inner), operands, summed)
-        self.lines.append(Statement(found.slot, summed, "part"))  # type: ignore[arg-type]  # a fresh slot
+        note = "Σ batch" if inner == 0 else "Σ batch product"
+        self.lines.append(Statement(found.slot, summed, "part", None, note))  # type: ignore[arg-type]  # a fresh slot
         return found
 
     def assign(self, target: Expr, expr: Any, role: str, node: Node | None, note: str = "") -> None:
