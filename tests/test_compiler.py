@@ -137,6 +137,30 @@ def test_compiled_matches_interpreter_on_random_graphs(seed, batch):
         np.testing.assert_allclose(parameter.grad, expected, rtol=1e-12, atol=1e-12, err_msg=parameter.name)
 
 
+def test_a_product_read_once_by_a_sum_is_written_into_it_and_no_other():
+    """``w * x`` read once, as a term of a sum, is no statement of its own; read twice by one
+    sum, by an activation, or by the gradient graph, it stays one. Values stay the interpreter's."""
+    x = Variable(name="x", trainable=False)
+    w = [Variable(0.1 * (k + 1), name=f"w{k}") for k in range(4)]
+    once = ops.Add([Variable(0.2, name="b"), ops.Mul([w[0], x], name="once")], name="s1")
+    twice = ops.Mul([w[1], x], name="twice")
+    by_relu = ops.Mul([w[2], x], name="by_relu")
+    by_tanh = ops.Mul([w[3], x], name="by_tanh")
+    loss = ops.Add([once, ops.Add([twice, twice]), ops.Relu([by_relu]), ops.Tanh([by_tanh]) * once], name="loss")
+    compiled = graphdl.compile(loss, inputs=[x])
+    forward = compiled.source.split("def backward")[0]
+    assert "once =" not in forward and "s1 = b + w0 * x" in forward
+    for kept in ("twice =", "by_relu =", "by_tanh ="):
+        assert kept in forward
+    values = np.linspace(-1.5, 2.0, 9)
+    x.set_value(values)
+    loss.backward()
+    expected = [p.grad for p in compiled.parameters]
+    np.testing.assert_allclose(compiled.forward({x: values}), loss.value, rtol=1e-12, atol=1e-12)
+    compiled.backward({x: values})
+    np.testing.assert_allclose([p.grad for p in compiled.parameters], expected, rtol=1e-12, atol=1e-12)
+
+
 # ------------------------------------------------------------------ seed net
 
 
