@@ -137,6 +137,30 @@ def test_compiled_matches_interpreter_on_random_graphs(seed, batch):
         np.testing.assert_allclose(parameter.grad, expected, rtol=1e-12, atol=1e-12, err_msg=parameter.name)
 
 
+def test_a_product_read_once_by_a_sum_is_written_into_it_and_no_other():
+    """``w * x`` read once, as a term of a sum, is no statement of its own; read twice by one
+    sum, by an activation, or by the gradient graph, it stays one. Values stay the interpreter's."""
+    x = Variable(name="x", trainable=False)
+    w = [Variable(0.1 * (k + 1), name=f"w{k}") for k in range(4)]
+    once = ops.Add([Variable(0.2, name="b"), ops.Mul([w[0], x], name="once")], name="s1")
+    twice = ops.Mul([w[1], x], name="twice")
+    by_relu = ops.Mul([w[2], x], name="by_relu")
+    by_tanh = ops.Mul([w[3], x], name="by_tanh")
+    loss = ops.Add([once, ops.Add([twice, twice]), ops.Relu([by_relu]), ops.Tanh([by_tanh]) * once], name="loss")
+    compiled = graphdl.compile(loss, inputs=[x])
+    forward = compiled.source.split("def backward")[0]
+    assert "once =" not in forward and "s1 = b + w0 * x" in forward
+    for kept in ("twice =", "by_relu =", "by_tanh ="):
+        assert kept in forward
+    values = np.linspace(-1.5, 2.0, 9)
+    x.set_value(values)
+    loss.backward()
+    expected = [p.grad for p in compiled.parameters]
+    np.testing.assert_allclose(compiled.forward({x: values}), loss.value, rtol=1e-12, atol=1e-12)
+    compiled.backward({x: values})
+    np.testing.assert_allclose([p.grad for p in compiled.parameters], expected, rtol=1e-12, atol=1e-12)
+
+
 # ------------------------------------------------------------------ seed net
 
 
@@ -176,9 +200,10 @@ def test_seed_source_reads_like_a_program(seed_net):
     compiled = graphdl.compile(seed_net.loss, inputs=[seed_net.x, seed_net.label])
     source = compiled.source
     assert "def forward(x, label," in source and "def backward(seed, x, label," in source
-    for name in ("mul_11", "add_11", "relu_11", "add_21", "loss", "w_11", "b_21", "g_w_11"):
+    for name in ("add_11", "relu_11", "add_21", "loss", "w_11", "b_21", "g_w_11"):
         assert name in source
-    assert "add_11 = mul_11 + b_11  # Add" in source
+    assert "add_11 = x * w_11 + b_11  # Add" in source  # a product of a batch and a scalar read once: in its sum
+    assert "mul_11 =" not in source
     assert "loss = abs(label - add_21)  # ValueLoss" in source
     assert "g_add_21 = seed * -sign(label - add_21)" in source
     assert "g_w_21 = batch_sum(g_add_21 * relu_11)" in source

@@ -15,76 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphdl.compiler.ir import Statement
-from graphdl.compiler.symbolic import BINARY, NUMBER, REF, Expr, operation
-
-
-@dataclass
-class Template:
-    """A statement's expression with placeholders ``_0, _1, ...`` for the slots it reads."""
-
-    key: Any
-    operands: tuple[int, ...]
-    source: Expr
-
-    @property
-    def expr(self) -> Expr:
-        """The expression with placeholder leaves (``Expr('_k', k)``), built on first use."""
-        built = self.__dict__.get("_expr")
-        if built is None:
-            position = {slot: k for k, slot in enumerate(self.operands)}
-            built = self.__dict__["_expr"] = _placeholders(self.source, position)
-        return built
-
-
-def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
-    if item.op == REF:
-        if item.slot is None:
-            return item
-        k = position[item.slot]
-        return Expr(f"_{k}", k)
-    if not item.args:
-        return item
-    args = tuple([_placeholders(a, position) for a in item.args])
-    if item.op in BINARY:
-        return operation(item.op, *args)
-    return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
-
-
-def template(expr: Expr) -> Template:
-    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for
-    (kept on the expression: asked again, it is not computed again)."""
-    found = expr.template
-    if found is not None:
-        return found
-    operands: dict[int, int] = {}
-
-    def part(arg: Expr) -> Any:
-        op = arg.op
-        if op == REF:
-            slot = arg.slot
-            if slot is None:
-                return arg.name
-            k = operands.get(slot)
-            if k is None:
-                k = operands[slot] = len(operands)
-            return k
-        if op == NUMBER:
-            return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
-        return walk(arg)
-
-    def walk(item: Expr) -> Any:
-        spine = []
-        while len(item.args) == 2 and item.args[0].args:  # a long sum: down its left side without recursion
-            spine.append(item)
-            item = item.args[0]
-        key = tuple([item.op, *[part(arg) for arg in item.args]])
-        for above in reversed(spine):
-            key = (above.op, key, part(above.args[1]))
-        return key
-
-    key = part(expr)
-    found = expr.template = Template(key, tuple(operands), expr)
-    return found
+from graphdl.compiler.symbolic import REF, Expr, Template, template
 
 
 @dataclass

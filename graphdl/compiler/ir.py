@@ -24,7 +24,8 @@ import builtins
 import functools
 import keyword
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +35,13 @@ from graphdl.compiler.symbolic import (
     REF,
     SYMBOLIC,
     Expr,
+    Template,
     binary,
     call,
     leaves,
     lift,
     literal,
+    ref,
     spilling,
 )
 from graphdl.core.node import Node, Operator, Variable
@@ -135,6 +138,8 @@ class Program:
     #: ``(operator, argument index, position in the arguments)`` of each checked argument fed by a leaf.
     argument_checks: tuple[tuple[Operator, int, int], ...] = ()
     column_names: tuple[str, ...] = field(default=())
+    #: How many operators the graph has (a product written into its sum is no statement of its own).
+    operators: int = 0
 
     @property
     def target_varies(self) -> bool:
@@ -170,14 +175,24 @@ class _Lowering:
     def new_slot(self, wanted: str) -> Expr:
         name = self.names.claim(wanted)
         self.slot_names.append(name)
-        return Expr(name, len(self.slot_names) - 1)
+        return ref(name, len(self.slot_names) - 1)
 
-    def spill(self, expr: Expr) -> Expr:
+    def spill(self, expr: Expr, wanted: str = "") -> Expr:
         """A temporary for ``expr``; every slot is assigned once, so equal text means equal value."""
         found = self.spilled.get(expr.text)
         if found is None:
-            found = self.spilled[expr.text] = self.new_slot(f"{self.owner}_part")
+            found = self.spilled[expr.text] = self.new_slot(wanted or f"{self.owner}_part")
             self.lines.append(Statement(found.slot, expr, "part"))  # type: ignore[arg-type]  # a fresh slot
+        return found
+
+    def row_sum(self, summed: Expr, operands: tuple[int, ...], wanted: str) -> Expr:
+        """A temporary for ``batch_sum(a)`` or ``batch_sum(a * b)`` of batch slots (a row sum,
+        a matrix product), its template known (``operands``: the slots it reads)."""
+        found = self.new_slot(wanted)
+        inner: Any = 0 if len(summed.args[0].args) == 0 else ("*", 0, len(operands) - 1)
+        summed.template = Template(("batch_sum", inner), operands, summed)
+        note = "Σ batch" if inner == 0 else "Σ batch product"
+        self.lines.append(Statement(found.slot, summed, "part", None, note))  # type: ignore[arg-type]  # a fresh slot
         return found
 
     def assign(self, target: Expr, expr: Any, role: str, node: Node | None, note: str = "") -> None:
@@ -235,7 +250,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
     sums = _BatchSums(varies_nodes, target_varies)
     outputs = [sums.terms(parts) for parts in terms]
-    uses = _uses(forward_set, outputs)
+    uses, read_later = _uses(forward_set, outputs)
     # the gradient nodes the outputs read, in the order the sweep built them (parents first,
     # the target's end first, as the interpreter's sweep goes); numbers, not built, first
     gradient_order = [node for node in uses if not node.parents]
@@ -244,12 +259,28 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         state.new_slot(f"g_{symbol[p].name}") if tree[0] != "number" else None for p, tree in zip(parameters, outputs)
     ]
 
+    once = _read_once(order, {target, *read_later})  # read by one operator, and by no gradient
+    batch = {symbol[node].slot for node in varies_nodes if node in symbol}
+    products: dict[int, Statement] = {}  # a batch times a scalar read once: written into its sum when it can
+    written_in: set[int] = set()
     with spilling(state.spill):
         for node in order:  # the forward statements: one per operator, parents first
             if isinstance(node, Operator):
-                state.owner = symbol[node].name
-                expression = node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents))
-                state.assign(symbol[node], expression, "value", node, _comment(node, symbol[node].name))
+                own = symbol[node]
+                state.owner = own.name
+                start = len(state.lines)
+                expression = lift(node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents)))
+                pending = [symbol[p].slot for p in node.parents if symbol[p].slot in products] if products else []
+                if pending:
+                    expression, kept = _write_in(expression, pending, products, state.slot_names)
+                    state.lines[start:start] = kept  # before any temporary the formula made
+                statement = Statement(own.slot, expression, "value", node)  # type: ignore[arg-type]  # a slot leaf
+                if node in once and _batch_product(expression, batch):
+                    products[own.slot] = statement  # type: ignore[index]  # a slot leaf
+                    written_in.add(own.slot)  # type: ignore[arg-type]  # a slot leaf
+                else:
+                    statement.note = _comment(node, own.name)
+                    state.lines.append(statement)
         forward, state.lines = state.lines, []
         for node in gradient_order:  # the gradient graph's nodes that are used, parents first
             if node not in uses:
@@ -269,11 +300,12 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
             state.assign(symbol[node], expression, "grad" if of is not None else "part", of)
         # in the sweep's order (the target's end first): a batch reads its rows as the sweep
         # wrote them, so a grouped program keeps the interpreter's orientation of its matrices
+        gradient_lines = len(state.lines)  # then the parameters' gradients: sums, the same for every sample
         for parameter, slot, tree in reversed(list(zip(parameters, output_slots, outputs))):
             if slot is None:
                 continue
             state.owner = slot.name
-            expression = sums.expr(tree, symbol, state.spill)
+            expression = sums.expr(tree, symbol, state)
             state.assign(slot, expression, "grad", parameter)
         backward = state.lines
 
@@ -283,9 +315,10 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     varies: set[int] = {
         index for node in varies_nodes if node in forward_set and (index := symbol[node].slot) is not None
     }
+    varies -= written_in.difference(s.slot for s in forward)
     if target_varies and seed.slot is not None:
         varies.add(seed.slot)
-    for statement in [*forward, *backward]:  # temporaries and gradients: they vary with what they read
+    for statement in [*forward, *backward[:gradient_lines]]:  # temporaries, gradient nodes: vary with what they read
         if statement.role != "value" and statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
     positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
@@ -305,9 +338,52 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         varies=varies,
         title=plain_text(target.name),
         argument_checks=_argument_checks([*order, *lowered_gradients], positions, seed_node),
+        operators=sum(1 for node in order if isinstance(node, Operator)),
     )
     program.column_names = tuple(state.names.claim(f"{state.slot_names[s]}_column") for s in input_slots)  # type: ignore[index]
     return program
+
+
+def _read_once(order: Sequence[Node], later: Collection[Node]) -> set[Node]:
+    """The nodes of ``order`` read once by an operator of ``order`` and never by ``later``."""
+    count = Counter(parent for node in order for parent in node.parents)
+    return {node for node, n in count.items() if n == 1}.difference(later)
+
+
+def _batch_product(expr: Expr, batch: set[int | None]) -> bool:
+    """Whether ``expr`` is a batch times a scalar, two slots."""
+    a, b = expr.args if expr.op == "*" else (expr, expr)
+    return a.op == b.op == REF and (a.slot in batch) != (b.slot in batch)
+
+
+def terms_of(expr: Expr) -> list[Expr]:
+    """The terms of a left-to-right sum ``((t0 + t1) + t2) + ...`` (one term if not a sum)."""
+    terms = []
+    while expr.op == "+":
+        terms.append(expr.args[1])
+        expr = expr.args[0]
+    terms.append(expr)
+    return terms[::-1]
+
+
+def _write_in(
+    expr: Expr, pending: list[int | None], products: dict[int, Statement], names: list[str]
+) -> tuple[Expr, list[Statement]]:
+    """``expr`` with each of the ``pending`` products that is one of its terms, and read
+    nowhere else in it, written in; and the statements of the others."""
+    terms = terms_of(expr)
+    counts = dict.fromkeys(pending, 0)
+    for term in terms:
+        for slot in leaves(term) if term.op != REF else (term.slot,):
+            if slot in counts:
+                counts[slot] += 1 if term.op == REF else 2
+    kept = [products.pop(slot) for slot, count in counts.items() if count != 1]  # type: ignore[arg-type]  # slots
+    for statement in kept:
+        statement.note = _comment(statement.node, names[statement.slot])  # type: ignore[arg-type]  # an operator's
+    if len(kept) < len(pending):
+        written = [products.pop(t.slot).expr if t.op == REF and t.slot in products else t for t in terms]
+        expr = functools.reduce(functools.partial(binary, "+"), written)
+    return expr, kept
 
 
 def _constant(node: Node) -> Expr:
@@ -370,30 +446,39 @@ class _BatchSums:
     def _leaf(node: Node) -> SumTree:
         return ("number", _number(node)) if isinstance(node, Variable) and node.constant else ("leaf", node)
 
-    def expr(self, tree: SumTree, symbol: dict[Node, Expr], spill: Any) -> Expr:
+    def expr(self, tree: SumTree, symbol: dict[Node, Expr], state: _Lowering, whole: bool = True) -> Expr:
+        """The expression of ``tree``; a batch sum of one batch or of a product of two is a
+        statement of its own (a row sum, a matrix product) unless it is the ``whole`` expression."""
         kind = tree[0]
         if kind == "number":
             return literal(tree[1])
         if kind == "product":
-            product = binary("*", symbol[tree[1]], symbol[tree[2]])
-            return call("batch_sum", product) if self.batch else product
+            a, b = symbol[tree[1]], symbol[tree[2]]
+            if not self.batch:
+                return binary("*", a, b)
+            summed = call("batch_sum", binary("*", a, b))
+            if whole or a.op != REF or b.op != REF:
+                return summed
+            return state.row_sum(summed, tuple(dict.fromkeys((a.slot, b.slot))), f"{state.owner}_part")  # type: ignore[arg-type]
         if kind == "scale":
             scalar = symbol[tree[2]] if isinstance(tree[2], Node) else tree[2]
-            return binary("*", self.expr(tree[1], symbol, spill), scalar)
+            return binary("*", self.expr(tree[1], symbol, state, False), scalar)
         if kind == "add":
-            terms = [self.expr(t, symbol, spill) for t in tree[1]]
-            expr = terms[0]
-            for term in terms[1:]:
-                expr = binary("+", expr, term)
-            return expr
+            return functools.reduce(
+                functools.partial(binary, "+"), [self.expr(t, symbol, state, False) for t in tree[1]]
+            )
         node = tree[1]
         if not self.batch:
             return symbol[node]
         found = self.sums.get(node)
         if found is None:
-            self.sums[node] = found = (call("batch_sum", symbol[node]), False)
+            summed, leaf = call("batch_sum", symbol[node]), symbol[node]
+            if whole or leaf.op != REF or node not in self.varies:
+                self.sums[node] = (summed, False)
+                return summed
+            self.sums[node] = found = (state.row_sum(summed, (leaf.slot,), f"sum_{leaf.name}"), True)  # type: ignore[arg-type]
         elif not found[1]:  # a second use (an L2 penalty's summed gradient): one temporary
-            self.sums[node] = found = (spill(found[0]), True)
+            self.sums[node] = found = (state.spill(found[0], f"sum_{symbol[node].name}"), True)
         return found[0]
 
 
@@ -416,18 +501,22 @@ def _number(node: Node) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> dict[Node, int]:
+def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> tuple[dict[Node, int], set[Node]]:
     """How often each gradient node (a node not in ``forward``) that the outputs need is
-    read, by another such node or by an output; the nodes the outputs do not need are left out."""
+    read, by another such node or by an output (the nodes the outputs do not need are left
+    out); and the nodes of ``forward`` these read."""
     uses: dict[Node, int] = {}
     stack: list[Node] = []
+    read_forward: set[Node] = set()
 
     def read(node: Node) -> None:
-        if node not in forward:
-            if node not in uses:
-                uses[node] = 0
-                stack.append(node)
+        if node in forward:
+            read_forward.add(node)
+        elif node in uses:
             uses[node] += 1
+        else:
+            uses[node] = 1
+            stack.append(node)
 
     for tree in outputs:
         for node in _tree_nodes(tree):
@@ -435,7 +524,7 @@ def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> dict[Node, int]:
     while stack:
         for parent in stack.pop().parents:
             read(parent)
-    return uses
+    return uses, read_forward
 
 
 def _varies(expr: Expr, varies: set[int]) -> bool:

@@ -246,8 +246,6 @@ class GroupedProgram:
     def __init__(self, program: Program, gradients: bool, grouped: bool = True) -> None:
         outputs = [program.target, *program.gradients] if gradients else [program.target]
         statements = program.statements if gradients else program.forward
-        if grouped:
-            statements = matrices.prepare(statements, outputs, program.varies, len(program.names))
         batch_row: dict[int, int] = {slot: k for k, slot in enumerate(program.input_slots)}
         self.seed_row = batch_row[program.seed_slot] = len(batch_row)
         translations: dict[tuple[Any, tuple[bool, ...]], _Translator] = {}

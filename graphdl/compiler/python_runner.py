@@ -106,7 +106,7 @@ def source_of(program: Program, checks: list[Node] | None = None) -> str:
     gradients = _tuple([expr(g) for g in program.gradients])
     kept = _tuple([names[s.slot] for s in program.statements if s.slot in program.varies])
     header = [
-        f"# Compiled by graphdl from the graph of {program.title}: {len(program.forward)} operators.",
+        f"# Compiled by graphdl from the graph of {program.title}: {program.operators} operators.",
         f"# Inputs, fed per call: {', '.join(input_names) or '(none)'}.",
         f"# Parameters, read at call time: {', '.join(leaf_names[:n_params]) or '(none)'}.",
     ]

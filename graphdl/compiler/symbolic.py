@@ -21,6 +21,7 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
 import numpy as np
@@ -87,7 +88,7 @@ class Expr:
         self.op, self.args, self.name, self.slot, self.number = op, args, name, slot, number
         self.precedence, self.negated = precedence, negated
         self.rendered: str | None = None  # the text, once asked for
-        self.template: Any = None  # groups.template's answer, kept
+        self.template: Any = None  # template()'s answer, kept
         self.depth: int = max([arg.depth for arg in args]) + 1 if args else 1
         self.size: int = sum([arg.size for arg in args]) + 1 if args else 1
         self.sums: bool = bool(args) and (op == "batch_sum" or any([arg.sums for arg in args]))
@@ -267,7 +268,9 @@ def lift(item: Any) -> Expr:
 
 def binary(symbol: str, left: Any, right: Any) -> Expr:
     """``left <symbol> right`` for ``+ - * /``, with exact simplifications only."""
-    left, right = lift(left), lift(right)
+    left, right = left if left.__class__ is Expr else lift(left), right if right.__class__ is Expr else lift(right)
+    if left.number is None and right.number is None and left.depth < MAX_DEPTH and right.depth < MAX_DEPTH:
+        return operation(symbol, left, right)  # the common case: nothing to simplify
     if left.number is not None and right.number is not None:
         function = BINARY[symbol][1]
         try:
@@ -299,6 +302,15 @@ def operation(symbol: str, left: Expr, right: Expr) -> Expr:
 
 
 _new = object.__new__
+
+
+def ref(name: str, slot: int) -> Expr:
+    """A ``ref`` leaf naming slot ``slot`` (as ``Expr(name, slot)``, built faster)."""
+    item = _new(Expr)
+    item.op, item.name, item.slot, item.args, item.precedence = REF, name, slot, (), _ATOM
+    item.number = item.negated = item.rendered = item.template = None
+    item.depth, item.size, item.sums = 1, 1, False
+    return item
 
 
 def negate(item: Any) -> Expr:
@@ -362,3 +374,69 @@ def leaves(expr: Expr, found: dict[int, None] | None = None) -> dict[int, None]:
 SYMBOLIC: Backend = Namespace(
     "symbolic", {**{name: functools.partial(call, name) for name in PRIMITIVES}, "where": where}
 )
+
+
+@dataclass
+class Template:
+    """A statement's expression with placeholders ``_0, _1, ...`` for the slots it reads."""
+
+    key: Any
+    operands: tuple[int, ...]
+    source: Expr
+
+    @property
+    def expr(self) -> Expr:
+        """The expression with placeholder leaves (``Expr('_k', k)``), built on first use."""
+        built = self.__dict__.get("_expr")
+        if built is None:
+            position = {slot: k for k, slot in enumerate(self.operands)}
+            built = self.__dict__["_expr"] = _placeholders(self.source, position)
+        return built
+
+
+def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
+    if item.op == REF:
+        if item.slot is None:
+            return item
+        k = position[item.slot]
+        return Expr(f"_{k}", k)
+    if not item.args:
+        return item
+    args = tuple([_placeholders(a, position) for a in item.args])
+    if item.op in BINARY:
+        return operation(item.op, *args)
+    return Expr(item.name, op=item.op, args=args, precedence=item.precedence)
+
+
+def template(expr: Expr) -> Template:
+    """The template of ``expr`` (a hashable key) and the slots its placeholders stand for
+    (kept on the expression: asked again, it is not computed again)."""
+    found = expr.template
+    if found is not None:
+        return found
+    operands: dict[int, int] = {}
+
+    def part(arg: Expr) -> Any:
+        op = arg.op
+        if op == REF:
+            return arg.name if arg.slot is None else operands.setdefault(arg.slot, len(operands))
+        if op == NUMBER:
+            return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+        args = arg.args
+        if len(args) == 2 and not args[0].args and not args[1].args:  # two leaves (w * x): no walk
+            return (op, part(args[0]), part(args[1]))
+        return walk(arg)
+
+    def walk(item: Expr) -> Any:
+        spine = []
+        while len(item.args) == 2 and item.args[0].args:  # a long sum: down its left side without recursion
+            spine.append(item)
+            item = item.args[0]
+        key = tuple([item.op, *[part(arg) for arg in item.args]])
+        for above in reversed(spine):
+            key = (above.op, key, part(above.args[1]))
+        return key
+
+    key = part(expr)
+    found = expr.template = Template(key, tuple(operands), expr)
+    return found
