@@ -603,7 +603,7 @@ def targets_table(a: dict, b: dict, c: dict, d: dict) -> str:
         if per:
             row(
                 "how numba's compile time grows (straight-line kernels)",
-                f"≈ {1e3 * per:.0f} ms per statement; the grouped kernel above {numba_runner.MAX_STATEMENTS} statements",
+                f"≈ {1e3 * per:.0f} ms per statement; one grouped kernel above {numba_runner.MAX_STATEMENTS}",
                 None,
             )
     ratio = d["per-node step@64"] / d["numpy step@64"]
