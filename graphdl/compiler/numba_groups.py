@@ -11,7 +11,7 @@ kernel cache keeps it) and a new graph only builds its arrays (``code``, ``I``, 
 Values live in two arrays: ``S``, one float per row for what depends on no sample
 (leaves, numbers, what is computed once per step such as an L2 penalty, the batch sums
 and the gradients after them), and ``W``, one row per per-sample value with one column
-per sample of a block. A dense layer (:func:`graphdl.compiler.matrices.prepare` writes
+per sample of a block. A dense layer (the lowering writes
 each ``w * x`` into its sum) is one ``sum`` instruction: per output, per term, a loop over
 the block's samples adding ``x * w``, the weight read once from ``S`` (an L2 penalty's long
 sum too); a weight's gradient ``batch_sum(g * x)`` is a dot product of two rows per block.
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdl.compiler import matrices, registry
+from graphdl.compiler import registry
 from graphdl.compiler.groups import Group, plan_groups
 from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
@@ -92,9 +92,7 @@ class GroupedKernels:
     def __init__(self, program: Program) -> None:
         per_sample = {*program.varies, *program.input_slots, program.seed_slot}
         forward_slots = {s.slot for s in program.forward}
-        # a dense layer's w * x written into its sum (the values backward reads stay)
-        outputs = [program.target, *program.gradients, *(s.expr for s in program.backward)]
-        statements = [*matrices.prepare(program.forward, outputs, per_sample, len(program.names)), *program.backward]
+        statements = program.statements  # a dense layer's w * x is written into its sum by the lowering
         next_slot = [max([len(program.names), *(s.slot + 1 for s in statements)])]
         sums: dict[str, tuple[int, Expr]] = {}
         phases: dict[str, list[Statement]] = {"hoisted": [], "forward": [], "backward": [], "after": []}
