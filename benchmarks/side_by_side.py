@@ -324,13 +324,14 @@ def workload_moons(name: str, config: Config) -> Result:
     interpreter = interpreted_mlp(init, points, labels, steps, MOONS_LR)
     contestants, notes, numbers = [], {}, {"width": width}
     for backend in config.backends:
-        net = GraphdlMLP(init, points, labels, backend)
-        used = net.compiled.backend
-        note = f"compile {fmt_time(net.compile_seconds)}" + ("" if used == backend else f", ran {used}")
-        for label, method in (("c.step(feed, lr)", net.step), ("c.backward + p.update", net.backward_update)):
+        ways = (("c.step(feed, lr)", GraphdlMLP.step), ("c.backward + p.update", GraphdlMLP.backward_update))
+        for label, way in ways:
+            net = GraphdlMLP(init, points, labels, backend)  # a model of its own: rounds interleave the ways
+            used = net.compiled.backend
+            method = way.__get__(net)
             key = f"graphdl {label} [{backend}]"
             contestants.append(Contestant(key, method, stepper(net.reset, method, net.params, steps), graphdl=True))
-            notes[key] = note
+            notes[key] = f"compile {fmt_time(net.compile_seconds)}" + ("" if used == backend else f", ran {used}")
     if config.peers:
         hand = NumpyMLP(init, points, labels, MOONS_LR)
         contestants.append(
