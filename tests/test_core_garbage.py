@@ -62,3 +62,18 @@ def test_uncollected_garbage_is_not_a_second_sink(collector_off):
     junk.append(junk)
     del junk
     assert [params[0].get_grad(), x.get_grad()] == expected  # not "reaches several sinks"
+
+
+def test_garbage_already_in_the_oldest_generation_is_not_a_sink(collector_off):
+    """Garbage the young collections cannot reach (moved to the oldest generation, as after
+    compiling a big program) is found by the full collection get_grad() falls back to."""
+    clean_x, clean_params, _ = _tutorial_world()
+    expected = [clean_params[0].get_grad(), clean_x.get_grad()]
+    x, params, loss = _tutorial_world()
+    for _ in range(2):
+        junk: list = [loss * 2.0]
+        junk.append(junk)
+        del junk
+    gc.freeze()  # into the permanent generation, then back into the oldest one
+    gc.unfreeze()
+    assert [params[0].get_grad(), x.get_grad()] == expected

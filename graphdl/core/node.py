@@ -228,6 +228,7 @@ class Node:
         gc.collect(1)
         found = self._target_candidates()
         if len(found) != 1:
+            found = []  # (the list would keep the nodes it names alive through the collection)
             gc.collect()
             found = self._target_candidates()
         if len(found) != 1:
