@@ -15,6 +15,7 @@ import gc
 
 import pytest
 
+import graphdl
 from graphdl import Add, LeakyRelu, Mul, ValueLoss, Variable
 
 
@@ -77,3 +78,17 @@ def test_garbage_already_in_the_oldest_generation_is_not_a_sink(collector_off):
     gc.freeze()  # into the permanent generation, then back into the oldest one
     gc.unfreeze()
     assert [params[0].get_grad(), x.get_grad()] == expected
+
+
+def test_compiling_does_not_age_garbage_into_a_sink():
+    """Compiling freezes what it built into the oldest generation; garbage dropped before
+    (a node built on the loss, inside a cycle) must not go along and outlive the young
+    collections of get_grad's default target (it had become the only sink)."""
+    clean_x, clean_params, _ = _tutorial_world()
+    expected = [p.get_grad() for p in clean_params]
+    x, params, loss = _tutorial_world()
+    junk: list = [loss * 2.0]
+    junk.append(junk)
+    del junk
+    graphdl.compile(loss, inputs=[x]).backward({x: 0.5})
+    assert [p.get_grad() for p in params] == expected

@@ -14,6 +14,10 @@ def collector_paused() -> Iterator[None]:
     Nodes hold no reference cycles, so nothing is left for it to find afterwards."""
     paused = gc.isenabled()
     if paused:
+        # What is garbage now goes first (young generations: cheap): the freeze below would
+        # make it old, and a node dropped inside a cycle would then outlive the young
+        # collections that get_grad's default target relies on.
+        gc.collect(1)
         gc.disable()
     try:
         yield
