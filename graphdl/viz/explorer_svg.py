@@ -107,14 +107,7 @@ def _mark_graphviz_svg(svg: str, graph: Graph) -> str:
                     group.set("data-carrier", str(carrier))
         if title is not None and classes in {"node", "edge", "legend"}:
             group.remove(title)  # no native tooltip over the page's own panel
-    for link in root.iter(f"{{{SVG_NS}}}a"):
-        link.attrib.pop(f"{{{XLINK_NS}}}title", None)
-    root.set("class", "graph-svg")
-    for attribute in ("width", "height"):
-        root.attrib.pop(attribute, None)
-    width = float(root.get("viewBox", "0 0 0 0").split()[2])
-    root.set("style", f"max-width: {width * 4 / 3:.0f}px")  # never drawn larger than Graphviz's size (pt)
-    return ET.tostring(root, encoding="unicode")
+    return _page_svg(root, "graph-svg")
 
 
 def _mark_node_parts(group: ET.Element) -> None:
@@ -375,14 +368,7 @@ def overview_svg(graph: Graph) -> str | None:
             group.attrib.pop("id", None)
         if title is not None:
             group.remove(title)
-    for link in root.iter(f"{{{SVG_NS}}}a"):
-        link.attrib.pop(f"{{{XLINK_NS}}}title", None)
-    root.set("class", "graph-svg overview-svg")
-    for attribute in ("width", "height"):
-        root.attrib.pop(attribute, None)
-    width = float(root.get("viewBox", "0 0 0 0").split()[2])
-    root.set("style", f"max-width: {width * 4 / 3:.0f}px")
-    return ET.tostring(root, encoding="unicode")
+    return _page_svg(root, "graph-svg overview-svg")
 
 
 def gradient_svg(graph: Graph, *, use_dot: bool) -> str | None:
@@ -400,3 +386,16 @@ def gradient_svg(graph: Graph, *, use_dot: bool) -> str | None:
         return None
     svg = graph_svg(gradient, use_dot=use_dot, show_grads=False)
     return svg.replace('class="node"', 'class="gnode"').replace('id="node-', 'id="grad-node-')
+
+
+def _page_svg(root: ET.Element, classes: str) -> str:
+    """``root`` as the page's inline SVG text: no native link tooltips, the page's classes,
+    and a size that follows the page but is never drawn larger than Graphviz's size (pt)."""
+    for link in root.iter(f"{{{SVG_NS}}}a"):
+        link.attrib.pop(f"{{{XLINK_NS}}}title", None)
+    root.set("class", classes)
+    for attribute in ("width", "height"):
+        root.attrib.pop(attribute, None)
+    width = float(root.get("viewBox", "0 0 0 0").split()[2])
+    root.set("style", f"max-width: {width * 4 / 3:.0f}px")
+    return ET.tostring(root, encoding="unicode")
