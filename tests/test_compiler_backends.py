@@ -246,16 +246,22 @@ def test_step_reads_parameters_changed_between_calls():
 # ------------------------------------------------------------------ numba
 
 
-@needs_numba
-def test_numba_sgd_equals_the_python_loop_bit_for_bit():
-    xs, ys = quadratic_data(300, seed=1)
-    finals = []
+def _sgd_on_numpy_and_numba(xs, ys):
+    """The seed net's per-sample SGD over ``xs, ys`` on numpy, then on numba: each one's final
+    parameters and losses, and the numba program."""
+    results = []
     for backend in ("numpy", "numba"):
         net = _seed_net()
         compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
         assert compiled.backend == backend
         losses = compiled.sgd({net.x: xs, net.label: ys}, lr=0.01)
-        finals.append(([p.value for p in net.params], losses.tolist()))
+        results.append(([p.value for p in net.params], losses.tolist()))
+    return results, compiled
+
+
+@needs_numba
+def test_numba_sgd_equals_the_python_loop_bit_for_bit():
+    finals, _ = _sgd_on_numpy_and_numba(*quadratic_data(300, seed=1))
     assert finals[0] == finals[1]  # no transcendental primitive: the same float operations
 
 
@@ -399,14 +405,7 @@ def test_without_numba_a_one_line_note_and_numpy(monkeypatch):
 @pytest.mark.slow  # compiles the grouped kernels when the cache does not hold them
 def test_big_graphs_run_the_grouped_kernels(monkeypatch):
     monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 10)
-    xs, ys = quadratic_data(50, seed=2)
-    results = []
-    for backend in ("numpy", "numba"):
-        net = _seed_net()
-        compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
-        assert compiled.backend == backend
-        losses = compiled.sgd({net.x: xs, net.label: ys}, lr=0.01)
-        results.append(([p.value for p in net.params], losses.tolist()))
+    results, compiled = _sgd_on_numpy_and_numba(*quadratic_data(50, seed=2))
     assert "grouped machine-code kernels" in compiled.kernels.source
     assert results[0] == results[1]  # the same float operations in the same order
 
