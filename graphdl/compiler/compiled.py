@@ -8,7 +8,7 @@ per-sample SGD step) and ``sgd(lr, columns, leaves)``: the Python runner
 (:mod:`~graphdl.compiler.numba_runner`). A compiled graph's methods pick a runner, call
 it and store the results. The parameters live in one float64 array (a list of floats on
 the per-sample path). A step writes no Variable: it leaves a deferred write on the graph
-(:class:`graphdl.core.node.DeferredWrite`), carried out when anything next reads or writes
+(:class:`graphdl.core.deferred.DeferredWrite`), carried out when anything next reads or writes
 a value of the graph; until then the next call of the same program goes on from its own
 array without reading the Variables.
 """
@@ -384,7 +384,7 @@ class CompiledGraph:
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
         (the mean for a batch) before the update. Gradients are not stored."""
         state = self._state
-        current = state.resume(self.target, self._source_plan) or self._refresh()
+        current = self._refresh()  # (its first check: this program's own write still pending)
         if not self._count:
             raise ValueError(f"step: {self.target.name!r} has no parameters to train")
         values = None
