@@ -53,32 +53,38 @@ def _is_clean_batch(value: Any) -> bool:
     )
 
 
-def choose(requested: str, program: Program, nodes: Sequence[Any]) -> tuple[str, str | None]:
-    """The backend to use for ``program`` and, when it differs from the request, why."""
-    if requested == "auto":
+#: Statements from which a per-sample ``c.step`` on the numba backend calls the kernel
+#: (the seed net's 24 statements step in 3.9 µs as Python floats, 8.7 µs through numba).
+NUMBA_STEP_FROM = 100
+_NUMPY_INSTEAD = "graphdl.compile: {}; using the numpy backend"
+
+
+def _numba_or_why(requested: str, program: Program, target: Node) -> tuple[Any, str | None]:
+    """The numba runner when the backend asked for can be numba, else None; and why not,
+    when a warning should say so."""
+    backend = requested
+    if backend == "auto":
         # numpy unless asked: its batches are matrix products, it starts at once, and results
         # never depend on whether numba is installed or its kernels were compiled yet
-        requested = "numba" if os.environ.get("GRAPHDL_BACKEND", "").strip().lower() == "numba" else "numpy"
-    if requested == "numpy":
-        return "numpy", None
-    note = None
+        backend = "numba" if os.environ.get("GRAPHDL_BACKEND", "").strip().lower() == "numba" else "numpy"
+    if backend == "numpy":
+        return None, None
     if not numba_runner.available():
-        note = 'graphdl.compile: numba is not installed (pip install "graphdl[fast]"); using the numpy backend'
-    elif not program.target_varies or not program.inputs:
-        note = "graphdl.compile: the target does not depend on an input; using the numpy backend"
-    elif batch_statistics := [n for n in nodes if getattr(n, "reduces_batch", False)]:
-        node = batch_statistics[0]
-        note = (
-            f"graphdl.compile: the graph has {node.kind} {node.name!r} (batch statistics), which a per-sample "
-            "kernel cannot compute; using the numpy backend"
-        )
-    elif unknown := registry.missing("numba", program.calls()):
-        note = (
-            f"graphdl.compile: the numba backend has no kernel code for {', '.join(unknown)}; using the numpy backend"
-        )
-    if note is None:
-        return "numba", None
-    return "numpy", note if requested == "numba" else None
+        return None, 'numba is not installed (pip install "graphdl[fast]")'
+    if not program.target_varies or not program.inputs:
+        return None, "the target does not depend on an input"
+    statistics = next((n for n in target.ancestors() if getattr(n, "reduces_batch", False)), None)
+    if statistics is not None:
+        what = f"{statistics.kind} {statistics.name!r} (batch statistics)"
+        return None, f"the graph has {what}, which a per-sample kernel cannot compute"
+    if unknown := registry.missing(program.calls()):
+        return None, f"the numba backend has no kernel code for {', '.join(unknown)}"
+    try:
+        return numba_runner.NumbaRunner(program), None
+    except numba_runner.TooBig as error:
+        return None, str(error) if requested == "numba" else None
+    except OSError as error:  # the kernel cache cannot be written
+        return None, f"no kernel cache at {numba_runner.cache_dir()} ({error})"
 
 
 class CompiledGraph:
@@ -144,28 +150,14 @@ class CompiledGraph:
         self._python = PythonRunner(program, self)
         self._numpy = NumpyRunner(program, self._python)
         self._checked: PythonRunner | None = None
-        chosen, note = choose(self.requested_backend, program, self.target.ancestors())
-        self._numba: Any = None
-        if chosen == "numba":
-            try:
-                self._numba = numba_runner.NumbaRunner(program)
-            except numba_runner.TooBig as error:
-                chosen = "numpy"
-                if self.requested_backend == "numba":
-                    note = f"graphdl.compile: {error}; using the numpy backend"
-            except OSError as error:  # the kernel cache cannot be written
-                chosen = "numpy"
-                note = (
-                    f"graphdl.compile: no kernel cache at {numba_runner.cache_dir()} ({error}); using the numpy backend"
-                )
+        self._numba, note = _numba_or_why(self.requested_backend, program, self.target)
         if note:
-            warnings.warn(note, RuntimeWarning, stacklevel=4)
+            warnings.warn(_NUMPY_INSTEAD.format(note), RuntimeWarning, stacklevel=4)
         #: numba for a per-sample step only when the program is big enough to repay a kernel
         #: call (a few µs of argument handling); a small one steps faster as Python floats.
-        big = len(program.statements) >= NUMBA_STEP_FROM
-        self._sample_numba = self._numba if big else None
+        self._sample_numba = self._numba if len(program.statements) >= NUMBA_STEP_FROM else None
         #: The backend in use: "numba" or "numpy".
-        self.backend = chosen
+        self.backend = "numpy" if self._numba is None else "numba"
 
     def _refresh(self) -> bool:
         """Bring the graph up to date (end a pending optimiser step) and rebuild when a
@@ -178,15 +170,6 @@ class CompiledGraph:
         if target.gradient_plan() is not self._source_plan:
             self._build()
         return False
-
-    def _runner(self) -> Any:
-        """The runner for this call: the checked Python program inside ``detect_anomaly()``,
-        else numba when it is the backend, else the numpy runner."""
-        if anomaly_active():
-            if self._checked is None:
-                self._checked = PythonRunner(self._program, self, checked=True)
-            return self._checked
-        return self._numba if self._numba is not None else self._numpy
 
     # --------------------------------------------------------------- properties
     @property
@@ -268,35 +251,37 @@ class CompiledGraph:
                 values.append(feed[variable])
         except KeyError:
             values = self._feed_by_key(feed)
+        for value in values:
+            if value.__class__ is not float or value - value != 0.0:
+                break
+        else:
+            return values, None  # finite floats: one sample, the fast path
         size = None
         for index, value in enumerate(values):
-            if value.__class__ is float and value - value == 0.0:  # finite float: the fast path
-                continue
             if not _is_clean_batch(value):
                 value = values[index] = check_value(inputs[index], value)
             if value.__class__ is _ndarray:
                 if size is None:
                     size = value.size
                 elif value.size != size:
-                    self._raise_sizes(values)
+                    sizes = ", ".join(
+                        f"{v.name!r} has {x.size}" for v, x in zip(inputs, values) if x.__class__ is _ndarray
+                    )
+                    raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
         if size is not None:
             values = [v if v.__class__ is _ndarray else np.full(size, v) for v in values]
         return values, size
 
     def _feed_by_key(self, feed: Mapping[Any, Any]) -> list[Any]:
+        """The fed values in input order, keyed by Variable or by name; errors name the key."""
         found: dict[Variable, Any] = {}
-        allowed = ", ".join(repr(v.name) for v in self.inputs) or "none"
         for key, value in feed.items():
-            if isinstance(key, str):
-                if key not in self._by_name:
-                    raise KeyError(f"feed: {key!r} is not an input of this compiled graph (inputs: {allowed})")
-                variable = self._by_name[key]
-                if variable is None:
-                    raise KeyError(f"feed: several inputs are named {key!r}; use the Variable objects as keys")
-            elif isinstance(key, Variable) and key in self.inputs:
-                variable = key
-            else:
+            variable = self._by_name.get(key) if isinstance(key, str) else key
+            if variable is None and key in self._by_name:
+                raise KeyError(f"feed: several inputs are named {key!r}; use the Variable objects as keys")
+            if variable not in self.inputs:
                 what = f"{key.kind} {key.name!r}" if isinstance(key, Node) else repr(key)
+                allowed = ", ".join(repr(v.name) for v in self.inputs) or "none"
                 raise KeyError(f"feed: {what} is not an input of this compiled graph (inputs: {allowed})")
             if variable in found:
                 raise KeyError(f"feed: input {variable.name!r} is given twice (by name and by Variable)")
@@ -305,12 +290,6 @@ class CompiledGraph:
         if missing:
             raise KeyError(f"feed: no value for input(s) {', '.join(map(repr, missing))}")
         return [found[v] for v in self.inputs]
-
-    def _raise_sizes(self, values: list[Any]) -> None:
-        sizes = ", ".join(
-            f"{v.name!r} has {value.size}" for v, value in zip(self.inputs, values) if value.__class__ is _ndarray
-        )
-        raise ValueError(f"feed: inputs have different batch sizes ({sizes} samples)")
 
     # --------------------------------------------------------------- parameters
     def _check_leaves(self, values: list[Any]) -> None:
@@ -340,33 +319,39 @@ class CompiledGraph:
         self._state.assign(self.target, values)
 
     # ------------------------------------------------------------------ running
-    def _arguments(self, feed: Mapping[Any, Any], current: bool) -> tuple[list[Any], Any, int | None]:
-        """The fed values, the leaves' values (checked; a list for one sample, the array for
-        a batch) and the batch size. ``current``: this program's values need no reading."""
+    def _arguments(
+        self, feed: Mapping[Any, Any], trains: str = "", step: bool = False
+    ) -> tuple[list[Any], Any, int | None]:
+        """Bring the graph up to date, then the fed values, the leaves' values (checked; a
+        list for one sample, the array for a batch or a numba step) and the batch size.
+        ``trains``: the method's name when it needs parameters to train."""
+        current = self._refresh()
+        if trains and not self._count:
+            raise ValueError(f"{trains}: {self.target.name!r} has no parameters to train")
         values, size = self._feed_values(feed)
+        state = self._state
         if not current:
-            self._state.read()
-        leaves = self._state.as_list() if size is None else self._state.as_array()
+            state.read()
+        if size is None and (not step or self._sample_numba is None):
+            leaves = state.as_list()
+        else:
+            leaves = state.as_array()
         if self._program.argument_checks:
-            self._check_arguments(values, leaves)
+            count = len(values)
+            for op, index, position in self._program.argument_checks:
+                value = values[position] if position < count else leaves[position - count]
+                op.check_argument(index, value if value.__class__ is not np.float64 else float(value))
         return values, leaves, size
-
-    def _check_arguments(self, values: list[Any], leaves: Any) -> None:
-        count = len(values)
-        for op, index, position in self._program.argument_checks:
-            value = values[position] if position < count else leaves[position - count]
-            op.check_argument(index, value if value.__class__ is not np.float64 else float(value))
 
     def forward(self, feed: Mapping[Any, Any]) -> Value:
         """The target's value for ``feed``: a float, or one value per sample for a batch."""
-        values, leaves, size = self._arguments(feed, self._refresh())
-        return self._call("forward", values, leaves, size)
+        return self._call("forward", *self._arguments(feed))
 
     def gradients(self, feed: Mapping[Any, Any], store: bool = False) -> tuple[float, np.ndarray]:
         """The mean of the target over the batch and the gradient of that mean with respect
         to every parameter (an array in :attr:`parameters` order). ``store=True`` also
         writes every parameter's ``.grad``, as :meth:`backward` does."""
-        values, leaves, size = self._arguments(feed, self._refresh())
+        values, leaves, size = self._arguments(feed)
         out, grads = self._call("backward", values, leaves, size)
         if store:
             self.target.store_gradients(zip(self._parameters, grads.tolist() if grads.__class__ is _ndarray else grads))
@@ -383,39 +368,15 @@ class CompiledGraph:
         batch: one full-batch step on the gradient of the mean. Either way the same as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
         (the mean for a batch) before the update. Gradients are not stored."""
+        values, leaves, size = self._arguments(feed, "step", step=True)
         state = self._state
-        current = self._refresh()  # (its first check: this program's own write still pending)
-        if not self._count:
-            raise ValueError(f"step: {self.target.name!r} has no parameters to train")
-        values = None
-        if feed.__class__ is dict and len(feed) == len(self.inputs):  # one finite float per input?
-            try:
-                values = list(map(feed.__getitem__, self.inputs))
-            except KeyError:
-                pass
+        if size is None and not anomaly_active():
+            if self._sample_numba is None:
+                loss, new = self._python.step(float(lr), values, leaves)
             else:
-                for value in values:
-                    if value.__class__ is not float or value - value != 0.0:
-                        values = None
-                        break
-        if values is None:
-            values, leaves, size = self._arguments(feed, current)
-        else:  # the per-sample fast path: one finite float per input, by Variable
-            if not current:
-                state.read()
-            leaves = state.floats
-            if leaves is None:  # numba's values stay an array
-                leaves = state.as_list() if self._sample_numba is None else state.as_array()
-            size = None
-            if self._program.argument_checks:
-                self._check_arguments(values, leaves)
-            if not anomaly_active():
-                if self._sample_numba is None:
-                    loss, new = self._python.step(float(lr), values, leaves)
-                else:
-                    loss, new = self._guarded(self._sample_numba, "step", float(lr), values, state.as_array())
-                state.adopt(self.target, new)
-                return loss
+                loss, new = self._guarded(self._sample_numba, "step", float(lr), values, leaves)
+            state.adopt(self.target, new)
+            return loss
         out, grads = self._call("backward", values, leaves, size)
         state.adopt(self.target, state.as_array()[: self._count] - float(lr) * np.asarray(grads, dtype=np.float64))
         return _mean(out, size)
@@ -426,22 +387,24 @@ class CompiledGraph:
         for every parameter, exactly as ``backward`` + ``update`` would. ``feed`` maps
         each input to a 1-D array (one entry per sample). Returns the per-sample losses
         and leaves the parameters at their final values."""
-        current = self._refresh()
-        if not self._count:
-            raise ValueError(f"sgd: {self.target.name!r} has no parameters to train")
-        values, leaves, size = self._arguments(feed, current)
+        values, leaves, size = self._arguments(feed, "sgd")
         if size is None:
             values = [np.array([v]) for v in values]
-        runner = self._runner()
-        if runner is self._checked:
-            runner = self._python
-        leaves = self._state.as_array() if runner is self._numba else self._state.as_list()
+        runner = self._python if self._numba is None or anomaly_active() else self._numba
         losses, final = self._guarded(runner, "sgd", float(lr), values, leaves)
         self._state.adopt(self.target, final)
         return losses
 
-    def _call(self, method: str, values: list[Any], leaves: list[Any], size: int | None) -> Any:
-        return self._guarded(self._runner(), method, values, leaves, size)
+    def _call(self, method: str, values: list[Any], leaves: Any, size: int | None) -> Any:
+        """``method`` of this call's runner: the checked Python program inside ``detect_anomaly()``,
+        else numba when it is the backend, else the numpy runner."""
+        if anomaly_active():
+            if self._checked is None:
+                self._checked = PythonRunner(self._program, self, checked=True)
+            runner = self._checked
+        else:
+            runner = self._numpy if self._numba is None else self._numba
+        return self._guarded(runner, method, values, leaves, size)
 
     def _guarded(self, runner: Any, method: str, *arguments: Any) -> Any:
         """``runner.method(*arguments)``; when numba cannot compile a kernel: a one-line
@@ -451,20 +414,11 @@ class CompiledGraph:
         except Exception as error:
             if runner is not self._numba or not type(error).__module__.startswith("numba"):
                 raise
-            warnings.warn(
-                f"graphdl.compile: numba could not compile the kernels ({type(error).__name__}); "
-                "using the numpy backend",
-                RuntimeWarning,
-                stacklevel=4,
-            )
+            reason = f"numba could not compile the kernels ({type(error).__name__})"
+            warnings.warn(_NUMPY_INSTEAD.format(reason), RuntimeWarning, stacklevel=4)
             self._numba = self._sample_numba = None
             self.backend = "numpy"
             return getattr(self._numpy, method)(*arguments)
-
-
-#: Statements from which a per-sample ``c.step`` on the numba backend calls the kernel
-#: (the seed net's 24 statements step in 3.9 µs as Python floats, 8.7 µs through numba).
-NUMBA_STEP_FROM = 100
 
 
 def _mean(out: Any, size: int | None) -> Any:

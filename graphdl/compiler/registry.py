@@ -3,8 +3,8 @@
 Every primitive of :data:`graphdl.core.primitives.PRIMITIVES` (plus ``batch_sum``, which
 sums a parameter's gradient over the batch) must appear here with its grouped-numpy form and its numba
 kernel code. The Python runner needs nothing: it calls the primitive's own float and
-numpy versions. :func:`missing` names what a runner cannot compute, so a backend that
-cannot run a program says which primitive it lacks, once.
+numpy versions. :func:`missing` names what the numba kernels cannot compute, so a graph
+they cannot run says which primitive they lack, once.
 
 Kernel code is plain Python on one float that numba compiles (``math`` functions and
 conditionals); it computes what the primitive's float version computes. The selections
@@ -66,12 +66,9 @@ FORMS: dict[str, Forms] = {
 KERNEL_CODE = {name: forms.kernel for name, forms in FORMS.items() if forms.kernel is not None}
 
 
-def missing(runner: str, calls: Iterable[str]) -> list[str]:
-    """The functions among ``calls`` that ``runner`` ("python", "numpy" or "numba") cannot compute."""
-    if runner == "python":
-        return []
-    known = KERNEL_CODE if runner == "numba" else FORMS
-    return sorted(name for name in calls if name not in known)
+def missing(calls: Iterable[str]) -> list[str]:
+    """The functions among ``calls`` that no numba kernel can compute."""
+    return sorted(name for name in calls if name not in KERNEL_CODE)
 
 
 def unlisted() -> list[str]:
