@@ -26,7 +26,7 @@ import numpy as np
 from graphdl.compiler import numba_runner, registry
 from graphdl.compiler.ir import Program, lower
 from graphdl.compiler.numpy_runner import NumpyRunner
-from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner
+from graphdl.compiler.python_runner import ARRAY_NAMESPACE, SCALAR_NAMESPACE, PythonRunner, render_sgd, render_step
 from graphdl.core.anomaly import anomaly_active
 from graphdl.core.collector import collector_paused as _collector_paused
 from graphdl.core.deferred import LeafValues
@@ -116,12 +116,11 @@ class CompiledGraph:
     def _resolve_inputs(self, inputs: Sequence[Variable | str]) -> tuple[Variable, ...]:
         if isinstance(inputs, (Node, str)) or not isinstance(inputs, (Sequence, set, frozenset)):
             raise TypeError(f"compile: inputs must be a list of Variables, got {type(inputs).__name__}")
-        upstream = self.target.ancestors()
         resolved: list[Variable] = []
         item: Node | str
         for item in inputs:
             if isinstance(item, str):
-                matches = [n for n in upstream if n.name == item and not n.parents]  # by name: upstream only
+                matches = [n for n in self.target.ancestors() if n.name == item and not n.parents]
                 if len(matches) != 1:
                     problem = "no Variable" if not matches else f"{len(matches)} Variables"
                     raise ValueError(f"compile: {problem} named {item!r} upstream of {self.target.name!r}")
@@ -141,10 +140,7 @@ class CompiledGraph:
         with _collector_paused():
             program = lower(self.target, self.inputs)
         self._program = program
-        self._leaves = program.leaves
-        self._parameters = program.parameters
-        self._count = len(program.parameters)
-        self._state = LeafValues(program.leaves, self._count, self._check_leaves)
+        self._state = LeafValues(program.leaves, len(program.parameters), self._check_leaves)
         #: The leaves' values (parameters first) as one float64 array, the runners' argument.
         self.values = self._state.array
         self._python = PythonRunner(program, self)
@@ -190,12 +186,12 @@ class CompiledGraph:
     @property
     def step_source(self) -> str:
         """The per-sample SGD step as one Python function."""
-        return self._python.step_source
+        return render_step(self._program)
 
     @property
     def sgd_source(self) -> str:
         """The per-sample SGD loop as one Python function."""
-        return self._python.sgd_source
+        return render_sgd(self._program)
 
     @property
     def batch_source(self) -> str:
@@ -229,7 +225,7 @@ class CompiledGraph:
     def parameters(self) -> list[Variable]:
         """The trainable Variables upstream of the target that are not inputs (topological order)."""
         self._refresh()
-        return list(self._parameters)
+        return list(self._program.parameters)
 
     def __repr__(self) -> str:
         program = getattr(self, "_program", None)
@@ -294,7 +290,7 @@ class CompiledGraph:
     # --------------------------------------------------------------- parameters
     def _check_leaves(self, values: list[Any]) -> None:
         """Leaves' values read from the Variables: each must be a float."""
-        for leaf, value in zip(self._leaves, values):
+        for leaf, value in zip(self._program.leaves, values):
             if value.__class__ is not float:
                 if value is None:
                     raise UnsetValueError(
@@ -310,12 +306,12 @@ class CompiledGraph:
         """The parameters' current values as one array (a copy), in :attr:`parameters` order."""
         if not self._refresh():
             self._state.read()
-        return self._state.as_array()[: self._count].copy()
+        return self._state.as_array()[: self._state.count].copy()
 
     def assign_parameters(self, values: Any) -> None:
         """Write every parameter at once (an optimiser step computed on arrays)."""
-        if len(values) != len(self._parameters):
-            raise ValueError(f"assign_parameters: {len(self._parameters)} parameters, got {len(values)} values")
+        if len(values) != self._state.count:
+            raise ValueError(f"assign_parameters: {self._state.count} parameters, got {len(values)} values")
         self._state.assign(self.target, values)
 
     # ------------------------------------------------------------------ running
@@ -326,7 +322,7 @@ class CompiledGraph:
         list for one sample, the array for a batch or a numba step) and the batch size.
         ``trains``: the method's name when it needs parameters to train."""
         current = self._refresh()
-        if trains and not self._count:
+        if trains and not self._state.count:
             raise ValueError(f"{trains}: {self.target.name!r} has no parameters to train")
         values, size = self._feed_values(feed)
         state = self._state
@@ -354,7 +350,8 @@ class CompiledGraph:
         values, leaves, size = self._arguments(feed)
         out, grads = self._call("backward", values, leaves, size)
         if store:
-            self.target.store_gradients(zip(self._parameters, grads.tolist() if grads.__class__ is _ndarray else grads))
+            floats = grads.tolist() if grads.__class__ is _ndarray else grads
+            self.target.store_gradients(zip(self._program.parameters, floats))
         return _mean(out, size), np.asarray(grads, dtype=np.float64)
 
     def backward(self, feed: Mapping[Any, Any]) -> float:
@@ -378,7 +375,7 @@ class CompiledGraph:
             state.adopt(self.target, new)
             return loss
         out, grads = self._call("backward", values, leaves, size)
-        state.adopt(self.target, state.as_array()[: self._count] - float(lr) * np.asarray(grads, dtype=np.float64))
+        state.adopt(self.target, state.as_array()[: state.count] - float(lr) * np.asarray(grads, dtype=np.float64))
         return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:

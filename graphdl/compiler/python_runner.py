@@ -218,7 +218,7 @@ def _as_arrays(values: Sequence[Any]) -> list[Any]:
 
 class PythonRunner:
     """Runs the program as Python: one sample on floats, a batch on numpy arrays (one call
-        per statement). Arguments are the inputs' values and the leaves' values (a sequence of
+    per statement). Arguments are the inputs' values and the leaves' values (a sequence of
     floats or a float64 array)."""
 
     name = "python"
@@ -226,7 +226,6 @@ class PythonRunner:
     def __init__(self, program: Program, owner: object, checked: bool = False) -> None:
         self.program = program
         self.owner = owner
-        self.checked = checked
         self._checks: list[Node] | None = [] if checked else None
         self._kept: Any = None
 
@@ -241,41 +240,38 @@ class PythonRunner:
         function in about 0.2 s, so this happens on first use; grouped batches never need it."""
         source = self.source
         extra = _anomaly_checks(self._checks) if self._checks is not None else {}
-        label = "compiled, anomaly checks" if self.checked else "compiled"
+        label = "compiled" if self._checks is None else "compiled, anomaly checks"
         return load(source, label, [{**SCALAR_NAMESPACE, **extra}, {**ARRAY_NAMESPACE, **extra}], self.owner)
-
-    @property
-    def step_source(self) -> str:
-        """One per-sample SGD step as one Python function."""
-        return render_step(self.program)
-
-    @property
-    def sgd_source(self) -> str:
-        """Per-sample SGD over a data set as one Python function."""
-        return render_sgd(self.program)
 
     @functools.cached_property
     def _step(self) -> Callable[..., Any]:
-        return load(self.step_source, "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
+        return load(render_step(self.program), "step", [SCALAR_NAMESPACE], self.owner)[0]["step"]
 
     @functools.cached_property
     def _sgd(self) -> Callable[..., Any]:
-        return load(self.sgd_source, "sgd loop", [SCALAR_NAMESPACE], self.owner)[0]["sgd"]
+        return load(render_sgd(self.program), "sgd loop", [SCALAR_NAMESPACE], self.owner)[0]["sgd"]
+
+    def _on_arrays(self, function: str, seed: tuple[Any, ...], arguments: list[Any], as_is: bool) -> Any:
+        """``function`` of the numpy program (IEEE arithmetic: 1/0 is inf, not an error): on
+        ``arguments`` as they are when ``as_is``, and on one-element arrays when that raises
+        (Python floats among them) or was not asked for."""
+        run = self._namespaces[1][function]
+        with _errstate(all="ignore"):
+            if as_is:
+                try:
+                    return run(*seed, *arguments)
+                except ARITHMETIC_ERRORS:
+                    pass
+            return run(*seed, *_as_arrays(arguments))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
         arguments = [*values, *_floats(leaves)]
-        scalar, array = self._namespaces
         if size is None:  # float arithmetic and the float primitives never emit numpy warnings
             try:
-                return scalar["forward"](*arguments)
+                return self._namespaces[0]["forward"](*arguments)
             except ARITHMETIC_ERRORS:
-                with _errstate(all="ignore"):
-                    return to_float(array["forward"](*_as_arrays(arguments)))
-        with _errstate(all="ignore"):
-            try:
-                out = array["forward"](*arguments)
-            except ARITHMETIC_ERRORS:
-                out = array["forward"](*_as_arrays(arguments))
+                return to_float(self._on_arrays("forward", (), arguments, False))
+        out = self._on_arrays("forward", (), arguments, True)
         if out.__class__ is not _ndarray or out.ndim == 0 or out.size != size:
             return to_float(out)
         return out
@@ -283,19 +279,14 @@ class PythonRunner:
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
         """The target's value(s) and the gradients of its batch mean."""
         arguments = [*values, *_floats(leaves)]
-        scalar, array = self._namespaces
         if size is None:
             try:
-                out, grads, _ = scalar["backward"](1.0, *arguments)
+                out, grads, _ = self._namespaces[0]["backward"](1.0, *arguments)
                 return out, list(grads)
             except ARITHMETIC_ERRORS:
                 return self.one_as_array(*arguments)
-        with _errstate(all="ignore"):
-            seed = np.full(size, 1.0 / size) if self.program.target_varies else 1.0
-            try:
-                out, grads, kept = array["backward"](seed, *arguments)
-            except ARITHMETIC_ERRORS:
-                out, grads, kept = array["backward"](seed, *_as_arrays(arguments))
+        seed = np.full(size, 1.0 / size) if self.program.target_varies else 1.0
+        out, grads, kept = self._on_arrays("backward", (seed,), arguments, True)
         # Freeing every temporary at once lets the allocator return the memory to the
         # system, and the next call page-faults it back in (~1.5x slower at N = 1e5):
         # keep this call's arrays until the next call, within a memory cap.
@@ -304,14 +295,12 @@ class PythonRunner:
 
     def one_as_array(self, *arguments: Any) -> tuple[float, list[float]]:
         """One sample through the numpy program (as IEEE arithmetic: 1/0 is inf, not an error)."""
-        with _errstate(all="ignore"):
-            out, grads, _ = self._namespaces[1]["backward"](np.ones(1), *_as_arrays(arguments))
+        out, grads, _ = self._on_arrays("backward", (np.ones(1),), list(arguments), False)
         return to_float(out), [to_float(g) for g in grads]
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, Sequence[float]]:
         """One per-sample SGD step: the loss, and the parameters' new values."""
-        if leaves.__class__ is _ndarray:
-            leaves = leaves.tolist()
+        leaves = _floats(leaves)
         try:
             return self._step(lr, *values, *leaves)  # (loss, new values)
         except ARITHMETIC_ERRORS:
