@@ -138,23 +138,15 @@ def _module(name: str, source: str, filename: str) -> ModuleType:
 
 def _remove_least_recent(directory: Path, keep: Path) -> None:
     """Keep at most :data:`MAX_KERNELS` kernel files: remove the least recently used ones
-    and numba's files for them."""
+    and numba's files for them (``<kernel>.<function>-<line>.py<version>.nbi``, ``.nbc``)."""
     try:
-        kernels = [entry for entry in os.scandir(directory) if entry.name.startswith(_PREFIX)]
-        kernels = [entry for entry in kernels if entry.name.endswith(".py") and entry.path != str(keep)]
+        kernels = [e for e in os.scandir(directory) if e.name.startswith(_PREFIX) and e.name.endswith(".py")]
+        kernels = [entry for entry in kernels if entry.path != str(keep)]
         kernels.sort(key=lambda entry: entry.stat(follow_symlinks=False).st_mtime)
+        stale = {entry.name[: -len(".py")] for entry in kernels[: max(0, len(kernels) + 1 - MAX_KERNELS)]}
+        compiled = list(os.scandir(directory / "__pycache__")) if stale else []
     except OSError:
         return
-    stale = kernels[: max(0, len(kernels) + 1 - MAX_KERNELS)]
-    if not stale:
-        return
-    stems = {entry.name[: -len(".py")] for entry in stale}
-    for entry in stale:
-        Path(entry.path).unlink(missing_ok=True)
-    try:
-        compiled = list(os.scandir(directory / "__pycache__"))
-    except OSError:
-        return
-    for entry in compiled:
-        if entry.name.split(".", 1)[0] in stems:
+    for entry in [*kernels, *compiled]:
+        if entry.name.split(".", 1)[0] in stale:
             Path(entry.path).unlink(missing_ok=True)
