@@ -300,7 +300,8 @@ class PythonRunner:
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, Sequence[float]]:
         """One per-sample SGD step: the loss, and the parameters' new values."""
-        leaves = _floats(leaves)
+        if leaves.__class__ is _ndarray:
+            leaves = leaves.tolist()
         try:
             return self._step(lr, *values, *leaves)  # (loss, new values)
         except ARITHMETIC_ERRORS:
