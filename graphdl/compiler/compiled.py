@@ -405,7 +405,8 @@ class CompiledGraph:
 
     def _guarded(self, runner: Any, method: str, *arguments: Any) -> Any:
         """``runner.method(*arguments)``; when numba cannot compile a kernel: a one-line
-        warning, and this compiled graph runs on the numpy backend from now on."""
+        warning, and this compiled graph runs on the numpy backend from now on (whose
+        per-sample step and SGD loop are the Python runner's)."""
         try:
             return getattr(runner, method)(*arguments)
         except Exception as error:
@@ -415,7 +416,7 @@ class CompiledGraph:
             warnings.warn(_NUMPY_INSTEAD.format(reason), RuntimeWarning, stacklevel=4)
             self._numba = self._sample_numba = None
             self.backend = "numpy"
-            return getattr(self._numpy, method)(*arguments)
+            return getattr(self._python if method in ("step", "sgd") else self._numpy, method)(*arguments)
 
 
 def _mean(out: Any, size: int | None) -> Any:

@@ -221,8 +221,6 @@ class PythonRunner:
     per statement). Arguments are the inputs' values and the leaves' values (a sequence of
     floats or a float64 array)."""
 
-    name = "python"
-
     def __init__(self, program: Program, owner: object, checked: bool = False) -> None:
         self.program = program
         self.owner = owner
