@@ -497,6 +497,25 @@ def test_a_kernel_numba_cannot_compile_falls_back_to_numpy(monkeypatch):
 
 
 @needs_numba
+def test_an_sgd_loop_numba_cannot_compile_runs_on_the_python_runner(monkeypatch):
+    from numba.core.errors import TypingError
+
+    xs, ys = np.array([0.5, 1.0, 1.5]), np.array([0.2, 1.1, 2.0])
+    net, twin = _seed_net(), _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend="numba")
+    expected = graphdl.compile(twin.loss, inputs=[twin.x, twin.label]).sgd({twin.x: xs, twin.label: ys}, lr=0.01)
+
+    def refuse(*arguments):
+        raise TypingError("no typing for this")
+
+    monkeypatch.setattr(compiled.kernels.module, "sgd", refuse)
+    with pytest.warns(RuntimeWarning, match=r"numba could not compile the kernels \(TypingError\); using the numpy"):
+        losses = compiled.sgd({net.x: xs, net.label: ys}, lr=0.01)
+    assert compiled.backend == "numpy"
+    assert list(losses) == list(expected) and [p.value for p in net.params] == [p.value for p in twin.params]
+
+
+@needs_numba
 def test_numba_division_by_zero_behaves_like_numpy():
     a, b = Variable(name="a", trainable=False), Variable(0.0, name="b")
     out = ops.Div([a, b])
