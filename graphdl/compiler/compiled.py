@@ -328,10 +328,10 @@ class CompiledGraph:
         state = self._state
         if not current:
             state.read()
-        if size is None and (not step or self._sample_numba is None):
-            leaves = state.as_list()
-        else:
+        if size is not None or step and self._sample_numba is not None:
             leaves = state.as_array()
+        else:
+            leaves = state.floats if state.floats is not None else state.as_list()
         if self._program.argument_checks:
             count = len(values)
             for op, index, position in self._program.argument_checks:
@@ -365,7 +365,7 @@ class CompiledGraph:
         batch: one full-batch step on the gradient of the mean. Either way the same as
         ``backward(feed)`` followed by ``p.update(lr)`` for each parameter. Returns the loss
         (the mean for a batch) before the update. Gradients are not stored."""
-        values, leaves, size = self._arguments(feed, "step", step=True)
+        values, leaves, size = self._arguments(feed, "step", True)
         state = self._state
         if size is None and not anomaly_active():
             if self._sample_numba is None:
