@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import stat
 import sys
 import warnings
@@ -32,7 +33,6 @@ __all__ = ["MAX_KERNELS", "KernelCacheWarning", "cache_dir", "load_kernels", "un
 #: Kernel files kept in the cache; beyond it, the least recently used are removed.
 MAX_KERNELS = 256
 _PREFIX = "graphdl_kernel_"
-_CACHED = "@njit(cache=True"
 
 
 class KernelCacheWarning(UserWarning):
@@ -65,7 +65,7 @@ def load_kernels(source: str, salt: bytes = b"") -> ModuleType:
             KernelCacheWarning,
             stacklevel=2,
         )
-        return _module(name, "\n".join(_uncached(line) for line in source.split("\n")), f"<{name}>")
+        return _module(name, re.sub(r"^@njit\(cache=True", "@njit(cache=False", source, flags=re.M), f"<{name}>")
     path = directory / f"{name}.py"
     if _text(path) != source:  # missing, stale, foreign or a link: replaced whole
         write_atomically(path, source, mode=0o600)
@@ -120,10 +120,6 @@ def _text(path: Path) -> str | None:
             return file.read().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def _uncached(line: str) -> str:
-    return "@njit(cache=False" + line[len(_CACHED) :] if line.startswith(_CACHED) else line
 
 
 def _module(name: str, source: str, filename: str) -> ModuleType:
