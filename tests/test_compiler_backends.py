@@ -276,7 +276,7 @@ def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
         terms = rng.standard_normal((2, size)) * 10.0 ** rng.integers(-8, 8, (2, size))
         terms[1] = -0.0  # numpy's sum of negative zeros is +0.0
         rows, starts = numba_runner.sum_plan(size, parts)
-        block, partial = np.empty((2, 128)), []
+        block, lanes, partial = np.empty((2, 128)), np.empty(8), []
         for first, last in zip(starts[:-1], starts[1:]):
             stack = []
             for lo, count in rows[first:last]:
@@ -285,8 +285,9 @@ def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
                     stack.append(stack.pop() + right)
                     continue
                 block[:, :count] = terms[:, lo : lo + count]
-                stack.append(np.empty(2))
-                leaf_sums(block, count, stack[-1])
+                stack.append(np.empty((1, 2)))
+                leaf_sums(block, count, stack[-1], 0, lanes)
+                stack[-1] = stack[-1][0]
             assert len(stack) == 1
             partial.append(stack[0])
         while len(partial) > 1:

@@ -49,7 +49,7 @@ CHUNKS = 64
 #: longer pays: bigger programs get one loop per group of like statements (:mod:`numba_groups`).
 MAX_STATEMENTS = 400
 #: Bumped when the kernel template changes, so stale cache files are not reused.
-KERNEL_VERSION = "6"
+KERNEL_VERSION = "7"
 _CORES = os.cpu_count() or 1  # os.cpu_count() reads /proc each call: 70 µs in a container
 _JIT = 'njit(cache=True, error_model="numpy")'
 _PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
@@ -165,6 +165,7 @@ def kernel_source(program: Program) -> str:
         *block("    ", [*unpack_leaves, *hoisted, f"{seed} = seed"]),
         f"    terms = np.empty(({rows}, 128))",
         f"    stack = np.empty((64, {rows}))",
+        "    lanes = np.empty(8)",
         "    depth = 0",
         "    for op in range(first, last):",
         "        lo = plan[op, 0]",
@@ -179,7 +180,7 @@ def kernel_source(program: Program) -> str:
         *block("            ", [*unpack_inputs("c{k}[i]"), *per_sample_forward, *per_sample_backward]),
         f"            terms[0, i] = {target}",
         *[f"            terms[{k + 1}, i] = {text}" for k, text in sums],
-        "        leaf_sums(terms, size, stack[depth])",
+        "        leaf_sums(terms, size, stack, depth, lanes)",
         "        depth += 1",
         f"    for k in range({rows}):",
         "        out[k] = stack[0, k]",
