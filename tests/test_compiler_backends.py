@@ -266,6 +266,24 @@ def test_numba_sgd_equals_the_python_loop_bit_for_bit():
 
 
 @needs_numba
+def test_leaf_sums_compiles_vectorised_and_leaves_numbas_setting_alone():
+    import numba
+
+    from graphdl.compiler.numba_primitives import leaf_sums
+
+    terms = np.random.default_rng(2).standard_normal((3, 128))
+    stack = np.zeros((2, 3), order="F")  # a layout the kernels never pass: compiled here, now
+    for setting in (0, 1):
+        before, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, setting
+        try:
+            leaf_sums(terms, 125, stack, 1, np.empty(8))
+            assert numba.config.SLP_VECTORIZE == setting
+        finally:
+            numba.config.SLP_VECTORIZE = before
+        assert stack[1].tobytes() == terms[:, :125].sum(axis=1).tobytes()
+
+
+@needs_numba
 @pytest.mark.parametrize("parts", [1, numba_runner.CHUNKS])
 def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
     from graphdl.compiler.numba_primitives import leaf_sums

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-import numba
-from numba import njit
+from numba import config, njit
 from numba.core.compiler_lock import global_compiler_lock
+from numba.core.registry import CPUDispatcher
 
 from graphdl.compiler.registry import KERNEL_CODE
 
@@ -20,7 +20,21 @@ nan = math.nan
 globals().update({name: njit(cache=True, error_model="numpy")(code) for name, code in KERNEL_CODE.items()})
 
 
-def leaf_sums(terms, size, stack, depth, lanes):
+class _Vectorised(CPUDispatcher):
+    """A dispatcher compiling with LLVM's SLP vectoriser on, which numba ships off (it miscompiled
+    integer code): for float functions of our own. Under numba's compiler lock, so that no other
+    compilation sees the setting, and the user's restored."""
+
+    def compile(self, sig: object) -> object:
+        with global_compiler_lock:
+            slp, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
+            try:
+                return super().compile(sig)
+            finally:
+                config.SLP_VECTORIZE = slp
+
+
+def _leaf_sums(terms, size, stack, depth, lanes):
     """``stack[depth, k]``: ``terms[k, :size]`` (``size`` ≤ 128) summed as numpy sums a block: term i
     into lane i % 8, lanes added ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the rest (-0.0 adds
     nothing). ``lanes`` (8 floats) is scratch: stored there, the eight running sums become two
@@ -44,11 +58,5 @@ def leaf_sums(terms, size, stack, depth, lanes):
         stack[depth, k] = total
 
 
-# Compiled now, for these types only, with LLVM's SLP vectoriser (numba ships it off: it miscompiled
-# integer code) on for this one float function: under numba's compiler lock, no other compilation sees it.
-with global_compiler_lock:
-    _slp, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, 1
-    try:
-        leaf_sums = njit("void(f8[:, ::1], i8, f8[:, ::1], i8, f8[::1])", cache=True, error_model="numpy")(leaf_sums)
-    finally:
-        numba.config.SLP_VECTORIZE = _slp
+leaf_sums = _Vectorised(_leaf_sums, targetoptions={"nopython": True, "error_model": "numpy"})
+leaf_sums.enable_caching()
