@@ -21,9 +21,8 @@ globals().update({name: njit(cache=True, error_model="numpy")(code) for name, co
 
 
 class _Vectorised(CPUDispatcher):
-    """A dispatcher compiling with LLVM's SLP vectoriser on, which numba ships off (it miscompiled
-    integer code): for float functions of our own. Under numba's compiler lock, so that no other
-    compilation sees the setting, and the user's restored."""
+    """Compiles with LLVM's SLP vectoriser on (numba ships it off: it miscompiled integer code), for
+    our float functions: under numba's compiler lock, which no other compilation passes meanwhile."""
 
     def compile(self, sig: object) -> object:
         with global_compiler_lock:

@@ -302,23 +302,19 @@ class NumbaRunner:
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
         self.sample: Any = getattr(self.module, "sample", None)
-
-    def _pick(self, name: str, count: int) -> Any:
-        return getattr(self.module, name + ("_parallel" if parallel(count) else ""))
+        if self.grouped is not None:  # the grouped kernel's methods, in place of the ones below
+            for name in ("forward", "backward", "step", "sgd"):
+                setattr(self, name, functools.partial(getattr(self.grouped, name), self.module))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
-        if self.grouped is not None:
-            return self.grouped.forward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
             return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)[0])
         out = np.empty(size)
-        self._pick("forward_values", size)(tuple(values), leaf_array, out)
+        getattr(self.module, "forward_values" + ("_parallel" if parallel(size) else ""))(tuple(values), leaf_array, out)
         return out
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
-        if self.grouped is not None:
-            return self.grouped.backward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
             value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)
@@ -329,14 +325,10 @@ class NumbaRunner:
         return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        if self.grouped is not None:
-            return self.grouped.step(self.module, lr, values, leaves)
         arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
         loss, final = self.module.step(lr, *arrays)
         return float(loss), final.tolist()
 
     def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        if self.grouped is not None:
-            return self.grouped.sgd(self.module, lr, columns, leaves)
         losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64))
         return losses, final.tolist()
