@@ -338,6 +338,10 @@ def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
     net.loss.backward()
     assert runs[0] == [p.grad for p in compiled.parameters]
     assert serial[0] == float(np.mean(net.loss.value))
+    values = np.empty(xs.size), np.empty(xs.size)  # the forward kernels, one thread and over the cores
+    kernels.module.forward_values((xs, ys), leaves, values[0])
+    kernels.module.forward_values_parallel((xs, ys), leaves, values[1])
+    assert values[0].tobytes() == values[1].tobytes() == np.asarray(net.loss.value).tobytes()
     for size in (1, 5, 8, 1003):  # one leaf block below 8 terms, one of 8, a tree with remainders
         feed = {net.x: xs[:size], net.label: ys[:size]}
         mean = compiled.backward(feed)

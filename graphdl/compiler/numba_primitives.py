@@ -6,16 +6,13 @@ Imported only by numba kernels.
 
 from __future__ import annotations
 
-import math
+from math import inf, nan  # noqa: F401  # the kernels import them from here
 
 from numba import config, njit
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
 from graphdl.compiler.registry import KERNEL_CODE
-
-inf = math.inf
-nan = math.nan
 
 globals().update({name: njit(cache=True, error_model="numpy")(code) for name, code in KERNEL_CODE.items()})
 

@@ -11,7 +11,7 @@ graph (with new automatic names) finds the same kernels in the disk cache. Kerne
   does not vary (every parameter's) from the batch sums. The sums are added in numpy's
   pairwise order (:func:`sum_plan`), so they equal the interpreter's bit for bit, on any
   number of threads;
-* ``values_chunk`` / ``forward_values``: the target's value for every sample.
+* ``forward_values``: the target's value for every sample.
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
 (:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``. Programs above
@@ -182,17 +182,7 @@ def kernel_source(program: Program) -> str:
         *[f"            terms[{k + 1}, i] = {text}" for k, text in sums],
         "        leaf_sums(terms, size, stack, depth, lanes)",
         "        depth += 1",
-        f"    for k in range({rows}):",
-        "        out[k] = stack[0, k]",
-        "",
-        "",
-        f"@{_JIT}",
-        "def values_chunk(columns, leaves, values, lo, hi):",
-        '    """The target\'s value for samples lo..hi-1."""',
-        *block("    ", [*unpack_leaves, *hoisted]),
-        "    for i in range(lo, hi):",
-        *block("        ", [*unpack_inputs("columns[{k}][i]"), *per_sample_forward]),
-        f"        values[i] = {target}",
+        "    out[:] = stack[0]",
     ]
     for suffix, decorator, loop in (("", _JIT, "range"), ("_parallel", _PARALLEL, "prange")):
         out += [
@@ -209,8 +199,7 @@ def kernel_source(program: Program) -> str:
             "    while width > 1:",
             "        width //= 2",
             "        for j in range(width):",
-            f"            for k in range({rows}):",
-            "                partial[j, k] = partial[2 * j, k] + partial[2 * j + 1, k]",
+            "            partial[j] = partial[2 * j] + partial[2 * j + 1]",
             *block("    ", [*unpack_leaves, *hoisted]),
             *[f"    a{k} = 0.0 + partial[0, {k + 1}]" for k, _ in sums],
             *block("    ", after),
@@ -219,11 +208,11 @@ def kernel_source(program: Program) -> str:
             "",
             f"@{decorator}",
             f"def forward_values{suffix}(columns, leaves, values):",
-            f'    """The target\'s value for every sample ({CHUNKS} chunks, {loop})."""',
-            "    count = columns[0].shape[0]",
-            f"    for chunk in {loop}({CHUNKS}):",
-            f"        values_chunk(columns, leaves, values, chunk * count // {CHUNKS}, "
-            f"(chunk + 1) * count // {CHUNKS})",
+            f'    """The target\'s value for every sample ({loop})."""',
+            *block("    ", [*unpack_leaves, *hoisted]),
+            f"    for i in {loop}(values.size):",
+            *block("        ", [*unpack_inputs("columns[{k}][i]"), *per_sample_forward]),
+            f"        values[i] = {target}",
         ]
     return "\n".join([*out, ""])
 
