@@ -182,7 +182,8 @@ def kernel_source(program: Program) -> str:
         *[f"            terms[{k + 1}, i] = {text}" for k, text in sums],
         "        leaf_sums(terms, size, stack, depth, lanes)",
         "        depth += 1",
-        "    out[:] = stack[0]",
+        f"    for k in range({rows}):",
+        "        out[k] = stack[0, k]",
     ]
     for suffix, decorator, loop in (("", _JIT, "range"), ("_parallel", _PARALLEL, "prange")):
         out += [
@@ -199,7 +200,8 @@ def kernel_source(program: Program) -> str:
             "    while width > 1:",
             "        width //= 2",
             "        for j in range(width):",
-            "            partial[j] = partial[2 * j] + partial[2 * j + 1]",
+            f"            for k in range({rows}):",
+            "                partial[j, k] = partial[2 * j, k] + partial[2 * j + 1, k]",
             *block("    ", [*unpack_leaves, *hoisted]),
             *[f"    a{k} = 0.0 + partial[0, {k + 1}]" for k, _ in sums],
             *block("    ", after),
