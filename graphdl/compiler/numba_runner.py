@@ -112,7 +112,6 @@ def kernel_source(program: Program) -> str:
     summed = _after_sums(statements, varies)
     hoisted = [line(s) for s in statements if s.slot not in varies and s.slot not in summed]
     per_sample_forward = [line(s) for s in program.forward if s.slot in varies]
-    per_sample_backward = [line(s) for s in program.backward if s.slot in varies]
     accumulators: dict[str, tuple[int, Expr]] = {}
     after = [line(s, False, _sums_replaced(s.expr, accumulators)) for s in statements if s.slot in summed]
     sums = [(k, render(e, _positional, True)) for k, e in accumulators.values()]
@@ -177,7 +176,7 @@ def kernel_source(program: Program) -> str:
         "            continue",
         *[f"        c{k} = columns[{k}][lo : lo + size]" for k in range(len(program.input_slots))],
         "        for i in range(size):",
-        *block("            ", [*unpack_inputs("c{k}[i]"), *per_sample_forward, *per_sample_backward]),
+        *block("            ", [*unpack_inputs("c{k}[i]"), *[line(s) for s in statements if s.slot in varies]]),
         f"            terms[0, i] = {target}",
         *[f"            terms[{k + 1}, i] = {text}" for k, text in sums],
         "        leaf_sums(terms, size, stack, depth, lanes)",
