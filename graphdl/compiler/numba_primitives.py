@@ -33,8 +33,8 @@ class _Vectorised(CPUDispatcher):
 def _leaf_sums(terms, size, stack, depth, lanes):
     """``stack[depth, k]``: ``terms[k, :size]`` (``size`` ≤ 128) summed as numpy sums a block: term i
     into lane i % 8, lanes added ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the rest (-0.0 adds
-    nothing). ``lanes`` (8 floats) is scratch: stored there, the eight running sums become two
-    4-wide vectors to LLVM's SLP vectoriser (their pairwise tree alone, it packs two-wide)."""
+    nothing). ``lanes`` (8 floats) is scratch: stored there, the eight running sums are two 4-wide
+    vectors to LLVM's SLP vectoriser (seeing only the pairwise tree that adds them, it packs pairs)."""
     blocks = size // 8
     for k in range(terms.shape[0]):
         r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = -0.0
