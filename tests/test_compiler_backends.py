@@ -266,6 +266,24 @@ def test_numba_sgd_equals_the_python_loop_bit_for_bit():
 
 
 @needs_numba
+def test_leaf_sums_compiles_vectorised_and_leaves_numbas_setting_alone():
+    import numba
+
+    from graphdl.compiler.numba_primitives import leaf_sums
+
+    terms = np.random.default_rng(2).standard_normal((3, 128))
+    stack = np.zeros((2, 3), order="F")  # a layout the kernels never pass: compiled here, now
+    for setting in (0, 1):
+        before, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, setting
+        try:
+            leaf_sums(terms, 125, stack, 1, np.empty(8))
+            assert numba.config.SLP_VECTORIZE == setting
+        finally:
+            numba.config.SLP_VECTORIZE = before
+        assert stack[1].tobytes() == terms[:, :125].sum(axis=1).tobytes()
+
+
+@needs_numba
 @pytest.mark.parametrize("parts", [1, numba_runner.CHUNKS])
 def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
     from graphdl.compiler.numba_primitives import leaf_sums
@@ -276,7 +294,7 @@ def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
         terms = rng.standard_normal((2, size)) * 10.0 ** rng.integers(-8, 8, (2, size))
         terms[1] = -0.0  # numpy's sum of negative zeros is +0.0
         rows, starts = numba_runner.sum_plan(size, parts)
-        block, partial = np.empty((2, 128)), []
+        block, lanes, partial = np.empty((2, 128)), np.empty(8), []
         for first, last in zip(starts[:-1], starts[1:]):
             stack = []
             for lo, count in rows[first:last]:
@@ -285,8 +303,9 @@ def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
                     stack.append(stack.pop() + right)
                     continue
                 block[:, :count] = terms[:, lo : lo + count]
-                stack.append(np.empty(2))
-                leaf_sums(block, count, stack[-1])
+                stack.append(np.empty((1, 2)))
+                leaf_sums(block, count, stack[-1], 0, lanes)
+                stack[-1] = stack[-1][0]
             assert len(stack) == 1
             partial.append(stack[0])
         while len(partial) > 1:
@@ -319,6 +338,10 @@ def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():
     net.loss.backward()
     assert runs[0] == [p.grad for p in compiled.parameters]
     assert serial[0] == float(np.mean(net.loss.value))
+    values = np.empty(xs.size), np.empty(xs.size)  # the forward kernels, one thread and over the cores
+    kernels.module.forward_values((xs, ys), leaves, values[0])
+    kernels.module.forward_values_parallel((xs, ys), leaves, values[1])
+    assert values[0].tobytes() == values[1].tobytes() == np.asarray(net.loss.value).tobytes()
     for size in (1, 5, 8, 1003):  # one leaf block below 8 terms, one of 8, a tree with remainders
         feed = {net.x: xs[:size], net.label: ys[:size]}
         mean = compiled.backward(feed)

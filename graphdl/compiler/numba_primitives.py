@@ -6,36 +6,53 @@ Imported only by numba kernels.
 
 from __future__ import annotations
 
-import math
+from math import inf, nan  # noqa: F401  # the kernels import them from here
 
-from numba import njit
+from numba import config, njit
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.registry import CPUDispatcher
 
 from graphdl.compiler.registry import KERNEL_CODE
-
-inf = math.inf
-nan = math.nan
 
 globals().update({name: njit(cache=True, error_model="numpy")(code) for name, code in KERNEL_CODE.items()})
 
 
-@njit(cache=True, error_model="numpy")
-def leaf_sums(terms, size, out):
-    """``out[k]``: ``terms[k, :size]`` (``size`` ≤ 128) summed as numpy sums a block: term i into lane
-    i % 8, lanes added ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the rest (-0.0 adds nothing)."""
+class _Vectorised(CPUDispatcher):
+    """Compiles with LLVM's SLP vectoriser on (numba ships it off: it miscompiled integer code), for
+    our float functions: under numba's compiler lock, which no other compilation passes meanwhile."""
+
+    def compile(self, sig: object) -> object:
+        with global_compiler_lock:
+            slp, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
+            try:
+                return super().compile(sig)
+            finally:
+                config.SLP_VECTORIZE = slp
+
+
+def _leaf_sums(terms, size, stack, depth, lanes):
+    """``stack[depth, k]``: ``terms[k, :size]`` (``size`` ≤ 128) summed as numpy sums a block: term i
+    into lane i % 8, lanes added ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the rest (-0.0 adds
+    nothing). ``lanes`` (8 floats) is scratch: stored there, the eight running sums are two 4-wide
+    vectors to LLVM's SLP vectoriser (seeing only the pairwise tree that adds them, it packs pairs)."""
     blocks = size // 8
-    grid = terms.reshape((terms.shape[0], terms.shape[1] // 8, 8))
     for k in range(terms.shape[0]):
         r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = -0.0
-        for b in range(blocks):
-            r0 += grid[k, b, 0]
-            r1 += grid[k, b, 1]
-            r2 += grid[k, b, 2]
-            r3 += grid[k, b, 3]
-            r4 += grid[k, b, 4]
-            r5 += grid[k, b, 5]
-            r6 += grid[k, b, 6]
-            r7 += grid[k, b, 7]
-        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for b in range(0, 8 * blocks, 8):
+            r0 += terms[k, b]
+            r1 += terms[k, b + 1]
+            r2 += terms[k, b + 2]
+            r3 += terms[k, b + 3]
+            r4 += terms[k, b + 4]
+            r5 += terms[k, b + 5]
+            r6 += terms[k, b + 6]
+            r7 += terms[k, b + 7]
+        lanes[0], lanes[1], lanes[2], lanes[3], lanes[4], lanes[5], lanes[6], lanes[7] = r0, r1, r2, r3, r4, r5, r6, r7
+        total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
         for i in range(8 * blocks, size):
             total += terms[k, i]
-        out[k] = total
+        stack[depth, k] = total
+
+
+leaf_sums = _Vectorised(_leaf_sums, targetoptions={"nopython": True, "error_model": "numpy"})
+leaf_sums.enable_caching()

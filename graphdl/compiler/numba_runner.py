@@ -11,7 +11,7 @@ graph (with new automatic names) finds the same kernels in the disk cache. Kerne
   does not vary (every parameter's) from the batch sums. The sums are added in numpy's
   pairwise order (:func:`sum_plan`), so they equal the interpreter's bit for bit, on any
   number of threads;
-* ``values_chunk`` / ``forward_values``: the target's value for every sample.
+* ``forward_values``: the target's value for every sample.
 
 Kernels live in a Python file named by the hash of their source in the kernel cache
 (:mod:`graphdl.compiler.kernel_cache`), compiled with ``cache=True``. Programs above
@@ -49,7 +49,7 @@ CHUNKS = 64
 #: longer pays: bigger programs get one loop per group of like statements (:mod:`numba_groups`).
 MAX_STATEMENTS = 400
 #: Bumped when the kernel template changes, so stale cache files are not reused.
-KERNEL_VERSION = "6"
+KERNEL_VERSION = "7"
 _CORES = os.cpu_count() or 1  # os.cpu_count() reads /proc each call: 70 µs in a container
 _JIT = 'njit(cache=True, error_model="numpy")'
 _PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
@@ -112,7 +112,6 @@ def kernel_source(program: Program) -> str:
     summed = _after_sums(statements, varies)
     hoisted = [line(s) for s in statements if s.slot not in varies and s.slot not in summed]
     per_sample_forward = [line(s) for s in program.forward if s.slot in varies]
-    per_sample_backward = [line(s) for s in program.backward if s.slot in varies]
     accumulators: dict[str, tuple[int, Expr]] = {}
     after = [line(s, False, _sums_replaced(s.expr, accumulators)) for s in statements if s.slot in summed]
     sums = [(k, render(e, _positional, True)) for k, e in accumulators.values()]
@@ -165,6 +164,7 @@ def kernel_source(program: Program) -> str:
         *block("    ", [*unpack_leaves, *hoisted, f"{seed} = seed"]),
         f"    terms = np.empty(({rows}, 128))",
         f"    stack = np.empty((64, {rows}))",
+        "    lanes = np.empty(8)",
         "    depth = 0",
         "    for op in range(first, last):",
         "        lo = plan[op, 0]",
@@ -176,22 +176,13 @@ def kernel_source(program: Program) -> str:
         "            continue",
         *[f"        c{k} = columns[{k}][lo : lo + size]" for k in range(len(program.input_slots))],
         "        for i in range(size):",
-        *block("            ", [*unpack_inputs("c{k}[i]"), *per_sample_forward, *per_sample_backward]),
+        *block("            ", [*unpack_inputs("c{k}[i]"), *[line(s) for s in statements if s.slot in varies]]),
         f"            terms[0, i] = {target}",
         *[f"            terms[{k + 1}, i] = {text}" for k, text in sums],
-        "        leaf_sums(terms, size, stack[depth])",
+        "        leaf_sums(terms, size, stack, depth, lanes)",
         "        depth += 1",
         f"    for k in range({rows}):",
         "        out[k] = stack[0, k]",
-        "",
-        "",
-        f"@{_JIT}",
-        "def values_chunk(columns, leaves, values, lo, hi):",
-        '    """The target\'s value for samples lo..hi-1."""',
-        *block("    ", [*unpack_leaves, *hoisted]),
-        "    for i in range(lo, hi):",
-        *block("        ", [*unpack_inputs("columns[{k}][i]"), *per_sample_forward]),
-        f"        values[i] = {target}",
     ]
     for suffix, decorator, loop in (("", _JIT, "range"), ("_parallel", _PARALLEL, "prange")):
         out += [
@@ -218,11 +209,11 @@ def kernel_source(program: Program) -> str:
             "",
             f"@{decorator}",
             f"def forward_values{suffix}(columns, leaves, values):",
-            f'    """The target\'s value for every sample ({CHUNKS} chunks, {loop})."""',
-            "    count = columns[0].shape[0]",
-            f"    for chunk in {loop}({CHUNKS}):",
-            f"        values_chunk(columns, leaves, values, chunk * count // {CHUNKS}, "
-            f"(chunk + 1) * count // {CHUNKS})",
+            f'    """The target\'s value for every sample ({loop})."""',
+            *block("    ", [*unpack_leaves, *hoisted]),
+            f"    for i in {loop}(values.size):",
+            *block("        ", [*unpack_inputs("columns[{k}][i]"), *per_sample_forward]),
+            f"        values[i] = {target}",
         ]
     return "\n".join([*out, ""])
 
@@ -301,23 +292,19 @@ class NumbaRunner:
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
         self.sample: Any = getattr(self.module, "sample", None)
-
-    def _pick(self, name: str, count: int) -> Any:
-        return getattr(self.module, name + ("_parallel" if parallel(count) else ""))
+        if self.grouped is not None:  # the grouped kernel's methods, in place of the ones below
+            for name in ("forward", "backward", "step", "sgd"):
+                setattr(self, name, functools.partial(getattr(self.grouped, name), self.module))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
-        if self.grouped is not None:
-            return self.grouped.forward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
             return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)[0])
         out = np.empty(size)
-        self._pick("forward_values", size)(tuple(values), leaf_array, out)
+        getattr(self.module, "forward_values" + ("_parallel" if parallel(size) else ""))(tuple(values), leaf_array, out)
         return out
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
-        if self.grouped is not None:
-            return self.grouped.backward(self.module, values, leaves, size)
         leaf_array = np.array(leaves, dtype=np.float64)
         if size is None:
             value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)
@@ -328,14 +315,10 @@ class NumbaRunner:
         return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        if self.grouped is not None:
-            return self.grouped.step(self.module, lr, values, leaves)
         arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
         loss, final = self.module.step(lr, *arrays)
         return float(loss), final.tolist()
 
     def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        if self.grouped is not None:
-            return self.grouped.sgd(self.module, lr, columns, leaves)
         losses, final = self.module.sgd(lr, tuple(columns), np.array(leaves, dtype=np.float64))
         return losses, final.tolist()
