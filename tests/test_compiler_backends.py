@@ -314,6 +314,34 @@ def test_the_kernels_sum_plan_adds_as_np_sum_does_bit_for_bit(parts):
         assert total[0] == terms[0].sum() and total.tobytes() == terms.sum(axis=1).tobytes(), size
 
 
+@pytest.mark.parametrize("threads_cost", [1.0, 20.0])
+def test_big_batches_run_the_way_that_was_faster_here_and_retry_the_other(monkeypatch, threads_cost):
+    monkeypatch.setattr(numba_runner, "parallel", lambda count: count >= 100)
+    now = [0.0]
+    choice = numba_runner.ThreadChoice()
+    choice.clock = lambda: now[0]
+    ways = []
+
+    def way(name, cost):
+        def run():
+            ways.append(name)
+            now[0] += cost
+            return name
+
+        return run
+
+    def call(size=1000):
+        return choice.run(size, way("serial", 5.0), way("threads", threads_cost))
+
+    assert [call() for _ in range(6)] == ["serial", "threads"] * 3  # both tried, each compiled then timed
+    assert choice.run(10, way("serial", 5.0), way("threads", threads_cost)) == "serial"  # small: never threads
+    faster, slower = ("threads", "serial") if threads_cost < 5.0 else ("serial", "threads")
+    ways.clear()
+    for _ in range(2 * numba_runner.ThreadChoice.RETRY_EVERY):
+        call()
+    assert ways.count(slower) == 2 and ways.count(faster) == 2 * numba_runner.ThreadChoice.RETRY_EVERY - 2
+
+
 @needs_numba
 @pytest.mark.slow
 def test_parallel_batch_gradient_is_deterministic_and_equals_the_serial_one():

@@ -25,7 +25,9 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import math
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -219,15 +221,43 @@ def kernel_source(program: Program) -> str:
 
 
 def parallel(count: int) -> bool:
-    """Whether a batch of ``count`` samples runs over the cores: big enough, numba allowed more than
-    one thread, and the cores are not all busy (1-minute load average below the core count: on a
-    saturated machine a parallel loop waits for its slowest thread). Both give the same numbers."""
+    """Whether a batch of ``count`` samples may run over the cores: big enough, numba allowed more
+    than one thread, and the cores are not all busy (1-minute load average below the core count: on
+    a saturated machine a parallel loop waits for its slowest thread). Both give the same numbers."""
     import numba
 
     try:
         return count >= PARALLEL_FROM and numba.get_num_threads() > 1 and os.getloadavg()[0] < _CORES - 0.5
     except OSError:
         return True
+
+
+class ThreadChoice:
+    """Whether a kernel's big batches run over the cores, decided by timing both ways on this
+    machine, in this process: threads can lose to one core when other work holds them (seen with
+    JAX's thread pool in the same process: 1-15 ms against 0.24 ms on one thread). The first calls
+    try each way in turn (the first of each compiles it, and is timed again after), then the faster
+    per sample is used, the other tried again every :data:`RETRY_EVERY` calls. Both ways give the
+    same numbers, so the choice changes no result."""
+
+    RETRY_EVERY = 256
+    clock = staticmethod(time.perf_counter)
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.per_sample = {False: math.inf, True: math.inf}
+
+    def run(self, size: int, serial: Any, threaded: Any) -> Any:
+        """``threaded()`` or ``serial()``, timed."""
+        if not parallel(size):
+            return serial()
+        self.calls += 1
+        faster = self.per_sample[True] < self.per_sample[False]
+        threads = self.calls % 2 == 0 if self.calls <= 6 else faster != (self.calls % self.RETRY_EVERY == 0)
+        start = self.clock()
+        result = threaded() if threads else serial()
+        self.per_sample[threads] = (self.clock() - start) / size
+        return result
 
 
 @functools.lru_cache(maxsize=32)
@@ -292,6 +322,7 @@ class NumbaRunner:
         #: The kernel file in the cache (a name in memory when the cache folder is not used).
         self.path = Path(self.module.__file__ or "")
         self.sample: Any = getattr(self.module, "sample", None)
+        self.forward_threads, self.backward_threads = ThreadChoice(), ThreadChoice()
         if self.grouped is not None:  # the grouped kernel's methods, in place of the ones below
             for name in ("forward", "backward", "step", "sgd"):
                 setattr(self, name, functools.partial(getattr(self.grouped, name), self.module))
@@ -301,7 +332,12 @@ class NumbaRunner:
         if size is None:
             return float(self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)[0])
         out = np.empty(size)
-        getattr(self.module, "forward_values" + ("_parallel" if parallel(size) else ""))(tuple(values), leaf_array, out)
+        module, columns = self.module, tuple(values)
+        self.forward_threads.run(
+            size,
+            lambda: module.forward_values(columns, leaf_array, out),
+            lambda: module.forward_values_parallel(columns, leaf_array, out),
+        )
         return out
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
@@ -309,9 +345,12 @@ class NumbaRunner:
         if size is None:
             value, grads = self.sample(1.0, np.array(values, dtype=np.float64), leaf_array)
             return float(value), grads.tolist()
-        chunks = CHUNKS if parallel(size) else 1
-        kernel = self.module.gradient_parallel if chunks > 1 else self.module.gradient
-        mean, grads = kernel(1.0 / size, tuple(values), leaf_array, *sum_plan(size, chunks))
+        module, columns = self.module, tuple(values)
+        mean, grads = self.backward_threads.run(
+            size,
+            lambda: module.gradient(1.0 / size, columns, leaf_array, *sum_plan(size, 1)),
+            lambda: module.gradient_parallel(1.0 / size, columns, leaf_array, *sum_plan(size, CHUNKS)),
+        )
         return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
