@@ -261,7 +261,13 @@ class GroupedProgram:
         if grouped:
             ordered = _sinks_last(ordered, output_slots)
         scalar_row = _leaf_layout(ordered, leaves) if grouped else {s: k for k, s in enumerate(leaves)}
-        self.leaf_rows = _index([scalar_row[slot] for slot in leaves])
+        layout = [scalar_row[slot] for slot in leaves]
+        #: The leaves arrive in program order: copied there (rows ``leaf_rows`` of ``S``, read
+        #: where that order is a slice: the gradients' updates), then put in their layout.
+        self._inverse = None if layout == list(range(len(leaves))) else np.argsort(layout)
+        first = 0 if self._inverse is None else len(leaves)
+        program_row = {slot: first + k for k, slot in enumerate(leaves)}
+        self.leaf_rows = slice(first, first + len(leaves))
         terms, folded = _sum_chains(ordered, output_slots)
         self.namespace: dict[str, Any] = {**_NAMESPACE, "batch_mean_rows": batch_mean_rows, "matrix": matrix}
         names, body = program.names, []
@@ -309,7 +315,7 @@ class GroupedProgram:
             text = render(group.template.expr, lambda e: texts[e.slot] if e.slot is not None else e.name)
             return f"{target} = {text}{note}"
 
-        used = {"V": len(batch_row), "S": len(scalar_row)}  # rows taken
+        used = {"V": len(batch_row), "S": self.leaf_rows.stop}  # rows taken
         for group in ordered:
             if group.statements[0].slot in folded:
                 continue  # the first part of a long sum: added by the statement that continues it
@@ -338,6 +344,10 @@ class GroupedProgram:
                 continue
             scalars = "s" if array_out == "s" else "S"
             operands = [[row_of(b, ops[k]) for ops in group.operands] for k, b in enumerate(group.batch)]
+            for k, b in enumerate(group.batch):  # leaves where the program's order reads them as a slice
+                in_order = None if b else [program_row.get(ops[k]) for ops in group.operands]
+                if in_order and None not in in_order and progression(operands[k]) is None and progression(in_order):
+                    operands[k] = in_order  # type: ignore[assignment]  # every one is a row
             broadcast = group.template.expr.op != "batch_sum"  # a sum into rows needs all of them
             texts = [read(rows, "V" if b else scalars, None, broadcast) for rows, b in zip(operands, group.batch)]
             body.append(translator.text.format(*texts, out=out) + f"  # {shown}")
@@ -382,6 +392,8 @@ class GroupedProgram:
             V[row] = column
         V[self.seed_row] = seed
         S[self.leaf_rows, 0] = leaves
+        if self._inverse is not None:  # each leaf to its row of the layout
+            np.take(S[self.leaf_rows, 0], self._inverse, out=S[: len(self._inverse), 0], mode="clip")
         self._function()
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
