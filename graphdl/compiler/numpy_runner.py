@@ -209,6 +209,16 @@ def _in_row_order(group: Group, row: dict[int, int]) -> Group:
     return group
 
 
+def _ascending(group: Group, row_of: Callable[[bool, int], int]) -> Group:
+    """The group in the order its first operand that differs counts up (a gradient, made
+    from the last statement back, reads forwards: views with positive strides)."""
+    for position, is_batch in enumerate(group.batch):
+        rows = [row_of(is_batch, operands[position]) for operands in group.operands]
+        if rows[0] != rows[-1]:
+            return group if rows[0] < rows[-1] else _reordered(group, lambda _, ops: -group.operands.index(ops))
+    return group
+
+
 def _index(rows: list[int]) -> Any:
     """A slice when ``rows`` count up one by one, else an index array."""
     start = rows[0] if rows else 0
@@ -321,10 +331,12 @@ class GroupedProgram:
                 continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
             rows, array_out = (batch_row, "V") if translator.varies else (scalar_row, "S")
+            inner = len(group.statements) > 1 and set(output_slots).isdisjoint(st.slot for st in group.statements)
             if len(group.statements) > 1 and not any(group.batch) and _elementwise(group.template.expr):
                 array_out = "s"  # scalars only: one value per row, read as a vector
-                if set(output_slots).isdisjoint(statement.slot for statement in group.statements):
-                    group = _in_row_order(group, scalar_row)
+                group = _in_row_order(group, scalar_row) if inner else group
+            elif inner:
+                group = _ascending(group, row_of)
             start = used[array_out.upper()]
             used[array_out.upper()] = stop = start + len(group.statements)
             rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
