@@ -384,12 +384,12 @@ class GroupedProgram:
         exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
         self._bind = self.namespace["bind"]
         self._function: Any = None
-        self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._buffers: tuple[Any, ...] | None = None
 
     @property
     def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
-        return None if self._buffers is None else self._buffers[1:]
+        return None if self._buffers is None else self._buffers[1:3]
 
     def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, Any]:
         """Values of the target (a fresh array, or a float) and of the gradients (an array
@@ -397,20 +397,23 @@ class GroupedProgram:
         size = columns[0].shape[0]
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
-            buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
-            self._function = self._bind(buffers[1], buffers[2])
-        _, V, S = buffers
+            V, S = np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1))
+            layout = None if self._inverse is None else S[: len(self._inverse), 0]
+            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], layout)
+            self._function = self._bind(V, S)
+        _, V, S, in_order, in_layout = buffers
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
-        S[self.leaf_rows, 0] = leaves
-        if self._inverse is not None:  # each leaf to its row of the layout
-            np.take(S[self.leaf_rows, 0], self._inverse, out=S[: len(self._inverse), 0], mode="clip")
+        in_order[:] = leaves
+        if in_layout is not None:  # each leaf to its row of the layout
+            np.take(in_order, self._inverse, out=in_layout, mode="clip")
         self._function()
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
         if self._scalar_outputs is not None:  # the gradients as one array (a copy: S is reused)
-            return value, np.array(S[self._scalar_outputs, 0])
+            grads = S[self._scalar_outputs, 0]
+            return value, grads.copy() if isinstance(self._scalar_outputs, slice) else grads
         outputs = [(V[r].copy() if b else float(S[r, 0])) if isinstance(r, int) else r for b, r in self.outputs_at]
         return value, outputs
 
