@@ -199,21 +199,14 @@ def _elementwise(expr: Expr) -> bool:
     return expr.op not in ("batch_sum", "batch_mean") and all(_elementwise(a) for a in expr.args)
 
 
-def _in_row_order(group: Group, row: dict[int, int]) -> Group:
-    """The group in the row order of an operand read as shuffled consecutive rows (an L2
-    penalty's squares of the weights), which becomes a slice, not a gathered copy."""
-    for position in range(len(group.batch)):
-        rows = [row[operands[position]] for operands in group.operands]
-        if progression(rows) is None and _run(rows):
-            return _reordered(group, lambda _, operands: row[operands[position]])  # noqa: B023  # used at once
-    return group
-
-
-def _ascending(group: Group, row_of: Callable[[bool, int], int]) -> Group:
-    """The group in the order its first operand that differs counts up (a gradient, made
-    from the last statement back, reads forwards: views with positive strides)."""
+def _in_row_order(group: Group, row_of: Callable[[bool, int], int]) -> Group:
+    """The group in the row order of its first operand that differs: sorted when its rows are
+    consecutive ones shuffled (an L2 penalty's squares of the weights), else reversed when they
+    count down (a gradient, made from the last statement back): slices with positive steps."""
     for position, is_batch in enumerate(group.batch):
         rows = [row_of(is_batch, operands[position]) for operands in group.operands]
+        if _run(rows):
+            return _reordered(group, lambda _, ops: row_of(is_batch, ops[position]))  # noqa: B023  # used at once
         if rows[0] != rows[-1]:
             return group if rows[0] < rows[-1] else _reordered(group, lambda _, ops: -group.operands.index(ops))
     return group
@@ -331,12 +324,10 @@ class GroupedProgram:
                 continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
             rows, array_out = (batch_row, "V") if translator.varies else (scalar_row, "S")
-            inner = len(group.statements) > 1 and set(output_slots).isdisjoint(st.slot for st in group.statements)
+            if len(group.statements) > 1 and set(output_slots).isdisjoint(st.slot for st in group.statements):
+                group = _in_row_order(group, row_of)
             if len(group.statements) > 1 and not any(group.batch) and _elementwise(group.template.expr):
                 array_out = "s"  # scalars only: one value per row, read as a vector
-                group = _in_row_order(group, scalar_row) if inner else group
-            elif inner:
-                group = _ascending(group, row_of)
             start = used[array_out.upper()]
             used[array_out.upper()] = stop = start + len(group.statements)
             rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
@@ -393,7 +384,7 @@ class GroupedProgram:
 
     def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, Any]:
         """Values of the target (a fresh array, or a float) and of the gradients (an array
-        when every gradient is a scalar row, else a list)."""
+        when every gradient is a scalar row, else a list); ``seed``: 1 / the batch's size."""
         size = columns[0].shape[0]
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
@@ -408,7 +399,8 @@ class GroupedProgram:
         in_order[:] = leaves
         if in_layout is not None:  # each leaf to its row of the layout
             np.take(in_order, self._inverse, out=in_layout, mode="clip")
-        self._function()
+        with np.errstate(all="ignore"):  # numpy's floating-point warnings: the values say it
+            self._function()
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
         if self._scalar_outputs is not None:  # the gradients as one array (a copy: S is reused)
@@ -421,12 +413,6 @@ class GroupedProgram:
 #: Batch size from which the Python runner's statement-per-call program is faster than the
 #: grouped one (gathering operands costs a copy; call overhead no longer matters).
 GROUPED_BELOW = 20_000
-
-
-def _run_quietly(program: GroupedProgram, values: list[Any], leaves: list[float], size: Any) -> tuple[Any, list[Any]]:
-    """``program.run`` with the seed of a batch's mean, without numpy's floating-point warnings."""
-    with np.errstate(all="ignore"):
-        return program.run(values, leaves, 1.0 / size)
 
 
 class NumpyRunner:
@@ -462,13 +448,13 @@ class NumpyRunner:
         program = self.grouped(False, size) if size is not None else None
         if program is None:
             return self.python.forward(values, leaves, size)
-        return _run_quietly(program, values, leaves, 1)[0]
+        return program.run(values, leaves, 1.0)[0]
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
         program = self.grouped(True, size) if size is not None else None
         if program is None:
             return self.python.backward(values, leaves, size)
-        return _run_quietly(program, values, leaves, size)
+        return program.run(values, leaves, 1.0 / size)
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
         return self.python.step(lr, values, leaves)
