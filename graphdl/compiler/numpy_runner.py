@@ -264,13 +264,11 @@ class GroupedProgram:
         if grouped:
             ordered = _sinks_last(ordered, output_slots)
         scalar_row = _leaf_layout(ordered, leaves) if grouped else {s: k for k, s in enumerate(leaves)}
-        layout = [scalar_row[slot] for slot in leaves]
         #: The leaves arrive in program order: copied there (rows ``leaf_rows`` of ``S``, read
-        #: where that order is a slice: the gradients' updates), then put in their layout.
-        self._inverse = None if layout == list(range(len(leaves))) else np.argsort(layout)
-        first = 0 if self._inverse is None else len(leaves)
-        program_row = {slot: first + k for k, slot in enumerate(leaves)}
-        self.leaf_rows = slice(first, first + len(leaves))
+        #: where that order is a slice: the gradients' updates), then taken into their layout.
+        self._inverse = np.argsort([scalar_row[slot] for slot in leaves])
+        program_row = {slot: len(leaves) + k for k, slot in enumerate(leaves)}
+        self.leaf_rows = slice(len(leaves), 2 * len(leaves))
         terms, folded = _sum_chains(ordered, output_slots)
         self.namespace: dict[str, Any] = {**_NAMESPACE, "batch_mean_rows": batch_mean_rows, "matrix": matrix}
         names, body = program.names, []
@@ -389,16 +387,14 @@ class GroupedProgram:
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             V, S = np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1))
-            layout = None if self._inverse is None else S[: len(self._inverse), 0]
-            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], layout)
+            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], S[: len(self._inverse), 0])
             self._function = self._bind(V, S)
         _, V, S, in_order, in_layout = buffers
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
         in_order[:] = leaves
-        if in_layout is not None:  # each leaf to its row of the layout
-            np.take(in_order, self._inverse, out=in_layout, mode="clip")
+        np.take(in_order, self._inverse, out=in_layout, mode="clip")  # each leaf to its row of the layout
         with np.errstate(all="ignore"):  # numpy's floating-point warnings: the values say it
             self._function()
         is_batch, row = self.value_at
@@ -456,11 +452,8 @@ class NumpyRunner:
             return self.python.backward(values, leaves, size)
         return program.run(values, leaves, 1.0 / size)
 
-    def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        return self.python.step(lr, values, leaves)
-
-    def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        return self.python.sgd(lr, columns, leaves)
+    step = property(lambda self: self.python.step)  # per sample: the Python runner's
+    sgd = property(lambda self: self.python.sgd)
 
     def source(self) -> str:
         """The grouped batch program as text (built on first use); the Python source when there is none."""
