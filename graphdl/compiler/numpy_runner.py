@@ -346,9 +346,9 @@ class GroupedProgram:
             scalars = "s" if array_out == "s" else "S"
             operands = [[row_of(b, ops[k]) for ops in group.operands] for k, b in enumerate(group.batch)]
             for k, b in enumerate(group.batch):  # leaves where the program's order reads them as a slice
-                in_order = None if b else [program_row.get(ops[k]) for ops in group.operands]
-                if in_order and None not in in_order and progression(operands[k]) is None and progression(in_order):
-                    operands[k] = in_order  # type: ignore[assignment]  # every one is a row
+                in_order = [program_row.get(ops[k], -1) for ops in group.operands]
+                if not b and -1 not in in_order and progression(operands[k]) is None and progression(in_order):
+                    operands[k] = in_order
             broadcast = group.template.expr.op != "batch_sum"  # a sum into rows needs all of them
             texts = [read(rows, "V" if b else scalars, None, broadcast) for rows, b in zip(operands, group.batch)]
             body.append(translator.text.format(*texts, out=out) + f"  # {shown}")
@@ -441,14 +441,12 @@ class NumpyRunner:
         return built if built.batch_rows * size <= MAX_FLOATS else None  # arrays within the memory cap
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
-        program = self.grouped(False, size) if size is not None else None
-        if program is None:
+        if size is None or (program := self.grouped(False, size)) is None:
             return self.python.forward(values, leaves, size)
         return program.run(values, leaves, 1.0)[0]
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
-        program = self.grouped(True, size) if size is not None else None
-        if program is None:
+        if size is None or (program := self.grouped(True, size)) is None:
             return self.python.backward(values, leaves, size)
         return program.run(values, leaves, 1.0 / size)
 
