@@ -54,7 +54,6 @@ class _Translator:
     """A template and which placeholders hold batches -> numpy calls writing into ``{out}``."""
 
     def __init__(self, expr: Expr, batch: tuple[bool, ...]) -> None:
-        self.batch = batch
         self.varying = varies_in(expr, batch)  # id of each subexpression -> whether it is a batch
         self.varies = self.varying[id(expr)]
         self.text = self._emit(expr, "{out}") if self._takes_out(expr) else f"np.copyto({{out}}, {self._emit(expr)})"
@@ -77,7 +76,8 @@ class _Translator:
         mask = _mask(args[1]) if op == "*" else None
         positive = _positive_part(node) if out is not None else None
         first = args[0] if positive is None else positive
-        head = self._emit(first, self._inner(first, out))  # computed into ``out`` when it can be
+        inner = out is not None and self._takes_out(first) and self.varying[id(first)] == self.varies
+        head = self._emit(first, out if inner else None)  # computed into ``out``: same shape, elementwise
         rest = "".join(", " + self._emit(a) for a in args[1:])
         if positive is not None:  # where(x > 0, x, 0.0) as fmax(x, 0.0) + 0.0: the same bits (NaN, -0.0 give 0.0)
             return f"np.add(np.fmax({head}, 0.0{suffix}), 0.0{suffix})"
@@ -95,12 +95,6 @@ class _Translator:
         if forms is None or forms.numpy is None:
             raise Unsupported(f"the grouped numpy program has no form for the primitive {op!r}")
         return f"{forms.numpy}({head}{rest}{suffix})"
-
-    def _inner(self, child: Expr, out: str | None) -> str | None:
-        """An operand computed in place of the output: same shape, an elementwise operation."""
-        if out is None or not self._takes_out(child):
-            return None
-        return out if self.varying[id(child)] == self.varies else None
 
 
 def _is_zero(expr: Expr) -> bool:
