@@ -36,7 +36,6 @@ __all__ = ["ARRAY_NAMESPACE", "SCALAR_NAMESPACE", "BACKENDS", "CompiledGraph", "
 
 _ndarray = np.ndarray
 _add_reduce = np.add.reduce
-_dot = np.dot
 _float64 = np.dtype(np.float64)
 _isfinite = math.isfinite
 BACKENDS = ("numpy", "numba", "auto")
@@ -50,7 +49,7 @@ def _is_clean_batch(value: Any) -> bool:
         and value.dtype is _float64
         and value.ndim == 1
         and value.size > 0
-        and _isfinite(_dot(value, value))
+        and _isfinite(np.dot(value, value))
     )
 
 
