@@ -202,7 +202,8 @@ def _in_row_order(group: Group, row_of: Callable[[bool, int], int]) -> Group:
         if _run(rows):
             return _reordered(group, lambda _, ops: row_of(is_batch, ops[position]))  # noqa: B023  # used at once
         if rows[0] != rows[-1]:
-            return group if rows[0] < rows[-1] else _reordered(group, lambda _, ops: -group.operands.index(ops))
+            reverse = Group(group.template, group.batch, group.statements[::-1], group.operands[::-1])
+            return group if rows[0] < rows[-1] else reverse
     return group
 
 
@@ -258,8 +259,7 @@ class GroupedProgram:
         if grouped:
             ordered = _sinks_last(ordered, output_slots)
         scalar_row = _leaf_layout(ordered, leaves) if grouped else {s: k for k, s in enumerate(leaves)}
-        #: The leaves arrive in program order: copied there (rows ``leaf_rows`` of ``S``, read
-        #: where that order is a slice: the gradients' updates), then taken into their layout.
+        #: The leaves arrive in program order (rows ``leaf_rows`` of ``S``), then are taken into their layout.
         self._inverse = np.argsort([scalar_row[slot] for slot in leaves])
         program_row = {slot: len(leaves) + k for k, slot in enumerate(leaves)}
         self.leaf_rows = slice(len(leaves), 2 * len(leaves))
@@ -339,9 +339,9 @@ class GroupedProgram:
                 continue
             scalars = "s" if array_out == "s" else "S"
             operands = [[row_of(b, ops[k]) for ops in group.operands] for k, b in enumerate(group.batch)]
-            for k, b in enumerate(group.batch):  # leaves where the program's order reads them as a slice
-                in_order = [program_row.get(ops[k], -1) for ops in group.operands]
-                if not b and -1 not in in_order and progression(operands[k]) is None and progression(in_order):
+            for k in [k for k, b in enumerate(group.batch) if not b and progression(operands[k]) is None]:
+                in_order = [program_row.get(ops[k], -1) for ops in group.operands]  # leaves, in program order:
+                if -1 not in in_order and progression(in_order):  # a slice there (the L2 gradients' parameters)
                     operands[k] = in_order
             broadcast = group.template.expr.op != "batch_sum"  # a sum into rows needs all of them
             texts = [read(rows, "V" if b else scalars, None, broadcast) for rows, b in zip(operands, group.batch)]
