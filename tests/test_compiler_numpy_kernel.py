@@ -73,6 +73,19 @@ def test_the_l2_gradients_of_every_layer_are_one_call():
     assert re.search(r"s\[\d+\] = np\.add\.reduce\(", kernel)  # a long sum in one call (pairwise: equal to rounding)
 
 
+def test_the_gradients_read_forwards_and_the_parameters_as_a_slice():
+    target, inputs, _ = _net("relu", "hinge_l2", width=8)
+    compiled = graphdl.compile(target, inputs=inputs, backend="numpy")
+    feed = _feed(inputs, 9, seed=2)
+    compiled.backward(feed)
+    views, kernel = compiled.batch_source.split("def backward_batch")
+    assert not re.search(r"\[\d*:\d*:-\d+\]|, -\d+\)", views), views  # no view counts down
+    decay = next(line for line in kernel.splitlines() if "2.0" in line.split("#")[0])
+    assert decay.count("[i") <= 1, decay  # the parameters in program order: a slice, not a gather
+    grads = [p.grad for p in compiled.parameters]
+    np.testing.assert_allclose(grads, _interpreted(target, feed, compiled.parameters)[1], rtol=1e-12, atol=1e-15)
+
+
 def test_relu_and_hinge_keep_the_interpreters_bits_on_special_values():
     x = Variable(name="x", trainable=False)
     label = Variable(name="label", trainable=False)

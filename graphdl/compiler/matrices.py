@@ -37,6 +37,8 @@ def dense_call(
         return None
     if any(ops[p] != operands[0][p] for ops in operands for p, _ in pairs):
         return None  # each statement multiplies other batches: no common matrix
+    if row_of(True, operands[0][pairs[0][0]]) > row_of(True, operands[0][pairs[-1][0]]):
+        pairs.reverse()  # the batches' rows counting up: a view BLAS reads as it is
     X = read([row_of(True, operands[0][p]) for p, _ in pairs], "V")
     W = read([row_of(False, ops[q]) for ops in operands for _, q in pairs], "S", len(pairs))
     lines = [f"np.matmul({W}, {X}, out={out})"]

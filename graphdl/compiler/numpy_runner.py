@@ -54,7 +54,6 @@ class _Translator:
     """A template and which placeholders hold batches -> numpy calls writing into ``{out}``."""
 
     def __init__(self, expr: Expr, batch: tuple[bool, ...]) -> None:
-        self.batch = batch
         self.varying = varies_in(expr, batch)  # id of each subexpression -> whether it is a batch
         self.varies = self.varying[id(expr)]
         self.text = self._emit(expr, "{out}") if self._takes_out(expr) else f"np.copyto({{out}}, {self._emit(expr)})"
@@ -77,7 +76,8 @@ class _Translator:
         mask = _mask(args[1]) if op == "*" else None
         positive = _positive_part(node) if out is not None else None
         first = args[0] if positive is None else positive
-        head = self._emit(first, self._inner(first, out))  # computed into ``out`` when it can be
+        inner = out is not None and self._takes_out(first) and self.varying[id(first)] == self.varies
+        head = self._emit(first, out if inner else None)  # computed into ``out``: same shape, elementwise
         rest = "".join(", " + self._emit(a) for a in args[1:])
         if positive is not None:  # where(x > 0, x, 0.0) as fmax(x, 0.0) + 0.0: the same bits (NaN, -0.0 give 0.0)
             return f"np.add(np.fmax({head}, 0.0{suffix}), 0.0{suffix})"
@@ -95,12 +95,6 @@ class _Translator:
         if forms is None or forms.numpy is None:
             raise Unsupported(f"the grouped numpy program has no form for the primitive {op!r}")
         return f"{forms.numpy}({head}{rest}{suffix})"
-
-    def _inner(self, child: Expr, out: str | None) -> str | None:
-        """An operand computed in place of the output: same shape, an elementwise operation."""
-        if out is None or not self._takes_out(child):
-            return None
-        return out if self.varying[id(child)] == self.varies else None
 
 
 def _is_zero(expr: Expr) -> bool:
@@ -199,13 +193,17 @@ def _elementwise(expr: Expr) -> bool:
     return expr.op not in ("batch_sum", "batch_mean") and all(_elementwise(a) for a in expr.args)
 
 
-def _in_row_order(group: Group, row: dict[int, int]) -> Group:
-    """The group in the row order of an operand read as shuffled consecutive rows (an L2
-    penalty's squares of the weights), which becomes a slice, not a gathered copy."""
-    for position in range(len(group.batch)):
-        rows = [row[operands[position]] for operands in group.operands]
-        if progression(rows) is None and _run(rows):
-            return _reordered(group, lambda _, operands: row[operands[position]])  # noqa: B023  # used at once
+def _in_row_order(group: Group, row_of: Callable[[bool, int], int]) -> Group:
+    """The group in the row order of its first operand that differs: sorted when its rows are
+    consecutive ones shuffled (an L2 penalty's squares of the weights), else reversed when they
+    count down (a gradient, made from the last statement back): slices with positive steps."""
+    for position, is_batch in enumerate(group.batch):
+        rows = [row_of(is_batch, operands[position]) for operands in group.operands]
+        if _run(rows):
+            return _reordered(group, lambda _, ops: row_of(is_batch, ops[position]))  # noqa: B023  # used at once
+        if rows[0] != rows[-1]:
+            reverse = Group(group.template, group.batch, group.statements[::-1], group.operands[::-1])
+            return group if rows[0] < rows[-1] else reverse
     return group
 
 
@@ -261,7 +259,10 @@ class GroupedProgram:
         if grouped:
             ordered = _sinks_last(ordered, output_slots)
         scalar_row = _leaf_layout(ordered, leaves) if grouped else {s: k for k, s in enumerate(leaves)}
-        self.leaf_rows = _index([scalar_row[slot] for slot in leaves])
+        #: The leaves arrive in program order (rows ``leaf_rows`` of ``S``), then are taken into their layout.
+        self._inverse = np.argsort([scalar_row[slot] for slot in leaves])
+        program_row = {slot: len(leaves) + k for k, slot in enumerate(leaves)}
+        self.leaf_rows = slice(len(leaves), 2 * len(leaves))
         terms, folded = _sum_chains(ordered, output_slots)
         self.namespace: dict[str, Any] = {**_NAMESPACE, "batch_mean_rows": batch_mean_rows, "matrix": matrix}
         names, body = program.names, []
@@ -309,16 +310,16 @@ class GroupedProgram:
             text = render(group.template.expr, lambda e: texts[e.slot] if e.slot is not None else e.name)
             return f"{target} = {text}{note}"
 
-        used = {"V": len(batch_row), "S": len(scalar_row)}  # rows taken
+        used = {"V": len(batch_row), "S": self.leaf_rows.stop}  # rows taken
         for group in ordered:
             if group.statements[0].slot in folded:
                 continue  # the first part of a long sum: added by the statement that continues it
             translator = translations[(group.template.key, group.batch)]
             rows, array_out = (batch_row, "V") if translator.varies else (scalar_row, "S")
+            if len(group.statements) > 1 and set(output_slots).isdisjoint(st.slot for st in group.statements):
+                group = _in_row_order(group, row_of)
             if len(group.statements) > 1 and not any(group.batch) and _elementwise(group.template.expr):
                 array_out = "s"  # scalars only: one value per row, read as a vector
-                if set(output_slots).isdisjoint(statement.slot for statement in group.statements):
-                    group = _in_row_order(group, scalar_row)
             start = used[array_out.upper()]
             used[array_out.upper()] = stop = start + len(group.statements)
             rows.update((statement.slot, start + k) for k, statement in enumerate(group.statements))
@@ -338,6 +339,10 @@ class GroupedProgram:
                 continue
             scalars = "s" if array_out == "s" else "S"
             operands = [[row_of(b, ops[k]) for ops in group.operands] for k, b in enumerate(group.batch)]
+            for k in [k for k, b in enumerate(group.batch) if not b and progression(operands[k]) is None]:
+                in_order = [program_row.get(ops[k], -1) for ops in group.operands]  # leaves, in program order:
+                if -1 not in in_order and progression(in_order):  # a slice there (the L2 gradients' parameters)
+                    operands[k] = in_order
             broadcast = group.template.expr.op != "batch_sum"  # a sum into rows needs all of them
             texts = [read(rows, "V" if b else scalars, None, broadcast) for rows, b in zip(operands, group.batch)]
             body.append(translator.text.format(*texts, out=out) + f"  # {shown}")
@@ -362,31 +367,35 @@ class GroupedProgram:
         exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
         self._bind = self.namespace["bind"]
         self._function: Any = None
-        self._buffers: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._buffers: tuple[Any, ...] | None = None
 
     @property
     def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
-        return None if self._buffers is None else self._buffers[1:]
+        return None if self._buffers is None else self._buffers[1:3]
 
     def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, Any]:
         """Values of the target (a fresh array, or a float) and of the gradients (an array
-        when every gradient is a scalar row, else a list)."""
+        when every gradient is a scalar row, else a list); ``seed``: 1 / the batch's size."""
         size = columns[0].shape[0]
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
-            buffers = self._buffers = (size, np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1)))
-            self._function = self._bind(buffers[1], buffers[2])
-        _, V, S = buffers
+            V, S = np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1))
+            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], S[: len(self._inverse), 0])
+            self._function = self._bind(V, S)
+        _, V, S, in_order, in_layout = buffers
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
-        S[self.leaf_rows, 0] = leaves
-        self._function()
+        in_order[:] = leaves
+        np.take(in_order, self._inverse, out=in_layout, mode="clip")  # each leaf to its row of the layout
+        with np.errstate(all="ignore"):  # numpy's floating-point warnings: the values say it
+            self._function()
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
         if self._scalar_outputs is not None:  # the gradients as one array (a copy: S is reused)
-            return value, np.array(S[self._scalar_outputs, 0])
+            grads = S[self._scalar_outputs, 0]
+            return value, grads.copy() if isinstance(self._scalar_outputs, slice) else grads
         outputs = [(V[r].copy() if b else float(S[r, 0])) if isinstance(r, int) else r for b, r in self.outputs_at]
         return value, outputs
 
@@ -394,12 +403,6 @@ class GroupedProgram:
 #: Batch size from which the Python runner's statement-per-call program is faster than the
 #: grouped one (gathering operands costs a copy; call overhead no longer matters).
 GROUPED_BELOW = 20_000
-
-
-def _run_quietly(program: GroupedProgram, values: list[Any], leaves: list[float], size: Any) -> tuple[Any, list[Any]]:
-    """``program.run`` with the seed of a batch's mean, without numpy's floating-point warnings."""
-    with np.errstate(all="ignore"):
-        return program.run(values, leaves, 1.0 / size)
 
 
 class NumpyRunner:
@@ -432,22 +435,17 @@ class NumpyRunner:
         return built if built.batch_rows * size <= MAX_FLOATS else None  # arrays within the memory cap
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
-        program = self.grouped(False, size) if size is not None else None
-        if program is None:
+        if size is None or (program := self.grouped(False, size)) is None:
             return self.python.forward(values, leaves, size)
-        return _run_quietly(program, values, leaves, 1)[0]
+        return program.run(values, leaves, 1.0)[0]
 
     def backward(self, values: list[Any], leaves: list[float], size: int | None) -> tuple[Any, list[float]]:
-        program = self.grouped(True, size) if size is not None else None
-        if program is None:
+        if size is None or (program := self.grouped(True, size)) is None:
             return self.python.backward(values, leaves, size)
-        return _run_quietly(program, values, leaves, size)
+        return program.run(values, leaves, 1.0 / size)
 
-    def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        return self.python.step(lr, values, leaves)
-
-    def sgd(self, lr: float, columns: list[np.ndarray], leaves: list[float]) -> tuple[np.ndarray, list[float]]:
-        return self.python.sgd(lr, columns, leaves)
+    step = property(lambda self: self.python.step)  # per sample: the Python runner's
+    sgd = property(lambda self: self.python.sgd)
 
     def source(self) -> str:
         """The grouped batch program as text (built on first use); the Python source when there is none."""
