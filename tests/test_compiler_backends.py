@@ -233,6 +233,21 @@ def test_step_checks_its_feed():
     assert compiled.step({"x": 1, "label": 2}, 0.1) == pytest.approx(abs(2 - net.predict(1.0)), abs=1)
 
 
+@pytest.mark.parametrize("size", [100, 20_000])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_sample_in_a_batch_feed_is_named_at_every_size(size, bad):
+    net = _seed_net()
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label])
+    xs, ys = quadratic_data(size, seed=2)
+    ys[size - 1] = bad
+    with pytest.raises(ValueError, match="'label'.*must be finite"):
+        compiled.backward({net.x: xs, net.label: ys})
+    ys[size - 1] = 1e200  # finite, its square is not: no warning of overflow, a finite mean
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(compiled.backward({net.x: xs, net.label: ys}))
+
+
 def test_step_reads_parameters_changed_between_calls():
     net = _seed_net()
     compiled = graphdl.compile(net.loss, inputs=[net.x, net.label])
