@@ -87,15 +87,9 @@ def _after_sums(statements: Sequence[Statement], varies: set[int]) -> set[int]:
     over the samples. The other statements that vary with no sample run before it."""
     summed: set[int] = set()
     for statement in statements:
-        if statement.slot not in varies and (
-            any(slot in summed for slot in statement.reads) or _has_sum(statement.expr)
-        ):
+        if statement.slot not in varies and (any(slot in summed for slot in statement.reads) or statement.expr.sums):
             summed.add(statement.slot)
     return summed
-
-
-def _has_sum(expr: Expr) -> bool:
-    return expr.op == "batch_sum" or any(_has_sum(arg) for arg in expr.args)
 
 
 def kernel_source(program: Program) -> str:
@@ -303,8 +297,6 @@ def kernel_salt() -> bytes:
 class NumbaRunner:
     """The numba kernels of one program (each compiled on its first call), called with the
     compiled graph's argument lists."""
-
-    name = "numba"
 
     def __init__(self, program: Program) -> None:
         self.program = program
