@@ -40,6 +40,7 @@ from graphdl.compiler.numba_groups import GroupedKernels, Unsupported
 from graphdl.compiler.numba_groups import kernel_source as grouped_source
 from graphdl.compiler.symbolic import Expr, render
 from graphdl.core import primitives as core_primitives
+from graphdl.core.collector import collector_paused
 
 #: Batches from this size run over the cores (prange); smaller ones in one thread (same chunks, same sums).
 PARALLEL_FROM = 20_000
@@ -291,7 +292,8 @@ class NumbaRunner:
         self.grouped: GroupedKernels | None = None
         if len(program.statements) > MAX_STATEMENTS:
             try:
-                self.grouped = GroupedKernels(program)
+                with collector_paused():  # many small objects, all kept: nothing for the collector
+                    self.grouped = GroupedKernels(program)
             except Unsupported as error:
                 raise TooBig(f"the grouped numba kernels cannot run this graph: {error}") from None
             self.source = grouped_source()
