@@ -5,7 +5,7 @@ statements cannot be its own kernel. Here the statements are lowered, node by no
 *instructions*: an operation applied to ``n`` values at once (every such operation at one
 depth of the data flow), whose operand and result rows are listed in an index array. The
 kernel's text is the same for every graph, so numba compiles it once per machine (the
-kernel cache keeps it) and a new graph only builds its arrays (``code``, ``I``, ``M``, ``C``).
+kernel cache keeps it) and a new graph only builds its arrays (``code``, ``I``, ``M``).
 
 Values live in two arrays: ``S``, one float per row for what depends on no sample
 (leaves, numbers, what is computed once per step such as an L2 penalty, the batch sums
@@ -34,7 +34,7 @@ from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Exp
 
 _JIT = 'njit(cache=True, error_model="numpy")'
 #: Bumped when the kernel's source changes.
-VERSION = "3"
+VERSION = "4"
 #: Most samples a block holds (a batch is cut into equal blocks of at most this many).
 BLOCK = 128
 
@@ -66,7 +66,7 @@ OWN_LOOPS = ("*", ">", "where")
 #: Inputs are the first rows of ``W`` (then the seed), leaves the first rows of ``S``.
 FIELDS = (
     "hoisted_lo hoisted_hi forward_lo forward_hi backward_lo backward_hi after_lo after_hi "
-    "gradients sum_a sum_b constants shared_w shared_s n_gradients n_sums n_constants n_shared sums target"
+    "gradients sum_a sum_b shared_w shared_s n_gradients n_sums n_shared sums target"
 ).split()
 _AT = {name: k for k, name in enumerate(FIELDS)}
 
@@ -140,7 +140,6 @@ class GroupedKernels:
             ("gradients", [self._row(g) for g in program.gradients]),
             ("sum_a", [a for a, _ in factor_rows]),
             ("sum_b", [b for _, b in factor_rows]),
-            ("constants", [row for row, _ in self.constants.values()]),
             ("shared_w", list(self.shared.values())),
             ("shared_s", list(self.shared)),
         ):
@@ -148,21 +147,19 @@ class GroupedKernels:
         layout.update(
             n_gradients=len(program.gradients),
             n_sums=len(summed),
-            n_constants=len(self.constants),
             n_shared=len(self.shared),
             sums=self.s_row[summed[0][0]] if summed else 0,  # the sums' rows of S follow each other
             target=self.w_row[program.target.slot],
         )
-        code = np.zeros((max(len(self.code), 1), 7), dtype=np.int64)
-        code[: len(self.code)] = self.code
-        #: The arguments the kernel takes last: instructions, index array, layout, numbers.
+        code = np.array(self.code or [(0,) * 7], dtype=np.int64)  # (numba needs a row to know the type)
+        #: The arguments the kernel takes last: instructions, index array, layout.
         self.arrays = (
             code,
             np.asarray(self.index, dtype=np.int64),
-            np.array([layout[name] for name in FIELDS], dtype=np.int64),
-            np.array([value for _, value in self.constants.values()], dtype=np.float64),
+            np.array([layout[k] for k in FIELDS], dtype=np.int64),
         )
         self._S, self._W = np.empty(self.counts[0]), np.empty((self.counts[1], 0))  # the kernel's rows, kept
+        self._S[[row for row, _ in self.constants.values()]] = [number for _, number in self.constants.values()]
 
     def _listed(self, rows: list[int]) -> int:
         """Append ``rows`` to the index array; their offset."""
@@ -311,9 +308,9 @@ def run(W, S, m, code, I, lo, hi):
     \"\"\"Instructions lo..hi-1 on the m samples of a block (a row of W per value, a column per sample).\"\"\"
     for p in range(lo, hi):
         op, n, o0, a0, b0, c0, K = code[p, 0], code[p, 1], code[p, 2], code[p, 3], code[p, 4], code[p, 5], code[p, 6]
-        for j in range(n):
-            o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]
-            if op == SUM:  # a + b_1 * c_1 + ... + b_K * c_K, each c in S
+        if op == SUM:  # a + b_1 * c_1 + ... + b_K * c_K, each c in S
+            for j in range(n):
+                o, a = I[o0 + j], I[a0 + j]
                 for t in range(m):
                     W[o, t] = W[a, t]
                 for k in range(K):
@@ -321,13 +318,10 @@ def run(W, S, m, code, I, lo, hi):
                     for t in range(m):
                         W[o, t] += W[b, t] * s
 OWN
-            else:
-                for t in range(m):
-                    W[o, t] = apply(op, W[a, t], W[b, t], W[c, t])
 
 
 @JIT
-def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
+def program(mode, rate, X, leaves, values, S, W, code, I, M):
     \"\"\"mode 0: the target's value for each sample (a column of X) into values; 1: also the gradient
     of the sum of the values (the seed is rate), returned; 2: per-sample SGD at rate (values: the
     losses), returns the leaves after it. S and W: rows (W: a column per sample of a block).\"\"\"
@@ -336,8 +330,6 @@ def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
     scalars = S.reshape((S.shape[0], 1))
     leaves = leaves.copy()
     out = np.zeros(M.n_gradients)
-    for k in range(M.n_constants):
-        S[I[M.constants + k]] = C[k]
     for t in range(W.shape[1]):
         W[X.shape[0], t] = 1.0 if mode == 2 else rate  # the seed
     for task in range(3 * count if mode == 2 else blocks + 2):
@@ -385,16 +377,24 @@ def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
 """
 
 
+def _loop(head: str, formula: str) -> str:
+    """A branch of ``run``: the instruction's ``n`` operations, each on the block's ``m`` samples."""
+    row = re.sub(r"\b([abc])\b", r"W[\1, t]", formula)
+    return f"""        {head}
+            for j in range(n):
+                o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]
+                for t in range(m):
+                    W[o, t] = {row}"""
+
+
 def kernel_source() -> str:
     """The kernel's source: the same text for every graph."""
     apply, own = [], []
     for k, (name, _, formula) in enumerate(OPERATIONS):
         apply.append(f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}")
         if name in OWN_LOOPS:  # vectorised; each loop adds to numba's compile time
-            row = re.sub(r"\b([abc])\b", r"W[\1, t]", formula)
-            own.append(
-                f"            elif op == {k}:  # {name}\n{' ' * 16}for t in range(m):\n{' ' * 20}W[o, t] = {row}"
-            )
+            own.append(_loop(f"elif op == {k}:  # {name}", formula))
+    own.append(_loop("else:", "apply(op, a, b, c)"))
     text = _KERNEL.replace("@JIT", f"@{_JIT}").replace("APPLY", "\n".join(apply)).replace("OWN", "\n".join(own))
     text = text.replace("SUM", str(SUM)).replace("BLOCK", str(BLOCK))
     text = re.sub(r"M\.(\w+)", lambda found: f"M[{_AT[found.group(1)]}]", text)
