@@ -135,6 +135,7 @@ class GroupedKernels:
             if name == "backward":
                 one = Expr("1.0", op=NUMBER, number=1.0)
                 factor_rows = [[self._row(Expr("", f) if f is not None else one) for f in fs] for _, *fs in summed]
+                target = self._row(program.target)
         layout = dict(zip(FIELDS, bounds))
         for name, rows in (
             ("gradients", [self._row(g) for g in program.gradients]),
@@ -149,7 +150,7 @@ class GroupedKernels:
             n_sums=len(summed),
             n_shared=len(self.shared),
             sums=self.s_row[summed[0][0]] if summed else 0,  # the sums' rows of S follow each other
-            target=self.w_row[program.target.slot],
+            target=target,
         )
         code = np.array(self.code or [(0,) * 7], dtype=np.int64)  # (numba needs a row to know the type)
         #: The arguments the kernel takes last: instructions, index array, layout.
@@ -172,8 +173,8 @@ class GroupedKernels:
         self.counts[which] += 1
         return self.counts[which] - 1
 
-    def _constant(self, value: Expr | float) -> int:
-        """The row of ``S`` holding a number of a statement (one row per distinct number)."""
+    def _constant(self, value: Any) -> int:
+        """The row of ``S`` holding a number of a statement, or of a leaf (one row per distinct number)."""
         if isinstance(value, Expr):
             value = value.number if value.op == NUMBER else value.name
         if isinstance(value, str) and value not in ("inf", "nan"):
@@ -208,12 +209,11 @@ class GroupedKernels:
         row_of = w_row if per_sample else s_row
         depth: dict[int, int] = defaultdict(int)  # row -> depth of the instruction writing it (0: before)
         buckets: dict[tuple[int, int, int], list[int]] = {}  # (depth, op, K) -> per operation: its rows
-        one = self._constant(1.0)
 
         def term(expr: Expr) -> tuple[Expr, int] | None:
             """A term ``b * c`` of a sum, ``c`` in ``S`` (``b`` alone is ``b * 1.0``, exactly)."""
             if not expr.args:
-                return expr, one
+                return expr, self._constant(1.0)
             if expr.op == "*" and not expr.args[0].args and not expr.args[1].args:
                 for b, c in (expr.args, expr.args[::-1]):  # b * c is c * b, exactly
                     if c.op == NUMBER:
@@ -222,7 +222,7 @@ class GroupedKernels:
                         return b, s_row[c.slot]
             return None
 
-        def put(op: int, count: int, out: int, rows: list[int], scales: list[int] = []) -> int:  # noqa: B006
+        def put(op: int, count: int, out: int, rows: list[int], scales: tuple[int, ...] = ()) -> int:
             level = depth[out] = 1 + max(map(depth.__getitem__, rows))
             buckets.setdefault((level, op, count), []).extend((out, *rows, *scales))  # a sum: out, start, b, c
             return out
@@ -239,8 +239,8 @@ class GroupedKernels:
                     first = first.args[0]
                 if len(terms) > 1 or args[1].args:
                     rows = [emit(first, out if first.args else None), *[emit(b, None) for b, _ in terms[::-1]]]
-                    return put(SUM, len(terms), out, rows, [c for _, c in terms[::-1]])
-            code, arity = ARITY.get(expr.op, (None, None))
+                    return put(SUM, len(terms), out, rows, tuple([c for _, c in terms[::-1]]))
+            code, arity = ARITY.get(expr.op, (-1, -1))
             if arity != len(args):
                 raise Unsupported(f"no grouped kernel code for {expr.op!r}")
             rows, inner = [], True
