@@ -286,11 +286,8 @@ class GroupedKernels:
         out, grads = self._run(module, 1, 1.0 / size if size else 1.0, values, leaves)
         return (out if size is not None else float(out[0])), grads
 
-    def step(self, module: Any, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        out, final = self._run(module, 2, lr, values, leaves)
-        return float(out[0]), final.tolist()
-
-    def sgd(self, module: Any, lr: float, columns: list[np.ndarray], leaves: list[float]) -> Any:
+    def sgd(self, module: Any, lr: float, columns: list[Any], leaves: list[float]) -> Any:
+        """Per-sample SGD over the columns (floats: one sample, a step): the losses, the leaves after it."""
         out, final = self._run(module, 2, lr, columns, leaves)
         return out, final.tolist()
 

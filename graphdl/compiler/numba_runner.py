@@ -331,7 +331,8 @@ class NumbaRunner:
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
         if self.grouped is not None:
-            return self.grouped.step(self.module, lr, values, leaves)
+            losses, final = self.grouped.sgd(self.module, lr, values, leaves)
+            return float(losses[0]), final
         arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
         loss, final = self.module.step(lr, *arrays)
         return float(loss), final.tolist()
