@@ -752,6 +752,20 @@ def workload_dag(config: Config) -> Result:
         o = outcomes[key]
         note = o.note or f"ran {compiled.backend}; max Δ vs interpreter {o.deviation:.0e}"
         rows.append([key, fmt_time(compile_seconds), fmt_time(o.first_call), fmt_time(o.seconds), note])
+    if "compile numba" in numbers:  # again, the grouped kernel now on disk (it is compiled once per machine)
+        t0 = time.perf_counter()
+        compiled = graphdl.compile(loss, inputs=[x, label], backend="numba")
+        compile_seconds = time.perf_counter() - t0
+        reset()
+        t0 = time.perf_counter()
+        compiled.step(feed, DAG_LR)
+        first = time.perf_counter() - t0
+        reset()
+        numbers["compile numba, kernel cached"] = {"compile": compile_seconds, "first": first}
+        rows.append(
+            ["graphdl.compile [numba], grouped kernel cached", fmt_time(compile_seconds), fmt_time(first), "",
+             f"ran {compiled.backend}; warm: the kernel was compiled by the row above (once per machine)"]
+        )  # fmt: skip
     if config.peers and config.subprocesses and jax_module() is not None:
         with tempfile.TemporaryDirectory() as cache:
             command = [sys.executable, "-c", JAX_DAG_CHILD.format(here=str(HERE)), str(config.dag_nodes)]
@@ -773,7 +787,9 @@ def workload_dag(config: Config) -> Result:
     text = table(["implementation", "compile", "check step (first call)", "step", "note"], rows)
     text += (
         "\n\nEach operation is tanh(a + b) or tanh(a · b), one operand among the 32 newest values and one among "
-        "all; loss (Σ of the values no operation reads − label)², one sample per step. JAX traces every "
+        "all; loss (Σ of the values no operation reads − label)², one sample per step. The [numba] row's first "
+        "call compiles the grouped kernel when the kernel cache does not hold it yet (cold); the row after it "
+        "compiles the graph again with the kernel on disk (warm, as on any run after the first). JAX traces every "
         "scalar node (the graph unrolled), compiled in a "
         "separate process stopped past a time or memory limit."
     )
@@ -947,10 +963,13 @@ def targets_table(results: dict[str, Result]) -> str:
         for backend in ("default", "numba"):
             compile_seconds = numbers.get(f"compile {backend}")
             step = seconds_of(numbers["outcomes"], f"graphdl c.step per sample [{backend}]")
+            warm = numbers.get("compile numba, kernel cached") if backend == "numba" else None
             if compile_seconds is not None and step is not None:
                 row(
                     f"{numbers['nodes']:,}-node random DAG ({backend}): compile ≤ 0.5 s and step ≤ 1 ms",
-                    f"compile {fmt_time(compile_seconds)}, step {fmt_time(step)}",
+                    f"compile {fmt_time(compile_seconds)}"
+                    + (f" (again, kernel cached: {fmt_time(warm['compile'])})" if warm else "")
+                    + f", step {fmt_time(step)}",
                     compile_seconds <= 0.5 and step <= 1e-3,
                 )
     if "compile64" in results:

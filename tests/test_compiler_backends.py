@@ -18,6 +18,7 @@ from test_compiler import _feed_value, _random_graph
 import graphdl
 from graphdl import ops
 from graphdl.compiler import numba_groups, numba_runner, numpy_runner, registry
+from graphdl.compiler.ir import lower
 from graphdl.core.node import Variable
 from graphdl.tutorial_net import build_seed_net, quadratic_data
 
@@ -486,6 +487,25 @@ def _mlp_with_feed(width: int, seed: int = 0):
     feed = {model.inputs[0]: rng.normal(size=30), model.inputs[1]: rng.normal(size=30)}
     feed[label] = np.sign(rng.normal(size=30))
     return loss, [*model.inputs, label], feed
+
+
+def test_grouped_instructions_take_the_like_operations_of_a_depth_together():
+    loss, inputs, _ = _mlp_with_feed(16)
+    program = lower(loss, inputs)
+    code = numba_groups.GroupedKernels(program).arrays[0]
+    assert len(code) * 20 < len(program.statements)
+    sums = code[code[:, 0] == numba_groups.SUM]
+    assert [16, 16] in sums[:, [1, 6]].tolist()  # a layer: 16 sums of 16 terms, one instruction
+    # a random DAG: the operations of one depth, whatever their statements, are one instruction
+    rng = np.random.default_rng(3)
+    x = Variable(name="x", trainable=False)
+    values = [x, *[Variable(float(v), name=f"p{k}") for k, v in enumerate(rng.uniform(-1, 1, 20))]]
+    for _ in range(1000):
+        a, b = values[-1 - int(rng.integers(min(len(values), 32)))], values[int(rng.integers(len(values)))]
+        values.append(ops.Tanh([(ops.Add if rng.random() < 0.5 else ops.Mul)([a, b])]))
+    program = lower(ops.Add(values[-100:]), [x])
+    code = numba_groups.GroupedKernels(program).arrays[0]
+    assert len(code) * 4 < len(program.statements)
 
 
 @needs_numba

@@ -1,12 +1,11 @@
-"""numba on big graphs: one fixed machine-code interpreter of groups of like statements.
+"""numba on big graphs: one fixed machine-code interpreter of groups of like operations.
 
 numba's compile time grows with the code it compiles, so a graph of thousands of
-statements cannot be its own kernel. Here the statements are grouped
-(:func:`graphdl.compiler.groups.plan_groups`: same template, same depth) and each group's
-template is lowered, node by node, to *instructions*: an operation applied to ``n``
-statements at once, whose operand and result rows are listed in an index array. The
+statements cannot be its own kernel. Here the statements are lowered, node by node, to
+*instructions*: an operation applied to ``n`` values at once (every such operation at one
+depth of the data flow), whose operand and result rows are listed in an index array. The
 kernel's text is the same for every graph, so numba compiles it once per machine (the
-kernel cache keeps it) and a new graph only builds its arrays (``code``, ``I``, ``M``, ``C``).
+kernel cache keeps it) and a new graph only builds its arrays (``code``, ``I``, ``M``).
 
 Values live in two arrays: ``S``, one float per row for what depends on no sample
 (leaves, numbers, what is computed once per step such as an L2 penalty, the batch sums
@@ -24,18 +23,18 @@ samples in four running sums, then the blocks in order: the same for any batch o
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
 from graphdl.compiler import registry
-from graphdl.compiler.groups import Group, plan_groups
 from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
 
 _JIT = 'njit(cache=True, error_model="numpy")'
 #: Bumped when the kernel's source changes.
-VERSION = "3"
+VERSION = "4"
 #: Most samples a block holds (a batch is cut into equal blocks of at most this many).
 BLOCK = 128
 
@@ -58,14 +57,16 @@ def _operations() -> list[tuple[str, int, str]]:
 
 
 OPERATIONS = _operations()
-OPCODE = {name: k for k, (name, _, _) in enumerate(OPERATIONS)}
+#: operation -> (opcode, arity)
+ARITY = {name: (k, arity) for k, (name, arity, _) in enumerate(OPERATIONS)}
+SUM = ARITY["sum"][0]
 #: Operations with a loop of their own (the others go through ``apply``, one element at a time).
 OWN_LOOPS = ("*", ">", "where")
 #: Layout of ``M`` (int64): instruction ranges of the phases, offsets of row lists in ``I``, sizes.
 #: Inputs are the first rows of ``W`` (then the seed), leaves the first rows of ``S``.
 FIELDS = (
     "hoisted_lo hoisted_hi forward_lo forward_hi backward_lo backward_hi after_lo after_hi "
-    "gradients sum_a sum_b constants shared_w shared_s n_gradients n_sums n_constants n_shared sums target"
+    "gradients sum_a sum_b shared_w shared_s n_gradients n_sums n_shared sums target"
 ).split()
 _AT = {name: k for k, name in enumerate(FIELDS)}
 
@@ -86,7 +87,7 @@ def _with_sums_as_slots(expr: Expr, sums: dict[str, tuple[int, Expr]], new_slot:
 
 
 class GroupedKernels:
-    """A program as instructions over groups: the arrays the fixed kernel takes (:attr:`arrays`),
+    """A program as instructions: the arrays the fixed kernel takes (:attr:`arrays`),
     and the runner's methods, which call the kernel module's ``program``."""
 
     def __init__(self, program: Program) -> None:
@@ -98,9 +99,7 @@ class GroupedKernels:
         phases: dict[str, list[Statement]] = {"hoisted": [], "forward": [], "backward": [], "after": []}
         after_slots: set[int] = set()
         for statement in statements:
-            if after_slots and after_slots.intersection(statement.reads) and statement.slot in per_sample:
-                raise Unsupported(f"a per-sample statement (slot {statement.slot}) reads a sum over the batch")
-            if statement.slot in per_sample:
+            if statement.slot in per_sample:  # (one that reads a batch sum is refused by _lower)
                 phases["forward" if statement.slot in forward_slots else "backward"].append(statement)
                 continue
             expr = _with_sums_as_slots(statement.expr, sums, next_slot)
@@ -120,40 +119,28 @@ class GroupedKernels:
             summed.append((slot, factors[0].slot, factors[1].slot if len(factors) > 1 else None))
         self.s_row = {slot: k for k, slot in enumerate(program.leaf_slots)}  # slot -> row of S
         self.w_row = {slot: k for k, slot in enumerate([*program.input_slots, program.seed_slot])}  # -> row of W
-        self.s_count, self.w_count = len(self.s_row), len(self.w_row)
+        self.counts = [len(self.s_row), len(self.w_row)]  # rows of S, of W
         self.shared: dict[int, int] = {}  # row of S -> the row of W that holds it for every sample
         self.constants: dict[str, tuple[int, float]] = {}  # number -> (row of S, number)
         self.index: list[int] = []
         self.code: list[tuple[int, ...]] = []
-        alias: dict[int, int] = {}
         bounds: list[int] = []
         for name, listed in phases.items():
             self.per_sample = name in ("forward", "backward")
             if name == "after":
-                self.s_row.update(zip((slot for slot, *_ in summed), self._new_rows(len(summed))))
-            alias, groups = plan_groups(listed, range(next_slot[0]), [], lambda t, b: False, alias=alias)
+                self.s_row.update((slot, self._new_row()) for slot, *_ in summed)
             bounds.append(len(self.code))
-            for group in groups:
-                self._lower_group(group)
+            self._lower(listed)
             bounds.append(len(self.code))
             if name == "backward":
-                one = self._shared_row(self._constant(1.0))
-                factor_rows = [
-                    [self._rows([alias.get(f, f)])[0] if f is not None else one for f in factors]
-                    for _, *factors in summed
-                ]
-
-        def resolve(expr: Expr, rows: dict[int, int]) -> int:
-            if expr.slot is None:
-                return self._constant(expr.number if expr.op == NUMBER else expr.name)
-            return rows[alias.get(expr.slot, expr.slot)]
-
+                one = Expr("1.0", op=NUMBER, number=1.0)
+                factor_rows = [[self._row(Expr("", f) if f is not None else one) for f in fs] for _, *fs in summed]
+                target = self._row(program.target)
         layout = dict(zip(FIELDS, bounds))
         for name, rows in (
-            ("gradients", [resolve(g, self.s_row) for g in program.gradients]),
+            ("gradients", [self._row(g) for g in program.gradients]),
             ("sum_a", [a for a, _ in factor_rows]),
             ("sum_b", [b for _, b in factor_rows]),
-            ("constants", [row for row, _ in self.constants.values()]),
             ("shared_w", list(self.shared.values())),
             ("shared_s", list(self.shared)),
         ):
@@ -161,115 +148,125 @@ class GroupedKernels:
         layout.update(
             n_gradients=len(program.gradients),
             n_sums=len(summed),
-            n_constants=len(self.constants),
             n_shared=len(self.shared),
             sums=self.s_row[summed[0][0]] if summed else 0,  # the sums' rows of S follow each other
-            target=resolve(program.target, self.w_row),
+            target=target,
         )
-        code = np.zeros((max(len(self.code), 1), 7), dtype=np.int64)
-        code[: len(self.code)] = self.code
-        #: The arguments the kernel takes last: instructions, index array, layout, numbers.
+        code = np.array(self.code or [(0,) * 7], dtype=np.int64)  # (numba needs a row to know the type)
+        #: The arguments the kernel takes last: instructions, index array, layout.
         self.arrays = (
             code,
             np.asarray(self.index, dtype=np.int64),
-            np.array([layout[name] for name in FIELDS], dtype=np.int64),
-            np.array([value for _, value in self.constants.values()], dtype=np.float64),
+            np.array([layout[k] for k in FIELDS], dtype=np.int64),
         )
-        self._S, self._W = np.empty(self.s_count), np.empty((self.w_count, 0))  # the kernel's rows, kept
+        self._S, self._W = np.empty(self.counts[0]), np.empty((self.counts[1], 0))  # the kernel's rows, kept
+        self._S[[row for row, _ in self.constants.values()]] = [number for _, number in self.constants.values()]
 
     def _listed(self, rows: list[int]) -> int:
         """Append ``rows`` to the index array; their offset."""
         self.index += rows
         return len(self.index) - len(rows)
 
-    def _new_rows(self, count: int) -> list[int]:
-        """New rows: of ``W`` in a per-sample phase, else of ``S``."""
-        field = "w_count" if self.per_sample else "s_count"
-        setattr(self, field, getattr(self, field) + count)
-        return list(range(getattr(self, field) - count, getattr(self, field)))
+    def _new_row(self, of_w: bool | None = None) -> int:
+        """A new row: of ``W`` (by default: in a per-sample phase), else of ``S``."""
+        which = self.per_sample if of_w is None else of_w
+        self.counts[which] += 1
+        return self.counts[which] - 1
 
     def _constant(self, value: Any) -> int:
-        """The row of ``S`` holding a number of a statement (one row per distinct number)."""
+        """The row of ``S`` holding a number of a statement, or of a leaf (one row per distinct number)."""
+        if isinstance(value, Expr):
+            value = value.number if value.op == NUMBER else value.name
         if isinstance(value, str) and value not in ("inf", "nan"):
             raise Unsupported(f"the name {value!r} in a statement")
         key = repr(float(value))
         if key not in self.constants:
-            self.constants[key] = (self.s_count, float(value))
-            self.s_count += 1
+            self.constants[key] = (self._new_row(False), float(value))
         return self.constants[key][0]
 
     def _shared_row(self, s_row: int) -> int:
         """The row of ``W`` holding row ``s_row`` of ``S`` for every sample."""
         if s_row not in self.shared:
-            self.shared[s_row] = self.w_count
-            self.w_count += 1
+            self.shared[s_row] = self._new_row(True)
         return self.shared[s_row]
 
-    def _rows(self, slots: list[int]) -> list[int]:
-        """The rows holding ``slots`` as operands in the current phase."""
-        if not self.per_sample:
-            return [self.s_row[s] for s in slots]
-        return [self.w_row[s] if s in self.w_row else self._shared_row(self.s_row[s]) for s in slots]
+    def _row(self, expr: Expr) -> int:
+        """The row holding leaf ``expr`` as an operand in the current phase (a value of ``S`` read
+        per sample: its row of ``W``)."""
+        rows, slot = self.w_row if self.per_sample else self.s_row, expr.slot
+        if slot in rows:
+            return rows[slot]
+        if slot is not None and slot not in self.s_row:  # computed after the batch sums
+            raise Unsupported(f"a per-sample statement reads a sum over the batch (slot {slot})")
+        row = self.s_row[slot] if slot is not None else self._constant(expr)
+        return self._shared_row(row) if self.per_sample else row
 
-    def _lower_group(self, group: Group) -> None:
-        """Instructions computing every statement of ``group``, its template node by node; an
-        operation's first computed argument is computed in the operation's own rows."""
-        count = len(group.statements)
-        columns = list(zip(*group.operands)) if group.operands[0] else []
+    def _lower(self, statements: list[Statement]) -> None:
+        """Instructions computing ``statements`` (one phase), node by node: the operations of a
+        kind at the same depth of the phase's data flow are one instruction, and an operation's
+        first computed argument is computed in the operation's own row."""
+        per_sample, w_row, s_row = self.per_sample, self.w_row, self.s_row
+        row_of = w_row if per_sample else s_row
+        depth: dict[int, int] = defaultdict(int)  # row -> depth of the instruction writing it (0: before)
+        buckets: dict[tuple[int, int, int], list[int]] = {}  # (depth, op, K) -> per operation: its rows
 
-        def scalar_rows(expr: Expr) -> list[int] | None:
-            """Rows of ``S``: a number, or a placeholder that depends on no sample."""
-            if expr.op == NUMBER:
-                return [self._constant(expr.number)] * count
-            if expr.op == REF and expr.slot is not None and not any(s in self.w_row for s in columns[expr.slot]):
-                return [self.s_row[s] for s in columns[expr.slot]]
-            return None
-
-        def term(expr: Expr) -> tuple[Expr, list[int]] | None:
+        def term(expr: Expr) -> tuple[Expr, int] | None:
             """A term ``b * c`` of a sum, ``c`` in ``S`` (``b`` alone is ``b * 1.0``, exactly)."""
             if not expr.args:
-                return expr, [self._constant(1.0)] * count
+                return expr, self._constant(1.0)
             if expr.op == "*" and not expr.args[0].args and not expr.args[1].args:
                 for b, c in (expr.args, expr.args[::-1]):  # b * c is c * b, exactly
-                    scale = scalar_rows(c)
-                    if scale is not None:
-                        return b, scale
+                    if c.op == NUMBER:
+                        return b, self._constant(c)
+                    if c.slot in s_row:
+                        return b, s_row[c.slot]
             return None
 
-        def emit(expr: Expr, into: list[int] | None) -> list[int]:
-            if not expr.args:
-                if expr.op == REF and expr.slot is not None:
-                    column = self._rows(list(columns[expr.slot]))
-                else:
-                    row = self._constant(expr.number if expr.op == NUMBER else expr.name)
-                    column = [self._shared_row(row) if self.per_sample else row] * count
-                if into is None:
-                    return column
-                self.code.append((OPCODE["copy"], count, self._listed(into), *[self._listed(column)] * 3, 0))
-                return into
-            terms, first = [], expr  # a sum first + b_1 * c_1 + ... + b_K * c_K, left to right
-            while first.op == "+" and (found := term(first.args[1])) is not None:
-                terms.append(found)
-                first = first.args[0]
-            out = into if into is not None else self._new_rows(count)
-            if len(terms) > 1 or (terms and expr.args[1].args):
-                start = emit(first, out if first.args else None)
-                b_rows = [row for b, _ in terms[::-1] for row in emit(b, None)]
-                c_rows = [row for _, c in terms[::-1] for row in c]
-                self.code.append((OPCODE["sum"], count, self._listed(out), self._listed(start), self._listed(b_rows),
-                                  self._listed(c_rows), len(terms)))  # fmt: skip
-                return out
-            name, args = expr.op, expr.args
-            if name not in OPCODE or OPERATIONS[OPCODE[name]][1] != len(args):
-                raise Unsupported(f"no grouped kernel code for {name!r}")
-            inner = next((k for k, a in enumerate(args) if a.args), None)
-            offsets = [self._listed(emit(a, out if k == inner else None)) for k, a in enumerate(args)]
-            self.code.append((OPCODE[name], count, self._listed(out), *offsets, *offsets[:1] * (3 - len(args)), 0))
+        def put(op: int, count: int, out: int, rows: list[int], scales: tuple[int, ...] = ()) -> int:
+            level = depth[out] = 1 + max(map(depth.__getitem__, rows))
+            buckets.setdefault((level, op, count), []).extend((out, *rows, *scales))  # a sum: out, start, b, c
             return out
 
-        rows = self._new_rows(count)
-        (self.w_row if self.per_sample else self.s_row).update(zip((s.slot for s in group.statements), rows))
-        emit(group.template.expr, rows)
+        def emit(expr: Expr, into: int | None) -> int:
+            args = expr.args
+            if not args:
+                return self._row(expr)
+            out = into if into is not None else self._new_row()
+            if expr.op == "+" and (args[0].args or args[1].args) and (found := term(args[1])) is not None:
+                terms, first = [found], args[0]  # a sum first + b_1 * c_1 + ... + b_K * c_K, left to right
+                while first.op == "+" and (found := term(first.args[1])) is not None:
+                    terms.append(found)
+                    first = first.args[0]
+                if len(terms) > 1 or args[1].args:
+                    rows = [emit(first, out if first.args else None), *[emit(b, None) for b, _ in terms[::-1]]]
+                    return put(SUM, len(terms), out, rows, tuple([c for _, c in terms[::-1]]))
+            code, arity = ARITY.get(expr.op, (-1, -1))
+            if arity != len(args):
+                raise Unsupported(f"no grouped kernel code for {expr.op!r}")
+            rows, inner = [], True
+            for arg in args:
+                if arg.args:
+                    rows.append(emit(arg, out if inner else None))
+                    inner = False
+                else:
+                    rows.append(row_of[arg.slot] if arg.slot in row_of else self._row(arg))
+            return put(code, 0, out, rows)
+
+        for statement in statements:
+            expr = statement.expr
+            if not expr.args:  # a copy (of a number too): the row of what it copies
+                rows = w_row if expr.slot in w_row else s_row
+                rows[statement.slot] = rows[expr.slot] if expr.slot is not None else self._constant(expr)
+                continue
+            row = (w_row if per_sample else s_row)[statement.slot] = self._new_row()
+            emit(expr, row)
+        for (_, op, count), flat in sorted(buckets.items(), key=lambda item: item[0][0]):  # stable
+            width = 2 + 2 * count if count else 1 + OPERATIONS[op][1]
+            lists = [flat[k::width] for k in range(width)]
+            if count:  # a sum: out, start, then its K terms' b rows and c rows, term by term
+                lists = [lists[0], lists[1], sum(lists[2 : 2 + count], []), sum(lists[2 + count :], [])]
+            offsets = [self._listed(rows) for rows in lists]
+            self.code.append((op, len(lists[0]), *offsets, *offsets[1:2] * (4 - len(offsets)), count))
 
     def _run(self, module: Any, mode: int, rate: float, values: list[Any], leaves: Any) -> tuple[np.ndarray, Any]:
         columns = np.array(values, dtype=np.float64).reshape(len(values), -1)
@@ -289,11 +286,8 @@ class GroupedKernels:
         out, grads = self._run(module, 1, 1.0 / size if size else 1.0, values, leaves)
         return (out if size is not None else float(out[0])), grads
 
-    def step(self, module: Any, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
-        out, final = self._run(module, 2, lr, values, leaves)
-        return float(out[0]), final.tolist()
-
-    def sgd(self, module: Any, lr: float, columns: list[np.ndarray], leaves: list[float]) -> Any:
+    def sgd(self, module: Any, lr: float, columns: list[Any], leaves: list[float]) -> Any:
+        """Per-sample SGD over the columns (floats: one sample, a step): the losses, the leaves after it."""
         out, final = self._run(module, 2, lr, columns, leaves)
         return out, final.tolist()
 
@@ -311,9 +305,9 @@ def run(W, S, m, code, I, lo, hi):
     \"\"\"Instructions lo..hi-1 on the m samples of a block (a row of W per value, a column per sample).\"\"\"
     for p in range(lo, hi):
         op, n, o0, a0, b0, c0, K = code[p, 0], code[p, 1], code[p, 2], code[p, 3], code[p, 4], code[p, 5], code[p, 6]
-        for j in range(n):
-            o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]
-            if op == SUM:  # a + b_1 * c_1 + ... + b_K * c_K, each c in S
+        if op == SUM:  # a + b_1 * c_1 + ... + b_K * c_K, each c in S
+            for j in range(n):
+                o, a = I[o0 + j], I[a0 + j]
                 for t in range(m):
                     W[o, t] = W[a, t]
                 for k in range(K):
@@ -321,13 +315,10 @@ def run(W, S, m, code, I, lo, hi):
                     for t in range(m):
                         W[o, t] += W[b, t] * s
 OWN
-            else:
-                for t in range(m):
-                    W[o, t] = apply(op, W[a, t], W[b, t], W[c, t])
 
 
 @JIT
-def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
+def program(mode, rate, X, leaves, values, S, W, code, I, M):
     \"\"\"mode 0: the target's value for each sample (a column of X) into values; 1: also the gradient
     of the sum of the values (the seed is rate), returned; 2: per-sample SGD at rate (values: the
     losses), returns the leaves after it. S and W: rows (W: a column per sample of a block).\"\"\"
@@ -336,8 +327,6 @@ def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
     scalars = S.reshape((S.shape[0], 1))
     leaves = leaves.copy()
     out = np.zeros(M.n_gradients)
-    for k in range(M.n_constants):
-        S[I[M.constants + k]] = C[k]
     for t in range(W.shape[1]):
         W[X.shape[0], t] = 1.0 if mode == 2 else rate  # the seed
     for task in range(3 * count if mode == 2 else blocks + 2):
@@ -385,18 +374,26 @@ def program(mode, rate, X, leaves, values, S, W, code, I, M, C):
 """
 
 
+def _loop(head: str, formula: str) -> str:
+    """A branch of ``run``: the instruction's ``n`` operations, each on the block's ``m`` samples."""
+    row = re.sub(r"\b([abc])\b", r"W[\1, t]", formula)
+    return f"""        {head}
+            for j in range(n):
+                o, a, b, c = I[o0 + j], I[a0 + j], I[b0 + j], I[c0 + j]
+                for t in range(m):
+                    W[o, t] = {row}"""
+
+
 def kernel_source() -> str:
     """The kernel's source: the same text for every graph."""
     apply, own = [], []
     for k, (name, _, formula) in enumerate(OPERATIONS):
         apply.append(f"    {'elif' if k else 'if'} op == {k}:  # {name}\n        return {formula}")
         if name in OWN_LOOPS:  # vectorised; each loop adds to numba's compile time
-            row = re.sub(r"\b([abc])\b", r"W[\1, t]", formula)
-            own.append(
-                f"            elif op == {k}:  # {name}\n{' ' * 16}for t in range(m):\n{' ' * 20}W[o, t] = {row}"
-            )
+            own.append(_loop(f"elif op == {k}:  # {name}", formula))
+    own.append(_loop("else:", "apply(op, a, b, c)"))
     text = _KERNEL.replace("@JIT", f"@{_JIT}").replace("APPLY", "\n".join(apply)).replace("OWN", "\n".join(own))
-    text = text.replace("SUM", str(OPCODE["sum"])).replace("BLOCK", str(BLOCK))
+    text = text.replace("SUM", str(SUM)).replace("BLOCK", str(BLOCK))
     text = re.sub(r"M\.(\w+)", lambda found: f"M[{_AT[found.group(1)]}]", text)
     header = registry.kernel_module_header(f"graphdl grouped machine-code kernels, version {VERSION}: any graph")
     return "\n".join(header) + text

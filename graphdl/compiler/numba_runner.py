@@ -42,6 +42,7 @@ from graphdl.compiler.numba_groups import GroupedKernels, Unsupported
 from graphdl.compiler.numba_groups import kernel_source as grouped_source
 from graphdl.compiler.symbolic import Expr, render
 from graphdl.core import primitives as core_primitives
+from graphdl.core.collector import collector_paused
 
 #: Batches from this size run over the cores (prange); smaller ones in one thread (same chunks, same sums).
 PARALLEL_FROM = 20_000
@@ -304,7 +305,8 @@ class NumbaRunner:
         self.grouped: GroupedKernels | None = None
         if len(program.statements) > MAX_STATEMENTS:
             try:
-                self.grouped = GroupedKernels(program)
+                with collector_paused():  # many small objects, all kept: nothing for the collector
+                    self.grouped = GroupedKernels(program)
             except Unsupported as error:
                 raise TooBig(f"the grouped numba kernels cannot run this graph: {error}") from None
             self.source = grouped_source()
@@ -316,7 +318,7 @@ class NumbaRunner:
         self.sample: Any = getattr(self.module, "sample", None)
         self.forward_threads, self.backward_threads = ThreadChoice(), ThreadChoice()
         if self.grouped is not None:  # the grouped kernel's methods, in place of the ones below
-            for name in ("forward", "backward", "step", "sgd"):
+            for name in ("forward", "backward", "sgd"):
                 setattr(self, name, functools.partial(getattr(self.grouped, name), self.module))
 
     def forward(self, values: list[Any], leaves: list[float], size: int | None) -> Any:
@@ -346,6 +348,9 @@ class NumbaRunner:
         return mean, grads.tolist()
 
     def step(self, lr: float, values: list[Any], leaves: list[float]) -> tuple[float, list[float]]:
+        if self.grouped is not None:  # one sample through the grouped sgd
+            losses, final = self.grouped.sgd(self.module, lr, values, leaves)
+            return float(losses[0]), final
         arrays = np.array(values, dtype=np.float64), np.array(leaves, dtype=np.float64)
         loss, final = self.module.step(lr, *arrays)
         return float(loss), final.tolist()
