@@ -89,9 +89,10 @@ class Expr:
         self.precedence, self.negated = precedence, negated
         self.rendered: str | None = None  # the text, once asked for
         self.template: Any = None  # template()'s answer, kept
-        self.depth: int = max([arg.depth for arg in args]) + 1 if args else 1
-        self.size: int = sum([arg.size for arg in args]) + 1 if args else 1
-        self.sums: bool = bool(args) and (op == "batch_sum" or any([arg.sums for arg in args]))
+        depth, size, sums = 0, 1, op == "batch_sum"
+        for arg in args:
+            depth, size, sums = depth if depth > arg.depth else arg.depth, size + arg.size, sums or arg.sums
+        self.depth, self.size, self.sums = depth + 1, size, sums
 
     @property
     def text(self) -> str:
@@ -399,7 +400,7 @@ def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
         if item.slot is None:
             return item
         k = position[item.slot]
-        return Expr(f"_{k}", k)
+        return ref(f"_{k}", k)
     if not item.args:
         return item
     args = tuple([_placeholders(a, position) for a in item.args])
