@@ -75,12 +75,12 @@ class Names:
     never a keyword, a reserved name or a dunder; deterministic for a given graph."""
 
     def __init__(self) -> None:
-        self.taken: set[str] = set(RESERVED)
+        self.taken: set[str] = {*RESERVED, *keyword.kwlist, *keyword.softkwlist}  # never handed out as they are
 
     def claim(self, wanted: Any) -> str:
         text = str.__str__(wanted) if isinstance(wanted, str) else "node"
-        if text.isidentifier() and text.isascii() and len(text) <= _MAX_IDENTIFIER and text not in self.taken:
-            if text[0] != "_" and text[-1] != "_" and not keyword.iskeyword(text) and not keyword.issoftkeyword(text):
+        if text not in self.taken and text.isidentifier() and text.isascii() and len(text) <= _MAX_IDENTIFIER:
+            if text[0] != "_" and text[-1] != "_":
                 self.taken.add(text)  # already a fine identifier (the common case)
                 return text
         base = _NOT_IDENTIFIER.sub("_", text)[:_MAX_IDENTIFIER].strip("_") or "node"
@@ -226,16 +226,18 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     upstream = target.upstream()
     order = (*upstream, target)
     input_set = set(inputs)
-    leaf_nodes = [node for node in order if isinstance(node, Variable) and node not in input_set]
-    parameters = tuple(node for node in leaf_nodes if getattr(node, "trainable", False))
-    data = tuple(node for node in leaf_nodes if not node.trainable and not getattr(node, "constant", False))
+    leaf_nodes: list[Variable] = []
     state = _Lowering()
     symbol: dict[Node, Expr] = {}
     for node in order:
-        if getattr(node, "constant", False) and node not in input_set:
-            symbol[node] = _constant(node)  # constants are inlined
-        else:
-            symbol[node] = state.new_slot(node.name)
+        if isinstance(node, Variable) and node not in input_set:
+            leaf_nodes.append(node)
+            if node.constant:
+                symbol[node] = _constant(node)  # constants are inlined
+                continue
+        symbol[node] = state.new_slot(node.name)
+    parameters = tuple(node for node in leaf_nodes if getattr(node, "trainable", False))
+    data = tuple(node for node in leaf_nodes if not node.trainable and not node.constant)
     for node in inputs:  # an input the target does not use is still an argument
         if node not in symbol:
             symbol[node] = state.new_slot(node.name)
@@ -246,8 +248,8 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
     terms, gradient_of, built = gradient_terms(target, parameters, seed_node) if parameters else ([], {}, [])
     forward_set = set(symbol)
-    if target_varies:
-        varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
+    if target_varies:  # the seed varies too, and the gradient nodes it reaches (no forward node reads it)
+        varies_nodes = reached_from(built, {*varies_nodes, seed_node})
     sums = _BatchSums(varies_nodes, target_varies)
     outputs = [sums.terms(parts) for parts in terms]
     uses, read_later = _uses(forward_set, outputs)
@@ -283,8 +285,6 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
                     state.lines.append(statement)
         forward, state.lines = state.lines, []
         for node in gradient_order:  # the gradient graph's nodes that are used, parents first
-            if node not in uses:
-                continue
             if not isinstance(node, Operator):  # a number of the gradient graph
                 symbol[node] = _constant(node)
                 continue
@@ -322,7 +322,6 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         if statement.role != "value" and statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
     positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
-    lowered_gradients = [node for node in gradient_order if node in uses]
     program = Program(
         names=state.slot_names,
         inputs=tuple(inputs),
@@ -337,7 +336,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         gradients=tuple(slot if slot is not None else literal(tree[1]) for slot, tree in zip(output_slots, outputs)),
         varies=varies,
         title=plain_text(target.name),
-        argument_checks=_argument_checks([*order, *lowered_gradients], positions, seed_node),
+        argument_checks=_argument_checks([*order, *gradient_order], positions, seed_node),
         operators=sum(1 for node in order if isinstance(node, Operator)),
     )
     program.column_names = tuple(state.names.claim(f"{state.slot_names[s]}_column") for s in input_slots)  # type: ignore[index]
@@ -508,30 +507,32 @@ def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> tuple[dict[Node, in
     uses: dict[Node, int] = {}
     stack: list[Node] = []
     read_forward: set[Node] = set()
-
-    def read(node: Node) -> None:
-        if node in forward:
-            read_forward.add(node)
-        elif node in uses:
-            uses[node] += 1
-        else:
-            uses[node] = 1
-            stack.append(node)
-
-    for tree in outputs:
-        for node in _tree_nodes(tree):
-            read(node)
-    while stack:
-        for parent in stack.pop().parents:
-            read(parent)
-    return uses, read_forward
+    nodes: Sequence[Node] = [node for tree in outputs for node in _tree_nodes(tree)]
+    while True:  # the outputs' nodes, then the parents of each node met for the first time
+        for node in nodes:
+            if node in forward:
+                read_forward.add(node)
+            elif node in uses:
+                uses[node] += 1
+            else:
+                uses[node] = 1
+                stack.append(node)
+        if not stack:
+            return uses, read_forward
+        nodes = stack.pop().parents
 
 
 def _varies(expr: Expr, varies: set[int]) -> bool:
     """Whether ``expr`` differs from sample to sample (``batch_sum`` of anything does not)."""
-    if not expr.sums:
-        return not varies.isdisjoint(leaves(expr))
-    return expr.op != "batch_sum" and any(_varies(arg, varies) for arg in expr.args)
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op == REF:
+            if item.slot in varies:
+                return True
+        elif item.op != "batch_sum":
+            stack.extend(item.args)
+    return False
 
 
 def _argument_checks(
