@@ -168,7 +168,7 @@ class _Lowering:
     def __init__(self) -> None:
         self.names = Names()
         self.slot_names: list[str] = []
-        self.spilled: dict[str, Expr] = {}
+        self.spilled: dict[tuple[Any, ...], list[tuple[Expr, Expr]]] = {}  # by shape: (expression, its temporary)
         self.lines: list[Statement] = []
         self.owner = "node"
 
@@ -178,11 +178,18 @@ class _Lowering:
         return ref(name, len(self.slot_names) - 1)
 
     def spill(self, expr: Expr, wanted: str = "") -> Expr:
-        """A temporary for ``expr``; every slot is assigned once, so equal text means equal value."""
-        found = self.spilled.get(expr.text)
-        if found is None:
-            found = self.spilled[expr.text] = self.new_slot(wanted or f"{self.owner}_part")
-            self.lines.append(Statement(found.slot, expr, "part"))  # type: ignore[arg-type]  # a fresh slot
+        """A temporary for ``expr``; every slot is assigned once, so equal text means equal value
+        (the texts are rendered only for expressions of one shape: a 4 000-term sum is not)."""
+        last = expr
+        while last.args:
+            last = last.args[-1]
+        same = self.spilled.setdefault((expr.op, expr.size, expr.depth, last.name), [])
+        for other, found in same:
+            if other is expr or other.text == expr.text:
+                return found
+        found = self.new_slot(wanted or f"{self.owner}_part")
+        same.append((expr, found))
+        self.lines.append(Statement(found.slot, expr, "part"))  # type: ignore[arg-type]  # a fresh slot
         return found
 
     def row_sum(self, summed: Expr, operands: tuple[int, ...], wanted: str) -> Expr:
@@ -271,7 +278,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
                 own = symbol[node]
                 state.owner = own.name
                 start = len(state.lines)
-                expression = lift(node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents)))
+                expression = lift(node.formula(SYMBOLIC, *map(symbol.__getitem__, node.parents)))
                 pending = [symbol[p].slot for p in node.parents if symbol[p].slot in products] if products else []
                 if pending:
                     expression, kept = _write_in(expression, pending, products, state.slot_names)
@@ -289,7 +296,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
                 symbol[node] = _constant(node)
                 continue
             of = gradient_of.get(node)
-            expression = lift(node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents)))
+            expression = lift(node.formula(SYMBOLIC, *map(symbol.__getitem__, node.parents)))
             if of is None and (uses[node] == 1 or expression.op in (REF, NUMBER)):
                 symbol[node] = expression  # used once (or a copy): written into its reader
                 continue
