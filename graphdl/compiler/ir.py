@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import itertools
 import keyword
 import re
 from collections import Counter
@@ -269,7 +270,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     ]
 
     once = _read_once(order, {target, *read_later})  # read by one operator, and by no gradient
-    batch = {symbol[node].slot for node in varies_nodes if node in symbol}
+    batch = {symbol[node].slot for node in varies_nodes.intersection(symbol)}  # (the constants vary not)
     products: dict[int, Statement] = {}  # a batch times a scalar read once: written into its sum when it can
     written_in: set[int] = set()
     with spilling(state.spill):
@@ -319,10 +320,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     input_slots = tuple(symbol[node].slot for node in inputs)
     leaves_all = (*parameters, *data)
     leaf_slots = tuple(symbol[node].slot for node in leaves_all)
-    varies: set[int] = {
-        index for node in varies_nodes if node in forward_set and (index := symbol[node].slot) is not None
-    }
-    varies -= written_in.difference(s.slot for s in forward)
+    varies: set[int] = batch - written_in.difference(s.slot for s in forward)  # type: ignore[assignment]
     if target_varies and seed.slot is not None:
         varies.add(seed.slot)
     for statement in [*forward, *backward[:gradient_lines]]:  # temporaries, gradient nodes: vary with what they read
@@ -352,7 +350,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
 
 def _read_once(order: Sequence[Node], later: Collection[Node]) -> set[Node]:
     """The nodes of ``order`` read once by an operator of ``order`` and never by ``later``."""
-    count = Counter(parent for node in order for parent in node.parents)
+    count = Counter(itertools.chain.from_iterable(node.parents for node in order))
     return {node for node, n in count.items() if n == 1}.difference(later)
 
 

@@ -246,23 +246,32 @@ def _spill(item: Expr, largest: int | None = None) -> Expr:
     return item
 
 
+_literals: dict[Any, Expr] = {}  # a literal's leaf by value (zeros by text: 0.0 == -0.0), never changed
+
+
 def literal(value: SupportsFloat) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
+    found = _literals.get(number if number else float.__repr__(number))
+    if found is not None:
+        return found
     if math.isnan(number):
         text = "nan"
     elif math.isinf(number):
         text = "inf" if number > 0 else "-inf"
     else:
         text = float.__repr__(number)  # the plain float's repr, whatever subclass came in
-    return Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
+    found = Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
+    if number == number and len(_literals) < 4096:
+        _literals[number if number else text] = found
+    return found
 
 
 def lift(item: Any) -> Expr:
     """An ``Expr`` as is; a real number as a literal."""
     if item.__class__ is Expr:
         return item
-    if isinstance(item, numbers.Real):
+    if item.__class__ is float or isinstance(item, numbers.Real):
         return literal(float(item))
     raise TypeError(f"a formula combined a symbolic value with {type(item).__name__} {item!r}")
 

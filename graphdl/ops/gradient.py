@@ -104,7 +104,7 @@ def _sweep(
     locals_: list[Local] = []
     terms: dict[Node, list[Term]] = {}
     custom_of: dict[type, bool] = {}  # whether a class overrides vjp, asked once per class
-    lift, mul = F.lift, F.mul
+    lift, mul, wrapped = F.lift, F.mul, F.wrapped.get  # a node lifted before: its proxy, without a call
     node: Any
     for node in reversed(order):
         parts = pending.pop(node, None)
@@ -122,8 +122,8 @@ def _sweep(
             custom = custom_of[node.__class__] = overrides_vjp(node)
         same = None if custom or len(parents) < _MANY else _same_for_every_argument(node, F)
         if same is None:
-            args = [lift(parent) for parent in parents]
-            out = lift(node)
+            args = [found if (found := wrapped(parent)) is not None else lift(parent) for parent in parents]
+            out = found if (found := wrapped(node)) is not None else lift(node)
         for index, parent in enumerate(parents):
             if parent in needs:  # the vector-Jacobian product, as the interpreter's sweep takes it
                 if custom:

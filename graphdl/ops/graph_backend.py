@@ -158,14 +158,14 @@ class GraphBackend:
         self.detached = detached
         self.created: dict[Node, None] = {}  # in the order built: parents before children
         self._built: dict[tuple[Any, ...], NodeExpr] = {}
-        self._wrapped: dict[Node, NodeExpr] = {}
+        self.wrapped: dict[Node, NodeExpr] = {}  # the proxy of each node lifted
         self._constants: dict[str, Variable] = {}
         self._products: tuple[tuple[int, ...], list[NodeExpr], list[NodeExpr]] | None = None
 
     def close(self) -> None:
         """Forget every node built or wrapped (ends the reference cycles proxy ↔ backend)."""
         self._built.clear()
-        self._wrapped.clear()
+        self.wrapped.clear()
         self._constants.clear()
         self._products = None
 
@@ -178,10 +178,10 @@ class GraphBackend:
         if kind is float or kind is int:
             return NodeExpr(self, None, float(item))
         if isinstance(item, Node):
-            found = self._wrapped.get(item)
+            found = self.wrapped.get(item)
             if found is None:
                 value = item.cached_value if isinstance(item, Variable) and item.constant else None
-                found = self._wrapped[item] = NodeExpr(self, item, value if isinstance(value, float) else None)
+                found = self.wrapped[item] = NodeExpr(self, item, value if isinstance(value, float) else None)
             return found
         if isinstance(item, numbers.Real):
             return NodeExpr(self, None, float(item))
