@@ -96,7 +96,7 @@ class Names:
         return name
 
 
-@dataclass
+@dataclass(slots=True)
 class Statement:
     """``slot = expr``. ``role`` is ``"value"`` (a node's value), ``"grad"`` (a gradient
     node of the node ``node``, seed times its per-sample gradient; for a parameter, the
