@@ -60,11 +60,9 @@ def reached_from(order: Iterable[Any], sources: Collection[Any]) -> set[Any]:
     parent that is: everything a change of the sources reaches."""
     reached = set(sources)
     for node in order:
-        if node.parents and node not in reached:
-            for parent in node.parents:
-                if parent in reached:
-                    reached.add(node)
-                    break
+        parents = node.parents
+        if parents and node not in reached and not reached.isdisjoint(parents):
+            reached.add(node)
     return reached
 
 
