@@ -246,25 +246,24 @@ def _spill(item: Expr, largest: int | None = None) -> Expr:
     return item
 
 
-_literals: dict[Any, Expr] = {}  # a literal's leaf by value (zeros by text: 0.0 == -0.0), never changed
-
-
 def literal(value: SupportsFloat) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
-    found = _literals.get(number if number else float.__repr__(number))
-    if found is not None:
-        return found
+    return _shared_literal(number) if number and number == number else _literal(number)
+
+
+def _literal(number: float) -> Expr:
     if math.isnan(number):
         text = "nan"
     elif math.isinf(number):
         text = "inf" if number > 0 else "-inf"
     else:
         text = float.__repr__(number)  # the plain float's repr, whatever subclass came in
-    found = Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
-    if number == number and len(_literals) < 4096:
-        _literals[number if number else text] = found
-    return found
+    return Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
+
+
+#: A literal is never changed once built: one leaf per value (but zeros, 0.0 == -0.0, and NaN).
+_shared_literal = functools.lru_cache(maxsize=1024)(_literal)
 
 
 def lift(item: Any) -> Expr:
