@@ -321,8 +321,6 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     leaves_all = (*parameters, *data)
     leaf_slots = tuple(symbol[node].slot for node in leaves_all)
     varies: set[int] = batch - written_in.difference(s.slot for s in forward)  # type: ignore[assignment]
-    if target_varies and seed.slot is not None:
-        varies.add(seed.slot)
     for statement in [*forward, *backward[:gradient_lines]]:  # temporaries, gradient nodes: vary with what they read
         if statement.role != "value" and statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
@@ -448,7 +446,7 @@ class _BatchSums:
 
     @staticmethod
     def _leaf(node: Node) -> SumTree:
-        return ("number", _number(node)) if isinstance(node, Variable) and node.constant else ("leaf", node)
+        return ("number", _constant(node).number) if isinstance(node, Variable) and node.constant else ("leaf", node)
 
     def expr(self, tree: SumTree, symbol: dict[Node, Expr], state: _Lowering, whole: bool = True) -> Expr:
         """The expression of ``tree``; a batch sum of one batch or of a product of two is a
@@ -498,11 +496,6 @@ def _tree_nodes(tree: SumTree) -> list[Node]:
     if kind == "add":
         return [node for t in tree[1] for node in _tree_nodes(t)]
     return []
-
-
-def _number(node: Node) -> float:
-    value = node.cached_value
-    return float(value) if value is not None else 0.0
 
 
 def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> tuple[dict[Node, int], set[Node]]:

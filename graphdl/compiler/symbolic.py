@@ -249,9 +249,10 @@ def _spill(item: Expr, largest: int | None = None) -> Expr:
 def literal(value: SupportsFloat) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
-    return _shared_literal(number) if number and number == number else _literal(number)
+    return _literal(number) if number and number == number else _literal.__wrapped__(number)
 
 
+@functools.lru_cache(maxsize=1024)  # a literal is never changed: one leaf per value (but ±0.0 and NaN)
 def _literal(number: float) -> Expr:
     if math.isnan(number):
         text = "nan"
@@ -260,10 +261,6 @@ def _literal(number: float) -> Expr:
     else:
         text = float.__repr__(number)  # the plain float's repr, whatever subclass came in
     return Expr(text, op=NUMBER, number=number, precedence=_UNARY if text.startswith("-") else _ATOM)
-
-
-#: A literal is never changed once built: one leaf per value (but zeros, 0.0 == -0.0, and NaN).
-_shared_literal = functools.lru_cache(maxsize=1024)(_literal)
 
 
 def lift(item: Any) -> Expr:
@@ -393,22 +390,15 @@ class Template:
     operands: tuple[int, ...]
     source: Expr
 
-    @property
+    @functools.cached_property
     def expr(self) -> Expr:
         """The expression with placeholder leaves (``Expr('_k', k)``), built on first use."""
-        built = self.__dict__.get("_expr")
-        if built is None:
-            position = {slot: k for k, slot in enumerate(self.operands)}
-            built = self.__dict__["_expr"] = _placeholders(self.source, position)
-        return built
+        return _placeholders(self.source, {slot: k for k, slot in enumerate(self.operands)})
 
 
 def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
     if item.op == REF:
-        if item.slot is None:
-            return item
-        k = position[item.slot]
-        return ref(f"_{k}", k)
+        return item if item.slot is None else ref(f"_{position[item.slot]}", position[item.slot])
     if not item.args:
         return item
     args = tuple([_placeholders(a, position) for a in item.args])
