@@ -415,15 +415,14 @@ def template(expr: Expr) -> Template:
         return found
     operands: dict[int, int] = {}
 
-    def part(arg: Expr) -> Any:
-        op = arg.op
-        if op == REF:
-            return arg.name if arg.slot is None else operands.setdefault(arg.slot, len(operands))
-        if op == NUMBER:
-            return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+    def part(arg: Expr) -> Any:  # a leaf: its placeholder, or its text ("0.1", "inf", never an int)
         args = arg.args
+        if not args:
+            return arg.name if arg.slot is None else operands.setdefault(arg.slot, len(operands))
         if len(args) == 2 and not args[0].args and not args[1].args:  # two leaves (w * x): no walk
-            return (op, part(args[0]), part(args[1]))
+            a, b = args
+            a = a.name if a.slot is None else operands.setdefault(a.slot, len(operands))
+            return (arg.op, a, b.name if b.slot is None else operands.setdefault(b.slot, len(operands)))
         return walk(arg)
 
     def walk(item: Expr) -> Any:
