@@ -42,6 +42,10 @@ def topological_order(outputs: Iterable[Any]) -> list[Any]:
             for parent in pending:
                 if parent in finished:
                     continue
+                if not parent.parents:  # a leaf is finished at once, without a turn on the stack
+                    finished.add(parent)
+                    order.append(parent)
+                    continue
                 if parent in on_path:
                     raise ValueError(f"the graph has a cycle through {describe(parent)}")
                 on_path.add(parent)
