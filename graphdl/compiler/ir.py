@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import itertools
 import keyword
 import re
 from collections import Counter
@@ -75,12 +76,12 @@ class Names:
     never a keyword, a reserved name or a dunder; deterministic for a given graph."""
 
     def __init__(self) -> None:
-        self.taken: set[str] = set(RESERVED)
+        self.taken: set[str] = {*RESERVED, *keyword.kwlist, *keyword.softkwlist}  # never handed out as they are
 
     def claim(self, wanted: Any) -> str:
         text = str.__str__(wanted) if isinstance(wanted, str) else "node"
-        if text.isidentifier() and text.isascii() and len(text) <= _MAX_IDENTIFIER and text not in self.taken:
-            if text[0] != "_" and text[-1] != "_" and not keyword.iskeyword(text) and not keyword.issoftkeyword(text):
+        if text not in self.taken and text.isidentifier() and text.isascii() and len(text) <= _MAX_IDENTIFIER:
+            if text[0] != "_" and text[-1] != "_":
                 self.taken.add(text)  # already a fine identifier (the common case)
                 return text
         base = _NOT_IDENTIFIER.sub("_", text)[:_MAX_IDENTIFIER].strip("_") or "node"
@@ -95,7 +96,7 @@ class Names:
         return name
 
 
-@dataclass
+@dataclass(slots=True)
 class Statement:
     """``slot = expr``. ``role`` is ``"value"`` (a node's value), ``"grad"`` (a gradient
     node of the node ``node``, seed times its per-sample gradient; for a parameter, the
@@ -168,7 +169,7 @@ class _Lowering:
     def __init__(self) -> None:
         self.names = Names()
         self.slot_names: list[str] = []
-        self.spilled: dict[str, Expr] = {}
+        self.spilled: dict[tuple[Any, ...], list[tuple[Expr, Expr]]] = {}  # by shape: (expression, its temporary)
         self.lines: list[Statement] = []
         self.owner = "node"
 
@@ -178,11 +179,18 @@ class _Lowering:
         return ref(name, len(self.slot_names) - 1)
 
     def spill(self, expr: Expr, wanted: str = "") -> Expr:
-        """A temporary for ``expr``; every slot is assigned once, so equal text means equal value."""
-        found = self.spilled.get(expr.text)
-        if found is None:
-            found = self.spilled[expr.text] = self.new_slot(wanted or f"{self.owner}_part")
-            self.lines.append(Statement(found.slot, expr, "part"))  # type: ignore[arg-type]  # a fresh slot
+        """A temporary for ``expr``; every slot is assigned once, so equal text means equal value
+        (the texts are rendered only for expressions of one shape: a 4 000-term sum is not)."""
+        last = expr
+        while last.args:
+            last = last.args[-1]
+        same = self.spilled.setdefault((expr.op, expr.size, expr.depth, last.name), [])
+        for other, found in same:
+            if other is expr or other.text == expr.text:
+                return found
+        found = self.new_slot(wanted or f"{self.owner}_part")
+        same.append((expr, found))
+        self.lines.append(Statement(found.slot, expr, "part"))  # type: ignore[arg-type]  # a fresh slot
         return found
 
     def row_sum(self, summed: Expr, operands: tuple[int, ...], wanted: str) -> Expr:
@@ -226,16 +234,18 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     upstream = target.upstream()
     order = (*upstream, target)
     input_set = set(inputs)
-    leaf_nodes = [node for node in order if isinstance(node, Variable) and node not in input_set]
-    parameters = tuple(node for node in leaf_nodes if getattr(node, "trainable", False))
-    data = tuple(node for node in leaf_nodes if not node.trainable and not getattr(node, "constant", False))
+    leaf_nodes: list[Variable] = []
     state = _Lowering()
     symbol: dict[Node, Expr] = {}
     for node in order:
-        if getattr(node, "constant", False) and node not in input_set:
-            symbol[node] = _constant(node)  # constants are inlined
-        else:
-            symbol[node] = state.new_slot(node.name)
+        if isinstance(node, Variable) and node not in input_set:
+            leaf_nodes.append(node)
+            if node.constant:
+                symbol[node] = _constant(node)  # constants are inlined
+                continue
+        symbol[node] = state.new_slot(node.name)
+    parameters = tuple(node for node in leaf_nodes if getattr(node, "trainable", False))
+    data = tuple(node for node in leaf_nodes if not node.trainable and not node.constant)
     for node in inputs:  # an input the target does not use is still an argument
         if node not in symbol:
             symbol[node] = state.new_slot(node.name)
@@ -246,8 +256,8 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     state.slot_names[seed.slot] = "seed"  # type: ignore[index]  # the seed's own name (reserved)
     terms, gradient_of, built = gradient_terms(target, parameters, seed_node) if parameters else ([], {}, [])
     forward_set = set(symbol)
-    if target_varies:
-        varies_nodes = reached_from([*order, *built], {*input_set, seed_node})
+    if target_varies:  # the seed varies too, and the gradient nodes it reaches (no forward node reads it)
+        varies_nodes = reached_from(built, {*varies_nodes, seed_node})
     sums = _BatchSums(varies_nodes, target_varies)
     outputs = [sums.terms(parts) for parts in terms]
     uses, read_later = _uses(forward_set, outputs)
@@ -260,7 +270,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     ]
 
     once = _read_once(order, {target, *read_later})  # read by one operator, and by no gradient
-    batch = {symbol[node].slot for node in varies_nodes if node in symbol}
+    batch = {symbol[node].slot for node in varies_nodes.intersection(symbol)}  # (the constants vary not)
     products: dict[int, Statement] = {}  # a batch times a scalar read once: written into its sum when it can
     written_in: set[int] = set()
     with spilling(state.spill):
@@ -269,7 +279,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
                 own = symbol[node]
                 state.owner = own.name
                 start = len(state.lines)
-                expression = lift(node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents)))
+                expression = lift(node.formula(SYMBOLIC, *map(symbol.__getitem__, node.parents)))
                 pending = [symbol[p].slot for p in node.parents if symbol[p].slot in products] if products else []
                 if pending:
                     expression, kept = _write_in(expression, pending, products, state.slot_names)
@@ -283,13 +293,11 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
                     state.lines.append(statement)
         forward, state.lines = state.lines, []
         for node in gradient_order:  # the gradient graph's nodes that are used, parents first
-            if node not in uses:
-                continue
             if not isinstance(node, Operator):  # a number of the gradient graph
                 symbol[node] = _constant(node)
                 continue
             of = gradient_of.get(node)
-            expression = lift(node.formula(SYMBOLIC, *(symbol[parent] for parent in node.parents)))
+            expression = lift(node.formula(SYMBOLIC, *map(symbol.__getitem__, node.parents)))
             if of is None and (uses[node] == 1 or expression.op in (REF, NUMBER)):
                 symbol[node] = expression  # used once (or a copy): written into its reader
                 continue
@@ -312,17 +320,11 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
     input_slots = tuple(symbol[node].slot for node in inputs)
     leaves_all = (*parameters, *data)
     leaf_slots = tuple(symbol[node].slot for node in leaves_all)
-    varies: set[int] = {
-        index for node in varies_nodes if node in forward_set and (index := symbol[node].slot) is not None
-    }
-    varies -= written_in.difference(s.slot for s in forward)
-    if target_varies and seed.slot is not None:
-        varies.add(seed.slot)
+    varies: set[int] = batch - written_in.difference(s.slot for s in forward)  # type: ignore[assignment]
     for statement in [*forward, *backward[:gradient_lines]]:  # temporaries, gradient nodes: vary with what they read
         if statement.role != "value" and statement.slot not in varies and _varies(statement.expr, varies):
             varies.add(statement.slot)
     positions: dict[Node, int] = {node: k for k, node in enumerate([*inputs, *leaves_all])}
-    lowered_gradients = [node for node in gradient_order if node in uses]
     program = Program(
         names=state.slot_names,
         inputs=tuple(inputs),
@@ -337,7 +339,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
         gradients=tuple(slot if slot is not None else literal(tree[1]) for slot, tree in zip(output_slots, outputs)),
         varies=varies,
         title=plain_text(target.name),
-        argument_checks=_argument_checks([*order, *lowered_gradients], positions, seed_node),
+        argument_checks=_argument_checks([*order, *gradient_order], positions, seed_node),
         operators=sum(1 for node in order if isinstance(node, Operator)),
     )
     program.column_names = tuple(state.names.claim(f"{state.slot_names[s]}_column") for s in input_slots)  # type: ignore[index]
@@ -346,7 +348,7 @@ def lower(target: Node, inputs: Sequence[Variable]) -> Program:
 
 def _read_once(order: Sequence[Node], later: Collection[Node]) -> set[Node]:
     """The nodes of ``order`` read once by an operator of ``order`` and never by ``later``."""
-    count = Counter(parent for node in order for parent in node.parents)
+    count = Counter(itertools.chain.from_iterable(node.parents for node in order))
     return {node for node, n in count.items() if n == 1}.difference(later)
 
 
@@ -444,7 +446,7 @@ class _BatchSums:
 
     @staticmethod
     def _leaf(node: Node) -> SumTree:
-        return ("number", _number(node)) if isinstance(node, Variable) and node.constant else ("leaf", node)
+        return ("number", _constant(node).number) if isinstance(node, Variable) and node.constant else ("leaf", node)
 
     def expr(self, tree: SumTree, symbol: dict[Node, Expr], state: _Lowering, whole: bool = True) -> Expr:
         """The expression of ``tree``; a batch sum of one batch or of a product of two is a
@@ -496,11 +498,6 @@ def _tree_nodes(tree: SumTree) -> list[Node]:
     return []
 
 
-def _number(node: Node) -> float:
-    value = node.cached_value
-    return float(value) if value is not None else 0.0
-
-
 def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> tuple[dict[Node, int], set[Node]]:
     """How often each gradient node (a node not in ``forward``) that the outputs need is
     read, by another such node or by an output (the nodes the outputs do not need are left
@@ -508,30 +505,32 @@ def _uses(forward: set[Node], outputs: Sequence[SumTree]) -> tuple[dict[Node, in
     uses: dict[Node, int] = {}
     stack: list[Node] = []
     read_forward: set[Node] = set()
-
-    def read(node: Node) -> None:
-        if node in forward:
-            read_forward.add(node)
-        elif node in uses:
-            uses[node] += 1
-        else:
-            uses[node] = 1
-            stack.append(node)
-
-    for tree in outputs:
-        for node in _tree_nodes(tree):
-            read(node)
-    while stack:
-        for parent in stack.pop().parents:
-            read(parent)
-    return uses, read_forward
+    nodes: Sequence[Node] = [node for tree in outputs for node in _tree_nodes(tree)]
+    while True:  # the outputs' nodes, then the parents of each node met for the first time
+        for node in nodes:
+            if node in forward:
+                read_forward.add(node)
+            elif node in uses:
+                uses[node] += 1
+            else:
+                uses[node] = 1
+                stack.append(node)
+        if not stack:
+            return uses, read_forward
+        nodes = stack.pop().parents
 
 
 def _varies(expr: Expr, varies: set[int]) -> bool:
     """Whether ``expr`` differs from sample to sample (``batch_sum`` of anything does not)."""
-    if not expr.sums:
-        return not varies.isdisjoint(leaves(expr))
-    return expr.op != "batch_sum" and any(_varies(arg, varies) for arg in expr.args)
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op == REF:
+            if item.slot in varies:
+                return True
+        elif item.op != "batch_sum":
+            stack.extend(item.args)
+    return False
 
 
 def _argument_checks(

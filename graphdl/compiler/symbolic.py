@@ -89,9 +89,10 @@ class Expr:
         self.precedence, self.negated = precedence, negated
         self.rendered: str | None = None  # the text, once asked for
         self.template: Any = None  # template()'s answer, kept
-        self.depth: int = max([arg.depth for arg in args]) + 1 if args else 1
-        self.size: int = sum([arg.size for arg in args]) + 1 if args else 1
-        self.sums: bool = bool(args) and (op == "batch_sum" or any([arg.sums for arg in args]))
+        depth, size, sums = 0, 1, op == "batch_sum"
+        for arg in args:
+            depth, size, sums = depth if depth > arg.depth else arg.depth, size + arg.size, sums or arg.sums
+        self.depth, self.size, self.sums = depth + 1, size, sums
 
     @property
     def text(self) -> str:
@@ -248,6 +249,11 @@ def _spill(item: Expr, largest: int | None = None) -> Expr:
 def literal(value: SupportsFloat) -> Expr:
     """A float literal, e.g. ``0.1`` or ``-1.0`` (``inf`` and ``nan`` are names the namespaces define)."""
     number = float(value)
+    return _literal(number) if number and number == number else _literal.__wrapped__(number)
+
+
+@functools.lru_cache(maxsize=1024)  # a literal is never changed: one leaf per value (but ±0.0 and NaN)
+def _literal(number: float) -> Expr:
     if math.isnan(number):
         text = "nan"
     elif math.isinf(number):
@@ -261,7 +267,7 @@ def lift(item: Any) -> Expr:
     """An ``Expr`` as is; a real number as a literal."""
     if item.__class__ is Expr:
         return item
-    if isinstance(item, numbers.Real):
+    if item.__class__ is float or isinstance(item, numbers.Real):
         return literal(float(item))
     raise TypeError(f"a formula combined a symbolic value with {type(item).__name__} {item!r}")
 
@@ -384,22 +390,15 @@ class Template:
     operands: tuple[int, ...]
     source: Expr
 
-    @property
+    @functools.cached_property
     def expr(self) -> Expr:
         """The expression with placeholder leaves (``Expr('_k', k)``), built on first use."""
-        built = self.__dict__.get("_expr")
-        if built is None:
-            position = {slot: k for k, slot in enumerate(self.operands)}
-            built = self.__dict__["_expr"] = _placeholders(self.source, position)
-        return built
+        return _placeholders(self.source, {slot: k for k, slot in enumerate(self.operands)})
 
 
 def _placeholders(item: Expr, position: dict[int, int]) -> Expr:
     if item.op == REF:
-        if item.slot is None:
-            return item
-        k = position[item.slot]
-        return Expr(f"_{k}", k)
+        return item if item.slot is None else ref(f"_{position[item.slot]}", position[item.slot])
     if not item.args:
         return item
     args = tuple([_placeholders(a, position) for a in item.args])
@@ -416,15 +415,14 @@ def template(expr: Expr) -> Template:
         return found
     operands: dict[int, int] = {}
 
-    def part(arg: Expr) -> Any:
-        op = arg.op
-        if op == REF:
-            return arg.name if arg.slot is None else operands.setdefault(arg.slot, len(operands))
-        if op == NUMBER:
-            return arg.name  # text: "0.1", "inf" (never an int, so never a placeholder)
+    def part(arg: Expr) -> Any:  # a leaf: its placeholder, or its text ("0.1", "inf", never an int)
         args = arg.args
+        if not args:
+            return arg.name if arg.slot is None else operands.setdefault(arg.slot, len(operands))
         if len(args) == 2 and not args[0].args and not args[1].args:  # two leaves (w * x): no walk
-            return (op, part(args[0]), part(args[1]))
+            a, b = args
+            a = a.name if a.slot is None else operands.setdefault(a.slot, len(operands))
+            return (arg.op, a, b.name if b.slot is None else operands.setdefault(b.slot, len(operands)))
         return walk(arg)
 
     def walk(item: Expr) -> Any:

@@ -42,6 +42,10 @@ def topological_order(outputs: Iterable[Any]) -> list[Any]:
             for parent in pending:
                 if parent in finished:
                     continue
+                if not parent.parents:  # a leaf is finished at once, without a turn on the stack
+                    finished.add(parent)
+                    order.append(parent)
+                    continue
                 if parent in on_path:
                     raise ValueError(f"the graph has a cycle through {describe(parent)}")
                 on_path.add(parent)
@@ -60,11 +64,9 @@ def reached_from(order: Iterable[Any], sources: Collection[Any]) -> set[Any]:
     parent that is: everything a change of the sources reaches."""
     reached = set(sources)
     for node in order:
-        if node.parents and node not in reached:
-            for parent in node.parents:
-                if parent in reached:
-                    reached.add(node)
-                    break
+        parents = node.parents
+        if parents and node not in reached and not reached.isdisjoint(parents):
+            reached.add(node)
     return reached
 
 

@@ -103,6 +103,8 @@ def _sweep(
     gradients: dict[Node, NodeExpr] = {}
     locals_: list[Local] = []
     terms: dict[Node, list[Term]] = {}
+    custom_of: dict[type, bool] = {}  # whether a class overrides vjp, asked once per class
+    lift, mul, wrapped = F.lift, F.mul, F.wrapped.get  # a node lifted before: its proxy, without a call
     node: Any
     for node in reversed(order):
         parts = pending.pop(node, None)
@@ -111,26 +113,29 @@ def _sweep(
         if node in direct:  # the output itself, or parts from a custom vjp
             terms.setdefault(node, []).extend((part, F.number(1.0)) for part in parts)
             continue
-        total = gradients[node] = F.total(parts)
-        if total.number == 0.0 or not node.parents:
+        total = gradients[node] = parts[0] if len(parts) == 1 else F.total(parts)
+        parents = node.parents
+        if total.number == 0.0 or not parents:
             continue
-        custom = overrides_vjp(node)
-        same = None if custom or len(node.parents) < _MANY else _same_for_every_argument(node, F)
+        custom = custom_of.get(node.__class__)
+        if custom is None:
+            custom = custom_of[node.__class__] = overrides_vjp(node)
+        same = None if custom or len(parents) < _MANY else _same_for_every_argument(node, F)
         if same is None:
-            args = [F.lift(parent) for parent in node.parents]
-            out = F.lift(node)
-        for index, parent in enumerate(node.parents):
+            args = [found if (found := wrapped(parent)) is not None else lift(parent) for parent in parents]
+            out = found if (found := wrapped(node)) is not None else lift(node)
+        for index, parent in enumerate(parents):
             if parent in needs:  # the vector-Jacobian product, as the interpreter's sweep takes it
                 if custom:
-                    part = F.lift(node.vjp(F, index, total, out, *args))
+                    part = lift(node.vjp(F, index, total, out, *args))
                 else:
-                    local = same if same is not None else F.lift(node.derivative(F, index, out, *args))
+                    local = same if same is not None else lift(node.derivative(F, index, out, *args))
                     if parent in direct:
                         if local.number != 0.0:
                             terms.setdefault(parent, []).append((total, local))
                         continue
                     locals_.append((local, node, parent))
-                    part = total if local.number == 1.0 and total.number is None else F.mul(total, local)
+                    part = total if local.number == 1.0 and total.number is None else mul(total, local)
                 if part.number != 0.0:
                     pending.setdefault(parent, []).append(part)
     return gradients, locals_, terms

@@ -158,14 +158,14 @@ class GraphBackend:
         self.detached = detached
         self.created: dict[Node, None] = {}  # in the order built: parents before children
         self._built: dict[tuple[Any, ...], NodeExpr] = {}
-        self._wrapped: dict[Node, NodeExpr] = {}
+        self.wrapped: dict[Node, NodeExpr] = {}  # the proxy of each node lifted
         self._constants: dict[str, Variable] = {}
         self._products: tuple[tuple[int, ...], list[NodeExpr], list[NodeExpr]] | None = None
 
     def close(self) -> None:
         """Forget every node built or wrapped (ends the reference cycles proxy ↔ backend)."""
         self._built.clear()
-        self._wrapped.clear()
+        self.wrapped.clear()
         self._constants.clear()
         self._products = None
 
@@ -178,12 +178,10 @@ class GraphBackend:
         if kind is float or kind is int:
             return NodeExpr(self, None, float(item))
         if isinstance(item, Node):
-            found = self._wrapped.get(item)
+            found = self.wrapped.get(item)
             if found is None:
-                value = item.cached_value
-                constant = isinstance(item, Variable) and item.constant and isinstance(value, float)
-                found = NodeExpr(self, item, value if constant and isinstance(value, float) else None)
-                self._wrapped[item] = found
+                value = item.cached_value if isinstance(item, Variable) and item.constant else None
+                found = self.wrapped[item] = NodeExpr(self, item, value if isinstance(value, float) else None)
             return found
         if isinstance(item, numbers.Real):
             return NodeExpr(self, None, float(item))
@@ -207,7 +205,14 @@ class GraphBackend:
     def build(self, cls: type[Operator], *operands: NodeExpr) -> NodeExpr:
         """``cls([operands...])``, or the same node built before in this call."""
         parents = [operand.node if operand.node is not None else self.node_of(operand) for operand in operands]
-        key: tuple[Any, ...] = (cls, *(sorted(parents, key=id) if cls in _COMMUTATIVE else parents))  # a·b is b·a
+        if cls in _COMMUTATIVE:  # a·b is b·a
+            if len(parents) == 2:
+                a, b = parents
+                key: tuple[Any, ...] = (cls, a, b) if id(a) <= id(b) else (cls, b, a)
+            else:
+                key = (cls, *sorted(parents, key=id))
+        else:
+            key = (cls, *parents)
         found = self._built.get(key)
         if found is None:
             if self.detached and cls.__init__ is Operator.__init__:
@@ -216,7 +221,7 @@ class GraphBackend:
                 node.parents = tuple(parents)
             else:
                 node = cls(parents)
-            node.role = GRADIENT_ROLE
+            node._role = GRADIENT_ROLE  # an operator's role, set without its setter's check
             self.created[node] = None
             found = self._built[key] = NodeExpr(self, node, None)
         return found
