@@ -234,11 +234,12 @@ def test_step_checks_its_feed():
     assert compiled.step({"x": 1, "label": 2}, 0.1) == pytest.approx(abs(2 - net.predict(1.0)), abs=1)
 
 
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=needs_numba)])
 @pytest.mark.parametrize("size", [100, 20_000])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_a_non_finite_sample_in_a_batch_feed_is_named_at_every_size(size, bad):
+def test_a_non_finite_sample_in_a_batch_feed_is_named_at_every_size(size, bad, backend):
     net = _seed_net()
-    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label])
+    compiled = graphdl.compile(net.loss, inputs=[net.x, net.label], backend=backend)
     xs, ys = quadratic_data(size, seed=2)
     ys[size - 1] = bad
     with pytest.raises(ValueError, match="'label'.*must be finite"):
@@ -247,6 +248,22 @@ def test_a_non_finite_sample_in_a_batch_feed_is_named_at_every_size(size, bad):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isfinite(compiled.backward({net.x: xs, net.label: ys}))
+
+
+@needs_numba
+def test_numbas_finiteness_scan_agrees_with_numpy():
+    from graphdl.compiler.numba_primitives import finite
+
+    rng = np.random.default_rng(4)
+    specials = [0.0, -0.0, 5e-324, -5e-324, 1.7976931348623157e308, -1e308, np.inf, -np.inf, np.nan, -np.nan]
+    for size in (1, 7, 8, 9, 1000):
+        for special in specials:
+            for where in {0, size // 2, size - 1}:
+                values = rng.normal(size=size) * 1e300
+                values[where] = special
+                expected = bool(np.isfinite(values).all())
+                assert finite(values) is expected, (size, special, where)
+                assert finite(np.repeat(values, 2)[::2]) is expected  # a strided view
 
 
 def test_step_reads_parameters_changed_between_calls():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from math import inf, nan  # noqa: F401  # the kernels import them from here
 
+import numpy as np
 from numba import config, njit
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
@@ -56,3 +57,20 @@ def _leaf_sums(terms, size, stack, depth, lanes):
 
 leaf_sums = _Vectorised(_leaf_sums, targetoptions={"nopython": True, "error_model": "numpy"})
 leaf_sums.enable_caching()
+
+
+@njit(cache=True)
+def _finite_contiguous(values):
+    bits = values.view(np.int64)
+    top = 0
+    for i in range(bits.size):  # an integer maximum: vectorised, where a float sum could not be
+        top = max(top, bits[i] & 0x7FF0000000000000)
+    return top != 0x7FF0000000000000
+
+
+def finite(values: np.ndarray) -> bool:
+    """Whether every number of a 1-D float64 array is finite: no exponent field all ones (inf,
+    NaN). Half the time of ``np.add.reduce``, and no overflow warning for huge finite numbers."""
+    if values.flags.c_contiguous:
+        return bool(_finite_contiguous(values))
+    return bool(np.isfinite(values).all())

@@ -317,6 +317,10 @@ class NumbaRunner:
         self.path = Path(self.module.__file__ or "")
         self.sample: Any = getattr(self.module, "sample", None)
         self.forward_threads, self.backward_threads = ThreadChoice(), ThreadChoice()
+        from graphdl.compiler.numba_primitives import finite  # (imports numba)
+
+        #: Whether a batch's numbers are all finite (checked before the kernels run).
+        self.finite = finite
         if self.grouped is not None:  # the grouped kernel's methods, in place of the ones below
             for name in ("forward", "backward", "sgd"):
                 setattr(self, name, functools.partial(getattr(self.grouped, name), self.module))
