@@ -486,6 +486,20 @@ def test_without_numba_a_one_line_note_and_numpy(monkeypatch):
 
 
 @needs_numba
+@pytest.mark.parametrize("width", [1, 120])  # straight-line kernels; the grouped kernel (over 400 statements)
+def test_a_primitive_numba_cannot_compute_is_named_once(monkeypatch, width):
+    monkeypatch.setattr(registry, "KERNEL_CODE", {k: v for k, v in registry.KERNEL_CODE.items() if k != "tanh"})
+    monkeypatch.setattr(numba_groups, "ARITY", {k: v for k, v in numba_groups.ARITY.items() if k != "tanh"})
+    x = Variable(name="x", trainable=False)
+    weights = [Variable(0.1 * k, name=f"w{k}") for k in range(width)]
+    loss = ops.Add([ops.Tanh([ops.Mul([w, x])]) for w in weights] + [ops.Tanh([x])], name="loss")
+    with pytest.warns(RuntimeWarning, match="tanh") as caught:
+        compiled = graphdl.compile(loss, inputs=[x], backend="numba")
+    assert len(caught) == 1 and compiled.backend == "numpy"
+    assert (len(compiled.source.splitlines()) > numba_runner.MAX_STATEMENTS) == (width > 1)
+
+
+@needs_numba
 @pytest.mark.slow  # compiles the grouped kernels when the cache does not hold them
 def test_big_graphs_run_the_grouped_kernels(monkeypatch):
     monkeypatch.setattr(numba_runner, "MAX_STATEMENTS", 10)

@@ -80,7 +80,9 @@ def _numba_or_why(requested: str, program: Program, target: Node) -> tuple[Any, 
     if statistics is not None:
         what = f"{statistics.kind} {statistics.name!r} (batch statistics)"
         return None, f"the graph has {what}, which a per-sample kernel cannot compute"
-    if unknown := registry.missing(program.calls()):
+    # (a big program's grouped kernel names a missing primitive itself: no walk of every statement)
+    small = len(program.statements) <= numba_runner.MAX_STATEMENTS
+    if small and (unknown := registry.missing(program.calls())):
         return None, f"the numba backend has no kernel code for {', '.join(unknown)}"
     try:
         return numba_runner.NumbaRunner(program), None
