@@ -178,10 +178,11 @@ class LeafValues:
             self._array_ok = True
         return self.array
 
-    def adopt(self, target: Node, new: Any) -> None:
+    def adopt(self, target: Node, new: Any, finite: bool = False) -> None:
         """Make ``new`` (the parameters' new values first: floats or an array) the current
-        values, checked finite (``ValueError`` naming the parameter, nothing changed), and
-        leave them on ``target``'s graph as a deferred write: one optimiser step."""
+        values, checked finite (``ValueError`` naming the parameter, nothing changed; not an
+        array known to be, ``finite``), and leave them on ``target``'s graph as a deferred
+        write: one optimiser step."""
         old = self.floats
         if old is not None and new.__class__ is not _ndarray:
             total = sum(new)
@@ -200,7 +201,8 @@ class LeafValues:
                 deferred.defer(target, new)
             return
         new = new[: self.count]
-        check_finite(self._parameters.variables, new)
+        if not finite:
+            check_finite(self._parameters.variables, new)
         self.as_array()[: self.count] = new
         self.floats = None
         self._deferred.defer(target, self.array)
