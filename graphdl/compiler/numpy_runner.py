@@ -396,7 +396,7 @@ class GroupedProgram:
             V[row] = column
         V[self.seed_row] = seed
         in_order[:] = leaves
-        np.take(in_order, self._inverse, out=in_layout, mode="clip")  # each leaf to its row of the layout
+        in_order.take(self._inverse, out=in_layout, mode="clip")  # each leaf to its row of the layout
         with np.errstate(all="ignore"):  # numpy's floating-point warnings: the values say it
             self._function()
             if lr is not None:  # p - lr * grad (a finite sum proves every new value finite)
