@@ -379,10 +379,11 @@ class CompiledGraph:
         fused = None if self._numba is not None or anomaly_active() else self._numpy.grouped(True, size)
         if fused is not None and fused.gradient_rows is not None:  # the update inside the grouped program
             out, new = fused.run(values, leaves, 1.0 / size, float(lr))
-            state.adopt(self.target, new, fused.finite)
-            return _mean(out, size)
-        out, grads = self._call("backward", values, leaves, size)
-        state.adopt(self.target, state.as_array()[: state.count] - float(lr) * np.asarray(grads, dtype=np.float64))
+            finite = fused.finite
+        else:
+            out, grads = self._call("backward", values, leaves, size)
+            new, finite = state.as_array()[: state.count] - float(lr) * np.asarray(grads, dtype=np.float64), False
+        state.adopt(self.target, new, finite)
         return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:

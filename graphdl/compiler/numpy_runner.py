@@ -373,11 +373,6 @@ class GroupedProgram:
         self._buffers: tuple[Any, ...] | None = None
         self.finite = True  # whether a step's new parameter values were all finite
 
-    @property
-    def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
-        return None if self._buffers is None else self._buffers[1:3]
-
     def run(
         self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float, lr: float | None = None
     ) -> tuple[Any, Any]:
@@ -404,11 +399,9 @@ class GroupedProgram:
                 self.finite = _isfinite(_add_reduce(np.subtract(in_order[: new.size], new, out=new)))
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
-        if lr is not None:
-            return value, new
-        if self.gradient_rows is not None:  # the gradients as one array (a copy: S is reused)
-            grads = S[self.gradient_rows, 0]
-            return value, grads.copy() if isinstance(self.gradient_rows, slice) else grads
+        if self.gradient_rows is not None:  # the gradients as one array (a copy: S is reused), or after a step
+            grads = new if lr is not None else S[self.gradient_rows, 0]
+            return value, grads.copy() if grads.base is S else grads
         outputs = [(V[r].copy() if b else float(S[r, 0])) if isinstance(r, int) else r for b, r in self.outputs_at]
         return value, outputs
 
