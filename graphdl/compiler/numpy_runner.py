@@ -373,6 +373,11 @@ class GroupedProgram:
         self._buffers: tuple[Any, ...] | None = None
         self.finite = True  # whether a step's new parameter values were all finite
 
+    @property
+    def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
+        return None if self._buffers is None else self._buffers[1:3]
+
     def run(
         self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float, lr: float | None = None
     ) -> tuple[Any, Any]:
