@@ -192,20 +192,19 @@ class LeafValues:
                 new = [*new[: self.count], *old[self.count :]]
             self.floats = new
             self._array_ok = False
-            deferred = self._deferred
-            component = target._component
-            if component is not None and component.deferred is deferred and component.merged_into is None:
-                deferred.values = new  # already this graph's open or ended write: open it again
-                deferred.open = True
-            else:
-                deferred.defer(target, new)
-            return
-        new = new[: self.count]
-        if not finite:
-            check_finite(self._parameters.variables, new)
-        self.as_array()[: self.count] = new
-        self.floats = None
-        self._deferred.defer(target, self.array)
+        else:
+            new = new[: self.count]
+            if not finite:
+                check_finite(self._parameters.variables, new)
+            self.as_array()[: self.count] = new
+            self.floats, new = None, self.array
+        deferred = self._deferred
+        component = target._component
+        if component is not None and component.deferred is deferred and component.merged_into is None:
+            deferred.values = new  # already this graph's open or ended write: open it again
+            deferred.open = True
+        else:
+            deferred.defer(target, new)
 
     def assign(self, target: Node, values: Any) -> None:
         """Write the parameters' ``values`` as one optimiser step: deferred when the values
