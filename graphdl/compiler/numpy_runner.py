@@ -369,8 +369,7 @@ class GroupedProgram:
         )
         exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
         self._bind = self.namespace["bind"]
-        self._function: Any = None
-        self._buffers: tuple[Any, ...] | None = None
+        self._buffers: tuple[Any, ...] | None = None  # the batch size, V, S, their views, the bound kernel
         self.finite = True  # whether a step's new parameter values were all finite
 
     @property
@@ -389,16 +388,15 @@ class GroupedProgram:
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             V, S = np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1))
-            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], S[: len(self._inverse), 0])
-            self._function = self._bind(V, S)
-        _, V, S, in_order, in_layout = buffers
+            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], S[: len(self._inverse), 0], self._bind(V, S))
+        _, V, S, in_order, in_layout, function = buffers
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
         in_order[:] = leaves
         in_order.take(self._inverse, out=in_layout, mode="clip")  # each leaf to its row of the layout
         with np.errstate(all="ignore"):  # numpy's floating-point warnings: the values say it
-            self._function()
+            function()
             if lr is not None:  # p - lr * grad (a finite sum proves every new value finite)
                 new = np.multiply(S[self.gradient_rows, 0], lr)
                 self.finite = _isfinite(_add_reduce(np.subtract(in_order[: new.size], new, out=new)))
