@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import math
+import warnings
 import weakref
 from typing import Any
 
@@ -214,6 +215,18 @@ def test_a_non_finite_step_raises_naming_the_parameter_and_changes_nothing() -> 
     with pytest.raises(ValueError, match="must be finite"):
         compiled.step({net.x: X, net.y: Y}, math.inf)
     assert compiled.parameter_values().tolist() == before == net.values()
+
+
+def test_a_batch_step_near_the_largest_float_is_no_error_and_no_warning() -> None:
+    """The batch step checks its new values with one sum, which overflows here: finite values
+    all the same (no ValueError), and numpy's overflow warning is not shown."""
+    x = Variable(name="x", trainable=False)
+    a, b = Variable(1e308, name="a"), Variable(1.5e308, name="b")
+    compiled = gd.compile(x * a + x * b, inputs=[x])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled.step({x: X}, 1e-3)
+        assert [a.value, b.value] == [1e308 - 1e-3 * X.mean(), 1.5e308 - 1e-3 * X.mean()]
 
 
 def test_the_optimisers_array_path_is_deferred_too() -> None:

@@ -41,21 +41,6 @@ _isfinite = math.isfinite
 BACKENDS = ("numpy", "numba", "auto")
 
 
-def _is_clean_batch(value: Any, finite: Any = None) -> bool:
-    """A 1-D float64 array of finite numbers, usable as is (runners never write into their
-    arguments). ``finite(value)`` checks the numbers when given (the numba backend's integer scan
-    of the exponents: half the time of a sum); else a finite sum proves every element finite
-    without a temporary. (Not a dot: it warns of overflow for finite numbers from 1e154, and
-    OpenBLAS runs long ones over threads, which take milliseconds to wake on a busy machine.)"""
-    return (
-        value.__class__ is _ndarray
-        and value.dtype is _float64
-        and value.ndim == 1
-        and value.size > 0
-        and (finite(value) if finite is not None else _isfinite(_add_reduce(value)))
-    )
-
-
 #: Statements from which a per-sample ``c.step`` on the numba backend calls the kernel
 #: (the seed net's 24 statements step in 3.9 µs as Python floats, 8.7 µs through numba).
 NUMBA_STEP_FROM = 100
@@ -258,9 +243,19 @@ class CompiledGraph:
                 break
         else:
             return values, None  # finite floats: one sample, the fast path
-        size = None
+        size, finite = None, self._finite
         for index, value in enumerate(values):
-            if not _is_clean_batch(value, self._finite):
+            # a 1-D float64 array of finite numbers is used as is (runners never write into their
+            # arguments); numba's integer scan of the exponents, else a finite sum (no temporary)
+            # proves every element finite (not a dot: it warns of overflow from 1e154, and
+            # OpenBLAS threads long ones: ms to wake)
+            if not (
+                value.__class__ is _ndarray
+                and value.dtype is _float64
+                and value.ndim == 1
+                and value.size
+                and (_isfinite(_add_reduce(value)) if finite is None else finite(value))
+            ):
                 value = values[index] = check_value(inputs[index], value)
             if value.__class__ is _ndarray:
                 if size is None:
@@ -380,8 +375,14 @@ class CompiledGraph:
                 loss, new = self._guarded(self._sample_numba, "step", float(lr), values, leaves)
             state.adopt(self.target, new)
             return loss
-        out, grads = self._call("backward", values, leaves, size)
-        state.adopt(self.target, state.as_array()[: state.count] - float(lr) * np.asarray(grads, dtype=np.float64))
+        fused = None if self._numba is not None or anomaly_active() else self._numpy.grouped(True, size)
+        if fused is not None and fused.gradient_rows is not None:  # the update inside the grouped program
+            out, new = fused.run(values, leaves, 1.0 / size, float(lr))
+            finite = fused.finite
+        else:
+            out, grads = self._call("backward", values, leaves, size)
+            new, finite = state.as_array()[: state.count] - float(lr) * np.asarray(grads, dtype=np.float64), False
+        state.adopt(self.target, new, finite)
         return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:

@@ -10,6 +10,7 @@ are made once per batch size; the gradients, read by nothing else, are one group
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from graphdl.core.collector import collector_paused
 from graphdl.core.primitives import PRIMITIVES
 
 _UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide", NEG: "np.negative"}
+_isfinite, _add_reduce = math.isfinite, np.add.reduce
 _COMPARE = dict(zip("> >= < <= == !=".split(), "greater greater_equal less less_equal equal not_equal".split()))
 #: From this many terms a scalar sum is one ``np.add.reduce``.
 _LONG_SUM = 8
@@ -355,7 +357,8 @@ class GroupedProgram:
         self.value_at = locate(program.target)
         self.outputs_at = [locate(g) for g in program.gradients] if gradients else []
         rows_out = [row for is_batch, row in self.outputs_at if not is_batch and isinstance(row, int)]
-        self._scalar_outputs = _index(rows_out) if rows_out and len(rows_out) == len(self.outputs_at) else None
+        #: The gradients' rows of ``S`` (a slice or an index array) when each is a scalar row, else None.
+        self.gradient_rows = _index(rows_out) if rows_out and len(rows_out) == len(self.outputs_at) else None
         title = "backward_batch" if gradients else "forward_batch"
         bound = "".join(f"\n    {name} = {text}" for text, name in views.items())
         lines = "".join(f"\n        {line}" for line in body)
@@ -366,36 +369,42 @@ class GroupedProgram:
         )
         exec(compile(self.source, f"<graphdl vectorised {title}>", "exec"), self.namespace)
         self._bind = self.namespace["bind"]
-        self._function: Any = None
-        self._buffers: tuple[Any, ...] | None = None
+        self._buffers: tuple[Any, ...] | None = None  # the batch size, V, S, their views, the bound kernel
+        self.finite = True  # whether a step's new parameter values were all finite
 
     @property
     def buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The arrays of batch rows and scalar rows kept from the last call (None before it)."""
         return None if self._buffers is None else self._buffers[1:3]
 
-    def run(self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float) -> tuple[Any, Any]:
+    def run(
+        self, columns: Sequence[np.ndarray], leaves: Sequence[float], seed: float, lr: float | None = None
+    ) -> tuple[Any, Any]:
         """Values of the target (a fresh array, or a float) and of the gradients (an array
-        when every gradient is a scalar row, else a list); ``seed``: 1 / the batch's size."""
+        when every gradient is a scalar row, else a list); ``seed``: 1 / the batch's size.
+        With ``lr`` (every gradient a scalar row): the parameters' values after an SGD step
+        instead of the gradients, and :attr:`finite` says whether they all are."""
         size = columns[0].shape[0]
         buffers = self._buffers
         if buffers is None or buffers[0] != size:
             V, S = np.empty((self.batch_rows, size)), np.empty((self.scalar_rows, 1))
-            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], S[: len(self._inverse), 0])
-            self._function = self._bind(V, S)
-        _, V, S, in_order, in_layout = buffers
+            self._buffers = buffers = (size, V, S, S[self.leaf_rows, 0], S[: len(self._inverse), 0], self._bind(V, S))
+        _, V, S, in_order, in_layout, function = buffers
         for row, column in enumerate(columns):
             V[row] = column
         V[self.seed_row] = seed
         in_order[:] = leaves
-        np.take(in_order, self._inverse, out=in_layout, mode="clip")  # each leaf to its row of the layout
+        in_order.take(self._inverse, out=in_layout, mode="clip")  # each leaf to its row of the layout
         with np.errstate(all="ignore"):  # numpy's floating-point warnings: the values say it
-            self._function()
+            function()
+            if lr is not None:  # p - lr * grad (a finite sum proves every new value finite)
+                new = np.multiply(S[self.gradient_rows, 0], lr)
+                self.finite = _isfinite(_add_reduce(np.subtract(in_order[: new.size], new, out=new)))
         is_batch, row = self.value_at
         value = V[row].copy() if is_batch else (float(S[row, 0]) if isinstance(row, int) else row)
-        if self._scalar_outputs is not None:  # the gradients as one array (a copy: S is reused)
-            grads = S[self._scalar_outputs, 0]
-            return value, grads.copy() if isinstance(self._scalar_outputs, slice) else grads
+        if self.gradient_rows is not None:  # the gradients as one array (a copy: S is reused), or after a step
+            grads = new if lr is not None else S[self.gradient_rows, 0]
+            return value, grads.copy() if grads.base is S else grads
         outputs = [(V[r].copy() if b else float(S[r, 0])) if isinstance(r, int) else r for b, r in self.outputs_at]
         return value, outputs
 

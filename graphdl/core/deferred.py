@@ -178,10 +178,11 @@ class LeafValues:
             self._array_ok = True
         return self.array
 
-    def adopt(self, target: Node, new: Any) -> None:
+    def adopt(self, target: Node, new: Any, finite: bool = False) -> None:
         """Make ``new`` (the parameters' new values first: floats or an array) the current
-        values, checked finite (``ValueError`` naming the parameter, nothing changed), and
-        leave them on ``target``'s graph as a deferred write: one optimiser step."""
+        values, checked finite (``ValueError`` naming the parameter, nothing changed; not an
+        array known to be, ``finite``), and leave them on ``target``'s graph as a deferred
+        write: one optimiser step."""
         old = self.floats
         if old is not None and new.__class__ is not _ndarray:
             total = sum(new)
@@ -191,19 +192,19 @@ class LeafValues:
                 new = [*new[: self.count], *old[self.count :]]
             self.floats = new
             self._array_ok = False
-            deferred = self._deferred
-            component = target._component
-            if component is not None and component.deferred is deferred and component.merged_into is None:
-                deferred.values = new  # already this graph's open or ended write: open it again
-                deferred.open = True
-            else:
-                deferred.defer(target, new)
-            return
-        new = new[: self.count]
-        check_finite(self._parameters.variables, new)
-        self.as_array()[: self.count] = new
-        self.floats = None
-        self._deferred.defer(target, self.array)
+        else:
+            new = new[: self.count]
+            if not finite:
+                check_finite(self._parameters.variables, new)
+            self.as_array()[: self.count] = new
+            self.floats, new = None, self.array
+        deferred = self._deferred
+        component = target._component
+        if component is not None and component.deferred is deferred and component.merged_into is None:
+            deferred.values = new  # already this graph's open or ended write: open it again
+            deferred.open = True
+        else:
+            deferred.defer(target, new)
 
     def assign(self, target: Node, values: Any) -> None:
         """Write the parameters' ``values`` as one optimiser step: deferred when the values
