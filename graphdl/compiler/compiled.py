@@ -375,14 +375,14 @@ class CompiledGraph:
                 loss, new = self._guarded(self._sample_numba, "step", float(lr), values, leaves)
             state.adopt(self.target, new)
             return loss
-        fused = None if self._numba is not None or anomaly_active() else self._numpy.grouped(True, size)
-        if fused is not None and fused.gradient_rows is not None:  # the update inside the grouped program
-            out, new = fused.run(values, leaves, 1.0 / size, float(lr))
-            finite = fused.finite
-        else:
-            out, grads = self._call("backward", values, leaves, size)
-            new, finite = state.as_array()[: state.count] - float(lr) * np.asarray(grads, dtype=np.float64), False
-        state.adopt(self.target, new, finite)
+        if size is not None and self._numba is None and not anomaly_active():
+            fused = self._numpy.grouped(True, size)
+            if fused is not None and fused.gradient_rows is not None:  # the update inside the grouped program
+                out, updated = fused.run(values, leaves, 1.0 / size, float(lr))
+                state.adopt(self.target, updated, fused.finite)
+                return _mean(out, size)
+        out, grads = self._call("backward", values, leaves, size)
+        state.adopt(self.target, state.as_array()[: state.count] - float(lr) * np.asarray(grads, dtype=np.float64))
         return _mean(out, size)
 
     def sgd(self, feed: Mapping[Any, Any], lr: float) -> np.ndarray:
@@ -402,6 +402,7 @@ class CompiledGraph:
     def _call(self, method: str, values: list[Any], leaves: Any, size: int | None) -> Any:
         """``method`` of this call's runner: the checked Python program inside ``detect_anomaly()``,
         else numba when it is the backend, else the numpy runner."""
+        runner: Any
         if anomaly_active():
             if self._checked is None:
                 self._checked = PythonRunner(self._program, self, checked=True)

@@ -7,6 +7,7 @@ Imported only by numba kernels.
 from __future__ import annotations
 
 from math import inf, nan  # noqa: F401  # the kernels import them from here
+from typing import Any
 
 import numpy as np
 from numba import config, njit
@@ -22,13 +23,13 @@ class _Vectorised(CPUDispatcher):
     """Compiles with LLVM's SLP vectoriser on (numba ships it off: it miscompiled integer code), for
     our float functions: under numba's compiler lock, which no other compilation passes meanwhile."""
 
-    def compile(self, sig: object) -> object:
+    def compile(self, sig: Any) -> Any:
         with global_compiler_lock:
-            slp, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
+            slp, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1  # type: ignore[attr-defined]
             try:
                 return super().compile(sig)
             finally:
-                config.SLP_VECTORIZE = slp
+                config.SLP_VECTORIZE = slp  # type: ignore[attr-defined]
 
 
 def _leaf_sums(terms, size, stack, depth, lanes):

@@ -73,6 +73,9 @@ class Expr:
         *("op", "args", "name", "slot", "number", "precedence", "negated"),
         *("depth", "size", "sums", "rendered", "template"),
     )
+    depth: int
+    size: int
+    sums: bool
 
     def __init__(
         self,
@@ -421,8 +424,8 @@ def template(expr: Expr) -> Template:
             return arg.name if arg.slot is None else operands.setdefault(arg.slot, len(operands))
         if len(args) == 2 and not args[0].args and not args[1].args:  # two leaves (w * x): no walk
             a, b = args
-            a = a.name if a.slot is None else operands.setdefault(a.slot, len(operands))
-            return (arg.op, a, b.name if b.slot is None else operands.setdefault(b.slot, len(operands)))
+            left = a.name if a.slot is None else operands.setdefault(a.slot, len(operands))
+            return (arg.op, left, b.name if b.slot is None else operands.setdefault(b.slot, len(operands)))
         return walk(arg)
 
     def walk(item: Expr) -> Any:
