@@ -192,3 +192,34 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     accuracy = float(out.split("'accuracy': ")[1].split("}")[0])
     assert accuracy >= 0.95 and (tmp_path / "best_moons.npz").exists()
+
+
+def test_gradients_are_stored_at_each_step_only_for_an_on_step_hook(moons, monkeypatch):
+    """Storing every parameter's .grad is a loop over the parameters; with no on_step hook
+    nothing reads them between steps, so the compiled steps leave it to the end of the epoch."""
+    train, dev, _ = moons
+    stores = []
+    store = graphdl.core.node.Node.store_gradients
+    monkeypatch.setattr(graphdl.core.node.Node, "store_gradients", lambda *a: stores.append(1) or store(*a))
+
+    def fit(each_step: bool):
+        stores.clear()
+        model, trainer = moons_trainer()
+        at_epochs, at_steps = [], []
+
+        class Epochs:
+            def on_epoch(self, trainer, epoch, logs):
+                at_epochs.append([p.grad for p in model.parameters()])
+
+        def step(s, loss):
+            at_steps.append([p.grad for p in model.parameters()])
+
+        trainer.fit(train, dev, epochs=2, batch_size=128, callbacks=[Epochs(), *([step] if each_step else [])])
+        return model, at_epochs, at_steps, [p.grad for p in model.parameters()], len(stores)
+
+    model, at_epochs, at_steps, at_end, stored = fit(each_step=True)
+    assert len(at_steps) == stored == 10 and at_steps[0] != at_steps[1] and None not in at_steps[0]
+    lazy_model, lazy_at_epochs, _, lazy_at_end, lazy_stored = fit(each_step=False)
+    assert lazy_stored == 2  # once an epoch
+    assert lazy_at_epochs == at_epochs and lazy_at_end == at_end
+    assert [p.value for p in lazy_model.parameters()] == [p.value for p in model.parameters()]

@@ -142,6 +142,10 @@ class Trainer:
         self._compile_mode = compile
         self._compiled: Any = None
         self._order_cache: tuple[Any, np.ndarray | None] | None = None
+        #: The last compiled step's gradients not yet written to the parameters' ``.grad``
+        #: (with no ``on_step`` hook, nothing reads them between steps: written once an epoch).
+        self._unstored: tuple[Any, np.ndarray] | None = None
+        self._store_each_step = True
         self.progress = progress
         self.callbacks = list(callbacks)
         self.history: History | None = None
@@ -274,6 +278,7 @@ class Trainer:
         if checkpoint is not None:
             history.checkpoint = os.fspath(checkpoint)
         hooks = CallbackList([*self.callbacks, *callbacks])
+        self._store_each_step = any(hasattr(callback, "on_step") for callback in hooks.callbacks)
         rng = np.random.default_rng(seed)
         compiled = self._compiled_graph()
         bar = progress_bar(epochs, self.progress if progress is None else progress)
@@ -295,6 +300,7 @@ class Trainer:
                     hooks.call("on_step", self, self.global_step - 1, loss)
                     if self.stop_training:
                         break
+                self._store_gradients()
                 logs = self._end_of_epoch(epoch, total / n, (columns, label_columns), dev_data, history)
                 if self._track_best(epoch, logs, history, higher_is_better, checkpoint) and restore_best:
                     saved = self._saved_parameters()
@@ -309,6 +315,7 @@ class Trainer:
                     variable.set_value(value)
             hooks.call("on_fit_end", self, history)
         finally:
+            self._store_gradients()  # (a diverged step's too, as the interpreter leaves them)
             self._set_mode(True)
             bar.close()
             if gc_was_enabled:
@@ -349,7 +356,10 @@ class Trainer:
             feed.update(masks)
             self._set_values(masks)  # so callbacks see the mask this step used
             if hasattr(compiled, "gradients"):  # graphdl's compiled program: the gradient as an array too
-                loss, grads = compiled.gradients(feed, store=True)
+                # (stored now when a hook may read them, or the optimiser steps per Variable)
+                store = self._store_each_step or self._parameter_order(compiled) is None
+                loss, grads = compiled.gradients(feed, store=store)
+                self._unstored = None if store else (compiled, grads.copy())
             else:
                 loss = float(compiled.backward(feed))
             if not math.isfinite(loss):
@@ -386,6 +396,15 @@ class Trainer:
             layer.update_running(layer_statistics)
         self.global_step += 1
         return loss
+
+    def _store_gradients(self) -> None:
+        """Write the last compiled step's gradients to the parameters' ``.grad`` (a loop over
+        every parameter: a third of an MLP(2, [64, 64, 1]) step, so not done at every step
+        unless an ``on_step`` hook may read them)."""
+        if self._unstored is not None:
+            compiled, grads = self._unstored
+            self._unstored = None
+            compiled.target.store_gradients(zip(compiled.parameters, grads.tolist()))
 
     def _parameter_order(self, compiled: Any) -> np.ndarray | None:
         """Where each of the optimiser's parameters sits in the compiled program's parameter
