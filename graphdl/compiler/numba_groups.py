@@ -23,7 +23,6 @@ samples in four running sums, then the blocks in order: the same for any batch o
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -74,13 +73,15 @@ _AT = {name: k for k, name in enumerate(FIELDS)}
 def _with_sums_as_slots(expr: Expr, sums: dict[str, tuple[int, Expr]], new_slot: list[int]) -> Expr:
     """``expr`` with each ``batch_sum(e)`` replaced by a slot that will hold the sum of ``e``
     (``expr`` itself when it sums nothing)."""
+    if not expr.sums:
+        return expr
     if expr.op == "batch_sum":
         key = render(expr.args[0], lambda leaf: f"v{leaf.slot}" if leaf.slot is not None else leaf.name)
         if key not in sums:
             sums[key] = (new_slot[0], expr.args[0])
             new_slot[0] += 1
         return Expr(f"t{sums[key][0]}", sums[key][0])
-    args = tuple(_with_sums_as_slots(a, sums, new_slot) if a.args else a for a in expr.args)
+    args = tuple(_with_sums_as_slots(a, sums, new_slot) for a in expr.args)
     if all(new is old for new, old in zip(args, expr.args)):
         return expr
     return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
@@ -103,7 +104,7 @@ class GroupedKernels:
                 phases["forward" if statement.slot in forward_slots else "backward"].append(statement)
                 continue
             expr = _with_sums_as_slots(statement.expr, sums, next_slot)
-            if expr is not statement.expr or after_slots.intersection(statement.reads):
+            if expr is not statement.expr or (after_slots and not after_slots.isdisjoint(statement.reads)):
                 phases["after"].append(Statement(statement.slot, expr, statement.role, statement.node))
                 after_slots.add(statement.slot)
             else:
@@ -205,10 +206,11 @@ class GroupedKernels:
         """Instructions computing ``statements`` (one phase), node by node: the operations of a
         kind at the same depth of the phase's data flow are one instruction, and an operation's
         first computed argument is computed in the operation's own row."""
-        per_sample, w_row, s_row = self.per_sample, self.w_row, self.s_row
+        per_sample, w_row, s_row, counts, known = self.per_sample, self.w_row, self.s_row, self.counts, {}
         row_of = w_row if per_sample else s_row
-        depth: dict[int, int] = defaultdict(int)  # row -> depth of the instruction writing it (0: before)
-        buckets: dict[tuple[int, int, int], list[int]] = {}  # (depth, op, K) -> per operation: its rows
+        # row -> depth of the instruction writing it (0: before); a phase makes at most two rows per tree node
+        depth = [0] * (counts[per_sample] + 2 * sum(s.expr.size for s in statements) + 2)
+        levels: list[dict[Any, list[int]]] = [{}]  # per depth: op, or (SUM, K) -> per operation: its rows
 
         def term(expr: Expr) -> tuple[Expr, int] | None:
             """A term ``b * c`` of a sum, ``c`` in ``S`` (``b`` alone is ``b * 1.0``, exactly)."""
@@ -222,35 +224,50 @@ class GroupedKernels:
                         return b, s_row[c.slot]
             return None
 
-        def put(op: int, count: int, out: int, rows: list[int], scales: tuple[int, ...] = ()) -> int:
-            level = depth[out] = 1 + max(map(depth.__getitem__, rows))
-            buckets.setdefault((level, op, count), []).extend((out, *rows, *scales))  # a sum: out, start, b, c
-            return out
+        def leaf_row(leaf: Expr) -> int:
+            """:meth:`_row`, kept per slot or number (leaves of ``row_of`` are not asked)."""
+            if (row := known.get(key := leaf.name if leaf.slot is None else leaf.slot)) is None:
+                row = known[key] = self._row(leaf)
+            return row
 
-        def emit(expr: Expr, into: int | None) -> int:
+        def emit(expr: Expr, out: int | None) -> int:
+            """The row of ``expr``'s value, computed into row ``out`` (None: a new row)."""
             args = expr.args
             if not args:
-                return self._row(expr)
-            out = into if into is not None else self._new_row()
+                row = row_of.get(expr.slot)
+                return leaf_row(expr) if row is None else row
+            if out is None:
+                out = counts[per_sample]
+                counts[per_sample] += 1
+            key = None
             if expr.op == "+" and (args[0].args or args[1].args) and (found := term(args[1])) is not None:
                 terms, first = [found], args[0]  # a sum first + b_1 * c_1 + ... + b_K * c_K, left to right
                 while first.op == "+" and (found := term(first.args[1])) is not None:
                     terms.append(found)
                     first = first.args[0]
-                if len(terms) > 1 or args[1].args:
-                    rows = [emit(first, out if first.args else None), *[emit(b, None) for b, _ in terms[::-1]]]
-                    return put(SUM, len(terms), out, rows, tuple([c for _, c in terms[::-1]]))
-            code, arity = ARITY.get(expr.op, (-1, -1))
-            if arity != len(args):
-                raise Unsupported(f"no grouped kernel code for {expr.op!r}")
-            rows, inner = [], True
+                if len(terms) > 1 or args[1].args:  # rows: out, start, b rows, c rows
+                    args, key = [first, *[b for b, _ in terms[::-1]]], (SUM, len(terms))
+            if key is None:
+                key, arity = ARITY.get(expr.op, (-1, -1))
+                if arity != len(args):
+                    raise Unsupported(f"no grouped kernel code for {expr.op!r}")
+            rows, into, level = [out], out, 0  # the first computed argument into out
             for arg in args:
                 if arg.args:
-                    rows.append(emit(arg, out if inner else None))
-                    inner = False
-                else:
-                    rows.append(row_of[arg.slot] if arg.slot in row_of else self._row(arg))
-            return put(code, 0, out, rows)
+                    row, into = emit(arg, into), None
+                elif (row := row_of.get(arg.slot)) is None:
+                    row = leaf_row(arg)
+                rows.append(row)
+                if depth[row] > level:
+                    level = depth[row]
+            depth[out] = level = level + 1
+            if key.__class__ is tuple:
+                rows += [c for _, c in terms[::-1]]
+            if level == len(levels):
+                levels.append({})
+            if (bucket := levels[level].setdefault(key, rows)) is not rows:
+                bucket += rows
+            return out
 
         for statement in statements:
             expr = statement.expr
@@ -258,15 +275,15 @@ class GroupedKernels:
                 rows = w_row if expr.slot in w_row else s_row
                 rows[statement.slot] = rows[expr.slot] if expr.slot is not None else self._constant(expr)
                 continue
-            row = (w_row if per_sample else s_row)[statement.slot] = self._new_row()
-            emit(expr, row)
-        for (_, op, count), flat in sorted(buckets.items(), key=lambda item: item[0][0]):  # stable
+            row_of[statement.slot] = emit(expr, None)
+        for key, flat in (item for level in levels for item in level.items()):
+            op, count = key if key.__class__ is tuple else (key, 0)
             width = 2 + 2 * count if count else 1 + OPERATIONS[op][1]
-            lists = [flat[k::width] for k in range(width)]
-            if count:  # a sum: out, start, then its K terms' b rows and c rows, term by term
-                lists = [lists[0], lists[1], sum(lists[2 : 2 + count], []), sum(lists[2 + count :], [])]
-            offsets = [self._listed(rows) for rows in lists]
-            self.code.append((op, len(lists[0]), *offsets, *offsets[1:2] * (4 - len(offsets)), count))
+            n, at = len(flat) // width, len(self.index)
+            for k in range(width):  # out, a (a sum: start), b, c rows (a sum: its K terms' b rows, c rows)
+                self.index += flat[k::width]
+            offsets = [at + k * n for k in ((0, 1, 2, 2 + count) if count else (*range(width), 1, 1, 1)[:4])]
+            self.code.append((op, n, *offsets, count))
 
     def _run(self, module: Any, mode: int, rate: float, values: list[Any], leaves: Any) -> tuple[np.ndarray, Any]:
         columns = np.array(values, dtype=np.float64).reshape(len(values), -1)
