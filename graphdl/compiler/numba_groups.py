@@ -129,7 +129,7 @@ class GroupedKernels:
         for name, listed in phases.items():
             self.per_sample = name in ("forward", "backward")
             if name == "after":
-                self.s_row.update((slot, self._new_row()) for slot, *_ in summed)
+                self.s_row.update((slot, self._new_row(False)) for slot, *_ in summed)
             bounds.append(len(self.code))
             self._lower(listed)
             bounds.append(len(self.code))
@@ -145,7 +145,8 @@ class GroupedKernels:
             ("shared_w", list(self.shared.values())),
             ("shared_s", list(self.shared)),
         ):
-            layout[name] = self._listed(rows)
+            layout[name] = len(self.index)  # rows listed in the index array, from this offset
+            self.index += rows
         layout.update(
             n_gradients=len(program.gradients),
             n_sums=len(summed),
@@ -163,16 +164,10 @@ class GroupedKernels:
         self._S, self._W = np.empty(self.counts[0]), np.empty((self.counts[1], 0))  # the kernel's rows, kept
         self._S[[row for row, _ in self.constants.values()]] = [number for _, number in self.constants.values()]
 
-    def _listed(self, rows: list[int]) -> int:
-        """Append ``rows`` to the index array; their offset."""
-        self.index += rows
-        return len(self.index) - len(rows)
-
-    def _new_row(self, of_w: bool | None = None) -> int:
-        """A new row: of ``W`` (by default: in a per-sample phase), else of ``S``."""
-        which = self.per_sample if of_w is None else of_w
-        self.counts[which] += 1
-        return self.counts[which] - 1
+    def _new_row(self, of_w: bool) -> int:
+        """A new row: of ``W``, else of ``S``."""
+        self.counts[of_w] += 1
+        return self.counts[of_w] - 1
 
     def _constant(self, value: Any) -> int:
         """The row of ``S`` holding a number of a statement, or of a leaf (one row per distinct number)."""
@@ -185,12 +180,6 @@ class GroupedKernels:
             self.constants[key] = (self._new_row(False), float(value))
         return self.constants[key][0]
 
-    def _shared_row(self, s_row: int) -> int:
-        """The row of ``W`` holding row ``s_row`` of ``S`` for every sample."""
-        if s_row not in self.shared:
-            self.shared[s_row] = self._new_row(True)
-        return self.shared[s_row]
-
     def _row(self, expr: Expr) -> int:
         """The row holding leaf ``expr`` as an operand in the current phase (a value of ``S`` read
         per sample: its row of ``W``)."""
@@ -200,7 +189,9 @@ class GroupedKernels:
         if slot is not None and slot not in self.s_row:  # computed after the batch sums
             raise Unsupported(f"a per-sample statement reads a sum over the batch (slot {slot})")
         row = self.s_row[slot] if slot is not None else self._constant(expr)
-        return self._shared_row(row) if self.per_sample else row
+        if self.per_sample and row not in self.shared:  # its row of W, the same for every sample
+            self.shared[row] = self._new_row(True)
+        return self.shared[row] if self.per_sample else row
 
     def _lower(self, statements: list[Statement]) -> None:
         """Instructions computing ``statements`` (one phase), node by node: the operations of a
@@ -224,39 +215,30 @@ class GroupedKernels:
                         return b, s_row[c.slot]
             return None
 
-        def leaf_row(leaf: Expr) -> int:
-            """:meth:`_row`, kept per slot or number (leaves of ``row_of`` are not asked)."""
-            if (row := known.get(key := leaf.name if leaf.slot is None else leaf.slot)) is None:
-                row = known[key] = self._row(leaf)
-            return row
-
         def emit(expr: Expr, out: int | None) -> int:
-            """The row of ``expr``'s value, computed into row ``out`` (None: a new row)."""
+            """The row of computed ``expr``'s value, computed into row ``out`` (None: a new row)."""
             args = expr.args
-            if not args:
-                row = row_of.get(expr.slot)
-                return leaf_row(expr) if row is None else row
             if out is None:
                 out = counts[per_sample]
                 counts[per_sample] += 1
-            key = None
+            key, arity = ARITY.get(expr.op, (-1, -1))
             if expr.op == "+" and (args[0].args or args[1].args) and (found := term(args[1])) is not None:
                 terms, first = [found], args[0]  # a sum first + b_1 * c_1 + ... + b_K * c_K, left to right
                 while first.op == "+" and (found := term(first.args[1])) is not None:
                     terms.append(found)
                     first = first.args[0]
                 if len(terms) > 1 or args[1].args:  # rows: out, start, b rows, c rows
-                    args, key = [first, *[b for b, _ in terms[::-1]]], (SUM, len(terms))
-            if key is None:
-                key, arity = ARITY.get(expr.op, (-1, -1))
-                if arity != len(args):
-                    raise Unsupported(f"no grouped kernel code for {expr.op!r}")
+                    args = [first, *[b for b, _ in terms[::-1]]]
+                    key, arity = (SUM, len(terms)), len(args)
+            if arity != len(args):
+                raise Unsupported(f"no grouped kernel code for {expr.op!r}")
             rows, into, level = [out], out, 0  # the first computed argument into out
             for arg in args:
                 if arg.args:
                     row, into = emit(arg, into), None
-                elif (row := row_of.get(arg.slot)) is None:
-                    row = leaf_row(arg)
+                elif (row := row_of.get(slot := arg.slot)) is None:  # (a leaf's row then kept for the phase)
+                    if (row := known.get(leaf := arg.name if slot is None else slot)) is None:
+                        row = known[leaf] = self._row(arg)
                 rows.append(row)
                 if depth[row] > level:
                     level = depth[row]
@@ -271,19 +253,19 @@ class GroupedKernels:
 
         for statement in statements:
             expr = statement.expr
-            if not expr.args:  # a copy (of a number too): the row of what it copies
+            if expr.args:
+                row_of[statement.slot] = emit(expr, None)
+            else:  # a copy (of a number too): the row of what it copies
                 rows = w_row if expr.slot in w_row else s_row
                 rows[statement.slot] = rows[expr.slot] if expr.slot is not None else self._constant(expr)
-                continue
-            row_of[statement.slot] = emit(expr, None)
         for key, flat in (item for level in levels for item in level.items()):
             op, count = key if key.__class__ is tuple else (key, 0)
             width = 2 + 2 * count if count else 1 + OPERATIONS[op][1]
             n, at = len(flat) // width, len(self.index)
             for k in range(width):  # out, a (a sum: start), b, c rows (a sum: its K terms' b rows, c rows)
                 self.index += flat[k::width]
-            offsets = [at + k * n for k in ((0, 1, 2, 2 + count) if count else (*range(width), 1, 1, 1)[:4])]
-            self.code.append((op, n, *offsets, count))
+            offsets = (0, 1, 2, 2 + count) if count else (*range(width), 1, 1, 1)[:4]  # o0 a0 b0 c0, in n
+            self.code.append((op, n, *[at + k * n for k in offsets], count))
 
     def _run(self, module: Any, mode: int, rate: float, values: list[Any], leaves: Any) -> tuple[np.ndarray, Any]:
         columns = np.array(values, dtype=np.float64).reshape(len(values), -1)
