@@ -23,6 +23,7 @@ samples in four running sums, then the blocks in order: the same for any batch o
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -201,7 +202,7 @@ class GroupedKernels:
         row_of = w_row if per_sample else s_row
         # row -> depth of the instruction writing it (0: before); a phase makes at most two rows per tree node
         depth = [0] * (counts[per_sample] + 2 * sum(s.expr.size for s in statements) + 2)
-        levels: list[dict[Any, list[int]]] = [{}]  # per depth: op, or (SUM, K) -> per operation: its rows
+        levels: Any = defaultdict(dict)  # per depth: op, or (SUM, K) -> per operation: its rows
 
         def term(expr: Expr) -> tuple[Expr, int] | None:
             """A term ``b * c`` of a sum, ``c`` in ``S`` (``b`` alone is ``b * 1.0``, exactly)."""
@@ -245,8 +246,6 @@ class GroupedKernels:
             depth[out] = level = level + 1
             if key.__class__ is tuple:
                 rows += [c for _, c in terms[::-1]]
-            if level == len(levels):
-                levels.append({})
             if (bucket := levels[level].setdefault(key, rows)) is not rows:
                 bucket += rows
             return out
@@ -258,7 +257,7 @@ class GroupedKernels:
             else:  # a copy (of a number too): the row of what it copies
                 rows = w_row if expr.slot in w_row else s_row
                 rows[statement.slot] = rows[expr.slot] if expr.slot is not None else self._constant(expr)
-        for key, flat in (item for level in levels for item in level.items()):
+        for key, flat in (item for level in sorted(levels) for item in levels[level].items()):
             op, count = key if key.__class__ is tuple else (key, 0)
             width = 2 + 2 * count if count else 1 + OPERATIONS[op][1]
             n, at = len(flat) // width, len(self.index)
