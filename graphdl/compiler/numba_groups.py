@@ -74,13 +74,15 @@ _AT = {name: k for k, name in enumerate(FIELDS)}
 def _with_sums_as_slots(expr: Expr, sums: dict[str, tuple[int, Expr]], new_slot: list[int]) -> Expr:
     """``expr`` with each ``batch_sum(e)`` replaced by a slot that will hold the sum of ``e``
     (``expr`` itself when it sums nothing)."""
+    if not expr.sums:
+        return expr
     if expr.op == "batch_sum":
         key = render(expr.args[0], lambda leaf: f"v{leaf.slot}" if leaf.slot is not None else leaf.name)
         if key not in sums:
             sums[key] = (new_slot[0], expr.args[0])
             new_slot[0] += 1
         return Expr(f"t{sums[key][0]}", sums[key][0])
-    args = tuple(_with_sums_as_slots(a, sums, new_slot) if a.args else a for a in expr.args)
+    args = tuple(_with_sums_as_slots(a, sums, new_slot) for a in expr.args)
     if all(new is old for new, old in zip(args, expr.args)):
         return expr
     return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
@@ -103,7 +105,7 @@ class GroupedKernels:
                 phases["forward" if statement.slot in forward_slots else "backward"].append(statement)
                 continue
             expr = _with_sums_as_slots(statement.expr, sums, next_slot)
-            if expr is not statement.expr or after_slots.intersection(statement.reads):
+            if expr is not statement.expr or (after_slots and not after_slots.isdisjoint(statement.reads)):
                 phases["after"].append(Statement(statement.slot, expr, statement.role, statement.node))
                 after_slots.add(statement.slot)
             else:
@@ -128,7 +130,7 @@ class GroupedKernels:
         for name, listed in phases.items():
             self.per_sample = name in ("forward", "backward")
             if name == "after":
-                self.s_row.update((slot, self._new_row()) for slot, *_ in summed)
+                self.s_row.update((slot, self._new_row(False)) for slot, *_ in summed)
             bounds.append(len(self.code))
             self._lower(listed)
             bounds.append(len(self.code))
@@ -144,7 +146,8 @@ class GroupedKernels:
             ("shared_w", list(self.shared.values())),
             ("shared_s", list(self.shared)),
         ):
-            layout[name] = self._listed(rows)
+            layout[name] = len(self.index)  # rows listed in the index array, from this offset
+            self.index += rows
         layout.update(
             n_gradients=len(program.gradients),
             n_sums=len(summed),
@@ -162,16 +165,10 @@ class GroupedKernels:
         self._S, self._W = np.empty(self.counts[0]), np.empty((self.counts[1], 0))  # the kernel's rows, kept
         self._S[[row for row, _ in self.constants.values()]] = [number for _, number in self.constants.values()]
 
-    def _listed(self, rows: list[int]) -> int:
-        """Append ``rows`` to the index array; their offset."""
-        self.index += rows
-        return len(self.index) - len(rows)
-
-    def _new_row(self, of_w: bool | None = None) -> int:
-        """A new row: of ``W`` (by default: in a per-sample phase), else of ``S``."""
-        which = self.per_sample if of_w is None else of_w
-        self.counts[which] += 1
-        return self.counts[which] - 1
+    def _new_row(self, of_w: bool) -> int:
+        """A new row: of ``W``, else of ``S``."""
+        self.counts[of_w] += 1
+        return self.counts[of_w] - 1
 
     def _constant(self, value: Any) -> int:
         """The row of ``S`` holding a number of a statement, or of a leaf (one row per distinct number)."""
@@ -184,12 +181,6 @@ class GroupedKernels:
             self.constants[key] = (self._new_row(False), float(value))
         return self.constants[key][0]
 
-    def _shared_row(self, s_row: int) -> int:
-        """The row of ``W`` holding row ``s_row`` of ``S`` for every sample."""
-        if s_row not in self.shared:
-            self.shared[s_row] = self._new_row(True)
-        return self.shared[s_row]
-
     def _row(self, expr: Expr) -> int:
         """The row holding leaf ``expr`` as an operand in the current phase (a value of ``S`` read
         per sample: its row of ``W``)."""
@@ -199,16 +190,19 @@ class GroupedKernels:
         if slot is not None and slot not in self.s_row:  # computed after the batch sums
             raise Unsupported(f"a per-sample statement reads a sum over the batch (slot {slot})")
         row = self.s_row[slot] if slot is not None else self._constant(expr)
-        return self._shared_row(row) if self.per_sample else row
+        if self.per_sample and row not in self.shared:  # its row of W, the same for every sample
+            self.shared[row] = self._new_row(True)
+        return self.shared[row] if self.per_sample else row
 
     def _lower(self, statements: list[Statement]) -> None:
         """Instructions computing ``statements`` (one phase), node by node: the operations of a
         kind at the same depth of the phase's data flow are one instruction, and an operation's
         first computed argument is computed in the operation's own row."""
-        per_sample, w_row, s_row = self.per_sample, self.w_row, self.s_row
+        per_sample, w_row, s_row, counts, known = self.per_sample, self.w_row, self.s_row, self.counts, {}
         row_of = w_row if per_sample else s_row
-        depth: dict[int, int] = defaultdict(int)  # row -> depth of the instruction writing it (0: before)
-        buckets: dict[tuple[int, int, int], list[int]] = {}  # (depth, op, K) -> per operation: its rows
+        # row -> depth of the instruction writing it (0: before); a phase makes at most two rows per tree node
+        depth = [0] * (counts[per_sample] + 2 * sum(s.expr.size for s in statements) + 2)
+        levels: Any = defaultdict(dict)  # per depth: op, or (SUM, K) -> per operation: its rows
 
         def term(expr: Expr) -> tuple[Expr, int] | None:
             """A term ``b * c`` of a sum, ``c`` in ``S`` (``b`` alone is ``b * 1.0``, exactly)."""
@@ -222,51 +216,55 @@ class GroupedKernels:
                         return b, s_row[c.slot]
             return None
 
-        def put(op: int, count: int, out: int, rows: list[int], scales: tuple[int, ...] = ()) -> int:
-            level = depth[out] = 1 + max(map(depth.__getitem__, rows))
-            buckets.setdefault((level, op, count), []).extend((out, *rows, *scales))  # a sum: out, start, b, c
-            return out
-
-        def emit(expr: Expr, into: int | None) -> int:
+        def emit(expr: Expr, out: int | None) -> int:
+            """The row of computed ``expr``'s value, computed into row ``out`` (None: a new row)."""
             args = expr.args
-            if not args:
-                return self._row(expr)
-            out = into if into is not None else self._new_row()
+            if out is None:
+                out = counts[per_sample]
+                counts[per_sample] += 1
+            key, arity = ARITY.get(expr.op, (-1, -1))
             if expr.op == "+" and (args[0].args or args[1].args) and (found := term(args[1])) is not None:
                 terms, first = [found], args[0]  # a sum first + b_1 * c_1 + ... + b_K * c_K, left to right
                 while first.op == "+" and (found := term(first.args[1])) is not None:
                     terms.append(found)
                     first = first.args[0]
-                if len(terms) > 1 or args[1].args:
-                    rows = [emit(first, out if first.args else None), *[emit(b, None) for b, _ in terms[::-1]]]
-                    return put(SUM, len(terms), out, rows, tuple([c for _, c in terms[::-1]]))
-            code, arity = ARITY.get(expr.op, (-1, -1))
+                if len(terms) > 1 or args[1].args:  # rows: out, start, b rows, c rows
+                    args = [first, *[b for b, _ in terms[::-1]]]
+                    key, arity = (SUM, len(terms)), len(args)
             if arity != len(args):
                 raise Unsupported(f"no grouped kernel code for {expr.op!r}")
-            rows, inner = [], True
+            rows, into, level = [out], out, 0  # the first computed argument into out
             for arg in args:
                 if arg.args:
-                    rows.append(emit(arg, out if inner else None))
-                    inner = False
-                else:
-                    rows.append(row_of[arg.slot] if arg.slot in row_of else self._row(arg))
-            return put(code, 0, out, rows)
+                    row, into = emit(arg, into), None
+                elif (row := row_of.get(slot := arg.slot)) is None:  # (a leaf's row then kept for the phase)
+                    if (row := known.get(leaf := arg.name if slot is None else slot)) is None:
+                        row = known[leaf] = self._row(arg)
+                rows.append(row)
+                if depth[row] > level:
+                    level = depth[row]
+            depth[out] = level = level + 1
+            if key.__class__ is tuple:
+                rows += [c for _, c in terms[::-1]]
+            if (bucket := levels[level].setdefault(key, rows)) is not rows:
+                bucket += rows
+            return out
 
         for statement in statements:
             expr = statement.expr
-            if not expr.args:  # a copy (of a number too): the row of what it copies
+            if expr.args:
+                row_of[statement.slot] = emit(expr, None)
+            else:  # a copy (of a number too): the row of what it copies
                 rows = w_row if expr.slot in w_row else s_row
                 rows[statement.slot] = rows[expr.slot] if expr.slot is not None else self._constant(expr)
-                continue
-            row = (w_row if per_sample else s_row)[statement.slot] = self._new_row()
-            emit(expr, row)
-        for (_, op, count), flat in sorted(buckets.items(), key=lambda item: item[0][0]):  # stable
+        for key, flat in (item for level in sorted(levels) for item in levels[level].items()):
+            op, count = key if key.__class__ is tuple else (key, 0)
             width = 2 + 2 * count if count else 1 + OPERATIONS[op][1]
-            lists = [flat[k::width] for k in range(width)]
-            if count:  # a sum: out, start, then its K terms' b rows and c rows, term by term
-                lists = [lists[0], lists[1], sum(lists[2 : 2 + count], []), sum(lists[2 + count :], [])]
-            offsets = [self._listed(rows) for rows in lists]
-            self.code.append((op, len(lists[0]), *offsets, *offsets[1:2] * (4 - len(offsets)), count))
+            n, at = len(flat) // width, len(self.index)
+            for k in range(width):  # out, a (a sum: start), b, c rows (a sum: its K terms' b rows, c rows)
+                self.index += flat[k::width]
+            offsets = (0, 1, 2, 2 + count) if count else (*range(width), 1, 1, 1)[:4]  # o0 a0 b0 c0, in n
+            self.code.append((op, n, *[at + k * n for k in offsets], count))
 
     def _run(self, module: Any, mode: int, rate: float, values: list[Any], leaves: Any) -> tuple[np.ndarray, Any]:
         columns = np.array(values, dtype=np.float64).reshape(len(values), -1)
