@@ -198,7 +198,8 @@ class GroupedKernels:
         """Instructions computing ``statements`` (one phase), node by node: the operations of a
         kind at the same depth of the phase's data flow are one instruction, and an operation's
         first computed argument is computed in the operation's own row."""
-        per_sample, w_row, s_row, counts, known = self.per_sample, self.w_row, self.s_row, self.counts, {}
+        per_sample, w_row, s_row, counts = self.per_sample, self.w_row, self.s_row, self.counts
+        known: dict[Any, int] = {}
         row_of = w_row if per_sample else s_row
         # row -> depth of the instruction writing it (0: before); a phase makes at most two rows per tree node
         depth = [0] * (counts[per_sample] + 2 * sum(s.expr.size for s in statements) + 2)
@@ -218,7 +219,9 @@ class GroupedKernels:
 
         def emit(expr: Expr, out: int | None) -> int:
             """The row of computed ``expr``'s value, computed into row ``out`` (None: a new row)."""
-            args = expr.args
+            args: Any = expr.args
+            key: Any
+            row: Any
             if out is None:
                 out = counts[per_sample]
                 counts[per_sample] += 1
@@ -233,6 +236,7 @@ class GroupedKernels:
                     key, arity = (SUM, len(terms)), len(args)
             if arity != len(args):
                 raise Unsupported(f"no grouped kernel code for {expr.op!r}")
+            into: int | None
             rows, into, level = [out], out, 0  # the first computed argument into out
             for arg in args:
                 if arg.args:
