@@ -18,6 +18,10 @@ from graphdl.compiler.ir import Statement
 from graphdl.compiler.symbolic import REF, Expr, Template, template
 
 
+class Unsupported(ValueError):
+    """A program the grouped numpy program or the grouped kernels cannot run (named in the message)."""
+
+
 @dataclass
 class Group:
     """Like statements: one template, the batch flag of each placeholder, its statements."""

@@ -29,18 +29,15 @@ from typing import Any
 import numpy as np
 
 from graphdl.compiler import registry
+from graphdl.compiler.groups import Unsupported
 from graphdl.compiler.ir import Program, Statement
-from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
+from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, sums_replaced
 
 _JIT = 'njit(cache=True, error_model="numpy")'
 #: Bumped when the kernel's source changes.
 VERSION = "4"
 #: Most samples a block holds (a batch is cut into equal blocks of at most this many).
 BLOCK = 128
-
-
-class Unsupported(ValueError):
-    """The program has a shape the grouped kernels do not handle (named in the message)."""
 
 
 def _operations() -> list[tuple[str, int, str]]:
@@ -71,23 +68,6 @@ FIELDS = (
 _AT = {name: k for k, name in enumerate(FIELDS)}
 
 
-def _with_sums_as_slots(expr: Expr, sums: dict[str, tuple[int, Expr]], new_slot: list[int]) -> Expr:
-    """``expr`` with each ``batch_sum(e)`` replaced by a slot that will hold the sum of ``e``
-    (``expr`` itself when it sums nothing)."""
-    if not expr.sums:
-        return expr
-    if expr.op == "batch_sum":
-        key = render(expr.args[0], lambda leaf: f"v{leaf.slot}" if leaf.slot is not None else leaf.name)
-        if key not in sums:
-            sums[key] = (new_slot[0], expr.args[0])
-            new_slot[0] += 1
-        return Expr(f"t{sums[key][0]}", sums[key][0])
-    args = tuple(_with_sums_as_slots(a, sums, new_slot) for a in expr.args)
-    if all(new is old for new, old in zip(args, expr.args)):
-        return expr
-    return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
-
-
 class GroupedKernels:
     """A program as instructions: the arrays the fixed kernel takes (:attr:`arrays`),
     and the runner's methods, which call the kernel module's ``program``."""
@@ -96,7 +76,7 @@ class GroupedKernels:
         per_sample = {*program.varies, *program.input_slots, program.seed_slot}
         forward_slots = {s.slot for s in program.forward}
         statements = program.statements  # a dense layer's w * x is written into its sum by the lowering
-        next_slot = [max([len(program.names), *(s.slot + 1 for s in statements)])]
+        first = max([len(program.names), *(s.slot + 1 for s in statements)])  # the sums' slots, then parts
         sums: dict[str, tuple[int, Expr]] = {}
         phases: dict[str, list[Statement]] = {"hoisted": [], "forward": [], "backward": [], "after": []}
         after_slots: set[int] = set()
@@ -104,7 +84,7 @@ class GroupedKernels:
             if statement.slot in per_sample:  # (one that reads a batch sum is refused by _lower)
                 phases["forward" if statement.slot in forward_slots else "backward"].append(statement)
                 continue
-            expr = _with_sums_as_slots(statement.expr, sums, next_slot)
+            expr = sums_replaced(statement.expr, sums, lambda k: Expr(f"t{first + k}", first + k))
             if expr is not statement.expr or (after_slots and not after_slots.isdisjoint(statement.reads)):
                 phases["after"].append(Statement(statement.slot, expr, statement.role, statement.node))
                 after_slots.add(statement.slot)
@@ -112,13 +92,14 @@ class GroupedKernels:
                 phases["hoisted"].append(statement)
         # each sum: of a product of two per-sample slots, else of a slot (a new one when needed) times 1.0
         summed: list[tuple[int, int | None, int | None]] = []
-        for slot, expr in sums.values():
+        part = first + len(sums)
+        for k, expr in sums.values():
             factors = list(expr.args) if expr.op == "*" else [expr]
             if not all(f.op == REF and f.slot is not None for f in factors):
-                phases["backward"].append(Statement(next_slot[0], expr, "part"))
-                factors = [Expr("t", next_slot[0])]
-                next_slot[0] += 1
-            summed.append((slot, factors[0].slot, factors[1].slot if len(factors) > 1 else None))
+                phases["backward"].append(Statement(part, expr, "part"))
+                factors = [Expr("t", part)]
+                part += 1
+            summed.append((first + k, factors[0].slot, factors[1].slot if len(factors) > 1 else None))
         self.s_row = {slot: k for k, slot in enumerate(program.leaf_slots)}  # slot -> row of S
         self.w_row = {slot: k for k, slot in enumerate([*program.input_slots, program.seed_slot])}  # -> row of W
         self.counts = [len(self.s_row), len(self.w_row)]  # rows of S, of W

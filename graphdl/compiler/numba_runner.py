@@ -38,9 +38,9 @@ from graphdl.compiler import registry
 from graphdl.compiler.ir import Program, Statement
 from graphdl.compiler.kernel_cache import cache_dir as cache_dir  # compiled.py and tests look it up here
 from graphdl.compiler.kernel_cache import load_kernels
-from graphdl.compiler.numba_groups import GroupedKernels, Unsupported
+from graphdl.compiler.numba_groups import _JIT, GroupedKernels, Unsupported
 from graphdl.compiler.numba_groups import kernel_source as grouped_source
-from graphdl.compiler.symbolic import Expr, render
+from graphdl.compiler.symbolic import Expr, positional, render, sums_replaced
 from graphdl.core import primitives as core_primitives
 from graphdl.core.collector import collector_paused
 
@@ -54,7 +54,6 @@ MAX_STATEMENTS = 400
 #: Bumped when the kernel template changes, so stale cache files are not reused.
 KERNEL_VERSION = "7"
 _CORES = os.cpu_count() or 1  # os.cpu_count() reads /proc each call: 70 µs in a container
-_JIT = 'njit(cache=True, error_model="numpy")'
 _PARALLEL = 'njit(cache=True, error_model="numpy", parallel=True)'
 
 
@@ -67,20 +66,8 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _positional(leaf: Expr) -> str:
-    return f"v{leaf.slot}" if leaf.slot is not None else leaf.name
-
-
-def _sums_replaced(expr: Expr, accumulators: dict[str, tuple[int, Expr]]) -> Expr:
-    """``expr`` with each ``batch_sum(e)`` replaced by an accumulator leaf ``a<k>``."""
-    if expr.op == "batch_sum":
-        key = render(expr.args[0], _positional)
-        k = accumulators.setdefault(key, (len(accumulators), expr.args[0]))[0]
-        return Expr(f"a{k}")
-    if not expr.args:
-        return expr
-    args = tuple(_sums_replaced(a, accumulators) for a in expr.args)
-    return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
+def _accumulator(k: int) -> Expr:
+    return Expr(f"a{k}")
 
 
 def _after_sums(statements: Sequence[Statement], varies: set[int]) -> set[int]:
@@ -100,7 +87,7 @@ def kernel_source(program: Program) -> str:
     varies = program.varies
 
     def line(statement: Statement, one_sample: bool = True, expr: Expr | None = None) -> str:
-        return f"v{statement.slot} = {render(statement.expr if expr is None else expr, _positional, one_sample)}"
+        return f"v{statement.slot} = {render(statement.expr if expr is None else expr, positional, one_sample)}"
 
     def block(indent: str, lines: Sequence[str]) -> list[str]:
         return [indent + text for text in lines]
@@ -110,11 +97,11 @@ def kernel_source(program: Program) -> str:
     hoisted = [line(s) for s in statements if s.slot not in varies and s.slot not in summed]
     per_sample_forward = [line(s) for s in program.forward if s.slot in varies]
     accumulators: dict[str, tuple[int, Expr]] = {}
-    after = [line(s, False, _sums_replaced(s.expr, accumulators)) for s in statements if s.slot in summed]
-    sums = [(k, render(e, _positional, True)) for k, e in accumulators.values()]
+    after = [line(s, False, sums_replaced(s.expr, accumulators, _accumulator)) for s in statements if s.slot in summed]
+    sums = [(k, render(e, positional, True)) for k, e in accumulators.values()]
     rows = 1 + len(sums)  # the target's sum, then the batch sums
-    target = render(program.target, _positional)
-    grads = [render(g, _positional, True) for g in program.gradients]
+    target = render(program.target, positional)
+    grads = [render(g, positional, True) for g in program.gradients]
     unpack_leaves = [f"v{slot} = leaves[{k}]" for k, slot in enumerate(program.leaf_slots)]
 
     def unpack_inputs(template: str) -> list[str]:

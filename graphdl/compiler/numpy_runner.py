@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from graphdl.compiler import matrices, registry
-from graphdl.compiler.groups import Group, plan_groups, progression, varies_in
+from graphdl.compiler.groups import Group, Unsupported, plan_groups, progression, varies_in
 from graphdl.compiler.ir import Program, Statement
+from graphdl.compiler.python_runner import ARRAY_NAMESPACE
 from graphdl.compiler.symbolic import BINARY, COMPARISONS, NEG, NUMBER, REF, Expr, render
 from graphdl.core.collector import collector_paused
-from graphdl.core.primitives import PRIMITIVES
 
 _UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide", NEG: "np.negative"}
 _isfinite, _add_reduce = math.isfinite, np.add.reduce
@@ -31,15 +31,7 @@ _COMPARE = dict(zip("> >= < <= == !=".split(), "greater greater_equal less less_
 _LONG_SUM = 8
 #: Largest V array (floats) the grouped program may allocate; bigger batches use the Python runner.
 MAX_FLOATS = 1 << 27
-_NAMESPACE: dict[str, Any] = {name: p.array for name, p in PRIMITIVES.items()} | {
-    "np": np,
-    "inf": np.inf,
-    "nan": np.nan,
-}
-
-
-class Unsupported(ValueError):
-    """A statement calls a function the grouped program does not know."""
+_NAMESPACE: dict[str, Any] = {**ARRAY_NAMESPACE, "np": np}
 
 
 def batch_mean_rows(rows: np.ndarray, estimate: Any = 0.0, use_batch: Any = 1.0) -> np.ndarray:
@@ -418,8 +410,6 @@ class NumpyRunner:
     """Batches through the grouped programs (built per need, buffers per batch size); one
     sample, big batches and steps through the Python runner it wraps."""
 
-    name = "numpy"
-
     def __init__(self, program: Program, python: Any) -> None:
         self.program = program
         self.python = python
@@ -452,9 +442,6 @@ class NumpyRunner:
         if size is None or (program := self.grouped(True, size)) is None:
             return self.python.backward(values, leaves, size)
         return program.run(values, leaves, 1.0 / size)
-
-    step = property(lambda self: self.python.step)  # per sample: the Python runner's
-    sgd = property(lambda self: self.python.sgd)
 
     def source(self) -> str:
         """The grouped batch program as text (built on first use); the Python source when there is none."""

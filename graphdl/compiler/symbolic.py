@@ -179,6 +179,25 @@ def _own_name(leaf: Expr) -> str:
     return leaf.name
 
 
+def positional(leaf: Expr) -> str:
+    """A leaf's text in a kernel: ``v<slot>``, or its own name when it has no slot."""
+    return f"v{leaf.slot}" if leaf.slot is not None else leaf.name
+
+
+def sums_replaced(expr: Expr, sums: dict[str, tuple[int, Expr]], leaf: Callable[[int], Expr]) -> Expr:
+    """``expr`` with each ``batch_sum(e)`` replaced by ``leaf(k)``, ``k`` numbering the distinct
+    ``e`` (keyed by their text) in ``sums`` (text -> (k, e)); ``expr`` itself when it sums nothing."""
+    if not expr.sums:
+        return expr
+    if expr.op == "batch_sum":
+        k = sums.setdefault(render(expr.args[0], positional), (len(sums), expr.args[0]))[0]
+        return leaf(k)
+    args = tuple(sums_replaced(a, sums, leaf) for a in expr.args)
+    if all(new is old for new, old in zip(args, expr.args)):
+        return expr
+    return Expr(expr.name, op=expr.op, args=args, precedence=expr.precedence)
+
+
 def render(expr: Expr, leaf: Callable[[Expr], str], one_sample: bool = False) -> str:
     """``expr`` as Python text; ``leaf(e)`` gives the text of each ``ref`` leaf. With
     ``one_sample``, ``batch_sum(e)`` is ``(e)`` (the sum over one sample is the value) and
