@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from test_compiler_backends import _reference_grads
 
 import graphdl
 from graphdl import ops
@@ -36,13 +37,6 @@ def _feed(inputs, size: int, seed: int) -> dict:
     return feed
 
 
-def _interpreted(target, feed, params):
-    for variable, value in feed.items():
-        variable.set_value(value)
-    target.backward()
-    return target.value, [p.grad for p in params]
-
-
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 @pytest.mark.parametrize("loss", ["hinge_l2", "mse"])
 def test_the_kernel_gives_the_interpreters_gradients(activation, loss):
@@ -53,7 +47,7 @@ def test_the_kernel_gives_the_interpreters_gradients(activation, loss):
         feed = _feed(inputs, size, seed=size)
         mean = compiled.backward(feed)
         grads = [p.grad for p in params]
-        value, expected = _interpreted(target, feed, params)
+        value, expected = _reference_grads(target, feed, params)
         assert mean == pytest.approx(float(np.mean(value)), rel=1e-12)
         np.testing.assert_allclose(grads, expected, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(compiled.forward(feed), value, rtol=1e-12, atol=1e-15)
@@ -83,7 +77,7 @@ def test_the_gradients_read_forwards_and_the_parameters_as_a_slice():
     decay = next(line for line in kernel.splitlines() if "2.0" in line.split("#")[0])
     assert decay.count("[i") <= 1, decay  # the parameters in program order: a slice, not a gather
     grads = [p.grad for p in compiled.parameters]
-    np.testing.assert_allclose(grads, _interpreted(target, feed, compiled.parameters)[1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grads, _reference_grads(target, feed, compiled.parameters)[1], rtol=1e-12, atol=1e-15)
 
 
 def test_relu_and_hinge_keep_the_interpreters_bits_on_special_values():
@@ -97,7 +91,7 @@ def test_relu_and_hinge_keep_the_interpreters_bits_on_special_values():
         compiled = graphdl.compile(target, inputs=[x, label], backend="numpy")
         with np.errstate(all="ignore"):
             value = compiled.forward(feed)
-            expected, _ = _interpreted(target, feed, [w, v])
+            expected, _ = _reference_grads(target, feed, [w, v])
         assert value.view(np.int64).tolist() == np.asarray(expected).view(np.int64).tolist(), target.name
         assert "np.fmax(" in compiled.batch_source
 
@@ -113,5 +107,5 @@ def test_leaves_may_come_as_an_array():
     from_list = program.run(columns, leaves, 1.0 / 7)
     from_array = program.run(columns, np.array(leaves), 1.0 / 7)
     assert np.array_equal(from_list[0], from_array[0]) and np.array_equal(from_list[1], from_array[1])
-    _, expected = _interpreted(target, feed, params)
+    _, expected = _reference_grads(target, feed, params)
     np.testing.assert_allclose(from_array[1], expected, rtol=1e-12, atol=1e-15)
