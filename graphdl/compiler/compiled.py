@@ -144,7 +144,6 @@ class CompiledGraph:
         self._sample_numba = self._numba if len(program.statements) >= NUMBA_STEP_FROM else None
         #: The backend in use: "numba" or "numpy".
         self.backend = "numpy" if self._numba is None else "numba"
-        self._finite = None if self._numba is None else self._numba.finite
 
     def _refresh(self) -> bool:
         """Bring the graph up to date (end a pending optimiser step) and rebuild when a
@@ -243,7 +242,7 @@ class CompiledGraph:
                 break
         else:
             return values, None  # finite floats: one sample, the fast path
-        size, finite = None, self._finite
+        size, finite = None, None if self._numba is None else self._numba.finite
         for index, value in enumerate(values):
             # a 1-D float64 array of finite numbers is used as is (runners never write into their
             # arguments); numba's integer scan of the exponents, else a finite sum (no temporary)
